@@ -1,0 +1,46 @@
+"""The relay cache: a bounded FIFO of chunk copies that passed through this vault (seed 002,
+"Opportunistic Caching"). Content is self-validating, so answering from it is safe: the client
+checks every answer against the name it asked for."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+from vaultnet.store import CopyKind, chunk_name_of
+
+CACHE_ENTRIES = 100
+CACHE_BYTES = 32 * 1024 * 1024
+
+
+def matches(copy: bytes, data: bytes) -> bool:
+    """Whether `data` is the content of copy name `copy` (of any kind)."""
+    h = hashlib.sha512(data).digest()
+    return any(chunk_name_of(copy, kind) == h for kind in CopyKind)
+
+
+class RelayCache:
+    def __init__(self, max_entries: int = CACHE_ENTRIES, max_bytes: int = CACHE_BYTES) -> None:
+        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self.hits = 0
+
+    def offer(self, copy: bytes, data: bytes) -> None:
+        if copy in self._items or len(data) > self._max_bytes or not matches(copy, data):
+            return
+        self._items[copy] = data
+        self._bytes += len(data)
+        while len(self._items) > self._max_entries or self._bytes > self._max_bytes:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= len(old)
+
+    def get(self, copy: bytes) -> bytes | None:
+        data = self._items.get(copy)
+        if data is not None:
+            self.hits += 1
+        return data
+
+    def __len__(self) -> int:
+        return len(self._items)

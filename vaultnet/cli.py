@@ -1,0 +1,572 @@
+"""`vaultnet ...` commands.
+
+Layout (so more subcommands can be added without touching the rest): every command `NAME` is
+two module-level functions,
+
+    add_NAME_parser(subparsers) -> argparse.ArgumentParser   # declares the flags
+    cmd_NAME(args) -> int                                    # runs it, returns the exit code
+
+plus its entry in `COMMANDS` below (order = order in `--help`; a `-` in a name becomes `_` in
+the function names).
+
+Exit codes and error style (the same for every command):
+
+- 0   success, including a testnet stopped by Ctrl-C / SIGTERM or by `--duration`;
+- 1   a run-time failure (`vaultnet.TestnetError`, `OSError`, a missing optional component):
+      one line `vaultnet: error: ...` on stderr, no traceback;
+- 2   a usage error (unknown flag, bad value): one line `vaultnet: error: ...` on stderr, no
+      usage block (`vaultnet CMD --help` shows it), no traceback;
+- 130 interrupted by Ctrl-C outside a running testnet.
+
+The address file. A running `vaultnet testnet` writes `testnet.json` into its data directory so
+that later commands (`vaultnet put/get/ctl`, ...) can find it; see `default_data_dir`,
+`address_file` and `read_address_file`. Its JSON fields: `bootstrap` (list of "host:port";
+"sim:N" for the simulator, which is only reachable from inside its own process), `pid`,
+`transport`, `vaults`, `seed`, `data_dir`, `started` (unix time) and `format` (=1). It is removed
+on exit. A second testnet refuses to start on a directory whose address file names a live
+process; a file left by a dead process (SIGKILL) is stale and is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn, TextIO
+
+from vaultnet.testnet import TRANSPORTS, TestnetError
+
+COMMANDS: tuple[str, ...] = ("testnet", "tui", "bench")
+"""Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>` below."""
+
+PROG = "vaultnet"
+MAX_VAULTS = 500
+ADDRESS_FILE = "testnet.json"
+ADDRESS_FORMAT = 1
+
+
+# -- errors and the parser ------------------------------------------------------------------------
+
+
+class UsageError(Exception):
+    """A bad flag value found after parsing (exit 2, one line)."""
+
+
+class CommandError(Exception):
+    """A run-time failure a command reports as one line (exit 1)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are exactly one line on stderr: `vaultnet: error: ...`.
+
+    The usage block is left out on purpose (it pushed the actual error off small terminals and
+    made the output awkward to test); the line ends with where to find the usage instead.
+    Subparsers inherit this class (argparse creates them with the parent's class).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        hint = f" (see '{self.prog} --help')"
+        _error_line(message + hint)
+        raise SystemExit(2)
+
+
+def _error_line(message: str) -> None:
+    message = " ".join(str(message).split())  # one line, whatever the exception text held
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vaultnet")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description="Run and inspect a MaidSafe-style vault network.",
+        epilog="Run 'vaultnet COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMANDS:
+        ident = name.replace("-", "_")
+        add_parser = globals()[f"add_{ident}_parser"]
+        sub = add_parser(subparsers)
+        sub.set_defaults(handler=globals()[f"cmd_{ident}"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `vaultnet` console script and of `python -m vaultnet`."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help / --version (0) or a usage error already printed (2)
+        return exc.code if isinstance(exc.code, int) else 0
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        _error_line(f"name a command: {', '.join(COMMANDS)} (see '{PROG} --help')")
+        return 2
+    try:
+        return handler(args)
+    except UsageError as exc:
+        _error_line(f"{exc} (see '{PROG} {args.command} --help')")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as exc:  # classified below; re-raised unless ours
+        code = _failure_code(exc)
+        if code is None:
+            raise
+        return code
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
+def _failure_code(exc: BaseException) -> int | None:
+    """Exit code for an expected failure (reported as one line), None for a real bug."""
+    leaves = list(_leaves(exc))
+    if any(isinstance(e, KeyboardInterrupt) for e in leaves):
+        return 130
+    expected = (TestnetError, OSError, CommandError)
+    if not leaves or not all(isinstance(e, expected) for e in leaves):
+        return None
+    first = leaves[0]
+    _error_line(_describe(first))
+    return 1
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc) or type(exc).__name__
+
+
+# -- shared argument types ------------------------------------------------------------------------
+
+
+def vault_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_VAULTS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_VAULTS}, got {value}")
+    return value
+
+
+def seed_value(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def byte_size(text: str) -> int:
+    """Bytes: a whole number, optionally with K/M/G/T (binary multiples; `64M`, `1GiB`)."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size in bytes (like 1048576 or 64M): {text!r}")
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 bytes, got {text!r}")
+    return value
+
+
+def _add_network_flags(parser: argparse.ArgumentParser, default_vaults: int) -> None:
+    parser.add_argument("--vaults", type=vault_count, default=default_vaults, metavar="N",
+                        help=f"number of vaults, 1..{MAX_VAULTS} (default {default_vaults})")
+    parser.add_argument("--transport", choices=TRANSPORTS, default="tcp",
+                        help="tcp: real sockets on 127.0.0.1 (default); sim: in-memory "
+                             "simulated network with a virtual clock")
+    parser.add_argument("--seed", type=seed_value, default=None, metavar="S",
+                        help="seed for vault identities and the simulator (default: random)")
+
+
+def _check_data_dir(path: Path | None) -> None:
+    if path is not None and path.exists() and not path.is_dir():
+        raise UsageError(f"--data-dir {path} exists and is not a directory")
+
+
+# -- the address file -----------------------------------------------------------------------------
+
+
+def default_data_dir() -> Path:
+    """Where a testnet started without `--data-dir` puts its address file (its vault data then
+    lives in a temporary directory removed on exit):
+
+    `$XDG_RUNTIME_DIR/vaultnet` when XDG_RUNTIME_DIR names a directory (per-user, cleared at
+    logout: the right home for a file that describes running processes), otherwise
+    `$XDG_CACHE_HOME/vaultnet/testnet` (XDG_CACHE_HOME defaults to `~/.cache`).
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "vaultnet"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "vaultnet" / "testnet"
+
+
+def address_file(data_dir: str | Path | None = None) -> Path:
+    return Path(data_dir if data_dir is not None else default_data_dir()) / ADDRESS_FILE
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_address_file(data_dir: str | Path | None = None) -> dict[str, Any]:
+    """The address record of the testnet running on `data_dir` (default: `default_data_dir()`).
+
+    Raises CommandError (one line for the user) when there is none, it is unreadable, or the
+    process that wrote it is gone. For `vaultnet put/get/ctl` and friends.
+    """
+    path = address_file(data_dir)
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CommandError(f"no running testnet found ({path} does not exist); start one "
+                           "with 'vaultnet testnet' or pass its --data-dir") from None
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read address file {path}: {exc}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("bootstrap"), list):
+        raise CommandError(f"address file {path} is not a vaultnet testnet record")
+    if not _pid_alive(int(record.get("pid", 0))):
+        raise CommandError(f"the testnet in {path} is no longer running (pid {record.get('pid')})")
+    return record
+
+
+def _claim_address_file(path: Path) -> None:
+    """Refuse to run over a live testnet's address file; a stale one is simply replaced."""
+    try:
+        record = json.loads(path.read_text())
+        pid = int(record.get("pid", 0))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return
+    if pid != os.getpid() and _pid_alive(pid):
+        raise CommandError(f"a testnet is already running here (pid {pid}, {path}); stop it "
+                           "or choose another --data-dir")
+
+
+def _write_address_file(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _remove_address_file(path: Path) -> None:
+    """Remove the address file if it is still ours."""
+    try:
+        record = json.loads(path.read_text())
+        if int(record.get("pid", 0)) == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass
+
+
+# -- vaultnet testnet -----------------------------------------------------------------------------
+
+
+def add_testnet_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "testnet",
+        help="run a headless testnet until Ctrl-C / SIGTERM or --duration",
+        description=(
+            "Run N vaults in this process and print a one-line summary every few seconds. "
+            "The first line after start-up is 'bootstrap: ADDRESS'; the address file "
+            f"{ADDRESS_FILE} in the data directory records it for other vaultnet commands. "
+            "With --transport sim the simulator's virtual clock follows the wall clock "
+            "(trio MockClock, rate 1.0) so you can watch it; --fast lets virtual time jump "
+            "ahead instead, which with --seed makes the event trace reproducible."),
+    )
+    _add_network_flags(parser, default_vaults=16)
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="keep vault data and the address file here (default: vault data "
+                             "in a temporary directory, address file in $XDG_RUNTIME_DIR/"
+                             "vaultnet or ~/.cache/vaultnet/testnet)")
+    parser.add_argument("--duration", type=positive_seconds, default=None, metavar="SECONDS",
+                        help="stop after this many seconds of running (default: until Ctrl-C)")
+    parser.add_argument("--record", type=Path, default=None, metavar="FILE",
+                        help="write every event to FILE (msgpack records, read with "
+                             "vaultnet.events.read_trace); the digest is printed at the end")
+    parser.add_argument("--summary-interval", type=positive_seconds, default=2.0,
+                        metavar="SECONDS", help="seconds between summary lines (default 2)")
+    parser.add_argument("--fast", action="store_true",
+                        help="sim only: run virtual time as fast as possible (MockClock "
+                             "autojump) instead of in step with the wall clock")
+    return parser
+
+
+@dataclass
+class _Stats:
+    """Counts taken from the event stream (a synchronous sink: never drops)."""
+
+    events: int = 0
+    received: int = 0
+    dropped: int = 0
+
+    def __call__(self, event: Any) -> None:
+        self.events += 1
+        kind = event.kind
+        if kind == "received":
+            self.received += 1
+        elif kind == "dropped":
+            self.dropped += 1
+
+
+@dataclass
+class _Run:
+    out: TextIO
+    stop_reason: str = ""
+    stdout_broken: bool = False
+    scope: Any = None
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def say(self, line: str) -> None:
+        if self.stdout_broken:
+            return
+        try:
+            print(line, file=self.out, flush=True)
+        except (BrokenPipeError, ValueError):
+            # Whoever read our output went away (`vaultnet testnet | head`): stop like SIGPIPE
+            # would, but cleanly, so the address file is removed.
+            self.stdout_broken = True
+            self.stop("stdout closed")
+
+    def stop(self, reason: str) -> None:
+        if not self.stop_reason:
+            self.stop_reason = reason
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+def _check_record_path(path: Path) -> None:
+    """Fail early (usage error) if FILE cannot be written, without truncating it yet."""
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write --record file {path}: {exc.strerror or exc}") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def cmd_testnet(args: argparse.Namespace) -> int:
+    import trio
+    import trio.testing
+
+    if args.fast and args.transport != "sim":
+        raise UsageError("--fast only applies to --transport sim")
+    _check_data_dir(args.data_dir)
+    if args.record is not None:
+        _check_record_path(args.record)
+    addr_path = address_file(args.data_dir)
+    _claim_address_file(addr_path)
+
+    run = _Run(out=sys.stdout)
+    clock = None
+    if args.transport == "sim":
+        clock = (trio.testing.MockClock(autojump_threshold=0) if args.fast
+                 else trio.testing.MockClock(rate=1.0))
+    record_file: BinaryIO | None = None
+    try:
+        if args.record is not None:
+            record_file = args.record.open("wb")
+        recorder = trio.run(_testnet_main, args, run, addr_path, record_file, clock=clock)
+    finally:
+        _remove_address_file(addr_path)
+        if record_file is not None:
+            record_file.close()
+    if recorder is not None:
+        run.say(f"trace: {recorder.count} events, sha256 {recorder.digest} -> {args.record}")
+    return 0
+
+
+async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
+                        record_file: BinaryIO | None) -> Any:
+    import trio
+
+    from vaultnet.events import TraceRecorder
+    from vaultnet.testnet import Testnet
+
+    net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
+                  data_dir=args.data_dir)
+    stats = _Stats()
+    net.bus.add_sink(stats)
+    recorder = None
+    if record_file is not None:
+        recorder = TraceRecorder(record_file)
+        net.bus.add_sink(recorder)
+
+    run.scope = trio.CancelScope()
+    start = trio.current_time()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_watch_signals, signals, run, addr_path)
+            seed = "random" if args.seed is None else args.seed
+            run.say(f"starting {args.vaults} vaults on {args.transport} (seed {seed})")
+            with run.scope:
+                async with net:
+                    await _serve(net, args, run, addr_path, stats, start)
+            nursery.cancel_scope.cancel()
+    elapsed = trio.current_time() - start
+    run.say(f"stopped after {elapsed:.1f}s ({run.stop_reason or 'cancelled'}): "
+            f"{stats.events} events, {stats.received} messages, {stats.dropped} dropped")
+    return recorder
+
+
+async def _serve(net: Any, args: argparse.Namespace, run: _Run, addr_path: Path,
+                 stats: _Stats, start: float) -> None:
+    import trio
+
+    addresses = net.bootstrap_addresses()
+    record = {
+        "format": ADDRESS_FORMAT,
+        "bootstrap": addresses,
+        "pid": os.getpid(),
+        "transport": args.transport,
+        "vaults": args.vaults,
+        "seed": args.seed,
+        "data_dir": str(args.data_dir.resolve()) if args.data_dir is not None else None,
+        "started": time.time(),
+    }
+    try:
+        _write_address_file(addr_path, record)
+        run.say(f"bootstrap: {addresses[0]}")
+        run.say(f"address file: {addr_path}")
+        deadline = start + args.duration if args.duration is not None else float("inf")
+        last_time, last_received, last_events = trio.current_time(), 0, 0
+        while True:
+            now = trio.current_time()
+            if now >= deadline:
+                run.stop("duration reached")
+                return
+            await trio.sleep_until(min(now + args.summary_interval, deadline))
+            now = trio.current_time()
+            span = max(now - last_time, 1e-9)
+            rate = ((stats.received - last_received) / span, (stats.events - last_events) / span)
+            run.say(_summary_line(now - start, net, stats, rate))
+            last_time, last_received, last_events = now, stats.received, stats.events
+    finally:
+        _remove_address_file(addr_path)
+
+
+def _summary_line(elapsed: float, net: Any, stats: _Stats, rate: tuple[float, float]) -> str:
+    """`t=` is seconds since start (virtual seconds on the simulator); connections counts both
+    ends of every link; msgs/s is persona messages delivered to vaults (`received` events),
+    events/s everything on the event stream."""
+    vaults = sum(1 for v in net.vaults if v.running)
+    conns = sum(v.connections() for v in net.vaults)
+    return (f"t={elapsed:.1f}s vaults={vaults} connections={conns} msgs/s={rate[0]:.1f} "
+            f"events/s={rate[1]:.1f} events={stats.events} dropped={stats.dropped}")
+
+
+async def _watch_signals(signals: Any, run: _Run, addr_path: Path) -> None:
+    count = 0
+    async for signum in signals:
+        count += 1
+        if count == 1:
+            run.stop(f"{signal.Signals(signum).name}")
+            continue
+        # A second signal while shutting down: give up waiting.
+        _remove_address_file(addr_path)
+        _error_line(f"{signal.Signals(signum).name} again, exiting without a clean shutdown")
+        os._exit(1)
+
+
+# -- vaultnet tui ---------------------------------------------------------------------------------
+
+
+def add_tui_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "tui", help="the dashboard: an embedded testnet you can watch and poke",
+        description="Start the Textual dashboard with an embedded testnet.")
+    _add_network_flags(parser, default_vaults=16)
+    parser.add_argument("--capacity", type=byte_size, default=None, metavar="BYTES",
+                        help="storage capacity of each vault (bytes; K/M/G suffixes allowed)")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="keep vault data here (default: a temporary directory)")
+    return parser
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    _check_data_dir(args.data_dir)
+    try:
+        from tui.app import main as tui_main  # lazy: keeps Textual out of the other commands
+    except ImportError as exc:
+        raise CommandError(f"the dashboard is not available: {exc}") from None
+    code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
+                    capacity=args.capacity, data_dir=args.data_dir)
+    return int(code or 0)
+
+
+# -- vaultnet bench -------------------------------------------------------------------------------
+
+
+def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "bench", help="benchmarks (e.g. 'vaultnet bench net')",
+        description="Run a benchmark suite from vaultnet.bench; everything after the suite name "
+                    "is passed to it (try 'vaultnet bench net --help').")
+    parser.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="SUITE [OPTIONS]",
+                        help="suite name (net, ...) and its options")
+    return parser
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if not args.bench_args:
+        raise UsageError("name a benchmark suite, e.g. 'vaultnet bench net'")
+    if importlib.util.find_spec("vaultnet.bench") is None:
+        raise CommandError("benchmarks are not available (no vaultnet.bench module)")
+    bench = importlib.import_module("vaultnet.bench")
+    code = bench.main(list(args.bench_args))
+    return int(code or 0)

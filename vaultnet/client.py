@@ -1,0 +1,233 @@
+"""The client side: a MaidNode that stores, fetches and deletes chunks through a bootstrap vault.
+
+Answers from a manager group count only when the accumulation quorum of distinct members sent
+the same answer (the client cannot see the group, so it counts distinct signed senders). Chunk
+content is checked against its name whoever sends it, so a cached answer is as good as any.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+
+import trio
+
+from vaultnet.identity import Identity
+from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.routing import Parameters
+from vaultnet.store import CopyKind, chunk_name_of, copy_name
+from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
+from vaultnet.wire import FrameError
+from vaultnet.xor import NAME_SIZE, Name, name_of
+
+REQUEST_TIMEOUT = 15.0
+ATTEMPTS = 3
+MAX_WAITERS = 1024
+
+
+class ClientError(Exception):
+    """Base of the errors a client operation raises."""
+
+
+class PutFailure(ClientError):
+    def __init__(self, name: Name, reason: str) -> None:
+        super().__init__(f"put of {name.hex()[:16]} refused: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class NoSuchData(ClientError):
+    def __init__(self, name: Name, reason: str = "no such data") -> None:
+        super().__init__(f"{name.hex()[:16]}: {reason}")
+        self.name = name
+
+
+class DeleteFailure(ClientError):
+    def __init__(self, name: Name, reason: str) -> None:
+        super().__init__(f"delete of {name.hex()[:16]} refused: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class NetworkUnavailable(ClientError):
+    """No bootstrap vault could be reached, or the connection was lost."""
+
+
+class _Waiter:
+    """Collects answers to one request until a quorum of distinct senders agree."""
+
+    def __init__(self, quorum: int) -> None:
+        self.quorum = quorum
+        self.votes: dict[bytes, set[Name]] = defaultdict(set)
+        self.result: Message | None = None
+        self.done = trio.Event()
+
+    def offer(self, msg: Message, key: bytes, quorum: int | None = None) -> None:
+        voters = self.votes[key]
+        voters.add(msg.sender)
+        if len(voters) >= (quorum or self.quorum) and self.result is None:
+            self.result = msg
+            self.done.set()
+
+
+class MaidClient:
+    """A connected MaidNode. Use `open_client` (or `Testnet.client()`) to get one."""
+
+    def __init__(self, identity: Identity, conn: Connection,
+                 params: Parameters | None = None) -> None:
+        self.identity = identity
+        self.name: Name = identity.name
+        self.conn = conn
+        self.relay: Name = conn.peer
+        self.params = params or Parameters()
+        self.timeout = REQUEST_TIMEOUT
+        self._waiters: dict[bytes, _Waiter] = {}
+        self.closed = False
+
+    @property
+    def authority(self) -> Authority:
+        return Authority(self.name, Persona.MAID_NODE, relay=self.relay)
+
+    async def run(self) -> None:
+        """Read answers until the connection closes (run in a nursery)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.conn.run_writer)
+                try:
+                    while True:
+                        self._on_frame(await self.conn.receive())
+                except (ConnectionClosed, FrameError):
+                    pass
+                nursery.cancel_scope.cancel()
+        finally:
+            self.closed = True
+            for waiter in self._waiters.values():
+                waiter.done.set()
+            await self.conn.aclose()
+
+    def _on_frame(self, frame: dict[str, Any]) -> None:
+        if frame.get("t") == "ping":
+            self.conn.send({"t": "pong"})
+            return
+        if frame.get("t") != "msg":
+            return
+        msg = Message.from_wire(frame.get("m"))
+        if msg.sender != self.conn.peer:
+            msg.check_signature()
+        waiter = self._waiters.get(msg.msg_id)
+        if waiter is None:
+            return
+        if msg.action == "get_response":
+            copy = msg.body.get("copy")
+            if msg.payload and isinstance(copy, bytes) and _content_matches(copy, msg.payload):
+                waiter.offer(msg, b"data", quorum=1)
+            elif not msg.payload:
+                waiter.offer(msg, b"none", quorum=1)
+            return
+        waiter.offer(msg, msg.content_key())
+
+    def _message(self, dst: Authority, action: str, body: dict[str, Any], msg_id: bytes,
+                 trace: bytes, payload: bytes = b"") -> Message:
+        msg = Message(src=self.authority, dst=dst, action=action, msg_id=msg_id, trace_id=trace,
+                      body=body, sender=self.name, payload=payload)
+        return msg.signed(self.identity.sign, self.identity.verify_key)
+
+    async def _request(self, msg: Message, answers: list[bytes], quorum: int) -> Message | None:
+        """Send `msg` (re-sending the same id on timeout: the firewall answers duplicates) and
+        wait for one of the expected answer ids."""
+        if self.closed:
+            raise NetworkUnavailable("not connected")
+        if len(self._waiters) >= MAX_WAITERS:
+            raise ClientError("too many requests in flight")
+        waiter = _Waiter(quorum)
+        for answer in answers:
+            self._waiters[answer] = waiter
+        try:
+            for _ in range(ATTEMPTS):
+                if not self.conn.send({"t": "msg", "m": msg.to_wire()}):
+                    raise NetworkUnavailable("connection to the network lost")
+                with trio.move_on_after(self.timeout):
+                    await waiter.done.wait()
+                if waiter.result is not None or self.closed:
+                    break
+            if self.closed and waiter.result is None:
+                raise NetworkUnavailable("connection to the network lost")
+            return waiter.result
+        finally:
+            for answer in answers:
+                self._waiters.pop(answer, None)
+
+    async def put(self, data: bytes, trace: bytes | None = None) -> Name:
+        """Store `data`; returns its name once the Primary copy is stored."""
+        name = name_of(data)
+        msg_id = os.urandom(ID_SIZE)
+        msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "put",
+                            {"name": name}, msg_id, trace or os.urandom(ID_SIZE), payload=data)
+        ok, failed = derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)
+        answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
+        if answer is None:
+            raise PutFailure(name, "no answer from the network")
+        if answer.action != "put_ok":
+            raise PutFailure(name, str(answer.body.get("reason", "refused")))
+        return name
+
+    async def get(self, name: Name, trace: bytes | None = None) -> bytes:
+        """Fetch a chunk: Primary first, then Backup, then Sacrificial."""
+        _check_name(name)
+        trace = trace or os.urandom(ID_SIZE)
+        reason = "no such data"
+        for kind in CopyKind:
+            msg_id = os.urandom(ID_SIZE)
+            msg = self._message(Authority(copy_name(name, kind), Persona.DATA_MANAGER,
+                                          group=True), "get", {}, msg_id, trace)
+            answer = await self._request(msg, [derived_id("get_response", msg_id)], 1)
+            if answer is None:
+                reason = "no answer from the network"
+            elif answer.payload:
+                return answer.payload
+            else:
+                reason = str(answer.body.get("reason", reason))
+        raise NoSuchData(name, reason)
+
+    async def delete(self, name: Name, trace: bytes | None = None) -> None:
+        _check_name(name)
+        msg_id = os.urandom(ID_SIZE)
+        msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "delete",
+                            {"name": name}, msg_id, trace or os.urandom(ID_SIZE))
+        ok, failed = derived_id("delete_ok", msg_id), derived_id("delete_failure", msg_id)
+        answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
+        if answer is None:
+            raise DeleteFailure(name, "no answer from the network")
+        if answer.action != "delete_ok":
+            raise DeleteFailure(name, str(answer.body.get("reason", "refused")))
+
+    async def aclose(self) -> None:
+        await self.conn.aclose()
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, bytes) or len(name) != NAME_SIZE:
+        raise ClientError("a chunk name is 64 bytes (128 hex characters)")
+
+
+def _content_matches(copy: Name, data: bytes) -> bool:
+    h = name_of(data)
+    return any(chunk_name_of(copy, kind) == h for kind in CopyKind)
+
+
+async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
+                      identity: Identity, params: Parameters | None = None) -> MaidClient:
+    """Connect through the first reachable bootstrap vault; the client's reader runs in
+    `nursery`."""
+    errors = []
+    for address in bootstrap:
+        try:
+            conn = await endpoint.connect(address)
+        except TransportError as exc:
+            errors.append(str(exc))
+            continue
+        client = MaidClient(identity, conn, params)
+        nursery.start_soon(client.run)
+        return client
+    raise NetworkUnavailable("; ".join(errors) or "no bootstrap address given")

@@ -1,0 +1,249 @@
+"""The one event stream: typed records of everything interesting a vault does.
+
+The dashboard, the trace recorder, the CLI's progress line and the tests all read this stream.
+Emitting never blocks the network: every subscriber has a bounded buffer and drops are counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+import msgpack
+import trio
+
+from vaultnet.xor import Name
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base record. `vault` is where it happened; `trace` ties it to a client operation."""
+
+    time: float
+    vault: Name
+    kind: ClassVar[str] = "event"
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            record[f.name] = value
+        return record
+
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+def event(kind: str) -> Callable[[type[Event]], type[Event]]:
+    """Register an event class under `kind` so recorded traces can be read back."""
+
+    def register(cls: type[Event]) -> type[Event]:
+        cls.kind = kind
+        _REGISTRY[kind] = cls
+        return cls
+
+    return register
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    cls = _REGISTRY[record["kind"]]
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        value = record[f.name]
+        kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+@event("vault_up")
+@dataclass(frozen=True, slots=True)
+class VaultUp(Event):
+    address: str = ""
+
+
+@event("vault_down")
+@dataclass(frozen=True, slots=True)
+class VaultDown(Event):
+    reason: str = ""
+
+
+@event("peer_added")
+@dataclass(frozen=True, slots=True)
+class PeerAdded(Event):
+    peer: Name = b""
+
+
+@event("peer_lost")
+@dataclass(frozen=True, slots=True)
+class PeerLost(Event):
+    peer: Name = b""
+    reason: str = ""
+
+
+@event("churn")
+@dataclass(frozen=True, slots=True)
+class Churn(Event):
+    """The vault's close (proximity) set changed: seed 002's "matrix change"."""
+
+    old: tuple[Name, ...] = ()
+    new: tuple[Name, ...] = ()
+    lost: Name | None = None
+    added: Name | None = None
+
+
+@event("sent")
+@dataclass(frozen=True, slots=True)
+class MessageSent(Event):
+    to: Name = b""
+    src_persona: str = ""
+    dst_persona: str = ""
+    dst_name: Name = b""
+    group: bool = False
+    action: str = ""
+    msg_id: bytes = b""
+    trace: bytes = b""
+
+
+@event("received")
+@dataclass(frozen=True, slots=True)
+class MessageReceived(Event):
+    sender: Name = b""
+    src_persona: str = ""
+    dst_persona: str = ""
+    dst_name: Name = b""
+    group: bool = False
+    action: str = ""
+    msg_id: bytes = b""
+    trace: bytes = b""
+    hops: int = 0
+
+
+@event("dropped")
+@dataclass(frozen=True, slots=True)
+class MessageDropped(Event):
+    action: str = ""
+    msg_id: bytes = b""
+    reason: str = ""
+    trace: bytes = b""
+
+
+@event("frame_rejected")
+@dataclass(frozen=True, slots=True)
+class FrameRejected(Event):
+    peer: str = ""
+    reason: str = ""
+
+
+@event("note")
+@dataclass(frozen=True, slots=True)
+class PersonaEvent(Event):
+    """A persona's state change (chunk stored, eviction, sync commit, rank change, ...).
+
+    `what` names it (see the constants in `vaultnet.personas.base`), `subject` is the name it is
+    about (a chunk, a copy, a node), `detail` carries small extra fields.
+    """
+
+    what: str = ""
+    persona: str = ""
+    subject: Name = b""
+    trace: bytes = b""
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Subscription:
+    """A bounded view of the stream: when the reader falls behind, new events are dropped and
+    counted in `dropped` rather than slowing the network down."""
+
+    def __init__(self, bus: EventBus, max_buffer: int) -> None:
+        self._bus = bus
+        self._send, self._receive = trio.open_memory_channel[Event](max_buffer)
+        self.dropped = 0
+
+    def _offer(self, ev: Event) -> None:
+        try:
+            self._send.send_nowait(ev)
+        except trio.WouldBlock:
+            self.dropped += 1
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    def close(self) -> None:
+        self._bus._subscriptions.discard(self)
+        self._send.close()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        try:
+            async for ev in self._receive:
+                yield ev
+        finally:
+            self.close()
+
+    async def receive(self) -> Event:
+        return await self._receive.receive()
+
+    def receive_nowait(self) -> Event:
+        return self._receive.receive_nowait()
+
+
+class EventBus:
+    """Fan-out of events to sinks (plain callables, must not block) and subscriptions."""
+
+    def __init__(self) -> None:
+        self._sinks: list[Callable[[Event], None]] = []
+        self._subscriptions: set[Subscription] = set()
+        self.emitted = 0
+
+    def emit(self, ev: Event) -> None:
+        self.emitted += 1
+        for sink in self._sinks:
+            sink(ev)
+        for sub in list(self._subscriptions):
+            sub._offer(ev)
+
+    def add_sink(self, sink: Callable[[Event], None]) -> None:
+        self._sinks.append(sink)
+
+    def remove_sink(self, sink: Callable[[Event], None]) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
+    def subscribe(self, max_buffer: int = 100_000) -> Subscription:
+        sub = Subscription(self, max_buffer)
+        self._subscriptions.add(sub)
+        return sub
+
+
+class TraceRecorder:
+    """Writes every event as a msgpack record; `digest` hashes the same bytes, so two runs can be
+    compared byte for byte (the simulator's reproducibility check)."""
+
+    def __init__(self, out: BinaryIO | None = None) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.count = 0
+
+    def __call__(self, ev: Event) -> None:
+        data = msgpack.packb(ev.to_record(), use_bin_type=True)
+        self._hash.update(data)
+        self.count += 1
+        if self._out is not None:
+            self._out.write(data)
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def read_trace(path: Path) -> list[Event]:
+    """Events from a file written by TraceRecorder (for replay and offline analysis)."""
+    with path.open("rb") as f:
+        unpacker = msgpack.Unpacker(f, raw=False, strict_map_key=False)
+        return [from_record(rec) for rec in unpacker]

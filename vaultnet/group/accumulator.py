@@ -1,0 +1,123 @@
+"""Group-message accumulation: act on a message from a group only once a quorum of members sent it.
+
+A message *from* a close group is trustworthy only when enough distinct members of that group
+sent identical copies (DESIGN.md §3: accumulation quorum = group size - 1 = 3). This module is
+sans-IO: the caller passes the current time and decides who counts as a group member.
+
+The C++ original (V1 `accumulator.h`) returned "success" again when a member that had already been
+counted re-sent its copy after the quorum was reached, so the operation could run twice. Here a
+key fires exactly once: every later copy, duplicate or not, answers `HANDLED`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+
+class GroupConfigError(ValueError):
+    """A group mechanism was constructed with parameters that could never work."""
+
+
+class Accumulation(enum.Enum):
+    """What the caller should do with a copy it just added."""
+
+    WAITING = "waiting"  # not enough distinct senders yet: do nothing
+    READY = "ready"  # the quorum was just reached: act on the message now (once)
+    HANDLED = "handled"  # already acted on: ignore this copy
+
+
+@dataclass(slots=True)
+class _Pending:
+    stamp: float  # first copy, or the moment the entry fired; expiry is measured from here
+    senders: set[bytes] = field(default_factory=set)
+    fired: bool = False
+
+
+def check_positive(**params: float) -> None:
+    """Raise `GroupConfigError` for a parameter that is not strictly positive."""
+    for name, value in params.items():
+        if not value > 0:
+            raise GroupConfigError(f"{name} must be > 0, got {value!r}")
+
+
+class Accumulator:
+    """Acts on a group message once `quorum` identical copies from distinct senders arrived.
+
+    It fires exactly once per key: `READY` comes with the quorum-th distinct sender, never again.
+
+    Identity is the `key`: a digest of the whole message content (message id, action, body, source
+    group name), so copies whose contents differ never accumulate together — disagreement is
+    exactly what the quorum is there to catch.
+
+    Entries live `ttl` seconds from their first copy. An entry that fired is kept for another `ttl`
+    from the moment it fired, so late copies from slow members answer `HANDLED` rather than
+    starting a fresh round. Once an entry expired, a new copy starts over from zero.
+
+    Bounded: at most `max_entries` keys; when full, the oldest entry is evicted and counted in
+    `evicted` (ttl expiries are counted in `expired`). Entries are kept in time order, so `now`
+    should come from a monotonic clock; each entry is still checked individually on access.
+    """
+
+    def __init__(self, quorum: int = 3, ttl: float = 300.0, max_entries: int = 10_000) -> None:
+        check_positive(quorum=quorum, ttl=ttl, max_entries=max_entries)
+        self.quorum = quorum
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.evicted = 0
+        self.expired = 0
+        self._entries: OrderedDict[bytes, _Pending] = OrderedDict()
+
+    def add(self, key: bytes, sender: bytes, now: float) -> Accumulation:
+        """Record `sender`'s copy of message `key`; `READY` means "act now", and comes once."""
+        self.expire(now)
+        entry = self._entries.get(key)
+        if entry is not None and self._is_expired(entry, now):
+            del self._entries[key]
+            self.expired += 1
+            entry = None
+        if entry is None:
+            while len(self._entries) >= self.max_entries:
+                self._entries.popitem(last=False)
+                self.evicted += 1
+            entry = self._entries[key] = _Pending(stamp=now)
+        if entry.fired:
+            return Accumulation.HANDLED
+        if sender in entry.senders:
+            return Accumulation.WAITING  # a repeated copy before the quorum adds nothing
+        entry.senders.add(sender)
+        if len(entry.senders) < self.quorum:
+            return Accumulation.WAITING
+        # Fired: the sender set is no longer needed (every later copy is HANDLED), and the entry
+        # is re-stamped and moved to the back so late copies are recognised for a full ttl.
+        entry.fired = True
+        entry.senders.clear()
+        entry.stamp = now
+        self._entries.move_to_end(key)
+        return Accumulation.READY
+
+    def count(self, key: bytes, now: float) -> int:
+        """Distinct senders counted so far for a live, unfired `key` (0 if unknown or fired)."""
+        entry = self._entries.get(key)
+        if entry is None or entry.fired or self._is_expired(entry, now):
+            return 0
+        return len(entry.senders)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def expire(self, now: float) -> None:
+        """Drop entries older than `ttl` (front of the time-ordered table), counting them."""
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if not self._is_expired(oldest, now):
+                break
+            self._entries.popitem(last=False)
+            self.expired += 1
+
+    def _is_expired(self, entry: _Pending, now: float) -> bool:
+        return now >= entry.stamp + self.ttl

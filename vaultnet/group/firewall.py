@@ -1,0 +1,119 @@
+"""The firewall: answer a duplicate request with the result already computed, never re-run it.
+
+Seed 002 "Fw"/"Uf": once a message was accepted, its (source, message id) pair is remembered with
+the result; a duplicate gets that result back — which may be `SYNCHRONISING` while the group is
+still agreeing — and "update firewall" replaces it with the final answer.
+
+The C++ original (R1 `firewall.cc`) pruned only when the size was a multiple of 5000, and the same
+pattern elsewhere never removed anything. Here the table is kept in time order and every call
+drops the expired front, so memory follows the traffic of the last `ttl` seconds, capped at
+`max_entries`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from vaultnet.group.accumulator import check_positive
+
+
+class FirewallState(enum.Enum):
+    """Results that are states rather than answers."""
+
+    SYNCHRONISING = "synchronising"  # accepted; the group has not agreed on the outcome yet
+
+
+SYNCHRONISING = FirewallState.SYNCHRONISING
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallEntry:
+    """A handled request: its result and when it was first recorded / last updated."""
+
+    result: object
+    recorded_at: float
+    updated_at: float
+
+
+class Firewall:
+    """Remembers handled (source, message id) pairs and the recorded result.
+
+    The caller builds `key` from the source and message id (e.g. a digest of both). An entry lives
+    `ttl` seconds from its last write (`record` or `update`), so a final result that arrives late
+    is still offered for a full window. Bounded: at most `max_entries`; when full the oldest entry
+    is evicted and counted in `evicted` (ttl expiries in `expired`). `now` should come from a
+    monotonic clock; each entry is still checked individually on lookup.
+    """
+
+    def __init__(self, ttl: float = 300.0, max_entries: int = 10_000) -> None:
+        check_positive(ttl=ttl, max_entries=max_entries)
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.evicted = 0
+        self.expired = 0
+        self._entries: OrderedDict[bytes, FirewallEntry] = OrderedDict()
+
+    def seen(self, key: bytes, now: float) -> bool:
+        """True if `key` was handled within the window: the caller must not run it again."""
+        return self.lookup(key, now) is not None
+
+    def lookup(self, key: bytes, now: float) -> FirewallEntry | None:
+        """The recorded entry for `key`, or None if it is unknown or expired."""
+        self.prune(now)
+        entry = self._entries.get(key)
+        if entry is not None and self._is_expired(entry, now):
+            del self._entries[key]
+            self.expired += 1
+            return None
+        return entry
+
+    def record(self, key: bytes, result: object, now: float) -> None:
+        """Remember that `key` was handled with `result`.
+
+        The first record wins: recording a key that is already live changes nothing, so a racing
+        duplicate can never overwrite the answer. Use `update` to change a result.
+        """
+        if self.lookup(key, now) is not None:
+            return
+        self._insert(key, FirewallEntry(result=result, recorded_at=now, updated_at=now))
+
+    def update(self, key: bytes, result: object, now: float) -> None:
+        """Uf, "update firewall": replace the result of `key` (`SYNCHRONISING` -> final answer).
+
+        The window restarts at `now`. If the entry was already evicted or expired, the update
+        records it afresh: the final answer is still worth giving to later duplicates.
+        """
+        old = self.lookup(key, now)
+        if old is None:
+            self._insert(key, FirewallEntry(result=result, recorded_at=now, updated_at=now))
+            return
+        self._entries[key] = FirewallEntry(
+            result=result, recorded_at=old.recorded_at, updated_at=now
+        )
+        self._entries.move_to_end(key)
+
+    def prune(self, now: float) -> None:
+        """Drop every entry whose window has passed (they sit at the front), counting them."""
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if not self._is_expired(oldest, now):
+                break
+            self._entries.popitem(last=False)
+            self.expired += 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def _insert(self, key: bytes, entry: FirewallEntry) -> None:
+        while len(self._entries) >= self.max_entries:
+            self._entries.popitem(last=False)
+            self.evicted += 1
+        self._entries[key] = entry
+
+    def _is_expired(self, entry: FirewallEntry, now: float) -> bool:
+        return now >= entry.updated_at + self.ttl

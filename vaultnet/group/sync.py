@@ -1,0 +1,216 @@
+"""Sync: the members of a close group agree on an action before any of them commits it.
+
+Seed 002 "Synchronisation" and V1 `sync.h`: a manager that accepts a request records an
+*unresolved action* with its own vote and sends it to its group peers; every member commits the
+action once the sync quorum (group size // 2 + 1 = 3, own vote included) voted for the same
+(key, action). A member that missed the request still commits once enough peers agree, which is
+how the whole group stays consistent. Sans-IO: the caller sends the votes and passes the time.
+
+Identity is (key, action) with `action` the canonical bytes of the action record, message id
+included — two identical client requests with different message ids are two actions.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from vaultnet.group.accumulator import GroupConfigError, check_positive
+
+_Ident = tuple[bytes, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResolved:
+    """An action the group agreed on: commit it now (returned exactly once per action)."""
+
+    key: bytes
+    action: bytes
+
+
+@dataclass(slots=True)
+class _Unresolved:
+    created_at: float
+    votes: set[bytes] = field(default_factory=set)
+    attempts: int = 0
+    committed: bool = False
+
+
+class Sync:
+    """Unresolved actions agreed among group members before they are committed.
+
+    Life of an entry (all bounded by `ttl` seconds from its first vote and `max_attempts` calls
+    of `to_resend`):
+
+    * votes accumulate, one per distinct member (own vote via `add_local`, peers' via
+      `add_peer`; a peer message carrying our own name counts as our vote);
+    * at `quorum` votes it commits — `SyncResolved` is returned once, never again;
+    * it stays, still resent while it holds our vote, until all `group_size` members voted
+      (unanimity), so that late members see it through and no new entry is started for it;
+    * an entry that leaves the table after committing (unanimity, attempts, ttl, eviction) is
+      remembered for another `ttl` as done, so late or resent votes can never commit it again;
+    * an entry that gives up without committing is dropped and counted in `expired`; a vote
+      arriving later starts it over.
+
+    Bounded: at most `max_entries` live entries (oldest dropped first, counted in `evicted`) and
+    as many done entries (oldest forgotten first, counted in `forgotten`). Entries are kept in
+    time order, so `now` should come from a monotonic clock.
+    """
+
+    def __init__(
+        self,
+        self_name: bytes,
+        quorum: int = 3,
+        group_size: int = 4,
+        max_entries: int = 10_000,
+        max_attempts: int = 10,
+        ttl: float = 120.0,
+    ) -> None:
+        if not self_name:
+            raise GroupConfigError("self_name must be a non-empty name")
+        check_positive(
+            quorum=quorum,
+            group_size=group_size,
+            max_entries=max_entries,
+            max_attempts=max_attempts,
+            ttl=ttl,
+        )
+        if quorum > group_size:
+            raise GroupConfigError(
+                f"quorum {quorum} can never be reached in a group of {group_size}"
+            )
+        self.self_name = self_name
+        self.quorum = quorum
+        self.group_size = group_size
+        self.max_entries = max_entries
+        self.max_attempts = max_attempts
+        self.ttl = ttl
+        self.commits = 0
+        self.expired = 0
+        self.evicted = 0
+        self.forgotten = 0
+        self._live: OrderedDict[_Ident, _Unresolved] = OrderedDict()
+        self._done: OrderedDict[_Ident, float] = OrderedDict()  # ident -> forget after
+
+    def add_local(self, key: bytes, action: bytes, now: float) -> SyncResolved | None:
+        """This vault accepted the request: record its own vote.
+
+        Returns `SyncResolved` if that vote completes the quorum. Calling it after the action was
+        committed on peers' votes alone is allowed (it returns None) and lets this vault's vote
+        count towards unanimity, which ends the resends sooner.
+        """
+        return self._vote(self.self_name, key, action, now)
+
+    def add_peer(self, sender: bytes, key: bytes, action: bytes, now: float) -> SyncResolved | None:
+        """A group peer's vote; returns `SyncResolved` exactly once, when votes reach the quorum.
+
+        The caller checks that `sender` is a member of the key's close group. A repeated vote
+        from the same sender, or any vote for an action already done, is ignored.
+        """
+        return self._vote(sender, key, action, now)
+
+    def to_resend(self, now: float) -> list[tuple[bytes, bytes]]:
+        """(key, action) of entries to send our vote for again: they hold it and lack unanimity.
+
+        Each call counts one attempt for every live entry; an entry is resent at most
+        `max_attempts` times and dropped on the call after that or once its `ttl` passed
+        (counted in `expired` if it never committed). Unanimous entries are never listed.
+        """
+        self.expire(now)
+        resend: list[tuple[bytes, bytes]] = []
+        for ident, entry in list(self._live.items()):
+            entry.attempts += 1
+            if entry.attempts > self.max_attempts:
+                self._give_up(ident, now)
+            elif self.self_name in entry.votes:
+                resend.append(ident)
+        return resend
+
+    def on_churn(self, lost: bytes | None, new: bytes | None) -> None:
+        """A member left (`lost`) and/or joined (`new`) this vault's close group.
+
+        Decision (seed 002: a departed member's votes are replaced): `lost`'s vote is removed
+        from every uncommitted entry, so its absence no longer counts and a further vote is
+        needed to commit. Committed entries keep their votes — the commit happened and must not
+        be re-run or undone. `new` changes nothing here: we do not invent a vote on its behalf
+        (the seed's substitution); the newcomer votes for real once peers resend to it and it
+        accepts. Our own name as `lost` is ignored.
+        """
+        del new  # deliberately unused, see above
+        if lost is None or lost == self.self_name:
+            return
+        for entry in self._live.values():
+            if not entry.committed:
+                entry.votes.discard(lost)
+
+    def pending(self) -> int:
+        """Number of unresolved (not yet committed) entries."""
+        return sum(1 for entry in self._live.values() if not entry.committed)
+
+    def votes(self, key: bytes, action: bytes) -> frozenset[bytes]:
+        """The members whose votes a live entry holds (empty if unknown or done)."""
+        entry = self._live.get((key, action))
+        return frozenset(entry.votes) if entry is not None else frozenset()
+
+    def is_committed(self, key: bytes, action: bytes) -> bool:
+        """True if this action was committed here and is still remembered."""
+        ident = (key, action)
+        entry = self._live.get(ident)
+        return ident in self._done or (entry is not None and entry.committed)
+
+    def __len__(self) -> int:
+        """Live entries (unresolved, or committed and still collecting votes)."""
+        return len(self._live)
+
+    def expire(self, now: float) -> None:
+        """Drop live entries past their ttl, and forget done entries past theirs."""
+        while self._live:
+            ident, entry = next(iter(self._live.items()))
+            if now < entry.created_at + self.ttl:
+                break
+            self._give_up(ident, now)
+        while self._done:
+            ident, until = next(iter(self._done.items()))
+            if now < until:
+                break
+            del self._done[ident]
+
+    def _vote(self, voter: bytes, key: bytes, action: bytes, now: float) -> SyncResolved | None:
+        self.expire(now)
+        ident = (key, action)
+        if ident in self._done:
+            return None
+        entry = self._live.get(ident)
+        if entry is None:
+            while len(self._live) >= self.max_entries:
+                oldest = next(iter(self._live))
+                self._drop(oldest, now)
+                self.evicted += 1
+            entry = self._live[ident] = _Unresolved(created_at=now)
+        if voter in entry.votes:
+            return None
+        entry.votes.add(voter)
+        resolved = None
+        if not entry.committed and len(entry.votes) >= self.quorum:
+            entry.committed = True
+            self.commits += 1
+            resolved = SyncResolved(key=key, action=action)
+        if len(entry.votes) >= self.group_size:
+            self._drop(ident, now)  # unanimous: nothing left to collect or resend
+        return resolved
+
+    def _give_up(self, ident: _Ident, now: float) -> None:
+        """Attempts or ttl ran out: an uncommitted entry is lost (counted), a committed one done."""
+        if not self._drop(ident, now):
+            self.expired += 1
+
+    def _drop(self, ident: _Ident, now: float) -> bool:
+        """Remove a live entry; a committed one is remembered as done. Returns `committed`."""
+        entry = self._live.pop(ident)
+        if not entry.committed:
+            return False
+        while len(self._done) >= self.max_entries:
+            self._done.popitem(last=False)
+            self.forgotten += 1
+        self._done[ident] = now + self.ttl
+        return True

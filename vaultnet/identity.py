@@ -1,0 +1,71 @@
+"""Ed25519 identities: a vault's name is SHA-512 of its verify key, so names are self-certifying."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import nacl.exceptions
+import nacl.signing
+
+from vaultnet.xor import Name
+
+KEY_FILE = "identity.key"
+SIGNATURE_SIZE = 64
+VERIFY_KEY_SIZE = 32
+
+
+class IdentityError(Exception):
+    """A key file that cannot be used, or a signature that does not verify."""
+
+
+def name_of_key(verify_key: bytes) -> Name:
+    return hashlib.sha512(verify_key).digest()
+
+
+class Identity:
+    """A signing key and the name derived from it."""
+
+    def __init__(self, signing_key: nacl.signing.SigningKey) -> None:
+        self._signing_key = signing_key
+        self.verify_key: bytes = bytes(signing_key.verify_key)
+        self.name: Name = name_of_key(self.verify_key)
+
+    @classmethod
+    def generate(cls, seed: bytes | None = None) -> Identity:
+        """A new identity; `seed` (32 bytes) makes it reproducible for the simulator."""
+        if seed is None:
+            return cls(nacl.signing.SigningKey.generate())
+        return cls(nacl.signing.SigningKey(seed))
+
+    @classmethod
+    def load_or_create(cls, directory: Path, seed: bytes | None = None) -> Identity:
+        """The identity kept in `directory`, created on first use (restart keeps the name)."""
+        path = directory / KEY_FILE
+        if path.exists():
+            raw = path.read_bytes()
+            if len(raw) != 32:
+                raise IdentityError(f"{path}: expected a 32-byte key, found {len(raw)} bytes")
+            return cls(nacl.signing.SigningKey(raw))
+        identity = cls.generate(seed)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(identity._signing_key))
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+        return identity
+
+    def sign(self, data: bytes) -> bytes:
+        return self._signing_key.sign(data).signature
+
+
+def verify(verify_key: bytes, signature: bytes, data: bytes) -> None:
+    """Raise IdentityError unless `signature` is `verify_key`'s signature of `data`."""
+    try:
+        nacl.signing.VerifyKey(verify_key).verify(data, signature)
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
+        raise IdentityError("bad signature") from exc

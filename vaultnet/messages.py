@@ -1,0 +1,189 @@
+"""Typed message records: who a message is from and to (name + persona, single or group), what it
+asks, and the ids that tie it to one client operation."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from vaultnet import wire
+from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE, IdentityError, name_of_key, verify
+from vaultnet.wire import FrameError
+from vaultnet.xor import NAME_SIZE, Name
+
+ID_SIZE = 16
+
+
+class Persona(enum.StrEnum):
+    ROUTING = "Routing"
+    MAID_NODE = "MaidNode"
+    MAID_MANAGER = "MaidManager"
+    DATA_MANAGER = "DataManager"
+    PMID_MANAGER = "PmidManager"
+    PMID_NODE = "PmidNode"
+    VERSION_MANAGER = "VersionManager"
+    MPID_MANAGER = "MpidManager"
+    MPID_NODE = "MpidNode"
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """One end of a message: a name, the persona acting for it, and whether it is a whole group.
+
+    `relay` is set for clients, which are not in any routing table: replies travel to the vault
+    they are connected through.
+    """
+
+    name: Name
+    persona: Persona
+    group: bool = False
+    relay: Name | None = None
+
+    def to_wire(self) -> list[Any]:
+        return [self.name, self.persona.value, self.group, self.relay]
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Authority:
+        if not isinstance(raw, list) or len(raw) != 4:
+            raise FrameError("authority is not a 4-list")
+        name, persona, group, relay = raw
+        if not (isinstance(name, bytes) and len(name) == NAME_SIZE):
+            raise FrameError("authority name is not a 64-byte name")
+        if not isinstance(group, bool):
+            raise FrameError("authority group flag is not a bool")
+        if relay is not None and not (isinstance(relay, bytes) and len(relay) == NAME_SIZE):
+            raise FrameError("authority relay is not a 64-byte name")
+        try:
+            p = Persona(persona)
+        except ValueError as exc:
+            raise FrameError(f"unknown persona {persona!r}") from exc
+        return cls(name, p, group, relay)
+
+    def __str__(self) -> str:
+        kind = "group" if self.group else "node"
+        return f"{self.persona.value}[{kind} {self.name.hex()[:8]}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A routed message. `sender` is the vault (or client) that sent this copy: for a message from
+    a group, one member; the accumulator counts copies from distinct senders.
+
+    `payload` carries chunk content. It is signed but is not part of `content_key`: members of a
+    group agree on the small body, and only one of them (the group's lead) attaches the content,
+    so a 1 MiB chunk is not copied once per member per hop.
+    """
+
+    src: Authority
+    dst: Authority
+    action: str
+    msg_id: bytes
+    trace_id: bytes
+    body: dict[str, Any]
+    sender: Name
+    hops: int = 0
+    payload: bytes = b""
+    sender_key: bytes = b""
+    signature: bytes = b""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def header_bytes(self) -> bytes:
+        """The exact bytes an originator signs: the header plus a digest of the body."""
+        body_digest = hashlib.sha512(wire.pack({"b": self.body, "p": self.payload})).digest()
+        return wire.pack(
+            {
+                "s": self.src.to_wire(),
+                "d": self.dst.to_wire(),
+                "a": self.action,
+                "i": self.msg_id,
+                "t": self.trace_id,
+                "f": self.sender,
+                "h": body_digest,
+            }
+        )
+
+    def content_key(self) -> bytes:
+        """Identity of the content, sender excluded: copies from distinct group members that say
+        the same thing have the same key (what the accumulator counts)."""
+        return hashlib.sha512(
+            wire.pack(
+                {
+                    "s": self.src.to_wire(),
+                    "d": [self.dst.name, self.dst.persona.value, self.dst.group],
+                    "a": self.action,
+                    "i": self.msg_id,
+                    "b": self.body,
+                }
+            )
+        ).digest()
+
+    def signed(self, sign: Any, verify_key: bytes) -> Message:
+        return replace(self, sender_key=verify_key, signature=sign(self.header_bytes()))
+
+    def check_signature(self) -> None:
+        """Raise FrameError unless the sender's key matches its name and signed this message."""
+        if len(self.sender_key) != VERIFY_KEY_SIZE or len(self.signature) != SIGNATURE_SIZE:
+            raise FrameError("message is not signed")
+        if name_of_key(self.sender_key) != self.sender:
+            raise FrameError("sender key does not match sender name")
+        try:
+            verify(self.sender_key, self.signature, self.header_bytes())
+        except IdentityError as exc:
+            raise FrameError("forged message: signature does not verify") from exc
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "s": self.src.to_wire(),
+            "d": self.dst.to_wire(),
+            "a": self.action,
+            "i": self.msg_id,
+            "t": self.trace_id,
+            "b": self.body,
+            "f": self.sender,
+            "n": self.hops,
+            "p": self.payload,
+            "k": self.sender_key,
+            "g": self.signature,
+        }
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Message:
+        if not isinstance(raw, dict):
+            raise FrameError("message is not a map")
+        action = wire.field(raw, "a", str)
+        msg_id = wire.field(raw, "i", bytes)
+        trace_id = wire.field(raw, "t", bytes)
+        body = wire.field(raw, "b", dict)
+        sender = wire.field(raw, "f", bytes)
+        hops = wire.field(raw, "n", int)
+        if len(msg_id) != ID_SIZE or len(trace_id) != ID_SIZE:
+            raise FrameError("message or trace id has the wrong size")
+        if len(sender) != NAME_SIZE:
+            raise FrameError("sender is not a 64-byte name")
+        if not 0 <= hops < 1000 or len(action) > 64:
+            raise FrameError("hop count or action out of range")
+        return cls(
+            src=Authority.from_wire(raw.get("s")),
+            dst=Authority.from_wire(raw.get("d")),
+            action=action,
+            msg_id=msg_id,
+            trace_id=trace_id,
+            body=body,
+            sender=sender,
+            hops=hops,
+            payload=wire.field(raw, "p", bytes),
+            sender_key=wire.field(raw, "k", bytes),
+            signature=wire.field(raw, "g", bytes),
+        )
+
+
+def derived_id(*parts: bytes | str) -> bytes:
+    """A deterministic message id, so every member of a group sends byte-identical copies."""
+    h = hashlib.sha512()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(4, "big"))
+        h.update(data)
+    return h.digest()[:ID_SIZE]

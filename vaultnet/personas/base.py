@@ -1,0 +1,302 @@
+"""What every persona shares: the read-only view it is given, the effects it returns, and the
+group plumbing (accumulate, firewall, sync) seed 002 describes as "Ac, Fw, Sy".
+
+A persona never does I/O: `handle` takes a message and a `Context` and returns an `Outbox` of
+messages to send and events to emit. The vault runtime (`vaultnet.personas.host`) delivers them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgpack
+
+from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
+from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.routing import Parameters
+from vaultnet.wire import FrameError
+from vaultnet.xor import Name
+
+PAYLOAD_STASH_BYTES = 64 * 1024 * 1024
+PENDING_LIMIT = 10_000
+
+# PersonaEvent.what values (the dashboard and tests key on these)
+CHUNK_STORED = "chunk_stored"
+CHUNK_DELETED = "chunk_deleted"
+SACRIFICIAL_EVICTED = "sacrificial_evicted"
+PUT_FAILURE = "put_failure"
+HOLDER_ADDED = "holder_added"
+HOLDER_REMOVED = "holder_removed"
+REPLICATED = "replicated"
+SYNC_COMMITTED = "sync_committed"
+RANK_CHANGED = "rank_changed"
+ACCUMULATED = "accumulated"
+FIREWALL_ANSWERED = "firewall_answered"
+CACHE_HIT = "cache_hit"
+
+
+class Context(Protocol):
+    """The read-only view of the vault a persona decides with."""
+
+    own: Name
+    params: Parameters
+
+    def now(self) -> float: ...
+
+    def close_group(self, name: Name) -> list[Name]: ...
+
+    def is_responsible(self, name: Name) -> bool: ...
+
+    def is_live(self, name: Name) -> bool: ...
+
+    def could_be_member(self, sender: Name, group: Name) -> bool: ...
+
+    def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]: ...
+
+
+@dataclass(frozen=True)
+class Note:
+    """An event a persona wants emitted (turned into a PersonaEvent by the host)."""
+
+    what: str
+    subject: Name
+    trace: bytes
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outbox:
+    messages: list[Message] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    def send(self, msg: Message) -> None:
+        self.messages.append(msg)
+
+    def note(self, what: str, subject: Name, trace: bytes, **detail: Any) -> None:
+        self.notes.append(Note(what, subject, trace, detail))
+
+    def extend(self, other: Outbox) -> None:
+        self.messages.extend(other.messages)
+        self.notes.extend(other.notes)
+
+
+def canonical(obj: dict[str, Any]) -> bytes:
+    """Canonical bytes of an action record (sorted keys), so members' votes compare equal."""
+    return msgpack.packb(dict(sorted(obj.items())), use_bin_type=True)
+
+
+def decode_action(data: bytes) -> dict[str, Any]:
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, max_bin_len=1 << 20)
+    except Exception as exc:
+        raise FrameError("undecodable sync action") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("op"), str):
+        raise FrameError("sync action is not a record")
+    return value
+
+
+def body_bytes(msg: Message, key: str, size: int | None = 64) -> bytes:
+    value = msg.body.get(key)
+    if not isinstance(value, bytes) or (size is not None and len(value) != size):
+        raise FrameError(f"body field {key!r} missing or malformed")
+    return value
+
+
+def body_int(msg: Message, key: str) -> int:
+    value = msg.body.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise FrameError(f"body field {key!r} missing or not a non-negative int")
+    return value
+
+
+def body_str(msg: Message, key: str, choices: tuple[str, ...] | None = None) -> str:
+    value = msg.body.get(key)
+    if not isinstance(value, str) or (choices is not None and value not in choices):
+        raise FrameError(f"body field {key!r} missing or not one of {choices}")
+    return value
+
+
+class PayloadStash:
+    """Recently seen chunk contents, bounded by bytes (oldest dropped first).
+
+    Only one member of a sending group attaches the content; the others' copies are matched with
+    it here. It doubles as the DataManager's temporary store used for replication.
+    """
+
+    def __init__(self, max_bytes: int = PAYLOAD_STASH_BYTES) -> None:
+        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+
+    def put(self, key: bytes, data: bytes) -> None:
+        if key in self._items or len(data) > self._max:
+            return
+        self._items[key] = data
+        self._bytes += len(data)
+        while self._bytes > self._max:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= len(old)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._items.get(key)
+
+
+class GroupPersona:
+    """A manager persona: acts on requests only after accumulation, agrees on state changes by
+    sync before committing them, and answers duplicate requests from its firewall.
+
+    Subclasses implement `on_<action>(msg, ctx, out)` for requests and `commit_<op>(action,
+    ctx, out)` for agreed actions; `needs_payload` lists actions that cannot run without content.
+    """
+
+    persona: Persona
+    needs_payload: frozenset[str] = frozenset()
+
+    def __init__(self, params: Parameters) -> None:
+        self.params = params
+        self.accumulator = Accumulator(quorum=params.accumulation_quorum)
+        self.firewall = Firewall()
+        self.sync: Sync | None = None
+        self.stash = PayloadStash()
+        self._waiting_payload: OrderedDict[bytes, Message] = OrderedDict()
+
+    def attach(self, own: Name) -> None:
+        self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
+
+    # -- entry point --------------------------------------------------------------------
+
+    def handle(self, msg: Message, ctx: Context) -> Outbox:
+        out = Outbox()
+        if msg.action == "sync" and msg.src.persona == self.persona and msg.src.group:
+            self._on_vote(msg, ctx, out)
+            return out
+        if msg.src.group:
+            if not ctx.could_be_member(msg.sender, msg.src.name):
+                raise FrameError("sender is not a member of the group it speaks for")
+            key = msg.content_key()
+            if msg.payload:
+                self.stash.put(key, msg.payload)
+            state = self.accumulator.add(key, msg.sender, ctx.now())
+            if state is Accumulation.WAITING:
+                return out
+            if state is Accumulation.HANDLED:
+                waiting = self._waiting_payload.pop(key, None) if msg.payload else None
+                if waiting is not None:
+                    self._dispatch(waiting, msg.payload, ctx, out)
+                return out
+            payload = msg.payload or self.stash.get(key) or b""
+            if msg.action in self.needs_payload and not payload:
+                self._waiting_payload[key] = msg
+                while len(self._waiting_payload) > PENDING_LIMIT:
+                    self._waiting_payload.popitem(last=False)
+                return out
+            out.note(ACCUMULATED, msg.dst.name, msg.trace_id, action=msg.action,
+                     persona=self.persona.value)
+            self._dispatch(msg, payload, ctx, out)
+            return out
+        if msg.sender != msg.src.name:
+            raise FrameError("a single source must send its own messages")
+        fw_key = msg.sender + msg.msg_id
+        entry = self.firewall.lookup(fw_key, ctx.now())
+        if entry is not None:
+            out.note(FIREWALL_ANSWERED, msg.dst.name, msg.trace_id, action=msg.action)
+            if isinstance(entry.result, Message):
+                out.send(entry.result)
+            return out
+        self.firewall.record(fw_key, _SYNCHRONISING, ctx.now())
+        self._dispatch(msg, msg.payload, ctx, out)
+        return out
+
+    def _dispatch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        handler: Callable[[Message, bytes, Context, Outbox], None] | None = getattr(
+            self, f"on_{msg.action}", None)
+        if handler is None:
+            raise FrameError(f"{self.persona.value} has no action {msg.action!r}")
+        handler(msg, payload, ctx, out)
+
+    # -- sync -------------------------------------------------------------------------
+
+    def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                trace: bytes) -> None:
+        """Vote for `action` on record `key` and tell the group; commit if that completes it."""
+        assert self.sync is not None
+        data = canonical(action)
+        resolved = self.sync.add_local(key, data, ctx.now())
+        out.send(self.group_message(key, key, "sync", {"k": key, "a": data}, trace,
+                                    derived_id("sync", self.persona.value, key, data, ctx.own)))
+        if resolved is not None:
+            self._commit(key, data, ctx, out, trace)
+
+    def _on_vote(self, msg: Message, ctx: Context, out: Outbox) -> None:
+        assert self.sync is not None
+        key = body_bytes(msg, "k")
+        data = body_bytes(msg, "a", None)
+        if not ctx.could_be_member(msg.sender, key):
+            raise FrameError("sync vote from outside the group")
+        if not ctx.is_responsible(key):
+            return
+        resolved = self.sync.add_peer(msg.sender, key, data, ctx.now())
+        if resolved is not None:
+            self._commit(key, data, ctx, out, msg.trace_id)
+
+    def _commit(self, key: Name, data: bytes, ctx: Context, out: Outbox, trace: bytes) -> None:
+        action = decode_action(data)
+        out.note(SYNC_COMMITTED, key, trace, persona=self.persona.value, op=action["op"])
+        handler = getattr(self, f"commit_{action['op']}", None)
+        if handler is None:
+            raise FrameError(f"{self.persona.value} cannot commit {action['op']!r}")
+        handler(key, action, ctx, out, trace)
+
+    def resend(self, ctx: Context) -> Outbox:
+        """Re-send our votes that have not reached every member (called on a timer)."""
+        out = Outbox()
+        if self.sync is None:
+            return out
+        for key, data in self.sync.to_resend(ctx.now()):
+            if ctx.is_responsible(key):
+                out.send(self.group_message(key, key, "sync", {"k": key, "a": data}, bytes(16),
+                                            derived_id("sync", self.persona.value, key, data,
+                                                       ctx.own)))
+        return out
+
+    def on_churn(self, lost: Name | None, added: Name | None) -> None:
+        if self.sync is not None:
+            self.sync.on_churn(lost, added)
+
+    # -- building messages -------------------------------------------------------------
+
+    def group_message(self, src_name: Name, dst_name: Name, action: str, body: dict[str, Any],
+                      trace: bytes, msg_id: bytes, dst_persona: Persona | None = None,
+                      dst_group: bool = True, payload: bytes = b"",
+                      relay: Name | None = None) -> Message:
+        """A message from our group (for `src_name`) to a group or node."""
+        return Message(
+            src=Authority(src_name, self.persona, group=True),
+            dst=Authority(dst_name, dst_persona or self.persona, group=dst_group, relay=relay),
+            action=action, msg_id=msg_id, trace_id=trace, body=body, sender=b"",
+            payload=payload,
+        )
+
+    def is_lead(self, group_name: Name, ctx: Context) -> bool:
+        """Whether we attach content for our group: the member closest to the group's name."""
+        group = ctx.close_group(group_name)
+        return bool(group) and group[0] == ctx.own
+
+
+class _Synchronising:
+    """Firewall result for a request still being agreed."""
+
+
+_SYNCHRONISING = _Synchronising()
+
+
+def new_id(*parts: bytes | str) -> bytes:
+    return derived_id(*parts)[:ID_SIZE]
+
+
+def digest(data: bytes) -> bytes:
+    return hashlib.sha512(data).digest()

@@ -1,0 +1,299 @@
+"""DataManager: for each copy name, its size, subscriber count and holders (DESIGN §4).
+
+Group: the vaults closest to the copy's name. New copy: choose holders — the closest live,
+eligible vaults to the copy's name that have not failed it, so every member picks the same ones
+— agree on them (sync), and send the copy on to each holder's PmidManager group. Existing copy:
+count the subscriber and stop. A holder that fails (an eviction, a refused store, a lost chunk)
+is removed and a replacement chosen by the same rule, its content fetched from a live holder.
+
+Gets are served by one member, the group's lead (the member closest to the copy name), which
+fetches from the first live holder, checks the content against the name and answers; that keeps
+a 1 MiB answer from travelling four times.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.base import (
+    CHUNK_DELETED,
+    HOLDER_ADDED,
+    HOLDER_REMOVED,
+    PENDING_LIMIT,
+    REPLICATED,
+    Context,
+    GroupPersona,
+    Outbox,
+    body_bytes,
+    body_int,
+    body_str,
+    digest,
+    new_id,
+)
+from vaultnet.routing import Parameters
+from vaultnet.store import CopyKind, RecordStore, chunk_name_of
+from vaultnet.xor import Name
+
+HOLDERS_PER_COPY = 2
+MAX_FAILED = 8
+FETCH_TIMEOUT = 5.0
+KINDS = tuple(k.value for k in CopyKind)
+
+
+@dataclass
+class _Fetch:
+    """A lead's outstanding fetch of a copy's content from its holders."""
+
+    candidates: list[Name]
+    asked: Name | None = None
+    started: float = 0.0
+    clients: list[tuple[Authority, bytes, bytes]] = field(default_factory=list)
+    replicate_to: list[tuple[Name, bytes]] = field(default_factory=list)
+
+
+class DataManager(GroupPersona):
+    persona = Persona.DATA_MANAGER
+    needs_payload = frozenset({"put"})
+
+    def __init__(self, params: Parameters, records: RecordStore,
+                 holders_per_copy: int = HOLDERS_PER_COPY) -> None:
+        super().__init__(params)
+        self.records = records
+        self.holders_per_copy = holders_per_copy
+        self.is_eligible = lambda _name: True
+        self._awaiting_primary: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._fetches: OrderedDict[bytes, _Fetch] = OrderedDict()
+
+    def choose_holders(self, copy: Name, count: int, exclude: set[Name],
+                       ctx: Context) -> list[Name]:
+        """The closest live, eligible vaults to the copy's name, skipping `exclude`."""
+        candidates = ctx.closest_live(copy, count + len(exclude) + 16, exclude)
+        return [c for c in candidates if self.is_eligible(c)][:count]
+
+    # -- put ------------------------------------------------------------------------------
+
+    def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        copy = msg.dst.name
+        kind = body_str(msg, "kind", KINDS)
+        size = body_int(msg, "size")
+        if digest(payload) != body_bytes(msg, "name") or len(payload) != size:
+            return
+        self.stash.put(copy, payload)
+        action = {"op": "put", "kind": kind, "size": size, "id": msg.msg_id,
+                  "origin": body_bytes(msg, "id", 16), "client": body_bytes(msg, "client"),
+                  "reply": msg.body.get("reply"), "mm": msg.src.name}
+        if copy not in self.records:
+            action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
+        self.propose(copy, action, ctx, out, msg.trace_id)
+
+    def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                   trace: bytes) -> None:
+        record = self.records.get(copy)
+        if record is not None:
+            record["subscribers"] += 1
+            self.records.put(copy, record)
+            if action["kind"] == CopyKind.PRIMARY.value:
+                self._put_response(copy, action, True, "", ctx, out, trace)
+            return
+        holders = list(action.get("holders") or [])
+        record = {"kind": action["kind"], "size": action["size"], "subscribers": 1,
+                  "holders": holders, "failed": []}
+        self.records.put(copy, record)
+        if action["kind"] == CopyKind.PRIMARY.value:
+            if not holders:
+                self._put_response(copy, action, False, "no vault can hold the copy", ctx, out,
+                                   trace)
+            else:
+                self._awaiting_primary[copy] = action
+                while len(self._awaiting_primary) > PENDING_LIMIT:
+                    self._awaiting_primary.popitem(last=False)
+        for holder in holders:
+            out.note(HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
+            self._send_to_holder(copy, record, holder, action["id"], ctx, out, trace)
+
+    def _send_to_holder(self, copy: Name, record: dict[str, Any], holder: Name, op_id: bytes,
+                        ctx: Context, out: Outbox, trace: bytes) -> None:
+        lead = self.is_lead(copy, ctx)
+        payload = self.stash.get(copy) if lead else None
+        msg = self.group_message(copy, holder, "put",
+                                 {"copy": copy, "kind": record["kind"], "size": record["size"]},
+                                 trace, new_id("dm-put", op_id, holder),
+                                 dst_persona=Persona.PMID_MANAGER, payload=payload or b"")
+        if lead and payload is None:
+            self._fetch(copy, record, ctx, out, replicate_to=(holder, op_id), trace=trace)
+        out.send(msg)
+
+    def _put_response(self, copy: Name, action: dict[str, Any], ok: bool, reason: str,
+                      ctx: Context, out: Outbox, trace: bytes) -> None:
+        name = chunk_name_of(copy, CopyKind(action["kind"]))
+        out.send(self.group_message(
+            copy, action["mm"], "put_response",
+            {"name": name, "client": action["client"], "reply": action["reply"], "ok": ok,
+             "reason": reason, "id": action["origin"], "size": action["size"]},
+            trace, new_id("put_response", action["id"], b"ok" if ok else b"no"),
+            dst_persona=Persona.MAID_MANAGER))
+
+    def on_stored(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A holder confirms it stored the copy: the Primary's put can be answered."""
+        copy = body_bytes(msg, "copy")
+        record = self.records.get(copy)
+        if record is None or msg.sender not in record["holders"]:
+            return
+        action = self._awaiting_primary.pop(copy, None)
+        if action is not None:
+            self._put_response(copy, action, True, "", ctx, out, msg.trace_id)
+
+    # -- failures and replication ------------------------------------------------------------
+
+    def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        copy = msg.dst.name
+        holder = body_bytes(msg, "holder")
+        self.propose(copy, {"op": "remove_pmid", "holder": holder,
+                            "reported": body_int(msg, "size"),
+                            "reason": body_str(msg, "reason"), "id": msg.msg_id},
+                     ctx, out, msg.trace_id)
+
+    def commit_remove_pmid(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                           trace: bytes) -> None:
+        record = self.records.get(copy)
+        holder = action["holder"]
+        if record is None or holder not in record["holders"]:
+            return
+        record["holders"].remove(holder)
+        record["failed"] = (record["failed"] + [holder])[-MAX_FAILED:]
+        out.note(HOLDER_REMOVED, copy, trace, holder=holder, reason=action["reason"],
+                 kind=record["kind"])
+        if action["reported"] != record["size"]:
+            out.send(self.group_message(
+                copy, holder, "correction",
+                {"copy": copy, "size": record["size"], "reported": action["reported"]},
+                trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
+        self.replicate(copy, record, ctx, out, trace, action["id"])
+
+    def replicate(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox,
+                  trace: bytes, op_id: bytes) -> None:
+        """Restore the holder count; every member computes the same replacement."""
+        missing = self.holders_per_copy - len(record["holders"])
+        exclude = set(record["holders"]) | set(record["failed"])
+        added = self.choose_holders(copy, missing, exclude, ctx) if missing > 0 else []
+        record["holders"].extend(added)
+        self.records.put(copy, record)
+        for holder in added:
+            out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
+            self._send_to_holder(copy, record, holder, op_id, ctx, out, trace)
+        if not record["holders"]:
+            action = self._awaiting_primary.pop(copy, None)
+            if action is not None:
+                self._put_response(copy, action, False, "no vault could store the primary",
+                                   ctx, out, trace)
+
+    # -- get ------------------------------------------------------------------------------
+
+    def on_get(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        copy = msg.dst.name
+        if not self.is_lead(copy, ctx):
+            return
+        record = self.records.get(copy)
+        if record is None:
+            out.send(self._get_response(copy, msg.src, msg.msg_id, msg.trace_id, b"",
+                                        "no such data"))
+            return
+        cached = self.stash.get(copy)
+        if cached is not None:
+            out.send(self._get_response(copy, msg.src, msg.msg_id, msg.trace_id, cached, ""))
+            return
+        self._fetch(copy, record, ctx, out, client=(msg.src, msg.msg_id, msg.trace_id),
+                    trace=msg.trace_id)
+
+    def _get_response(self, copy: Name, to: Authority, request_id: bytes, trace: bytes,
+                      data: bytes, reason: str) -> Message:
+        return Message(src=Authority(copy, self.persona, group=False), dst=to,
+                       action="get_response", msg_id=new_id("get_response", request_id),
+                       trace_id=trace, body={"copy": copy, "ok": bool(data), "reason": reason},
+                       sender=b"", payload=data)
+
+    def _fetch(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
+               trace: bytes, client: tuple[Authority, bytes, bytes] | None = None,
+               replicate_to: tuple[Name, bytes] | None = None) -> None:
+        fetch = self._fetches.get(copy)
+        if fetch is None:
+            live = [h for h in record["holders"] if ctx.is_live(h)]
+            fetch = self._fetches[copy] = _Fetch(candidates=live)
+            while len(self._fetches) > PENDING_LIMIT:
+                self._fetches.popitem(last=False)
+        if client is not None:
+            fetch.clients.append(client)
+        if replicate_to is not None:
+            fetch.replicate_to.append(replicate_to)
+        if fetch.asked is None:
+            self._ask_next(copy, fetch, ctx, out, trace)
+
+    def _ask_next(self, copy: Name, fetch: _Fetch, ctx: Context, out: Outbox,
+                  trace: bytes) -> None:
+        if not fetch.candidates:
+            del self._fetches[copy]
+            for to, request_id, client_trace in fetch.clients:
+                out.send(self._get_response(copy, to, request_id, client_trace, b"",
+                                            "no live holder has the data"))
+            return
+        fetch.asked = fetch.candidates.pop(0)
+        fetch.started = ctx.now()
+        out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
+            fetch.asked, Persona.PMID_NODE), action="fetch",
+            msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
+            body={"copy": copy}, sender=b""))
+
+    def on_fetch_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        copy = body_bytes(msg, "copy")
+        fetch = self._fetches.get(copy)
+        record = self.records.get(copy)
+        if fetch is None or fetch.asked != msg.sender or record is None:
+            return
+        if digest(payload) != chunk_name_of(copy, CopyKind(record["kind"])):
+            self._ask_next(copy, fetch, ctx, out, msg.trace_id)
+            return
+        del self._fetches[copy]
+        self.stash.put(copy, payload)
+        for to, request_id, client_trace in fetch.clients:
+            out.send(self._get_response(copy, to, request_id, client_trace, payload, ""))
+        for holder, op_id in fetch.replicate_to:
+            out.send(self.group_message(
+                copy, holder, "put",
+                {"copy": copy, "kind": record["kind"], "size": record["size"]},
+                msg.trace_id, new_id("dm-put", op_id, holder),
+                dst_persona=Persona.PMID_MANAGER, payload=payload))
+
+    def tick(self, ctx: Context) -> Outbox:
+        """Move on from holders that did not answer a fetch in time."""
+        out = Outbox()
+        now = ctx.now()
+        for copy, fetch in list(self._fetches.items()):
+            if fetch.asked is not None and now - fetch.started > FETCH_TIMEOUT:
+                self._ask_next(copy, fetch, ctx, out, bytes(16))
+        return out
+
+    # -- delete ---------------------------------------------------------------------------
+
+    def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        self.propose(msg.dst.name, {"op": "unsubscribe", "id": msg.msg_id}, ctx, out,
+                     msg.trace_id)
+
+    def commit_unsubscribe(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                           trace: bytes) -> None:
+        record = self.records.get(copy)
+        if record is None:
+            return
+        record["subscribers"] -= 1
+        if record["subscribers"] > 0:
+            self.records.put(copy, record)
+            return
+        self.records.delete(copy)
+        out.note(CHUNK_DELETED, copy, trace, kind=record["kind"], persona=self.persona.value)
+        for holder in record["holders"]:
+            out.send(self.group_message(copy, holder, "delete",
+                                        {"copy": copy, "size": record["size"]}, trace,
+                                        new_id("dm-del", action["id"], holder),
+                                        dst_persona=Persona.PMID_MANAGER))

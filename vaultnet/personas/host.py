@@ -1,0 +1,120 @@
+"""Hosts a vault's personas: opens its database, gives personas their read-only `Context`, and
+turns their outboxes into sent messages and events. The only place personas meet the runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vaultnet import events as ev
+from vaultnet.messages import Message, Persona
+from vaultnet.personas.base import GroupPersona, Outbox
+from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.maid_manager import MaidManager
+from vaultnet.personas.pmid_manager import PmidManager
+from vaultnet.personas.pmid_node import PmidNode
+from vaultnet.routing import ChurnChange, Parameters
+from vaultnet.store import ChunkStore, Database, RecordStore
+from vaultnet.xor import Name, closest
+
+if TYPE_CHECKING:
+    from vaultnet.vault import Vault
+
+DEFAULT_CAPACITY = 1 << 30
+DB_FILE = "vault.db"
+
+
+class VaultContext:
+    """The `Context` personas decide with: this vault's routing view and clock, read-only."""
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+        self.own = vault.name
+        self.params: Parameters = vault.params
+
+    def now(self) -> float:
+        return self._vault.now()
+
+    def close_group(self, name: Name) -> list[Name]:
+        return self._vault.routing.close_group(name)
+
+    def is_responsible(self, name: Name) -> bool:
+        return self._vault.routing.is_responsible(name)
+
+    def is_live(self, name: Name) -> bool:
+        return name == self.own or name in self._vault.routing
+
+    def could_be_member(self, sender: Name, group: Name) -> bool:
+        """Would `sender` be in the group for `group` if we knew it? Our view of a distant group
+        may be incomplete, but every vault we know that is closer counts against it."""
+        if sender == group:
+            return False
+        known = [p for p in self._vault.routing.peers if p != group and p != sender]
+        if self.own != group and self.own != sender:
+            known.append(self.own)
+        return sender in closest(group, [*known, sender], self.params.group_size)
+
+    def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
+        names = [p for p in self._vault.routing.peers if p not in exclude]
+        if self.own not in exclude:
+            names.append(self.own)
+        return closest(target, names, k)
+
+
+class PersonaHost:
+    """All personas of one vault over one sqlite database in its data directory."""
+
+    def __init__(self, vault: Vault, directory: Path, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.vault = vault
+        self.db = Database(directory / DB_FILE)
+        params = vault.params
+        self.chunks = ChunkStore(self.db, capacity)
+        self.maid_manager = MaidManager(params, RecordStore(self.db, "maid_accounts"),
+                                        RecordStore(self.db, "maid_chunks"))
+        self.data_manager = DataManager(params, RecordStore(self.db, "data_manager"))
+        self.pmid_manager = PmidManager(params, RecordStore(self.db, "pmid_accounts"))
+        self.pmid_node = PmidNode(params, self.chunks)
+        self.personas: dict[Persona, GroupPersona] = {
+            p.persona: p for p in (self.maid_manager, self.data_manager, self.pmid_manager,
+                                   self.pmid_node)
+        }
+        self.ctx = VaultContext(vault)
+        for persona in self.personas.values():
+            persona.attach(vault.name)
+            vault.handlers[persona.persona] = self._handler(persona)
+        vault.churn_handlers.append(self.on_churn)
+        vault.tick_handlers.append(self.tick)
+        vault.host = self
+
+    def _handler(self, persona: GroupPersona):
+        def handle(msg: Message) -> None:
+            with self.db.transaction():
+                out = persona.handle(msg, self.ctx)
+            self.deliver(out, persona.persona)
+
+        return handle
+
+    def deliver(self, out: Outbox, persona: Persona | None = None) -> None:
+        now = self.vault.now()
+        for note in out.notes:
+            detail = dict(note.detail)
+            who = str(detail.pop("persona", persona.value if persona else ""))
+            self.vault.emit(ev.PersonaEvent(now, self.vault.name, note.what, who, note.subject,
+                                            note.trace, detail))
+        for msg in out.messages:
+            self.vault.send(msg)
+
+    def on_churn(self, change: ChurnChange) -> None:
+        for persona in self.personas.values():
+            persona.on_churn(change.lost, change.added)
+
+    def tick(self) -> None:
+        with self.db.transaction():
+            out = Outbox()
+            for persona in self.personas.values():
+                out.extend(persona.resend(self.ctx))
+            out.extend(self.data_manager.tick(self.ctx))
+        self.deliver(out)
+
+    def close(self) -> None:
+        self.db.close()

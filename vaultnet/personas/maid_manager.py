@@ -1,0 +1,147 @@
+"""MaidManager: the client's account and the gate for every put and delete (seed 000/001).
+
+Group: the vaults closest to the client's MAID name. Record per client: bytes used, allowance
+and how many times it put each chunk. A put it allows becomes three puts — Primary, Backup and
+Sacrificial — to the DataManager groups of the three copy names. Only the Primary's outcome is
+reported to the client: a refused Backup or Sacrificial does not fail the put (seed 000).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.base import (
+    Context,
+    GroupPersona,
+    Outbox,
+    body_bytes,
+    body_int,
+    new_id,
+)
+from vaultnet.routing import Parameters
+from vaultnet.store import CopyKind, RecordStore, copy_name
+
+DEFAULT_ALLOWANCE = 1 << 40
+
+
+class MaidManager(GroupPersona):
+    persona = Persona.MAID_MANAGER
+    needs_payload = frozenset({"put"})
+
+    def __init__(self, params: Parameters, accounts: RecordStore, chunks: RecordStore,
+                 allowance: int = DEFAULT_ALLOWANCE) -> None:
+        super().__init__(params)
+        self.accounts = accounts
+        self.chunks = chunks
+        self.allowance = allowance
+
+    def account(self, client: bytes) -> dict[str, Any]:
+        return self.accounts.get(client) or {"used": 0, "allowance": self.allowance}
+
+    def _reply(self, msg: Message, action: str, body: dict[str, Any], out: Outbox) -> Message:
+        reply = self.group_message(msg.src.name, msg.src.name, action, body, msg.trace_id,
+                                   new_id(action, msg.msg_id), dst_persona=Persona.MAID_NODE,
+                                   dst_group=False, relay=msg.src.relay)
+        out.send(reply)
+        return reply
+
+    # -- client requests ------------------------------------------------------------------
+
+    def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        client = msg.src.name
+        name = body_bytes(msg, "name")
+        size = len(payload)
+        account = self.account(client)
+        if account["used"] + size > account["allowance"]:
+            self._record_reply(msg, self._reply(msg, "put_failure", {
+                "name": name, "reason": "allowance exceeded"}, out), ctx)
+            return
+        self.stash.put(b"chunk" + name, payload)
+        self.propose(client, {"op": "put", "name": name, "size": size, "id": msg.msg_id,
+                              "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
+
+    def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        client = msg.src.name
+        name = body_bytes(msg, "name")
+        if not self.chunks.get(client + name):
+            self._record_reply(msg, self._reply(msg, "delete_failure", {
+                "name": name, "reason": "no such data in your account"}, out), ctx)
+            return
+        self.propose(client, {"op": "delete", "name": name, "id": msg.msg_id,
+                              "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
+
+    def _record_reply(self, msg: Message, reply: Message, ctx: Context) -> None:
+        self.firewall.update(msg.sender + msg.msg_id, reply, ctx.now())
+
+    # -- agreed actions -------------------------------------------------------------------
+
+    def commit_put(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
+                   trace: bytes) -> None:
+        name, size = action["name"], action["size"]
+        account = self.account(client)
+        account["used"] += size
+        self.accounts.put(client, account)
+        entry = self.chunks.get(client + name) or {"count": 0, "size": size}
+        entry["count"] += 1
+        self.chunks.put(client + name, entry)
+        payload = self.stash.get(b"chunk" + name) or b""
+        lead = self.is_lead(client, ctx)
+        for kind in CopyKind:
+            copy = copy_name(name, kind)
+            out.send(self.group_message(
+                client, copy, "put",
+                {"name": name, "kind": kind.value, "size": size, "client": client,
+                 "id": action["id"], "reply": action["reply"]},
+                trace, new_id("mm-put", action["id"], kind.value),
+                dst_persona=Persona.DATA_MANAGER, payload=payload if lead else b""))
+
+    def commit_delete(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
+                      trace: bytes) -> None:
+        name = action["name"]
+        entry = self.chunks.get(client + name)
+        reply_to = Authority.from_wire(action["reply"])
+        if not entry:
+            return
+        entry["count"] -= 1
+        if entry["count"] <= 0:
+            self.chunks.delete(client + name)
+        else:
+            self.chunks.put(client + name, entry)
+        account = self.account(client)
+        account["used"] = max(0, account["used"] - entry["size"])
+        self.accounts.put(client, account)
+        for kind in CopyKind:
+            out.send(self.group_message(client, copy_name(name, kind), "delete",
+                                        {"kind": kind.value}, trace,
+                                        new_id("mm-del", action["id"], kind.value),
+                                        dst_persona=Persona.DATA_MANAGER))
+        reply = self.group_message(client, client, "delete_ok", {"name": name}, trace,
+                                   new_id("delete_ok", action["id"]),
+                                   dst_persona=Persona.MAID_NODE, dst_group=False,
+                                   relay=reply_to.relay)
+        out.send(reply)
+        self.firewall.update(client + action["id"], reply, ctx.now())
+
+    # -- outcome from the Primary's DataManagers ------------------------------------------
+
+    def on_put_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        client = body_bytes(msg, "client")
+        name = body_bytes(msg, "name")
+        reply_to = Authority.from_wire(msg.body.get("reply"))
+        ok = msg.body.get("ok") is True
+        action = "put_ok" if ok else "put_failure"
+        body: dict[str, Any] = {"name": name}
+        if not ok:
+            body["reason"] = str(msg.body.get("reason", "refused"))
+        original = body_bytes(msg, "id", 16)
+        reply = self.group_message(client, client, action, body, msg.trace_id,
+                                   new_id(action, original), dst_persona=Persona.MAID_NODE,
+                                   dst_group=False, relay=reply_to.relay)
+        out.send(reply)
+        self.firewall.update(client + original, reply, ctx.now())
+        if not ok:
+            size = body_int(msg, "size")
+            account = self.account(client)
+            account["used"] = max(0, account["used"] - size)
+            self.accounts.put(client, account)

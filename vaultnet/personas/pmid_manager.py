@@ -1,0 +1,123 @@
+"""PmidManager: the account of one storage node — bytes stored, bytes lost, copies held.
+
+Group: the vaults closest to the PmidNode's name (never the node itself). Every store and delete
+for the node passes through here and is agreed (sync) before it is sent on, so the account is the
+group's record of what the node should hold. Lost bytes feed its rank.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaultnet.messages import Message, Persona
+from vaultnet.personas.base import (
+    PUT_FAILURE,
+    RANK_CHANGED,
+    Context,
+    GroupPersona,
+    Outbox,
+    body_bytes,
+    body_int,
+    body_str,
+    new_id,
+)
+from vaultnet.routing import Parameters
+from vaultnet.store import RecordStore
+from vaultnet.xor import Name
+
+KINDS = ("P", "B", "S")
+
+
+def rank(account: dict[str, Any]) -> float:
+    """Share of the data entrusted to the node that it did not lose: stored / (stored + lost).
+
+    A node that never lost anything ranks 1.0; one that lost as much as it holds ranks 0.5.
+    """
+    stored, lost = account["stored"], account["lost"]
+    total = stored + lost
+    return 1.0 if total == 0 else stored / total
+
+
+class PmidManager(GroupPersona):
+    persona = Persona.PMID_MANAGER
+    needs_payload = frozenset({"put"})
+
+    def __init__(self, params: Parameters, accounts: RecordStore) -> None:
+        super().__init__(params)
+        self.accounts = accounts
+
+    def account(self, node: Name) -> dict[str, Any]:
+        return self.accounts.get(node) or {"stored": 0, "lost": 0, "count": 0}
+
+    def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        node = msg.dst.name
+        copy = body_bytes(msg, "copy")
+        self.stash.put(copy, payload)
+        self.propose(node, {"op": "put", "copy": copy, "kind": body_str(msg, "kind", KINDS),
+                            "size": body_int(msg, "size"), "id": msg.msg_id},
+                     ctx, out, msg.trace_id)
+
+    def commit_put(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                   trace: bytes) -> None:
+        account = self.account(node)
+        account["stored"] += action["size"]
+        account["count"] += 1
+        self.accounts.put(node, account)
+        payload = self.stash.get(action["copy"]) if self.is_lead(node, ctx) else None
+        out.send(self.group_message(
+            node, node, "store",
+            {"copy": action["copy"], "kind": action["kind"], "size": action["size"]},
+            trace, new_id("pm-store", action["id"]), dst_persona=Persona.PMID_NODE,
+            dst_group=False, payload=payload or b""))
+
+    def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        self.propose(msg.dst.name, {"op": "delete", "copy": body_bytes(msg, "copy"),
+                                    "size": body_int(msg, "size"), "id": msg.msg_id},
+                     ctx, out, msg.trace_id)
+
+    def commit_delete(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                      trace: bytes) -> None:
+        self._shrink(node, action["size"])
+        out.send(self.group_message(node, node, "delete", {"copy": action["copy"]}, trace,
+                                    new_id("pm-del", action["id"]),
+                                    dst_persona=Persona.PMID_NODE, dst_group=False))
+
+    def _shrink(self, node: Name, size: int) -> None:
+        account = self.account(node)
+        account["stored"] = max(0, account["stored"] - size)
+        account["count"] = max(0, account["count"] - 1)
+        self.accounts.put(node, account)
+
+    def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """From the node itself: it evicted a Sacrificial copy or refused one."""
+        if msg.src.name != msg.dst.name:
+            return
+        self.propose(msg.dst.name, {"op": "failed", "copy": body_bytes(msg, "copy"),
+                                    "size": body_int(msg, "size"),
+                                    "reason": body_str(msg, "reason"), "id": msg.msg_id},
+                     ctx, out, msg.trace_id)
+
+    def commit_failed(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                      trace: bytes) -> None:
+        self._shrink(node, action["size"])
+        out.note(PUT_FAILURE, action["copy"], trace, persona=self.persona.value, node=node,
+                 reason=action["reason"])
+        out.send(self.group_message(
+            node, action["copy"], "put_failure",
+            {"holder": node, "size": action["size"], "reason": action["reason"]},
+            trace, new_id("pm-fail", action["id"]), dst_persona=Persona.DATA_MANAGER))
+
+    def on_correction(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A DataManager group caught the node misreporting a size: a lying node."""
+        self.propose(msg.dst.name, {"op": "penalise", "size": body_int(msg, "size"),
+                                    "id": msg.msg_id, "reason": "lied about a size"},
+                     ctx, out, msg.trace_id)
+
+    def commit_penalise(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                        trace: bytes) -> None:
+        account = self.account(node)
+        before = rank(account)
+        account["lost"] += action["size"]
+        self.accounts.put(node, account)
+        out.note(RANK_CHANGED, node, trace, before=before, rank=rank(account),
+                 reason=action["reason"])

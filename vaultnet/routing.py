@@ -1,0 +1,171 @@
+"""The routing table: Kademlia buckets plus the proximity set, close groups and churn.
+
+Sans-IO: it only decides who is known, who is responsible for a name and where to forward. The
+vault runtime opens and closes the connections it asks for.
+
+Why responsibility is exact with bounded buckets: a vault answers "am I among the group-size
+closest to X" from its own view. Every vault closer to X than we are lies in one of our buckets
+whose whole population is closer to X; a bucket keeps `bucket_size` >= group size entries, so
+either we know enough closer vaults to say "no", or the bucket is small enough that we know all of
+it. This needs complete discovery, which the join lookup, neighbour gossip and the periodic
+neighbourhood refresh provide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vaultnet.xor import Name, bucket_index, closest, distance
+
+
+@dataclass(frozen=True)
+class Parameters:
+    group_size: int = 4
+    proximity_size: int = 16
+    bucket_size: int = 8
+    max_peers: int = 64
+    hop_limit: int = 50
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.group_size <= self.proximity_size <= self.max_peers:
+            raise ValueError("need 1 <= group_size <= proximity_size <= max_peers")
+        if self.bucket_size < self.group_size:
+            raise ValueError("bucket_size must be at least group_size")
+
+    @property
+    def accumulation_quorum(self) -> int:
+        return max(1, self.group_size - 1)
+
+    @property
+    def sync_quorum(self) -> int:
+        return self.group_size // 2 + 1
+
+
+@dataclass(frozen=True)
+class ChurnChange:
+    """The proximity set before and after one change (seed 002's matrix change)."""
+
+    old: tuple[Name, ...]
+    new: tuple[Name, ...]
+    lost: Name | None
+    added: Name | None
+
+
+class RoutingTable:
+    def __init__(self, own: Name, params: Parameters | None = None) -> None:
+        self.own = own
+        self.params = params or Parameters()
+        self._peers: dict[Name, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._peers)
+
+    def __contains__(self, name: Name) -> bool:
+        return name in self._peers
+
+    @property
+    def peers(self) -> list[Name]:
+        return list(self._peers)
+
+    def address(self, name: Name) -> str | None:
+        return self._peers.get(name)
+
+    def proximity(self) -> tuple[Name, ...]:
+        """The proximity set: the closest peers to us (churn is observed over these)."""
+        return tuple(closest(self.own, self._peers, self.params.proximity_size))
+
+    def _bucket_members(self, index: int) -> list[Name]:
+        return [p for p in self._peers if bucket_index(self.own, p) == index]
+
+    def wants(self, name: Name) -> bool:
+        """Would adding `name` be accepted (without evicting a proximity member)?"""
+        if name == self.own or name in self._peers:
+            return False
+        if self._in_proximity_range(name):
+            return True
+        if len(self._peers) >= self.params.max_peers:
+            return False
+        return len(self._bucket_members(bucket_index(self.own, name))) < self.params.bucket_size
+
+    def _in_proximity_range(self, name: Name) -> bool:
+        prox = self.proximity()
+        if len(prox) < self.params.proximity_size:
+            return True
+        return distance(self.own, name) < distance(self.own, prox[-1])
+
+    def add(self, name: Name, address: str) -> tuple[ChurnChange | None, Name | None]:
+        """Add a peer. Returns the churn change (if the proximity set changed) and a peer evicted
+        to stay within max_peers (the caller closes its connection)."""
+        if not self.wants(name):
+            return None, None
+        before = self.proximity()
+        self._peers[name] = address
+        evicted = None
+        if len(self._peers) > self.params.max_peers:
+            evicted = self._eviction_candidate()
+            if evicted is not None:
+                del self._peers[evicted]
+        return self._change(before, None, name), evicted
+
+    def _eviction_candidate(self) -> Name | None:
+        """A peer from the fullest far bucket, never a proximity member."""
+        prox = set(self.proximity())
+        by_bucket: dict[int, list[Name]] = {}
+        for p in self._peers:
+            if p not in prox:
+                by_bucket.setdefault(bucket_index(self.own, p), []).append(p)
+        if not by_bucket:
+            return None
+        fullest = max(by_bucket, key=lambda i: (len(by_bucket[i]), -i))
+        return closest(self.own, by_bucket[fullest])[-1]
+
+    def remove(self, name: Name) -> ChurnChange | None:
+        if name not in self._peers:
+            return None
+        before = self.proximity()
+        del self._peers[name]
+        return self._change(before, name, None)
+
+    def _change(self, before: tuple[Name, ...], lost: Name | None,
+                added: Name | None) -> ChurnChange | None:
+        after = self.proximity()
+        if after == before:
+            return None
+        return ChurnChange(before, after, lost if lost in before else None,
+                           added if added in after else None)
+
+    def closest(self, target: Name, k: int, include_self: bool = True) -> list[Name]:
+        names = list(self._peers)
+        if include_self:
+            names.append(self.own)
+        return closest(target, names, k)
+
+    def close_group(self, target: Name) -> list[Name]:
+        """The group-size closest vaults to `target` in our view (us included if we qualify).
+
+        A vault whose name equals `target` is not part of the group for it: a PmidNode does not
+        manage its own account.
+        """
+        names = [p for p in self._peers if p != target]
+        if self.own != target:
+            names.append(self.own)
+        return closest(target, names, self.params.group_size)
+
+    def is_responsible(self, target: Name) -> bool:
+        return self.own in self.close_group(target)
+
+    def next_hop(self, target: Name) -> Name | None:
+        """The known peer closest to `target`, if it is closer than we are."""
+        if not self._peers:
+            return None
+        best = closest(target, self._peers, 1)[0]
+        if distance(best, target) < distance(self.own, target):
+            return best
+        return None
+
+    def bucket_counts(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for p in self._peers:
+            i = bucket_index(self.own, p)
+            counts[i] = counts.get(i, 0) + 1
+        return counts

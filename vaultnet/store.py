@@ -1,0 +1,432 @@
+"""Persistence for one vault: persona records and the PmidNode's chunk copies in one sqlite file.
+
+sqlite (stdlib, synchronous) in WAL mode with synchronous=NORMAL: a committed transaction
+survives the process being killed (SIGKILL), and every committed action is one transaction,
+so a restarted vault comes back exactly as of its last committed action. The page cache is
+bounded and chunk contents are never cached in memory, so a vault's footprint does not grow
+with what it stores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import hashlib
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+NAME_SIZE = 64
+_BACKUP_MASK = 0x80
+_TABLE_RE = re.compile(r"[a-z_]+")
+_PAGE = 256  # rows fetched per query when iterating: bounded memory, tolerant of writes
+_READ_PIECE = 64 * 1024  # bytes read at a time when hashing a stored copy
+
+
+class StoreError(Exception):
+    """Base of every error raised by the store."""
+
+
+class StoreFull(StoreError):
+    """A copy does not fit in the remaining capacity; nothing was changed."""
+
+    def __init__(self, needed: int, free: int) -> None:
+        super().__init__(f"store full: {needed} bytes needed, {free} free")
+        self.needed = needed
+        self.free = free
+
+
+class CorruptChunk(StoreError):
+    """Content offered for a copy does not hash to the chunk name the copy name implies."""
+
+    def __init__(self, copy_name: bytes) -> None:
+        super().__init__(f"content does not match copy {copy_name.hex()[:16]}")
+        self.copy_name = copy_name
+
+
+class CopyKind(enum.StrEnum):
+    """Which of a chunk's three copies; the value is what is stored on disk."""
+
+    PRIMARY = "P"
+    BACKUP = "B"
+    SACRIFICIAL = "S"
+
+
+def copy_name(chunk_name: bytes, kind: CopyKind) -> bytes:
+    """Network name of one copy of a chunk (DESIGN §2): copies are far apart in XOR space,
+    so their responsible groups differ even in small networks."""
+    if len(chunk_name) != NAME_SIZE:
+        raise ValueError(f"names are {NAME_SIZE} bytes, got {len(chunk_name)}")
+    kind = CopyKind(kind)
+    if kind is CopyKind.PRIMARY:
+        return bytes(chunk_name)
+    if kind is CopyKind.BACKUP:
+        return bytes([chunk_name[0] ^ _BACKUP_MASK]) + chunk_name[1:]
+    if kind is CopyKind.SACRIFICIAL:
+        return bytes(b ^ 0xFF for b in chunk_name)
+    raise ValueError(f"unknown copy kind {kind!r}")
+
+
+def chunk_name_of(copy: bytes, kind: CopyKind) -> bytes:
+    """The chunk name a copy name stands for (each mapping is its own inverse)."""
+    return copy_name(copy, kind)
+
+
+def _canonical(obj: Any) -> Any:
+    """`obj` with every map's entries ordered by their encoded key, so that equal values
+    encode to equal bytes whatever order they were built in."""
+    if isinstance(obj, dict):
+        pairs = [(_canonical(k), _canonical(v)) for k, v in obj.items()]
+        pairs.sort(key=lambda kv: msgpack.packb(kv[0], use_bin_type=True))
+        return dict(pairs)
+    if isinstance(obj, list | tuple):
+        return [_canonical(v) for v in obj]
+    return obj
+
+
+def _encode(value: Any) -> bytes:
+    return msgpack.packb(_canonical(value), use_bin_type=True)
+
+
+def _decode(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+class Database:
+    """One sqlite file per vault: WAL, synchronous=NORMAL, bounded page cache (cache_size),
+    one transaction per committed action.
+
+    A single connection, used by one caller at a time (the vault's trio thread or a worker
+    thread it hands off to, hence check_same_thread=False).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], cache_kib: int = 2048) -> None:
+        if cache_kib <= 0:
+            raise ValueError("cache_kib must be positive")
+        self.path = os.fspath(path)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False
+        )
+        self._depth = 0
+        conn = self._conn
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal" and self.path != ":memory:":
+            conn.close()
+            raise StoreError(f"cannot use WAL for {self.path}: journal_mode is {mode}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB, not pages
+        conn.execute("PRAGMA busy_timeout=5000")
+        # Keep the WAL file from staying large after a burst of writes.
+        conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("database is closed")
+        return self._conn
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the block raises.
+
+        Nestable: an inner block is a no-op, so helpers can protect their own multi-statement
+        work and still join an enclosing action's transaction. An exception that escapes an
+        inner block but is caught inside the outer one does not undo the inner block's writes;
+        helpers therefore check before they write (e.g. StoreFull changes nothing).
+        """
+        return self._transaction()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self.connection
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        # IMMEDIATE takes the write lock up front, so a transaction never fails half-way
+        # for lack of it.
+        conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+
+    def integrity_ok(self) -> bool:
+        """PRAGMA integrity_check reports exactly "ok"."""
+        rows = self.connection.execute("PRAGMA integrity_check").fetchall()
+        return rows == [("ok",)]
+
+    def close(self) -> None:
+        """Close the connection (idempotent); committed work is already durable."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RecordStore:
+    """A persona's records: key (bytes) -> value (msgpack-able object), one table per persona.
+
+    Values are stored in a canonical msgpack encoding (maps ordered by key), so that
+    `digest()` agrees between vaults holding equal records. Tuples come back as lists.
+    """
+
+    def __init__(self, db: Database, table: str) -> None:
+        if not isinstance(table, str) or not _TABLE_RE.fullmatch(table):
+            raise ValueError(f"invalid table name {table!r}: must match [a-z_]+")
+        self.db = db
+        self.table = table
+        # Prefixed so a persona name can never collide with the chunk table or sqlite_*.
+        self._sql_table = f"records_{table}"
+        self.db.connection.execute(
+            f"CREATE TABLE IF NOT EXISTS {self._sql_table} "
+            "(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
+        )
+
+    def get(self, key: bytes) -> Any | None:
+        row = self.db.connection.execute(
+            f"SELECT value FROM {self._sql_table} WHERE key = ?", (bytes(key),)
+        ).fetchone()
+        return None if row is None else _decode(row[0])
+
+    def put(self, key: bytes, value: Any) -> None:
+        data = _encode(value)  # encode first: an unencodable value changes nothing
+        self.db.connection.execute(
+            f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)",
+            (bytes(key), data),
+        )
+
+    def delete(self, key: bytes) -> bool:
+        cur = self.db.connection.execute(
+            f"DELETE FROM {self._sql_table} WHERE key = ?", (bytes(key),)
+        )
+        return cur.rowcount > 0
+
+    def keys(self) -> list[bytes]:
+        rows = self.db.connection.execute(f"SELECT key FROM {self._sql_table} ORDER BY key")
+        return [r[0] for r in rows]
+
+    def _raw_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """(key, encoded value) in key order, a page at a time: bounded memory, and safe
+        against the caller writing to the table between pages."""
+        conn = self.db.connection
+        rows = conn.execute(
+            f"SELECT key, value FROM {self._sql_table} ORDER BY key LIMIT ?", (_PAGE,)
+        ).fetchall()
+        while rows:
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            rows = conn.execute(
+                f"SELECT key, value FROM {self._sql_table} WHERE key > ? ORDER BY key LIMIT ?",
+                (rows[-1][0], _PAGE),
+            ).fetchall()
+
+    def items(self) -> Iterator[tuple[bytes, Any]]:
+        for key, data in self._raw_items():
+            yield key, _decode(data)
+
+    def __len__(self) -> int:
+        return self.db.connection.execute(f"SELECT COUNT(*) FROM {self._sql_table}").fetchone()[0]
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, bytes | bytearray | memoryview):
+            return False
+        row = self.db.connection.execute(
+            f"SELECT 1 FROM {self._sql_table} WHERE key = ?", (bytes(key),)
+        ).fetchone()
+        return row is not None
+
+    def digest(self) -> bytes:
+        """SHA-512 over the sorted (key, canonical value bytes): equal records ⇒ equal digest.
+
+        Each field is length-prefixed so that different splits of the same bytes differ."""
+        h = hashlib.sha512()
+        for key, data in self._raw_items():
+            h.update(len(key).to_bytes(8, "big"))
+            h.update(key)
+            h.update(len(data).to_bytes(8, "big"))
+            h.update(data)
+        return h.digest()
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    copy_name: bytes
+    kind: CopyKind
+    size: int
+
+
+class ChunkStore:
+    """The PmidNode's disk: copies keyed by copy name, within a byte capacity.
+
+    Contents live as BLOBs in one table; `seq` (an AUTOINCREMENT rowid, never reused) is the
+    order copies were stored in, which is the eviction order for sacrificial copies.
+    """
+
+    _TABLE = "chunk_copies"
+
+    def __init__(self, db: Database, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError("capacity must not be negative")
+        self.db = db
+        self.capacity = capacity
+        conn = db.connection
+        with db.transaction():
+            # content last: scans of the metadata columns need not touch overflow pages.
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._TABLE} ("
+                " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                f" copy BLOB NOT NULL UNIQUE CHECK (length(copy) = {NAME_SIZE}),"
+                " kind TEXT NOT NULL CHECK (kind IN ('P', 'B', 'S')),"
+                " size INTEGER NOT NULL CHECK (size = length(content)),"
+                " content BLOB NOT NULL)"
+            )
+            # Covers both the sacrificial (kind, seq) order and SUM(size) without the blobs.
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {self._TABLE}_kind_seq "
+                f"ON {self._TABLE} (kind, seq, size)"
+            )
+
+    @property
+    def used(self) -> int:
+        """Bytes of content stored (sum of copy sizes)."""
+        row = self.db.connection.execute(
+            f"SELECT COALESCE(SUM(size), 0) FROM {self._TABLE}"
+        ).fetchone()
+        return int(row[0])
+
+    def free(self) -> int:
+        return max(0, self.capacity - self.used)
+
+    def has(self, copy: bytes) -> bool:
+        row = self.db.connection.execute(
+            f"SELECT 1 FROM {self._TABLE} WHERE copy = ?", (bytes(copy),)
+        ).fetchone()
+        return row is not None
+
+    def put(self, copy: bytes, kind: CopyKind, content: bytes) -> None:
+        """Store a copy after checking its content against its name.
+
+        Raises CorruptChunk if SHA-512(content) is not the chunk name `copy` stands for, and
+        StoreFull if it does not fit; in both cases nothing is changed. Storing a copy that is
+        already held is a no-op (a retried or duplicated request is harmless).
+        """
+        kind = CopyKind(kind)
+        copy = bytes(copy)
+        content = bytes(content)
+        if hashlib.sha512(content).digest() != chunk_name_of(copy, kind):
+            raise CorruptChunk(copy)
+        with self.db.transaction():
+            if self.has(copy):
+                return
+            free = self.free()
+            if len(content) > free:
+                raise StoreFull(len(content), free)
+            self.db.connection.execute(
+                f"INSERT INTO {self._TABLE} (copy, kind, size, content) VALUES (?, ?, ?, ?)",
+                (copy, kind.value, len(content), content),
+            )
+
+    def get(self, copy: bytes) -> bytes | None:
+        """The stored content, unchecked (callers that serve it may verify it)."""
+        row = self.db.connection.execute(
+            f"SELECT content FROM {self._TABLE} WHERE copy = ?", (bytes(copy),)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def delete(self, copy: bytes) -> int:
+        """Remove a copy; returns the bytes freed (0 if it was not held)."""
+        with self.db.transaction():
+            row = self.db.connection.execute(
+                f"SELECT size FROM {self._TABLE} WHERE copy = ?", (bytes(copy),)
+            ).fetchone()
+            if row is None:
+                return 0
+            self.db.connection.execute(f"DELETE FROM {self._TABLE} WHERE copy = ?", (bytes(copy),))
+            return int(row[0])
+
+    def entries(self) -> list[StoredCopy]:
+        """Every copy held, sorted by copy name."""
+        rows = self.db.connection.execute(
+            f"SELECT copy, kind, size FROM {self._TABLE} ORDER BY copy"
+        )
+        return [StoredCopy(c, CopyKind(k), s) for c, k, s in rows]
+
+    def sacrificial(self) -> list[StoredCopy]:
+        """Sacrificial copies, oldest stored first: the order to evict them in for room."""
+        rows = self.db.connection.execute(
+            f"SELECT copy, kind, size FROM {self._TABLE} WHERE kind = ? ORDER BY seq",
+            (CopyKind.SACRIFICIAL.value,),
+        )
+        return [StoredCopy(c, CopyKind(k), s) for c, k, s in rows]
+
+    def corrupt(self, copy: bytes) -> None:
+        """Fault injection: flip one byte of the stored content in place, for tests of the
+        integrity checks. The size is unchanged, so only hashing can notice."""
+        conn = self.db.connection
+        with self.db.transaction():
+            row = conn.execute(
+                f"SELECT seq, size FROM {self._TABLE} WHERE copy = ?", (bytes(copy),)
+            ).fetchone()
+            if row is None:
+                raise KeyError(copy.hex())
+            seq, size = row
+            if size == 0:
+                raise ValueError("cannot corrupt an empty copy in place")
+            with conn.blobopen(self._TABLE, "content", seq) as blob:
+                blob.seek(size // 2)
+                byte = blob.read(1)[0]
+                blob.seek(size // 2)
+                blob.write(bytes([byte ^ 0xFF]))
+
+    def verify(self) -> list[bytes]:
+        """Copy names whose content does not hash to their chunk name, sorted.
+
+        Streams each blob in pieces, one copy at a time, so memory stays bounded."""
+        conn = self.db.connection
+        bad: list[bytes] = []
+        last = 0
+        while True:
+            meta = conn.execute(
+                f"SELECT seq, copy, kind FROM {self._TABLE} WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, _PAGE),
+            ).fetchall()
+            if not meta:
+                break
+            for seq, copy, kind in meta:
+                h = hashlib.sha512()
+                try:
+                    with conn.blobopen(self._TABLE, "content", seq, readonly=True) as blob:
+                        while piece := blob.read(_READ_PIECE):
+                            h.update(piece)
+                except sqlite3.OperationalError:
+                    continue  # deleted since the page was read
+                if h.digest() != chunk_name_of(copy, CopyKind(kind)):
+                    bad.append(copy)
+            last = meta[-1][0]
+        return sorted(bad)

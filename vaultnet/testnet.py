@@ -1,0 +1,229 @@
+"""The launcher: N vaults on one transport, with add / kill / restart, for tests, the CLI and the
+dashboard. This is the public library surface (`vaultnet.Testnet`)."""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import trio
+
+from vaultnet import events as ev
+from vaultnet.client import MaidClient, open_client
+from vaultnet.identity import Identity
+from vaultnet.personas.host import DEFAULT_CAPACITY, PersonaHost
+from vaultnet.routing import Parameters
+from vaultnet.transport.base import Endpoint
+from vaultnet.transport.sim import SimConfig, SimNetwork, deterministic_scheduling
+from vaultnet.transport.tcp import TcpEndpoint
+from vaultnet.vault import Timing, Vault, closest_of
+from vaultnet.xor import Name, closest
+
+TRANSPORTS = ("tcp", "sim")
+SETTLE_TIMEOUT = 60.0
+
+
+class TestnetError(Exception):
+    """A request the testnet cannot carry out (unknown vault, bad configuration, ...)."""
+
+    __test__ = False
+
+
+class NotSettled(TestnetError):
+    """The network did not reach the condition in time."""
+
+
+class Testnet:
+    """N vaults plus the means to change them while they run.
+
+    ```python
+    async with vaultnet.Testnet(vaults=16, transport="tcp") as net:
+        vault = net.vaults[0]
+        vault.close_group(name)
+        await net.add_vault(); await net.kill_vault(vault.name); await net.restart_vault(name)
+        async for event in net.events(): ...
+    ```
+    With `transport="sim"` run it under trio's MockClock (pytest-trio's `autojump_clock`): the
+    same seed then reproduces the same event trace.
+    """
+
+    __test__ = False
+
+    def __init__(self, vaults: int = 16, transport: str = "tcp", seed: int | None = None,
+                 data_dir: str | Path | None = None, params: Parameters | None = None,
+                 timing: Timing | None = None, sim_config: SimConfig | None = None,
+                 capacity: int = DEFAULT_CAPACITY) -> None:
+        if transport not in TRANSPORTS:
+            raise TestnetError(f"unknown transport {transport!r} (choose tcp or sim)")
+        if vaults < 1:
+            raise TestnetError("a testnet needs at least one vault")
+        if capacity < 1:
+            raise TestnetError("capacity must be a positive number of bytes")
+        self.capacity = capacity
+        self.initial_vaults = vaults
+        self.transport = transport
+        self.seed = seed
+        self.params = params or Parameters()
+        self.timing = timing or Timing()
+        self.rng = random.Random(seed)
+        self.bus = ev.EventBus()
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="vaultnet-"))
+        self.sim = SimNetwork(seed or 0, sim_config) if transport == "sim" else None
+        self.vaults: list[Vault] = []
+        self._dirs: dict[Name, Path] = {}
+        self._nursery: trio.Nursery | None = None
+        self._nursery_cm: trio.Nursery | None = None
+        self._count = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Testnet:
+        if self.sim is not None:
+            deterministic_scheduling(self.seed or 0)
+        self._nursery_cm = trio.open_nursery()
+        self._nursery = await self._nursery_cm.__aenter__()
+        try:
+            if self.sim is not None:
+                self._nursery.start_soon(self.sim.run)
+            first = await self._start_vault()
+            for _ in range(self.initial_vaults - 1):
+                await self._start_vault(bootstrap=[first.address])
+            await self.wait_settled()
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> bool:
+        assert self._nursery is not None and self._nursery_cm is not None
+        self._nursery.cancel_scope.cancel()
+        try:
+            await self._nursery_cm.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._own_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+        return False
+
+    def _endpoint(self, identity: Identity) -> Endpoint:
+        if self.sim is not None:
+            return self.sim.endpoint(identity)
+        return TcpEndpoint(identity)
+
+    def client_endpoint(self, identity: Identity) -> Endpoint:
+        if self.sim is not None:
+            return self.sim.endpoint(identity, role="client")
+        return TcpEndpoint(identity, role="client")
+
+    def _identity_seed(self) -> bytes | None:
+        return self.rng.randbytes(32) if self.seed is not None else None
+
+    async def _start_vault(self, bootstrap: list[str] | None = None,
+                           directory: Path | None = None) -> Vault:
+        assert self._nursery is not None
+        if directory is None:
+            self._count += 1
+            directory = self.data_dir / f"vault-{self._count:03d}"
+        identity = Identity.load_or_create(directory, self._identity_seed())
+        vault = Vault(identity, self._endpoint(identity), self.bus, self.params, self.timing,
+                      bootstrap=bootstrap, rng=random.Random(identity.name))
+        self._dirs[vault.name] = directory
+        PersonaHost(vault, directory, self.capacity)
+        await self._nursery.start(vault.run)
+        self.vaults.append(vault)
+        return vault
+
+    def bootstrap_addresses(self) -> list[str]:
+        return [v.address for v in self.vaults[:3]]
+
+    def vault(self, name: Name | str) -> Vault:
+        """The live vault with this name (bytes, or a unique hex prefix)."""
+        matches = [v for v in self.vaults
+                   if (v.name == name if isinstance(name, bytes) else v.name.hex().startswith(name))]
+        if len(matches) != 1:
+            label = name.hex()[:16] if isinstance(name, bytes) else name
+            raise TestnetError(f"no single live vault matches {label!r}")
+        return matches[0]
+
+    async def add_vault(self) -> Vault:
+        vault = await self._start_vault(bootstrap=self.bootstrap_addresses())
+        return vault
+
+    async def kill_vault(self, name: Name | str) -> None:
+        vault = self.vault(name)
+        self.vaults.remove(vault)
+        vault.stop()
+        await trio.lowlevel.checkpoint()
+
+    async def restart_vault(self, name: Name) -> Vault:
+        """Bring a vault back with the same identity and data directory."""
+        if any(v.name == name for v in self.vaults):
+            await self.kill_vault(name)
+        directory = self._dirs.get(name)
+        if directory is None:
+            raise TestnetError(f"never ran a vault {name.hex()[:16]}")
+        return await self._start_vault(bootstrap=self.bootstrap_addresses(), directory=directory)
+
+    async def client(self) -> MaidClient:
+        """A new MaidNode client connected through a bootstrap vault."""
+        assert self._nursery is not None
+        identity = Identity.generate(self._identity_seed())
+        return await open_client(self.client_endpoint(identity), self.bootstrap_addresses(),
+                                 self._nursery, identity, self.params)
+
+    def events(self, max_buffer: int = 100_000) -> ev.Subscription:
+        """A bounded subscription to the event stream, from now on."""
+        return self.bus.subscribe(max_buffer)
+
+    # -- the oracle: brute-force truth over live vaults --------------------------------------
+
+    def true_close_group(self, target: Name) -> list[Name]:
+        return closest_of(target, self.vaults, self.params.group_size)
+
+    def converged(self) -> bool:
+        """Every vault's proximity set equals the true one (computed over all live vaults)."""
+        names = [v.name for v in self.vaults]
+        k = self.params.proximity_size
+        for vault in self.vaults:
+            truth = tuple(closest(vault.name, [n for n in names if n != vault.name], k))
+            if vault.routing.proximity() != truth:
+                return False
+        return True
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = SETTLE_TIMEOUT,
+                       what: str = "condition") -> None:
+        """Wait until `condition()` holds, checking after every event, up to `timeout` seconds."""
+        if condition():
+            return
+        sub = self.bus.subscribe(max_buffer=1)
+        try:
+            with trio.move_on_after(timeout):
+                while not condition():
+                    with trio.move_on_after(self.timing.keepalive):
+                        await sub.receive()
+                    while True:
+                        try:
+                            sub.receive_nowait()
+                        except trio.WouldBlock:
+                            break
+                return
+        finally:
+            sub.close()
+        raise NotSettled(f"{what} not reached within {timeout:g}s")
+
+    async def wait_settled(self, timeout: float = SETTLE_TIMEOUT) -> None:
+        await self.wait_for(self.converged, timeout, "routing convergence")
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "vaults": len(self.vaults),
+            "connections": sum(v.connections() for v in self.vaults),
+            "messages": sum(v.messages_in for v in self.vaults),
+            "bucket_fill": math.fsum(len(v.routing) for v in self.vaults) / max(1, len(self.vaults)),
+        }

@@ -1,0 +1,22 @@
+"""Transports: `tcp` (real sockets on 127.0.0.1) and `sim` (in-memory, seeded)."""
+
+from vaultnet.transport.base import (
+    Connection,
+    ConnectionClosed,
+    Endpoint,
+    HandshakeError,
+    TransportError,
+)
+from vaultnet.transport.sim import SimConfig, SimNetwork
+from vaultnet.transport.tcp import TcpEndpoint
+
+__all__ = [
+    "Connection",
+    "ConnectionClosed",
+    "Endpoint",
+    "HandshakeError",
+    "SimConfig",
+    "SimNetwork",
+    "TcpEndpoint",
+    "TransportError",
+]

@@ -1,0 +1,246 @@
+"""The in-memory simulated network: seeded latency, drop, duplicate and partition.
+
+All deliveries go through one scheduler task ordered by (delivery time, sequence number), so with
+trio's MockClock and deterministic task scheduling a seed reproduces a run exactly. Frames are
+still encoded and decoded, so malformed input takes the same path as on TCP.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from vaultnet import wire
+from vaultnet.identity import Identity
+from vaultnet.transport.base import (
+    Connection,
+    ConnectionClosed,
+    ConnectionHandler,
+    Endpoint,
+    FrameStream,
+    HandshakeError,
+    TransportError,
+)
+from vaultnet.transport.handshake import handshake
+
+INBOX_LIMIT = 50_000
+_EOF = b""
+
+
+@dataclass
+class LinkModel:
+    """How frames cross one direction of a link."""
+
+    latency: float
+    drop: float = 0.0
+    duplicate: float = 0.0
+
+
+@dataclass
+class SimConfig:
+    min_latency: float = 0.002
+    max_latency: float = 0.020
+    drop: float = 0.0
+    duplicate: float = 0.0
+
+
+class SimStream(FrameStream):
+    def __init__(self, net: SimNetwork, local: str, remote: str) -> None:
+        self._net = net
+        self.local = local
+        self.remote = remote
+        self.peer: SimStream | None = None
+        self._send, self._receive = trio.open_memory_channel[bytes](INBOX_LIMIT)
+        self.closed = False
+
+    def _deliver(self, body: bytes) -> None:
+        try:
+            self._send.send_nowait(body)
+        except trio.WouldBlock:
+            self._net.overflowed += 1
+        except trio.ClosedResourceError:
+            pass
+
+    async def send_bodies(self, bodies: list[bytes]) -> None:
+        if self.closed or self.peer is None:
+            raise ConnectionClosed("stream closed")
+        for body in bodies:
+            self._net._schedule(self, self.peer, body)
+        await trio.lowlevel.checkpoint()
+
+    async def receive_frame(self) -> dict[str, Any]:
+        if self.closed:
+            raise ConnectionClosed("stream closed")
+        try:
+            body = await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError) as exc:
+            raise ConnectionClosed("stream closed") from exc
+        if body is _EOF:
+            self.closed = True
+            raise ConnectionClosed("end of stream")
+        return wire.unpack(body)
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.peer is not None:
+                self._net._schedule(self, self.peer, _EOF)
+            self._receive.close()
+        await trio.lowlevel.checkpoint()
+
+
+@dataclass(order=True)
+class _Delivery:
+    at: float
+    seq: int
+    target: SimStream = field(compare=False)
+    body: bytes = field(compare=False)
+
+
+class SimNetwork:
+    """Owns the simulated links; run `run()` in a nursery before vaults use it."""
+
+    def __init__(self, seed: int = 0, config: SimConfig | None = None) -> None:
+        self.rng = random.Random(seed)
+        self.config = config or SimConfig()
+        self._listeners: dict[str, tuple[SimEndpoint, ConnectionHandler, trio.Nursery]] = {}
+        self._links: dict[tuple[str, str], LinkModel] = {}
+        self._blocked: set[tuple[str, str]] = set()
+        self._heap: list[_Delivery] = []
+        self._seq = 0
+        self._wake = trio.Event()
+        self._next_port = 1
+        self.delivered = 0
+        self.dropped = 0
+        self.overflowed = 0
+
+    def new_address(self) -> str:
+        address = f"sim:{self._next_port}"
+        self._next_port += 1
+        return address
+
+    def endpoint(self, identity: Identity, role: str = "vault") -> SimEndpoint:
+        return SimEndpoint(self, identity, role)
+
+    def link(self, a: str, b: str) -> LinkModel:
+        """The model of the a→b direction, created (seeded) on first use."""
+        model = self._links.get((a, b))
+        if model is None:
+            c = self.config
+            model = LinkModel(self.rng.uniform(c.min_latency, c.max_latency), c.drop, c.duplicate)
+            self._links[(a, b)] = model
+        return model
+
+    def partition(self, side_a: list[str], side_b: list[str]) -> None:
+        """Drop everything between the two sets of addresses until `heal`."""
+        for a in side_a:
+            for b in side_b:
+                self._blocked.add((a, b))
+                self._blocked.add((b, a))
+
+    def heal(self) -> None:
+        self._blocked.clear()
+
+    def _schedule(self, source: SimStream, target: SimStream, body: bytes) -> None:
+        model = self.link(source.local, source.remote)
+        if body is not _EOF:
+            if (source.local, source.remote) in self._blocked or (
+                model.drop and self.rng.random() < model.drop
+            ):
+                self.dropped += 1
+                return
+            copies = 2 if model.duplicate and self.rng.random() < model.duplicate else 1
+        else:
+            copies = 1
+        now = trio.current_time()
+        for _ in range(copies):
+            self._seq += 1
+            heapq.heappush(self._heap, _Delivery(now + model.latency, self._seq, target, body))
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver frames at their time, in (time, sequence) order."""
+        while True:
+            if not self._heap:
+                self._wake = trio.Event()
+                await self._wake.wait()
+                continue
+            first = self._heap[0].at
+            if trio.current_time() < first:
+                self._wake = trio.Event()
+                with trio.move_on_at(first):
+                    await self._wake.wait()
+                continue
+            while self._heap and self._heap[0].at <= trio.current_time():
+                item = heapq.heappop(self._heap)
+                item.target._deliver(item.body)
+                self.delivered += 1
+            await trio.lowlevel.checkpoint()
+
+    async def _open(self, client: SimEndpoint, address: str,
+                    expect: bytes | None) -> Connection:
+        entry = self._listeners.get(address)
+        if entry is None:
+            raise TransportError(f"cannot connect to {address}: nothing listening")
+        server, handler, nursery = entry
+        local = self.new_address()
+        ours = SimStream(self, local, address)
+        theirs = SimStream(self, address, local)
+        ours.peer, theirs.peer = theirs, ours
+
+        async def serve() -> None:
+            try:
+                conn = await handshake(theirs, server.identity, server.rng.randbytes(32),
+                                       server.role, server.address, outbound=False)
+            except (HandshakeError, wire.FrameError, ConnectionClosed):
+                await theirs.aclose()
+                return
+            try:
+                await handler(conn)
+            finally:
+                await conn.aclose()
+
+        nursery.start_soon(serve)
+        try:
+            return await handshake(ours, client.identity, client.rng.randbytes(32), client.role,
+                                   client.address, outbound=True, expect=expect)
+        except (wire.FrameError, ConnectionClosed) as exc:
+            await ours.aclose()
+            raise HandshakeError(f"handshake with {address} failed: {exc}") from exc
+
+
+class SimEndpoint(Endpoint):
+    def __init__(self, net: SimNetwork, identity: Identity, role: str) -> None:
+        self.net = net
+        self.identity = identity
+        self.role = role
+        self.rng = random.Random(identity.name)
+        self.address = ""
+
+    async def listen(self, nursery: trio.Nursery, handler: ConnectionHandler) -> str:
+        self.address = self.net.new_address()
+        self.net._listeners[self.address] = (self, handler, nursery)
+        return self.address
+
+    async def connect(self, address: str, expect: bytes | None = None) -> Connection:
+        return await self.net._open(self, address, expect)
+
+    async def aclose(self) -> None:
+        self.net._listeners.pop(self.address, None)
+        await trio.lowlevel.checkpoint()
+
+
+def deterministic_scheduling(seed: int) -> None:
+    """Make trio's scheduler order reproducible for this process (simulator runs only).
+
+    Trio shuffles each batch of runnable tasks; with this flag it sorts them by creation order
+    and shuffles with a seeded generator instead. This is the same private switch pytest-trio
+    and Hypothesis flip for reproducible tests; nothing else in trio changes.
+    """
+    run_module = trio._core._run
+    run_module._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
+    run_module._r.seed(seed)

@@ -1,0 +1,125 @@
+"""Real TCP on 127.0.0.1: the default transport for the launcher and the dashboard."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import trio
+
+from vaultnet import wire
+from vaultnet.identity import Identity
+from vaultnet.transport.base import (
+    Connection,
+    ConnectionClosed,
+    ConnectionHandler,
+    Endpoint,
+    FrameStream,
+    HandshakeError,
+    TransportError,
+)
+from vaultnet.transport.handshake import handshake
+
+CONNECT_TIMEOUT = 5.0
+MAX_CONNECTIONS = 512
+RECEIVE_SIZE = 256 * 1024
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """'127.0.0.1:PORT' → (host, port); TransportError for anything else."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TransportError(f"not a host:port address: {address!r}")
+    return host or "127.0.0.1", int(port)
+
+
+class TcpFrameStream(FrameStream):
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self._stream = stream
+        self._decoder = wire.FrameDecoder()
+
+    async def send_bodies(self, bodies: list[bytes]) -> None:
+        parts = []
+        for body in bodies:
+            parts.append(wire.HEADER.pack(len(body)))
+            parts.append(body)
+        await self._stream.send_all(b"".join(parts))
+
+    async def receive_frame(self) -> dict[str, Any]:
+        while True:
+            frame = self._decoder.next_frame()
+            if frame is not None:
+                return frame
+            try:
+                data = await self._stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                raise ConnectionClosed(str(exc)) from exc
+            if not data:
+                raise ConnectionClosed("end of stream")
+            self._decoder.feed(data)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class TcpEndpoint(Endpoint):
+    def __init__(self, identity: Identity, role: str = "vault", host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.identity = identity
+        self.role = role
+        self._host = host
+        self._port = port
+        self.address = ""
+        self._listeners: list[trio.SocketListener] = []
+        self._active = 0
+        self.refused = 0
+
+    async def listen(self, nursery: trio.Nursery, handler: ConnectionHandler) -> str:
+        self._listeners = await trio.open_tcp_listeners(self._port, host=self._host)
+        sockname = self._listeners[0].socket.getsockname()
+        self.address = f"{sockname[0]}:{sockname[1]}"
+
+        async def accept(stream: trio.SocketStream) -> None:
+            if self._active >= MAX_CONNECTIONS:
+                self.refused += 1
+                await stream.aclose()
+                return
+            self._active += 1
+            try:
+                conn = await handshake(TcpFrameStream(stream), self.identity, os.urandom(32),
+                                       self.role, self.address, outbound=False)
+            except (HandshakeError, wire.FrameError, ConnectionClosed, trio.BrokenResourceError):
+                self.refused += 1
+                self._active -= 1
+                await stream.aclose()
+                return
+            try:
+                await handler(conn)
+            finally:
+                self._active -= 1
+                await conn.aclose()
+
+        await nursery.start(trio.serve_listeners, accept, self._listeners)
+        return self.address
+
+    async def connect(self, address: str, expect: bytes | None = None) -> Connection:
+        host, port = parse_address(address)
+        with trio.move_on_after(CONNECT_TIMEOUT):
+            try:
+                stream = await trio.open_tcp_stream(host, port)
+            except OSError as exc:
+                raise TransportError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
+            try:
+                return await handshake(TcpFrameStream(stream), self.identity, os.urandom(32),
+                                       self.role, self.address, outbound=True, expect=expect)
+            except (wire.FrameError, ConnectionClosed, trio.BrokenResourceError) as exc:
+                await stream.aclose()
+                raise HandshakeError(f"handshake with {address} failed: {exc}") from exc
+            except BaseException:
+                await stream.aclose()
+                raise
+        raise TransportError(f"timed out connecting to {address}")
+
+    async def aclose(self) -> None:
+        for listener in self._listeners:
+            await listener.aclose()

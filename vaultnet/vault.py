@@ -1,0 +1,509 @@
+"""One vault: wires a transport endpoint, the routing table and the personas together.
+
+This is the I/O shell around sans-IO parts: it owns the trio tasks (one reader and one writer per
+connection, a local delivery pump, the maintenance loop), turns frames into calls on the routing
+table and personas, and emits every interesting thing as an event.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from vaultnet import events as ev
+from vaultnet import wire
+from vaultnet.cache import RelayCache
+from vaultnet.identity import Identity
+from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.routing import ChurnChange, Parameters, RoutingTable
+from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
+from vaultnet.wire import FrameError
+from vaultnet.xor import NAME_SIZE, Name, closest, name_in_bucket
+
+if TYPE_CHECKING:
+    from vaultnet.personas.host import PersonaHost
+
+FIND_TIMEOUT = 3.0
+LOOKUP_ROUNDS = 8
+LOOKUP_WIDTH = 3
+SEEN_LIMIT = 50_000
+LOCAL_INBOX = 100_000
+MAX_PENDING_CONNECTS = 32
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Maintenance cadence, in (possibly simulated) seconds."""
+
+    keepalive: float = 1.0
+    liveness_timeout: float = 4.0
+    refresh: float = 2.0
+
+
+MessageHandler = Callable[[Message], None]
+
+
+class Vault:
+    def __init__(self, identity: Identity, endpoint: Endpoint, bus: ev.EventBus,
+                 params: Parameters | None = None, timing: Timing | None = None,
+                 bootstrap: list[str] | None = None, rng: random.Random | None = None) -> None:
+        self.identity = identity
+        self.name: Name = identity.name
+        self.endpoint = endpoint
+        self.bus = bus
+        self.params = params or Parameters()
+        self.timing = timing or Timing()
+        self.bootstrap = list(bootstrap or [])
+        self.rng = rng or random.Random(identity.name)
+        self.routing = RoutingTable(self.name, self.params)
+        self.address = ""
+        self._conns: dict[Name, list[Connection]] = {}
+        self._clients: dict[Name, Connection] = {}
+        self._nursery: trio.Nursery | None = None
+        self._cancel = trio.CancelScope()
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._requests: dict[int, trio.MemorySendChannel[Any]] = {}
+        self._next_request = 0
+        self._connecting: set[Name] = set()
+        self._local_send, self._local_receive = trio.open_memory_channel[Message](LOCAL_INBOX)
+        self.handlers: dict[Persona, MessageHandler] = {Persona.ROUTING: self._routing_action}
+        self.churn_handlers: list[Callable[[ChurnChange], None]] = []
+        self.tick_handlers: list[Callable[[], None]] = []
+        self.host: PersonaHost | None = None
+        self.cache = RelayCache()
+        self.running = False
+        self.silent = False
+        self.messages_in = 0
+        self.messages_out = 0
+        self.dropped = 0
+
+    # -- public surface -------------------------------------------------------------------
+
+    def close_group(self, name: Name) -> list[Name]:
+        """This vault's own view of the group-size closest vaults to `name`."""
+        return self.routing.close_group(name)
+
+    def is_responsible(self, name: Name) -> bool:
+        return self.routing.is_responsible(name)
+
+    def connections(self) -> int:
+        return sum(len(c) for c in self._conns.values()) + len(self._clients)
+
+    def now(self) -> float:
+        return trio.current_time()
+
+    def stored(self) -> list[tuple[Name, str, int]]:
+        """What this vault's PmidNode holds: (copy name, kind, size) entries."""
+        if self.host is None:
+            return []
+        return [(c.copy_name, c.kind.value, c.size) for c in self.host.chunks.entries()]
+
+    def emit(self, event: ev.Event) -> None:
+        self.bus.emit(event)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled (see `stop`). Started means listening and joined."""
+        with self._cancel:
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self.address = await self.endpoint.listen(nursery, self._serve_inbound)
+                    nursery.start_soon(self._local_pump)
+                    await self._join()
+                    self.running = True
+                    self.emit(ev.VaultUp(self.now(), self.name, self.address))
+                    task_status.started()
+                    nursery.start_soon(self._maintain)
+            finally:
+                self.running = False
+                with trio.CancelScope(shield=True):
+                    await self.endpoint.aclose()
+                if self.host is not None:
+                    self.host.close()
+                self.emit(ev.VaultDown(self.now(), self.name, "stopped"))
+
+    def stop(self) -> None:
+        self._cancel.cancel()
+
+    # -- connections ----------------------------------------------------------------------
+
+    def _register(self, conn: Connection) -> None:
+        if conn.role == "client":
+            self._clients[conn.peer] = conn
+        else:
+            self._conns.setdefault(conn.peer, []).append(conn)
+            self._consider_peer(conn.peer, conn.peer_address)
+
+    async def _serve_inbound(self, conn: Connection) -> None:
+        self._register(conn)
+        await self._serve(conn)
+
+    def _adopt(self, conn: Connection) -> None:
+        """Take over an outbound connection we opened."""
+        assert self._nursery is not None
+        self._register(conn)
+        self._nursery.start_soon(self._serve, conn)
+
+    async def _serve(self, conn: Connection) -> None:
+        """Handle one registered connection until it closes."""
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(conn.run_writer)
+                try:
+                    while not conn.closed:
+                        frame = await conn.receive()
+                        if not self.silent:
+                            self._on_frame(conn, frame)
+                except FrameError as exc:
+                    self.emit(ev.FrameRejected(self.now(), self.name, conn.peer.hex()[:16],
+                                               str(exc)))
+                except ConnectionClosed:
+                    pass
+                conn.close()
+                nursery.cancel_scope.cancel()
+        finally:
+            await conn.aclose()
+            self._forget(conn)
+
+    def _forget(self, conn: Connection) -> None:
+        if conn.role == "client":
+            if self._clients.get(conn.peer) is conn:
+                del self._clients[conn.peer]
+            return
+        conns = self._conns.get(conn.peer, [])
+        if conn in conns:
+            conns.remove(conn)
+        if not conns:
+            self._conns.pop(conn.peer, None)
+            self._lose_peer(conn.peer, "connection closed")
+
+    def _lose_peer(self, peer: Name, reason: str) -> None:
+        for conn in self._conns.pop(peer, []):
+            conn.close()
+        known = peer in self.routing
+        change = self.routing.remove(peer)
+        if known:
+            self.emit(ev.PeerLost(self.now(), self.name, peer, reason))
+        if change is not None:
+            self._churn(change)
+            self._spawn(self._refresh_neighbourhood)
+
+    def _consider_peer(self, peer: Name, address: str) -> None:
+        change, _evicted = self.routing.add(peer, address)
+        if peer in self.routing:
+            self.emit(ev.PeerAdded(self.now(), self.name, peer))
+        if change is not None:
+            self._churn(change)
+            if change.added is not None:
+                self._gossip_neighbour(change.added, address)
+
+    def _churn(self, change: ChurnChange) -> None:
+        self.emit(ev.Churn(self.now(), self.name, change.old, change.new, change.lost,
+                           change.added))
+        for handler in self.churn_handlers:
+            handler(change)
+
+    def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._nursery is not None and self.running:
+            self._nursery.start_soon(fn, *args)
+
+    async def connect_peer(self, name: Name, address: str) -> bool:
+        """Open a routing connection to a vault we want in our table."""
+        if name in self._conns or name == self.name or name in self._connecting:
+            return name in self._conns
+        if len(self._connecting) >= MAX_PENDING_CONNECTS or self._nursery is None:
+            return False
+        self._connecting.add(name)
+        try:
+            conn = await self.endpoint.connect(address, expect=name)
+        except TransportError:
+            return False
+        finally:
+            self._connecting.discard(name)
+        self._adopt(conn)
+        return True
+
+    def _send_frame(self, peer: Name, frame: dict[str, Any]) -> bool:
+        conns = self._conns.get(peer) or ([self._clients[peer]] if peer in self._clients else [])
+        for conn in reversed(conns):
+            if not conn.closed and conn.send(frame):
+                return True
+        return False
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
+        kind = frame.get("t")
+        if kind == "msg":
+            msg = Message.from_wire(frame.get("m"))
+            self._on_message(conn, msg, final=frame.get("final") is True)
+        elif kind == "ping":
+            conn.send({"t": "pong"})
+        elif kind == "pong":
+            pass
+        elif kind == "find":
+            target = wire.field(frame, "target", bytes)
+            rid = wire.field(frame, "id", int)
+            if len(target) != NAME_SIZE:
+                raise FrameError("find target is not a name")
+            peers = self.routing.closest(target, self.params.proximity_size, include_self=False)
+            conn.send({"t": "found", "id": rid,
+                       "peers": [[p, self.routing.address(p)] for p in peers]})
+        elif kind == "found":
+            rid = wire.field(frame, "id", int)
+            peers = _peer_list(frame.get("peers"))
+            reply = self._requests.pop(rid, None)
+            if reply is not None:
+                reply.send_nowait(peers)
+        elif kind == "neighbour":
+            for name, address in _peer_list(frame.get("peers")):
+                if self.routing.wants(name) and name not in self._conns:
+                    self._spawn(self.connect_peer, name, address)
+        else:
+            raise FrameError(f"unknown frame type {kind!r}")
+
+    def _gossip_neighbour(self, peer: Name, address: str) -> None:
+        """Tell our neighbours about a new close vault, so their proximity sets converge fast."""
+        for other in self.routing.proximity():
+            if other != peer:
+                self._send_frame(other, {"t": "neighbour", "peers": [[peer, address]]})
+
+    async def find(self, peer: Name, target: Name) -> list[tuple[Name, str]]:
+        """Ask `peer` for the vaults it knows closest to `target`."""
+        self._next_request += 1
+        rid = self._next_request
+        send, receive = trio.open_memory_channel[list[tuple[Name, str]]](1)
+        self._requests[rid] = send
+        try:
+            if not self._send_frame(peer, {"t": "find", "id": rid, "target": target}):
+                return []
+            with trio.move_on_after(FIND_TIMEOUT):
+                return await receive.receive()
+            return []
+        finally:
+            self._requests.pop(rid, None)
+
+    # -- joining and maintenance -------------------------------------------------------------
+
+    async def _join(self) -> None:
+        for address in self.bootstrap:
+            try:
+                conn = await self.endpoint.connect(address)
+            except TransportError:
+                continue
+            self._adopt(conn)
+            break
+        if not self.bootstrap:
+            return
+        await self.lookup(self.name)
+        await self._refresh_buckets()
+
+    async def lookup(self, target: Name) -> None:
+        """Iterative Kademlia lookup: learn, and connect to, the vaults we want near `target`."""
+        asked: set[Name] = set()
+        for _ in range(LOOKUP_ROUNDS):
+            candidates = [p for p in self.routing.closest(target, LOOKUP_WIDTH * 2, False)
+                          if p not in asked][:LOOKUP_WIDTH]
+            if not candidates:
+                return
+            learned = False
+            for peer in candidates:
+                asked.add(peer)
+                for name, address in await self.find(peer, target):
+                    if self.routing.wants(name) and await self.connect_peer(name, address):
+                        learned = True
+            if not learned and all(p in asked for p in self.routing.closest(target, 3, False)):
+                return
+
+    async def _refresh_buckets(self) -> None:
+        """Fill far buckets that have room, from the closest bucket outwards."""
+        counts = self.routing.bucket_counts()
+        if not counts:
+            return
+        for index in range(max(counts), -1, -1):
+            if counts.get(index, 0) < self.params.bucket_size:
+                await self.lookup(name_in_bucket(self.name, index, self.rng))
+
+    async def _refresh_neighbourhood(self) -> None:
+        prox = self.routing.proximity()
+        if not prox:
+            return
+        peer = prox[self.rng.randrange(len(prox))]
+        for name, address in await self.find(peer, self.name):
+            if self.routing.wants(name):
+                await self.connect_peer(name, address)
+
+    async def _maintain(self) -> None:
+        """Keep-alives, liveness, and a slow neighbourhood refresh."""
+        next_refresh = self.now() + self.timing.refresh * (0.5 + self.rng.random())
+        while True:
+            await trio.sleep(self.timing.keepalive)
+            if self.silent:
+                continue
+            for tick in self.tick_handlers:
+                tick()
+            now = self.now()
+            for peer in list(self.routing.peers):
+                conns = self._conns.get(peer, [])
+                heard = max((c.last_heard for c in conns), default=0.0)
+                if now - heard > self.timing.liveness_timeout:
+                    self._lose_peer(peer, "liveness timeout")
+                elif now - heard > self.timing.keepalive:
+                    self._send_frame(peer, {"t": "ping"})
+            for peer, conns in list(self._conns.items()):
+                if peer not in self.routing and self.routing.wants(peer) and conns:
+                    self._consider_peer(peer, conns[0].peer_address)
+            if now >= next_refresh:
+                next_refresh = now + self.timing.refresh * (0.5 + self.rng.random())
+                await self._refresh_neighbourhood()
+
+    # -- messages -------------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        """Originate a message: sign it, record it, route it."""
+        msg = replace(msg, sender=self.name).signed(self.identity.sign, self.identity.verify_key)
+        self.messages_out += 1
+        self.emit(ev.MessageSent(self.now(), self.name, self._first_hop(msg),
+                                 msg.src.persona.value, msg.dst.persona.value, msg.dst.name,
+                                 msg.dst.group, msg.action, msg.msg_id, msg.trace_id))
+        self._route(msg, final=False)
+
+    def _first_hop(self, msg: Message) -> Name:
+        target = msg.dst.relay if msg.dst.relay is not None else msg.dst.name
+        if target == self.name or (msg.dst.group and self.routing.is_responsible(msg.dst.name)):
+            return self.name
+        if msg.dst.group and self.routing.next_hop(target) is None:
+            return self.name
+        if target in self.routing or target in self._clients:
+            return target
+        return self.routing.next_hop(target) or self.name
+
+    def _on_message(self, conn: Connection, msg: Message, final: bool) -> None:
+        if msg.sender != conn.peer:
+            msg.check_signature()
+        elif conn.role == "client" and msg.src.name != conn.peer:
+            raise FrameError("client message claims another source")
+        key = msg.msg_id + msg.sender + msg.action.encode() + (b"F" if final else b"R")
+        if key in self._seen:
+            return
+        self._seen[key] = None
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        if not final and self._answer_from_cache(msg):
+            return
+        self._route(replace(msg, hops=msg.hops + 1), final=final)
+
+    def _route(self, msg: Message, final: bool) -> None:
+        if msg.hops > self.params.hop_limit:
+            self._drop(msg, "hop limit")
+            return
+        dst = msg.dst
+        if final:
+            self._deliver_local(msg)
+            return
+        if dst.relay is not None and dst.relay != self.name:
+            self._forward(msg, dst.relay)
+            return
+        if dst.group:
+            # Fan out once we are in the group, or when no one we know is closer (a vault
+            # addressing the group for its own name, which it is never part of).
+            if self.routing.is_responsible(dst.name) or self.routing.next_hop(dst.name) is None:
+                for member in self.routing.close_group(dst.name):
+                    if member == self.name:
+                        self._deliver_local(msg)
+                    elif not self._send_frame(member, {"t": "msg", "m": msg.to_wire(),
+                                                       "final": True}):
+                        self._drop(msg, "group member unreachable")
+                return
+            self._forward(msg, dst.name)
+            return
+        if dst.name == self.name:
+            self._deliver_local(msg)
+        elif dst.name in self._clients:
+            self._send_frame(dst.name, {"t": "msg", "m": msg.to_wire(), "final": True})
+        else:
+            self._forward(msg, dst.name)
+
+    def _forward(self, msg: Message, target: Name) -> None:
+        hop = target if target in self.routing else self.routing.next_hop(target)
+        if hop is None or not self._send_frame(hop, {"t": "msg", "m": msg.to_wire()}):
+            self._drop(msg, "no route")
+
+    def _drop(self, msg: Message, reason: str) -> None:
+        self.dropped += 1
+        self.emit(ev.MessageDropped(self.now(), self.name, msg.action, msg.msg_id, reason,
+                                    msg.trace_id))
+
+    def _deliver_local(self, msg: Message) -> None:
+        try:
+            self._local_send.send_nowait(msg)
+        except trio.WouldBlock:
+            self._drop(msg, "local inbox full")
+
+    async def _local_pump(self) -> None:
+        async for msg in self._local_receive:
+            self.messages_in += 1
+            self.emit(ev.MessageReceived(self.now(), self.name, msg.sender, msg.src.persona.value,
+                                         msg.dst.persona.value, msg.dst.name, msg.dst.group,
+                                         msg.action, msg.msg_id, msg.trace_id, msg.hops))
+            handler = self.handlers.get(msg.dst.persona)
+            if handler is None:
+                self._drop(msg, f"no {msg.dst.persona.value} here")
+                continue
+            try:
+                handler(msg)
+            except FrameError as exc:
+                self._drop(msg, f"rejected: {exc}")
+
+    def _answer_from_cache(self, msg: Message) -> bool:
+        """Opportunistic caching: keep chunk content passing by, answer later Gets with it."""
+        if msg.action == "get_response" and msg.payload:
+            copy = msg.body.get("copy")
+            if isinstance(copy, bytes):
+                self.cache.offer(copy, msg.payload)
+            return False
+        if msg.action != "get" or msg.dst.persona is not Persona.DATA_MANAGER:
+            return False
+        data = self.cache.get(msg.dst.name)
+        if data is None:
+            return False
+        self.emit(ev.PersonaEvent(self.now(), self.name, "cache_hit", "Routing", msg.dst.name,
+                                  msg.trace_id, {"size": len(data)}))
+        self.send(Message(src=Authority(self.name, Persona.ROUTING), dst=msg.src,
+                          action="get_response", msg_id=derived_id("get_response", msg.msg_id),
+                          trace_id=msg.trace_id, body={"copy": msg.dst.name, "ok": True,
+                                                       "reason": "cached"},
+                          sender=self.name, payload=data))
+        return True
+
+    def _routing_action(self, msg: Message) -> None:
+        """Routing-level probes used by tests and the dashboard: delivery is the whole effect."""
+        if msg.action not in ("probe",):
+            raise FrameError(f"unknown routing action {msg.action!r}")
+
+    def routing_authority(self, name: Name | None = None, group: bool = False) -> Authority:
+        return Authority(name or self.name, Persona.ROUTING, group)
+
+
+def _peer_list(raw: Any) -> list[tuple[Name, str]]:
+    if not isinstance(raw, list) or len(raw) > 64:
+        raise FrameError("peer list malformed")
+    peers = []
+    for item in raw:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], bytes)
+                and len(item[0]) == NAME_SIZE and isinstance(item[1], str)):
+            raise FrameError("peer entry malformed")
+        peers.append((item[0], item[1]))
+    return peers
+
+
+def closest_of(target: Name, vaults: list[Vault], k: int) -> list[Name]:
+    """Brute-force truth over a set of live vaults (tests and the testnet's oracle)."""
+    return closest(target, [v.name for v in vaults if v.name != target], k)
