@@ -1,6 +1,10 @@
 """The relay cache: a bounded FIFO of chunk copies that passed through this vault (seed 002,
 "Opportunistic Caching"). Content is self-validating, so answering from it is safe: the client
-checks every answer against the name it asked for."""
+checks every answer against the name it asked for.
+
+Entries also expire after `CACHE_TTL` seconds: a deleted chunk can still be served from a cache
+for that long, and no longer (deletes do not travel the paths Gets took).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from vaultnet.store import CopyKind, chunk_name_of
 
 CACHE_ENTRIES = 100
 CACHE_BYTES = 32 * 1024 * 1024
+CACHE_TTL = 30.0
 
 
 def matches(copy: bytes, data: bytes) -> bool:
@@ -21,26 +26,29 @@ def matches(copy: bytes, data: bytes) -> bool:
 
 class RelayCache:
     def __init__(self, max_entries: int = CACHE_ENTRIES, max_bytes: int = CACHE_BYTES) -> None:
-        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+        self._items: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
         self._bytes = 0
         self._max_entries = max_entries
         self._max_bytes = max_bytes
         self.hits = 0
 
-    def offer(self, copy: bytes, data: bytes) -> None:
+    def offer(self, copy: bytes, data: bytes, now: float) -> None:
         if copy in self._items or len(data) > self._max_bytes or not matches(copy, data):
             return
-        self._items[copy] = data
+        self._items[copy] = (now, data)
         self._bytes += len(data)
-        while len(self._items) > self._max_entries or self._bytes > self._max_bytes:
-            _, old = self._items.popitem(last=False)
+        while self._items and (len(self._items) > self._max_entries
+                               or self._bytes > self._max_bytes
+                               or next(iter(self._items.values()))[0] < now - CACHE_TTL):
+            _, (_, old) = self._items.popitem(last=False)
             self._bytes -= len(old)
 
-    def get(self, copy: bytes) -> bytes | None:
-        data = self._items.get(copy)
-        if data is not None:
-            self.hits += 1
-        return data
+    def get(self, copy: bytes, now: float) -> bytes | None:
+        entry = self._items.get(copy)
+        if entry is None or entry[0] < now - CACHE_TTL:
+            return None
+        self.hits += 1
+        return entry[1]
 
     def __len__(self) -> int:
         return len(self._items)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import importlib.util
 import json
 import os
 import re
@@ -378,6 +377,9 @@ class _Run:
             # Whoever read our output went away (`vaultnet testnet | head`): stop like SIGPIPE
             # would, but cleanly, so the address file is removed.
             self.stdout_broken = True
+            with contextlib.suppress(OSError, ValueError):  # no "Exception ignored" at exit
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.out.fileno())
             self.stop("stdout closed")
 
     def stop(self, reason: str) -> None:
@@ -565,8 +567,11 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_bench(args: argparse.Namespace) -> int:
     if not args.bench_args:
         raise UsageError("name a benchmark suite, e.g. 'vaultnet bench net'")
-    if importlib.util.find_spec("vaultnet.bench") is None:
-        raise CommandError("benchmarks are not available (no vaultnet.bench module)")
-    bench = importlib.import_module("vaultnet.bench")
+    try:
+        bench = importlib.import_module("vaultnet.bench")  # lazy: only `bench` pays for it
+    except ModuleNotFoundError as exc:
+        if exc.name != "vaultnet.bench":
+            raise  # the module is there but broken: show the real problem
+        raise CommandError("benchmarks are not available (no vaultnet.bench module)") from None
     code = bench.main(list(args.bench_args))
     return int(code or 0)

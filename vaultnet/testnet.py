@@ -144,8 +144,10 @@ class Testnet:
 
     def vault(self, name: Name | str) -> Vault:
         """The live vault with this name (bytes, or a unique hex prefix)."""
-        matches = [v for v in self.vaults
-                   if (v.name == name if isinstance(name, bytes) else v.name.hex().startswith(name))]
+        def match(v: Vault) -> bool:
+            return v.name == name if isinstance(name, bytes) else v.name.hex().startswith(name)
+
+        matches = [v for v in self.vaults if match(v)]
         if len(matches) != 1:
             label = name.hex()[:16] if isinstance(name, bytes) else name
             raise TestnetError(f"no single live vault matches {label!r}")
@@ -225,5 +227,6 @@ class Testnet:
             "vaults": len(self.vaults),
             "connections": sum(v.connections() for v in self.vaults),
             "messages": sum(v.messages_in for v in self.vaults),
-            "bucket_fill": math.fsum(len(v.routing) for v in self.vaults) / max(1, len(self.vaults)),
+            "bucket_fill": math.fsum(len(v.routing) for v in self.vaults)
+            / max(1, len(self.vaults)),
         }

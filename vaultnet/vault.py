@@ -32,6 +32,10 @@ FIND_TIMEOUT = 3.0
 LOOKUP_ROUNDS = 8
 LOOKUP_WIDTH = 3
 SEEN_LIMIT = 50_000
+SEEN_WINDOW = 2.0
+"""Routing drops a copy of a message it passed on within this many seconds: link-level
+duplicates. A deliberate re-send (a client retrying after a timeout) gets through to the
+personas, whose firewall answers it."""
 LOCAL_INBOX = 100_000
 MAX_PENDING_CONNECTS = 32
 
@@ -66,7 +70,7 @@ class Vault:
         self._clients: dict[Name, Connection] = {}
         self._nursery: trio.Nursery | None = None
         self._cancel = trio.CancelScope()
-        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
         self._requests: dict[int, trio.MemorySendChannel[Any]] = {}
         self._next_request = 0
         self._connecting: set[Name] = set()
@@ -232,10 +236,7 @@ class Vault:
 
     def _send_frame(self, peer: Name, frame: dict[str, Any]) -> bool:
         conns = self._conns.get(peer) or ([self._clients[peer]] if peer in self._clients else [])
-        for conn in reversed(conns):
-            if not conn.closed and conn.send(frame):
-                return True
-        return False
+        return any(not conn.closed and conn.send(frame) for conn in reversed(conns))
 
     # -- frames ---------------------------------------------------------------------------
 
@@ -391,10 +392,12 @@ class Vault:
         elif conn.role == "client" and msg.src.name != conn.peer:
             raise FrameError("client message claims another source")
         key = msg.msg_id + msg.sender + msg.action.encode() + (b"F" if final else b"R")
-        if key in self._seen:
+        now = self.now()
+        if self._seen.get(key, -SEEN_WINDOW) > now - SEEN_WINDOW:
             return
-        self._seen[key] = None
-        if len(self._seen) > SEEN_LIMIT:
+        self._seen[key] = now
+        self._seen.move_to_end(key)
+        while len(self._seen) > SEEN_LIMIT:
             self._seen.popitem(last=False)
         if not final and self._answer_from_cache(msg):
             return
@@ -467,11 +470,11 @@ class Vault:
         if msg.action == "get_response" and msg.payload:
             copy = msg.body.get("copy")
             if isinstance(copy, bytes):
-                self.cache.offer(copy, msg.payload)
+                self.cache.offer(copy, msg.payload, self.now())
             return False
         if msg.action != "get" or msg.dst.persona is not Persona.DATA_MANAGER:
             return False
-        data = self.cache.get(msg.dst.name)
+        data = self.cache.get(msg.dst.name, self.now())
         if data is None:
             return False
         self.emit(ev.PersonaEvent(self.now(), self.name, "cache_hit", "Routing", msg.dst.name,

@@ -1,0 +1,181 @@
+"""Put, Get and Delete of immutable data with Primary, Backup and Sacrificial copies."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import trio
+
+from tests.data.helpers import copies_placed, group_records_equal, nothing_stored
+from vaultnet import Testnet
+from vaultnet import events as ev
+from vaultnet.cache import CACHE_TTL
+from vaultnet.client import DeleteFailure, NoSuchData, PutFailure
+from vaultnet.messages import Persona
+from vaultnet.personas import base
+from vaultnet.store import CopyKind, copy_name
+from vaultnet.vault import SEEN_WINDOW
+
+CHUNKS = 200
+
+
+def random_sizes(rng: random.Random, count: int) -> list[int]:
+    """Sizes spread log-uniformly over 1 KiB .. 1 MiB."""
+    return [int(2 ** rng.uniform(10, 20)) for _ in range(count)]
+
+
+async def test_200_chunks_round_trip_on_tcp() -> None:
+    rng = random.Random(7)
+    datas = [rng.randbytes(n) for n in random_sizes(rng, CHUNKS)]
+    async with Testnet(vaults=16, transport="tcp") as net:
+        client = await net.client()
+        names: list[bytes] = [b""] * CHUNKS
+        limit = trio.Semaphore(16)
+
+        async def put(i: int) -> None:
+            async with limit:
+                names[i] = await client.put(datas[i])
+
+        async with trio.open_nursery() as nursery:
+            for i in range(CHUNKS):
+                nursery.start_soon(put, i)
+        for name, data in zip(names, datas, strict=True):
+            assert await client.get(name) == data
+        await net.wait_for(lambda: all(copies_placed(net, n) for n in names), 30,
+                           "every copy on its closest holders")
+        for name in names:
+            for kind in CopyKind:
+                assert group_records_equal(net, copy_name(name, kind), "data_manager")
+        mm = net.vaults[0].host.maid_manager  # type: ignore[union-attr]
+        assert mm is not None
+        members = [v for v in net.vaults if v.name in net.true_close_group(client.name)]
+        accounts = {bytes(v.host.maid_manager.accounts.digest()) for v in members}  # type: ignore[union-attr]
+        assert len(accounts) == 1
+        used = members[0].host.maid_manager.account(client.name)["used"]  # type: ignore[union-attr]
+        assert used == sum(len(d) for d in datas)
+
+
+async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=3) as net:
+        client = await net.client()
+        data = b"shared chunk" * 100
+        name = await client.put(data)
+        await net.wait_for(lambda: copies_placed(net, name), 30, "copies placed")
+        placed = sorted((v.name, tuple(v.stored())) for v in net.vaults)
+        assert await client.put(data) == name
+        primary = copy_name(name, CopyKind.PRIMARY)
+
+        def subscribers() -> set[int]:
+            return {v.host.data_manager.records.get(primary)["subscribers"]  # type: ignore[union-attr,index]
+                    for v in net.vaults if v.name in net.true_close_group(primary)}
+
+        await net.wait_for(lambda: subscribers() == {2}, 30, "two subscribers")
+        assert sorted((v.name, tuple(v.stored())) for v in net.vaults) == placed
+        holder_names = {h for h in net.true_close_group(primary)}
+        await client.delete(name)
+        await net.wait_for(lambda: subscribers() == {1}, 30, "one subscriber")
+        assert await client.get(name) == data
+        await client.delete(name)
+        await net.wait_for(lambda: nothing_stored(net, name), 30, "every copy deleted")
+        await trio.sleep(CACHE_TTL)  # simulated: relay caches may serve it until they expire
+        with pytest.raises(NoSuchData):
+            await client.get(name)
+        with pytest.raises(DeleteFailure):
+            await client.delete(name)
+        for vault in net.vaults:
+            account = vault.host.pmid_manager.accounts.get  # type: ignore[union-attr]
+            for node in holder_names:
+                record = account(node)
+                assert record is None or record["stored"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: when every vault is full the Primary's "
+                   "DataManagers do not always agree on removing the failed holder, so the "
+                   "client times out instead of getting PutFailure(reason)")
+async def test_sacrificial_evictions_then_put_failure(autojump_clock) -> None:
+    capacity = 40_000
+    async with Testnet(vaults=8, transport="sim", seed=11, capacity=capacity) as net:
+        notes: list[ev.PersonaEvent] = []
+        net.bus.add_sink(lambda e: notes.append(e) if isinstance(e, ev.PersonaEvent) else None)
+        client = await net.client()
+        rng = random.Random(2)
+        stored: dict[bytes, bytes] = {}
+        refused = None
+        for _ in range(60):
+            data = rng.randbytes(6_000)
+            try:
+                stored[await client.put(data)] = data
+            except PutFailure as failure:
+                refused = failure
+                break
+        assert refused is not None, "the network never filled up"
+        assert "primary" in refused.reason or "hold" in refused.reason
+        evictions = [n for n in notes if n.what == base.SACRIFICIAL_EVICTED]
+        assert evictions, "no sacrificial copy was evicted"
+        evicted = {n.subject for n in evictions}
+        chain = {(n.what, n.persona) for n in notes if n.subject in evicted}
+        assert (base.PUT_FAILURE, Persona.PMID_MANAGER.value) in chain
+        assert (base.HOLDER_REMOVED, Persona.DATA_MANAGER.value) in chain
+        for name, data in stored.items():
+            assert await client.get(name) == data
+        for vault in net.vaults:
+            assert sum(size for _, _, size in vault.stored()) <= capacity
+
+
+async def test_replayed_client_put_answered_by_firewall(autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=5) as net:
+        client = await net.client()
+        notes: list[ev.Event] = []
+        net.bus.add_sink(notes.append)
+        data = b"replay me" * 50
+        sent: list[dict] = []
+        original = client.conn.send
+
+        def record(frame: dict) -> bool:
+            sent.append(frame)
+            return original(frame)
+
+        client.conn.send = record  # type: ignore[method-assign]
+        name = await client.put(data)
+        put_frame = next(f for f in sent if f.get("t") == "msg" and f["m"]["a"] == "put")
+        members = [v for v in net.vaults if v.name in net.true_close_group(client.name)]
+
+        def used() -> set[int]:
+            return {v.host.maid_manager.account(client.name)["used"]  # type: ignore[union-attr]
+                    for v in members}
+
+        await net.wait_for(lambda: used() == {len(data)}, 30, "account charged")
+        before = len([n for n in notes if isinstance(n, ev.PersonaEvent)
+                      and n.what == base.FIREWALL_ANSWERED])
+        await trio.sleep(SEEN_WINDOW + 1)  # simulated: past routing's link-duplicate filter
+        original(put_frame)
+        await net.wait_for(lambda: len([n for n in notes if isinstance(n, ev.PersonaEvent)
+                                        and n.what == base.FIREWALL_ANSWERED]) >= before + 3,
+                           30, "firewall answers")
+        await trio.sleep(5)  # simulated: lets any wrongly re-run action finish before checking
+        assert used() == {len(data)}
+        assert await client.get(name) == data
+
+
+async def test_one_put_followed_by_trace_id(autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=8) as net:
+        client = await net.client()
+        seen: list[ev.Event] = []
+        net.bus.add_sink(seen.append)
+        trace = bytes(range(16))
+        name = await client.put(b"follow me" * 40, trace=trace)
+        await net.wait_for(lambda: copies_placed(net, name), 30, "copies placed")
+        flow = [e for e in seen if isinstance(e, ev.MessageReceived) and e.trace == trace]
+        hops = {(e.src_persona, e.dst_persona, e.action) for e in flow}
+        assert (Persona.MAID_NODE.value, Persona.MAID_MANAGER.value, "put") in hops
+        assert (Persona.PMID_MANAGER.value, Persona.PMID_NODE.value, "store") in hops
+        for kind in CopyKind:
+            copy = copy_name(name, kind)
+            assert any(e.dst_name == copy and e.src_persona == Persona.MAID_MANAGER.value
+                       and e.dst_persona == Persona.DATA_MANAGER.value for e in flow)
+            assert any(e.src_persona == Persona.DATA_MANAGER.value
+                       and e.dst_persona == Persona.PMID_MANAGER.value for e in flow)
+        stored = [e for e in seen if isinstance(e, ev.PersonaEvent)
+                  and e.what == base.CHUNK_STORED and e.trace == trace]
+        assert {e.detail["kind"] for e in stored} == {"P", "B", "S"}
