@@ -391,7 +391,8 @@ class Vault:
             msg.check_signature()
         elif conn.role == "client" and msg.src.name != conn.peer:
             raise FrameError("client message claims another source")
-        key = msg.msg_id + msg.sender + msg.action.encode() + (b"F" if final else b"R")
+        key = (msg.msg_id + msg.sender + msg.src.name + msg.dst.name + msg.action.encode()
+               + (b"F" if final else b"R"))
         now = self.now()
         if self._seen.get(key, -SEEN_WINDOW) > now - SEEN_WINDOW:
             return

@@ -90,9 +90,6 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
                 assert record is None or record["stored"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: when every vault is full the Primary's "
-                   "DataManagers do not always agree on removing the failed holder, so the "
-                   "client times out instead of getting PutFailure(reason)")
 async def test_sacrificial_evictions_then_put_failure(autojump_clock) -> None:
     capacity = 40_000
     async with Testnet(vaults=8, transport="sim", seed=11, capacity=capacity) as net:

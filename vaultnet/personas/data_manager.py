@@ -180,11 +180,15 @@ class DataManager(GroupPersona):
         exclude = set(record["holders"]) | set(record["failed"])
         added = self.choose_holders(copy, missing, exclude, ctx) if missing > 0 else []
         record["holders"].extend(added)
-        self.records.put(copy, record)
+        if record["holders"]:
+            self.records.put(copy, record)
         for holder in added:
             out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
             self._send_to_holder(copy, record, holder, op_id, ctx, out, trace)
         if not record["holders"]:
+            # Nobody can hold it any more: forget the copy rather than keep a record that
+            # would make a later put of the same chunk look like a duplicate.
+            self.records.delete(copy)
             action = self._awaiting_primary.pop(copy, None)
             if action is not None:
                 self._put_response(copy, action, False, "no vault could store the primary",

@@ -78,7 +78,7 @@ class PmidNode(GroupPersona):
         reported = size * 2 + 1 if self.lying else size
         out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
             ctx.own, Persona.PMID_MANAGER, group=True), action="put_failure",
-            msg_id=new_id("pn-fail", copy, trace, reason), trace_id=trace,
+            msg_id=new_id("pn-fail", ctx.own, copy, trace, reason), trace_id=trace,
             body={"copy": copy, "kind": kind.value, "size": reported, "reason": reason},
             sender=b""))
 
