@@ -25,6 +25,22 @@ that later commands (`vaultnet put/get/ctl`, ...) can find it; see `default_data
 `transport`, `vaults`, `seed`, `data_dir`, `started` (unix time) and `format` (=1). It is removed
 on exit. A second testnet refuses to start on a directory whose address file names a live
 process; a file left by a dead process (SIGKILL) is stale and is replaced.
+
+`vaultnet testnet` output (stdout, one flushed line each, meant for people and for scripts):
+
+    starting 4 vaults on tcp (seed random)
+    bootstrap: 127.0.0.1:40123
+    address file: /run/user/1000/vaultnet/testnet.json
+    ready: 4 vaults up in 0.1s
+    t=2.0s vaults=4 connections=12 msgs/s=0.0 events/s=3.5 events=40 dropped=0   (repeated)
+    stopped after 10.0s (duration reached): 60 events, 0 messages, 0 dropped
+    trace: 60 events, sha256 <hex> -> FILE                                   (with --record)
+
+The first Ctrl-C / SIGTERM stops the network cleanly (exit 0); a second one during the
+shutdown exits at once (exit 1). If stdout goes away (`| head`), the testnet stops as if
+signalled. Simulator clock: `--transport sim` runs under trio's MockClock with rate 1.0, so
+virtual time follows the wall clock and the run can be watched; `--fast` uses autojump instead
+(as fast as the CPU allows), which together with `--seed` reproduces the trace digest.
 """
 
 from __future__ import annotations
@@ -43,7 +59,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TextIO
 
-from vaultnet.testnet import TRANSPORTS, TestnetError
+import trio
+import trio.testing
+
+from vaultnet.events import TraceRecorder
+from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
 
 COMMANDS: tuple[str, ...] = ("testnet", "tui", "bench")
 """Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>` below."""
@@ -331,7 +351,8 @@ def add_testnet_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "in a temporary directory, address file in $XDG_RUNTIME_DIR/"
                              "vaultnet or ~/.cache/vaultnet/testnet)")
     parser.add_argument("--duration", type=positive_seconds, default=None, metavar="SECONDS",
-                        help="stop after this many seconds of running (default: until Ctrl-C)")
+                        help="stop after the network has run this many seconds, counted from "
+                             "when it is up (default: until Ctrl-C / SIGTERM)")
     parser.add_argument("--record", type=Path, default=None, metavar="FILE",
                         help="write every event to FILE (msgpack records, read with "
                              "vaultnet.events.read_trace); the digest is printed at the end")
@@ -365,7 +386,9 @@ class _Run:
     out: TextIO
     stop_reason: str = ""
     stdout_broken: bool = False
-    scope: Any = None
+    up_at: float | None = None  # trio time when the network was up (bootstrap line printed)
+    stopped_at: float | None = None  # trio time when serving ended (shutdown not included)
+    scope: trio.CancelScope | None = None
     cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     def say(self, line: str) -> None:
@@ -385,6 +408,10 @@ class _Run:
     def stop(self, reason: str) -> None:
         if not self.stop_reason:
             self.stop_reason = reason
+            if self.up_at is not None and self.stopped_at is None:
+                # now, before cancelling thousands of tasks takes its (measurable) time
+                with contextlib.suppress(RuntimeError):  # RuntimeError: outside trio.run
+                    self.stopped_at = trio.current_time()
         if self.scope is not None:
             self.scope.cancel()
 
@@ -403,9 +430,6 @@ def _check_record_path(path: Path) -> None:
 
 
 def cmd_testnet(args: argparse.Namespace) -> int:
-    import trio
-    import trio.testing
-
     if args.fast and args.transport != "sim":
         raise UsageError("--fast only applies to --transport sim")
     _check_data_dir(args.data_dir)
@@ -434,12 +458,7 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 
 async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
-                        record_file: BinaryIO | None) -> Any:
-    import trio
-
-    from vaultnet.events import TraceRecorder
-    from vaultnet.testnet import Testnet
-
+                        record_file: BinaryIO | None) -> TraceRecorder | None:
     net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir)
     stats = _Stats()
@@ -458,18 +477,23 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
             run.say(f"starting {args.vaults} vaults on {args.transport} (seed {seed})")
             with run.scope:
                 async with net:
+                    run.up_at = trio.current_time()
                     await _serve(net, args, run, addr_path, stats, start)
             nursery.cancel_scope.cancel()
-    elapsed = trio.current_time() - start
-    run.say(f"stopped after {elapsed:.1f}s ({run.stop_reason or 'cancelled'}): "
-            f"{stats.events} events, {stats.received} messages, {stats.dropped} dropped")
+    reason = run.stop_reason or "cancelled"
+    if run.up_at is None or run.stopped_at is None:
+        when = f"during start-up, after {trio.current_time() - start:.1f}s"
+    else:
+        when = f"after {run.stopped_at - run.up_at:.1f}s"
+    run.say(f"stopped {when} ({reason}): {stats.events} events, {stats.received} messages, "
+            f"{stats.dropped} dropped")
     return recorder
 
 
-async def _serve(net: Any, args: argparse.Namespace, run: _Run, addr_path: Path,
+async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: Path,
                  stats: _Stats, start: float) -> None:
-    import trio
-
+    assert run.up_at is not None
+    up = run.up_at
     addresses = net.bootstrap_addresses()
     record = {
         "format": ADDRESS_FORMAT,
@@ -485,8 +509,10 @@ async def _serve(net: Any, args: argparse.Namespace, run: _Run, addr_path: Path,
         _write_address_file(addr_path, record)
         run.say(f"bootstrap: {addresses[0]}")
         run.say(f"address file: {addr_path}")
-        deadline = start + args.duration if args.duration is not None else float("inf")
-        last_time, last_received, last_events = trio.current_time(), 0, 0
+        run.say(f"ready: {len(net.vaults)} vaults up in {up - start:.1f}s")
+        # --duration and the summary clock `t=` count from here, not from the start-up.
+        deadline = up + args.duration if args.duration is not None else float("inf")
+        last_time, last_received, last_events = up, stats.received, stats.events
         while True:
             now = trio.current_time()
             if now >= deadline:
@@ -496,16 +522,19 @@ async def _serve(net: Any, args: argparse.Namespace, run: _Run, addr_path: Path,
             now = trio.current_time()
             span = max(now - last_time, 1e-9)
             rate = ((stats.received - last_received) / span, (stats.events - last_events) / span)
-            run.say(_summary_line(now - start, net, stats, rate))
+            run.say(_summary_line(now - up, net, stats, rate))
             last_time, last_received, last_events = now, stats.received, stats.events
     finally:
+        if run.stopped_at is None:
+            run.stopped_at = trio.current_time()
         _remove_address_file(addr_path)
 
 
-def _summary_line(elapsed: float, net: Any, stats: _Stats, rate: tuple[float, float]) -> str:
-    """`t=` is seconds since start (virtual seconds on the simulator); connections counts both
-    ends of every link; msgs/s is persona messages delivered to vaults (`received` events),
-    events/s everything on the event stream."""
+def _summary_line(elapsed: float, net: Testnet, stats: _Stats, rate: tuple[float, float]) -> str:
+    """One summary line. `t=` is seconds since the network was up (virtual seconds on the
+    simulator); connections counts both ends of every link; msgs/s is persona messages delivered
+    to vaults (`received` events); events/s is everything on the event stream; events and
+    dropped (messages a vault had to drop) are totals since start-up."""
     vaults = sum(1 for v in net.vaults if v.running)
     conns = sum(v.connections() for v in net.vaults)
     return (f"t={elapsed:.1f}s vaults={vaults} connections={conns} msgs/s={rate[0]:.1f} "
