@@ -65,7 +65,7 @@ import trio.testing
 from vaultnet.events import TraceRecorder
 from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
 
-COMMANDS: tuple[str, ...] = ("testnet", "tui", "bench")
+COMMANDS: tuple[str, ...] = ("testnet", "put", "get", "delete", "tui", "bench")
 """Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>` below."""
 
 PROG = "vaultnet"
@@ -552,6 +552,121 @@ async def _watch_signals(signals: Any, run: _Run, addr_path: Path) -> None:
         _remove_address_file(addr_path)
         _error_line(f"{signal.Signals(signum).name} again, exiting without a clean shutdown")
         os._exit(1)
+
+
+# -- vaultnet put / get / delete ----------------------------------------------------------------
+
+
+def chunk_name(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a hex chunk name: {text!r}") from None
+    if len(value) != 64:
+        raise argparse.ArgumentTypeError(
+            f"a chunk name is 128 hex characters, got {len(text)}")
+    return value
+
+
+def _add_client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap", default=None, metavar="ADDRESS",
+                        help="a vault's 127.0.0.1:PORT (default: read the address file of the "
+                             "running testnet)")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="the testnet's --data-dir, where its address file is")
+
+
+def add_put_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("put", help="store a file on a running testnet",
+                                   description="Store FILE as one chunk; prints its name.")
+    parser.add_argument("file", type=Path, metavar="FILE")
+    _add_client_flags(parser)
+    return parser
+
+
+def add_get_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("get", help="fetch a chunk from a running testnet",
+                                   description="Fetch chunk NAME (128 hex characters).")
+    parser.add_argument("name", type=chunk_name, metavar="NAME")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                        help="write the chunk here (default: standard output)")
+    _add_client_flags(parser)
+    return parser
+
+
+def add_delete_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("delete", help="delete a chunk you stored",
+                                   description="Delete chunk NAME (128 hex characters).")
+    parser.add_argument("name", type=chunk_name, metavar="NAME")
+    _add_client_flags(parser)
+    return parser
+
+
+def _run_client(args: argparse.Namespace, operation: Callable[[Any], Any]) -> Any:
+    """Connect a MaidNode client through the testnet's bootstrap vaults and run `operation`."""
+    from vaultnet.client import ClientError, open_client
+    from vaultnet.identity import Identity
+    from vaultnet.transport.tcp import TcpEndpoint
+
+    if args.bootstrap is not None:
+        bootstrap = [args.bootstrap]
+    else:
+        record = read_address_file(args.data_dir)
+        if record.get("transport") != "tcp":
+            raise CommandError("that testnet runs on the simulator; clients need --transport tcp")
+        bootstrap = [str(a) for a in record["bootstrap"]]
+
+    async def session() -> Any:
+        # The client's key is kept beside the address file: deleting needs the same MAID
+        # account that stored the chunk.
+        identity = Identity.load_or_create(address_file(args.data_dir).parent / "client")
+        async with trio.open_nursery() as nursery:
+            client = await open_client(TcpEndpoint(identity, role="client"), bootstrap,
+                                       nursery, identity)
+            try:
+                return await operation(client)
+            finally:
+                await client.aclose()
+                nursery.cancel_scope.cancel()
+
+    try:
+        return trio.run(session)
+    except BaseException as exc:
+        for leaf in _leaves(exc):
+            if isinstance(leaf, ClientError):
+                raise CommandError(str(leaf)) from None
+        raise
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    from vaultnet.wire import MAX_FRAME_SIZE
+
+    if len(data) > MAX_FRAME_SIZE // 2:
+        raise CommandError(f"{args.file} is {len(data)} bytes; a chunk is at most "
+                           f"{MAX_FRAME_SIZE // 2} bytes")
+    name = _run_client(args, lambda client: client.put(data))
+    print(name.hex())
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    data = _run_client(args, lambda client: client.get(args.name))
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        args.output.write_bytes(data)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    _run_client(args, lambda client: client.delete(args.name))
+    print(f"deleted {args.name.hex()[:16]}")
+    return 0
 
 
 # -- vaultnet tui ---------------------------------------------------------------------------------

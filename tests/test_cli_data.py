@@ -1,0 +1,71 @@
+"""`vaultnet put / get / delete` against a real `vaultnet testnet` in another process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def vaultnet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vaultnet", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def testnet_dir(tmp_path: Path) -> Iterator[Path]:
+    data_dir = tmp_path / "net"
+    proc = subprocess.Popen([sys.executable, "-m", "vaultnet", "testnet", "--vaults", "6",
+                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # blocks until the testnet reports it is up
+            if line.startswith("ready:"):
+                break
+        else:
+            pytest.fail("testnet exited before it was ready")
+        yield data_dir
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+
+
+def test_put_get_delete_round_trip(testnet_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(os.urandom(200_000))
+    put = vaultnet("put", str(source), "--data-dir", str(testnet_dir))
+    assert put.returncode == 0, put.stderr
+    name = put.stdout.strip()
+    assert len(name) == 128
+    out = tmp_path / "out.bin"
+    got = vaultnet("get", name, "-o", str(out), "--data-dir", str(testnet_dir))
+    assert got.returncode == 0, got.stderr
+    assert out.read_bytes() == source.read_bytes()
+    assert vaultnet("delete", name, "--data-dir", str(testnet_dir)).returncode == 0
+    again = vaultnet("delete", name, "--data-dir", str(testnet_dir))
+    assert again.returncode == 1
+    assert again.stderr.strip().count("\n") == 0 and "no such data" in again.stderr
+
+
+def test_bad_input_gives_one_line(testnet_dir: Path, tmp_path: Path) -> None:
+    bad_name = vaultnet("get", "abc", "--data-dir", str(testnet_dir))
+    assert bad_name.returncode == 2 and "hex chunk name" in bad_name.stderr
+    missing = vaultnet("put", str(tmp_path / "nope"), "--data-dir", str(testnet_dir))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    for result in (bad_name, missing):
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().count("\n") == 0
+
+
+def test_no_testnet_running(tmp_path: Path) -> None:
+    result = vaultnet("get", "ab" * 64, "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "no running testnet" in result.stderr and "Traceback" not in result.stderr
+    unreachable = vaultnet("get", "ab" * 64, "--bootstrap", "127.0.0.1:1",
+                           "--data-dir", str(tmp_path))
+    assert unreachable.returncode == 1 and "cannot connect" in unreachable.stderr
