@@ -711,6 +711,10 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_bench(args: argparse.Namespace) -> int:
     if not args.bench_args:
         raise UsageError("name a benchmark suite, e.g. 'vaultnet bench net'")
+    if args.bench_args[0] == "data":
+        from vaultnet import bench_data
+
+        return bench_data.main(list(args.bench_args[1:]))
     try:
         bench = importlib.import_module("vaultnet.bench")  # lazy: only `bench` pays for it
     except ModuleNotFoundError as exc:
