@@ -8,6 +8,7 @@ content is checked against its name whoever sends it, so a cached answer is as g
 from __future__ import annotations
 
 import os
+import random
 from collections import defaultdict
 from typing import Any
 
@@ -74,8 +75,8 @@ class _Waiter:
 class MaidClient:
     """A connected MaidNode. Use `open_client` (or `Testnet.client()`) to get one."""
 
-    def __init__(self, identity: Identity, conn: Connection,
-                 params: Parameters | None = None) -> None:
+    def __init__(self, identity: Identity, conn: Connection, params: Parameters | None = None,
+                 rng: random.Random | None = None) -> None:
         self.identity = identity
         self.name: Name = identity.name
         self.conn = conn
@@ -84,6 +85,10 @@ class MaidClient:
         self.timeout = REQUEST_TIMEOUT
         self._waiters: dict[bytes, _Waiter] = {}
         self.closed = False
+        self._rng = rng  # seeded only on the simulator, where runs must be reproducible
+
+    def new_id(self) -> bytes:
+        return self._rng.randbytes(ID_SIZE) if self._rng is not None else os.urandom(ID_SIZE)
 
     @property
     def authority(self) -> Authority:
@@ -161,9 +166,9 @@ class MaidClient:
     async def put(self, data: bytes, trace: bytes | None = None) -> Name:
         """Store `data`; returns its name once the Primary copy is stored."""
         name = name_of(data)
-        msg_id = os.urandom(ID_SIZE)
+        msg_id = self.new_id()
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "put",
-                            {"name": name}, msg_id, trace or os.urandom(ID_SIZE), payload=data)
+                            {"name": name}, msg_id, trace or self.new_id(), payload=data)
         ok, failed = derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
@@ -175,10 +180,10 @@ class MaidClient:
     async def get(self, name: Name, trace: bytes | None = None) -> bytes:
         """Fetch a chunk: Primary first, then Backup, then Sacrificial."""
         _check_name(name)
-        trace = trace or os.urandom(ID_SIZE)
+        trace = trace or self.new_id()
         reason = "no such data"
         for kind in CopyKind:
-            msg_id = os.urandom(ID_SIZE)
+            msg_id = self.new_id()
             msg = self._message(Authority(copy_name(name, kind), Persona.DATA_MANAGER,
                                           group=True), "get", {}, msg_id, trace)
             answer = await self._request(msg, [derived_id("get_response", msg_id)], 1)
@@ -192,9 +197,9 @@ class MaidClient:
 
     async def delete(self, name: Name, trace: bytes | None = None) -> None:
         _check_name(name)
-        msg_id = os.urandom(ID_SIZE)
+        msg_id = self.new_id()
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "delete",
-                            {"name": name}, msg_id, trace or os.urandom(ID_SIZE))
+                            {"name": name}, msg_id, trace or self.new_id())
         ok, failed = derived_id("delete_ok", msg_id), derived_id("delete_failure", msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
@@ -217,7 +222,8 @@ def _content_matches(copy: Name, data: bytes) -> bool:
 
 
 async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
-                      identity: Identity, params: Parameters | None = None) -> MaidClient:
+                      identity: Identity, params: Parameters | None = None,
+                      rng: random.Random | None = None) -> MaidClient:
     """Connect through the first reachable bootstrap vault; the client's reader runs in
     `nursery`."""
     errors = []
@@ -227,7 +233,7 @@ async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nu
         except TransportError as exc:
             errors.append(str(exc))
             continue
-        client = MaidClient(identity, conn, params)
+        client = MaidClient(identity, conn, params, rng)
         nursery.start_soon(client.run)
         return client
     raise NetworkUnavailable("; ".join(errors) or "no bootstrap address given")

@@ -176,8 +176,9 @@ class Testnet:
         """A new MaidNode client connected through a bootstrap vault."""
         assert self._nursery is not None
         identity = Identity.generate(self._identity_seed())
+        rng = random.Random(identity.name) if self.seed is not None else None
         return await open_client(self.client_endpoint(identity), self.bootstrap_addresses(),
-                                 self._nursery, identity, self.params)
+                                 self._nursery, identity, self.params, rng)
 
     def events(self, max_buffer: int = 100_000) -> ev.Subscription:
         """A bounded subscription to the event stream, from now on."""

@@ -62,8 +62,8 @@ class SimStream(FrameStream):
             self._send.send_nowait(body)
         except trio.WouldBlock:
             self._net.overflowed += 1
-        except trio.ClosedResourceError:
-            pass
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass  # the receiving end already closed: the frame is lost, as on a real link
 
     async def send_bodies(self, bodies: list[bytes]) -> None:
         if self.closed or self.peer is None:
