@@ -139,6 +139,14 @@ class FrameRejected(Event):
     reason: str = ""
 
 
+@event("fault")
+@dataclass(frozen=True, slots=True)
+class FaultInjected(Event):
+    """A fault was injected into (or, with `fault == "heal"`, cleared from) this vault."""
+
+    fault: str = ""
+
+
 @event("note")
 @dataclass(frozen=True, slots=True)
 class PersonaEvent(Event):

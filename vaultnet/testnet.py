@@ -15,6 +15,7 @@ import trio
 
 from vaultnet import events as ev
 from vaultnet.client import MaidClient, open_client
+from vaultnet.faults import Fault, FaultError, apply_fault, parse_fault
 from vaultnet.identity import Identity
 from vaultnet.personas.host import DEFAULT_CAPACITY, PersonaHost
 from vaultnet.routing import Parameters
@@ -171,6 +172,17 @@ class Testnet:
         if directory is None:
             raise TestnetError(f"never ran a vault {name.hex()[:16]}")
         return await self._start_vault(bootstrap=self.bootstrap_addresses(), directory=directory)
+
+    def fault(self, name: Name | str, kind: Fault | str) -> Vault:
+        """Inject a fault (see `vaultnet.faults`) into the live vault `name`; returns it."""
+        vault = self.vault(name)
+        try:
+            fault = kind if isinstance(kind, Fault) else parse_fault(kind)
+            apply_fault(vault, fault, [v for v in self.vaults if v is not vault], self.sim)
+        except FaultError as exc:
+            raise TestnetError(str(exc)) from None
+        vault.emit(ev.FaultInjected(vault.now(), vault.name, fault.value))
+        return vault
 
     async def client(self) -> MaidClient:
         """A new MaidNode client connected through a bootstrap vault."""

@@ -33,6 +33,7 @@ class PmidNode(GroupPersona):
         super().__init__(params)
         self.chunks = chunks
         self.lying = False
+        self.losing = False
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
         return msg.src.persona == Persona.PMID_MANAGER and msg.src.name == ctx.own
@@ -60,7 +61,8 @@ class PmidNode(GroupPersona):
                          size=victim.size, for_copy=copy)
                 self._report(victim.copy_name, CopyKind.SACRIFICIAL, victim.size,
                              "evicted for a primary", msg.trace_id, ctx, out)
-        self.chunks.put(copy, kind, payload)
+        if not self.losing:
+            self.chunks.put(copy, kind, payload)
         out.note(CHUNK_STORED, copy, msg.trace_id, kind=kind.value, size=len(payload))
         out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
             copy, Persona.DATA_MANAGER, group=True), action="stored",

@@ -148,7 +148,7 @@ class SimNetwork:
     def _schedule(self, source: SimStream, target: SimStream, body: bytes) -> None:
         model = self.link(source.local, source.remote)
         if body is not _EOF:
-            if (source.local, source.remote) in self._blocked or (
+            if (_host(source.local), _host(source.remote)) in self._blocked or (
                 model.drop and self.rng.random() < model.drop
             ):
                 self.dropped += 1
@@ -187,7 +187,8 @@ class SimNetwork:
         if entry is None:
             raise TransportError(f"cannot connect to {address}: nothing listening")
         server, handler, nursery = entry
-        local = self.new_address()
+        # the dialling side's stream is named after its listener, so a partition cuts it too
+        local = f"{client.address or 'client'}/{self.new_address()}"
         ours = SimStream(self, local, address)
         theirs = SimStream(self, address, local)
         ours.peer, theirs.peer = theirs, ours
@@ -211,6 +212,11 @@ class SimNetwork:
         except (wire.FrameError, ConnectionClosed) as exc:
             await ours.aclose()
             raise HandshakeError(f"handshake with {address} failed: {exc}") from exc
+
+
+def _host(address: str) -> str:
+    """The listening address a stream end belongs to (`sim:3/sim:9` belongs to `sim:3`)."""
+    return address.split("/", 1)[0]
 
 
 class SimEndpoint(Endpoint):

@@ -1,0 +1,71 @@
+"""Fault injection: make one vault misbehave the ways a real network's vaults do.
+
+`Testnet.fault(name, kind)` (and `vaultnet ctl fault`, and the dashboard) apply these:
+
+- `lie`: its PmidNode misreports sizes and answers integrity challenges wrongly;
+- `lose`: its PmidNode silently drops every chunk it holds and acknowledges new stores without
+  keeping them (a disk that lies about writes);
+- `corrupt`: one byte of every chunk it holds is flipped in place (sizes unchanged);
+- `silent`: the vault drops everything it receives and stops its keep-alives (a hung process);
+- `partition`: (`sim` only) every link between this vault and the others drops everything;
+- `heal`: clears lie / lose / silent and any partition. Corrupted or lost bytes stay lost.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vaultnet.transport.sim import SimNetwork
+    from vaultnet.vault import Vault
+
+
+class Fault(enum.StrEnum):
+    LIE = "lie"
+    LOSE = "lose"
+    CORRUPT = "corrupt"
+    SILENT = "silent"
+    PARTITION = "partition"
+    HEAL = "heal"
+
+
+class FaultError(Exception):
+    """The fault cannot be applied (unknown kind, or not on this transport)."""
+
+
+def parse_fault(text: str) -> Fault:
+    try:
+        return Fault(text.strip().lower())
+    except ValueError:
+        kinds = ", ".join(f.value for f in Fault)
+        raise FaultError(f"unknown fault {text!r} (choose one of {kinds})") from None
+
+
+def apply_fault(vault: Vault, fault: Fault, others: list[Vault],
+                sim: SimNetwork | None) -> None:
+    """Make `vault` misbehave as `fault` says. `others` are the rest of the live vaults."""
+    host = vault.host
+    if host is None:
+        raise FaultError("this vault has no personas to fault")
+    node = host.pmid_node
+    if fault is Fault.LIE:
+        node.lying = True
+    elif fault is Fault.LOSE:
+        node.losing = True
+        for entry in host.chunks.entries():
+            host.chunks.delete(entry.copy_name)
+    elif fault is Fault.CORRUPT:
+        for entry in host.chunks.entries():
+            if entry.size:
+                host.chunks.corrupt(entry.copy_name)
+    elif fault is Fault.SILENT:
+        vault.silent = True
+    elif fault is Fault.PARTITION:
+        if sim is None:
+            raise FaultError("partition needs the sim transport")
+        sim.partition([vault.address], [v.address for v in others])
+    else:
+        node.lying = node.losing = vault.silent = False
+        if sim is not None:
+            sim.heal()
