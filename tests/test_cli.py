@@ -282,15 +282,14 @@ def test_tui_unavailable(monkeypatch: pytest.MonkeyPatch,
 
 def test_bench_passes_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    bench = types.ModuleType("vaultnet.bench")
+    bench = types.ModuleType("vaultnet.bench_net")
     bench.main = lambda argv: calls.append(argv) or 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vaultnet.bench", bench)
-    assert cli.main(["bench", "net", "--vaults", "32", "--json"]) == 0
-    assert calls == [["net", "--vaults", "32", "--json"]]
+    monkeypatch.setitem(sys.modules, "vaultnet.bench_net", bench)
+    assert cli.main(["bench", "net", "--frames", "10"]) == 0
+    assert calls == [["--frames", "10"]]
 
 
-def test_bench_unavailable(monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "vaultnet.bench", None)
-    assert cli.main(["bench", "net"]) == 1
-    assert "benchmarks are not available" in one_error_line(capsys.readouterr().err)
+@pytest.mark.parametrize("suite", ["nosuch", "../etc"])
+def test_bench_unknown_suite(suite: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", suite]) == 2
+    assert f"unknown benchmark suite {suite!r}" in one_error_line(capsys.readouterr().err)

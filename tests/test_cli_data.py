@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 
 def vaultnet(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vaultnet", *args], capture_output=True,
                           text=True, timeout=120)
-
-
-@pytest.fixture
-def testnet_dir(tmp_path: Path) -> Iterator[Path]:
-    data_dir = tmp_path / "net"
-    proc = subprocess.Popen([sys.executable, "-m", "vaultnet", "testnet", "--vaults", "6",
-                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # blocks until the testnet reports it is up
-            if line.startswith("ready:"):
-                break
-        else:
-            pytest.fail("testnet exited before it was ready")
-        yield data_dir
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
 
 
 def test_put_get_delete_round_trip(testnet_dir: Path, tmp_path: Path) -> None:

@@ -62,10 +62,12 @@ from typing import Any, BinaryIO, NoReturn, TextIO
 import trio
 import trio.testing
 
+from vaultnet import control
 from vaultnet.events import TraceRecorder
+from vaultnet.faults import Fault
 from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
 
-COMMANDS: tuple[str, ...] = ("testnet", "put", "get", "delete", "tui", "bench")
+COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "tui", "bench")
 """Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>` below."""
 
 PROG = "vaultnet"
@@ -168,7 +170,7 @@ def _failure_code(exc: BaseException) -> int | None:
     leaves = list(_leaves(exc))
     if any(isinstance(e, KeyboardInterrupt) for e in leaves):
         return 130
-    expected = (TestnetError, OSError, CommandError)
+    expected = (TestnetError, OSError, CommandError, control.ControlError)
     if not leaves or not all(isinstance(e, expected) for e in leaves):
         return None
     first = leaves[0]
@@ -492,12 +494,10 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
 
 async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: Path,
                  stats: _Stats, start: float) -> None:
-    assert run.up_at is not None
-    up = run.up_at
-    addresses = net.bootstrap_addresses()
+    """Serve `vaultnet ctl` requests and print summaries until stopped."""
     record = {
         "format": ADDRESS_FORMAT,
-        "bootstrap": addresses,
+        "bootstrap": net.bootstrap_addresses(),
         "pid": os.getpid(),
         "transport": args.transport,
         "vaults": args.vaults,
@@ -505,10 +505,28 @@ async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: P
         "data_dir": str(args.data_dir.resolve()) if args.data_dir is not None else None,
         "started": time.time(),
     }
+    async with trio.open_nursery() as control_nursery:
+        token = control.write_token(addr_path.parent)
+        record["control"] = await control_nursery.start(
+            control.serve, control.Controller(net, token))
+        try:
+            await _report_until_stopped(net, args, run, addr_path, record, stats, start)
+        finally:
+            control_nursery.cancel_scope.cancel()
+            (addr_path.parent / control.TOKEN_FILE).unlink(missing_ok=True)
+
+
+async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Run,
+                                addr_path: Path, record: dict[str, Any], stats: _Stats,
+                                start: float) -> None:
+    assert run.up_at is not None
+    up = run.up_at
+    addresses = record["bootstrap"]
     try:
         _write_address_file(addr_path, record)
         run.say(f"bootstrap: {addresses[0]}")
         run.say(f"address file: {addr_path}")
+        run.say(f"control: {record['control']} (vaultnet ctl)")
         run.say(f"ready: {len(net.vaults)} vaults up in {up - start:.1f}s")
         # --duration and the summary clock `t=` count from here, not from the start-up.
         deadline = up + args.duration if args.duration is not None else float("inf")
@@ -552,6 +570,57 @@ async def _watch_signals(signals: Any, run: _Run, addr_path: Path) -> None:
         _remove_address_file(addr_path)
         _error_line(f"{signal.Signals(signum).name} again, exiting without a clean shutdown")
         os._exit(1)
+
+
+# -- vaultnet ctl ---------------------------------------------------------------------------------
+
+
+def add_ctl_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "ctl", help="steer a running 'vaultnet testnet': status, add, kill, restart, fault",
+        description="Send one command to a running testnet over its loopback control port, "
+                    "authenticated with the token in its data directory.")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="the testnet's --data-dir (default: where 'vaultnet testnet' "
+                             "writes its address file)")
+    commands = parser.add_subparsers(dest="ctl_command", metavar="COMMAND", title="commands",
+                                     required=True)
+    commands.add_parser("status", help="vaults, connections, messages; one line per vault")
+    commands.add_parser("add", help="start one more vault")
+    commands.add_parser("kill", help="stop a vault").add_argument(
+        "name", metavar="NAME", help="vault name or unique hex prefix")
+    commands.add_parser("restart", help="stop (if live) and restart a vault with its data"
+                        ).add_argument("name", metavar="NAME", help="vault name or hex prefix")
+    fault = commands.add_parser("fault", help="inject a fault into a vault")
+    fault.add_argument("name", metavar="NAME", help="vault name or unique hex prefix")
+    fault.add_argument("kind", choices=[f.value for f in Fault], metavar="KIND",
+                       help=", ".join(f.value for f in Fault) + " (see vaultnet/faults.py)")
+    return parser
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    record = read_address_file(args.data_dir)
+    address = record.get("control")
+    if not isinstance(address, str):
+        raise CommandError("that testnet does not accept control commands (started by an "
+                           "older vaultnet?)")
+    token = control.read_token(address_file(args.data_dir).parent)
+    argv = [a for a in (getattr(args, "name", None), getattr(args, "kind", None)) if a]
+    result = trio.run(control.request, address, token, args.ctl_command, argv)
+    if args.ctl_command == "status":
+        print(f"vaults={result['vaults']} connections={result['connections']} "
+              f"messages={result['messages']}")
+        for row in result["vault_list"]:
+            print(f"{row['name'][:16]}  {row['address']:<21}  peers={row['peers']:<3} "
+                  f"copies={row['copies']}{'  silent' if row['silent'] else ''}")
+    elif args.ctl_command == "kill":
+        print(f"killed {result['name'][:16]}")
+    elif args.ctl_command == "fault":
+        print(f"{result['fault']}: {result['name'][:16]}")
+    else:
+        print(f"{'added' if args.ctl_command == 'add' else 'restarted'} {result['name'][:16]} "
+              f"at {result['address']}")
+    return 0
 
 
 # -- vaultnet put / get / delete ----------------------------------------------------------------
@@ -701,8 +770,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "bench", help="benchmarks (e.g. 'vaultnet bench net')",
-        description="Run a benchmark suite from vaultnet.bench; everything after the suite name "
-                    "is passed to it (try 'vaultnet bench net --help').")
+        description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, ...); everything "
+                    "after the suite name is passed to it (try 'vaultnet bench net --help').")
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="SUITE [OPTIONS]",
                         help="suite name (net, ...) and its options")
     return parser
@@ -711,15 +780,14 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_bench(args: argparse.Namespace) -> int:
     if not args.bench_args:
         raise UsageError("name a benchmark suite, e.g. 'vaultnet bench net'")
-    if args.bench_args[0] == "data":
-        from vaultnet import bench_data
-
-        return bench_data.main(list(args.bench_args[1:]))
+    suite = args.bench_args[0]
+    if not suite.isidentifier():
+        raise UsageError(f"unknown benchmark suite {suite!r}")
+    module = f"vaultnet.bench_{suite}"
     try:
-        bench = importlib.import_module("vaultnet.bench")  # lazy: only `bench` pays for it
+        bench = importlib.import_module(module)  # lazy: only `bench` pays for it
     except ModuleNotFoundError as exc:
-        if exc.name != "vaultnet.bench":
+        if exc.name != module:
             raise  # the module is there but broken: show the real problem
-        raise CommandError("benchmarks are not available (no vaultnet.bench module)") from None
-    code = bench.main(list(args.bench_args))
-    return int(code or 0)
+        raise UsageError(f"unknown benchmark suite {suite!r}") from None
+    return int(bench.main(list(args.bench_args[1:])) or 0)

@@ -146,7 +146,9 @@ class Testnet:
     def vault(self, name: Name | str) -> Vault:
         """The live vault with this name (bytes, or a unique hex prefix)."""
         def match(v: Vault) -> bool:
-            return v.name == name if isinstance(name, bytes) else v.name.hex().startswith(name)
+            if isinstance(name, bytes):
+                return v.name == name
+            return v.name.hex().startswith(name.lower())
 
         matches = [v for v in self.vaults if match(v)]
         if len(matches) != 1:
@@ -164,8 +166,14 @@ class Testnet:
         vault.stop()
         await trio.lowlevel.checkpoint()
 
-    async def restart_vault(self, name: Name) -> Vault:
-        """Bring a vault back with the same identity and data directory."""
+    async def restart_vault(self, name: Name | str) -> Vault:
+        """Bring a vault back with the same identity and data directory (a live one is killed
+        first). `name` is the vault's name or a unique hex prefix of a vault that ever ran."""
+        if isinstance(name, str):
+            matches = [n for n in self._dirs if n.hex().startswith(name.lower())]
+            if len(matches) != 1:
+                raise TestnetError(f"no single vault that ever ran matches {name!r}")
+            name = matches[0]
         if any(v.name == name for v in self.vaults):
             await self.kill_vault(name)
         directory = self._dirs.get(name)

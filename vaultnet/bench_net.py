@@ -1,0 +1,162 @@
+"""Network-core benchmark: transport frames/s, boot time, memory per vault.
+
+`vaultnet bench net [--frames N] [--skip-100]`. Figures are printed, never asserted: this
+machine is noisy, so each transport figure is the median of several rounds in one run.
+
+- frames/s: a typical message frame (about 300 bytes of msgpack) pushed through `Connection.send`
+  and received at the far end, over 1 connection and over 100 concurrent connections to one
+  listener; on TCP also the naive one-write-per-frame writer, for the ratio the batching writer
+  buys; on sim with the default 2-20 ms link latency in real time.
+- boot: wall time for `Testnet(vaults=N)` to converge (every proximity set exact); on sim also
+  the simulated seconds it took (run under trio's MockClock with autojump).
+- memory: resident set growth while booting 32 TCP vaults, divided by 32 (measured first, before
+  other rounds have grown the heap), and the Python heap those vaults hold (tracemalloc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+
+import trio
+import trio.testing
+
+from vaultnet import wire
+from vaultnet.identity import Identity
+from vaultnet.testnet import Testnet
+from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint
+from vaultnet.transport.sim import SimNetwork
+from vaultnet.transport.tcp import TcpEndpoint
+
+ROUNDS = 5
+FRAME = {"t": "msg", "src": os.urandom(64), "dst": os.urandom(64), "action": "put",
+         "id": os.urandom(32), "trace": os.urandom(16), "body": {"copy": os.urandom(64)}}
+
+
+async def _pump(make_endpoint: Callable[[Identity], Endpoint], connections: int, frames: int,
+                naive: bool) -> float:
+    """Frames per second from `connections` senders to one listener, each sending its share."""
+    per_conn = frames // connections
+    received = [0]
+    all_in = trio.Event()
+
+    async def serve(conn: Connection) -> None:
+        try:
+            while True:
+                await conn.receive()
+                received[0] += 1
+                if received[0] == per_conn * connections:
+                    all_in.set()
+        except ConnectionClosed:
+            pass
+
+    async def send_all(conn: Connection) -> None:
+        for _ in range(per_conn):
+            if naive:
+                await conn.stream.send_bodies([wire.pack(FRAME)])
+            else:
+                conn.send(FRAME)
+                if conn._queued_bytes > 1 << 20:  # let the writer drain, as a vault would
+                    await trio.lowlevel.checkpoint()
+        await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        server = make_endpoint(Identity.generate())
+        address = await server.listen(nursery, serve)
+        conns = [await make_endpoint(Identity.generate()).connect(address)
+                 for _ in range(connections)]
+        for conn in conns:
+            nursery.start_soon(conn.run_writer)
+        start = time.perf_counter()
+        async with trio.open_nursery() as senders:
+            for conn in conns:
+                senders.start_soon(send_all, conn)
+        await all_in.wait()
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return per_conn * connections / elapsed
+
+
+def _median_rate(run: Callable[[], Awaitable[float]]) -> float:
+    return statistics.median(trio.run(run) for _ in range(ROUNDS))
+
+
+async def _boot(vaults: int, transport: str) -> tuple[float, float]:
+    """(wall seconds, trio-clock seconds) until `vaults` vaults have converged."""
+    wall, clock = time.perf_counter(), trio.current_time()
+    async with Testnet(vaults=vaults, transport=transport, seed=1 if transport == "sim" else None):
+        return time.perf_counter() - wall, trio.current_time() - clock
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+async def _memory_per_vault(vaults: int) -> tuple[float, float]:
+    """(RSS growth, traced Python heap) in KiB per vault, with `vaults` TCP vaults running."""
+    before = _rss_kib()
+    async with Testnet(vaults=vaults, transport="tcp"):
+        rss = (_rss_kib() - before) / vaults
+    tracemalloc.start()
+    try:
+        async with Testnet(vaults=vaults, transport="tcp"):
+            heap = tracemalloc.get_traced_memory()[0] / 1024 / vaults
+    finally:
+        tracemalloc.stop()
+    return rss, heap
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vaultnet bench net", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=50_000, help="frames per round")
+    parser.add_argument("--skip-100", action="store_true", help="skip the 100-vault boots")
+    args = parser.parse_args(argv)
+
+    def tcp(identity: Identity) -> Endpoint:
+        return TcpEndpoint(identity)
+
+    sim = SimNetwork(0)
+
+    async def on_sim(connections: int) -> float:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sim.run)
+            rate = await _pump(lambda i: sim.endpoint(i), connections, args.frames, False)
+            nursery.cancel_scope.cancel()
+        return rate
+
+    rss, heap = trio.run(_memory_per_vault, 32)
+    rows: list[tuple[str, str]] = [
+        ("memory per vault, RSS growth (32 tcp vaults)", f"{rss:,.0f} KiB"),
+        ("memory per vault, Python heap (32 tcp vaults)", f"{heap:,.0f} KiB")]
+    for connections in (1, 100):
+        batched = _median_rate(lambda c=connections: _pump(tcp, c, args.frames, False))
+        naive = _median_rate(lambda c=connections: _pump(tcp, c, args.frames // 5, True))
+        rows.append((f"tcp frames/s, {connections} conn (batched writer)", f"{batched:,.0f}"))
+        rows.append((f"tcp frames/s, {connections} conn (one write per frame)", f"{naive:,.0f}"))
+        rows.append((f"  batched / naive, {connections} conn", f"{batched / naive:.1f}x"))
+        rows.append((f"sim frames/s, {connections} conn",
+                     f"{_median_rate(lambda c=connections: on_sim(c)):,.0f}"))
+    for vaults in (32,) if args.skip_100 else (32, 100):
+        wall, _ = trio.run(_boot, vaults, "tcp")
+        rows.append((f"boot {vaults} tcp vaults (wall)", f"{wall:.1f} s"))
+        wall, simulated = trio.run(_boot, vaults, "sim",
+                                   clock=trio.testing.MockClock(autojump_threshold=0))
+        rows.append((f"boot {vaults} sim vaults (wall / simulated)",
+                     f"{wall:.1f} s / {simulated:.1f} s"))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
