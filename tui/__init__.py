@@ -1,0 +1,1 @@
+"""The vaultnet dashboard: a Textual app hosting a live testnet (`vaultnet tui`)."""

@@ -1,0 +1,24 @@
+"""Messages the dashboard's parts send each other."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class ModelRefreshed(Message):
+    """The network model has new data; a newer one supersedes a queued older one."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ModelRefreshed)
+
+
+class NetworkReady(Message):
+    """The embedded testnet is up."""
+
+
+class FocusChanged(Message):
+    """The user chose a name (a chunk or a vault) to look at in the XOR view."""
+
+    def __init__(self, name: bytes) -> None:
+        super().__init__()
+        self.name = name

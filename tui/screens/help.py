@@ -1,0 +1,51 @@
+"""The `?` screen: every key, and what each view shows."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = """\
+[b]vaultnet dashboard[/]: a live testnet; everything you do here happens on the real network.
+
+[b]Views[/] (1-5, or click a tab)
+  1 Vaults     state, stored / capacity, copies by kind (P/B/S), rank, messages/s;
+               the selected vault's close group, PmidManager account and copies
+  2 Chunks     the chunks you put, who holds each copy; the XOR view of the selected
+               chunk: nearest vaults by shared prefix bits, the close-group boundary
+  3 Flows      the followed operation as a space-time diagram (persona lanes, time
+               downwards, arrows per message, marks for accumulate / sync / store);
+               below it the live message log (/ filters it)
+  4 Evictions  sacrificial evictions, put failures, holder changes, churn, faults
+  5 Ranking    nodes by rank (stored / (stored + lost)), rank over time
+
+[b]Keys[/]
+  p  put: random bytes of a size (4096, 64K, 1M) or a file path
+  g  get the selected chunk        d  delete the selected chunk
+  t  follow the selected chunk's operation in the Flows view
+  x  show the XOR neighbourhood of the selected vault or chunk
+  a  add a vault    k  kill the selected vault    r  restart the selected vault
+  f  inject a fault into the selected vault: lie, lose, corrupt, silent,
+     partition (sim only), heal
+  /  filter the message log (words that must all appear: persona, action,
+     vault or name prefix, trace prefix); empty shows all
+  space  pause the display (the network keeps running)
+  ctrl+p command palette    ?  this help    q  quit
+
+Press escape or ? to close."""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90; height: 80%; border: thick $primary;
+                                  background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(HELP)

@@ -1,0 +1,39 @@
+"""The live message log, bounded, with a `/` filter.
+
+The filter is space-separated words that must all appear in a line (persona, action, vault or
+name prefix, trace prefix); an empty filter shows everything. Changing it re-renders from the
+model's bounded history, so earlier matching lines appear too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.widgets import Log
+
+MAX_LINES = 2000
+
+
+def matches(line: str, words: list[str]) -> bool:
+    lowered = line.lower()
+    return all(word in lowered for word in words)
+
+
+class FilteredLog(Log):
+    """A Log fed with new lines in batches, showing only those matching the filter."""
+
+    DEFAULT_CSS = "FilteredLog { height: 1fr; }"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, max_lines=MAX_LINES, **kwargs)  # type: ignore[arg-type]
+        self.words: list[str] = []
+
+    def set_filter(self, text: str, history: Iterable[str]) -> None:
+        self.words = text.lower().split()
+        self.clear()
+        self.append(list(history)[-MAX_LINES * 4:])
+
+    def append(self, lines: list[str]) -> None:
+        shown = [line for line in lines if matches(line, self.words)] if self.words else lines
+        if shown:
+            self.write_lines(shown[-MAX_LINES:])

@@ -1,0 +1,38 @@
+"""A DataTable whose rows are keyed by a name, refreshed in place (no flicker, cursor kept)."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+
+class KeyedTable(DataTable):
+    """Subclasses set COLUMNS = ((key, label), ...) and call `show_rows`."""
+
+    COLUMNS: tuple[tuple[str, str], ...] = ()
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for key, label in self.COLUMNS:
+            self.add_column(label, key=key)
+
+    def show_rows(self, rows: list[tuple[bytes, tuple[str, ...]]]) -> None:
+        """Rows as (name, cells): cells are updated in place while the set of names and their
+        order stay the same; otherwise the table is rebuilt with the cursor on the same name."""
+        wanted = [name.hex() for name, _ in rows]
+        if [str(k.value) for k in self.rows] != wanted:
+            selected = self.selected_name()
+            self.clear()
+            for name, cells in rows:
+                self.add_row(*cells, key=name.hex())
+            if selected is not None and selected.hex() in wanted:
+                self.move_cursor(row=wanted.index(selected.hex()))
+            return
+        for name, cells in rows:
+            for (key, _), cell in zip(self.COLUMNS, cells, strict=True):
+                self.update_cell(name.hex(), key, cell)
+
+    def selected_name(self) -> bytes | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return bytes.fromhex(str(key))
