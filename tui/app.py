@@ -70,6 +70,8 @@ class VaultnetApp(App[None]):
     TITLE = "vaultnet"
     COMMANDS = App.COMMANDS | {Actions}
     CSS = """
+    TabbedContent, TabbedContent > ContentSwitcher, TabPane { height: 1fr; }
+    TabPane { padding: 0; }
     #chunks-pane > Horizontal > ChunkTable { width: 1fr; }
     #chunks-pane > Horizontal > XorView { width: 1fr; }
     #flows-pane > VerticalScroll { height: 1fr; }
@@ -390,7 +392,11 @@ class VaultnetApp(App[None]):
         self._render_all()
 
     def action_tab(self, tab: str) -> None:
+        """Show a view and give its main widget the keyboard, so arrows move in it."""
         self.query_one(TabbedContent).active = f"{tab}-pane"
+        focus = {"vaults": VaultTable, "chunks": ChunkTable}.get(tab)
+        if focus is not None:
+            self.query_one(focus).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -38,6 +38,14 @@ NOTABLE = {base.SACRIFICIAL_EVICTED, base.PUT_FAILURE, base.HOLDER_REMOVED, base
            base.REPLICATED, base.RANK_CHANGED, base.CHUNK_DELETED}
 
 
+def _brief(value: object) -> str:
+    if isinstance(value, bytes):
+        return short(value)
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
 class BoundedLog:
     """The last `maxlen` lines, and how many were ever added (so a view can append only the
     lines it has not shown)."""
@@ -173,7 +181,8 @@ class NetworkModel:
                 self.notable.append(f"{self._t(event)} vault    {short(event.vault)} {what}")
 
     def _t(self, event: ev.Event) -> str:
-        return f"{event.time - (self._start or event.time):8.2f}s"
+        start = event.time if self._start is None else self._start
+        return f"{event.time - start:8.2f}s"
 
     def _flow_line(self, e: ev.MessageReceived) -> str:
         group = "group " if e.group else ""
@@ -184,8 +193,7 @@ class NetworkModel:
         if e.what == base.SACRIFICIAL_EVICTED:
             self.summary.evictions += 1
         if e.what in NOTABLE:
-            extra = " ".join(f"{k}={short(v) if isinstance(v, bytes) else v}"
-                             for k, v in sorted(e.detail.items()))
+            extra = " ".join(f"{k}={_brief(v)}" for k, v in sorted(e.detail.items()))
             self.notable.append(f"{self._t(e)} {e.what:<19} {short(e.vault)} {e.persona:<11} "
                                 f"{short(e.subject)} trace {short(e.trace, 6)} {extra}".rstrip())
 

@@ -1,0 +1,44 @@
+"""Driving the dashboard in tests: sync tests that run the App on asyncio (trio_mode would
+claim an `async def` test for trio; see reference/textual-trio.md §2.4)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tui.app import VaultnetApp
+
+DEADLINE = 60.0
+SIZE = (140, 44)
+
+
+def run_app(app: VaultnetApp, body: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await body(pilot)
+
+    asyncio.run(main())
+
+
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], what: str,
+                     deadline: float = DEADLINE) -> None:
+    """Poll `condition` between UI frames until it holds, failing after `deadline` seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while not condition():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def answer(pilot: Pilot[Any], key: str, text: str | None = None) -> None:
+    """Press `key`, and if it asks a question, replace the default answer with `text`."""
+    await pilot.press(key)
+    if text is not None:
+        await pilot.pause()
+        pilot.app.screen.query_one(Input).value = text
+        await pilot.press("enter")
