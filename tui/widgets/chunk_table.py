@@ -12,6 +12,7 @@ COLUMNS = (("chunk", "chunk"), ("size", "size"), ("P", "Primary"), ("B", "Backup
 
 class ChunkTable(KeyedTable):
     COLUMNS = COLUMNS
+    WIDTHS = {"P": 13, "B": 13, "S": 13, "state": 7}
     DEFAULT_CSS = "ChunkTable { height: 1fr; }"
 
     def show(self, model: NetworkModel) -> None:

@@ -6,14 +6,16 @@ from textual.widgets import DataTable
 
 
 class KeyedTable(DataTable):
-    """Subclasses set COLUMNS = ((key, label), ...) and call `show_rows`."""
+    """Subclasses set COLUMNS = ((key, label), ...) and call `show_rows`; WIDTHS fixes the
+    width of columns whose content grows after the first rows (holder lists)."""
 
     COLUMNS: tuple[tuple[str, str], ...] = ()
+    WIDTHS: dict[str, int] = {}
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         for key, label in self.COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=self.WIDTHS.get(key))
 
     def show_rows(self, rows: list[tuple[bytes, tuple[str, ...]]]) -> None:
         """Rows as (name, cells): cells are updated in place while the set of names and their
