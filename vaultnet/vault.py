@@ -391,8 +391,10 @@ class Vault:
             msg.check_signature()
         elif conn.role == "client" and msg.src.name != conn.peer:
             raise FrameError("client message claims another source")
+        # The group lead re-sends a message with the content once it has fetched it: that one
+        # is not a duplicate of its content-less first copy.
         key = (msg.msg_id + msg.sender + msg.src.name + msg.dst.name + msg.action.encode()
-               + (b"F" if final else b"R"))
+               + (b"F" if final else b"R") + (b"P" if msg.payload else b""))
         now = self.now()
         if self._seen.get(key, -SEEN_WINDOW) > now - SEEN_WINDOW:
             return

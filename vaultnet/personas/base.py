@@ -18,8 +18,9 @@ import msgpack
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters
+from vaultnet.store import RecordStore
 from vaultnet.wire import FrameError
-from vaultnet.xor import Name
+from vaultnet.xor import NAME_SIZE, Name, closest
 
 PAYLOAD_STASH_BYTES = 64 * 1024 * 1024
 PENDING_LIMIT = 10_000
@@ -37,6 +38,13 @@ RANK_CHANGED = "rank_changed"
 ACCUMULATED = "accumulated"
 FIREWALL_ANSWERED = "firewall_answered"
 CACHE_HIT = "cache_hit"
+ACCOUNT_TRANSFERRED = "account_transferred"
+
+TRANSFER_QUORUM = 2
+TRANSFERS_PENDING = 10_000
+LONE_TRANSFER_WAIT = 10.0
+"""Seconds after which a record only one member sent is accepted: when most of a group left at
+once, the lone survivor's copy is all there is (a contradicting copy in the meantime wins)."""
 
 
 class Context(Protocol):
@@ -89,12 +97,36 @@ def canonical(obj: dict[str, Any]) -> bytes:
     return msgpack.packb(dict(sorted(obj.items())), use_bin_type=True)
 
 
-def decode_action(data: bytes) -> dict[str, Any]:
+def decode_record(data: bytes) -> dict[str, Any]:
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=False, max_bin_len=1 << 20)
     except Exception as exc:
-        raise FrameError("undecodable sync action") from exc
-    if not isinstance(value, dict) or not isinstance(value.get("op"), str):
+        raise FrameError("undecodable record") from exc
+    if not isinstance(value, dict):
+        raise FrameError("a record must be a map")
+    return value
+
+
+def agreed_record(copies: list[bytes]) -> dict[str, Any] | None:
+    """The record a newcomer accepts from members' copies, or None while undecided: one held
+    by TRANSFER_QUORUM members, else (three or more copies of a counters-only record, e.g. a
+    PmidManager account) the per-field median."""
+    for data in set(copies):
+        if copies.count(data) >= TRANSFER_QUORUM:
+            return decode_record(data)
+    if len(copies) < 3:
+        return None
+    records = [decode_record(data) for data in copies]
+    fields = set(records[0])
+    if any(set(r) != fields or not all(isinstance(v, int) for v in r.values())
+           for r in records):
+        return None
+    return {f: sorted(r[f] for r in records)[len(records) // 2] for f in sorted(fields)}
+
+
+def decode_action(data: bytes) -> dict[str, Any]:
+    value = decode_record(data)
+    if not isinstance(value.get("op"), str):
         raise FrameError("sync action is not a record")
     return value
 
@@ -163,6 +195,7 @@ class GroupPersona:
         self.sync: Sync | None = None
         self.stash = PayloadStash()
         self._waiting_payload: OrderedDict[bytes, Message] = OrderedDict()
+        self._transfers: OrderedDict[tuple[str, bytes], _PendingTransfer] = OrderedDict()
 
     def attach(self, own: Name) -> None:
         self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
@@ -267,6 +300,105 @@ class GroupPersona:
         if self.sync is not None:
             self.sync.on_churn(lost, added)
 
+    # -- account transfer (seed 002) ----------------------------------------------------
+
+    def transfer_stores(self) -> list[RecordStore]:
+        """The stores whose records move with churn. Convention: the first 64 bytes of a
+        record's key are the name whose close group holds the record."""
+        return []
+
+    def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
+        """After a change in our close set: send each record we still hold to every vault that
+        has just become responsible for it, and drop those a newcomer has taken from us.
+
+        Every remaining member sends, so the receiver can accept at TRANSFER_QUORUM equal
+        copies. The message id names the churn event: a vault that left a group and comes back
+        into it must not have the second transfer answered by its firewall as a duplicate.
+        A record is dropped only when `added` pushed us out of its group (not when our view
+        merely shrank), so a vault never throws away the last copy on a partial view.
+        """
+        out = Outbox()
+        for store in self.transfer_stores():
+            dropped = []
+            for key, value in store.items():
+                group = key[:NAME_SIZE]
+                members = ctx.close_group(group)
+                if ctx.own not in members:
+                    if added is not None and added in members:
+                        dropped.append(key)
+                    continue
+                before = self._group_before(group, ctx, lost, added)
+                data = canonical(value)
+                for member in members:
+                    if member != ctx.own and member not in before:
+                        out.send(Message(
+                            src=Authority(ctx.own, self.persona),
+                            dst=Authority(member, self.persona), action="transfer",
+                            msg_id=new_id("transfer", store.table, key, data, member,
+                                          lost or b"", added or b""),
+                            trace_id=bytes(16), sender=b"",
+                            body={"store": store.table, "key": key, "value": data}))
+            for key in dropped:
+                store.delete(key)
+        return out
+
+    def _group_before(self, group: Name, ctx: Context, lost: Name | None,
+                      added: Name | None) -> list[Name]:
+        """The close group of `group` as we saw it before `lost` left and `added` came."""
+        size = self.params.group_size
+        candidates = set(ctx.closest_live(group, size + 1, {group}))
+        candidates.discard(added)
+        if lost is not None and lost != group:
+            candidates.add(lost)
+        return closest(group, candidates, size)
+
+    def on_transfer(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A member's copy of a record we are newly responsible for. What we already hold wins;
+        otherwise TRANSFER_QUORUM equal copies from distinct members are accepted, or, once
+        three members disagree about counters, their per-field median."""
+        stores = {store.table: store for store in self.transfer_stores()}
+        store = stores.get(body_str(msg, "store", tuple(stores)))
+        key = body_bytes(msg, "key", None)
+        data = body_bytes(msg, "value", None)
+        if store is None or len(key) < NAME_SIZE:
+            raise FrameError("transfer of an unknown record")
+        group = key[:NAME_SIZE]
+        # We may not have noticed the departure that made us a member yet: being next in line
+        # (within group size + 1 in our view) is enough when members send us the record.
+        next_in_line = ctx.own in ctx.closest_live(group, self.params.group_size + 1, {group})
+        if key in store or not next_in_line or not ctx.could_be_member(msg.sender, group):
+            return
+        pending = self._transfers.setdefault((store.table, key), _PendingTransfer(ctx.now()))
+        pending.copies[msg.sender] = data
+        while len(self._transfers) > TRANSFERS_PENDING:
+            self._transfers.popitem(last=False)
+        accepted = agreed_record(list(pending.copies.values()))
+        if accepted is not None:
+            self._accept_transfer(store, key, accepted, ctx, out)
+
+    def _accept_transfer(self, store: RecordStore, key: bytes, record: dict[str, Any],
+                         ctx: Context, out: Outbox) -> None:
+        pending = self._transfers.pop((store.table, key))
+        if key not in store:
+            store.put(key, record)
+            out.note(ACCOUNT_TRANSFERRED, key, bytes(16), store=store.table,
+                     copies=len(pending.copies))
+            self.record_arrived(store, key, record, ctx, out)
+
+    def record_arrived(self, store: RecordStore, key: bytes, record: dict[str, Any],
+                       ctx: Context, out: Outbox) -> None:
+        """Hook: a transferred record was accepted (a persona may act on churn it missed)."""
+
+    def accept_lone_transfers(self, ctx: Context) -> Outbox:
+        """Accept records only one member sent, once LONE_TRANSFER_WAIT has passed."""
+        out = Outbox()
+        stores = {store.table: store for store in self.transfer_stores()}
+        for (table, key), pending in list(self._transfers.items()):
+            if len(pending.copies) == 1 and ctx.now() - pending.first > LONE_TRANSFER_WAIT:
+                (data,) = pending.copies.values()
+                self._accept_transfer(stores[table], key, decode_record(data), ctx, out)
+        return out
+
     # -- building messages -------------------------------------------------------------
 
     def group_message(self, src_name: Name, dst_name: Name, action: str, body: dict[str, Any],
@@ -285,6 +417,12 @@ class GroupPersona:
         """Whether we attach content for our group: the member closest to the group's name."""
         group = ctx.close_group(group_name)
         return bool(group) and group[0] == ctx.own
+
+
+@dataclass
+class _PendingTransfer:
+    first: float
+    copies: dict[Name, bytes] = field(default_factory=dict)
 
 
 class _Synchronising:

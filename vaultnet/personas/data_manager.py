@@ -40,6 +40,8 @@ from vaultnet.xor import Name
 HOLDERS_PER_COPY = 2
 MAX_FAILED = 8
 FETCH_TIMEOUT = 5.0
+SWEEP_INTERVAL = 5.0
+DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
 
 
@@ -66,6 +68,53 @@ class DataManager(GroupPersona):
         self.is_eligible = lambda _name: True
         self._awaiting_primary: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
         self._fetches: OrderedDict[bytes, _Fetch] = OrderedDict()
+        self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
+        self._last_sweep = 0.0
+        self._departed: OrderedDict[Name, None] = OrderedDict()  # vaults we saw leave
+
+    def transfer_stores(self) -> list[RecordStore]:
+        return [self.records]
+
+    def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
+        """Account transfer, and re-replication when a holder leaves (see `_holder_left`)."""
+        out = super().churned(ctx, lost, added)
+        if added is not None:
+            self._departed.pop(added, None)
+        if lost is not None:
+            self._departed[lost] = None
+            while len(self._departed) > DEPARTED_KEPT:
+                self._departed.popitem(last=False)
+            for copy in [c for c, r in self.records.items() if lost in r["holders"]]:
+                if ctx.is_responsible(copy):
+                    self._holder_left(copy, lost, ctx, out)
+        return out
+
+    def record_arrived(self, store: RecordStore, key: bytes, record: dict[str, Any],
+                       ctx: Context, out: Outbox) -> None:
+        """A transferred record may be behind: apply removals the group agreed before it came,
+        and those of holders that left before it reached us."""
+        for action in self._early_removals.pop(key, []):
+            self.commit_remove_pmid(key, action, ctx, out, bytes(16))
+        self._drop_departed(key, ctx, out)
+
+    def _drop_departed(self, copy: Name, ctx: Context, out: Outbox) -> None:
+        """Replace holders we saw leave. Only those: a vault that merely does not know a holder
+        yet (a newcomer) must not decide it is gone."""
+        record = self.records.get(copy)
+        for holder in record["holders"] if record else []:
+            if holder in self._departed and not ctx.is_live(holder):
+                self._holder_left(copy, holder, ctx, out)
+
+    def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
+        """A holder left the network: every member sees that for itself, so each applies the
+        removal directly (no vote) and replaces the holder by the usual rule; the replacement
+        put carries an id derived from (copy, holder), so the members' puts accumulate."""
+        record = self.records.get(copy)
+        if record is not None and holder in record["holders"]:
+            self.commit_remove_pmid(copy, {"holder": holder, "reported": record["size"],
+                                           "reason": "holder left",
+                                           "id": new_id("left", copy, holder)},
+                                    ctx, out, bytes(16))
 
     def choose_holders(self, copy: Name, count: int, exclude: set[Name],
                        ctx: Context) -> list[Name]:
@@ -160,7 +209,13 @@ class DataManager(GroupPersona):
                            trace: bytes) -> None:
         record = self.records.get(copy)
         holder = action["holder"]
-        if record is None or holder not in record["holders"]:
+        if record is None:
+            # Agreed before the record's transfer reached us: apply it when the record comes.
+            self._early_removals.setdefault(copy, []).append(action)
+            while len(self._early_removals) > PENDING_LIMIT:
+                self._early_removals.popitem(last=False)
+            return
+        if holder not in record["holders"]:
             return
         record["holders"].remove(holder)
         record["failed"] = (record["failed"] + [holder])[-MAX_FAILED:]
@@ -271,9 +326,15 @@ class DataManager(GroupPersona):
                 dst_persona=Persona.PMID_MANAGER, payload=payload))
 
     def tick(self, ctx: Context) -> Outbox:
-        """Move on from holders that did not answer a fetch in time."""
+        """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
+        replace holders that left without our noticing (a missed churn event)."""
         out = Outbox()
         now = ctx.now()
+        if now - self._last_sweep >= SWEEP_INTERVAL:
+            self._last_sweep = now
+            for copy in self.records.keys():  # noqa: SIM118 (a RecordStore, not a dict)
+                if ctx.is_responsible(copy):
+                    self._drop_departed(copy, ctx, out)
         for copy, fetch in list(self._fetches.items()):
             if fetch.asked is not None and now - fetch.started > FETCH_TIMEOUT:
                 self._ask_next(copy, fetch, ctx, out, bytes(16))

@@ -105,14 +105,19 @@ class PersonaHost:
             self.vault.send(msg)
 
     def on_churn(self, change: ChurnChange) -> None:
-        for persona in self.personas.values():
-            persona.on_churn(change.lost, change.added)
+        out = Outbox()
+        with self.db.transaction():
+            for persona in self.personas.values():
+                persona.on_churn(change.lost, change.added)
+                out.extend(persona.churned(self.ctx, change.lost, change.added))
+        self.deliver(out)
 
     def tick(self) -> None:
         with self.db.transaction():
             out = Outbox()
             for persona in self.personas.values():
                 out.extend(persona.resend(self.ctx))
+                out.extend(persona.accept_lone_transfers(self.ctx))
             out.extend(self.data_manager.tick(self.ctx))
         self.deliver(out)
 

@@ -36,6 +36,9 @@ class MaidManager(GroupPersona):
         self.chunks = chunks
         self.allowance = allowance
 
+    def transfer_stores(self) -> list[RecordStore]:
+        return [self.accounts, self.chunks]
+
     def account(self, client: bytes) -> dict[str, Any]:
         return self.accounts.get(client) or {"used": 0, "allowance": self.allowance}
 

@@ -46,6 +46,9 @@ class PmidManager(GroupPersona):
         super().__init__(params)
         self.accounts = accounts
 
+    def transfer_stores(self) -> list[RecordStore]:
+        return [self.accounts]
+
     def account(self, node: Name) -> dict[str, Any]:
         return self.accounts.get(node) or {"stored": 0, "lost": 0, "count": 0}
 
