@@ -24,10 +24,10 @@ def stored_by(net: Testnet, copy: Name) -> list[Name]:
     return sorted(v.name for v in net.vaults if any(c == copy for c, _, _ in v.stored()))
 
 
-def copy_problems(net: Testnet, chunk: Name) -> list[str]:
-    """What is wrong with `chunk`'s copies: every member of each copy's true close group must
-    hold the same DataManager record, naming exactly HOLDERS_PER_COPY live holders, and exactly
-    those vaults must store the copy."""
+def copy_problems_by_kind(net: Testnet, chunk: Name) -> list[str]:
+    """For each copy kind of `chunk` (P, B, S), what is wrong with it ("" if nothing): every
+    member of the copy's true close group must hold the same DataManager record, naming exactly
+    HOLDERS_PER_COPY live holders, and exactly those vaults must store the copy."""
     problems = []
     live = {v.name for v in net.vaults}
     for kind in CopyKind:
@@ -35,15 +35,20 @@ def copy_problems(net: Testnet, chunk: Name) -> list[str]:
         group = set(net.true_close_group(copy))
         records = [v.host.data_manager.records.get(copy) for v in net.vaults
                    if v.name in group and v.host is not None]
+        named = sorted(records[0]["holders"]) if records[0] is not None else []
         if records[0] is None or any(r != records[0] for r in records):
             problems.append(f"{kind.name}: members disagree or lack the record")
-            continue
-        named = sorted(records[0]["holders"])
-        if len(named) != HOLDERS_PER_COPY or not set(named) <= live:
+        elif len(named) != HOLDERS_PER_COPY or not set(named) <= live:
             problems.append(f"{kind.name}: the record names {len(named)} live holders")
         elif stored_by(net, copy) != named:
             problems.append(f"{kind.name}: stored by other vaults than the record names")
+        else:
+            problems.append("")
     return problems
+
+
+def copy_problems(net: Testnet, chunk: Name) -> list[str]:
+    return [problem for problem in copy_problems_by_kind(net, chunk) if problem]
 
 
 def replication_ok(net: Testnet, chunks: list[Name]) -> bool:

@@ -41,6 +41,7 @@ HOLDERS_PER_COPY = 2
 MAX_FAILED = 8
 FETCH_TIMEOUT = 5.0
 SWEEP_INTERVAL = 5.0
+LEFT = "holder left"
 DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
 
@@ -107,13 +108,14 @@ class DataManager(GroupPersona):
 
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
         """A holder left the network: every member sees that for itself, so each applies the
-        removal directly (no vote) and replaces the holder by the usual rule; the replacement
-        put carries an id derived from (copy, holder), so the members' puts accumulate."""
+        removal directly (no vote) and replaces the holder by the usual rule. The replacement
+        put's id derives from (copy, new holder) only: members that saw different departures
+        first (and so removed different holders on the way) still send the same put."""
         record = self.records.get(copy)
         if record is not None and holder in record["holders"]:
             self.commit_remove_pmid(copy, {"holder": holder, "reported": record["size"],
-                                           "reason": "holder left",
-                                           "id": new_id("left", copy, holder)},
+                                           "reason": LEFT,
+                                           "id": new_id("left", copy)},
                                     ctx, out, bytes(16))
 
     def choose_holders(self, copy: Name, count: int, exclude: set[Name],
@@ -218,7 +220,10 @@ class DataManager(GroupPersona):
         if holder not in record["holders"]:
             return
         record["holders"].remove(holder)
-        record["failed"] = (record["failed"] + [holder])[-MAX_FAILED:]
+        if action["reason"] != LEFT:
+            # A vault that left is not live, so it is not chosen again anyway; keeping it out
+            # of `failed` keeps members' records equal whatever order they saw departures in.
+            record["failed"] = (record["failed"] + [holder])[-MAX_FAILED:]
         out.note(HOLDER_REMOVED, copy, trace, holder=holder, reason=action["reason"],
                  kind=record["kind"])
         if action["reported"] != record["size"]:
