@@ -33,6 +33,8 @@ from vaultnet.personas.base import (
     digest,
     new_id,
 )
+from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
+from vaultnet.personas.pmid_manager import BELOW_FLOOR
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, RecordStore, chunk_name_of
 from vaultnet.xor import Name
@@ -57,7 +59,7 @@ class _Fetch:
     replicate_to: list[tuple[Name, bytes]] = field(default_factory=list)
 
 
-class DataManager(GroupPersona):
+class DataManager(GroupPersona, IntegrityChecks):
     persona = Persona.DATA_MANAGER
     needs_payload = frozenset({"put"})
 
@@ -66,12 +68,17 @@ class DataManager(GroupPersona):
         super().__init__(params)
         self.records = records
         self.holders_per_copy = holders_per_copy
-        self.is_eligible = lambda _name: True
+        self._ineligible: OrderedDict[Name, None] = OrderedDict()  # refused: rank too low
         self._awaiting_primary: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
         self._fetches: OrderedDict[bytes, _Fetch] = OrderedDict()
         self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
         self._last_sweep = 0.0
         self._departed: OrderedDict[Name, None] = OrderedDict()  # vaults we saw leave
+        self._init_checks()
+
+    def is_eligible(self, name: Name) -> bool:
+        """Not a node whose PmidManagers refused a copy because its rank is below the floor."""
+        return name not in self._ineligible
 
     def transfer_stores(self) -> list[RecordStore]:
         return [self.records]
@@ -79,6 +86,7 @@ class DataManager(GroupPersona):
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """Account transfer, and re-replication when a holder leaves (see `_holder_left`)."""
         out = super().churned(ctx, lost, added)
+        self.queue_checks(ctx)
         if added is not None:
             self._departed.pop(added, None)
         if lost is not None:
@@ -111,11 +119,15 @@ class DataManager(GroupPersona):
         removal directly (no vote) and replaces the holder by the usual rule. The replacement
         put's id derives from (copy, new holder) only: members that saw different departures
         first (and so removed different holders on the way) still send the same put."""
+        self._remove_holder(copy, holder, LEFT, new_id("left", copy), ctx, out)
+
+    def _remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes, ctx: Context,
+                       out: Outbox) -> None:
         record = self.records.get(copy)
         if record is not None and holder in record["holders"]:
-            self.commit_remove_pmid(copy, {"holder": holder, "reported": record["size"],
-                                           "reason": LEFT,
-                                           "id": new_id("left", copy)},
+            reported = 0 if reason == FAILED_CHECK else record["size"]  # 0: penalise
+            self.commit_remove_pmid(copy, {"holder": holder, "reported": reported,
+                                           "reason": reason, "id": op_id},
                                     ctx, out, bytes(16))
 
     def choose_holders(self, copy: Name, count: int, exclude: set[Name],
@@ -220,6 +232,10 @@ class DataManager(GroupPersona):
         if holder not in record["holders"]:
             return
         record["holders"].remove(holder)
+        if action["reason"] == BELOW_FLOOR:
+            self._ineligible[holder] = None
+            while len(self._ineligible) > DEPARTED_KEPT:
+                self._ineligible.popitem(last=False)
         if action["reason"] != LEFT:
             # A vault that left is not live, so it is not chosen again anyway; keeping it out
             # of `failed` keeps members' records equal whatever order they saw departures in.
@@ -321,6 +337,7 @@ class DataManager(GroupPersona):
             return
         del self._fetches[copy]
         self.stash.put(copy, payload)
+        self.content_verified(copy, payload, ctx, out)
         for to, request_id, client_trace in fetch.clients:
             out.send(self._get_response(copy, to, request_id, client_trace, payload, ""))
         for holder, op_id in fetch.replicate_to:
@@ -340,6 +357,7 @@ class DataManager(GroupPersona):
             for copy in self.records.keys():  # noqa: SIM118 (a RecordStore, not a dict)
                 if ctx.is_responsible(copy):
                     self._drop_departed(copy, ctx, out)
+        self.run_checks(ctx, out)
         for copy, fetch in list(self._fetches.items()):
             if fetch.asked is not None and now - fetch.started > FETCH_TIMEOUT:
                 self._ask_next(copy, fetch, ctx, out, bytes(16))

@@ -26,6 +26,10 @@ from vaultnet.store import RecordStore
 from vaultnet.xor import Name
 
 KINDS = ("P", "B", "S")
+RANK_FLOOR = 0.75
+"""A node ranked below this is refused new copies: its PmidManagers answer the DataManagers'
+put with a PutFailure (BELOW_FLOOR), and the DataManagers stop choosing it."""
+BELOW_FLOOR = "rank below floor"
 
 
 def rank(account: dict[str, Any]) -> float:
@@ -63,6 +67,12 @@ class PmidManager(GroupPersona):
     def commit_put(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
         account = self.account(node)
+        if rank(account) < RANK_FLOOR:
+            out.send(self.group_message(
+                node, action["copy"], "put_failure",
+                {"holder": node, "size": action["size"], "reason": BELOW_FLOOR},
+                trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
+            return
         account["stored"] += action["size"]
         account["count"] += 1
         self.accounts.put(node, account)

@@ -21,6 +21,7 @@ from vaultnet.personas.base import (
     body_str,
     new_id,
 )
+from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.routing import Parameters
 from vaultnet.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
 
@@ -90,6 +91,13 @@ class PmidNode(GroupPersona):
         copy = body_bytes(msg, "copy")
         if self.chunks.delete(copy):
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value)
+
+    def on_challenge(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """An integrity check: SHA-512(content ‖ nonce) of the copy we hold."""
+        copy = body_bytes(msg, "copy")
+        nonce = body_bytes(msg, "nonce", None)
+        answer = answer_challenge(self.chunks.get(copy), nonce, self.lying)
+        out.send(challenge_reply(msg, ctx.own, answer))
 
     def on_fetch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         copy = body_bytes(msg, "copy")

@@ -1,0 +1,170 @@
+"""Integrity checks (DESIGN §4): after churn, a copy's DataManager lead challenges each holder
+with a nonce; the holder must answer SHA-512(content ‖ nonce). A wrong or missing answer
+counts as lost data: the holder is removed, the copy re-replicated, and the node penalised
+(its PmidManagers count the copy's bytes as lost, which lowers its rank).
+
+Decisions:
+- Only the lead challenges (one set of challenges per copy, not four). It needs the content
+  to know the right answer: from its stash, or fetched from a holder and checked against the
+  copy's name first (so a liar cannot pass by also serving wrong content).
+- The lead's verdict is sent to the other members, which apply the same removal: a member
+  cannot recheck without the content, and the lead is one of them by their own view.
+- The lead does not challenge itself when it is also a holder (it cannot audit its own disk
+  honestly); that copy is audited when another member leads its group.
+- A holder answering "not held" is asked once more after CHECK_TIMEOUT: a holder chosen
+  moments ago may still be receiving the copy.
+- Copies are queued when churn touches our close set and checked a few per sweep, so a burst
+  of churn cannot turn into a burst of challenges.
+- Nonces are derived from (lead, copy, time): unpredictable enough for a holder that does not
+  know when it will be asked; a real network would use a random source.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.base import Context, Outbox, body_bytes, digest, new_id
+from vaultnet.xor import Name
+
+CHECKS_PER_SWEEP = 8
+CHECK_TIMEOUT = 5.0
+CHECKS_QUEUED = 10_000
+FAILED_CHECK = "failed integrity check"
+INTEGRITY_FAILED = "integrity_failed"
+
+
+def expected_answer(content: bytes, nonce: bytes) -> bytes:
+    return digest(content + nonce)
+
+
+@dataclass
+class _Check:
+    nonce: bytes
+    started: float
+    expected: bytes | None = None  # None until the lead has the verified content
+    waiting: set[Name] = field(default_factory=set)
+    retried: bool = False
+
+
+class IntegrityChecks:
+    """Mixed into DataManager, which provides `records`, `stash`, `is_lead`, `_fetch` and
+    `_remove_holder(copy, holder, reason, op_id, ctx, out)`."""
+
+    def _init_checks(self) -> None:
+        self._check_queue: OrderedDict[Name, None] = OrderedDict()
+        self._checks: OrderedDict[Name, _Check] = OrderedDict()
+
+    def queue_checks(self, ctx: Context) -> None:
+        """Churn touched our close set: check the copies we lead."""
+        for copy in self.records.keys():  # noqa: SIM118
+            if self.is_lead(copy, ctx):
+                self._check_queue[copy] = None
+        while len(self._check_queue) > CHECKS_QUEUED:
+            self._check_queue.popitem(last=False)
+
+    def run_checks(self, ctx: Context, out: Outbox) -> None:
+        """Start up to CHECKS_PER_SWEEP queued checks; fail holders that did not answer."""
+        for _ in range(min(CHECKS_PER_SWEEP, len(self._check_queue))):
+            copy, _ = self._check_queue.popitem(last=False)
+            self._start_check(copy, ctx, out)
+        for copy, check in list(self._checks.items()):
+            if ctx.now() - check.started <= CHECK_TIMEOUT:
+                continue
+            if check.expected is not None and check.waiting and not check.retried:
+                # A holder chosen moments ago may still be receiving the copy: ask once more.
+                check.retried = True
+                check.started = ctx.now()
+                self._challenge(copy, check, sorted(check.waiting), ctx, out)
+                continue
+            del self._checks[copy]  # answered late, or the content could not be fetched
+            for holder in sorted(check.waiting) if check.expected is not None else []:
+                if ctx.is_live(holder):
+                    self._failed(copy, holder, check.nonce, ctx, out)
+
+    def _start_check(self, copy: Name, ctx: Context, out: Outbox) -> None:
+        record = self.records.get(copy)
+        if record is None or copy in self._checks or not self.is_lead(copy, ctx):
+            return
+        nonce = new_id("nonce", ctx.own, copy, str(ctx.now()))
+        self._checks[copy] = _Check(nonce, ctx.now())
+        content = self.stash.get(copy)
+        if content is None:
+            self._fetch(copy, record, ctx, out, trace=bytes(16))
+        else:
+            self.content_verified(copy, content, ctx, out)
+
+    def content_verified(self, copy: Name, content: bytes, ctx: Context, out: Outbox) -> None:
+        """We hold the copy's verified content: send the challenges if a check waits for it."""
+        check = self._checks.get(copy)
+        record = self.records.get(copy)
+        if check is None or check.expected is not None or record is None:
+            return
+        check.expected = expected_answer(content, check.nonce)
+        check.started = ctx.now()
+        check.waiting = {h for h in record["holders"] if ctx.is_live(h) and h != ctx.own}
+        self._challenge(copy, check, sorted(check.waiting), ctx, out)
+
+    @staticmethod
+    def _challenge(copy: Name, check: _Check, holders: list[Name], ctx: Context,
+                   out: Outbox) -> None:
+        for holder in holders:
+            out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
+                             dst=Authority(holder, Persona.PMID_NODE), action="challenge",
+                             msg_id=new_id("challenge", copy, holder, check.nonce,
+                                           str(check.retried)),
+                             trace_id=bytes(16), sender=b"",
+                             body={"copy": copy, "nonce": check.nonce}))
+
+    def on_challenge_response(self, msg: Message, payload: bytes, ctx: Context,
+                              out: Outbox) -> None:
+        copy = body_bytes(msg, "copy")
+        check = self._checks.get(copy)
+        if check is None or msg.sender not in check.waiting:
+            return
+        answer = body_bytes(msg, "answer", None)
+        if not answer and not check.retried:
+            return  # "not holding it (yet)": stays waiting, asked again after the timeout
+        check.waiting.discard(msg.sender)
+        if answer != check.expected:
+            self._failed(copy, msg.sender, check.nonce, ctx, out)
+        if not check.waiting:
+            del self._checks[copy]
+
+    def _failed(self, copy: Name, holder: Name, nonce: bytes, ctx: Context,
+                out: Outbox) -> None:
+        """Remove and penalise `holder` here, and tell the other members to do the same."""
+        op_id = new_id("integrity", copy, holder, nonce)
+        self._remove_holder(copy, holder, FAILED_CHECK, op_id, ctx, out)
+        out.note(INTEGRITY_FAILED, copy, bytes(16), holder=holder)
+        out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
+                         dst=Authority(copy, Persona.DATA_MANAGER, group=True),
+                         action="integrity_failure", msg_id=op_id, trace_id=bytes(16),
+                         sender=b"", body={"copy": copy, "holder": holder, "nonce": nonce}))
+
+    def on_integrity_failure(self, msg: Message, payload: bytes, ctx: Context,
+                             out: Outbox) -> None:
+        """The lead found a holder failing a check: apply the same removal (we are members,
+        it is the lead in our own view)."""
+        copy, holder = body_bytes(msg, "copy"), body_bytes(msg, "holder")
+        group = ctx.close_group(copy)
+        if msg.sender == ctx.own or not group or group[0] != msg.sender:
+            return
+        op_id = new_id("integrity", copy, holder, body_bytes(msg, "nonce", None))
+        self._remove_holder(copy, holder, FAILED_CHECK, op_id, ctx, out)
+
+
+def answer_challenge(content: bytes | None, nonce: bytes, lying: bool) -> bytes:
+    """A PmidNode's answer: empty when it has nothing, a wrong hash when it lies."""
+    if lying:
+        return digest(b"not the content" + nonce)
+    return expected_answer(content, nonce) if content else b""
+
+
+def challenge_reply(msg: Message, own: Name, answer: bytes) -> Message:
+    return Message(src=Authority(own, Persona.PMID_NODE), dst=msg.src,
+                   action="challenge_response", msg_id=new_id("answer", msg.msg_id),
+                   trace_id=msg.trace_id, sender=b"",
+                   body={"copy": msg.body.get("copy"), "answer": answer})
+
