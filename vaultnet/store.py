@@ -226,6 +226,9 @@ class RecordStore:
         )
         return cur.rowcount > 0
 
+    def clear(self) -> None:
+        self.db.connection.execute(f"DELETE FROM {self._sql_table}")
+
     def keys(self) -> list[bytes]:
         rows = self.db.connection.execute(f"SELECT key FROM {self._sql_table} ORDER BY key")
         return [r[0] for r in rows]

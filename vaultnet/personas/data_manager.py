@@ -363,6 +363,20 @@ class DataManager(GroupPersona, IntegrityChecks):
                 self._ask_next(copy, fetch, ctx, out, bytes(16))
         return out
 
+    # -- rejoin -------------------------------------------------------------------------
+
+    def on_holding(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A (re)joined PmidNode holds `copy`: the lead tells it whether to keep it."""
+        copy = body_bytes(msg, "copy")
+        if not self.is_lead(copy, ctx):
+            return
+        record = self.records.get(copy)
+        keep = record is not None and msg.sender in record["holders"]
+        out.send(Message(src=Authority(ctx.own, self.persona),
+                         dst=Authority(msg.sender, Persona.PMID_NODE), action="reconcile",
+                         msg_id=new_id("reconcile", msg.msg_id), trace_id=msg.trace_id,
+                         body={"copy": copy, "keep": keep}, sender=b""))
+
     # -- delete ---------------------------------------------------------------------------
 
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:

@@ -79,6 +79,13 @@ class PersonaHost:
                                    self.pmid_node)
         }
         self.ctx = VaultContext(vault)
+        with self.db.transaction():
+            # A (re)starting vault's group records may be stale (its groups moved on while it
+            # was away): it relearns them by account transfer. Its chunks stay, and are
+            # reconciled with the DataManagers (PmidNode.tick).
+            for persona in self.personas.values():
+                for store in persona.transfer_stores():
+                    store.clear()
         for persona in self.personas.values():
             persona.attach(vault.name)
             vault.handlers[persona.persona] = self._handler(persona)
@@ -119,6 +126,7 @@ class PersonaHost:
                 out.extend(persona.resend(self.ctx))
                 out.extend(persona.accept_lone_transfers(self.ctx))
             out.extend(self.data_manager.tick(self.ctx))
+            out.extend(self.pmid_node.tick(self.ctx))
         self.deliver(out)
 
     def close(self) -> None:

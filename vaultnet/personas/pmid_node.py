@@ -25,6 +25,9 @@ from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.routing import Parameters
 from vaultnet.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
 
+RECONCILE_ROUNDS = 3
+RECONCILE_INTERVAL = 10.0
+
 
 class PmidNode(GroupPersona):
     persona = Persona.PMID_NODE
@@ -35,6 +38,9 @@ class PmidNode(GroupPersona):
         self.chunks = chunks
         self.lying = False
         self.losing = False
+        self._reconcile_rounds = 0
+        self._last_reconcile = float("-inf")
+        self._confirmed: set[bytes] = set()  # copies a DataManager told us to keep
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
         return msg.src.persona == Persona.PMID_MANAGER and msg.src.name == ctx.own
@@ -91,6 +97,40 @@ class PmidNode(GroupPersona):
         copy = body_bytes(msg, "copy")
         if self.chunks.delete(copy):
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value)
+
+    # -- rejoin -------------------------------------------------------------------------
+
+    def tick(self, ctx: Context) -> Outbox:
+        """After (re)joining, once we know a group's worth of peers: ask each copy's
+        DataManagers whether we should still hold it (a restarted vault was replaced while it
+        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, for copies no
+        DataManager has confirmed yet: a lead that did not know us yet may not have answered."""
+        out = Outbox()
+        known = len(ctx.closest_live(ctx.own, self.params.group_size + 1, set()))
+        if (self._reconcile_rounds >= RECONCILE_ROUNDS or known <= self.params.group_size
+                or ctx.now() - self._last_reconcile < RECONCILE_INTERVAL):
+            return out
+        self._reconcile_rounds += 1
+        self._last_reconcile = ctx.now()
+        for entry in self.chunks.entries():
+            if entry.copy_name in self._confirmed:
+                continue
+            out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
+                entry.copy_name, Persona.DATA_MANAGER, group=True), action="holding",
+                msg_id=new_id("holding", ctx.own, entry.copy_name, str(self._reconcile_rounds)),
+                trace_id=bytes(16), body={"copy": entry.copy_name}, sender=b""))
+        return out
+
+    def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A DataManager of the copy says whether its record still names us as a holder."""
+        copy = body_bytes(msg, "copy")
+        if not ctx.could_be_member(msg.sender, copy):
+            return
+        if msg.body.get("keep") is True:
+            self._confirmed.add(copy)
+        elif self.chunks.delete(copy):
+            out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
+                     reason="no longer a holder (rejoin)")
 
     def on_challenge(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """An integrity check: SHA-512(content ‖ nonce) of the copy we hold."""
