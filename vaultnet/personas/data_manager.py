@@ -260,6 +260,7 @@ class DataManager(GroupPersona, IntegrityChecks):
             self.records.put(copy, record)
         for holder in added:
             out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
+            self.replacement_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, op_id, ctx, out, trace)
         if not record["holders"]:
             # Nobody can hold it any more: forget the copy rather than keep a record that

@@ -11,8 +11,8 @@ Decisions:
   cannot recheck without the content, and the lead is one of them by their own view.
 - The lead does not challenge itself when it is also a holder (it cannot audit its own disk
   honestly); that copy is audited when another member leads its group.
-- A holder answering "not held" is asked once more after CHECK_TIMEOUT: a holder chosen
-  moments ago may still be receiving the copy.
+- A replacement holder chosen less than NEW_HOLDER_GRACE ago is not challenged, and one
+  answering "not held" is asked once more after CHECK_TIMEOUT: its copy may still be on the way.
 - Copies are queued when churn touches our close set and checked a few per sweep, so a burst
   of churn cannot turn into a burst of challenges.
 - Nonces are derived from (lead, copy, time): unpredictable enough for a holder that does not
@@ -31,6 +31,9 @@ from vaultnet.xor import Name
 CHECKS_PER_SWEEP = 8
 CHECK_TIMEOUT = 5.0
 CHECKS_QUEUED = 10_000
+NEW_HOLDER_GRACE = 60.0
+"""A replacement holder chosen less than this long ago is not challenged yet: its content is
+fetched from a surviving holder first and may still be on the way."""
 FAILED_CHECK = "failed integrity check"
 INTEGRITY_FAILED = "integrity_failed"
 
@@ -55,6 +58,16 @@ class IntegrityChecks:
     def _init_checks(self) -> None:
         self._check_queue: OrderedDict[Name, None] = OrderedDict()
         self._checks: OrderedDict[Name, _Check] = OrderedDict()
+        self._new_holders: OrderedDict[tuple[Name, Name], float] = OrderedDict()
+
+    def replacement_chosen(self, copy: Name, holder: Name, ctx: Context) -> None:
+        self._new_holders[(copy, holder)] = ctx.now()
+        while len(self._new_holders) > CHECKS_QUEUED:
+            self._new_holders.popitem(last=False)
+
+    def _settled_holder(self, copy: Name, holder: Name, ctx: Context) -> bool:
+        added = self._new_holders.get((copy, holder))
+        return added is None or ctx.now() - added > NEW_HOLDER_GRACE
 
     def queue_checks(self, ctx: Context) -> None:
         """Churn touched our close set: check the copies we lead."""
@@ -103,7 +116,8 @@ class IntegrityChecks:
             return
         check.expected = expected_answer(content, check.nonce)
         check.started = ctx.now()
-        check.waiting = {h for h in record["holders"] if ctx.is_live(h) and h != ctx.own}
+        check.waiting = {h for h in record["holders"] if ctx.is_live(h) and h != ctx.own
+                         and self._settled_holder(copy, h, ctx)}
         self._challenge(copy, check, sorted(check.waiting), ctx, out)
 
     @staticmethod
