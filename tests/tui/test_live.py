@@ -78,16 +78,18 @@ def test_evictions_and_a_lying_vault_sinking_in_rank() -> None:
         assert app.network is not None
         for vault in app.network.net.vaults:
             app.network.net.fault(vault.name, "lie")
-        for _ in range(12):
-            before = len(app.model.chunks)
+        def sunk() -> bool:
+            return any(r.rank is not None and r.rank < 1 for r in app.model.vaults.values())
+
+        for _ in range(20):  # fill the network until Primaries evict and a liar is caught
+            before = (len(app.model.chunks), len(app._notifications))
             await answer(pilot, "p", "6000")
-            await wait_until(pilot, lambda b=before: len(app.model.chunks) > b
-                             or app.model.summary.evictions, "a put")
-            if any(r.rank is not None and r.rank < 1 for r in app.model.vaults.values()):
+            await wait_until(pilot, lambda b=before: (len(app.model.chunks),
+                                                      len(app._notifications)) != b, "a put")
+            if app.model.summary.evictions and sunk():
                 break
         await wait_until(pilot, lambda: app.model.summary.evictions > 0, "an eviction")
-        await wait_until(pilot, lambda: any(r.rank is not None and r.rank < 1
-                                            for r in app.model.vaults.values()), "a rank drop")
+        await wait_until(pilot, sunk, "a rank drop")
         await pilot.press("5")
         await pilot.pause()
         ranking = str(app.query_one(RankingView).render())
