@@ -18,6 +18,7 @@ import msgpack
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters
+from vaultnet.store import RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -262,6 +263,11 @@ class GroupPersona:
                                             derived_id("sync", self.persona.value, key, data,
                                                        ctx.own)))
         return out
+
+    def transfer_stores(self) -> list[RecordStore]:
+        """The stores whose records move with churn; each key starts with the 64-byte name
+        whose close group holds the record."""
+        return []
 
     def on_churn(self, lost: Name | None, added: Name | None) -> None:
         if self.sync is not None:
