@@ -7,15 +7,17 @@ content is checked against its name whoever sends it, so a cached answer is as g
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from collections import defaultdict
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
@@ -25,6 +27,7 @@ from vaultnet.xor import NAME_SIZE, Name, name_of
 REQUEST_TIMEOUT = 15.0
 ATTEMPTS = 3
 MAX_WAITERS = 1024
+ClientT = TypeVar("ClientT", bound="MaidClient")
 
 
 class ClientError(Exception):
@@ -55,6 +58,34 @@ class NetworkUnavailable(ClientError):
     """No bootstrap vault could be reached, or the connection was lost."""
 
 
+class VersionError(ClientError):
+    """A version operation the network refused; `.reason` says why."""
+
+    def __init__(self, key: Name, reason: str) -> None:
+        super().__init__(f"versions at {key.hex()[:16]}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class InvalidVersion(VersionError):
+    """Refused parent or version: a second root, a re-parented version, a cycle, a non-tip, or
+    a chunk not stored in this client's account."""
+
+
+class NoSuchVersion(VersionError):
+    """No tree at the key, or the named version is not in it."""
+
+
+class VersionLimit(VersionError):
+    """The put would exceed the tree's branch limit."""
+
+
+_VERSION_ERRORS: dict[str, type[VersionError]] = {
+    "InvalidParameter": InvalidVersion, "AccountRefused": InvalidVersion,
+    "NoSuchElement": NoSuchVersion, "CannotExceedLimit": VersionLimit,
+}
+
+
 class _Waiter:
     """Collects answers to one request until a quorum of distinct senders agree."""
 
@@ -75,6 +106,8 @@ class _Waiter:
 class MaidClient:
     """A connected MaidNode. Use `open_client` (or `Testnet.client()`) to get one."""
 
+    node_persona = Persona.MAID_NODE
+
     def __init__(self, identity: Identity, conn: Connection, params: Parameters | None = None,
                  rng: random.Random | None = None) -> None:
         self.identity = identity
@@ -92,7 +125,7 @@ class MaidClient:
 
     @property
     def authority(self) -> Authority:
-        return Authority(self.name, Persona.MAID_NODE, relay=self.relay)
+        return Authority(self.name, self.node_persona, relay=self.relay)
 
     async def run(self) -> None:
         """Read answers until the connection closes (run in a nursery)."""
@@ -122,6 +155,7 @@ class MaidClient:
             msg.check_signature()
         waiter = self._waiters.get(msg.msg_id)
         if waiter is None:
+            self._unsolicited(msg)
             return
         if msg.action == "get_response":
             copy = msg.body.get("copy")
@@ -131,6 +165,9 @@ class MaidClient:
                 waiter.offer(msg, b"none", quorum=1)
             return
         waiter.offer(msg, msg.content_key())
+
+    def _unsolicited(self, msg: Message) -> None:
+        """A message that answers no request of ours (an MpidNode's pushed messages)."""
 
     def _message(self, dst: Authority, action: str, body: dict[str, Any], msg_id: bytes,
                  trace: bytes, payload: bytes = b"") -> Message:
@@ -207,8 +244,80 @@ class MaidClient:
         if answer.action != "delete_ok":
             raise DeleteFailure(name, str(answer.body.get("reason", "refused")))
 
+    async def put_version(self, key: Name, parent: VersionName | None, version: VersionName,
+                          max_versions: int | None = None,
+                          max_branches: int | None = None) -> list[VersionName]:
+        """Put `version` (whose chunk this client has put) under `parent` in the tree at `key`;
+        `parent=None` creates the tree with the given limits. Returns the versions the put
+        pushed out of the tree (the root, past the version limit)."""
+        body = {"key": _key(key), "parent": None if parent is None else parent.to_record(),
+                "version": version.to_record(), "max_versions": max_versions,
+                "max_branches": max_branches}
+        answer = await self._version_request(key, "put_version", body, Persona.MAID_MANAGER,
+                                             self.params.accumulation_quorum)
+        return _versions_of(answer, "removed")
+
+    async def get_versions(self, key: Name) -> list[VersionName]:
+        """The tips of the tree at `key`, ascending."""
+        answer = await self._version_request(key, "get_versions", {"key": _key(key)},
+                                             Persona.VERSION_MANAGER,
+                                             self.params.accumulation_quorum)
+        return _versions_of(answer, "versions")
+
+    async def get_branch(self, key: Name, tip: VersionName) -> list[VersionName]:
+        """The branch from `tip` back to the root (or the start of its orphan tree)."""
+        answer = await self._version_request(key, "get_branch",
+                                             {"key": _key(key), "tip": tip.to_record()},
+                                             Persona.VERSION_MANAGER,
+                                             self.params.accumulation_quorum)
+        return _versions_of(answer, "versions")
+
+    async def delete_branch(self, key: Name, tip: VersionName) -> list[VersionName]:
+        """Delete from `tip` back to its first fork; the removed versions' chunks are deleted
+        through the normal flow where this client's account holds them. Returns the removed
+        versions."""
+        answer = await self._version_request(key, "delete_branch",
+                                             {"key": _key(key), "tip": tip.to_record()},
+                                             Persona.MAID_MANAGER,
+                                             self.params.accumulation_quorum)
+        removed = _versions_of(answer, "removed")
+        for version in removed:
+            with contextlib.suppress(DeleteFailure):  # put by another account: theirs
+                await self.delete(version.id)
+        return removed
+
+    async def _version_request(self, key: Name, action: str, body: dict[str, Any],
+                               to: Persona, quorum: int) -> Message:
+        msg_id = self.new_id()
+        dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER
+               else Authority(key, to, group=True))
+        msg = self._message(dst, action, body, msg_id, self.new_id())
+        answer = await self._request(msg, [derived_id("version_answer", msg_id)], quorum)
+        if answer is None:
+            raise VersionError(key, "no answer from the network")
+        if answer.body.get("ok") is not True:
+            error = _VERSION_ERRORS.get(str(answer.body.get("error")), VersionError)
+            raise error(key, str(answer.body.get("reason", "refused")))
+        return answer
+
     async def aclose(self) -> None:
         await self.conn.aclose()
+
+
+def _key(key: object) -> bytes:
+    if not isinstance(key, bytes) or len(key) != NAME_SIZE:
+        raise ClientError("a versioned item's key is 64 bytes (128 hex characters)")
+    return key
+
+
+def _versions_of(answer: Message, field: str) -> list[VersionName]:
+    raw = answer.body.get(field)
+    if not isinstance(raw, list):
+        raise ClientError(f"malformed answer: {field} is not a list")
+    try:
+        return [VersionName.from_record(r) for r in raw]
+    except VersionTreeError as exc:
+        raise ClientError(f"malformed version in answer: {exc}") from exc
 
 
 def _check_name(name: object) -> None:
@@ -223,7 +332,8 @@ def _content_matches(copy: Name, data: bytes) -> bool:
 
 async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
                       identity: Identity, params: Parameters | None = None,
-                      rng: random.Random | None = None) -> MaidClient:
+                      rng: random.Random | None = None,
+                      client_class: type[ClientT] = MaidClient) -> ClientT:  # type: ignore[assignment]
     """Connect through the first reachable bootstrap vault; the client's reader runs in
     `nursery`."""
     errors = []
@@ -233,7 +343,7 @@ async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nu
         except TransportError as exc:
             errors.append(str(exc))
             continue
-        client = MaidClient(identity, conn, params, rng)
+        client = client_class(identity, conn, params, rng)
         nursery.start_soon(client.run)
         return client
     raise NetworkUnavailable("; ".join(errors) or "no bootstrap address given")

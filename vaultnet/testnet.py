@@ -17,6 +17,7 @@ from vaultnet import events as ev
 from vaultnet.client import MaidClient, open_client
 from vaultnet.faults import Fault, FaultError, apply_fault, parse_fault
 from vaultnet.identity import Identity
+from vaultnet.mpid_client import MpidClient, open_mpid_client
 from vaultnet.personas.host import DEFAULT_CAPACITY, PersonaHost
 from vaultnet.routing import Parameters
 from vaultnet.transport.base import Endpoint
@@ -77,6 +78,7 @@ class Testnet:
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="vaultnet-"))
         self.sim = SimNetwork(seed or 0, sim_config) if transport == "sim" else None
         self.vaults: list[Vault] = []
+        self._mpid_connects = 0
         self._dirs: dict[Name, Path] = {}
         self._nursery: trio.Nursery | None = None
         self._nursery_cm: trio.Nursery | None = None
@@ -199,6 +201,18 @@ class Testnet:
         rng = random.Random(identity.name) if self.seed is not None else None
         return await open_client(self.client_endpoint(identity), self.bootstrap_addresses(),
                                  self._nursery, identity, self.params, rng)
+
+    async def mpid_client(self, identity: Identity | None = None) -> MpidClient:
+        """An MpidNode connected through a bootstrap vault and announced online; pass the
+        identity of an earlier one to bring that MPID back."""
+        assert self._nursery is not None
+        identity = identity or Identity.generate(self._identity_seed())
+        self._mpid_connects += 1
+        rng = (random.Random(identity.name + self._mpid_connects.to_bytes(4, "big"))
+               if self.seed is not None else None)
+        return await open_mpid_client(self.client_endpoint(identity),
+                                      self.bootstrap_addresses(), self._nursery, identity,
+                                      self.params, rng)
 
     def events(self, max_buffer: int = 100_000) -> ev.Subscription:
         """A bounded subscription to the event stream, from now on."""

@@ -11,8 +11,10 @@ from vaultnet.messages import Message, Persona
 from vaultnet.personas.base import GroupPersona, Outbox
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.maid_manager import MaidManager
+from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
+from vaultnet.personas.version_manager import VersionManager
 from vaultnet.routing import ChurnChange, Parameters
 from vaultnet.store import ChunkStore, Database, RecordStore
 from vaultnet.xor import Name, closest
@@ -74,9 +76,13 @@ class PersonaHost:
         self.data_manager = DataManager(params, RecordStore(self.db, "data_manager"))
         self.pmid_manager = PmidManager(params, RecordStore(self.db, "pmid_accounts"))
         self.pmid_node = PmidNode(params, self.chunks)
+        self.version_manager = VersionManager(params, RecordStore(self.db, "version_trees"))
+        self.mpid_manager = MpidManager(params, RecordStore(self.db, "mpid_accounts"),
+                                        RecordStore(self.db, "mpid_inbox"),
+                                        RecordStore(self.db, "mpid_outbox"))
         self.personas: dict[Persona, GroupPersona] = {
             p.persona: p for p in (self.maid_manager, self.data_manager, self.pmid_manager,
-                                   self.pmid_node)
+                                   self.pmid_node, self.version_manager, self.mpid_manager)
         }
         self.ctx = VaultContext(vault)
         with self.db.transaction():

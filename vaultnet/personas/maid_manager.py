@@ -74,6 +74,36 @@ class MaidManager(GroupPersona):
         self.propose(client, {"op": "delete", "name": name, "id": msg.msg_id,
                               "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
 
+    def on_put_version(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """Account check, then on to the item's VersionManagers: the version's chunk must be
+        stored in this client's account (put through the normal flow first)."""
+        version = msg.body.get("version")
+        chunk = version[1] if isinstance(version, list) and len(version) == 2 else None
+        if not isinstance(chunk, bytes) or not self.chunks.get(msg.src.name + chunk):
+            self._refuse_version(msg, "the version's chunk is not stored in your account", out,
+                                 ctx)
+            return
+        self._forward_version(msg, "put_version", ("parent", "version", "max_versions",
+                                                   "max_branches"), out)
+
+    def on_delete_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        if msg.src.name not in self.accounts:
+            self._refuse_version(msg, "no account: put a chunk first", out, ctx)
+            return
+        self._forward_version(msg, "delete_branch", ("tip",), out)
+
+    def _forward_version(self, msg: Message, action: str, fields: tuple[str, ...],
+                         out: Outbox) -> None:
+        body = {f: msg.body.get(f) for f in fields}
+        body.update(id=msg.msg_id, reply=msg.src.to_wire())
+        out.send(self.group_message(msg.src.name, body_bytes(msg, "key"), action, body,
+                                    msg.trace_id, new_id("mm-" + action, msg.msg_id),
+                                    dst_persona=Persona.VERSION_MANAGER))
+
+    def _refuse_version(self, msg: Message, reason: str, out: Outbox, ctx: Context) -> None:
+        self._record_reply(msg, self._reply(msg, "version_answer", {
+            "ok": False, "error": "AccountRefused", "reason": reason}, out), ctx)
+
     def _record_reply(self, msg: Message, reply: Message, ctx: Context) -> None:
         self.firewall.update(msg.sender + msg.msg_id, reply, ctx.now())
 

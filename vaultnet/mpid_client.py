@@ -1,0 +1,209 @@
+"""The MpidNode: a public identity that sends messages to other MPIDs and receives its own.
+
+It reuses the connected-client plumbing of `MaidClient` (requests answered by a quorum of a
+group) and adds what only a messaging identity needs: announcing itself online to its
+MpidManagers, and taking the messages they push. A pushed message counts once a quorum of
+distinct managers pushed the same one; it is then queued (bounded) and acknowledged, which is
+what makes the managers stop holding it. A message pushed again (the managers re-push everything
+held whenever the node comes online) is acknowledged again but queued only once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from vaultnet.client import ClientError, MaidClient, NetworkUnavailable, open_client
+from vaultnet.identity import Identity
+from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.routing import Parameters
+from vaultnet.transport.base import Connection, Endpoint
+from vaultnet.xor import NAME_SIZE, Name
+
+RECEIVED_LIMIT = 1024
+SEEN_LIMIT = 4096
+
+
+class MessagingError(ClientError):
+    """A messaging request the network refused; `.reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Blocked(MessagingError):
+    """The recipient blacklisted the sender, or keeps a whitelist the sender is not on."""
+
+
+class InboxFull(MessagingError):
+    """The recipient's managers hold as many messages for it as they may."""
+
+
+class OutboxFull(MessagingError):
+    """Too many of this sender's messages still await the recipient's managers' answer."""
+
+
+class NotDelivered(MessagingError):
+    """No answer from the recipient's managers (or no answer at all)."""
+
+
+_ERRORS: dict[str, type[MessagingError]] = {
+    "Blocked": Blocked, "InboxFull": InboxFull, "OutboxFull": OutboxFull,
+    "NotDelivered": NotDelivered,
+}
+
+
+@dataclass(frozen=True)
+class MpidMessage:
+    """A message received from another MPID."""
+
+    sender: Name
+    mid: bytes
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Lists:
+    whitelist: list[Name]
+    blacklist: list[Name]
+
+
+class MpidClient(MaidClient):
+    """A connected MpidNode. Use `open_mpid_client` (or `Testnet.mpid_client()`)."""
+
+    node_persona = Persona.MPID_NODE
+
+    def __init__(self, identity: Identity, conn: Connection, params: Parameters | None = None,
+                 rng: random.Random | None = None) -> None:
+        super().__init__(identity, conn, params, rng)
+        self._send_received, self._received = trio.open_memory_channel[MpidMessage](
+            RECEIVED_LIMIT)
+        self._push_votes: OrderedDict[bytes, set[Name]] = OrderedDict()
+        self._queued: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+        self.dropped = 0
+
+    @property
+    def managers(self) -> Authority:
+        return Authority(self.name, Persona.MPID_MANAGER, group=True)
+
+    async def go_online(self) -> int:
+        """Tell our managers where we are; they push what they hold. Returns how many."""
+        return int((await self._ask("online", {})).get("held", 0))
+
+    async def send(self, to: Name, body: bytes) -> None:
+        """Send `body` to MPID `to`; returns once its managers hold it (or it was delivered).
+
+        Raises Blocked, InboxFull, OutboxFull or NotDelivered."""
+        _check_mpid(to)
+        if not isinstance(body, bytes):
+            raise MessagingError("a message body is bytes")
+        await self._ask("send", {"to": to, "body": body})
+
+    async def receive(self) -> MpidMessage:
+        """The next message pushed to us (waits for one)."""
+        return await self._received.receive()
+
+    def received_nowait(self) -> list[MpidMessage]:
+        """Every message already received and not yet taken."""
+        messages = []
+        while True:
+            try:
+                messages.append(self._received.receive_nowait())
+            except trio.WouldBlock:
+                return messages
+
+    async def inbox(self) -> list[MpidMessage]:
+        """The messages our managers still hold for us (not yet acknowledged)."""
+        raw = (await self._ask("get_inbox", {})).get("messages")
+        if not isinstance(raw, list):
+            raise ClientError("malformed inbox answer")
+        return [MpidMessage(bytes(s), bytes(m), bytes(b)) for s, m, b in raw]
+
+    async def allow(self, name: Name) -> Lists:
+        return await self._change_list("allow", name)
+
+    async def disallow(self, name: Name) -> Lists:
+        return await self._change_list("disallow", name)
+
+    async def block(self, name: Name) -> Lists:
+        return await self._change_list("block", name)
+
+    async def unblock(self, name: Name) -> Lists:
+        return await self._change_list("unblock", name)
+
+    async def lists(self) -> Lists:
+        return _lists(await self._ask("get_lists", {}))
+
+    async def _change_list(self, change: str, name: Name) -> Lists:
+        _check_mpid(name)
+        return _lists(await self._ask("change_list", {"change": change, "name": name}))
+
+    async def _ask(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        msg_id = self.new_id()
+        msg = self._message(self.managers, action, body, msg_id, self.new_id())
+        answer = await self._request(msg, [derived_id("mpid_answer", msg_id)],
+                                     self.params.accumulation_quorum)
+        if answer is None:
+            if self.closed:
+                raise NetworkUnavailable("connection to the network lost")
+            raise NotDelivered("no answer from the network")
+        if answer.body.get("ok") is not True:
+            error = _ERRORS.get(str(answer.body.get("error")), MessagingError)
+            raise error(str(answer.body.get("reason", "refused")))
+        return answer.body
+
+    # -- pushed messages --------------------------------------------------------------------
+
+    def _unsolicited(self, msg: Message) -> None:
+        if (msg.action != "message" or msg.src != self.managers
+                or not isinstance(msg.body.get("body"), bytes)):
+            return
+        sender, mid = msg.body.get("sender"), msg.body.get("mid")
+        if not isinstance(sender, bytes) or not isinstance(mid, bytes) or len(mid) != 16:
+            return
+        key = msg.content_key()
+        votes = self._push_votes.setdefault(key, set())
+        votes.add(msg.sender)
+        while len(self._push_votes) > SEEN_LIMIT:
+            self._push_votes.popitem(last=False)
+        if len(votes) != self.params.accumulation_quorum:
+            return
+        if (sender, mid) not in self._queued:
+            self._queued[(sender, mid)] = None
+            while len(self._queued) > SEEN_LIMIT:
+                self._queued.popitem(last=False)
+            try:
+                self._send_received.send_nowait(MpidMessage(sender, mid, msg.body["body"]))
+            except trio.WouldBlock:
+                self.dropped += 1
+                return  # not acknowledged: the managers keep holding it
+        ack = self._message(self.managers, "ack", {"sender": sender, "mid": mid},
+                            self.new_id(), msg.trace_id)
+        self.conn.send({"t": "msg", "m": ack.to_wire()})
+
+
+def _check_mpid(name: object) -> None:
+    if not isinstance(name, bytes) or len(name) != NAME_SIZE:
+        raise ClientError("an MPID name is 64 bytes (128 hex characters)")
+
+
+def _lists(body: dict[str, Any]) -> Lists:
+    white, black = body.get("whitelist"), body.get("blacklist")
+    if not isinstance(white, list) or not isinstance(black, list):
+        raise ClientError("malformed lists answer")
+    return Lists([bytes(n) for n in white], [bytes(n) for n in black])
+
+
+async def open_mpid_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
+                           identity: Identity, params: Parameters | None = None,
+                           rng: random.Random | None = None) -> MpidClient:
+    """Connect through the first reachable bootstrap vault and announce ourselves online."""
+    client = await open_client(endpoint, bootstrap, nursery, identity, params, rng,
+                               client_class=MpidClient)
+    await client.go_online()
+    return client

@@ -1,0 +1,290 @@
+"""MpidManager: accounts, whitelist / blacklist and held messages of public identities (seed 002).
+
+Group: the vaults closest to an MPID's name. Records, each keyed so its first 64 bytes name the
+MPID whose group holds it (they move with churn):
+
+* ``accounts``: MPID -> {whitelist, blacklist, relay (where its MpidNode was last online),
+  inbox and outbox counts};
+* ``inbox``: recipient + sender + message id -> the message, held until the recipient's
+  MpidNode acknowledges it (seed 002's key);
+* ``outbox``: sender + message id -> the message, until the recipient's group answers.
+
+A send goes MpidNode(A) -> MpidManager(A) [sync: outbox] -> MpidManager(B) [accumulate, sync:
+lists and room checked, inbox] -> MpidManager(A) [accumulate, sync: outbox cleared] -> MpidNode(A)
+(sent, blocked or inbox full). MpidManager(B) pushes the message to B if B is online and again
+every time B says it is online, until B acknowledges it: that is the offline hold.
+
+Decisions:
+* **Online** means "registered": the MpidNode announces itself (with the vault it is connected
+  through) when it connects; a push to a node that has gone is lost at its relay and the message
+  simply stays held. Managers cannot see a client disconnect, so there is no "offline" state.
+* **Lists**: the blacklist always refuses; a non-empty whitelist refuses everyone not on it;
+  an empty whitelist lets everyone not blacklisted through. The sender learns it was blocked.
+* **Bounds**: INBOX_LIMIT held messages per recipient, OUTBOX_LIMIT unanswered sends per sender,
+  LIST_LIMIT names per list, MAX_BODY bytes per message. An outbox entry whose recipient group
+  never answers is dropped after OUTBOX_TTL seconds and the sender told it was not delivered.
+* The recipient-side checks run at commit, on the agreed state, so every member decides alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.base import (
+    Context,
+    GroupPersona,
+    Outbox,
+    body_bytes,
+    body_str,
+    new_id,
+)
+from vaultnet.routing import Parameters
+from vaultnet.store import RecordStore
+from vaultnet.wire import FrameError
+from vaultnet.xor import NAME_SIZE, Name
+
+INBOX_LIMIT = 128
+OUTBOX_LIMIT = 128
+LIST_LIMIT = 256
+MAX_BODY = 64 * 1024
+OUTBOX_TTL = 120.0
+LIST_CHANGES = ("allow", "disallow", "block", "unblock")
+
+MESSAGE_HELD = "message_held"
+MESSAGE_DELIVERED = "message_delivered"
+MESSAGE_REFUSED = "message_refused"
+
+
+class MpidManager(GroupPersona):
+    persona = Persona.MPID_MANAGER
+
+    def __init__(self, params: Parameters, accounts: RecordStore, inbox: RecordStore,
+                 outbox: RecordStore) -> None:
+        super().__init__(params)
+        self.accounts = accounts
+        self.inbox = inbox
+        self.outbox = outbox
+        self.inbox_limit = INBOX_LIMIT
+        self.outbox_limit = OUTBOX_LIMIT
+        self._outbox_seen: dict[bytes, float] = {}
+
+    def transfer_stores(self) -> list[RecordStore]:
+        return [self.accounts, self.inbox, self.outbox]
+
+    def account(self, mpid: Name) -> dict[str, Any]:
+        return self.accounts.get(mpid) or {"whitelist": [], "blacklist": [], "relay": None,
+                                           "inbox": 0, "outbox": 0}
+
+    def held(self, mpid: Name) -> list[dict[str, Any]]:
+        """The messages held for `mpid`, in key order (sender, then id)."""
+        return [value for key, value in self.inbox.items() if key[:NAME_SIZE] == mpid]
+
+    # -- requests from the MpidNode -----------------------------------------------------------
+
+    def on_send(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        body = msg.body.get("body")
+        if not isinstance(body, bytes) or len(body) > MAX_BODY:
+            self._answer_now(msg, {"ok": False, "error": "MessageTooLarge",
+                                   "reason": f"a message body is bytes, at most {MAX_BODY}"},
+                             ctx, out)
+            return
+        self._propose_for(msg, {"op": "send", "to": body_bytes(msg, "to"), "body": body}, ctx,
+                          out)
+
+    def on_online(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        self._propose_for(msg, {"op": "online"}, ctx, out)
+
+    def on_ack(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        self.propose(msg.src.name, {"op": "ack", "sender": body_bytes(msg, "sender"),
+                                    "mid": body_bytes(msg, "mid", 16)}, ctx, out, msg.trace_id)
+
+    def on_change_list(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        self._propose_for(msg, {"op": "change_list", "change": body_str(msg, "change",
+                                                                         LIST_CHANGES),
+                                "name": body_bytes(msg, "name")}, ctx, out)
+
+    def on_get_lists(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        account = self.account(msg.src.name)
+        self._answer_now(msg, {"ok": True, "whitelist": account["whitelist"],
+                               "blacklist": account["blacklist"]}, ctx, out)
+
+    def on_get_inbox(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        self._answer_now(msg, {"ok": True, "messages": [
+            [m["sender"], m["mid"], m["body"]] for m in self.held(msg.src.name)]}, ctx, out)
+
+    def _propose_for(self, msg: Message, action: dict[str, Any], ctx: Context,
+                     out: Outbox) -> None:
+        action.update(id=msg.msg_id, reply=msg.src.to_wire())
+        self.propose(msg.src.name, action, ctx, out, msg.trace_id)
+
+    def _answer_now(self, msg: Message, body: dict[str, Any], ctx: Context, out: Outbox) -> None:
+        reply = self._answer(msg.src.name, msg.src.to_wire(), msg.msg_id, body, msg.trace_id)
+        out.send(reply)
+        self.firewall.update(msg.sender + msg.msg_id, reply, ctx.now())
+
+    def _answer(self, mpid: Name, reply: Any, request_id: bytes, body: dict[str, Any],
+                trace: bytes) -> Message:
+        to = Authority.from_wire(reply)
+        return self.group_message(mpid, to.name, "mpid_answer", body, trace,
+                                  new_id("mpid_answer", request_id), dst_persona=to.persona,
+                                  dst_group=False, relay=to.relay)
+
+    # -- agreed actions -------------------------------------------------------------------------
+
+    def commit_send(self, sender: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                    trace: bytes) -> None:
+        key = sender + action["id"]
+        account = self.account(sender)
+        if key not in self.outbox:
+            if account["outbox"] >= self.outbox_limit:
+                out.send(self._answer(sender, action["reply"], action["id"], {
+                    "ok": False, "error": "OutboxFull",
+                    "reason": f"{account['outbox']} messages await an answer"}, trace))
+                return
+            account["outbox"] += 1
+            self.accounts.put(sender, account)
+            self.outbox.put(key, {"to": action["to"], "body": action["body"],
+                                  "reply": action["reply"]})
+            self._outbox_seen[key] = ctx.now()
+        out.send(self.group_message(sender, action["to"], "deliver",
+                                    {"sender": sender, "mid": action["id"],
+                                     "body": action["body"]},
+                                    trace, new_id("deliver", key)))
+
+    def on_deliver(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        sender = body_bytes(msg, "sender")
+        if sender != msg.src.name:
+            raise FrameError("a message must come from its sender's managers")
+        self.propose(msg.dst.name, {"op": "deliver", "sender": sender,
+                                    "mid": body_bytes(msg, "mid", 16),
+                                    "body": body_bytes(msg, "body", None)}, ctx, out,
+                     msg.trace_id)
+
+    def commit_deliver(self, recipient: Name, action: dict[str, Any], ctx: Context,
+                       out: Outbox, trace: bytes) -> None:
+        sender, mid = action["sender"], action["mid"]
+        account = self.account(recipient)
+        key = recipient + sender + mid
+        refusal = None if key in self.inbox else self._refusal(account, sender)
+        answer: dict[str, Any] = {"ok": refusal is None, "to": recipient, "mid": mid}
+        if refusal is not None:
+            answer.update(error=refusal[0], reason=refusal[1])
+            out.note(MESSAGE_REFUSED, recipient, trace, persona=self.persona.value,
+                     sender=sender, error=refusal[0])
+        elif key not in self.inbox:
+            message = {"sender": sender, "mid": mid, "body": action["body"]}
+            self.inbox.put(key, message)
+            account["inbox"] += 1
+            self.accounts.put(recipient, account)
+            out.note(MESSAGE_HELD, recipient, trace, persona=self.persona.value, sender=sender,
+                     online=account["relay"] is not None)
+            if account["relay"] is not None:
+                out.send(self._push(recipient, account["relay"], message, trace))
+        out.send(self.group_message(recipient, sender, "delivery", answer, trace,
+                                    new_id("delivery", key)))
+
+    def _refusal(self, account: dict[str, Any], sender: Name) -> tuple[str, str] | None:
+        if sender in account["blacklist"]:
+            return "Blocked", "the recipient has blacklisted you"
+        if account["whitelist"] and sender not in account["whitelist"]:
+            return "Blocked", "you are not on the recipient's whitelist"
+        if account["inbox"] >= self.inbox_limit:
+            return "InboxFull", f"the recipient's inbox holds {account['inbox']} messages"
+        return None
+
+    def on_delivery(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        answer = {k: msg.body.get(k) for k in ("ok", "error", "reason")}
+        if msg.body.get("to") != msg.src.name:
+            raise FrameError("a delivery answer must come from the recipient's managers")
+        self.propose(msg.dst.name, {"op": "delivered", "mid": body_bytes(msg, "mid", 16),
+                                    "answer": answer}, ctx, out, msg.trace_id)
+
+    def commit_delivered(self, sender: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                         trace: bytes) -> None:
+        entry = self._clear_outbox(sender, action["mid"])
+        if entry is not None:
+            out.send(self._answer(sender, entry["reply"], action["mid"],
+                                  {k: v for k, v in action["answer"].items() if v is not None},
+                                  trace))
+
+    def _clear_outbox(self, sender: Name, mid: bytes) -> dict[str, Any] | None:
+        key = sender + mid
+        entry = self.outbox.get(key)
+        self._outbox_seen.pop(key, None)
+        if entry is None:
+            return None
+        self.outbox.delete(key)
+        account = self.account(sender)
+        account["outbox"] = max(0, account["outbox"] - 1)
+        self.accounts.put(sender, account)
+        return entry
+
+    def commit_online(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                      trace: bytes) -> None:
+        account = self.account(mpid)
+        relay = Authority.from_wire(action["reply"]).to_wire()
+        account["relay"] = relay
+        self.accounts.put(mpid, account)
+        held = self.held(mpid)
+        for message in held:
+            out.send(self._push(mpid, relay, message, trace))
+        out.send(self._answer(mpid, action["reply"], action["id"],
+                              {"ok": True, "held": len(held)}, trace))
+
+    def _push(self, mpid: Name, relay: Any, message: dict[str, Any], trace: bytes) -> Message:
+        to = Authority.from_wire(relay)
+        return self.group_message(mpid, mpid, "message",
+                                  {"sender": message["sender"], "mid": message["mid"],
+                                   "body": message["body"]}, trace,
+                                  new_id("message", message["sender"], message["mid"]),
+                                  dst_persona=Persona.MPID_NODE, dst_group=False,
+                                  relay=to.relay)
+
+    def commit_ack(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                   trace: bytes) -> None:
+        key = mpid + action["sender"] + action["mid"]
+        if not self.inbox.delete(key):
+            return
+        account = self.account(mpid)
+        account["inbox"] = max(0, account["inbox"] - 1)
+        self.accounts.put(mpid, account)
+        out.note(MESSAGE_DELIVERED, mpid, trace, persona=self.persona.value,
+                 sender=action["sender"])
+
+    def commit_change_list(self, mpid: Name, action: dict[str, Any], ctx: Context,
+                           out: Outbox, trace: bytes) -> None:
+        account = self.account(mpid)
+        change, name = action["change"], action["name"]
+        which = "whitelist" if change in ("allow", "disallow") else "blacklist"
+        names: list[bytes] = account[which]
+        body: dict[str, Any] = {"ok": True}
+        if change in ("allow", "block") and name not in names:
+            if len(names) >= LIST_LIMIT:
+                body = {"ok": False, "error": "ListFull",
+                        "reason": f"the {which} holds {LIST_LIMIT} names"}
+            else:
+                names.append(name)
+                names.sort()
+        elif change in ("disallow", "unblock") and name in names:
+            names.remove(name)
+        if body["ok"]:
+            self.accounts.put(mpid, account)
+            body.update(whitelist=account["whitelist"], blacklist=account["blacklist"])
+        out.send(self._answer(mpid, action["reply"], action["id"], body, trace))
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def resend(self, ctx: Context) -> Outbox:
+        """Besides re-sending sync votes, drop outbox entries nobody answered in time."""
+        out = super().resend(ctx)
+        now = ctx.now()
+        for key, entry in list(self.outbox.items()):
+            seen = self._outbox_seen.setdefault(key, now)
+            if now - seen > OUTBOX_TTL:
+                sender, mid = key[:NAME_SIZE], key[NAME_SIZE:]
+                self._clear_outbox(sender, mid)
+                out.send(self._answer(sender, entry["reply"], mid, {
+                    "ok": False, "error": "NotDelivered",
+                    "reason": "the recipient's managers did not answer"}, bytes(16)))
+        return out
