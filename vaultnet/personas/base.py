@@ -296,11 +296,6 @@ class GroupPersona:
                                                        ctx.own)))
         return out
 
-    def transfer_stores(self) -> list[RecordStore]:
-        """The stores whose records move with churn; each key starts with the 64-byte name
-        whose close group holds the record."""
-        return []
-
     def on_churn(self, lost: Name | None, added: Name | None) -> None:
         if self.sync is not None:
             self.sync.on_churn(lost, added)
