@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import trio
 
 from tests.messaging.helpers import group_holds, outboxes_empty
 from vaultnet import Testnet
 from vaultnet.client import ClientError
-from vaultnet.mpid_client import Blocked, MpidMessage
+from vaultnet.mpid_client import Blocked, InboxFull, MpidMessage
 
 
 async def test_non_listed_and_whitelisted_delivery(autojump_clock) -> None:
@@ -46,6 +47,46 @@ async def test_blacklisted_sender_is_refused(autojump_clock) -> None:
         await alice.send(bob.name, b"forgiven")
         assert (await bob.receive()).body == b"forgiven"
         assert bob.received_nowait() == []
+
+
+async def test_offline_hold_and_delivery_on_return(autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=13) as net:
+        alice, bob = await net.mpid_client(), await net.mpid_client()
+        identity = bob.identity
+        await bob.aclose()
+        await net.wait_for(lambda: bob.closed, 10, "bob disconnected")
+        away = [b"while you were away %d" % i for i in range(3)]
+        for body in away:
+            await alice.send(bob.name, body)
+        await net.wait_for(lambda: group_holds(net, bob.name, away), 30, "held for bob")
+
+        bob = await net.mpid_client(identity)
+        with trio.fail_after(30):
+            got = sorted([(await bob.receive()).body for _ in range(3)])
+        assert got == away
+        await net.wait_for(lambda: group_holds(net, bob.name, []), 30, "held copies released")
+        assert await bob.inbox() == []
+
+
+async def test_full_inbox_refuses_until_read(autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=14) as net:
+        for vault in net.vaults:
+            vault.host.mpid_manager.inbox_limit = 2  # type: ignore[union-attr]
+        alice, bob = await net.mpid_client(), await net.mpid_client()
+        identity = bob.identity
+        await bob.aclose()
+        await alice.send(bob.name, b"one")
+        await alice.send(bob.name, b"two")
+        with pytest.raises(InboxFull, match="inbox holds 2 messages"):
+            await alice.send(bob.name, b"three")
+        await net.wait_for(lambda: group_holds(net, bob.name, [b"one", b"two"]), 30, "held")
+        bob = await net.mpid_client(identity)
+        with trio.fail_after(30):
+            assert sorted([(await bob.receive()).body for _ in range(2)]) == [b"one", b"two"]
+        await net.wait_for(lambda: group_holds(net, bob.name, []), 30, "inbox emptied")
+        await alice.send(bob.name, b"three")
+        with trio.fail_after(30):
+            assert (await bob.receive()).body == b"three"
 
 
 async def test_bad_names_are_refused_before_sending(autojump_clock) -> None:

@@ -180,7 +180,7 @@ class MpidManager(GroupPersona):
             out.note(MESSAGE_HELD, recipient, trace, persona=self.persona.value, sender=sender,
                      online=account["relay"] is not None)
             if account["relay"] is not None:
-                out.send(self._push(recipient, account["relay"], message, trace))
+                out.send(self._push(recipient, account["relay"], message, trace, b"held"))
         out.send(self.group_message(recipient, sender, "delivery", answer, trace,
                                     new_id("delivery", key)))
 
@@ -228,16 +228,19 @@ class MpidManager(GroupPersona):
         self.accounts.put(mpid, account)
         held = self.held(mpid)
         for message in held:
-            out.send(self._push(mpid, relay, message, trace))
+            out.send(self._push(mpid, relay, message, trace, action["id"]))
         out.send(self._answer(mpid, action["reply"], action["id"],
                               {"ok": True, "held": len(held)}, trace))
 
-    def _push(self, mpid: Name, relay: Any, message: dict[str, Any], trace: bytes) -> Message:
+    def _push(self, mpid: Name, relay: Any, message: dict[str, Any], trace: bytes,
+              occasion: bytes) -> Message:
+        """Each push occasion gets its own message id: routing would drop a re-push that reuses
+        the id of one lost at a departed relay moments ago as a link-level duplicate."""
         to = Authority.from_wire(relay)
         return self.group_message(mpid, mpid, "message",
                                   {"sender": message["sender"], "mid": message["mid"],
                                    "body": message["body"]}, trace,
-                                  new_id("message", message["sender"], message["mid"]),
+                                  new_id("message", message["sender"], message["mid"], occasion),
                                   dst_persona=Persona.MPID_NODE, dst_group=False,
                                   relay=to.relay)
 
