@@ -39,12 +39,17 @@ class LiveNetwork:
         self.ready = False
 
     async def run(self, on_ready: Callable[[], None]) -> None:
-        """Start the vaults and a client, report ready, and keep them running until cancelled."""
+        """Start the vaults and a client, report ready, and keep them running until cancelled.
+        `ready` drops before the vaults close their databases, however the run ends (a crash
+        included), so the dashboard stops sampling a network that is going away."""
         async with self.net:
-            self.client = await self.net.client()
-            self.ready = True
-            on_ready()
-            await trio.sleep_forever()
+            try:
+                self.client = await self.net.client()
+                self.ready = True
+                on_ready()
+                await trio.sleep_forever()
+            finally:
+                self.ready = False
 
     def drain(self, limit: int) -> list[ev.Event]:
         """Up to `limit` waiting events, without blocking."""

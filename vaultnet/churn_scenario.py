@@ -20,14 +20,27 @@ from vaultnet.xor import Name
 SETTLE = 120.0
 
 
+def stored_index(net: Testnet) -> dict[Name, list[Name]]:
+    """Copy name -> the live vaults storing it (sorted): one read of each vault's store, so a
+    check over hundreds of chunks does not query every store once per copy."""
+    index: dict[Name, list[Name]] = {}
+    for vault in net.vaults:
+        for copy, _, _ in vault.stored():
+            index.setdefault(copy, []).append(vault.name)
+    return {copy: sorted(holders) for copy, holders in index.items()}
+
+
 def stored_by(net: Testnet, copy: Name) -> list[Name]:
-    return sorted(v.name for v in net.vaults if any(c == copy for c, _, _ in v.stored()))
+    return stored_index(net).get(copy, [])
 
 
-def copy_problems_by_kind(net: Testnet, chunk: Name) -> list[str]:
+def copy_problems_by_kind(net: Testnet, chunk: Name,
+                          index: dict[Name, list[Name]] | None = None) -> list[str]:
     """For each copy kind of `chunk` (P, B, S), what is wrong with it ("" if nothing): every
     member of the copy's true close group must hold the same DataManager record, naming exactly
-    HOLDERS_PER_COPY live holders, and exactly those vaults must store the copy."""
+    HOLDERS_PER_COPY live holders, and exactly those vaults must store the copy. `index` is a
+    `stored_index` taken once for many calls."""
+    index = stored_index(net) if index is None else index
     problems = []
     live = {v.name for v in net.vaults}
     for kind in CopyKind:
@@ -40,19 +53,21 @@ def copy_problems_by_kind(net: Testnet, chunk: Name) -> list[str]:
             problems.append(f"{kind.name}: members disagree or lack the record")
         elif len(named) != HOLDERS_PER_COPY or not set(named) <= live:
             problems.append(f"{kind.name}: the record names {len(named)} live holders")
-        elif stored_by(net, copy) != named:
+        elif index.get(copy, []) != named:
             problems.append(f"{kind.name}: stored by other vaults than the record names")
         else:
             problems.append("")
     return problems
 
 
-def copy_problems(net: Testnet, chunk: Name) -> list[str]:
-    return [problem for problem in copy_problems_by_kind(net, chunk) if problem]
+def copy_problems(net: Testnet, chunk: Name,
+                  index: dict[Name, list[Name]] | None = None) -> list[str]:
+    return [problem for problem in copy_problems_by_kind(net, chunk, index) if problem]
 
 
 def replication_ok(net: Testnet, chunks: list[Name]) -> bool:
-    return all(not copy_problems(net, chunk) for chunk in chunks)
+    index = stored_index(net)
+    return all(not copy_problems(net, chunk, index) for chunk in chunks)
 
 
 def groups_agree(net: Testnet, store: str) -> bool:

@@ -4,15 +4,17 @@ records equal, through random kills and adds, on both transports (issue 4)."""
 from __future__ import annotations
 
 import pytest
+import trio
 
 from vaultnet import Testnet
+from vaultnet import events as ev
 from vaultnet.churn_scenario import (
-    copy_problems_by_kind,
     groups_agree,
     replication_ok,
     run_churn,
     stored_by,
 )
+from vaultnet.personas.base import PayloadStash
 from vaultnet.store import CopyKind, copy_name
 
 STORES = ("maid_manager", "data_manager", "pmid_manager")
@@ -47,27 +49,49 @@ async def test_tcp_16_vaults_10_events() -> None:
 
 async def test_killing_three_of_one_close_group_loses_nothing(autojump_clock) -> None:
     """Three of a group's four members die at once: the lone survivor's records reach the
-    newcomers, every chunk can still be fetched, and every copy with a surviving holder is
-    back at full replication. (A copy whose holders all died stays short: its content would
-    have to come from a sibling copy, which is not built; gets fall back to the siblings.)"""
+    newcomers, every chunk can still be fetched, and every copy is back at full replication,
+    including copies whose holders all died (their content comes from a sibling copy)."""
     async with Testnet(vaults=16, transport="sim", seed=6) as net:
         client = await net.client()
         chunks = [await client.put(bytes([i]) * 3000) for i in range(30)]
         await net.wait_for(lambda: replication_ok(net, chunks), 60, "initial placement")
         group = net.true_close_group(copy_name(chunks[0], CopyKind.PRIMARY))
-        survivors = {
-            copy_name(chunk, kind) for chunk in chunks for kind in CopyKind
-            if set(stored_by(net, copy_name(chunk, kind))) - set(group[:3])}
+        orphaned = [copy_name(chunk, kind) for chunk in chunks for kind in CopyKind
+                    if set(stored_by(net, copy_name(chunk, kind))) <= set(group[:3])]
+        assert orphaned, "the scenario must kill every holder of some copy"
         for name in group[:3]:
             await net.kill_vault(name)
         await net.wait_settled()
-
-        def restored() -> bool:
-            return all(not problem for chunk in chunks for kind, problem in
-                       zip(CopyKind, copy_problems_by_kind(net, chunk), strict=True)
-                       if copy_name(chunk, kind) in survivors)
-
-        await net.wait_for(restored, 120, "replication restored where a holder survived")
+        await net.wait_for(lambda: replication_ok(net, chunks), 120, "replication restored")
         reader = await net.client()
         for i, chunk in enumerate(chunks):
             assert await reader.get(chunk) == bytes([i]) * 3000
+
+
+async def test_copy_whose_holders_all_died_comes_back_from_a_sibling(autojump_clock) -> None:
+    """Both holders of a Backup copy die and no DataManager still has the content in memory:
+    the copy's group gets it from the Primary's group and restores both holders."""
+    async with Testnet(vaults=16, transport="sim", seed=7) as net:
+        client = await net.client()
+        chunk = await client.put(b"sibling" * 500)
+        await net.wait_for(lambda: replication_ok(net, [chunk]), 60, "initial placement")
+        backup = copy_name(chunk, CopyKind.BACKUP)
+        doomed = stored_by(net, backup)
+        others = {h for kind in (CopyKind.PRIMARY, CopyKind.SACRIFICIAL)
+                  for h in stored_by(net, copy_name(chunk, kind))}
+        assert not set(doomed) & others, "seed must give the backup holders of their own"
+        for vault in net.vaults:
+            vault.host.data_manager.stash = PayloadStash()  # type: ignore[union-attr]
+        events = net.events()
+        for name in doomed:
+            await net.kill_vault(name)
+        await net.wait_for(lambda: replication_ok(net, [chunk]), 120, "backup restored")
+        received = []
+        while True:
+            try:
+                received.append(events.receive_nowait())
+            except trio.WouldBlock:
+                break
+        assert any(isinstance(e, ev.MessageReceived) and e.action == "sibling_content"
+                   for e in received)
+        assert set(stored_by(net, backup)).isdisjoint(doomed)

@@ -81,7 +81,7 @@ def test_evictions_and_a_lying_vault_sinking_in_rank() -> None:
         def sunk() -> bool:
             return any(r.rank is not None and r.rank < 1 for r in app.model.vaults.values())
 
-        for _ in range(20):  # fill the network until Primaries evict and a liar is caught
+        for _ in range(40):  # fill the network until Primaries evict and a liar is caught
             before = (len(app.model.chunks), len(app._notifications))
             await answer(pilot, "p", "6000")
             await wait_until(pilot, lambda b=before: (len(app.model.chunks),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import msgpack
@@ -24,6 +24,11 @@ from vaultnet.xor import NAME_SIZE, Name, closest
 
 PAYLOAD_STASH_BYTES = 64 * 1024 * 1024
 PENDING_LIMIT = 10_000
+PAYLOAD_WAIT = 5.0
+PAYLOAD_ASKS = 3
+"""An agreed request that needs content and arrived without it (the sending group's lead, who
+attaches content, changed or died on the way) waits this long before we ask the sending group
+for it again, at most this many times."""
 
 # PersonaEvent.what values (the dashboard and tests key on these)
 CHUNK_STORED = "chunk_stored"
@@ -39,12 +44,18 @@ ACCUMULATED = "accumulated"
 FIREWALL_ANSWERED = "firewall_answered"
 CACHE_HIT = "cache_hit"
 ACCOUNT_TRANSFERRED = "account_transferred"
+TRANSFER_DISPUTED = "transfer_disputed"
 
 TRANSFER_QUORUM = 2
 TRANSFERS_PENDING = 10_000
 LONE_TRANSFER_WAIT = 10.0
 """Seconds after which a record only one member sent is accepted: when most of a group left at
 once, the lone survivor's copy is all there is (a contradicting copy in the meantime wins)."""
+TRANSFER_ASK_INTERVAL = 2.0
+TRANSFER_ASK_ROUNDS = 3
+"""When members' copies of a record disagree (one was sent before a change committed, another
+after), the newcomer asks the whole group for its current copy, at most this many times, this
+many seconds apart; each answer replaces that member's earlier copy."""
 
 
 class Context(Protocol):
@@ -187,6 +198,8 @@ class GroupPersona:
 
     persona: Persona
     needs_payload: frozenset[str] = frozenset()
+    resendable: frozenset[str] = frozenset()
+    """Content-carrying group messages we send whose content a recipient may ask for again."""
 
     def __init__(self, params: Parameters) -> None:
         self.params = params
@@ -194,7 +207,7 @@ class GroupPersona:
         self.firewall = Firewall()
         self.sync: Sync | None = None
         self.stash = PayloadStash()
-        self._waiting_payload: OrderedDict[bytes, Message] = OrderedDict()
+        self._waiting_payload: OrderedDict[bytes, _WaitingPayload] = OrderedDict()
         self._transfers: OrderedDict[tuple[str, bytes], _PendingTransfer] = OrderedDict()
 
     def attach(self, own: Name) -> None:
@@ -219,11 +232,11 @@ class GroupPersona:
             if state is Accumulation.HANDLED:
                 waiting = self._waiting_payload.pop(key, None) if msg.payload else None
                 if waiting is not None:
-                    self._dispatch(waiting, msg.payload, ctx, out)
+                    self._dispatch(waiting.msg, msg.payload, ctx, out)
                 return out
             payload = msg.payload or self.stash.get(key) or b""
             if msg.action in self.needs_payload and not payload:
-                self._waiting_payload[key] = msg
+                self._waiting_payload[key] = _WaitingPayload(msg, ctx.now())
                 while len(self._waiting_payload) > PENDING_LIMIT:
                     self._waiting_payload.popitem(last=False)
                 return out
@@ -285,7 +298,8 @@ class GroupPersona:
         handler(key, action, ctx, out, trace)
 
     def resend(self, ctx: Context) -> Outbox:
-        """Re-send our votes that have not reached every member (called on a timer)."""
+        """Re-send our votes that have not reached every member, and ask again for content we
+        still wait for (called on a timer)."""
         out = Outbox()
         if self.sync is None:
             return out
@@ -294,7 +308,54 @@ class GroupPersona:
                 out.send(self.group_message(key, key, "sync", {"k": key, "a": data}, bytes(16),
                                             derived_id("sync", self.persona.value, key, data,
                                                        ctx.own)))
+        for key, waiting in self._waiting_payload.items():
+            if (waiting.asks < PAYLOAD_ASKS
+                    and ctx.now() - waiting.since >= PAYLOAD_WAIT * (waiting.asks + 1)):
+                waiting.asks += 1
+                msg = waiting.msg
+                out.send(Message(
+                    src=Authority(ctx.own, self.persona),
+                    dst=Authority(msg.src.name, msg.src.persona, group=True),
+                    action="payload_wanted",
+                    msg_id=new_id("payload_wanted", key, ctx.own, str(waiting.asks)),
+                    trace_id=msg.trace_id, sender=b"",
+                    body={"action": msg.action, "id": msg.msg_id, "to": msg.dst.name,
+                          "persona": msg.dst.persona.value, "group": msg.dst.group,
+                          "body": msg.body}))
         return out
+
+    def on_payload_wanted(self, msg: Message, payload: bytes, ctx: Context,
+                          out: Outbox) -> None:
+        """A recipient agreed on a message our group sent but never got its content (our lead
+        changed, died, or committed before its own copy of the content arrived): the lead by
+        our view sends the message again with the content. Harmless if forged: the recipient
+        still needs the message from a quorum of us, and the content is checked against its
+        name where it is stored."""
+        action = body_str(msg, "action", tuple(self.resendable))
+        to, wanted = body_bytes(msg, "to"), msg.body.get("body")
+        if not isinstance(wanted, dict):
+            raise FrameError("payload_wanted without the message body")
+        if msg.sender != to and not ctx.could_be_member(msg.sender, to):
+            raise FrameError("payload_wanted from outside the recipient")
+        if not self.is_lead(msg.dst.name, ctx):
+            return
+        resend = self.group_message(
+            msg.dst.name, to, action, wanted, msg.trace_id, body_bytes(msg, "id", ID_SIZE),
+            dst_persona=Persona(body_str(msg, "persona", tuple(p.value for p in Persona))),
+            dst_group=msg.body.get("group") is True)
+        content = self.wanted_content(wanted)
+        if content is not None:
+            out.send(replace(resend, payload=content))
+        else:
+            self.content_missing(resend, ctx, out)
+
+    def wanted_content(self, body: dict[str, Any]) -> bytes | None:
+        """The content a resendable message with `body` carries, if we still have it."""
+        copy = body.get("copy")
+        return self.stash.get(copy) if isinstance(copy, bytes) else None
+
+    def content_missing(self, resend: Message, ctx: Context, out: Outbox) -> None:
+        """Hook: asked to resend `resend` with content we no longer have."""
 
     def on_churn(self, lost: Name | None, added: Name | None) -> None:
         if self.sync is not None:
@@ -331,13 +392,9 @@ class GroupPersona:
                 data = canonical(value)
                 for member in members:
                     if member != ctx.own and member not in before:
-                        out.send(Message(
-                            src=Authority(ctx.own, self.persona),
-                            dst=Authority(member, self.persona), action="transfer",
-                            msg_id=new_id("transfer", store.table, key, data, member,
-                                          lost or b"", added or b""),
-                            trace_id=bytes(16), sender=b"",
-                            body={"store": store.table, "key": key, "value": data}))
+                        out.send(self._transfer(ctx, member, store.table, key, data,
+                                                new_id("transfer", store.table, key, data,
+                                                       member, lost or b"", added or b"")))
             for key in dropped:
                 store.delete(key)
         return out
@@ -375,6 +432,45 @@ class GroupPersona:
         accepted = agreed_record(list(pending.copies.values()))
         if accepted is not None:
             self._accept_transfer(store, key, accepted, ctx, out)
+        elif pending.disputed() and pending.asked is None:
+            self._ask_group(store.table, key, pending, ctx, out)
+
+    def _ask_group(self, table: str, key: bytes, pending: _PendingTransfer, ctx: Context,
+                   out: Outbox) -> None:
+        """Members sent different copies: ask every member for its current one."""
+        pending.asked, pending.rounds = ctx.now(), pending.rounds + 1
+        out.note(TRANSFER_DISPUTED, key, bytes(16), store=table, round=pending.rounds,
+                 copies=len(pending.copies), persona=self.persona.value)
+        for member in ctx.close_group(key[:NAME_SIZE]):
+            if member != ctx.own:
+                out.send(Message(
+                    src=Authority(ctx.own, self.persona), dst=Authority(member, self.persona),
+                    action="transfer_query",
+                    msg_id=new_id("transfer_query", table, key, member, repr(ctx.now())),
+                    trace_id=bytes(16), sender=b"", body={"store": table, "key": key}))
+
+    def on_transfer_query(self, msg: Message, payload: bytes, ctx: Context,
+                          out: Outbox) -> None:
+        """A newcomer asks for our current copy of a record whose transferred copies disagreed.
+        Only a vault that could be in the record's group is answered, and only by members."""
+        stores = {store.table: store for store in self.transfer_stores()}
+        table = body_str(msg, "store", tuple(stores))
+        key = body_bytes(msg, "key", None)
+        group = key[:NAME_SIZE]
+        if len(key) < NAME_SIZE or not ctx.could_be_member(msg.sender, group):
+            raise FrameError("transfer query from outside the record's group")
+        value = stores[table].get(key)
+        if value is not None and ctx.is_responsible(group):
+            data = canonical(value)
+            out.send(self._transfer(ctx, msg.sender, table, key, data,
+                                    new_id("transfer_answer", table, key, data, msg.msg_id)))
+
+    def _transfer(self, ctx: Context, member: Name, table: str, key: bytes, data: bytes,
+                  msg_id: bytes) -> Message:
+        return Message(src=Authority(ctx.own, self.persona),
+                       dst=Authority(member, self.persona), action="transfer", msg_id=msg_id,
+                       trace_id=bytes(16), sender=b"",
+                       body={"store": table, "key": key, "value": data})
 
     def _accept_transfer(self, store: RecordStore, key: bytes, record: dict[str, Any],
                          ctx: Context, out: Outbox) -> None:
@@ -389,14 +485,20 @@ class GroupPersona:
                        ctx: Context, out: Outbox) -> None:
         """Hook: a transferred record was accepted (a persona may act on churn it missed)."""
 
-    def accept_lone_transfers(self, ctx: Context) -> Outbox:
-        """Accept records only one member sent, once LONE_TRANSFER_WAIT has passed."""
+    def tick_transfers(self, ctx: Context) -> Outbox:
+        """Accept records only one member sent, once LONE_TRANSFER_WAIT has passed; ask the
+        group again about records still disputed (at most TRANSFER_ASK_ROUNDS times)."""
         out = Outbox()
         stores = {store.table: store for store in self.transfer_stores()}
+        now = ctx.now()
         for (table, key), pending in list(self._transfers.items()):
-            if len(pending.copies) == 1 and ctx.now() - pending.first > LONE_TRANSFER_WAIT:
+            if len(pending.copies) == 1 and now - pending.first > LONE_TRANSFER_WAIT:
                 (data,) = pending.copies.values()
                 self._accept_transfer(stores[table], key, decode_record(data), ctx, out)
+            elif (pending.disputed() and pending.asked is not None
+                  and pending.rounds < TRANSFER_ASK_ROUNDS
+                  and now - pending.asked >= TRANSFER_ASK_INTERVAL):
+                self._ask_group(table, key, pending, ctx, out)
         return out
 
     # -- building messages -------------------------------------------------------------
@@ -420,9 +522,21 @@ class GroupPersona:
 
 
 @dataclass
+class _WaitingPayload:
+    msg: Message
+    since: float
+    asks: int = 0
+
+
+@dataclass
 class _PendingTransfer:
     first: float
     copies: dict[Name, bytes] = field(default_factory=dict)
+    asked: float | None = None
+    rounds: int = 0
+
+    def disputed(self) -> bool:
+        return len(set(self.copies.values())) > 1
 
 
 class _Synchronising:

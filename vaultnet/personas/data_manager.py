@@ -4,7 +4,9 @@ Group: the vaults closest to the copy's name. New copy: choose holders — the c
 eligible vaults to the copy's name that have not failed it, so every member picks the same ones
 — agree on them (sync), and send the copy on to each holder's PmidManager group. Existing copy:
 count the subscriber and stop. A holder that fails (an eviction, a refused store, a lost chunk)
-is removed and a replacement chosen by the same rule, its content fetched from a live holder.
+is removed and a replacement chosen by the same rule, its content fetched from a live holder,
+or, when every holder of the copy is gone, from the DataManagers of a sibling copy (the same
+chunk's other kinds; the content is checked against the chunk's name whoever sends it).
 
 Gets are served by one member, the group's lead (the member closest to the copy name), which
 fetches from the first live holder, checks the content against the name and answers; that keeps
@@ -36,12 +38,15 @@ from vaultnet.personas.base import (
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
 from vaultnet.personas.pmid_manager import BELOW_FLOOR
 from vaultnet.routing import Parameters
-from vaultnet.store import CopyKind, RecordStore, chunk_name_of
+from vaultnet.store import CopyKind, RecordStore, chunk_name_of, copy_name
+from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
 HOLDERS_PER_COPY = 2
 MAX_FAILED = 8
 FETCH_TIMEOUT = 5.0
+SIBLING_TIMEOUT = 3 * FETCH_TIMEOUT
+"""A sibling copy's lead may itself have to try its holders one by one before it answers."""
 SWEEP_INTERVAL = 5.0
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
@@ -50,18 +55,24 @@ KINDS = tuple(k.value for k in CopyKind)
 
 @dataclass
 class _Fetch:
-    """A lead's outstanding fetch of a copy's content from its holders."""
+    """A lead's outstanding fetch of a copy's content: from its holders, then from the groups
+    of its sibling copies. Whoever asked waits here: clients, replacement holders, and sibling
+    groups' leads (vault, their copy name)."""
 
     candidates: list[Name]
+    siblings: list[Name]
     asked: Name | None = None
     started: float = 0.0
+    timeout: float = FETCH_TIMEOUT
     clients: list[tuple[Authority, bytes, bytes]] = field(default_factory=list)
-    replicate_to: list[tuple[Name, bytes]] = field(default_factory=list)
+    replicate_to: list[tuple[Name, bytes]] = field(default_factory=list)  # (holder, put id)
+    forward_to: list[tuple[Name, Name]] = field(default_factory=list)
 
 
 class DataManager(GroupPersona, IntegrityChecks):
     persona = Persona.DATA_MANAGER
     needs_payload = frozenset({"put"})
+    resendable = frozenset({"put"})
 
     def __init__(self, params: Parameters, records: RecordStore,
                  holders_per_copy: int = HOLDERS_PER_COPY) -> None:
@@ -181,13 +192,25 @@ class DataManager(GroupPersona, IntegrityChecks):
                         ctx: Context, out: Outbox, trace: bytes) -> None:
         lead = self.is_lead(copy, ctx)
         payload = self.stash.get(copy) if lead else None
-        msg = self.group_message(copy, holder, "put",
-                                 {"copy": copy, "kind": record["kind"], "size": record["size"]},
-                                 trace, new_id("dm-put", op_id, holder),
-                                 dst_persona=Persona.PMID_MANAGER, payload=payload or b"")
+        put_id = new_id("dm-put", op_id, holder)
+        out.send(self._holder_put(copy, record, holder, put_id, trace, payload or b""))
         if lead and payload is None:
-            self._fetch(copy, record, ctx, out, replicate_to=(holder, op_id), trace=trace)
-        out.send(msg)
+            self._fetch(copy, record, ctx, out, replicate_to=(holder, put_id), trace=trace)
+
+    def _holder_put(self, copy: Name, record: dict[str, Any], holder: Name, put_id: bytes,
+                    trace: bytes, payload: bytes) -> Message:
+        return self.group_message(copy, holder, "put",
+                                  {"copy": copy, "kind": record["kind"], "size": record["size"]},
+                                  trace, put_id, dst_persona=Persona.PMID_MANAGER,
+                                  payload=payload)
+
+    def content_missing(self, resend: Message, ctx: Context, out: Outbox) -> None:
+        """A holder's PmidManagers want the content of a put we no longer have: fetch it."""
+        copy = resend.src.name
+        record = self.records.get(copy)
+        if record is not None and resend.dst.name in record["holders"]:
+            self._fetch(copy, record, ctx, out, replicate_to=(resend.dst.name, resend.msg_id),
+                        trace=resend.trace_id)
 
     def _put_response(self, copy: Name, action: dict[str, Any], ok: bool, reason: str,
                       ctx: Context, out: Outbox, trace: bytes) -> None:
@@ -298,55 +321,107 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     def _fetch(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
                trace: bytes, client: tuple[Authority, bytes, bytes] | None = None,
-               replicate_to: tuple[Name, bytes] | None = None) -> None:
+               replicate_to: tuple[Name, bytes] | None = None,
+               forward_to: tuple[Name, Name] | None = None) -> None:
         fetch = self._fetches.get(copy)
         if fetch is None:
             live = [h for h in record["holders"] if ctx.is_live(h)]
-            fetch = self._fetches[copy] = _Fetch(candidates=live)
+            kind = CopyKind(record["kind"])
+            chunk = chunk_name_of(copy, kind)
+            # A sibling group asking us must not be asked back: that loop would only time out.
+            siblings = [] if forward_to else [copy_name(chunk, k) for k in CopyKind if k != kind]
+            fetch = self._fetches[copy] = _Fetch(candidates=live, siblings=siblings)
             while len(self._fetches) > PENDING_LIMIT:
                 self._fetches.popitem(last=False)
         if client is not None:
             fetch.clients.append(client)
-        if replicate_to is not None:
+        if replicate_to is not None and replicate_to not in fetch.replicate_to:
             fetch.replicate_to.append(replicate_to)
+        if forward_to is not None:
+            fetch.forward_to.append(forward_to)
         if fetch.asked is None:
             self._ask_next(copy, fetch, ctx, out, trace)
 
     def _ask_next(self, copy: Name, fetch: _Fetch, ctx: Context, out: Outbox,
                   trace: bytes) -> None:
-        if not fetch.candidates:
+        fetch.started = ctx.now()
+        if fetch.candidates:
+            fetch.asked = fetch.candidates.pop(0)
+            out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
+                fetch.asked, Persona.PMID_NODE), action="fetch",
+                msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
+                body={"copy": copy}, sender=b""))
+        elif fetch.siblings and (fetch.replicate_to or fetch.forward_to):
+            # Only re-replication needs this: a client falls back to the siblings itself.
+            fetch.asked, fetch.timeout = fetch.siblings.pop(0), SIBLING_TIMEOUT
+            out.send(Message(src=Authority(ctx.own, self.persona),
+                             dst=Authority(fetch.asked, self.persona, group=True),
+                             action="sibling_fetch",
+                             msg_id=new_id("sibling_fetch", copy, fetch.asked, str(ctx.now())),
+                             trace_id=trace, body={"copy": fetch.asked, "for": copy},
+                             sender=b""))
+        else:
             del self._fetches[copy]
             for to, request_id, client_trace in fetch.clients:
                 out.send(self._get_response(copy, to, request_id, client_trace, b"",
                                             "no live holder has the data"))
-            return
-        fetch.asked = fetch.candidates.pop(0)
-        fetch.started = ctx.now()
-        out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
-            fetch.asked, Persona.PMID_NODE), action="fetch",
-            msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
-            body={"copy": copy}, sender=b""))
 
     def on_fetch_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        copy = body_bytes(msg, "copy")
+        self._fetched(body_bytes(msg, "copy"), msg.sender, payload, ctx, out, msg.trace_id)
+
+    def on_sibling_fetch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The lead of a sibling copy's group lost all its holders and asks us for the content;
+        our lead fetches it (or has it) and sends it on."""
+        copy, for_copy = msg.dst.name, body_bytes(msg, "for")
+        record = self.records.get(copy)
+        if record is None or not self.is_lead(copy, ctx):
+            return
+        chunk = chunk_name_of(copy, CopyKind(record["kind"]))
+        if for_copy not in {copy_name(chunk, k) for k in CopyKind}:
+            raise FrameError("a sibling fetch must be for a copy of the same chunk")
+        cached = self.stash.get(copy)
+        if cached is not None:
+            out.send(self._sibling_content(copy, msg.sender, for_copy, cached, msg.trace_id,
+                                           ctx))
+        else:
+            self._fetch(copy, record, ctx, out, trace=msg.trace_id,
+                        forward_to=(msg.sender, for_copy))
+
+    def _sibling_content(self, ours: Name, to: Name, theirs: Name, data: bytes, trace: bytes,
+                         ctx: Context) -> Message:
+        return Message(src=Authority(ctx.own, self.persona), dst=Authority(to, self.persona),
+                       action="sibling_content",
+                       msg_id=new_id("sibling_content", theirs, to, str(ctx.now())),
+                       trace_id=trace, body={"copy": theirs, "from": ours}, sender=b"",
+                       payload=data)
+
+    def on_sibling_content(self, msg: Message, payload: bytes, ctx: Context,
+                           out: Outbox) -> None:
+        sibling = body_bytes(msg, "from")
+        if not ctx.could_be_member(msg.sender, sibling):
+            raise FrameError("sibling content from outside the sibling's group")
+        self._fetched(body_bytes(msg, "copy"), sibling, payload, ctx, out, msg.trace_id)
+
+    def _fetched(self, copy: Name, source: Name, payload: bytes, ctx: Context, out: Outbox,
+                 trace: bytes) -> None:
+        """Content for `copy` arrived from `source` (a holder, or a sibling copy's group):
+        check it against the chunk's name, then answer everyone waiting for it."""
         fetch = self._fetches.get(copy)
         record = self.records.get(copy)
-        if fetch is None or fetch.asked != msg.sender or record is None:
+        if fetch is None or fetch.asked != source or record is None:
             return
         if digest(payload) != chunk_name_of(copy, CopyKind(record["kind"])):
-            self._ask_next(copy, fetch, ctx, out, msg.trace_id)
+            self._ask_next(copy, fetch, ctx, out, trace)
             return
         del self._fetches[copy]
         self.stash.put(copy, payload)
         self.content_verified(copy, payload, ctx, out)
         for to, request_id, client_trace in fetch.clients:
             out.send(self._get_response(copy, to, request_id, client_trace, payload, ""))
-        for holder, op_id in fetch.replicate_to:
-            out.send(self.group_message(
-                copy, holder, "put",
-                {"copy": copy, "kind": record["kind"], "size": record["size"]},
-                msg.trace_id, new_id("dm-put", op_id, holder),
-                dst_persona=Persona.PMID_MANAGER, payload=payload))
+        for holder, put_id in fetch.replicate_to:
+            out.send(self._holder_put(copy, record, holder, put_id, trace, payload))
+        for vault, their_copy in fetch.forward_to:
+            out.send(self._sibling_content(copy, vault, their_copy, payload, trace, ctx))
 
     def tick(self, ctx: Context) -> Outbox:
         """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
@@ -360,7 +435,7 @@ class DataManager(GroupPersona, IntegrityChecks):
                     self._drop_departed(copy, ctx, out)
         self.run_checks(ctx, out)
         for copy, fetch in list(self._fetches.items()):
-            if fetch.asked is not None and now - fetch.started > FETCH_TIMEOUT:
+            if fetch.asked is not None and now - fetch.started > fetch.timeout:
                 self._ask_next(copy, fetch, ctx, out, bytes(16))
         return out
 

@@ -130,7 +130,7 @@ class PersonaHost:
             out = Outbox()
             for persona in self.personas.values():
                 out.extend(persona.resend(self.ctx))
-                out.extend(persona.accept_lone_transfers(self.ctx))
+                out.extend(persona.tick_transfers(self.ctx))
             out.extend(self.data_manager.tick(self.ctx))
             out.extend(self.pmid_node.tick(self.ctx))
         self.deliver(out)

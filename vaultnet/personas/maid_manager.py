@@ -28,6 +28,7 @@ DEFAULT_ALLOWANCE = 1 << 40
 class MaidManager(GroupPersona):
     persona = Persona.MAID_MANAGER
     needs_payload = frozenset({"put"})
+    resendable = frozenset({"put"})
 
     def __init__(self, params: Parameters, accounts: RecordStore, chunks: RecordStore,
                  allowance: int = DEFAULT_ALLOWANCE) -> None:
@@ -50,6 +51,10 @@ class MaidManager(GroupPersona):
         return reply
 
     # -- client requests ------------------------------------------------------------------
+
+    def wanted_content(self, body: dict[str, Any]) -> bytes | None:
+        name = body.get("name")
+        return self.stash.get(b"chunk" + name) if isinstance(name, bytes) else None
 
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         client = msg.src.name

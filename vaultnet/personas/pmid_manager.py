@@ -45,6 +45,7 @@ def rank(account: dict[str, Any]) -> float:
 class PmidManager(GroupPersona):
     persona = Persona.PMID_MANAGER
     needs_payload = frozenset({"put"})
+    resendable = frozenset({"store"})
 
     def __init__(self, params: Parameters, accounts: RecordStore) -> None:
         super().__init__(params)

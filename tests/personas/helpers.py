@@ -1,0 +1,37 @@
+"""A hand-driven vault view for sans-IO persona tests: MEMBERS form the close group of GROUP,
+and time is whatever the test sets."""
+
+from __future__ import annotations
+
+from vaultnet.routing import Parameters
+from vaultnet.xor import Name, closest
+
+GROUP = bytes(64)
+PARAMS = Parameters()
+MEMBERS = [bytes([0] * 63 + [i]) for i in (1, 2, 3, 4)]
+
+
+class Ctx:
+    params = PARAMS
+
+    def __init__(self, own: Name, clock: list[float]) -> None:
+        self.own = own
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock[0]
+
+    def close_group(self, name: Name) -> list[Name]:
+        return closest(name, [m for m in MEMBERS if m != name], PARAMS.group_size)
+
+    def is_responsible(self, name: Name) -> bool:
+        return self.own in self.close_group(name)
+
+    def is_live(self, name: Name) -> bool:
+        return True
+
+    def could_be_member(self, sender: Name, group: Name) -> bool:
+        return sender in MEMBERS and sender != group
+
+    def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
+        return closest(target, [m for m in MEMBERS if m not in exclude], k)

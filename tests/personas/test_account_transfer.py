@@ -1,0 +1,152 @@
+"""Account transfer, sans-IO: a newcomer accepts a record at the transfer quorum, takes the median
+of disagreeing counters, asks the group when copies disagree, and waits before trusting a lone
+copy. Members are plain personas over sqlite stores; messages are passed by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.base import (
+    LONE_TRANSFER_WAIT,
+    TRANSFER_ASK_INTERVAL,
+    TRANSFER_ASK_ROUNDS,
+    TRANSFER_DISPUTED,
+    GroupPersona,
+    Outbox,
+    canonical,
+)
+from vaultnet.store import Database, RecordStore
+from vaultnet.wire import FrameError
+from vaultnet.xor import Name
+
+KEY = GROUP + b"record"
+NEWCOMER, A, B, C = MEMBERS
+STRANGER = b"\xff" * 64
+
+
+class Manager(GroupPersona):
+    persona = Persona.MAID_MANAGER
+
+    def __init__(self, store: RecordStore) -> None:
+        super().__init__(PARAMS)
+        self.store = store
+
+    def transfer_stores(self) -> list[RecordStore]:
+        return [self.store]
+
+
+Vaults = dict[Name, tuple["Manager", Ctx]]
+
+
+@pytest.fixture
+def clock() -> list[float]:
+    return [0.0]
+
+
+@pytest.fixture
+def vaults(tmp_path: Path, clock: list[float]) -> Vaults:
+    made = {}
+    for i, name in enumerate(MEMBERS):
+        manager = Manager(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
+        manager.attach(name)
+        made[name] = (manager, Ctx(name, clock))
+    return made
+
+
+def transfer(sender: Name, value: dict[str, object], msg_id: bytes) -> Message:
+    return Message(src=_auth(sender), dst=_auth(NEWCOMER), action="transfer", msg_id=msg_id,
+                   trace_id=bytes(16), sender=sender,
+                   body={"store": "accounts", "key": KEY, "value": canonical(value)})
+
+
+def _auth(name: Name) -> Authority:
+    return Authority(name, Persona.MAID_MANAGER)
+
+
+def deliver(vaults: Vaults, to: Name, msg: Message) -> Outbox:
+    manager, ctx = vaults[to]
+    return manager.handle(msg, ctx)
+
+
+def held(vaults: Vaults) -> object:
+    return vaults[NEWCOMER][0].store.get(KEY)
+
+
+def test_two_equal_copies_are_accepted(vaults: Vaults) -> None:
+    deliver(vaults, NEWCOMER, transfer(A, {"owner": "x"}, b"1" * 16))
+    assert held(vaults) is None
+    deliver(vaults, NEWCOMER, transfer(B, {"owner": "x"}, b"2" * 16))
+    assert held(vaults) == {"owner": "x"}
+
+
+def test_what_the_newcomer_holds_wins(vaults: Vaults) -> None:
+    vaults[NEWCOMER][0].store.put(KEY, {"owner": "mine"})
+    deliver(vaults, NEWCOMER, transfer(A, {"owner": "x"}, b"1" * 16))
+    deliver(vaults, NEWCOMER, transfer(B, {"owner": "x"}, b"2" * 16))
+    assert held(vaults) == {"owner": "mine"}
+
+
+def test_three_disagreeing_counter_records_give_the_median(vaults: Vaults) -> None:
+    for sender, stored, mid in ((A, 10, b"1"), (B, 30, b"2"), (C, 20, b"3")):
+        deliver(vaults, NEWCOMER, transfer(sender, {"stored": stored, "lost": stored // 10},
+                                           mid * 16))
+    assert held(vaults) == {"stored": 20, "lost": 2}
+
+
+def test_disagreement_is_resolved_by_asking_the_group(vaults: Vaults, clock: list[float]) -> None:
+    """A sent its copy before a change committed, B after: the newcomer asks every member for
+    its current copy and accepts once two current copies agree."""
+    for name in (A, B, C):
+        vaults[name][0].store.put(KEY, {"owner": "after", "chunks": ["c1"]})
+    deliver(vaults, NEWCOMER, transfer(A, {"owner": "before"}, b"1" * 16))
+    out = deliver(vaults, NEWCOMER, transfer(B, {"owner": "after", "chunks": ["c1"]}, b"2" * 16))
+    assert held(vaults) is None
+    assert [n.what for n in out.notes] == [TRANSFER_DISPUTED]
+    queries = out.messages
+    assert sorted(q.dst.name for q in queries) == [A, B, C]
+    assert {q.action for q in queries} == {"transfer_query"}
+    answer = deliver(vaults, A, replace(queries[[q.dst.name for q in queries].index(A)],
+                                        sender=NEWCOMER))
+    (fresh,) = answer.messages
+    assert fresh.dst.name == NEWCOMER and fresh.action == "transfer"
+    deliver(vaults, NEWCOMER, replace(fresh, sender=A))
+    assert held(vaults) == {"owner": "after", "chunks": ["c1"]}
+
+
+def test_asking_is_repeated_a_bounded_number_of_times(vaults: Vaults, clock: list[float]) -> None:
+    manager, ctx = vaults[NEWCOMER]
+    deliver(vaults, NEWCOMER, transfer(A, {"owner": "one"}, b"1" * 16))
+    deliver(vaults, NEWCOMER, transfer(B, {"owner": "two"}, b"2" * 16))
+    rounds = 1
+    for _ in range(10):
+        clock[0] += TRANSFER_ASK_INTERVAL
+        out = manager.tick_transfers(ctx)
+        rounds += len(out.notes)
+        assert all(n.what == TRANSFER_DISPUTED for n in out.notes)
+    assert rounds == TRANSFER_ASK_ROUNDS
+    assert held(vaults) is None
+
+
+def test_a_query_from_outside_the_group_is_refused(vaults: Vaults) -> None:
+    vaults[A][0].store.put(KEY, {"owner": "x"})
+    query = Message(src=_auth(STRANGER), dst=_auth(A), action="transfer_query",
+                    msg_id=b"q" * 16, trace_id=bytes(16), sender=STRANGER,
+                    body={"store": "accounts", "key": KEY})
+    with pytest.raises(FrameError, match="outside the record's group"):
+        deliver(vaults, A, query)
+
+
+def test_a_lone_copy_waits_before_it_is_trusted(vaults: Vaults, clock: list[float]) -> None:
+    manager, ctx = vaults[NEWCOMER]
+    deliver(vaults, NEWCOMER, transfer(A, {"owner": "only"}, b"1" * 16))
+    clock[0] = LONE_TRANSFER_WAIT / 2
+    manager.tick_transfers(ctx)
+    assert held(vaults) is None
+    clock[0] = LONE_TRANSFER_WAIT + 1
+    manager.tick_transfers(ctx)
+    assert held(vaults) == {"owner": "only"}
