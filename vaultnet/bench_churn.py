@@ -39,7 +39,8 @@ async def _restore_after_one_kill(vaults: int, chunks: int, seed: int) -> tuple[
         client = await net.client()
         names = [await client.put(bytes([i % 256]) * 1024 + i.to_bytes(4, "big"))
                  for i in range(chunks)]
-        await net.wait_for(lambda: replication_ok(net, names), 120, "initial placement")
+        await net.wait_for(lambda: replication_ok(net, names), 120, "initial placement",
+                           every=POLL)
         received = [0]
         net.bus.add_sink(lambda e: received.__setitem__(0, received[0] + 1)
                          if isinstance(e, ev.MessageReceived) else None)

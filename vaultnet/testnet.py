@@ -234,10 +234,18 @@ class Testnet:
         return True
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = SETTLE_TIMEOUT,
-                       what: str = "condition") -> None:
-        """Wait until `condition()` holds, checking after every event, up to `timeout` seconds."""
+                       what: str = "condition", every: float | None = None) -> None:
+        """Wait until `condition()` holds, checking after every event, up to `timeout` seconds.
+        With `every`, check at that interval instead: for a condition too costly to evaluate
+        after each of thousands of events (the resolution of the wait is then `every`)."""
         if condition():
             return
+        if every is not None:
+            with trio.move_on_after(timeout):
+                while not condition():
+                    await trio.sleep(every)
+                return
+            raise NotSettled(f"{what} not reached within {timeout:g}s")
         sub = self.bus.subscribe(max_buffer=1)
         try:
             with trio.move_on_after(timeout):
