@@ -574,6 +574,10 @@ class VaultnetApp(App[None]):
             sender, recipient, text = network.mpid(words[0]), network.mpid(words[1]), words[2]
             if len(text.encode()) > MAX_BODY:
                 raise ValueError(f"a message is at most {MAX_BODY // 1024} KiB")
+            if not sender.online:
+                hint = "wait a moment" if sender.changing else f"o brings {sender.label} back"
+                raise ValueError(f"{sender.label} is {sender.state}: a sender must be online "
+                                 f"({hint})")
         except ValueError as exc:
             self.notify(str(exc), severity="error")
             return
