@@ -3,7 +3,9 @@
     .venv/bin/pip install -e '.[screenshots]' && .venv/bin/python scripts/screenshots.py
 
 Drives the real app with Textual's Pilot: puts chunks (one vault lying, capacity small enough
-for sacrificial evictions), deletes one, kills a vault, then exports each view as SVG and PNG.
+for sacrificial evictions), deletes one, kills a vault, then exports each view as SVG and PNG;
+then puts version trees (one with a fork), sends alice's messages to bob (one while bob is
+offline: held) and exports view 6 and the flow of a message.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from textual.widgets import Input
 
 from tui.app import VaultnetApp
 from tui.network import NetworkConfig
+from tui.widgets.version_table import VersionTable, version_row
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (140, 44)
@@ -31,7 +34,8 @@ async def until(pilot: Pilot[Any], condition: Any, seconds: float = 60) -> None:
         if condition():
             return
         await pilot.pause(0.05)
-    raise SystemExit(f"screenshots: gave up waiting after {seconds}s")
+    said = "; ".join(n.message for n in pilot.app._notifications)
+    raise SystemExit(f"screenshots: gave up waiting after {seconds}s (notifications: {said})")
 
 
 async def ask(pilot: Pilot[Any], key: str, text: str) -> None:
@@ -39,6 +43,50 @@ async def ask(pilot: Pilot[Any], key: str, text: str) -> None:
     await pilot.pause()
     pilot.app.screen.query_one(Input).value = text
     await pilot.press("enter")
+
+
+def export(app: VaultnetApp, name: str) -> None:
+    svg = app.export_screenshot(title=f"vaultnet tui: {name}")
+    (OUT / f"{name}.svg").write_text(svg)
+    cairosvg.svg2png(bytestring=svg.encode(), write_to=str(OUT / f"{name}.png"),
+                     output_width=1400)
+    print(f"screenshots/{name}.svg, .png")
+
+
+async def versions_and_messages(pilot: Pilot[Any], app: VaultnetApp) -> None:
+    """Two trees (one forked at v1), a delivered message and one held for an offline bob."""
+    model = app.model
+    await pilot.press("6")
+    for label, text in (("todo", "milk"), ("notes", "first draft")):
+        await ask(pilot, "n", f"{label} {text}")
+        await until(pilot, lambda lb=label: any(i.label == lb and i.parents
+                                                for i in model.versioned.values()))
+    notes = next(i for i in model.versioned.values() if i.label == "notes")
+    for text in ("second draft", "third draft"):
+        count = len(notes.parents)
+        await ask(pilot, "v", text)
+        await until(pilot, lambda c=count: len(notes.parents) > c)
+    table = app.query_one(VersionTable)
+    v1 = next(v for v in notes.parents if v.index == 1)
+    rows = [str(k.value) for k in table.rows]
+    table.move_cursor(row=rows.index(version_row(notes.key, v1).hex()))  # a fork under v1
+    await ask(pilot, "v", "third draft, the other way")
+    await until(pilot, lambda: len(notes.tips) == 2 and notes.agreeing == len(notes.group))
+    await until(pilot, lambda: list(model.identity_state.values()) == ["online", "online"])
+    await ask(pilot, "m", "alice bob hello bob")
+    await until(pilot, lambda: any(m.state == "delivered" for m in model.messages.values()))
+    hello = next(iter(model.messages.values()))
+    await ask(pilot, "o", "bob")
+    await until(pilot, lambda: "offline" in model.identity_state.values())
+    await ask(pilot, "m", "alice bob are you there?")
+    await until(pilot, lambda: any(len(m.held_by) == 4 for m in model.messages.values()))
+    table.move_cursor(row=0)
+    await pilot.pause(1.0)
+    export(app, "versions")
+    model.followed_trace = hello.trace
+    await pilot.press("3")
+    await pilot.pause(0.5)
+    export(app, "flows-message")
 
 
 async def shoot() -> None:
@@ -64,13 +112,10 @@ async def shoot() -> None:
         for name, keys in VIEWS:
             await pilot.press(*keys)
             await pilot.pause(0.5)
-            svg = app.export_screenshot(title=f"vaultnet tui: {name}")
-            (OUT / f"{name}.svg").write_text(svg)
-            cairosvg.svg2png(bytestring=svg.encode(), write_to=str(OUT / f"{name}.png"),
-                             output_width=1400)
+            export(app, name)
             if name == "help":
                 await pilot.press("escape")
-            print(f"screenshots/{name}.svg, .png")
+        await versions_and_messages(pilot, app)
 
 
 if __name__ == "__main__":

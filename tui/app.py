@@ -24,22 +24,30 @@ from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from tui.guest import TrioGuest
 from tui.messages import ModelRefreshed, NetworkReady
-from tui.model import NetworkModel
-from tui.network import LiveNetwork, NetworkConfig
+from tui.model import NetworkModel, VersionedItem
+from tui.network import MPIDS, LiveNetwork, NetworkConfig
 from tui.screens.ask import AskScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.chunk_table import ChunkTable
 from tui.widgets.flow_log import FilteredLog
+from tui.widgets.identity_bar import IdentityBar
+from tui.widgets.message_table import MessageTable
 from tui.widgets.ranking import RankingView
 from tui.widgets.space_time import SpaceTime
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.vault_table import VaultDetail, VaultTable
+from tui.widgets.version_group import VersionGroup
+from tui.widgets.version_table import VersionTable
+from tui.widgets.versions_pane import VersionsPane
 from tui.widgets.xor_view import XorView
 from vaultnet.cli import byte_size
 from vaultnet.client import ClientError
 from vaultnet.faults import Fault
+from vaultnet.personas.mpid_manager import MAX_BODY
+from vaultnet.personas.version_tree import VersionName
 from vaultnet.testnet import TestnetError
 from vaultnet.wire import MAX_FRAME_SIZE
+from vaultnet.xor import name_of, short
 
 DRAIN_INTERVAL = 0.1
 DRAIN_BATCH = 20_000
@@ -49,7 +57,7 @@ MIN_SIZE = (80, 24)
 EXPECTED = (ClientError, TestnetError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
 
-TABS = ("vaults", "chunks", "flows", "evictions", "ranking")
+TABS = ("vaults", "chunks", "flows", "evictions", "ranking", "versions")
 
 
 class Actions(Provider):
@@ -81,12 +89,17 @@ class VaultnetApp(App[None]):
         Binding("p", "put", "put"),
         Binding("g", "get", "get chunk"),
         Binding("d", "delete", "delete chunk"),
-        Binding("t", "follow", "follow chunk"),
+        Binding("t", "follow", "follow"),
         Binding("x", "xor_focus", "XOR view"),
         Binding("a", "add", "add vault"),
         Binding("k", "kill", "kill vault"),
         Binding("r", "restart", "restart vault"),
         Binding("f", "fault", "fault"),
+        Binding("n", "version_new", "new version tree", show=False),
+        Binding("v", "version_put", "put version", show=False),
+        Binding("b", "version_delete", "delete branch", show=False),
+        Binding("m", "message", "send message", show=False),
+        Binding("o", "online", "MPID offline / online", show=False),
         Binding("slash", "filter", "filter log"),
         Binding("space", "pause", "pause"),
         Binding("question_mark", "help", "help"),
@@ -108,6 +121,7 @@ class VaultnetApp(App[None]):
         self.filter_text = ""
         self._seen = {"flow-log": 0, "notable-log": 0}
         self._last_sample = 0.0
+        self._counter = 0  # makes the default texts of versions and messages differ
         self.status = "starting…" if self.network else "frozen"
 
     # -- layout ------------------------------------------------------------------------------
@@ -129,6 +143,7 @@ class VaultnetApp(App[None]):
                 yield FilteredLog(id="notable-log")
             with TabPane("5 Ranking", id="ranking-pane"), VerticalScroll():
                 yield RankingView()
+            yield VersionsPane("6 Versions & messages", id="versions-pane")
         yield Footer()
 
     # -- lifecycle: the trio guest is started on load and finished on unmount ---------------
@@ -157,6 +172,7 @@ class VaultnetApp(App[None]):
         assert self.network is not None
         net = self.network.net
         self.status = f"{net.transport} {len(net.vaults)} vaults"
+        self._sync_identities()
         self.notify(f"testnet up: {len(net.vaults)} vaults on {net.transport}; press ? for help")
 
     def on_resize(self) -> None:
@@ -172,13 +188,35 @@ class VaultnetApp(App[None]):
             return
         batch = self.network.drain(DRAIN_BATCH)
         self.model.ingest(batch)
+        received = self.network.take_received()
+        for recipient, message in received:
+            self.model.message_received(recipient, message.sender, message.mid)
+        changed = self._sync_identities()
         now = asyncio.get_running_loop().time()
         sampled = now - self._last_sample >= SAMPLE_INTERVAL
         if sampled:
-            self._last_sample = now
-            self.model.observe(self.network.net, now)
-        if batch or sampled:
+            self._sample()
+        if batch or sampled or received or changed:
             self.post_message(ModelRefreshed())
+
+    def _sample(self) -> None:
+        """Sample the network into the model now (every SAMPLE_INTERVAL, and after an
+        operation whose result is seen by sampling: a version tree)."""
+        if self.network is not None and self.network.ready:
+            self._last_sample = asyncio.get_running_loop().time()
+            self.model.observe(self.network.net, self._last_sample)
+
+    def _sync_identities(self) -> bool:
+        """Copy the MPIDs' connection states into the model; True if one changed."""
+        if self.network is None:
+            return False
+        changed = False
+        for mpid in self.network.mpids.values():
+            name = mpid.identity.name
+            if self.model.identity_state.get(name) != mpid.state:
+                self.model.add_identity(name, mpid.label, mpid.state)
+                changed = True
+        return changed
 
     def on_model_refreshed(self, _: ModelRefreshed) -> None:
         if not self.paused:
@@ -196,6 +234,13 @@ class VaultnetApp(App[None]):
             self.query_one(XorView).show(model)
             self.query_one(SpaceTime).show(model)
             self.query_one(RankingView).show(model)
+            versions = self.query_one(VersionTable)
+            versions.show(model)
+            selection = versions.selected()
+            self.query_one(VersionGroup).show(model.versioned.get(selection[0])
+                                              if selection else None)
+            self.query_one(IdentityBar).show(model)
+            self.query_one(MessageTable).show(model)
             for log_id, log in (("flow-log", model.flow), ("notable-log", model.notable)):
                 self.query_one(f"#{log_id}", FilteredLog).append(log.since(self._seen[log_id]))
                 self._seen[log_id] = log.total
@@ -303,11 +348,39 @@ class VaultnetApp(App[None]):
         self._start("delete", delete)
 
     def action_follow(self) -> None:
-        if (name := self._selected_chunk()) is None:
+        """Follow the operation of the selected chunk, or in view 6 of the selected version
+        tree (its latest operation) or message (its delivery, else its send; pressed again in
+        view 6, the send of a message delivered later)."""
+        if self.query_one(TabbedContent).active == "versions-pane":
+            trace = self._followable()
+            if trace is None:
+                return
+        elif (name := self._selected_chunk()) is None:
             return
-        self.model.followed_trace = self.model.chunks[name].trace
+        else:
+            trace = self.model.chunks[name].trace
+        self.model.followed_trace = trace
         self.action_tab("flows")
         self._render_all()
+
+    def _followable(self) -> bytes | None:
+        if isinstance(self.focused, MessageTable):
+            row = self.focused.selected_name()
+            if row is None or row not in self.model.messages:
+                self.notify("no message selected: send one with m", severity="warning")
+                return None
+            message = self.model.messages[row]
+            latest = message.delivery_trace or message.trace
+            if self.model.followed_trace == latest:  # pressed again: the other one
+                return message.trace if latest != message.trace else latest
+            return latest
+        selection = self.query_one(VersionTable).selected()
+        item = self.model.versioned.get(selection[0]) if selection else None
+        if item is None or item.trace is None:
+            self.notify("no version tree operation to follow: select a tree (tab 6), or "
+                        "the message table (tab key) for a message", severity="warning")
+            return None
+        return item.trace
 
     def action_xor_focus(self) -> None:
         active = self.query_one(TabbedContent).active
@@ -370,6 +443,189 @@ class VaultnetApp(App[None]):
 
         self._start("fault", fault)
 
+    # -- version trees (view 6) ---------------------------------------------------------------
+
+    def action_version_new(self) -> None:
+        self._counter += 1
+        self.push_screen(AskScreen("new version tree: a NAME for it (its key is the name's "
+                                   "hash), then the text of its first version",
+                                   f"notes-{self._counter} first draft"), self._version_new)
+
+    def _version_new(self, answer: str | None) -> None:
+        if answer is None:
+            return
+        label, _, text = answer.strip().partition(" ")
+        if not label:
+            self.notify("a version tree needs a name", severity="error")
+            return
+        self._put_version(name_of(label.encode()), label, None, text or f"{label} v0")
+
+    def action_version_put(self) -> None:
+        if (selection := self._selected_version()) is None:
+            return
+        item, version = selection
+        parent = version or item.newest_tip()
+        where = (f"under v{parent.index} {short(parent.id)}"
+                 f"{' (a fork: it has a child already)' if item.children(parent) else ''}"
+                 if parent else "as the root of the empty tree")
+        index = 0 if parent is None else parent.index + 1
+        self._counter += 1
+        self.push_screen(AskScreen(f"put a version of {item.label} {where}: its text",
+                                   f"{item.label} v{index} draft {self._counter}"),
+                         lambda text: self._version_text(item.key, item.label, parent, text))
+
+    def _version_text(self, key: bytes, label: str, parent: VersionName | None,
+                      text: str | None) -> None:
+        if text is None:
+            return
+        if not text.strip():
+            self.notify("a version needs some text", severity="error")
+            return
+        self._put_version(key, label, parent, text)
+
+    def _put_version(self, key: bytes, label: str, parent: VersionName | None,
+                     text: str) -> None:
+        data = text.encode()
+        if len(data) > MAX_PUT:
+            self.notify(f"a version's text must be at most {MAX_PUT // 1024} KiB",
+                        severity="error")
+            return
+        item = self.model.versioned.get(key)
+        index = 0 if parent is None else parent.index + 1
+        if item is not None and VersionName(index, name_of(data)) in item.parents:
+            self.notify(f"v{index} with this text is in {label} already: change the text",
+                        severity="error")
+            return
+        if self.network is None or not self.network.ready:
+            self.notify("the network is not running yet", severity="warning")
+            return
+        network, model = self.network, self.model
+        trace = network.new_trace()
+        if item is not None:
+            item.trace = trace
+        model.followed_trace = trace
+
+        async def put() -> str:
+            version, chunk_trace = await network.put_version(key, parent, data, trace)
+            model.track_versioned(key, label).trace = trace  # a new tree: once it exists
+            model.add_chunk(version.id, len(data), chunk_trace, follow=False)
+            self._sample()
+            if not self.paused:
+                self._render_all()
+                self.query_one(VersionTable).select(key, version)  # v puts its child next
+            return f"{label}: put v{version.index} {short(version.id)}"
+
+        self._start("put version", put)
+
+    def action_version_delete(self) -> None:
+        if (selection := self._selected_version()) is None:
+            return
+        item, tip = selection
+        if tip is None or tip not in item.tips:
+            self.notify("select a tip (a version without children) to delete its branch",
+                        severity="warning")
+            return
+        assert self.network is not None
+        network, model = self.network, self.model
+        trace = network.new_trace()
+        item.trace = model.followed_trace = trace
+
+        async def delete() -> str:
+            removed = await network.delete_branch(item.key, tip, trace)
+            for version in removed:
+                model.mark_deleted(version.id)
+            self._sample()
+            gone = f"{len(removed)} version{'' if len(removed) == 1 else 's'}"
+            return f"{item.label}: deleted the branch of v{tip.index} ({gone} removed)"
+
+        self._start("delete branch", delete)
+
+    def _selected_version(self) -> tuple[VersionedItem, VersionName | None] | None:
+        if self.network is None or not self.network.ready:
+            self.notify("the network is not running yet", severity="warning")
+            return None
+        selection = self.query_one(VersionTable).selected()
+        item = self.model.versioned.get(selection[0]) if selection else None
+        if selection is None or item is None:
+            self.notify("no version tree selected: create one with n, then choose a version "
+                        "in tab 6", severity="warning")
+            return None
+        return item, selection[1]
+
+    # -- messages between the dashboard's MPIDs (view 6) --------------------------------------
+
+    def action_message(self) -> None:
+        self._counter += 1
+        names = " or ".join(MPIDS)
+        self.push_screen(AskScreen(f"send a message: FROM TO TEXT (FROM and TO: {names})",
+                                   f"alice bob hello bob ({self._counter})"), self._message)
+
+    def _message(self, answer: str | None) -> None:
+        if answer is None:
+            return
+        words = answer.split(maxsplit=2)
+        if self.network is None or not self.network.ready:
+            self.notify("the network is not running yet", severity="warning")
+            return
+        network, model = self.network, self.model
+        try:
+            if len(words) < 3:
+                raise ValueError("say who sends, to whom and what: alice bob hello")
+            sender, recipient, text = network.mpid(words[0]), network.mpid(words[1]), words[2]
+            if len(text.encode()) > MAX_BODY:
+                raise ValueError(f"a message is at most {MAX_BODY // 1024} KiB")
+            if not sender.online:
+                hint = "wait a moment" if sender.changing else f"o brings {sender.label} back"
+                raise ValueError(f"{sender.label} is {sender.state}: a sender must be online "
+                                 f"({hint})")
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        trace = network.new_trace()
+        model.add_message(trace, sender.identity.name, recipient.identity.name, text)
+        model.followed_trace = trace
+        if not self.paused:
+            self._render_all()
+
+        async def send() -> str:
+            try:
+                await network.send(sender.label, recipient.label, text.encode(), trace)
+            except EXPECTED as exc:
+                model.message_failed(trace, str(exc))
+                raise
+            held = "" if recipient.online else f" (held: {recipient.label} is offline)"
+            return f"{sender.label} → {recipient.label}: sent{held}"
+
+        self._start("send", send)
+
+    def action_online(self) -> None:
+        if self.network is None or not self.network.ready:
+            self.notify("the network is not running yet", severity="warning")
+            return
+        states = ", ".join(f"{m.label} is {m.state}" for m in self.network.mpids.values())
+        self.push_screen(AskScreen(f"take offline / bring online which MPID? ({states})",
+                                   MPIDS[-1]), self._online)
+
+    def _online(self, answer: str | None) -> None:
+        if not answer or self.network is None:
+            return
+        network = self.network
+        try:
+            mpid = network.mpid(answer)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        trace = network.new_trace()
+        if not mpid.online:
+            self.model.followed_trace = trace  # coming back: the managers push what they held
+
+        async def toggle() -> str:
+            if await network.toggle(mpid.label, trace):
+                return f"{mpid.label} is online: its MpidManagers push what they held"
+            return f"{mpid.label} is offline: messages to {mpid.label} are held"
+
+        self._start("online / offline", toggle)
+
     def action_filter(self) -> None:
         self.push_screen(AskScreen("filter the message log (words that must all appear; "
                                    "empty shows all)", self.filter_text), self._filter)
@@ -394,7 +650,7 @@ class VaultnetApp(App[None]):
     def action_tab(self, tab: str) -> None:
         """Show a view and give its main widget the keyboard, so arrows move in it."""
         self.query_one(TabbedContent).active = f"{tab}-pane"
-        focus = {"vaults": VaultTable, "chunks": ChunkTable}.get(tab)
+        focus = {"vaults": VaultTable, "chunks": ChunkTable, "versions": VersionTable}.get(tab)
         if focus is not None:
             self.query_one(focus).focus()
 

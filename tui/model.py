@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING
 
 from vaultnet import events as ev
 from vaultnet.personas import base
+from vaultnet.personas import mpid_manager as mpid
+from vaultnet.personas import version_manager as vm
 from vaultnet.personas.pmid_manager import rank
+from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.xor import Name, distance, short
 
 if TYPE_CHECKING:
     from vaultnet.testnet import Testnet
+    from vaultnet.vault import Vault
 
 LOG_LINES = 5000
 NOTABLE_LINES = 1000
@@ -32,6 +36,10 @@ RANK_HISTORY = 60
 XOR_ROWS = 12
 CHUNKS_KEPT = 500
 HOLDS_SHOWN = 20
+VERSIONED_KEPT = 64
+MESSAGES_KEPT = 200
+MESSAGES_SAMPLED = 50
+FOLD_WINDOW = 6
 
 FLOW_EVENTS = (ev.MessageReceived,)
 NOTABLE = {base.SACRIFICIAL_EVICTED, base.PUT_FAILURE, base.HOLDER_REMOVED, base.HOLDER_ADDED,
@@ -113,13 +121,83 @@ class XorBlock:
 
 @dataclass(frozen=True)
 class FlowStep:
-    """One row of the space-time view: a message between persona lanes, or a mark on a lane."""
+    """One row of the space-time view: a message between persona lanes, or a mark on a lane.
+
+    A lane is a persona and, for the messaging personas, a side: whose MpidNode or MpidManager
+    group it is ("alice", "bob", or a name prefix), so a message crosses from the sender's
+    managers to the recipient's."""
 
     time: float
     src: str
-    dst: str  # == src for a mark (accumulated, sync committed, stored ...)
+    dst: str  # == src (and dst_side == src_side) for a mark (accumulated, sync, stored ...)
     label: str
     count: int = 1
+    src_side: str = ""
+    dst_side: str = ""
+
+    @property
+    def src_lane(self) -> tuple[str, str]:
+        return self.src, self.src_side
+
+    @property
+    def dst_lane(self) -> tuple[str, str]:
+        return self.dst, self.dst_side
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """A member of a versioned item's VersionManager group, and how its tree compares."""
+
+    vault: Name
+    state: str  # "agrees", "differs" or "no tree"
+    versions: int
+
+
+@dataclass
+class VersionedItem:
+    """A version tree the dashboard has seen, as most of its VersionManager group holds it."""
+
+    key: Name
+    label: str
+    trace: bytes | None = None  # the latest operation on it
+    parents: dict[VersionName, VersionName | None] = field(default_factory=dict)
+    root: VersionName | None = None
+    tips: frozenset[VersionName] = frozenset()
+    group: tuple[GroupMember, ...] = ()
+    strays: tuple[Name, ...] = ()  # vaults outside the group still holding a copy of it
+    sampled: bool = False
+
+    @property
+    def agreeing(self) -> int:
+        return sum(1 for m in self.group if m.state == "agrees")
+
+    def children(self, version: VersionName) -> list[VersionName]:
+        return sorted(v for v, p in self.parents.items() if p == version)
+
+    def starts(self) -> list[VersionName]:
+        """The root, then the orphans (versions whose parent is not in the tree)."""
+        orphans = sorted(v for v, p in self.parents.items()
+                         if v != self.root and (p is None or p not in self.parents))
+        return ([self.root] if self.root is not None else []) + orphans
+
+    def newest_tip(self) -> VersionName | None:
+        return max(self.tips, default=None)
+
+
+@dataclass
+class MessageInfo:
+    """A message between two MPIDs: sent from the dashboard, or seen in the managers' events."""
+
+    trace: bytes  # the send operation
+    sender: Name
+    recipient: Name
+    text: str
+    mid: bytes | None = None
+    state: str = "sending"  # sending, held, delivered, refused, failed
+    reason: str = ""
+    held_by: tuple[Name, ...] = ()  # the MpidManagers holding it, as last sampled
+    received: bool = False  # the dashboard's MpidNode for the recipient got it
+    delivery_trace: bytes | None = None  # the operation that delivered it (a push on return)
 
 
 @dataclass
@@ -149,6 +227,11 @@ class NetworkModel:
         self.focus: Name | None = None  # a chunk or vault name for the XOR view
         self.xor_blocks: list[XorBlock] = []
         self.followed_trace: bytes | None = None
+        self.versioned: OrderedDict[Name, VersionedItem] = OrderedDict()
+        self.messages: OrderedDict[bytes, MessageInfo] = OrderedDict()  # by send trace
+        self._message_keys: dict[tuple[Name, Name, bytes], bytes] = {}  # (to, from, mid)
+        self.identities: dict[Name, str] = {}  # MPID name -> "alice", "bob"
+        self.identity_state: dict[Name, str] = {}  # "online", "offline", "connecting" ...
         self._start: float | None = None
         self._last_sample: tuple[float, int, dict[Name, tuple[int, int]]] | None = None
 
@@ -192,6 +275,10 @@ class NetworkModel:
     def _persona_event(self, e: ev.PersonaEvent) -> None:
         if e.what == base.SACRIFICIAL_EVICTED:
             self.summary.evictions += 1
+        elif e.what in (vm.VERSION_PUT, vm.VERSION_DELETED):
+            self.track_versioned(e.subject).trace = e.trace
+        elif e.what in (mpid.MESSAGE_HELD, mpid.MESSAGE_DELIVERED, mpid.MESSAGE_REFUSED):
+            self._message_event(e)
         if e.what in NOTABLE:
             extra = " ".join(f"{k}={_brief(v)}" for k, v in sorted(e.detail.items()))
             self.notable.append(f"{self._t(e)} {e.what:<19} {short(e.vault)} {e.persona:<11} "
@@ -212,17 +299,128 @@ class NetworkModel:
 
     # -- chunks the user put -----------------------------------------------------------------
 
-    def add_chunk(self, name: Name, size: int, trace: bytes) -> None:
+    def add_chunk(self, name: Name, size: int, trace: bytes, follow: bool = True) -> None:
+        """A chunk the user put; `follow` makes it the focus and its put the followed trace."""
         self.chunks[name] = ChunkInfo(name, size, trace)
         self.chunks.move_to_end(name)
         while len(self.chunks) > CHUNKS_KEPT:
             self.chunks.popitem(last=False)
-        self.focus = name
-        self.followed_trace = trace
+        if follow:
+            self.focus = name
+            self.followed_trace = trace
 
     def mark_deleted(self, name: Name) -> None:
         if name in self.chunks:
             self.chunks[name].deleted = True
+
+    # -- versioned data and messages -----------------------------------------------------------
+
+    def track_versioned(self, key: Name, label: str | None = None) -> VersionedItem:
+        """The item at `key`, tracked from now on (the oldest dropped past VERSIONED_KEPT)."""
+        item = self.versioned.get(key)
+        if item is None:
+            item = self.versioned[key] = VersionedItem(key, label or short(key))
+            while len(self.versioned) > VERSIONED_KEPT:
+                self.versioned.popitem(last=False)
+        elif label:
+            item.label = label
+        return item
+
+    def add_identity(self, name: Name, label: str, state: str) -> None:
+        self.identities[name] = label
+        self.identity_state[name] = state
+
+    def label(self, name: Name) -> str:
+        """An MPID's dashboard name ("alice"), or its name's prefix."""
+        return self.identities.get(name) or short(name, 6)
+
+    def add_message(self, trace: bytes, sender: Name, recipient: Name, text: str) -> None:
+        self.messages[trace] = MessageInfo(trace, sender, recipient, text)
+        while len(self.messages) > MESSAGES_KEPT:
+            old = self.messages.popitem(last=False)[1]
+            if old.mid is not None:
+                self._message_keys.pop((old.recipient, old.sender, old.mid), None)
+
+    def message_failed(self, trace: bytes, reason: str) -> None:
+        message = self.messages.get(trace)
+        if message is not None and message.state == "sending":
+            message.state, message.reason = "failed", reason
+
+    def message_received(self, recipient: Name, sender: Name, mid: bytes) -> None:
+        trace = self._message_keys.get((recipient, sender, mid))
+        if trace is not None and trace in self.messages:
+            self.messages[trace].received = True
+
+    def _message_event(self, e: ev.PersonaEvent) -> None:
+        sender, mid = e.detail.get("sender"), e.detail.get("mid")
+        if not isinstance(sender, bytes) or not isinstance(mid, bytes):
+            return
+        key = (e.subject, sender, mid)
+        trace = self._message_keys.get(key)
+        if trace is None:  # the first event of a send: held or refused, under the send's trace
+            if e.what == mpid.MESSAGE_DELIVERED:
+                return  # a message from before the dashboard looked
+            if e.trace not in self.messages:
+                self.add_message(e.trace, sender, e.subject, "")
+            trace = e.trace
+            self._message_keys[key] = trace
+            self.messages[trace].mid = mid
+        message = self.messages.get(trace)
+        if message is None:
+            return
+        if e.what == mpid.MESSAGE_HELD and message.state in ("sending", "failed"):
+            message.state, message.reason = "held", ""
+        elif e.what == mpid.MESSAGE_REFUSED and message.state in ("sending", "failed"):
+            message.state = "refused"
+            message.reason = str(e.detail.get("reason") or e.detail.get("error", ""))
+        elif e.what == mpid.MESSAGE_DELIVERED:
+            message.state, message.delivery_trace = "delivered", e.trace
+
+    def _observe_versioned(self, net: Testnet, live: dict[Name, Vault]) -> None:
+        """Each tracked tree as every live vault holds it; its group's majority is shown."""
+        for item in self.versioned.values():
+            records: dict[Name, dict] = {}
+            for vault in live.values():
+                if vault.host is not None:
+                    record = vault.host.version_manager.trees.get(item.key)
+                    if record is not None:
+                        records[vault.name] = record
+            group = net.true_close_group(item.key)
+            encoded = {name: base.canonical(record) for name, record in records.items()}
+            votes = Counter(encoded[name] for name in group if name in encoded)
+            if not votes:
+                votes = Counter(encoded.values())
+            majority = votes.most_common(1)[0][0] if votes else None
+            tree = None
+            if majority is not None:
+                holder = next(n for n, e in encoded.items() if e == majority)
+                try:
+                    tree = StructuredDataVersions.from_record(records[holder])
+                except VersionTreeError:
+                    tree = None
+            item.parents = {} if tree is None else {
+                VersionName.from_record(v): None if p is None else VersionName.from_record(p)
+                for v, p in tree.to_record()["versions"]}
+            item.root = None if tree is None else tree.root
+            item.tips = frozenset() if tree is None else frozenset(tree.get())
+            item.group = tuple(GroupMember(
+                name, "agrees" if encoded.get(name) == majority
+                else "no tree" if name not in encoded else "differs",
+                len(records[name]["versions"]) if name in records else 0) for name in group)
+            item.strays = tuple(sorted(n for n in records if n not in group))
+            item.sampled = True
+
+    def _observe_messages(self, live: dict[Name, Vault]) -> None:
+        """Which MpidManagers hold each recent message (the newest MESSAGES_SAMPLED)."""
+        recent = list(self.messages.values())[-MESSAGES_SAMPLED:]
+        for message in recent:
+            if message.mid is None or message.state == "refused":
+                message.held_by = ()
+                continue
+            key = message.recipient + message.sender + message.mid
+            message.held_by = tuple(sorted(
+                v.name for v in live.values()
+                if v.host is not None and v.host.mpid_manager.inbox.get(key) is not None))
 
     # -- sampling the live network -----------------------------------------------------------
 
@@ -274,6 +472,8 @@ class NetworkModel:
         self.summary.chunks = sum(1 for c in self.chunks.values() if not c.deleted)
         self.summary.lost = sum(1 for c in self.chunks.values() if c.lost)
         self.xor_blocks = self._xor_blocks(list(live), held) if self.focus else []
+        self._observe_versioned(net, live)
+        self._observe_messages(live)
 
     @staticmethod
     def _accounts(net: Testnet) -> dict[Name, dict]:
@@ -315,29 +515,51 @@ class NetworkModel:
     # -- the space-time view -----------------------------------------------------------------
 
     def flow_steps(self, trace: bytes) -> list[FlowStep]:
-        """The operation `trace` as lane-to-lane steps, runs of identical steps folded."""
+        """The operation `trace` as lane-to-lane steps, a group's identical steps folded.
+
+        A group's members act at once, so their identical steps interleave (send, sync, send,
+        sync ...): a step folds into the nearest identical one among the last FOLD_WINDOW
+        steps, unless its vault made one of the steps after that one (a vault's own steps stay
+        in the order it made them)."""
         steps: list[FlowStep] = []
+        makers: list[set[Name]] = []  # the vaults folded into each step
         events = self.traces.get(trace, [])
         start = events[0].time if events else 0.0
         for event in events:
             if isinstance(event, ev.MessageSent) or (
-                    isinstance(event, ev.MessageReceived) and event.src_persona == CLIENT):
+                    isinstance(event, ev.MessageReceived) and event.src_persona in CLIENTS):
                 step = FlowStep(event.time - start, event.src_persona, event.dst_persona,
-                                event.action)
+                                event.action, src_side=self._side(event.src_persona,
+                                                                  event.src_name),
+                                dst_side=self._side(event.dst_persona, event.dst_name))
             elif isinstance(event, ev.PersonaEvent) and event.what in MARKS:
+                side = self._side(event.persona, event.subject)
                 step = FlowStep(event.time - start, event.persona, event.persona,
-                                MARKS[event.what])
+                                MARKS[event.what], src_side=side, dst_side=side)
             else:
                 continue
-            last = steps[-1] if steps else None
-            if last and (last.src, last.dst, last.label) == (step.src, step.dst, step.label):
-                steps[-1] = FlowStep(last.time, last.src, last.dst, last.label, last.count + 1)
+            recent = range(len(steps) - 1, max(-1, len(steps) - 1 - FOLD_WINDOW), -1)
+            same = next((i for i in recent
+                         if replace(steps[i], time=step.time, count=1) == step), None)
+            if same is not None and not any(event.vault in m for m in makers[same + 1:]):
+                steps[same] = replace(steps[same], count=steps[same].count + 1)
+                makers[same].add(event.vault)
             else:
                 steps.append(step)
+                makers.append({event.vault})
         return steps
 
+    def _side(self, persona: str, name: Name) -> str:
+        """Whose lane a messaging persona's message is on (the other personas have one)."""
+        return self.label(name) if persona in SIDED and name else ""
 
-CLIENT = "MaidNode"
-MARKS = {base.ACCUMULATED: "accumulated", base.SYNC_COMMITTED: "sync", base.CHUNK_STORED: "stored",
-         base.SACRIFICIAL_EVICTED: "evicted", base.PUT_FAILURE: "put failure",
-         base.CHUNK_DELETED: "deleted", base.CACHE_HIT: "cache hit"}
+
+CLIENTS = ("MaidNode", "MpidNode")
+SIDED = ("MpidNode", "MpidManager")
+MARKS = {base.ACCUMULATED: "accumulated", base.SYNC_COMMITTED: "committed",
+         base.CHUNK_STORED: "stored", base.SACRIFICIAL_EVICTED: "evicted",
+         base.PUT_FAILURE: "put failure", base.CHUNK_DELETED: "deleted",
+         base.CACHE_HIT: "cache hit",
+         vm.VERSION_PUT: "version put", vm.VERSION_DELETED: "branch deleted",
+         mpid.MESSAGE_HELD: "held", mpid.MESSAGE_DELIVERED: "delivered",
+         mpid.MESSAGE_REFUSED: "refused"}

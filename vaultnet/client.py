@@ -245,16 +245,17 @@ class MaidClient:
             raise DeleteFailure(name, str(answer.body.get("reason", "refused")))
 
     async def put_version(self, key: Name, parent: VersionName | None, version: VersionName,
-                          max_versions: int | None = None,
-                          max_branches: int | None = None) -> list[VersionName]:
+                          max_versions: int | None = None, max_branches: int | None = None,
+                          trace: bytes | None = None) -> list[VersionName]:
         """Put `version` (whose chunk this client has put) under `parent` in the tree at `key`;
         `parent=None` creates the tree with the given limits. Returns the versions the put
-        pushed out of the tree (the root, past the version limit)."""
+        pushed out of the tree (the root, past the version limit). `trace` ties the
+        operation's events together (a new one if not given)."""
         body = {"key": _key(key), "parent": None if parent is None else parent.to_record(),
                 "version": version.to_record(), "max_versions": max_versions,
                 "max_branches": max_branches}
         answer = await self._version_request(key, "put_version", body, Persona.MAID_MANAGER,
-                                             self.params.accumulation_quorum)
+                                             self.params.accumulation_quorum, trace)
         return _versions_of(answer, "removed")
 
     async def get_versions(self, key: Name) -> list[VersionName]:
@@ -272,26 +273,28 @@ class MaidClient:
                                              self.params.accumulation_quorum)
         return _versions_of(answer, "versions")
 
-    async def delete_branch(self, key: Name, tip: VersionName) -> list[VersionName]:
+    async def delete_branch(self, key: Name, tip: VersionName,
+                            trace: bytes | None = None) -> list[VersionName]:
         """Delete from `tip` back to its first fork; the removed versions' chunks are deleted
-        through the normal flow where this client's account holds them. Returns the removed
-        versions."""
+        through the normal flow where this client's account holds them (under the same
+        `trace`). Returns the removed versions."""
+        trace = trace or self.new_id()
         answer = await self._version_request(key, "delete_branch",
                                              {"key": _key(key), "tip": tip.to_record()},
                                              Persona.MAID_MANAGER,
-                                             self.params.accumulation_quorum)
+                                             self.params.accumulation_quorum, trace)
         removed = _versions_of(answer, "removed")
         for version in removed:
             with contextlib.suppress(DeleteFailure):  # put by another account: theirs
-                await self.delete(version.id)
+                await self.delete(version.id, trace=trace)
         return removed
 
     async def _version_request(self, key: Name, action: str, body: dict[str, Any],
-                               to: Persona, quorum: int) -> Message:
+                               to: Persona, quorum: int, trace: bytes | None = None) -> Message:
         msg_id = self.new_id()
         dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER
                else Authority(key, to, group=True))
-        msg = self._message(dst, action, body, msg_id, self.new_id())
+        msg = self._message(dst, action, body, msg_id, trace or self.new_id())
         answer = await self._request(msg, [derived_id("version_answer", msg_id)], quorum)
         if answer is None:
             raise VersionError(key, "no answer from the network")

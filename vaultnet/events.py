@@ -55,6 +55,8 @@ def from_record(record: dict[str, Any]) -> Event:
     cls = _REGISTRY[record["kind"]]
     kwargs = {}
     for f in dataclasses.fields(cls):
+        if f.name not in record:  # a field added after the trace was recorded: its default
+            continue
         value = record[f.name]
         kwargs[f.name] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
@@ -107,6 +109,7 @@ class MessageSent(Event):
     action: str = ""
     msg_id: bytes = b""
     trace: bytes = b""
+    src_name: Name = b""  # the sending authority's name (a group's key, a node's name)
 
 
 @event("received")
@@ -121,6 +124,7 @@ class MessageReceived(Event):
     msg_id: bytes = b""
     trace: bytes = b""
     hops: int = 0
+    src_name: Name = b""  # the sending authority's name (a group's key, a node's name)
 
 
 @event("dropped")

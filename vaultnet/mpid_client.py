@@ -91,18 +91,19 @@ class MpidClient(MaidClient):
     def managers(self) -> Authority:
         return Authority(self.name, Persona.MPID_MANAGER, group=True)
 
-    async def go_online(self) -> int:
-        """Tell our managers where we are; they push what they hold. Returns how many."""
-        return int((await self._ask("online", {})).get("held", 0))
+    async def go_online(self, trace: bytes | None = None) -> int:
+        """Tell our managers where we are; they push what they hold. Returns how many.
+        `trace` (here and in `send`) ties the operation's events together."""
+        return int((await self._ask("online", {}, trace)).get("held", 0))
 
-    async def send(self, to: Name, body: bytes) -> None:
+    async def send(self, to: Name, body: bytes, trace: bytes | None = None) -> None:
         """Send `body` to MPID `to`; returns once its managers hold it (or it was delivered).
 
         Raises Blocked, InboxFull, OutboxFull or NotDelivered."""
         _check_mpid(to)
         if not isinstance(body, bytes):
             raise MessagingError("a message body is bytes")
-        await self._ask("send", {"to": to, "body": body})
+        await self._ask("send", {"to": to, "body": body}, trace)
 
     async def receive(self) -> MpidMessage:
         """The next message pushed to us (waits for one)."""
@@ -143,9 +144,10 @@ class MpidClient(MaidClient):
         _check_mpid(name)
         return _lists(await self._ask("change_list", {"change": change, "name": name}))
 
-    async def _ask(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _ask(self, action: str, body: dict[str, Any],
+                   trace: bytes | None = None) -> dict[str, Any]:
         msg_id = self.new_id()
-        msg = self._message(self.managers, action, body, msg_id, self.new_id())
+        msg = self._message(self.managers, action, body, msg_id, trace or self.new_id())
         answer = await self._request(msg, [derived_id("mpid_answer", msg_id)],
                                      self.params.accumulation_quorum)
         if answer is None:
@@ -201,9 +203,11 @@ def _lists(body: dict[str, Any]) -> Lists:
 
 async def open_mpid_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
                            identity: Identity, params: Parameters | None = None,
-                           rng: random.Random | None = None) -> MpidClient:
-    """Connect through the first reachable bootstrap vault and announce ourselves online."""
+                           rng: random.Random | None = None,
+                           trace: bytes | None = None) -> MpidClient:
+    """Connect through the first reachable bootstrap vault and announce ourselves online
+    (under `trace`, if given)."""
     client = await open_client(endpoint, bootstrap, nursery, identity, params, rng,
                                client_class=MpidClient)
-    await client.go_online()
+    await client.go_online(trace)
     return client

@@ -202,9 +202,10 @@ class Testnet:
         return await open_client(self.client_endpoint(identity), self.bootstrap_addresses(),
                                  self._nursery, identity, self.params, rng)
 
-    async def mpid_client(self, identity: Identity | None = None) -> MpidClient:
-        """An MpidNode connected through a bootstrap vault and announced online; pass the
-        identity of an earlier one to bring that MPID back."""
+    async def mpid_client(self, identity: Identity | None = None,
+                          trace: bytes | None = None) -> MpidClient:
+        """An MpidNode connected through a bootstrap vault and announced online (under
+        `trace`, if given); pass the identity of an earlier one to bring that MPID back."""
         assert self._nursery is not None
         identity = identity or Identity.generate(self._identity_seed())
         self._mpid_connects += 1
@@ -212,7 +213,7 @@ class Testnet:
                if self.seed is not None else None)
         return await open_mpid_client(self.client_endpoint(identity),
                                       self.bootstrap_addresses(), self._nursery, identity,
-                                      self.params, rng)
+                                      self.params, rng, trace)
 
     def events(self, max_buffer: int = 100_000) -> ev.Subscription:
         """A bounded subscription to the event stream, from now on."""

@@ -373,7 +373,8 @@ class Vault:
         self.messages_out += 1
         self.emit(ev.MessageSent(self.now(), self.name, self._first_hop(msg),
                                  msg.src.persona.value, msg.dst.persona.value, msg.dst.name,
-                                 msg.dst.group, msg.action, msg.msg_id, msg.trace_id))
+                                 msg.dst.group, msg.action, msg.msg_id, msg.trace_id,
+                                 msg.src.name))
         self._route(msg, final=False)
 
     def _first_hop(self, msg: Message) -> Name:
@@ -458,7 +459,8 @@ class Vault:
             self.messages_in += 1
             self.emit(ev.MessageReceived(self.now(), self.name, msg.sender, msg.src.persona.value,
                                          msg.dst.persona.value, msg.dst.name, msg.dst.group,
-                                         msg.action, msg.msg_id, msg.trace_id, msg.hops))
+                                         msg.action, msg.msg_id, msg.trace_id, msg.hops,
+                                         msg.src.name))
             handler = self.handlers.get(msg.dst.persona)
             if handler is None:
                 self._drop(msg, f"no {msg.dst.persona.value} here")

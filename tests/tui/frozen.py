@@ -8,7 +8,10 @@ import trio.testing
 from tui.model import NetworkModel
 from vaultnet import events as ev
 from vaultnet.client import PutFailure
+from vaultnet.mpid_client import MessagingError, MpidClient
+from vaultnet.personas.version_tree import VersionName
 from vaultnet.testnet import Testnet
+from vaultnet.xor import name_of
 
 SEED = 7
 CAPACITY = 30_000
@@ -43,4 +46,67 @@ async def _fill(model: NetworkModel) -> None:
 def frozen_model() -> NetworkModel:
     model = NetworkModel(CAPACITY)
     trio.run(_fill, model, clock=trio.testing.MockClock(autojump_threshold=0))
+    return model
+
+
+async def _fill_versions(model: NetworkModel) -> None:
+    """Two version trees (a fork, a deleted branch) and three messages between alice and bob:
+    delivered, refused (alice blocked bob), held (bob offline)."""
+    events: list[ev.Event] = []
+    net = Testnet(vaults=8, transport="sim", seed=SEED, capacity=CAPACITY)
+    net.bus.add_sink(events.append)
+    async with net:
+        client = await net.client()
+        alice, bob = await net.mpid_client(), await net.mpid_client()
+        model.add_identity(alice.name, "alice", "online")
+        model.add_identity(bob.name, "bob", "online")
+
+        async def put(key: bytes, label: str, parent: VersionName | None,
+                      text: bytes) -> VersionName:
+            chunk = await client.put(text)
+            version = VersionName(0 if parent is None else parent.index + 1, chunk)
+            trace = client.new_id()
+            await client.put_version(key, parent, version, trace=trace)
+            model.track_versioned(key, label).trace = trace
+            model.add_chunk(chunk, len(text), trace, follow=False)
+            return version
+
+        notes, todo = name_of(b"notes"), name_of(b"todo")
+        v0 = await put(notes, "notes", None, b"notes: first draft")
+        v1 = await put(notes, "notes", v0, b"notes: second draft")
+        await put(notes, "notes", v1, b"notes: third draft")
+        await put(notes, "notes", v1, b"notes: third draft, the other way")  # a fork
+        side = await put(notes, "notes", v0, b"notes: a side idea")
+        for version in await client.delete_branch(notes, side, trace=client.new_id()):
+            model.mark_deleted(version.id)
+        t0 = await put(todo, "todo", None, b"todo: milk")
+        await put(todo, "todo", t0, b"todo: milk, bread")
+
+        async def send(sender: MpidClient, recipient: MpidClient, text: bytes) -> bytes:
+            trace = client.new_id()
+            model.add_message(trace, sender.name, recipient.name, text.decode())
+            try:
+                await sender.send(recipient.name, text, trace=trace)
+            except MessagingError as exc:
+                model.message_failed(trace, str(exc))
+            return trace
+
+        delivered = await send(alice, bob, b"hello bob")
+        got = await bob.receive()
+        await alice.block(bob.name)
+        await send(bob, alice, b"let me in")
+        await bob.aclose()
+        model.add_identity(bob.name, "bob", "offline")
+        await send(alice, bob, b"are you there?")
+        await trio.sleep(5)
+        model.ingest(events)
+        model.message_received(bob.name, got.sender, got.mid)
+        model.observe(net, trio.current_time())
+        model.followed_trace = delivered
+
+
+def frozen_versions_model() -> NetworkModel:
+    """Version trees and messages, from their own seeded run."""
+    model = NetworkModel(CAPACITY)
+    trio.run(_fill_versions, model, clock=trio.testing.MockClock(autojump_threshold=0))
     return model

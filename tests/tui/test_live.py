@@ -11,12 +11,16 @@ from textual.pilot import Pilot
 
 from tests.tui.helpers import answer, run_app, wait_until
 from tui.app import VaultnetApp
+from tui.model import VersionedItem
 from tui.network import NetworkConfig
 from tui.widgets.chunk_table import ChunkTable
 from tui.widgets.flow_log import FilteredLog
+from tui.widgets.message_table import MessageTable
 from tui.widgets.ranking import RankingView
+from tui.widgets.space_time import SpaceTime
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.vault_table import VaultTable
+from tui.widgets.version_table import VersionTable, version_row
 from vaultnet.store import CopyKind, copy_name
 
 
@@ -111,13 +115,23 @@ def test_bad_input_is_a_notification_not_a_crash(tmp_path: Path) -> None:
         await pilot.press("2", "d")  # nothing selected
         await pilot.press("1")
         await answer(pilot, "f", "explode")
-        await wait_until(pilot, lambda: len(app._notifications) >= 4, "four notifications")
+        await pilot.press("6", "v", "b")  # no version tree yet
+        await answer(pilot, "n", " ")
+        await answer(pilot, "m", "carol bob hi")
+        await answer(pilot, "m", "alice")
+        await answer(pilot, "o", "dave")
+        await wait_until(pilot, lambda: len(app._notifications) >= 10, "ten notifications")
         texts = [n.message for n in app._notifications]
         assert any("cannot read" in t and "missing.bin" in t for t in texts)
         assert any("a chunk must be 1 byte to" in t for t in texts)
         assert any("no chunk selected" in t for t in texts)
         assert any("unknown fault 'explode'" in t for t in texts)
-        assert not app.model.chunks
+        assert sum("no version tree selected" in t for t in texts) == 2
+        assert any("a version tree needs a name" in t for t in texts)
+        assert any("unknown identity 'carol'" in t for t in texts)
+        assert any("say who sends, to whom and what" in t for t in texts)
+        assert any("unknown identity 'dave'" in t for t in texts)
+        assert not app.model.chunks and not app.model.versioned and not app.model.messages
 
     run_app(app, body)
     assert app.return_code in (None, 0)
@@ -143,3 +157,69 @@ def test_a_network_crash_exits_non_zero_and_trio_unwinds() -> None:
         return 7
 
     assert trio.run(later) == 7
+
+
+def versions_of(app: VaultnetApp, label: str) -> VersionedItem | None:
+    return next((i for i in app.model.versioned.values() if i.label == label), None)
+
+
+def row_of(table: VersionTable, row: bytes) -> int:
+    return [str(k.value) for k in table.rows].index(row.hex())
+
+
+def test_version_tree_with_a_fork_and_an_offline_hold_from_the_keyboard() -> None:
+    app = VaultnetApp(NetworkConfig(vaults=8))
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: app.network and app.network.ready, "network up")
+        await pilot.press("6")
+        table = app.query_one(VersionTable)
+        await answer(pilot, "n", "doc the first draft")
+        await wait_until(pilot, lambda: (d := versions_of(app, "doc")) and len(d.parents) == 1,
+                         "the tree created")
+        doc = versions_of(app, "doc")
+        assert doc is not None and doc.root is not None
+        root = doc.root
+        await answer(pilot, "v", "second draft")  # under v0 (selected once it was put)
+        await wait_until(pilot, lambda: len(doc.parents) == 2, "v1 put")
+        table.move_cursor(row=row_of(table, version_row(doc.key, root)))
+        await answer(pilot, "v", "another second draft")  # under v0 again: a fork
+        await wait_until(pilot, lambda: len(doc.parents) == 3 and len(doc.tips) == 2
+                         and doc.agreeing == len(doc.group) == 4, "the fork, agreed by 4")
+        drawn = [str(table.get_cell_at((i, 0))) for i in range(table.row_count)]
+        assert any("├─● v1" in line for line in drawn) and any("└─● v1" in line
+                                                               for line in drawn)
+        assert "fork" in cell(table, version_row(doc.key, root), "note")
+        assert "3 versions, 2 tips" in cell(table, doc.key, "note")
+
+        await pilot.press("t")  # the fork's put: MaidNode → MaidManager → VersionManager
+        flow = str(app.query_one(SpaceTime).render())
+        assert "VersionMgr" in flow and "version put" in flow and "put_version" in flow
+
+        await pilot.press("6")
+        assert app.network is not None
+        bob = app.network.mpid("bob")
+        await wait_until(pilot, lambda: list(app.model.identity_state.values())
+                         == ["online", "online"], "alice and bob online")
+        await answer(pilot, "o", "bob")
+        await wait_until(pilot, lambda: app.model.identity_state.get(bob.identity.name)
+                         == "offline", "bob offline")
+        await answer(pilot, "m", "alice bob are you there")
+        messages = app.query_one(MessageTable)
+        await wait_until(pilot, lambda: app.model.messages, "the message")
+        message = next(iter(app.model.messages.values()))
+        await wait_until(pilot, lambda: "held" in cell(messages, message.trace, "state")
+                         and len(message.held_by) == 4, "held by bob's 4 MpidManagers")
+        flow = str(app.query_one(SpaceTime).render())  # the send, followed as it started
+        assert "alice" in flow and "bob" in flow and "deliver" in flow and "held" in flow
+
+        await answer(pilot, "o", "bob")
+        await wait_until(pilot, lambda: "delivered" in cell(messages, message.trace, "state")
+                         and cell(messages, message.trace, "got") == "✓"
+                         and not message.held_by, "delivered to bob on his return")
+        await pilot.press("3")
+        flow = str(app.query_one(SpaceTime).render())  # bob's return: the push and the ack
+        assert "online" in flow and "message" in flow and "ack" in flow and "delivered" in flow
+
+    run_app(app, body)
+    assert app.return_code in (None, 0)

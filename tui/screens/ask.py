@@ -15,6 +15,7 @@ class AskScreen(ModalScreen[str | None]):
     AskScreen { align: center middle; }
     AskScreen > Vertical { width: 70; height: auto; border: thick $primary;
                            background: $surface; padding: 0 1; }
+    AskScreen Label { width: 100%; }
     """
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 

@@ -11,25 +11,41 @@ from textual.widgets import Static
 HELP = """\
 [b]vaultnet dashboard[/]: a live testnet; everything you do here happens on the real network.
 
-[b]Views[/] (1-5, or click a tab)
+[b]Views[/] (1-6, or click a tab)
   1 Vaults     state, stored / capacity, copies by kind (P/B/S), rank, messages/s;
                the selected vault's close group, PmidManager account and copies
   2 Chunks     the chunks you put, who holds each copy; the XOR view of the selected
                chunk: nearest vaults by shared prefix bits, the close-group boundary
   3 Flows      the followed operation as a space-time diagram (persona lanes, time
-               downwards, arrows per message, marks for accumulate / sync / store);
-               below it the live message log (/ filters it)
+               downwards, arrows per message, marks for accumulated / committed /
+               stored / version put / held / delivered; MpidNode and MpidManager
+               get a lane per identity); below it the live message log (/ filters
+               it)
   4 Evictions  sacrificial evictions, put failures, holder changes, churn, faults
   5 Ranking    nodes by rank (stored / (stored + lost)), rank over time
+  6 Versions   version trees (tips, forks, orphans) and whether each tree's
+               VersionManager group agrees; the dashboard's MPIDs (alice, bob)
+               and the messages between them: held, delivered, refused (why),
+               held by which MpidManagers
 
 [b]Keys[/]
   p  put: random bytes of a size (4096, 64K, 1M) or a file path
   g  get the selected chunk        d  delete the selected chunk
-  t  follow the selected chunk's operation in the Flows view
+  t  follow the selected chunk's operation in the Flows view; in view 6 the
+     selected tree's latest operation, or (tab to the message table) the
+     selected message's delivery (or its send while it is held); t again in
+     view 6: the send of a message that was delivered later
   x  show the XOR neighbourhood of the selected vault or chunk
   a  add a vault    k  kill the selected vault    r  restart the selected vault
   f  inject a fault into the selected vault: lie, lose, corrupt, silent,
      partition (sim only), heal
+  n  new version tree: a NAME and its first version's text (the root)
+  v  put a version under the selected one (on an item's row: under its
+     newest tip); a second child is a fork
+  b  delete the branch of the selected tip, back to its fork
+  m  send a message: FROM TO TEXT, e.g. alice bob hello
+  o  take alice or bob offline (their managers hold what is sent to them)
+     or bring them back online (the managers push it: delivered)
   /  filter the message log (words that must all appear: persona, action,
      vault or name prefix, trace prefix); empty shows all
   space  pause the display (the network keeps running)

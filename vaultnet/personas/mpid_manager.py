@@ -171,14 +171,14 @@ class MpidManager(GroupPersona):
         if refusal is not None:
             answer.update(error=refusal[0], reason=refusal[1])
             out.note(MESSAGE_REFUSED, recipient, trace, persona=self.persona.value,
-                     sender=sender, error=refusal[0])
+                     sender=sender, mid=mid, error=refusal[0], reason=refusal[1])
         elif key not in self.inbox:
             message = {"sender": sender, "mid": mid, "body": action["body"]}
             self.inbox.put(key, message)
             account["inbox"] += 1
             self.accounts.put(recipient, account)
             out.note(MESSAGE_HELD, recipient, trace, persona=self.persona.value, sender=sender,
-                     online=account["relay"] is not None)
+                     mid=mid, online=account["relay"] is not None)
             if account["relay"] is not None:
                 out.send(self._push(recipient, account["relay"], message, trace, b"held"))
         out.send(self.group_message(recipient, sender, "delivery", answer, trace,
@@ -253,7 +253,7 @@ class MpidManager(GroupPersona):
         account["inbox"] = max(0, account["inbox"] - 1)
         self.accounts.put(mpid, account)
         out.note(MESSAGE_DELIVERED, mpid, trace, persona=self.persona.value,
-                 sender=action["sender"])
+                 sender=action["sender"], mid=action["mid"])
 
     def commit_change_list(self, mpid: Name, action: dict[str, Any], ctx: Context,
                            out: Outbox, trace: bytes) -> None:
