@@ -67,8 +67,11 @@ from vaultnet.events import TraceRecorder
 from vaultnet.faults import Fault
 from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
 
-COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "tui", "bench")
-"""Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>` below."""
+COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "version", "msg", "tui",
+                             "bench")
+"""Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>`, below or
+in the module COMMAND_MODULES names for it."""
+COMMAND_MODULES = {"version": "vaultnet.cli_versions", "msg": "vaultnet.cli_messages"}
 
 PROG = "vaultnet"
 MAX_VAULTS = 500
@@ -126,9 +129,10 @@ def build_parser() -> Parser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in COMMANDS:
         ident = name.replace("-", "_")
-        add_parser = globals()[f"add_{ident}_parser"]
-        sub = add_parser(subparsers)
-        sub.set_defaults(handler=globals()[f"cmd_{ident}"])
+        where = (vars(importlib.import_module(COMMAND_MODULES[name])) if name in COMMAND_MODULES
+                 else globals())
+        sub = where[f"add_{ident}_parser"](subparsers)
+        sub.set_defaults(handler=where[f"cmd_{ident}"])
     return parser
 
 
@@ -637,7 +641,7 @@ def chunk_name(text: str) -> bytes:
     return value
 
 
-def _add_client_flags(parser: argparse.ArgumentParser) -> None:
+def add_client_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", default=None, metavar="ADDRESS",
                         help="a vault's 127.0.0.1:PORT (default: read the address file of the "
                              "running testnet)")
@@ -649,7 +653,7 @@ def add_put_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("put", help="store a file on a running testnet",
                                    description="Store FILE as one chunk; prints its name.")
     parser.add_argument("file", type=Path, metavar="FILE")
-    _add_client_flags(parser)
+    add_client_flags(parser)
     return parser
 
 
@@ -659,7 +663,7 @@ def add_get_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("name", type=chunk_name, metavar="NAME")
     parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
                         help="write the chunk here (default: standard output)")
-    _add_client_flags(parser)
+    add_client_flags(parser)
     return parser
 
 
@@ -667,15 +671,22 @@ def add_delete_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("delete", help="delete a chunk you stored",
                                    description="Delete chunk NAME (128 hex characters).")
     parser.add_argument("name", type=chunk_name, metavar="NAME")
-    _add_client_flags(parser)
+    add_client_flags(parser)
     return parser
 
 
-def _run_client(args: argparse.Namespace, operation: Callable[[Any], Any]) -> Any:
-    """Connect a MaidNode client through the testnet's bootstrap vaults and run `operation`."""
+def run_client(args: argparse.Namespace, operation: Callable[[Any], Any],
+               identity_dir: str = "client", opener: Callable[..., Any] | None = None) -> Any:
+    """Connect a client through the testnet's bootstrap vaults and run `operation` on it.
+
+    The client's key is kept beside the address file, in `identity_dir`: deleting needs the
+    MAID account that stored the chunk, and a messaging identity must keep its name. `opener`
+    is `open_client` (a MaidNode, the default) or `open_mpid_client`."""
     from vaultnet.client import ClientError, open_client
     from vaultnet.identity import Identity
     from vaultnet.transport.tcp import TcpEndpoint
+
+    opener = opener or open_client
 
     if args.bootstrap is not None:
         bootstrap = [args.bootstrap]
@@ -686,12 +697,10 @@ def _run_client(args: argparse.Namespace, operation: Callable[[Any], Any]) -> An
         bootstrap = [str(a) for a in record["bootstrap"]]
 
     async def session() -> Any:
-        # The client's key is kept beside the address file: deleting needs the same MAID
-        # account that stored the chunk.
-        identity = Identity.load_or_create(address_file(args.data_dir).parent / "client")
+        identity = Identity.load_or_create(address_file(args.data_dir).parent / identity_dir)
         async with trio.open_nursery() as nursery:
-            client = await open_client(TcpEndpoint(identity, role="client"), bootstrap,
-                                       nursery, identity)
+            client = await opener(TcpEndpoint(identity, role="client"), bootstrap, nursery,
+                                  identity)
             try:
                 return await operation(client)
             finally:
@@ -717,13 +726,13 @@ def cmd_put(args: argparse.Namespace) -> int:
     if len(data) > MAX_FRAME_SIZE // 2:
         raise CommandError(f"{args.file} is {len(data)} bytes; a chunk is at most "
                            f"{MAX_FRAME_SIZE // 2} bytes")
-    name = _run_client(args, lambda client: client.put(data))
+    name = run_client(args, lambda client: client.put(data))
     print(name.hex())
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    data = _run_client(args, lambda client: client.get(args.name))
+    data = run_client(args, lambda client: client.get(args.name))
     if args.output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -733,7 +742,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    _run_client(args, lambda client: client.delete(args.name))
+    run_client(args, lambda client: client.delete(args.name))
     print(f"deleted {args.name.hex()[:16]}")
     return 0
 
