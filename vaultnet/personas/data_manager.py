@@ -358,7 +358,7 @@ class DataManager(GroupPersona, IntegrityChecks):
                              dst=Authority(fetch.asked, self.persona, group=True),
                              action="sibling_fetch",
                              msg_id=new_id("sibling_fetch", copy, fetch.asked, str(ctx.now())),
-                             trace_id=trace, body={"copy": fetch.asked, "for": copy},
+                             trace_id=trace, body={"for": copy},
                              sender=b""))
         else:
             del self._fetches[copy]
