@@ -42,3 +42,17 @@ async def answer(pilot: Pilot[Any], key: str, text: str | None = None) -> None:
         await pilot.pause()
         pilot.app.screen.query_one(Input).value = text
         await pilot.press("enter")
+
+
+def record_notifications(app: VaultnetApp) -> list[str]:
+    """Every notification the app posts from now on. Textual drops a notification from
+    `app._notifications` when it times out (5 s), so counting those races a slow machine."""
+    posted: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, *args: Any, **kwargs: Any) -> None:
+        posted.append(str(message))
+        notify(message, *args, **kwargs)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return posted

@@ -9,7 +9,7 @@ from typing import Any
 import trio
 from textual.pilot import Pilot
 
-from tests.tui.helpers import answer, run_app, wait_until
+from tests.tui.helpers import answer, record_notifications, run_app, wait_until
 from tui.app import VaultnetApp
 from tui.model import VersionedItem
 from tui.network import NetworkConfig
@@ -76,6 +76,7 @@ def test_put_delete_kill_and_fault_from_the_keyboard() -> None:
 
 def test_evictions_and_a_lying_vault_sinking_in_rank() -> None:
     app = VaultnetApp(NetworkConfig(vaults=8, capacity=30_000))
+    posted = record_notifications(app)
 
     async def body(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: app.network and app.network.ready, "network up")
@@ -86,10 +87,10 @@ def test_evictions_and_a_lying_vault_sinking_in_rank() -> None:
             return any(r.rank is not None and r.rank < 1 for r in app.model.vaults.values())
 
         for _ in range(40):  # fill the network until Primaries evict and a liar is caught
-            before = (len(app.model.chunks), len(app._notifications))
+            before = (len(app.model.chunks), len(posted))
             await answer(pilot, "p", "6000")
             await wait_until(pilot, lambda b=before: (len(app.model.chunks),
-                                                      len(app._notifications)) != b, "a put")
+                                                      len(posted)) != b, "a put")
             if app.model.summary.evictions and sunk():
                 break
         await wait_until(pilot, lambda: app.model.summary.evictions > 0, "an eviction")
@@ -107,6 +108,7 @@ def test_evictions_and_a_lying_vault_sinking_in_rank() -> None:
 
 def test_bad_input_is_a_notification_not_a_crash(tmp_path: Path) -> None:
     app = VaultnetApp(NetworkConfig(vaults=4))
+    texts = record_notifications(app)
 
     async def body(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: app.network and app.network.ready, "network up")
@@ -120,8 +122,7 @@ def test_bad_input_is_a_notification_not_a_crash(tmp_path: Path) -> None:
         await answer(pilot, "m", "carol bob hi")
         await answer(pilot, "m", "alice")
         await answer(pilot, "o", "dave")
-        await wait_until(pilot, lambda: len(app._notifications) >= 10, "ten notifications")
-        texts = [n.message for n in app._notifications]
+        await wait_until(pilot, lambda: len(texts) >= 10, "ten notifications")
         assert any("cannot read" in t and "missing.bin" in t for t in texts)
         assert any("a chunk must be 1 byte to" in t for t in texts)
         assert any("no chunk selected" in t for t in texts)
