@@ -10,10 +10,12 @@ Decisions:
 - Only `receive` tells the identity's MpidManagers it is online; they answer with how many
   messages they hold and push them, and drop each once it is acknowledged. `receive` waits
   (at most HELD_DEADLINE seconds) until that many have arrived, prints them, then keeps
-  listening for `--wait` more seconds (default 0). The other commands connect without going
-  online, so a message held for you is never taken by, say, `send` and lost unprinted; a
-  message sent to an identity that is not connected waits for its next `receive` (the
-  offline hold). `inbox` lists what the managers still hold, without taking it.
+  listening for `--wait` more seconds (default 0). Should fewer arrive in time, a note on
+  stderr says so (exit 0: the rest were not acknowledged, so they stay held). The other
+  commands connect without going online, so a message held for you is never taken by, say,
+  `send` and lost unprinted; a message sent to an identity that is not connected waits for
+  its next `receive` (the offline hold). `inbox` lists what the managers still hold, without
+  taking it.
 - A message prints as `SENDER: TEXT` (SENDER: the first 16 hex characters of the MPID, TEXT
   decoded as UTF-8 with replacement). A refused send is one line naming why (blocked, inbox
   full, outbox full, not delivered), exit 1.
@@ -22,6 +24,7 @@ Decisions:
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +122,14 @@ def cmd_msg(args: argparse.Namespace) -> int:
         to = _resolve(directory, args.to)
         _as(args, lambda client: _send(client, to, args.text.encode()))
         print(f"sent to {to.hex()[:16]}")
-    elif args.msg_command in ("receive", "inbox"):
-        operation = ((lambda client: _receive(client, args.wait))
-                     if args.msg_command == "receive" else (lambda client: client.inbox()))
-        for message in _as(args, operation):
-            print(f"{message.sender.hex()[:16]}: {message.body.decode(errors='replace')}")
+    elif args.msg_command == "receive":
+        messages, held = _as(args, lambda client: _receive(client, args.wait))
+        _print_messages(messages)
+        if len(messages) < held:  # not acknowledged, so still held: not an error
+            print(f"vaultnet: note: {len(messages)} of the {held} held messages arrived; "
+                  "run 'vaultnet msg receive' again for the rest", file=sys.stderr)
+    elif args.msg_command == "inbox":
+        _print_messages(_as(args, lambda client: client.inbox()))
     elif args.msg_command == "lists":
         _print_lists(_as(args, lambda client: client.lists()))
     else:
@@ -171,9 +177,10 @@ def _local_names(directory: Path) -> list[str]:
     return sorted("@" + p.name[len("mpid-"):] for p in directory.glob("mpid-*") if p.is_dir())
 
 
-async def _receive(client: MpidClient, wait: float) -> list[MpidMessage]:
+async def _receive(client: MpidClient, wait: float) -> tuple[list[MpidMessage], int]:
     """Go online; the messages the managers then push (waiting until as many as they said
-    they hold arrived, at most HELD_DEADLINE s), plus what arrives in `wait` more seconds."""
+    they hold arrived, at most HELD_DEADLINE s), plus what arrives in `wait` more seconds;
+    and how many they said they held."""
     held = await client.go_online()
     messages = client.received_nowait()
     with trio.move_on_after(HELD_DEADLINE):
@@ -183,7 +190,12 @@ async def _receive(client: MpidClient, wait: float) -> list[MpidMessage]:
     with trio.move_on_after(wait):
         while True:
             messages.append(await client.receive())
-    return messages
+    return messages, held
+
+
+def _print_messages(messages: list[MpidMessage]) -> None:
+    for message in messages:
+        print(f"{message.sender.hex()[:16]}: {message.body.decode(errors='replace')}")
 
 
 def _print_lists(lists: Lists) -> None:
