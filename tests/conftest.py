@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -11,11 +12,12 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture
-def testnet_dir(tmp_path: Path) -> Iterator[Path]:
-    data_dir = tmp_path / "net"
-    proc = subprocess.Popen([sys.executable, "-m", "vaultnet", "testnet", "--vaults", "6",
-                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def running_testnet(data_dir: Path, vaults: int) -> Iterator[Path]:
+    """A `vaultnet testnet` subprocess on `data_dir`, from 'ready:' until SIGTERM (exit 0)."""
+    proc = subprocess.Popen([sys.executable, "-m", "vaultnet", "testnet", "--vaults",
+                             str(vaults), "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:  # blocks until the testnet reports it is up
@@ -27,3 +29,18 @@ def testnet_dir(tmp_path: Path) -> Iterator[Path]:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+@pytest.fixture
+def testnet_dir(tmp_path: Path) -> Iterator[Path]:
+    """A 6-vault testnet of its own for one test."""
+    with running_testnet(tmp_path / "net", vaults=6) as data_dir:
+        yield data_dir
+
+
+@pytest.fixture(scope="module")
+def module_testnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One 8-vault testnet shared by every test of a module (tests use distinct keys and
+    identities, so they do not see each other's data)."""
+    with running_testnet(tmp_path_factory.mktemp("net"), vaults=8) as data_dir:
+        yield data_dir

@@ -7,7 +7,8 @@ two module-level functions,
     cmd_NAME(args) -> int                                    # runs it, returns the exit code
 
 plus its entry in `COMMANDS` below (order = order in `--help`; a `-` in a name becomes `_` in
-the function names).
+the function names). A command may live in a module of its own (`COMMAND_MODULES`: `version`
+in cli_versions.py, `msg` in cli_messages.py); those reach the network through `run_client`.
 
 Exit codes and error style (the same for every command):
 
@@ -19,7 +20,7 @@ Exit codes and error style (the same for every command):
 - 130 interrupted by Ctrl-C outside a running testnet.
 
 The address file. A running `vaultnet testnet` writes `testnet.json` into its data directory so
-that later commands (`vaultnet put/get/ctl`, ...) can find it; see `default_data_dir`,
+that later commands (`vaultnet put/get/ctl/version/msg`, ...) can find it; see `default_data_dir`,
 `address_file` and `read_address_file`. Its JSON fields: `bootstrap` (list of "host:port";
 "sim:N" for the simulator, which is only reachable from inside its own process), `pid`,
 `transport`, `vaults`, `seed`, `data_dir`, `started` (unix time) and `format` (=1). It is removed

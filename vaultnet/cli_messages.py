@@ -2,37 +2,58 @@
 
 Decisions:
 - Identities are local: `--as NAME` (default `default`) uses the key kept in `mpid-NAME`
-  beside the testnet's address file, created on first use. `vaultnet msg whoami --as bob`
-  prints bob's MPID name.
-- Where an MPID is given (TO, NAME), it is 128 hex characters or `@NAME` for a local identity.
-- Only `receive` tells the identity's MpidManagers it is online; they then push the messages
-  they hold for it and drop each once it is acknowledged (and printed). The other commands
-  connect without going online, so a message held for you is never taken by, say, `send`
-  and lost unprinted. A message sent to an identity that is not connected waits for its next
-  `receive` (the offline hold).
+  beside the testnet's address file, created on first use (`Identity.load_or_create`).
+  `vaultnet msg whoami --as bob` prints bob's MPID name.
+- Where an MPID is given (TO, NAME), it is 128 hex characters or `@NAME` for a local identity
+  that already exists; anything else (bad hex, wrong length, an unknown `@NAME`) is a usage
+  error (exit 2).
+- Only `receive` tells the identity's MpidManagers it is online; they answer with how many
+  messages they hold and push them, and drop each once it is acknowledged. `receive` waits
+  (at most HELD_DEADLINE seconds) until that many have arrived, prints them, then keeps
+  listening for `--wait` more seconds (default 0). Should fewer arrive in time, a note on
+  stderr says so (exit 0: the rest were not acknowledged, so they stay held). The other
+  commands connect without going online, so a message held for you is never taken by, say,
+  `send` and lost unprinted; a message sent to an identity that is not connected waits for
+  its next `receive` (the offline hold). `inbox` lists what the managers still hold, without
+  taking it.
+- A message prints as `SENDER: TEXT` (SENDER: the first 16 hex characters of the MPID, TEXT
+  decoded as UTF-8 with replacement). A refused send is one line naming why (blocked, inbox
+  full, outbox full, not delivered), exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from vaultnet.cli import CommandError, add_client_flags, address_file, run_client
+from vaultnet.cli import CommandError, UsageError, add_client_flags, address_file, run_client
 from vaultnet.client import open_client
 from vaultnet.identity import Identity
-from vaultnet.mpid_client import Lists, MpidClient, MpidMessage, open_mpid_client
+from vaultnet.mpid_client import (
+    Blocked,
+    InboxFull,
+    Lists,
+    MessagingError,
+    MpidClient,
+    MpidMessage,
+    NotDelivered,
+    OutboxFull,
+)
 from vaultnet.xor import NAME_SIZE, Name
 
-DEFAULT_WAIT = 2.0
+DEFAULT_WAIT = 0.0
+HELD_DEADLINE = 10.0
 LIST_CHANGES = ("allow", "disallow", "block", "unblock")
 
 
 def mpid_ref(text: str) -> str:
     """128 hex characters, or @NAME (resolved once the data directory is known)."""
-    if text.startswith("@") and len(text) > 1:
+    if text.startswith("@"):
+        identity_name(text[1:])  # a malformed @NAME is a usage error too
         return text
     try:
         value = bytes.fromhex(text)
@@ -42,6 +63,17 @@ def mpid_ref(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"an MPID is 128 hex characters or @NAME, got {text!r}")
     return text.lower()
+
+
+def wait_seconds(text: str) -> float:
+    """A number of seconds, 0 or more (for --wait)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
 
 
 def identity_name(text: str) -> str:
@@ -62,9 +94,12 @@ def add_msg_parser(subparsers: Any) -> argparse.ArgumentParser:
     send = commands.add_parser("send", help="send TEXT to MPID TO")
     send.add_argument("to", type=mpid_ref, metavar="TO")
     send.add_argument("text", metavar="TEXT")
-    receive = commands.add_parser("receive", help="print the messages held for us")
-    receive.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
-                         help=f"how long to wait for pushed messages (default {DEFAULT_WAIT})")
+    receive = commands.add_parser(
+        "receive", help="go online, print (and take) the messages held for us")
+    receive.add_argument("--wait", type=wait_seconds, default=DEFAULT_WAIT, metavar="SECONDS",
+                         help="after the held messages, keep listening for new ones this long "
+                              f"(default {DEFAULT_WAIT:g})")
+    commands.add_parser("inbox", help="list the messages held for us, without taking them")
     for change in LIST_CHANGES:
         which = "whitelist" if change in ("allow", "disallow") else "blacklist"
         verb = "add to" if change in ("allow", "block") else "remove from"
@@ -85,13 +120,16 @@ def cmd_msg(args: argparse.Namespace) -> int:
         return 0
     if args.msg_command == "send":
         to = _resolve(directory, args.to)
-        _as(args, lambda client: client.send(to, args.text.encode()))
+        _as(args, lambda client: _send(client, to, args.text.encode()))
         print(f"sent to {to.hex()[:16]}")
     elif args.msg_command == "receive":
-        if args.wait < 0:
-            raise CommandError("--wait must not be negative")
-        for message in _as(args, lambda client: _receive(client, args.wait), online=True):
-            print(f"{message.sender.hex()[:16]}: {message.body.decode(errors='replace')}")
+        messages, held = _as(args, lambda client: _receive(client, args.wait))
+        _print_messages(messages)
+        if len(messages) < held:  # not acknowledged, so still held: not an error
+            print(f"vaultnet: note: {len(messages)} of the {held} held messages arrived; "
+                  "run 'vaultnet msg receive' again for the rest", file=sys.stderr)
+    elif args.msg_command == "inbox":
+        _print_messages(_as(args, lambda client: client.inbox()))
     elif args.msg_command == "lists":
         _print_lists(_as(args, lambda client: client.lists()))
     else:
@@ -101,13 +139,28 @@ def cmd_msg(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as(args: argparse.Namespace, operation: Any, online: bool = False) -> Any:
-    """Run `operation` connected as the `--as` identity (announced online only if asked)."""
+def _as(args: argparse.Namespace, operation: Any) -> Any:
+    """Run `operation` connected as the `--as` identity (not announced online: `_receive`
+    does that itself, to learn how many messages are held)."""
     async def offline(*parts: Any) -> MpidClient:
         return await open_client(*parts, client_class=MpidClient)
 
-    return run_client(args, operation, identity_dir=f"mpid-{args.identity}",
-                      opener=open_mpid_client if online else offline)
+    return run_client(args, operation, identity_dir=f"mpid-{args.identity}", opener=offline)
+
+
+_REFUSALS: tuple[tuple[type[MessagingError], str], ...] = (
+    (Blocked, "blocked"), (InboxFull, "inbox full"), (OutboxFull, "outbox full"),
+    (NotDelivered, "not delivered"))
+
+
+async def _send(client: MpidClient, to: Name, body: bytes) -> None:
+    """Send, turning a refusal into one line that names its kind and the recipient."""
+    try:
+        await client.send(to, body)
+    except MessagingError as exc:
+        kind = next((label for cls, label in _REFUSALS if isinstance(exc, cls)), "refused")
+        raise CommandError(f"message to {to.hex()[:16]} not sent ({kind}): {exc.reason}"
+                           ) from None
 
 
 def _resolve(directory: Path, ref: str) -> Name:
@@ -115,7 +168,7 @@ def _resolve(directory: Path, ref: str) -> Name:
         return bytes.fromhex(ref)
     local = directory / f"mpid-{ref[1:]}"
     if not local.is_dir():
-        raise CommandError(f"no local identity {ref} (known: "
+        raise UsageError(f"no local identity {ref} (known: "
                            f"{', '.join(_local_names(directory)) or 'none'})")
     return Identity.load_or_create(local).name
 
@@ -124,13 +177,25 @@ def _local_names(directory: Path) -> list[str]:
     return sorted("@" + p.name[len("mpid-"):] for p in directory.glob("mpid-*") if p.is_dir())
 
 
-async def _receive(client: MpidClient, wait: float) -> list[MpidMessage]:
-    """What the managers pushed on connect, plus what arrives within `wait` seconds."""
+async def _receive(client: MpidClient, wait: float) -> tuple[list[MpidMessage], int]:
+    """Go online; the messages the managers then push (waiting until as many as they said
+    they hold arrived, at most HELD_DEADLINE s), plus what arrives in `wait` more seconds;
+    and how many they said they held."""
+    held = await client.go_online()
     messages = client.received_nowait()
+    with trio.move_on_after(HELD_DEADLINE):
+        while len(messages) < held:
+            messages.append(await client.receive())
+    messages.extend(client.received_nowait())
     with trio.move_on_after(wait):
         while True:
             messages.append(await client.receive())
-    return messages
+    return messages, held
+
+
+def _print_messages(messages: list[MpidMessage]) -> None:
+    for message in messages:
+        print(f"{message.sender.hex()[:16]}: {message.body.decode(errors='replace')}")
 
 
 def _print_lists(lists: Lists) -> None:

@@ -1,29 +1,41 @@
 """`vaultnet version ...`: versioned data (StructuredDataVersions) on a running testnet.
 
 Decisions:
-- KEY is any text; the tree lives at SHA-512 of its UTF-8 bytes, so `vaultnet version list
-  notes` and `client.put_version(name_of(b"notes"), ...)` name the same tree.
+- KEY is 128 hex characters (the tree's 64-byte name itself, as `MaidClient` takes it) or any
+  other text, whose tree lives at SHA-512 of its UTF-8 bytes: `vaultnet version list notes` and
+  `client.put_version(name_of(b"notes"), ...)` name the same tree. A text that happens to be
+  128 hex characters is always taken as a name, never hashed.
 - A version prints as `INDEX:ID` (ID: the 128-hex name of the chunk holding it). Where a
   version is given (`--parent`, TIP), `INDEX:PREFIX` with at least 8 hex characters of the ID
   is enough; it is resolved against the versions of the tree's branches.
 - `put` stores FILE as a chunk (in the same MAID account as `vaultnet put`) and puts it under
   `--parent`, or under the tree's only tip, or as the root of a new tree; the new version's
-  index is its parent's plus one. A tree with several tips needs `--parent`.
+  index is its parent's plus one. A tree with several tips needs `--parent`. `--parent` must
+  name a version already in the tree (checked before anything is stored, full IDs included):
+  the network would accept an unknown parent and keep the new version as an orphan waiting
+  for it, which the CLI does not offer.
+- A full TIP (128 hex characters) goes to the network as it is, so an unknown one is the
+  network's NoSuchVersion; a prefix is resolved first ("no version ... in this tree").
+- Refusals are one line `vaultnet: error: KIND: ...` (KIND: invalid version, no such version,
+  branch limit) and exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vaultnet.cli import CommandError, add_client_flags, run_client
-from vaultnet.client import MaidClient, NoSuchVersion
+from vaultnet.client import InvalidVersion, MaidClient, NoSuchVersion, VersionError, VersionLimit
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.wire import MAX_FRAME_SIZE
-from vaultnet.xor import Name, name_of
+from vaultnet.xor import NAME_SIZE, Name, name_of
 
 MIN_PREFIX = 8
+T = TypeVar("T")
 
 
 def version_ref(text: str) -> tuple[int, str]:
@@ -39,6 +51,16 @@ def version_ref(text: str) -> tuple[int, str]:
     return int(index), hex_id.lower()
 
 
+def tree_key(text: str) -> Name:
+    """The tree's name: 128 hex characters as they are, anything else hashed (SHA-512)."""
+    if len(text) == 2 * NAME_SIZE:
+        with contextlib.suppress(ValueError):
+            return bytes.fromhex(text)
+    if not text:
+        raise argparse.ArgumentTypeError("KEY must not be empty")
+    return name_of(text.encode())
+
+
 def show(version: VersionName) -> str:
     return f"{version.index}:{version.id.hex()}"
 
@@ -46,22 +68,23 @@ def show(version: VersionName) -> str:
 def add_version_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "version", help="versioned data: put, list tips, show a branch, delete a branch",
-        description="Version trees on a running testnet. KEY is any text (the tree lives at "
-                    "its SHA-512); a version is INDEX:ID, where a prefix of ID of at least "
+        description="Version trees on a running testnet. KEY is the tree's name (128 hex "
+                    "characters) or any other text (the tree lives at its SHA-512); a version "
+                    "is INDEX:ID, where a prefix of ID of at least "
                     f"{MIN_PREFIX} hex characters will do.")
     commands = parser.add_subparsers(dest="version_command", metavar="COMMAND",
                                      title="commands", required=True)
     put = commands.add_parser("put", help="store FILE and put it as a new version")
-    put.add_argument("key", metavar="KEY")
+    put.add_argument("key", type=tree_key, metavar="KEY")
     put.add_argument("file", type=Path, metavar="FILE")
     put.add_argument("--parent", type=version_ref, default=None, metavar="VERSION",
                      help="the version to put it under (default: the only tip, or a new tree)")
     listing = commands.add_parser("list", help="the tips of the tree")
-    listing.add_argument("key", metavar="KEY")
+    listing.add_argument("key", type=tree_key, metavar="KEY")
     for name, text in (("branch", "the branch from TIP back to the root"),
                        ("delete-branch", "delete from TIP back to its first fork")):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("key", metavar="KEY")
+        sub.add_argument("key", type=tree_key, metavar="KEY")
         sub.add_argument("tip", type=version_ref, metavar="TIP")
     for sub in commands.choices.values():
         add_client_flags(sub)
@@ -69,7 +92,7 @@ def add_version_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    key = name_of(args.key.encode())
+    key = args.key
     if args.version_command == "put":
         try:
             data = args.file.read_bytes()
@@ -78,23 +101,41 @@ def cmd_version(args: argparse.Namespace) -> int:
         if len(data) > MAX_FRAME_SIZE // 2:
             raise CommandError(f"{args.file} is {len(data)} bytes; a chunk is at most "
                                f"{MAX_FRAME_SIZE // 2} bytes")
-        print(show(run_client(args, lambda client: _put(client, key, data, args.parent))))
+        print(show(_run(args, lambda client: _put(client, key, data, args.parent))))
     elif args.version_command == "list":
-        for version in run_client(args, lambda client: client.get_versions(key)):
+        for version in _run(args, lambda client: client.get_versions(key)):
             print(show(version))
     elif args.version_command == "branch":
-        for version in run_client(args, lambda client: _branch(client, key, args.tip)):
+        for version in _run(args, lambda client: _branch(client, key, args.tip)):
             print(show(version))
     else:
-        for version in run_client(args, lambda client: _delete(client, key, args.tip)):
+        for version in _run(args, lambda client: _delete(client, key, args.tip)):
             print(f"deleted {show(version)}")
     return 0
+
+
+_KINDS: tuple[tuple[type[VersionError], str], ...] = (
+    (InvalidVersion, "invalid version"), (NoSuchVersion, "no such version"),
+    (VersionLimit, "branch limit"))
+
+
+def _run(args: argparse.Namespace, operation: Callable[[MaidClient], Awaitable[T]]) -> T:
+    """`run_client`, with a version refusal turned into one line that names its kind."""
+    async def checked(client: MaidClient) -> T:
+        try:
+            return await operation(client)
+        except VersionError as exc:
+            kind = next((label for cls, label in _KINDS if isinstance(exc, cls)), "refused")
+            raise CommandError(f"{kind}: {exc}") from None
+
+    result: T = run_client(args, checked)
+    return result
 
 
 async def _put(client: MaidClient, key: Name, data: bytes,
                parent_ref: tuple[int, str] | None) -> VersionName:
     if parent_ref is not None:
-        parent: VersionName | None = await _resolve(client, key, parent_ref)
+        parent: VersionName | None = await _resolve(client, key, parent_ref, exact=False)
     else:
         try:
             tips = await client.get_versions(key)
@@ -117,10 +158,12 @@ async def _delete(client: MaidClient, key: Name, ref: tuple[int, str]) -> list[V
     return await client.delete_branch(key, await _resolve(client, key, ref))
 
 
-async def _resolve(client: MaidClient, key: Name, ref: tuple[int, str]) -> VersionName:
-    """The version of the tree that INDEX:PREFIX names (searched on every tip's branch)."""
+async def _resolve(client: MaidClient, key: Name, ref: tuple[int, str],
+                   exact: bool = True) -> VersionName:
+    """The version of the tree that INDEX:PREFIX names (searched on every tip's branch); a
+    full ID is taken as it is when `exact`."""
     index, prefix = ref
-    if len(prefix) == 128:
+    if exact and len(prefix) == 2 * NAME_SIZE:
         return VersionName(index, bytes.fromhex(prefix))
     found = set()
     for tip in await client.get_versions(key):
@@ -128,5 +171,7 @@ async def _resolve(client: MaidClient, key: Name, ref: tuple[int, str]) -> Versi
                      if v.index == index and v.id.hex().startswith(prefix))
     if len(found) != 1:
         what = "no version" if not found else f"{len(found)} versions match"
-        raise CommandError(f"{what} {index}:{prefix} in this tree")
+        shown = prefix if len(prefix) <= 16 else prefix[:16] + "..."
+        raise CommandError(f"{'' if exact else 'invalid parent: '}{what} {index}:{shown} "
+                           "in this tree")
     return found.pop()
