@@ -41,18 +41,17 @@ from tui.widgets.version_table import VersionTable
 from tui.widgets.versions_pane import VersionsPane
 from tui.widgets.xor_view import XorView
 from vaultnet.cli import byte_size
-from vaultnet.client import ClientError
+from vaultnet.client import MAX_CHUNK_SIZE, ClientError
 from vaultnet.faults import Fault
 from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.testnet import TestnetError
-from vaultnet.wire import MAX_FRAME_SIZE
 from vaultnet.xor import name_of, short
 
 DRAIN_INTERVAL = 0.1
 DRAIN_BATCH = 20_000
 SAMPLE_INTERVAL = 1.0
-MAX_PUT = MAX_FRAME_SIZE // 4
+MAX_PUT = MAX_CHUNK_SIZE
 MIN_SIZE = (80, 24)
 EXPECTED = (ClientError, TestnetError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""

@@ -53,6 +53,7 @@ import json
 import os
 import re
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +67,8 @@ import trio.testing
 from vaultnet import control
 from vaultnet.events import TraceRecorder
 from vaultnet.faults import Fault
+from vaultnet.filemodes import open_private, private_dir, write_private
+from vaultnet.identity import IdentityError
 from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
 
 COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "version", "msg", "tui",
@@ -78,6 +81,9 @@ PROG = "vaultnet"
 MAX_VAULTS = 500
 ADDRESS_FILE = "testnet.json"
 ADDRESS_FORMAT = 1
+MAX_PID = 2**31 - 1
+"""Largest process id (pid_t is a signed 32-bit integer): a bigger `pid` in an address file
+names no process."""
 
 
 # -- errors and the parser ------------------------------------------------------------------------
@@ -175,7 +181,7 @@ def _failure_code(exc: BaseException) -> int | None:
     leaves = list(_leaves(exc))
     if any(isinstance(e, KeyboardInterrupt) for e in leaves):
         return 130
-    expected = (TestnetError, OSError, CommandError, control.ControlError)
+    expected = (TestnetError, OSError, CommandError, control.ControlError, IdentityError)
     if not leaves or not all(isinstance(e, expected) for e in leaves):
         return None
     first = leaves[0]
@@ -276,7 +282,7 @@ def address_file(data_dir: str | Path | None = None) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
+    if not 0 < pid <= MAX_PID:
         return False
     try:
         os.kill(pid, 0)
@@ -287,33 +293,73 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def read_address_file(data_dir: str | Path | None = None) -> dict[str, Any]:
-    """The address record of the testnet running on `data_dir` (default: `default_data_dir()`).
+def _record_problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with an address record's fields, or None."""
+    def shown(key: str) -> str:
+        return f"field {key!r} is {json.dumps(record[key])[:40]}"
 
-    Raises CommandError (one line for the user) when there is none, it is unreadable, or the
-    process that wrote it is gone. For `vaultnet put/get/ctl` and friends.
-    """
-    path = address_file(data_dir)
+    for key in ("format", "pid", "bootstrap", "transport"):
+        if key not in record:
+            return f"field {key!r} is missing"
+    if record["format"] != ADDRESS_FORMAT:
+        return f"{shown('format')}, expected {ADDRESS_FORMAT}"
+    pid = record["pid"]
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PID:
+        return f"{shown('pid')}, not a process id"
+    bootstrap = record["bootstrap"]
+    if (not isinstance(bootstrap, list) or not bootstrap
+            or not all(isinstance(a, str) for a in bootstrap)):
+        return f"{shown('bootstrap')}, not a list of addresses"
+    if record["transport"] not in TRANSPORTS:
+        return f"{shown('transport')}, not one of {', '.join(TRANSPORTS)}"
+    if not isinstance(record.get("control", ""), str):
+        return f"{shown('control')}, not an address"
+    return None
+
+
+def load_address_file(path: Path) -> dict[str, Any]:
+    """The record in the address file `path`, checked field by field; CommandError (one line
+    naming the file and what is wrong) when it is missing, unreadable or malformed."""
     try:
-        record = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise CommandError(f"no running testnet found ({path} does not exist); start one "
                            "with 'vaultnet testnet' or pass its --data-dir") from None
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"cannot read address file {path}: {exc}") from None
-    if not isinstance(record, dict) or not isinstance(record.get("bootstrap"), list):
-        raise CommandError(f"address file {path} is not a vaultnet testnet record")
-    if not _pid_alive(int(record.get("pid", 0))):
-        raise CommandError(f"the testnet in {path} is no longer running (pid {record.get('pid')})")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read address file {path}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise CommandError(f"address file {path} is not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise CommandError(f"address file {path} holds a JSON {type(record).__name__}, not a "
+                           "testnet record")
+    problem = _record_problem(record)
+    if problem is not None:
+        raise CommandError(f"address file {path}: {problem}")
+    return record
+
+
+def read_address_file(data_dir: str | Path | None = None) -> dict[str, Any]:
+    """The address record of the testnet running on `data_dir` (default: `default_data_dir()`).
+
+    Raises CommandError (one line for the user) when there is none, it is unreadable or
+    malformed, or the process that wrote it is gone. For `vaultnet put/get/ctl` and friends.
+    """
+    path = address_file(data_dir)
+    record = load_address_file(path)
+    if not _pid_alive(record["pid"]):
+        raise CommandError(f"the testnet in {path} is no longer running (pid {record['pid']})")
     return record
 
 
 def _claim_address_file(path: Path) -> None:
-    """Refuse to run over a live testnet's address file; a stale one is simply replaced."""
+    """Refuse to run over a live testnet's address file; a stale or malformed one is simply
+    replaced."""
     try:
-        record = json.loads(path.read_text())
-        pid = int(record.get("pid", 0))
-    except (OSError, ValueError, AttributeError, TypeError):
+        pid = load_address_file(path)["pid"]
+    except CommandError:
         return
     if pid != os.getpid() and _pid_alive(pid):
         raise CommandError(f"a testnet is already running here (pid {pid}, {path}); stop it "
@@ -321,20 +367,15 @@ def _claim_address_file(path: Path) -> None:
 
 
 def _write_address_file(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, path)
+    private_dir(path.parent)
+    write_private(path, (json.dumps(record, indent=2) + "\n").encode())
 
 
 def _remove_address_file(path: Path) -> None:
     """Remove the address file if it is still ours."""
-    try:
-        record = json.loads(path.read_text())
-        if int(record.get("pid", 0)) == os.getpid():
+    with contextlib.suppress(CommandError, OSError):
+        if load_address_file(path)["pid"] == os.getpid():
             path.unlink()
-    except (OSError, ValueError, AttributeError, TypeError):
-        pass
 
 
 # -- vaultnet testnet -----------------------------------------------------------------------------
@@ -440,6 +481,8 @@ def cmd_testnet(args: argparse.Namespace) -> int:
     if args.fast and args.transport != "sim":
         raise UsageError("--fast only applies to --transport sim")
     _check_data_dir(args.data_dir)
+    if args.data_dir is not None:
+        private_dir(args.data_dir)
     if args.record is not None:
         _check_record_path(args.record)
     addr_path = address_file(args.data_dir)
@@ -453,7 +496,7 @@ def cmd_testnet(args: argparse.Namespace) -> int:
     record_file: BinaryIO | None = None
     try:
         if args.record is not None:
-            record_file = args.record.open("wb")
+            record_file = os.fdopen(open_private(args.record, os.O_WRONLY | os.O_TRUNC), "wb")
         recorder = trio.run(_testnet_main, args, run, addr_path, record_file, clock=clock)
     finally:
         _remove_address_file(addr_path)
@@ -612,20 +655,28 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     token = control.read_token(address_file(args.data_dir).parent)
     argv = [a for a in (getattr(args, "name", None), getattr(args, "kind", None)) if a]
     result = trio.run(control.request, address, token, args.ctl_command, argv)
-    if args.ctl_command == "status":
-        print(f"vaults={result['vaults']} connections={result['connections']} "
-              f"messages={result['messages']}")
-        for row in result["vault_list"]:
-            print(f"{row['name'][:16]}  {row['address']:<21}  peers={row['peers']:<3} "
-                  f"copies={row['copies']}{'  silent' if row['silent'] else ''}")
-    elif args.ctl_command == "kill":
-        print(f"killed {result['name'][:16]}")
-    elif args.ctl_command == "fault":
-        print(f"{result['fault']}: {result['name'][:16]}")
-    else:
-        print(f"{'added' if args.ctl_command == 'add' else 'restarted'} {result['name'][:16]} "
-              f"at {result['address']}")
+    try:
+        lines = _ctl_lines(args.ctl_command, result)
+    except (KeyError, TypeError, ValueError):
+        raise CommandError(f"malformed answer from the testnet on {address}") from None
+    print("\n".join(lines))
     return 0
+
+
+def _ctl_lines(command: str, result: Any) -> list[str]:
+    """What `vaultnet ctl COMMAND` prints for the testnet's `result`."""
+    if command == "status":
+        rows = [f"{row['name'][:16]}  {row['address']:<21}  peers={row['peers']:<3} "
+                f"copies={row['copies']}{'  silent' if row['silent'] else ''}"
+                for row in result["vault_list"]]
+        return [f"vaults={result['vaults']} connections={result['connections']} "
+                f"messages={result['messages']}", *rows]
+    if command == "kill":
+        return [f"killed {result['name'][:16]}"]
+    if command == "fault":
+        return [f"{result['fault']}: {result['name'][:16]}"]
+    return [f"{'added' if command == 'add' else 'restarted'} {result['name'][:16]} "
+            f"at {result['address']}"]
 
 
 # -- vaultnet put / get / delete ----------------------------------------------------------------
@@ -717,16 +768,46 @@ def run_client(args: argparse.Namespace, operation: Callable[[Any], Any],
         raise
 
 
-def cmd_put(args: argparse.Namespace) -> int:
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-    from vaultnet.wire import MAX_FRAME_SIZE
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
 
-    if len(data) > MAX_FRAME_SIZE // 2:
-        raise CommandError(f"{args.file} is {len(data)} bytes; a chunk is at most "
-                           f"{MAX_FRAME_SIZE // 2} bytes")
+
+def read_chunk_file(path: Path) -> bytes:
+    """FILE's content as one chunk: a regular file of 1 to MAX_CHUNK_SIZE bytes. Opened
+    without blocking and checked with fstat before anything is read (a FIFO or device is
+    refused at once, a huge file without reading it), then read up to the limit plus one
+    byte (a file that grew meanwhile is still refused). CommandError says what is wrong."""
+    from vaultnet.client import MAX_CHUNK_SIZE, ChunkSizeError, check_chunk_size
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)), "special")
+            raise CommandError(f"cannot read {path}: it is {kind}, not a regular file")
+        check_chunk_size(info.st_size)
+        parts: list[bytes] = []
+        left = MAX_CHUNK_SIZE + 1
+        while left > 0 and (part := os.read(fd, left)):
+            parts.append(part)
+            left -= len(part)
+        data = b"".join(parts)
+        check_chunk_size(len(data))
+    except ChunkSizeError as exc:
+        raise CommandError(f"cannot store {path}: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    return data
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    data = read_chunk_file(args.file)
     name = run_client(args, lambda client: client.put(data))
     print(name.hex())
     return 0

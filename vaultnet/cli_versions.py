@@ -28,10 +28,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vaultnet.cli import CommandError, add_client_flags, run_client
+from vaultnet.cli import CommandError, add_client_flags, read_chunk_file, run_client
 from vaultnet.client import InvalidVersion, MaidClient, NoSuchVersion, VersionError, VersionLimit
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.wire import MAX_FRAME_SIZE
 from vaultnet.xor import NAME_SIZE, Name, name_of
 
 MIN_PREFIX = 8
@@ -94,13 +93,7 @@ def add_version_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_version(args: argparse.Namespace) -> int:
     key = args.key
     if args.version_command == "put":
-        try:
-            data = args.file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-        if len(data) > MAX_FRAME_SIZE // 2:
-            raise CommandError(f"{args.file} is {len(data)} bytes; a chunk is at most "
-                               f"{MAX_FRAME_SIZE // 2} bytes")
+        data = read_chunk_file(args.file)
         print(show(_run(args, lambda client: _put(client, key, data, args.parent))))
     elif args.version_command == "list":
         for version in _run(args, lambda client: client.get_versions(key)):

@@ -27,6 +27,10 @@ from vaultnet.xor import NAME_SIZE, Name, name_of
 REQUEST_TIMEOUT = 15.0
 ATTEMPTS = 3
 MAX_WAITERS = 1024
+MAX_CHUNK_SIZE = 1 << 20
+"""Largest chunk content (1 MiB): with its message's headers it fits a wire frame
+(`wire.MAX_FRAME_SIZE`) with room to spare. The one limit of the library, the CLI and the
+dashboard."""
 ClientT = TypeVar("ClientT", bound="MaidClient")
 
 
@@ -56,6 +60,31 @@ class DeleteFailure(ClientError):
 
 class NetworkUnavailable(ClientError):
     """No bootstrap vault could be reached, or the connection was lost."""
+
+
+class NoAnswer(ClientError):
+    """No answer within the client's timeout, every attempt included: not a refusal (the
+    network may still have acted on the request)."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        super().__init__(f"{what}: no answer from the network within {seconds:g} s")
+        self.seconds = seconds
+
+
+class ChunkSizeError(ClientError):
+    """Content that cannot be a chunk: empty (on the wire an empty payload means "no content",
+    so an empty chunk could not be told from a missing one) or over MAX_CHUNK_SIZE."""
+
+    def __init__(self, size: int) -> None:
+        what = "it is empty" if size == 0 else f"it is {size} bytes"
+        super().__init__(f"{what}; a chunk is 1 to {MAX_CHUNK_SIZE} bytes")
+        self.size = size
+
+
+def check_chunk_size(size: int) -> None:
+    """ChunkSizeError unless `size` bytes can be stored as one chunk (1..MAX_CHUNK_SIZE)."""
+    if not 0 < size <= MAX_CHUNK_SIZE:
+        raise ChunkSizeError(size)
 
 
 class VersionError(ClientError):
@@ -202,6 +231,7 @@ class MaidClient:
 
     async def put(self, data: bytes, trace: bytes | None = None) -> Name:
         """Store `data`; returns its name once the Primary copy is stored."""
+        check_chunk_size(len(data))
         name = name_of(data)
         msg_id = self.new_id()
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "put",
@@ -209,7 +239,7 @@ class MaidClient:
         ok, failed = derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
-            raise PutFailure(name, "no answer from the network")
+            raise NoAnswer(f"put of {name.hex()[:16]}", self.timeout * ATTEMPTS)
         if answer.action != "put_ok":
             raise PutFailure(name, str(answer.body.get("reason", "refused")))
         return name
@@ -218,18 +248,19 @@ class MaidClient:
         """Fetch a chunk: Primary first, then Backup, then Sacrificial."""
         _check_name(name)
         trace = trace or self.new_id()
-        reason = "no such data"
+        reason: str | None = None  # None while no holder answered
         for kind in CopyKind:
             msg_id = self.new_id()
             msg = self._message(Authority(copy_name(name, kind), Persona.DATA_MANAGER,
                                           group=True), "get", {}, msg_id, trace)
             answer = await self._request(msg, [derived_id("get_response", msg_id)], 1)
             if answer is None:
-                reason = "no answer from the network"
-            elif answer.payload:
+                continue
+            if answer.payload:
                 return answer.payload
-            else:
-                reason = str(answer.body.get("reason", reason))
+            reason = str(answer.body.get("reason", "no such data"))
+        if reason is None:
+            raise NoAnswer(f"get of {name.hex()[:16]}", self.timeout * ATTEMPTS)
         raise NoSuchData(name, reason)
 
     async def delete(self, name: Name, trace: bytes | None = None) -> None:
@@ -240,7 +271,7 @@ class MaidClient:
         ok, failed = derived_id("delete_ok", msg_id), derived_id("delete_failure", msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
-            raise DeleteFailure(name, "no answer from the network")
+            raise NoAnswer(f"delete of {name.hex()[:16]}", self.timeout * ATTEMPTS)
         if answer.action != "delete_ok":
             raise DeleteFailure(name, str(answer.body.get("reason", "refused")))
 
@@ -297,7 +328,7 @@ class MaidClient:
         msg = self._message(dst, action, body, msg_id, trace or self.new_id())
         answer = await self._request(msg, [derived_id("version_answer", msg_id)], quorum)
         if answer is None:
-            raise VersionError(key, "no answer from the network")
+            raise NoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS)
         if answer.body.get("ok") is not True:
             error = _VERSION_ERRORS.get(str(answer.body.get("error")), VersionError)
             raise error(key, str(answer.body.get("reason", "refused")))

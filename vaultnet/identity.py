@@ -9,6 +9,7 @@ from pathlib import Path
 import nacl.exceptions
 import nacl.signing
 
+from vaultnet.filemodes import private_dir
 from vaultnet.xor import Name
 
 KEY_FILE = "identity.key"
@@ -42,6 +43,7 @@ class Identity:
     @classmethod
     def load_or_create(cls, directory: Path, seed: bytes | None = None) -> Identity:
         """The identity kept in `directory`, created on first use (restart keeps the name)."""
+        private_dir(directory, own=True)  # an identity's directory is vaultnet's own
         path = directory / KEY_FILE
         if path.exists():
             raw = path.read_bytes()
@@ -49,7 +51,6 @@ class Identity:
                 raise IdentityError(f"{path}: expected a 32-byte key, found {len(raw)} bytes")
             return cls(nacl.signing.SigningKey(raw))
         identity = cls.generate(seed)
-        directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:

@@ -21,6 +21,8 @@ from typing import Any
 
 import msgpack
 
+from vaultnet.filemodes import private_database
+
 NAME_SIZE = 64
 _BACKUP_MASK = 0x80
 _TABLE_RE = re.compile(r"[a-z_]+")
@@ -109,6 +111,8 @@ class Database:
         if cache_kib <= 0:
             raise ValueError("cache_kib must be positive")
         self.path = os.fspath(path)
+        if self.path != ":memory:":
+            private_database(self.path)  # readable by this user only, WAL files included
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False
         )
