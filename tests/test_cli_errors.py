@@ -21,7 +21,7 @@ import pytest
 from tests.test_cli_data import vaultnet
 from tests.test_cli_versions import one_line_error
 from vaultnet import cli
-from vaultnet.client import MAX_CHUNK_SIZE, ChunkSizeError, NoAnswer
+from vaultnet.client import MAX_CHUNK_SIZE, ChunkSizeError, PutFailure, PutNoAnswer
 from vaultnet.identity import KEY_FILE
 from vaultnet.store import Database
 from vaultnet.testnet import Testnet
@@ -107,8 +107,9 @@ async def test_a_timeout_is_reported_as_a_timeout(autojump_clock: object) -> Non
         client = await net.client()
         for vault in net.vaults:
             net.fault(vault.name, "silent")
-        with pytest.raises(NoAnswer) as silent:
+        with pytest.raises(PutNoAnswer) as silent:
             await client.put(b"nobody listens")
+    assert isinstance(silent.value, PutFailure)  # a failed put for code that handles those
     message = str(silent.value)
     assert message.endswith(f"no answer from the network within {silent.value.seconds:g} s")
     assert "refused" not in message

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vaultnet.cli import CommandError, add_client_flags, read_chunk_file, run_client
-from vaultnet.client import InvalidVersion, MaidClient, NoSuchVersion, VersionError, VersionLimit
+from vaultnet.client import (
+    InvalidVersion,
+    MaidClient,
+    NoAnswer,
+    NoSuchVersion,
+    VersionError,
+    VersionLimit,
+)
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.xor import NAME_SIZE, Name, name_of
 
@@ -117,6 +124,8 @@ def _run(args: argparse.Namespace, operation: Callable[[MaidClient], Awaitable[T
     async def checked(client: MaidClient) -> T:
         try:
             return await operation(client)
+        except NoAnswer:
+            raise  # a timeout, not a refusal: its own message says so
         except VersionError as exc:
             kind = next((label for cls, label in _KINDS if isinstance(exc, cls)), "refused")
             raise CommandError(f"{kind}: {exc}") from None

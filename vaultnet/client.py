@@ -64,11 +64,26 @@ class NetworkUnavailable(ClientError):
 
 class NoAnswer(ClientError):
     """No answer within the client's timeout, every attempt included: not a refusal (the
-    network may still have acted on the request)."""
+    network may still have acted on the request). Each operation raises its own subclass,
+    which is also that operation's failure type (a PutNoAnswer is a PutFailure), so code
+    that handles a failed put handles one that timed out; only the message differs."""
 
-    def __init__(self, what: str, seconds: float) -> None:
-        super().__init__(f"{what}: no answer from the network within {seconds:g} s")
+    def __init__(self, what: str, seconds: float, *failure: Any) -> None:
+        super().__init__(*failure)  # the operation's failure type sets its fields
         self.seconds = seconds
+        self.args = (f"{what}: no answer from the network within {seconds:g} s",)
+
+
+class PutNoAnswer(NoAnswer, PutFailure):
+    """A put nobody answered in time."""
+
+
+class GetNoAnswer(NoAnswer, NoSuchData):
+    """A get no holder of any copy answered in time."""
+
+
+class DeleteNoAnswer(NoAnswer, DeleteFailure):
+    """A delete nobody answered in time."""
 
 
 class ChunkSizeError(ClientError):
@@ -107,6 +122,10 @@ class NoSuchVersion(VersionError):
 
 class VersionLimit(VersionError):
     """The put would exceed the tree's branch limit."""
+
+
+class VersionNoAnswer(NoAnswer, VersionError):
+    """A version request nobody answered in time."""
 
 
 _VERSION_ERRORS: dict[str, type[VersionError]] = {
@@ -239,7 +258,8 @@ class MaidClient:
         ok, failed = derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
-            raise NoAnswer(f"put of {name.hex()[:16]}", self.timeout * ATTEMPTS)
+            raise PutNoAnswer(f"put of {name.hex()[:16]}", self.timeout * ATTEMPTS, name,
+                              "no answer")
         if answer.action != "put_ok":
             raise PutFailure(name, str(answer.body.get("reason", "refused")))
         return name
@@ -260,7 +280,8 @@ class MaidClient:
                 return answer.payload
             reason = str(answer.body.get("reason", "no such data"))
         if reason is None:
-            raise NoAnswer(f"get of {name.hex()[:16]}", self.timeout * ATTEMPTS)
+            raise GetNoAnswer(f"get of {name.hex()[:16]}", self.timeout * ATTEMPTS, name,
+                              "no answer")
         raise NoSuchData(name, reason)
 
     async def delete(self, name: Name, trace: bytes | None = None) -> None:
@@ -271,7 +292,8 @@ class MaidClient:
         ok, failed = derived_id("delete_ok", msg_id), derived_id("delete_failure", msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
-            raise NoAnswer(f"delete of {name.hex()[:16]}", self.timeout * ATTEMPTS)
+            raise DeleteNoAnswer(f"delete of {name.hex()[:16]}", self.timeout * ATTEMPTS,
+                                 name, "no answer")
         if answer.action != "delete_ok":
             raise DeleteFailure(name, str(answer.body.get("reason", "refused")))
 
@@ -328,7 +350,8 @@ class MaidClient:
         msg = self._message(dst, action, body, msg_id, trace or self.new_id())
         answer = await self._request(msg, [derived_id("version_answer", msg_id)], quorum)
         if answer is None:
-            raise NoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS)
+            raise VersionNoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS,
+                                  key, "no answer")
         if answer.body.get("ok") is not True:
             error = _VERSION_ERRORS.get(str(answer.body.get("error")), VersionError)
             raise error(key, str(answer.body.get("reason", "refused")))
