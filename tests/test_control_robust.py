@@ -15,10 +15,12 @@ from typing import Any
 
 import msgpack
 import pytest
+import trio
 
 from tests.test_cli import one_error_line
 from tests.test_ctl import ctl, vault_rows
 from vaultnet import cli, control, wire
+from vaultnet.testnet import Testnet
 
 DEADLINE = 30.0
 """Seconds a test waits for a socket to answer or close before it fails (a deadline on a
@@ -227,3 +229,16 @@ def test_ctl_says_what_happened(module_testnet_dir: Path, tmp_path: Path,
     line = one_error_line(capsys.readouterr().err)
     assert line == "vaultnet: error: " + expected.format(port=port)
     assert "token" not in line
+
+
+async def test_commands_over_the_running_limit_are_answered_busy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Testnet(vaults=2, transport="tcp") as net, trio.open_nursery() as nursery:
+        address = await nursery.start(control.serve, control.Controller(net, "secret"))
+        monkeypatch.setattr(control, "MAX_RUNNING", 0)  # read when serve makes its limiter
+        busy_address = await nursery.start(control.serve, control.Controller(net, "secret"))
+        with pytest.raises(control.ControlRefused) as busy:
+            await control.request(busy_address, "secret", "status", [])
+        assert busy.value.kind == "busy"
+        assert (await control.request(address, "secret", "status", []))["vaults"] == 2
+        nursery.cancel_scope.cancel()
