@@ -183,14 +183,6 @@ class Controller:
         except COMMAND_FAILURES as exc:
             return RequestError("refused", str(exc) or type(exc).__name__).reply()
 
-    async def handle(self, request: object) -> dict[str, Any]:
-        """The reply to one decoded request, whatever it holds."""
-        try:
-            command, args = self.check(request)
-        except RequestError as exc:
-            return exc.reply()
-        return await self.run(command, args)
-
     async def _status(self, args: list[str]) -> Any:
         return {**self.net.summary(),
                 "vault_list": [_vault_row(self.net, v.name) for v in self.net.vaults]}
