@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import nacl.signing
 import pytest
 import trio
 
 from tests.test_cli import one_error_line
 from tests.test_ctl import ctl, vault_rows
 from vaultnet import cli, control, wire
+from vaultnet.identity import KEY_FILE, name_of_key
 from vaultnet.testnet import Testnet
 
 DEADLINE = 30.0
@@ -88,6 +90,9 @@ MALFORMED: dict[str, tuple[Callable[[str], bytes], str, str]] = {
     "status with an argument": (lambda t: raw_frame({"token": t, "command": "status",
                                                      "args": ["x"]}),
                                 "command", "usage: status"),
+    "add with an argument": (lambda t: raw_frame({"token": t, "command": "add",
+                                                  "args": ["1"]}),
+                             "command", "usage: add"),
     "kill without a name": (lambda t: raw_frame({"token": t, "command": "kill"}),
                             "command", "usage: kill NAME"),
     "fault with one argument": (lambda t: raw_frame({"token": t, "command": "fault",
@@ -129,6 +134,19 @@ def test_a_valid_command_with_a_bad_vault_is_refused(module_testnet_dir: Path) -
         assert reply == {"ok": False, "kind": "refused",
                          "error": f"no single vault that ever ran matches {args[0]!r}"}
     assert_status_works(module_testnet_dir)
+
+
+def test_a_vault_whose_files_are_unusable_is_refused(testnet_dir: Path) -> None:
+    victim = sorted(vault_rows(testnet_dir))[0]
+    assert ctl(testnet_dir, "kill", victim).returncode == 0
+    (key,) = [k for k in testnet_dir.glob(f"vault-*/{KEY_FILE}")
+              if name_of_key(nacl.signing.SigningKey(k.read_bytes()).verify_key.encode()
+                             ).hex().startswith(victim)]
+    key.write_bytes(b"short")
+    refused = ctl(testnet_dir, "restart", victim)
+    assert refused.returncode == 1
+    assert f"{key}: expected a 32-byte key, found 5 bytes" in one_error_line(refused.stderr)
+    assert len(vault_rows(testnet_dir)) == 5  # still serving, the others untouched
 
 
 def test_a_silent_connection_is_answered_timeout(module_testnet_dir: Path) -> None:
