@@ -51,6 +51,12 @@ SWEEP_INTERVAL = 5.0
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
+KEEP = "keep"
+REPLACED = "replaced"
+NO_RECORD = "no record"
+VERDICTS = (KEEP, REPLACED, NO_RECORD)
+"""A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
+holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
 
 
 @dataclass
@@ -442,16 +448,25 @@ class DataManager(GroupPersona, IntegrityChecks):
     # -- rejoin -------------------------------------------------------------------------
 
     def on_holding(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A (re)joined PmidNode holds `copy`: the lead tells it whether to keep it."""
+        """A (re)joined PmidNode holds `copy`: every member tells it what its record says.
+        KEEP when the record names it; REPLACED only when our record is confirmed (not one we
+        kept across a restart and have not reconciled) and names a full set of other holders;
+        NO_RECORD otherwise. The node drops its copy only on a quorum of REPLACED."""
         copy = body_bytes(msg, "copy")
-        if not self.is_lead(copy, ctx):
+        if not ctx.is_responsible(copy):
             return
         record = self.records.get(copy)
-        keep = record is not None and msg.sender in record["holders"]
+        if record is not None and msg.sender in record["holders"]:
+            verdict = KEEP
+        elif (record is not None and self.is_confirmed(self.records, copy)
+              and len(record["holders"]) >= self.holders_per_copy):
+            verdict = REPLACED
+        else:
+            verdict = NO_RECORD
         out.send(Message(src=Authority(ctx.own, self.persona),
                          dst=Authority(msg.sender, Persona.PMID_NODE), action="reconcile",
                          msg_id=new_id("reconcile", msg.msg_id), trace_id=msg.trace_id,
-                         body={"copy": copy, "keep": keep}, sender=b""))
+                         body={"copy": copy, "verdict": verdict}, sender=b""))
 
     # -- delete ---------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ evict anything. If a copy still cannot be stored, a PutFailure for that copy goe
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
     CHUNK_DELETED,
@@ -19,14 +21,20 @@ from vaultnet.personas.base import (
     Outbox,
     body_bytes,
     body_str,
+    knows_a_group,
     new_id,
 )
+from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.routing import Parameters
 from vaultnet.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
+from vaultnet.xor import Name
 
 RECONCILE_ROUNDS = 3
 RECONCILE_INTERVAL = 10.0
+REPLACED_KEPT = 10_000
+"""Copies for which we count members' "replaced" answers at once (oldest forgotten first: a
+forgotten count only means the copy is kept until the next round asks again)."""
 
 
 class PmidNode(GroupPersona):
@@ -41,6 +49,7 @@ class PmidNode(GroupPersona):
         self._reconcile_rounds = 0
         self._last_reconcile = float("-inf")
         self._confirmed: set[bytes] = set()  # copies a DataManager told us to keep
+        self._replaced: OrderedDict[bytes, set[Name]] = OrderedDict()  # copy -> who said so
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
         return msg.src.persona == Persona.PMID_MANAGER and msg.src.name == ctx.own
@@ -106,8 +115,7 @@ class PmidNode(GroupPersona):
         was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, for copies no
         DataManager has confirmed yet: a lead that did not know us yet may not have answered."""
         out = Outbox()
-        known = len(ctx.closest_live(ctx.own, self.params.group_size + 1, set()))
-        if (self._reconcile_rounds >= RECONCILE_ROUNDS or known <= self.params.group_size
+        if (self._reconcile_rounds >= RECONCILE_ROUNDS or not knows_a_group(ctx)
                 or ctx.now() - self._last_reconcile < RECONCILE_INTERVAL):
             return out
         self._reconcile_rounds += 1
@@ -122,13 +130,25 @@ class PmidNode(GroupPersona):
         return out
 
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A DataManager of the copy says whether its record still names us as a holder."""
+        """A DataManager of the copy says whether its record still names us as a holder. We
+        drop the copy only once a quorum of distinct members say we were replaced: one member
+        without a record, or with a stale one, must never cost the network a copy."""
         copy = body_bytes(msg, "copy")
-        if not ctx.could_be_member(msg.sender, copy):
+        verdict = body_str(msg, "verdict", VERDICTS)
+        if not ctx.could_be_member(msg.sender, copy) or not self.chunks.has(copy):
             return
-        if msg.body.get("keep") is True:
+        if verdict == KEEP:
             self._confirmed.add(copy)
-        elif self.chunks.delete(copy):
+            self._replaced.pop(copy, None)
+            return
+        if verdict != REPLACED:
+            return
+        voters = self._replaced.setdefault(copy, set())
+        voters.add(msg.sender)
+        while len(self._replaced) > REPLACED_KEPT:
+            self._replaced.popitem(last=False)
+        if len(voters) >= self.params.accumulation_quorum and self.chunks.delete(copy):
+            del self._replaced[copy]
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
 
