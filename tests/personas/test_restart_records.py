@@ -167,7 +167,7 @@ def test_data_manager_verdicts(tmp_path: Path, clock: list[float]) -> None:
     assert verdict(manager, ctx, FAR, b"2" * 16) == REPLACED
     manager.restarted()  # the same record, kept across a restart: not trusted to drop anything
     assert verdict(manager, ctx, FAR, b"3" * 16) == NO_RECORD
-    assert verdict(manager, ctx, HOLDER, b"4" * 16) == KEEP
+    assert verdict(manager, ctx, HOLDER, b"4" * 16) == NO_RECORD
 
 
 def reconcile(sender: Name, answer: str, msg_id: bytes) -> Message:

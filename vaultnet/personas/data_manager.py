@@ -448,18 +448,19 @@ class DataManager(GroupPersona, IntegrityChecks):
     # -- rejoin -------------------------------------------------------------------------
 
     def on_holding(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A (re)joined PmidNode holds `copy`: every member tells it what its record says.
-        KEEP when the record names it; REPLACED only when our record is confirmed (not one we
-        kept across a restart and have not reconciled) and names a full set of other holders;
+        """A (re)joined PmidNode holds `copy`: every member tells it what its record says,
+        if the record is confirmed (not one we kept across a restart and have not reconciled
+        yet): KEEP when it names the node, REPLACED when it names a full set of other holders;
         NO_RECORD otherwise. The node drops its copy only on a quorum of REPLACED."""
         copy = body_bytes(msg, "copy")
         if not ctx.is_responsible(copy):
             return
         record = self.records.get(copy)
-        if record is not None and msg.sender in record["holders"]:
+        if record is None or not self.is_confirmed(self.records, copy):
+            verdict = NO_RECORD
+        elif msg.sender in record["holders"]:
             verdict = KEEP
-        elif (record is not None and self.is_confirmed(self.records, copy)
-              and len(record["holders"]) >= self.holders_per_copy):
+        elif len(record["holders"]) >= self.holders_per_copy:
             verdict = REPLACED
         else:
             verdict = NO_RECORD

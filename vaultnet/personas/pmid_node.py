@@ -32,9 +32,9 @@ from vaultnet.xor import Name
 
 RECONCILE_ROUNDS = 3
 RECONCILE_INTERVAL = 10.0
-REPLACED_KEPT = 10_000
-"""Copies for which we count members' "replaced" answers at once (oldest forgotten first: a
-forgotten count only means the copy is kept until the next round asks again)."""
+VERDICTS_KEPT = 10_000
+"""Copies whose DataManagers' answers we count at once (oldest forgotten first: a forgotten
+count only means the copy is kept until the next round asks again)."""
 
 
 class PmidNode(GroupPersona):
@@ -48,8 +48,8 @@ class PmidNode(GroupPersona):
         self.losing = False
         self._reconcile_rounds = 0
         self._last_reconcile = float("-inf")
-        self._confirmed: set[bytes] = set()  # copies a DataManager told us to keep
-        self._replaced: OrderedDict[bytes, set[Name]] = OrderedDict()  # copy -> who said so
+        self._confirmed: set[bytes] = set()  # copies a quorum of DataManagers told us to keep
+        self._verdicts: OrderedDict[bytes, dict[Name, str]] = OrderedDict()  # copy -> answers
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
         return msg.src.persona == Persona.PMID_MANAGER and msg.src.name == ctx.own
@@ -112,8 +112,9 @@ class PmidNode(GroupPersona):
     def tick(self, ctx: Context) -> Outbox:
         """After (re)joining, once we know a group's worth of peers: ask each copy's
         DataManagers whether we should still hold it (a restarted vault was replaced while it
-        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, for copies no
-        DataManager has confirmed yet: a lead that did not know us yet may not have answered."""
+        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, for copies a
+        quorum has not told us to keep yet: members that did not know us yet, or had not yet
+        reconciled their own records, may not have answered for good."""
         out = Outbox()
         if (self._reconcile_rounds >= RECONCILE_ROUNDS or not knows_a_group(ctx)
                 or ctx.now() - self._last_reconcile < RECONCILE_INTERVAL):
@@ -130,25 +131,23 @@ class PmidNode(GroupPersona):
         return out
 
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A DataManager of the copy says whether its record still names us as a holder. We
-        drop the copy only once a quorum of distinct members say we were replaced: one member
-        without a record, or with a stale one, must never cost the network a copy."""
+        """A DataManager of the copy says whether its record still names us as a holder. Each
+        member's latest answer counts; we drop the copy only once a quorum of members say we
+        were replaced (one member without a record, or with a stale one, must never cost the
+        network a copy), and stop asking once a quorum say keep."""
         copy = body_bytes(msg, "copy")
         verdict = body_str(msg, "verdict", VERDICTS)
         if not ctx.could_be_member(msg.sender, copy) or not self.chunks.has(copy):
             return
-        if verdict == KEEP:
+        answers = self._verdicts.setdefault(copy, {})
+        answers[msg.sender] = verdict
+        while len(self._verdicts) > VERDICTS_KEPT:
+            self._verdicts.popitem(last=False)
+        quorum = self.params.accumulation_quorum
+        if list(answers.values()).count(KEEP) >= quorum:
             self._confirmed.add(copy)
-            self._replaced.pop(copy, None)
-            return
-        if verdict != REPLACED:
-            return
-        voters = self._replaced.setdefault(copy, set())
-        voters.add(msg.sender)
-        while len(self._replaced) > REPLACED_KEPT:
-            self._replaced.popitem(last=False)
-        if len(voters) >= self.params.accumulation_quorum and self.chunks.delete(copy):
-            del self._replaced[copy]
+        elif list(answers.values()).count(REPLACED) >= quorum and self.chunks.delete(copy):
+            del self._verdicts[copy]
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
 
