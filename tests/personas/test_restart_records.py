@@ -165,7 +165,12 @@ def test_data_manager_verdicts(tmp_path: Path, clock: list[float]) -> None:
                                 "holders": [HOLDER, OTHER], "failed": []})
     assert verdict(manager, ctx, HOLDER, b"1" * 16) == KEEP
     assert verdict(manager, ctx, FAR, b"2" * 16) == REPLACED
+    short = {"kind": "P", "size": 5, "subscribers": 1, "holders": [HOLDER], "failed": [OTHER]}
+    manager.records.put(GROUP, short)
+    assert verdict(manager, ctx, FAR, b"5" * 16) == NO_RECORD  # its copy may be the one left
+    assert verdict(manager, ctx, OTHER, b"6" * 16) == REPLACED  # removed for failing the copy
     manager.restarted()  # the same record, kept across a restart: not trusted to drop anything
+    assert verdict(manager, ctx, OTHER, b"7" * 16) == NO_RECORD
     assert verdict(manager, ctx, FAR, b"3" * 16) == NO_RECORD
     assert verdict(manager, ctx, HOLDER, b"4" * 16) == NO_RECORD
 

@@ -450,8 +450,10 @@ class DataManager(GroupPersona, IntegrityChecks):
     def on_holding(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A (re)joined PmidNode holds `copy`: every member tells it what its record says,
         if the record is confirmed (not one we kept across a restart and have not reconciled
-        yet): KEEP when it names the node, REPLACED when it names a full set of other holders;
-        NO_RECORD otherwise. The node drops its copy only on a quorum of REPLACED."""
+        yet): KEEP when it names the node; REPLACED when it names a full set of other holders,
+        or the node was removed for failing the copy (a failed check, a refused or evicted
+        store); NO_RECORD otherwise (a short record: the node's copy may be the one left). The
+        node drops its copy only on a quorum of REPLACED."""
         copy = body_bytes(msg, "copy")
         if not ctx.is_responsible(copy):
             return
@@ -460,7 +462,8 @@ class DataManager(GroupPersona, IntegrityChecks):
             verdict = NO_RECORD
         elif msg.sender in record["holders"]:
             verdict = KEEP
-        elif len(record["holders"]) >= self.holders_per_copy:
+        elif (len(record["holders"]) >= self.holders_per_copy
+              or msg.sender in record["failed"]):
             verdict = REPLACED
         else:
             verdict = NO_RECORD
