@@ -222,6 +222,17 @@ def test_kill_9_cycles_with_puts_in_flight_keep_every_acknowledged_chunk(
     check_disk(data_dir)
 
 
+async def test_a_restarted_testnet_brings_back_every_vault_it_kept(autojump_clock,
+                                                                   tmp_path: Path) -> None:
+    """A vault added while the testnet ran is started again with the others, whatever the
+    number of vaults asked for, with the same identities."""
+    async with Testnet(vaults=6, transport="sim", seed=3, data_dir=tmp_path) as net:
+        await net.add_vault()
+        names = sorted(v.name for v in net.vaults)
+    async with Testnet(vaults=6, transport="sim", seed=3, data_dir=tmp_path) as net:
+        assert sorted(v.name for v in net.vaults) == names
+
+
 # -- one vault -----------------------------------------------------------------------------------
 
 

@@ -511,10 +511,11 @@ class GroupPersona:
                          ctx: Context, out: Outbox) -> None:
         pending = self._transfers.pop((store.table, key))
         kept = store.get(key)
-        if (kept is not None and self.is_confirmed(store, key)) or (
-                kept is None and ctx.own in pending.copies):
-            return  # confirmed meanwhile, or a kept record the group deleted by agreement
+        if kept is not None and self.is_confirmed(store, key):
+            return
         self._unconfirmed.discard((store.table, key))
+        if kept is None and ctx.own in pending.copies:
+            return  # a record we kept, deleted meanwhile (by agreement, or we left its group)
         if kept is None or canonical(kept) != canonical(record):
             store.put(key, record)
             out.note(ACCOUNT_TRANSFERRED, key, bytes(16), store=store.table,
