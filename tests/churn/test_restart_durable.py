@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,10 +33,12 @@ import trio
 
 from tests.messaging.helpers import group_holds as messages_held
 from tests.test_cli_data import vaultnet
+from tests.test_ctl import ctl
 from tests.versions.helpers import group_holds as versions_held
 from tests.versions.helpers import put_version
 from vaultnet import Testnet
 from vaultnet.churn_scenario import replication_ok, stored_index
+from vaultnet.identity import Identity
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.host import DB_FILE
 from vaultnet.store import ChunkStore, CopyKind, Database, chunk_name_of, copy_name
@@ -234,6 +237,31 @@ async def test_a_restarted_testnet_brings_back_every_vault_it_kept(autojump_cloc
 
 
 # -- one vault -----------------------------------------------------------------------------------
+
+
+def test_ctl_restart_of_one_vault_restores_full_replication(tmp_path: Path) -> None:
+    """`vaultnet ctl restart` the vault storing most copies: every chunk is back to exactly
+    3 kinds x 2 holders on disk within REPLICATION_BOUND, and served (before the fix: 120
+    stored copies became 98 and stayed so)."""
+    data_dir = tmp_path / "net"
+    chunks: dict[Name, Path] = {}
+    with testnet_process(data_dir) as proc:
+        for i in range(CHUNKS):
+            source = new_file(tmp_path, str(i))
+            name = put_file(data_dir, source)
+            assert name is not None
+            chunks[name] = source
+        wait_for_full_replication(data_dir, list(chunks))
+        per_vault = Counter(d for dirs in disk_copies(data_dir).values() for d in dirs)
+        busiest = per_vault.most_common(1)[0][0]
+        victim = Identity.load_or_create(data_dir / busiest).name.hex()[:16]
+        restarted = ctl(data_dir, "restart", victim)
+        assert restarted.returncode == 0, restarted.stderr
+        wait_for_full_replication(data_dir, list(chunks))
+        assert_served(data_dir, chunks, tmp_path)
+        stop(proc, signal.SIGINT)
+    check_disk(data_dir)
+
 
 
 async def test_restarted_vault_returns_to_full_replication() -> None:
