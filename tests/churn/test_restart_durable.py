@@ -78,7 +78,7 @@ def start_testnet(data_dir: Path) -> subprocess.Popen[str]:
 
 
 @contextmanager
-def testnet_process(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
+def launched_testnet(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
     """A started testnet that is killed on the way out if the test did not stop it."""
     proc = start_testnet(data_dir)
     try:
@@ -167,7 +167,7 @@ def test_clean_stop_and_start_serves_every_chunk(tmp_path: Path) -> None:
     chunk is back to full replication (before the fix: 0 of 20, copies deleted within 2 s)."""
     data_dir = tmp_path / "net"
     chunks: dict[Name, Path] = {}
-    with testnet_process(data_dir) as proc:
+    with launched_testnet(data_dir) as proc:
         for i in range(CHUNKS):
             source = new_file(tmp_path, str(i))
             name = put_file(data_dir, source)
@@ -177,7 +177,7 @@ def test_clean_stop_and_start_serves_every_chunk(tmp_path: Path) -> None:
     on_disk = check_disk(data_dir)
     assert all(copies_of(on_disk, chunk) > 0 for chunk in chunks)
 
-    with testnet_process(data_dir) as proc:
+    with launched_testnet(data_dir) as proc:
         assert_served(data_dir, chunks, tmp_path)
         wait_for_full_replication(data_dir, list(chunks))
         stop(proc, signal.SIGINT)
@@ -206,7 +206,7 @@ def test_kill_9_cycles_with_puts_in_flight_keep_every_acknowledged_chunk(
                     acknowledged[name] = source
                     acked.release()
 
-        with testnet_process(data_dir) as proc:
+        with launched_testnet(data_dir) as proc:
             putter = threading.Thread(target=keep_putting)
             putter.start()
             try:
@@ -219,7 +219,7 @@ def test_kill_9_cycles_with_puts_in_flight_keep_every_acknowledged_chunk(
         check_disk(data_dir)
     assert len(acknowledged) >= KILL_CYCLES * PUTS_PER_CYCLE
 
-    with testnet_process(data_dir) as proc:
+    with launched_testnet(data_dir) as proc:
         assert_served(data_dir, acknowledged, tmp_path)
         stop(proc, signal.SIGINT)
     check_disk(data_dir)
@@ -245,7 +245,7 @@ def test_ctl_restart_of_one_vault_restores_full_replication(tmp_path: Path) -> N
     stored copies became 98 and stayed so)."""
     data_dir = tmp_path / "net"
     chunks: dict[Name, Path] = {}
-    with testnet_process(data_dir) as proc:
+    with launched_testnet(data_dir) as proc:
         for i in range(CHUNKS):
             source = new_file(tmp_path, str(i))
             name = put_file(data_dir, source)

@@ -24,7 +24,7 @@ from vaultnet.personas.base import (
     knows_a_group,
     new_id,
 )
-from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
+from vaultnet.personas.data_manager import REPLACED, VERDICTS
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.routing import Parameters
 from vaultnet.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
@@ -48,7 +48,6 @@ class PmidNode(GroupPersona):
         self.losing = False
         self._reconcile_rounds = 0
         self._last_reconcile = float("-inf")
-        self._confirmed: set[bytes] = set()  # copies a quorum of DataManagers told us to keep
         self._verdicts: OrderedDict[bytes, dict[Name, str]] = OrderedDict()  # copy -> answers
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
@@ -112,9 +111,9 @@ class PmidNode(GroupPersona):
     def tick(self, ctx: Context) -> Outbox:
         """After (re)joining, once we know a group's worth of peers: ask each copy's
         DataManagers whether we should still hold it (a restarted vault was replaced while it
-        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, for copies a
-        quorum has not told us to keep yet: members that did not know us yet, or had not yet
-        reconciled their own records, may not have answered for good."""
+        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, about every copy
+        still held: members that had not yet noticed we left (and so still named us), did not
+        know us yet, or had not reconciled their own records may answer differently later."""
         out = Outbox()
         if (self._reconcile_rounds >= RECONCILE_ROUNDS or not knows_a_group(ctx)
                 or ctx.now() - self._last_reconcile < RECONCILE_INTERVAL):
@@ -122,8 +121,6 @@ class PmidNode(GroupPersona):
         self._reconcile_rounds += 1
         self._last_reconcile = ctx.now()
         for entry in self.chunks.entries():
-            if entry.copy_name in self._confirmed:
-                continue
             out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
                 entry.copy_name, Persona.DATA_MANAGER, group=True), action="holding",
                 msg_id=new_id("holding", ctx.own, entry.copy_name, str(self._reconcile_rounds)),
@@ -134,7 +131,7 @@ class PmidNode(GroupPersona):
         """A DataManager of the copy says whether its record still names us as a holder. Each
         member's latest answer counts; we drop the copy only once a quorum of members say we
         were replaced (one member without a record, or with a stale one, must never cost the
-        network a copy), and stop asking once a quorum say keep."""
+        network a copy)."""
         copy = body_bytes(msg, "copy")
         verdict = body_str(msg, "verdict", VERDICTS)
         if not ctx.could_be_member(msg.sender, copy) or not self.chunks.has(copy):
@@ -143,10 +140,8 @@ class PmidNode(GroupPersona):
         answers[msg.sender] = verdict
         while len(self._verdicts) > VERDICTS_KEPT:
             self._verdicts.popitem(last=False)
-        quorum = self.params.accumulation_quorum
-        if list(answers.values()).count(KEEP) >= quorum:
-            self._confirmed.add(copy)
-        elif list(answers.values()).count(REPLACED) >= quorum and self.chunks.delete(copy):
+        replaced = list(answers.values()).count(REPLACED)
+        if replaced >= self.params.accumulation_quorum and self.chunks.delete(copy):
             del self._verdicts[copy]
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
