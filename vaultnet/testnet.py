@@ -16,7 +16,7 @@ import trio
 from vaultnet import events as ev
 from vaultnet.client import MaidClient, open_client
 from vaultnet.faults import Fault, FaultError, apply_fault, parse_fault
-from vaultnet.identity import Identity
+from vaultnet.identity import KEY_FILE, Identity
 from vaultnet.mpid_client import MpidClient, open_mpid_client
 from vaultnet.personas.host import DEFAULT_CAPACITY, PersonaHost
 from vaultnet.routing import Parameters
@@ -28,6 +28,7 @@ from vaultnet.xor import Name, closest
 
 TRANSPORTS = ("tcp", "sim")
 SETTLE_TIMEOUT = 60.0
+VAULT_DIR_PREFIX = "vault-"
 
 
 class TestnetError(Exception):
@@ -95,7 +96,7 @@ class Testnet:
             if self.sim is not None:
                 self._nursery.start_soon(self.sim.run)
             first = await self._start_vault()
-            for _ in range(self.initial_vaults - 1):
+            for _ in range(max(self.initial_vaults, self._kept_vaults()) - 1):
                 await self._start_vault(bootstrap=[first.address])
             await self.wait_settled()
         except BaseException as exc:
@@ -113,6 +114,15 @@ class Testnet:
             if self._own_dir:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
         return False
+
+    def _kept_vaults(self) -> int:
+        """How many vaults an earlier run on our data directory left there (the highest
+        `vault-NNN` with an identity): a restarted testnet brings every one of them back with
+        its identity and data, also those added while it ran, whatever `vaults` says."""
+        numbers = [int(d.name[len(VAULT_DIR_PREFIX):])
+                   for d in self.data_dir.glob(f"{VAULT_DIR_PREFIX}*")
+                   if d.name[len(VAULT_DIR_PREFIX):].isdigit() and (d / KEY_FILE).is_file()]
+        return max(numbers, default=0)
 
     def _endpoint(self, identity: Identity) -> Endpoint:
         if self.sim is not None:
@@ -132,7 +142,7 @@ class Testnet:
         assert self._nursery is not None
         if directory is None:
             self._count += 1
-            directory = self.data_dir / f"vault-{self._count:03d}"
+            directory = self.data_dir / f"{VAULT_DIR_PREFIX}{self._count:03d}"
         identity = Identity.load_or_create(directory, self._identity_seed())
         vault = Vault(identity, self._endpoint(identity), self.bus, self.params, self.timing,
                       bootstrap=bootstrap, rng=random.Random(identity.name))

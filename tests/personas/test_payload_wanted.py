@@ -95,3 +95,32 @@ def test_only_resendable_actions_from_the_recipient_are_answered(
                      msg_id=b"b" * 16, body={**ask.body, "action": "store"})
     with pytest.raises(FrameError, match="outside the recipient"):
         managers[lead].handle(forged, Ctx(lead, clock))
+
+
+def test_a_lead_without_the_content_has_the_other_members_send_it(
+        node: PmidNode, managers: dict[bytes, PmidManager]) -> None:
+    """The lead (re)joined after the put was agreed and never saw it: asked for the content, it
+    asks the other members, and one that has it sends the store with it."""
+    clock = [0.0]
+    ctx = Ctx(NODE, clock)
+    for member in ctx.close_group(NODE):
+        node.handle(store_message(member), ctx)
+    clock[0] += PAYLOAD_WAIT
+    (ask,) = node.resend(ctx).messages
+    lead, second, third = ctx.close_group(NODE)
+    managers[second].stash.put(COPY, CONTENT)
+    relays = managers[lead].handle(replace(ask, sender=NODE), Ctx(lead, clock)).messages
+    assert sorted(m.dst.name for m in relays) == sorted([second, third])
+    assert {m.action for m in relays} == {"content_wanted"}
+    answers = {m.dst.name: managers[m.dst.name].handle(replace(m, sender=lead),
+                                                      Ctx(m.dst.name, clock)).messages
+               for m in relays}
+    assert answers[third] == []  # nothing to send without the content
+    (resent,) = answers[second]
+    assert resent.msg_id == STORE_ID and resent.payload == CONTENT
+    node.handle(replace(resent, sender=second), ctx)
+    assert node.chunks.has(COPY)
+    with pytest.raises(FrameError, match="outside"):
+        managers[second].handle(replace(relays[0], sender=b"\xff" * 64,
+                                        src=Authority(b"\xff" * 64, Persona.PMID_MANAGER)),
+                                Ctx(second, clock))

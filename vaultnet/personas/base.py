@@ -8,7 +8,7 @@ messages to send and events to emit. The vault runtime (`vaultnet.personas.host`
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -56,6 +56,9 @@ TRANSFER_ASK_ROUNDS = 3
 """When members' copies of a record disagree (one was sent before a change committed, another
 after), the newcomer asks the whole group for its current copy, at most this many times, this
 many seconds apart; each answer replaces that member's earlier copy."""
+RECONCILE_PER_TICK = 32
+"""Records a restarted vault starts reconciling per tick: each one asks every other member of
+its group, so thousands of kept records must not turn into one burst of queries."""
 
 
 class Context(Protocol):
@@ -209,6 +212,10 @@ class GroupPersona:
         self.stash = PayloadStash()
         self._waiting_payload: OrderedDict[bytes, _WaitingPayload] = OrderedDict()
         self._transfers: OrderedDict[tuple[str, bytes], _PendingTransfer] = OrderedDict()
+        # Records kept across a restart and not yet reconciled with their group (at most one
+        # entry per stored record), and those of them not yet asked about.
+        self._unconfirmed: set[tuple[str, bytes]] = set()
+        self._to_reconcile: deque[tuple[str, bytes]] = deque()
 
     def attach(self, own: Name) -> None:
         self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
@@ -368,6 +375,20 @@ class GroupPersona:
         record's key are the name whose close group holds the record."""
         return []
 
+    def restarted(self) -> None:
+        """The vault (re)started on the records it kept: each stays in use but is unconfirmed
+        until its group's current copy confirms or replaces it (asked by `tick_transfers`).
+        An unconfirmed record is never a reason to tell anyone to delete anything."""
+        for store in self.transfer_stores():
+            for key in store.keys():  # noqa: SIM118 (a RecordStore, not a dict)
+                self._unconfirmed.add((store.table, key))
+                self._to_reconcile.append((store.table, key))
+
+    def is_confirmed(self, store: RecordStore, key: bytes) -> bool:
+        """Whether our record for `key` is current: not one kept across a restart that the
+        group has not confirmed yet."""
+        return (store.table, key) not in self._unconfirmed
+
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """After a change in our close set: send each record we still hold to every vault that
         has just become responsible for it, and drop those a newcomer has taken from us.
@@ -423,24 +444,38 @@ class GroupPersona:
         # We may not have noticed the departure that made us a member yet: being next in line
         # (within group size + 1 in our view) is enough when members send us the record.
         next_in_line = ctx.own in ctx.closest_live(group, self.params.group_size + 1, {group})
-        if key in store or not next_in_line or not ctx.could_be_member(msg.sender, group):
+        if ((key in store and self.is_confirmed(store, key)) or not next_in_line
+                or not ctx.could_be_member(msg.sender, group)):
             return
-        pending = self._transfers.setdefault((store.table, key), _PendingTransfer(ctx.now()))
+        pending = self._pending(store, key, ctx)
         pending.copies[msg.sender] = data
-        while len(self._transfers) > TRANSFERS_PENDING:
-            self._transfers.popitem(last=False)
         accepted = agreed_record(list(pending.copies.values()))
         if accepted is not None:
             self._accept_transfer(store, key, accepted, ctx, out)
         elif pending.disputed() and pending.asked is None:
             self._ask_group(store.table, key, pending, ctx, out)
 
+    def _pending(self, store: RecordStore, key: bytes, ctx: Context) -> _PendingTransfer:
+        """The copies collected for `key`; a record we kept across a restart counts as our own
+        copy, so one member's equal copy confirms it."""
+        pending = self._transfers.get((store.table, key))
+        if pending is None:
+            pending = self._transfers[(store.table, key)] = _PendingTransfer(ctx.now())
+            value = store.get(key) if not self.is_confirmed(store, key) else None
+            if value is not None:
+                pending.copies[ctx.own] = canonical(value)
+            while len(self._transfers) > TRANSFERS_PENDING:
+                self._transfers.popitem(last=False)
+        return pending
+
     def _ask_group(self, table: str, key: bytes, pending: _PendingTransfer, ctx: Context,
                    out: Outbox) -> None:
-        """Members sent different copies: ask every member for its current one."""
+        """Members sent different copies, or we reconcile a record kept across a restart: ask
+        every member for its current one."""
         pending.asked, pending.rounds = ctx.now(), pending.rounds + 1
-        out.note(TRANSFER_DISPUTED, key, bytes(16), store=table, round=pending.rounds,
-                 copies=len(pending.copies), persona=self.persona.value)
+        if pending.disputed():
+            out.note(TRANSFER_DISPUTED, key, bytes(16), store=table, round=pending.rounds,
+                     copies=len(pending.copies), persona=self.persona.value)
         for member in ctx.close_group(key[:NAME_SIZE]):
             if member != ctx.own:
                 out.send(Message(
@@ -475,10 +510,16 @@ class GroupPersona:
     def _accept_transfer(self, store: RecordStore, key: bytes, record: dict[str, Any],
                          ctx: Context, out: Outbox) -> None:
         pending = self._transfers.pop((store.table, key))
-        if key not in store:
+        kept = store.get(key)
+        if kept is not None and self.is_confirmed(store, key):
+            return
+        self._unconfirmed.discard((store.table, key))
+        if kept is None and ctx.own in pending.copies:
+            return  # a record we kept, deleted meanwhile (by agreement, or we left its group)
+        if kept is None or canonical(kept) != canonical(record):
             store.put(key, record)
             out.note(ACCOUNT_TRANSFERRED, key, bytes(16), store=store.table,
-                     copies=len(pending.copies))
+                     copies=len(pending.copies), replaced=kept is not None)
             self.record_arrived(store, key, record, ctx, out)
 
     def record_arrived(self, store: RecordStore, key: bytes, record: dict[str, Any],
@@ -487,15 +528,32 @@ class GroupPersona:
 
     def tick_transfers(self, ctx: Context) -> Outbox:
         """Accept records only one member sent, once LONE_TRANSFER_WAIT has passed; ask the
-        group again about records still disputed (at most TRANSFER_ASK_ROUNDS times)."""
+        group again about records still disputed (at most TRANSFER_ASK_ROUNDS times); start
+        reconciling up to RECONCILE_PER_TICK records kept across a restart.
+
+        A kept record is reconciled like a transfer in which we sent our own copy: the group's
+        agreed copy replaces it; with no member answering within LONE_TRANSFER_WAIT (the whole
+        group restarted, or we are all that is left of it) our own copy is accepted."""
         out = Outbox()
         stores = {store.table: store for store in self.transfer_stores()}
         now = ctx.now()
+        started = 0
+        while self._to_reconcile and started < RECONCILE_PER_TICK and knows_a_group(ctx):
+            table, key = self._to_reconcile.popleft()
+            store = stores[table]
+            if (table, key) not in self._unconfirmed or (table, key) in self._transfers:
+                continue
+            if key not in store:
+                self._unconfirmed.discard((table, key))
+                continue
+            started += 1
+            self._ask_group(table, key, self._pending(store, key, ctx), ctx, out)
         for (table, key), pending in list(self._transfers.items()):
             if len(pending.copies) == 1 and now - pending.first > LONE_TRANSFER_WAIT:
                 (data,) = pending.copies.values()
                 self._accept_transfer(stores[table], key, decode_record(data), ctx, out)
-            elif (pending.disputed() and pending.asked is not None
+            elif ((pending.disputed() or set(pending.copies) == {ctx.own})
+                  and pending.asked is not None
                   and pending.rounds < TRANSFER_ASK_ROUNDS
                   and now - pending.asked >= TRANSFER_ASK_INTERVAL):
                 self._ask_group(table, key, pending, ctx, out)
@@ -519,6 +577,13 @@ class GroupPersona:
         """Whether we attach content for our group: the member closest to the group's name."""
         group = ctx.close_group(group_name)
         return bool(group) and group[0] == ctx.own
+
+
+def knows_a_group(ctx: Context) -> bool:
+    """Whether we know more than a close group's worth of vaults around us: before that, a
+    (re)started vault cannot tell who its groups are, so it does not reconcile yet."""
+    size = ctx.params.group_size
+    return len(ctx.closest_live(ctx.own, size + 1, set())) > size
 
 
 @dataclass

@@ -51,6 +51,12 @@ SWEEP_INTERVAL = 5.0
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
+KEEP = "keep"
+REPLACED = "replaced"
+NO_RECORD = "no record"
+VERDICTS = (KEEP, REPLACED, NO_RECORD)
+"""A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
+holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
 
 
 @dataclass
@@ -442,16 +448,29 @@ class DataManager(GroupPersona, IntegrityChecks):
     # -- rejoin -------------------------------------------------------------------------
 
     def on_holding(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A (re)joined PmidNode holds `copy`: the lead tells it whether to keep it."""
+        """A (re)joined PmidNode holds `copy`: every member tells it what its record says,
+        if the record is confirmed (not one we kept across a restart and have not reconciled
+        yet): KEEP when it names the node; REPLACED when it names a full set of other holders,
+        or the node was removed for failing the copy (a failed check, a refused or evicted
+        store); NO_RECORD otherwise (a short record: the node's copy may be the one left). The
+        node drops its copy only on a quorum of REPLACED."""
         copy = body_bytes(msg, "copy")
-        if not self.is_lead(copy, ctx):
+        if not ctx.is_responsible(copy):
             return
         record = self.records.get(copy)
-        keep = record is not None and msg.sender in record["holders"]
+        if record is None or not self.is_confirmed(self.records, copy):
+            verdict = NO_RECORD
+        elif msg.sender in record["holders"]:
+            verdict = KEEP
+        elif (len(record["holders"]) >= self.holders_per_copy
+              or msg.sender in record["failed"]):
+            verdict = REPLACED
+        else:
+            verdict = NO_RECORD
         out.send(Message(src=Authority(ctx.own, self.persona),
                          dst=Authority(msg.sender, Persona.PMID_NODE), action="reconcile",
                          msg_id=new_id("reconcile", msg.msg_id), trace_id=msg.trace_id,
-                         body={"copy": copy, "keep": keep}, sender=b""))
+                         body={"copy": copy, "verdict": verdict}, sender=b""))
 
     # -- delete ---------------------------------------------------------------------------
 

@@ -85,14 +85,12 @@ class PersonaHost:
                                    self.pmid_node, self.version_manager, self.mpid_manager)
         }
         self.ctx = VaultContext(vault)
-        with self.db.transaction():
-            # A (re)starting vault's group records may be stale (its groups moved on while it
-            # was away): it relearns them by account transfer. Its chunks stay, and are
-            # reconciled with the DataManagers (PmidNode.tick).
-            for persona in self.personas.values():
-                for store in persona.transfer_stores():
-                    store.clear()
         for persona in self.personas.values():
+            # A (re)starting vault keeps its group records, which may be stale (its groups
+            # moved on while it was away): they stay unconfirmed until reconciled with each
+            # group (GroupPersona.tick_transfers). Its chunks stay too, and are reconciled with
+            # the DataManagers (PmidNode.tick).
+            persona.restarted()
             persona.attach(vault.name)
             vault.handlers[persona.persona] = self._handler(persona)
         vault.churn_handlers.append(self.on_churn)

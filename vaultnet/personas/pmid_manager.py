@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vaultnet.messages import Message, Persona
+from vaultnet.messages import ID_SIZE, Authority, Message, Persona
 from vaultnet.personas.base import (
     PUT_FAILURE,
     RANK_CHANGED,
@@ -23,6 +23,7 @@ from vaultnet.personas.base import (
 )
 from vaultnet.routing import Parameters
 from vaultnet.store import RecordStore
+from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
 KINDS = ("P", "B", "S")
@@ -83,6 +84,36 @@ class PmidManager(GroupPersona):
             {"copy": action["copy"], "kind": action["kind"], "size": action["size"]},
             trace, new_id("pm-store", action["id"]), dst_persona=Persona.PMID_NODE,
             dst_group=False, payload=payload or b""))
+
+    def content_missing(self, resend: Message, ctx: Context, out: Outbox) -> None:
+        """The node wants a store's content and we lead its group by our view, but never saw
+        the put (a vault that just (re)joined leads its groups at once, without the puts agreed
+        while it was away): ask the other members, which have the content, to send it."""
+        for member in ctx.close_group(resend.src.name):
+            if member != ctx.own:
+                out.send(Message(src=Authority(ctx.own, self.persona),
+                                 dst=Authority(member, self.persona), action="content_wanted",
+                                 msg_id=new_id("content_wanted", resend.msg_id, member),
+                                 trace_id=resend.trace_id, sender=b"",
+                                 body={"id": resend.msg_id, "node": resend.src.name,
+                                       "store": resend.body}))
+
+    def on_content_wanted(self, msg: Message, payload: bytes, ctx: Context,
+                          out: Outbox) -> None:
+        """Our group's lead lacks a store's content the node asked for: we send the store with
+        it if we have it. Harmless if forged: the node still needs the store from a quorum of
+        us, and checks the content against the copy's name."""
+        node, wanted = body_bytes(msg, "node"), msg.body.get("store")
+        if not isinstance(wanted, dict) or not isinstance(wanted.get("copy"), bytes):
+            raise FrameError("content_wanted without the store's body")
+        if not ctx.could_be_member(msg.sender, node) or not ctx.is_responsible(node):
+            raise FrameError("content_wanted from outside the node's group")
+        content = self.wanted_content(wanted)
+        if content is not None:
+            out.send(self.group_message(node, node, "store", wanted, msg.trace_id,
+                                        body_bytes(msg, "id", ID_SIZE),
+                                        dst_persona=Persona.PMID_NODE, dst_group=False,
+                                        payload=content))
 
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         self.propose(msg.dst.name, {"op": "delete", "copy": body_bytes(msg, "copy"),

@@ -8,6 +8,8 @@ evict anything. If a copy still cannot be stored, a PutFailure for that copy goe
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
     CHUNK_DELETED,
@@ -19,14 +21,20 @@ from vaultnet.personas.base import (
     Outbox,
     body_bytes,
     body_str,
+    knows_a_group,
     new_id,
 )
+from vaultnet.personas.data_manager import REPLACED, VERDICTS
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.routing import Parameters
 from vaultnet.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
+from vaultnet.xor import Name
 
 RECONCILE_ROUNDS = 3
 RECONCILE_INTERVAL = 10.0
+VERDICTS_KEPT = 10_000
+"""Copies whose DataManagers' answers we count at once (oldest forgotten first: a forgotten
+count only means the copy is kept until the next round asks again)."""
 
 
 class PmidNode(GroupPersona):
@@ -40,7 +48,7 @@ class PmidNode(GroupPersona):
         self.losing = False
         self._reconcile_rounds = 0
         self._last_reconcile = float("-inf")
-        self._confirmed: set[bytes] = set()  # copies a DataManager told us to keep
+        self._verdicts: OrderedDict[bytes, dict[Name, str]] = OrderedDict()  # copy -> answers
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
         return msg.src.persona == Persona.PMID_MANAGER and msg.src.name == ctx.own
@@ -103,18 +111,16 @@ class PmidNode(GroupPersona):
     def tick(self, ctx: Context) -> Outbox:
         """After (re)joining, once we know a group's worth of peers: ask each copy's
         DataManagers whether we should still hold it (a restarted vault was replaced while it
-        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, for copies no
-        DataManager has confirmed yet: a lead that did not know us yet may not have answered."""
+        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, about every copy
+        still held: members that had not yet noticed we left (and so still named us), did not
+        know us yet, or had not reconciled their own records may answer differently later."""
         out = Outbox()
-        known = len(ctx.closest_live(ctx.own, self.params.group_size + 1, set()))
-        if (self._reconcile_rounds >= RECONCILE_ROUNDS or known <= self.params.group_size
+        if (self._reconcile_rounds >= RECONCILE_ROUNDS or not knows_a_group(ctx)
                 or ctx.now() - self._last_reconcile < RECONCILE_INTERVAL):
             return out
         self._reconcile_rounds += 1
         self._last_reconcile = ctx.now()
         for entry in self.chunks.entries():
-            if entry.copy_name in self._confirmed:
-                continue
             out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
                 entry.copy_name, Persona.DATA_MANAGER, group=True), action="holding",
                 msg_id=new_id("holding", ctx.own, entry.copy_name, str(self._reconcile_rounds)),
@@ -122,13 +128,21 @@ class PmidNode(GroupPersona):
         return out
 
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A DataManager of the copy says whether its record still names us as a holder."""
+        """A DataManager of the copy says whether its record still names us as a holder. Each
+        member's latest answer counts; we drop the copy only once a quorum of members say we
+        were replaced (one member without a record, or with a stale one, must never cost the
+        network a copy)."""
         copy = body_bytes(msg, "copy")
-        if not ctx.could_be_member(msg.sender, copy):
+        verdict = body_str(msg, "verdict", VERDICTS)
+        if not ctx.could_be_member(msg.sender, copy) or not self.chunks.has(copy):
             return
-        if msg.body.get("keep") is True:
-            self._confirmed.add(copy)
-        elif self.chunks.delete(copy):
+        answers = self._verdicts.setdefault(copy, {})
+        answers[msg.sender] = verdict
+        while len(self._verdicts) > VERDICTS_KEPT:
+            self._verdicts.popitem(last=False)
+        replaced = list(answers.values()).count(REPLACED)
+        if replaced >= self.params.accumulation_quorum and self.chunks.delete(copy):
+            del self._verdicts[copy]
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
 
