@@ -90,9 +90,10 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
                 assert record is None or record["stored"] == 0
 
 
-async def test_sacrificial_evictions_then_put_failure(autojump_clock) -> None:
+@pytest.mark.parametrize("seed", [11, 2, 20, 22, 25, 41, 43])
+async def test_sacrificial_evictions_then_put_failure(autojump_clock, seed: int) -> None:
     capacity = 40_000
-    async with Testnet(vaults=8, transport="sim", seed=11, capacity=capacity) as net:
+    async with Testnet(vaults=8, transport="sim", seed=seed, capacity=capacity) as net:
         notes: list[ev.PersonaEvent] = []
         net.bus.add_sink(lambda e: notes.append(e) if isinstance(e, ev.PersonaEvent) else None)
         client = await net.client()

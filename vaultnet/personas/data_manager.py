@@ -133,9 +133,8 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
         """A holder left the network: every member sees that for itself, so each applies the
-        removal directly (no vote) and replaces the holder by the usual rule. The replacement
-        put's id derives from (copy, new holder) only: members that saw different departures
-        first (and so removed different holders on the way) still send the same put."""
+        removal directly (no vote) and replaces the holder by the usual rule (see `replicate`
+        for the replacement put's id)."""
         self._remove_holder(copy, holder, LEFT, new_id("left", copy), ctx, out)
 
     def _remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes, ctx: Context,
@@ -276,11 +275,17 @@ class DataManager(GroupPersona, IntegrityChecks):
                 copy, holder, "correction",
                 {"copy": copy, "size": record["size"], "reported": action["reported"]},
                 trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
-        self.replicate(copy, record, ctx, out, trace, action["id"])
+        self.replicate(copy, record, ctx, out, trace)
 
     def replicate(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox,
-                  trace: bytes, op_id: bytes) -> None:
-        """Restore the holder count; every member computes the same replacement."""
+                  trace: bytes) -> None:
+        """Restore the holder count; every member computes the same replacement.
+
+        The replacement put's id derives from (copy, new holder) only, never from the removal
+        that led to it: members commit removals in their own order (two holders refusing at
+        once reach each member in a different order), so a member may pick a given holder
+        after removing a different one than its peers did, and the put must still accumulate
+        at the holder's PmidManagers."""
         missing = self.holders_per_copy - len(record["holders"])
         exclude = set(record["holders"]) | set(record["failed"])
         added = self.choose_holders(copy, missing, exclude, ctx) if missing > 0 else []
@@ -290,7 +295,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         for holder in added:
             out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
             self.replacement_chosen(copy, holder, ctx)
-            self._send_to_holder(copy, record, holder, op_id, ctx, out, trace)
+            self._send_to_holder(copy, record, holder, new_id("replace", copy), ctx, out, trace)
         if not record["holders"]:
             # Nobody can hold it any more: forget the copy rather than keep a record that
             # would make a later put of the same chunk look like a duplicate.
