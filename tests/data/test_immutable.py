@@ -11,11 +11,12 @@ from tests.data.helpers import copies_placed, group_records_equal, nothing_store
 from vaultnet import Testnet
 from vaultnet import events as ev
 from vaultnet.cache import CACHE_TTL
-from vaultnet.client import DeleteFailure, NoSuchData, PutFailure
-from vaultnet.messages import Persona
+from vaultnet.client import MAX_CHUNK_SIZE, DeleteFailure, NoSuchData, PutFailure
+from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas import base
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.vault import SEEN_WINDOW
+from vaultnet.xor import name_of
 
 CHUNKS = 200
 
@@ -119,6 +120,31 @@ async def test_sacrificial_evictions_then_put_failure(autojump_clock, seed: int)
             assert await client.get(name) == data
         for vault in net.vaults:
             assert sum(size for _, _, size in vault.stored()) <= capacity
+
+
+async def test_put_over_the_chunk_limit_refused_by_maid_managers(autojump_clock) -> None:
+    """A hand-made client skips the library's size check: its MaidManagers refuse the put,
+    charge nothing and store nothing; a chunk of exactly the limit is still stored."""
+    async with Testnet(vaults=8, transport="sim", seed=3) as net:
+        client = await net.client()
+        data = random.Random(4).randbytes(MAX_CHUNK_SIZE + 1)
+        name, msg_id = name_of(data), client.new_id()
+        msg = Message(src=client.authority,
+                      dst=Authority(client.name, Persona.MAID_MANAGER, group=True),
+                      action="put", msg_id=msg_id, trace_id=client.new_id(),
+                      body={"name": name}, sender=client.name, payload=data)
+        answer = await client._request(
+            msg.signed(client.identity.sign, client.identity.verify_key),
+            [derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)],
+            net.params.accumulation_quorum)
+        assert answer is not None and answer.action == "put_failure"
+        assert f"{MAX_CHUNK_SIZE + 1} bytes" in answer.body["reason"]
+        members = [v for v in net.vaults if v.name in net.true_close_group(client.name)]
+        assert all(v.host.maid_manager.account(client.name)["used"] == 0  # type: ignore[union-attr]
+                   for v in members)
+        assert nothing_stored(net, name)
+        at_limit = data[:MAX_CHUNK_SIZE]
+        assert await client.get(await client.put(at_limit)) == at_limit
 
 
 async def test_replayed_client_put_answered_by_firewall(autojump_clock) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vaultnet.client import MAX_CHUNK_SIZE
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
     Context,
@@ -60,14 +61,24 @@ class MaidManager(GroupPersona):
         client = msg.src.name
         name = body_bytes(msg, "name")
         size = len(payload)
+        if size > MAX_CHUNK_SIZE:
+            # The client library never sends one; a hand-made client must not get a chunk past
+            # the limit every other part of the network (the wire frame, gets) is sized for.
+            self._refuse_put(msg, name, f"chunk of {size} bytes is over the "
+                             f"{MAX_CHUNK_SIZE}-byte limit", out, ctx)
+            return
         account = self.account(client)
         if account["used"] + size > account["allowance"]:
-            self._record_reply(msg, self._reply(msg, "put_failure", {
-                "name": name, "reason": "allowance exceeded"}, out), ctx)
+            self._refuse_put(msg, name, "allowance exceeded", out, ctx)
             return
         self.stash.put(b"chunk" + name, payload)
         self.propose(client, {"op": "put", "name": name, "size": size, "id": msg.msg_id,
                               "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
+
+    def _refuse_put(self, msg: Message, name: bytes, reason: str, out: Outbox,
+                    ctx: Context) -> None:
+        self._record_reply(msg, self._reply(msg, "put_failure", {
+            "name": name, "reason": reason}, out), ctx)
 
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         client = msg.src.name
