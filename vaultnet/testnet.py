@@ -179,7 +179,8 @@ class Testnet:
 
     async def restart_vault(self, name: Name | str) -> Vault:
         """Bring a vault back with the same identity and data directory (a live one is killed
-        first). `name` is the vault's name or a unique hex prefix of a vault that ever ran."""
+        first). `name` is the vault's name or a unique hex prefix of a vault that ever ran.
+        TestnetError, as for `add_vault`, if no bootstrap vault answers its join."""
         if isinstance(name, str):
             matches = [n for n in self._dirs if n.hex().startswith(name.lower())]
             if len(matches) != 1:

@@ -51,6 +51,9 @@ STALLED_AFTER = 0.5
 """A maintenance tick waking later than this fraction of the liveness timeout past its schedule
 means our own process stalled (stopped, or its loop blocked): peers then get a fresh liveness
 window instead of being declared dead for a silence that was ours."""
+REJOINING = "rejoin"
+"""The `PersonaEvent.what` a vault emits before each rejoin attempt (detail: its peers and the
+backoff it waited), so the dashboard and tests can see a vault working its way back in."""
 
 
 @dataclass(frozen=True)
@@ -417,7 +420,7 @@ class Vault:
                 continue
             await trio.sleep(delay * (0.5 + 0.5 * self.rng.random()))
             if self._needs_rejoin():
-                self.emit(ev.PersonaEvent(self.now(), self.name, "rejoin", "Routing", self.name,
+                self.emit(ev.PersonaEvent(self.now(), self.name, REJOINING, "Routing", self.name,
                                           b"", {"peers": len(self.routing), "backoff": delay}))
                 await self._rejoin()
             delay = min(delay * 2, REJOIN_BACKOFF_MAX)

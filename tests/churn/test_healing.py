@@ -22,7 +22,7 @@ from tests.test_ctl import ctl, vault_rows
 from vaultnet import Testnet
 from vaultnet import events as ev
 from vaultnet.testnet import TestnetError
-from vaultnet.vault import REJOIN_BACKOFF_MAX, closest_of
+from vaultnet.vault import REJOIN_BACKOFF_MAX, REJOINING, closest_of
 from vaultnet.xor import Name
 
 HEAL_BOUND = 30.0
@@ -96,7 +96,7 @@ async def test_every_vault_loses_every_peer_and_they_reform_one_network(autojump
         rejoins: list[ev.PersonaEvent] = []
 
         def record(event: ev.Event) -> None:
-            if isinstance(event, ev.PersonaEvent) and event.what == "rejoin":
+            if isinstance(event, ev.PersonaEvent) and event.what == REJOINING:
                 rejoins.append(event)
 
         net.bus.add_sink(record)
