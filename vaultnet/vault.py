@@ -103,7 +103,7 @@ class Vault:
         self.dropped = 0
         self.joined = False
         self._remembered: OrderedDict[Name, str] = OrderedDict()
-        self._rejoin_wake = trio.Event()
+        self._rejoining = False
         self._heard_floor = 0.0
 
     # -- public surface -------------------------------------------------------------------
@@ -218,7 +218,7 @@ class Vault:
         if change is not None:
             self._churn(change)
             self._spawn(self._refresh_neighbourhood)
-        self._rejoin_wake.set()
+        self._start_rejoining()
 
     def _consider_peer(self, peer: Name, address: str) -> None:
         self._remember(peer, address)
@@ -408,26 +408,31 @@ class Vault:
         if len(self.routing) and await self.lookup(self.name):
             await self._refresh_buckets()
 
+    def _start_rejoining(self) -> None:
+        """Start the rejoin loop if we need it and it is not running: a healthy vault runs no
+        extra task (and draws nothing from its rng), so seeded runs without losses are as before."""
+        if self.running and not self._rejoining and self._needs_rejoin():
+            self._rejoining = True
+            self._spawn(self._rejoin_loop)
+
     async def _rejoin_loop(self) -> None:
         """While the table is short of a close group, rejoin with exponential backoff (jittered
         from our seeded rng, so the simulator stays deterministic) capped at REJOIN_BACKOFF_MAX."""
         delay = REJOIN_BACKOFF_MIN
-        while True:
-            if not self._needs_rejoin():
-                delay = REJOIN_BACKOFF_MIN
-                self._rejoin_wake = trio.Event()
-                await self._rejoin_wake.wait()
-                continue
-            await trio.sleep(delay * (0.5 + 0.5 * self.rng.random()))
-            if self._needs_rejoin():
-                self.emit(ev.PersonaEvent(self.now(), self.name, REJOINING, "Routing", self.name,
-                                          b"", {"peers": len(self.routing), "backoff": delay}))
-                await self._rejoin()
-            delay = min(delay * 2, REJOIN_BACKOFF_MAX)
+        try:
+            while self._needs_rejoin():
+                await trio.sleep(delay * (0.5 + 0.5 * self.rng.random()))
+                if self._needs_rejoin():
+                    self.emit(ev.PersonaEvent(self.now(), self.name, REJOINING, "Routing",
+                                              self.name, b"", {"peers": len(self.routing),
+                                                               "backoff": delay}))
+                    await self._rejoin()
+                delay = min(delay * 2, REJOIN_BACKOFF_MAX)
+        finally:
+            self._rejoining = False
 
     async def _maintain(self) -> None:
         """Keep-alives, liveness, rejoining, and a slow neighbourhood refresh."""
-        self._spawn(self._rejoin_loop)
         next_refresh = self.now() + self.timing.refresh * (0.5 + self.rng.random())
         while True:
             asleep_at = self.now()
@@ -450,9 +455,10 @@ class Vault:
             for peer, conns in list(self._conns.items()):
                 if peer not in self.routing and self.routing.wants(peer) and conns:
                     self._consider_peer(peer, conns[0].peer_address)
+            self._start_rejoining()
             if now >= next_refresh:
                 next_refresh = now + self.timing.refresh * (0.5 + self.rng.random())
-                self._spawn(self._refresh_neighbourhood)
+                await self._refresh_neighbourhood()
 
     # -- messages -------------------------------------------------------------------------
 
