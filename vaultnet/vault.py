@@ -447,8 +447,8 @@ class Vault:
                 tick()
             for peer in list(self.routing.peers):
                 conns = self._conns.get(peer, [])
-                heard = max([c.last_heard for c in conns] + [self._heard_floor])
-                if now - heard > self.timing.liveness_timeout:
+                heard = max((c.last_heard for c in conns), default=0.0)
+                if now - max(heard, self._heard_floor) > self.timing.liveness_timeout:
                     self._lose_peer(peer, "liveness timeout")
                 elif now - heard > self.timing.keepalive:
                     self._send_frame(peer, {"t": "ping"})
