@@ -6,7 +6,8 @@
 - `lose`: its PmidNode silently drops every chunk it holds and acknowledges new stores without
   keeping them (a disk that lies about writes);
 - `corrupt`: one byte of every chunk it holds is flipped in place (sizes unchanged);
-- `silent`: the vault drops everything it receives and stops its keep-alives (a hung process);
+- `silent`: the vault drops everything it receives, stops its keep-alives and neighbour gossip
+  and does not try to rejoin (a hung process: its sockets still accept, nothing answers);
 - `partition`: (`sim` only) every link between this vault and the others drops everything;
 - `heal`: clears lie / lose / silent and any partition. Corrupted or lost bytes stay lost.
 """

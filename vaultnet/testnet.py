@@ -169,8 +169,17 @@ class Testnet:
         return matches[0]
 
     async def add_vault(self) -> Vault:
-        vault = await self._start_vault(bootstrap=self.bootstrap_addresses())
-        return vault
+        """Start one more vault through the bootstrap vaults; TestnetError (and the vault
+        stopped again) if none of them answered its join."""
+        return await self._joined(await self._start_vault(bootstrap=self.bootstrap_addresses()))
+
+    async def _joined(self, vault: Vault) -> Vault:
+        """`vault`, if it got into the network; otherwise stop it and say why."""
+        if vault.joined:
+            return vault
+        await self.kill_vault(vault.name)
+        raise TestnetError(f"vault {vault.name.hex()[:16]} could not join: no bootstrap vault "
+                           f"answered ({', '.join(vault.bootstrap)})")
 
     async def kill_vault(self, name: Name | str) -> None:
         vault = self.vault(name)
@@ -180,7 +189,8 @@ class Testnet:
 
     async def restart_vault(self, name: Name | str) -> Vault:
         """Bring a vault back with the same identity and data directory (a live one is killed
-        first). `name` is the vault's name or a unique hex prefix of a vault that ever ran."""
+        first). `name` is the vault's name or a unique hex prefix of a vault that ever ran.
+        TestnetError, as for `add_vault`, if no bootstrap vault answers its join."""
         if isinstance(name, str):
             matches = [n for n in self._dirs if n.hex().startswith(name.lower())]
             if len(matches) != 1:
@@ -191,7 +201,8 @@ class Testnet:
         directory = self._dirs.get(name)
         if directory is None:
             raise TestnetError(f"never ran a vault {name.hex()[:16]}")
-        return await self._start_vault(bootstrap=self.bootstrap_addresses(), directory=directory)
+        return await self._joined(await self._start_vault(bootstrap=self.bootstrap_addresses(),
+                                                          directory=directory))
 
     def fault(self, name: Name | str, kind: Fault | str) -> Vault:
         """Inject a fault (see `vaultnet.faults`) into the live vault `name`; returns it."""

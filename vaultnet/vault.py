@@ -38,6 +38,22 @@ duplicates. A deliberate re-send (a client retrying after a timeout) gets throug
 personas, whose firewall answers it."""
 LOCAL_INBOX = 100_000
 MAX_PENDING_CONNECTS = 32
+REMEMBERED_PEERS = 64
+"""How many vaults (name -> listening address, most recently connected first) a vault keeps to
+rejoin through once its routing table has emptied: enough to cover a close group and its
+neighbourhood many times over, small enough that one rejoin attempt stays a few dozen dials."""
+REJOIN_BACKOFF_MIN = 0.5
+"""Seconds before the first rejoin attempt once the table is short of a close group."""
+REJOIN_BACKOFF_MAX = 8.0
+"""The backoff between rejoin attempts doubles up to this: a vault cut off for long keeps trying
+at least this often, without hammering addresses that stay dead."""
+STALLED_AFTER = 0.5
+"""A maintenance tick waking later than this fraction of the liveness timeout past its schedule
+means our own process stalled (stopped, or its loop blocked): peers then get a fresh liveness
+window instead of being declared dead for a silence that was ours."""
+REJOINING = "rejoin"
+"""The `PersonaEvent.what` a vault emits before each rejoin attempt (detail: its peers and the
+backoff it waited), so the dashboard and tests can see a vault working its way back in."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,10 @@ class Vault:
         self.messages_in = 0
         self.messages_out = 0
         self.dropped = 0
+        self.joined = False
+        self._remembered: OrderedDict[Name, str] = OrderedDict()
+        self._rejoining = False
+        self._heard_floor = 0.0
 
     # -- public surface -------------------------------------------------------------------
 
@@ -198,14 +218,16 @@ class Vault:
         if change is not None:
             self._churn(change)
             self._spawn(self._refresh_neighbourhood)
+        self._start_rejoining()
 
     def _consider_peer(self, peer: Name, address: str) -> None:
+        self._remember(peer, address)
         change, _evicted = self.routing.add(peer, address)
         if peer in self.routing:
             self.emit(ev.PeerAdded(self.now(), self.name, peer))
         if change is not None:
             self._churn(change)
-            if change.added is not None:
+            if change.added is not None and not self.silent:
                 self._gossip_neighbour(change.added, address)
 
     def _churn(self, change: ChurnChange) -> None:
@@ -276,52 +298,63 @@ class Vault:
             if other != peer:
                 self._send_frame(other, {"t": "neighbour", "peers": [[peer, address]]})
 
-    async def find(self, peer: Name, target: Name) -> list[tuple[Name, str]]:
-        """Ask `peer` for the vaults it knows closest to `target`."""
+    async def find(self, peer: Name, target: Name) -> list[tuple[Name, str]] | None:
+        """Ask `peer` for the vaults it knows closest to `target` (None: it did not answer)."""
         self._next_request += 1
         rid = self._next_request
         send, receive = trio.open_memory_channel[list[tuple[Name, str]]](1)
         self._requests[rid] = send
         try:
             if not self._send_frame(peer, {"t": "find", "id": rid, "target": target}):
-                return []
+                return None
             with trio.move_on_after(FIND_TIMEOUT):
                 return await receive.receive()
-            return []
+            return None
         finally:
             self._requests.pop(rid, None)
 
     # -- joining and maintenance -------------------------------------------------------------
 
     async def _join(self) -> None:
+        """Enter the network through the first bootstrap vault that answers a lookup; `joined`
+        says whether one did (a vault with no bootstrap list starts a network of its own)."""
+        self.joined = not self.bootstrap
         for address in self.bootstrap:
-            try:
-                conn = await self.endpoint.connect(address)
-            except TransportError:
-                continue
-            self._adopt(conn)
-            break
-        if not self.bootstrap:
-            return
-        await self.lookup(self.name)
-        await self._refresh_buckets()
+            if await self._dial(address) and await self.lookup(self.name):
+                self.joined = True
+                await self._refresh_buckets()
+                return
 
-    async def lookup(self, target: Name) -> None:
-        """Iterative Kademlia lookup: learn, and connect to, the vaults we want near `target`."""
+    async def _dial(self, address: str) -> bool:
+        """Open a routing connection to whoever listens at `address` (a bootstrap vault)."""
+        try:
+            conn = await self.endpoint.connect(address)
+        except TransportError:
+            return False
+        self._adopt(conn)
+        return True
+
+    async def lookup(self, target: Name) -> bool:
+        """Iterative Kademlia lookup: learn, and connect to, the vaults we want near `target`.
+        True if any vault answered."""
         asked: set[Name] = set()
+        answered = False
         for _ in range(LOOKUP_ROUNDS):
             candidates = [p for p in self.routing.closest(target, LOOKUP_WIDTH * 2, False)
                           if p not in asked][:LOOKUP_WIDTH]
             if not candidates:
-                return
+                break
             learned = False
             for peer in candidates:
                 asked.add(peer)
-                for name, address in await self.find(peer, target):
+                found = await self.find(peer, target)
+                answered = answered or found is not None
+                for name, address in found or []:
                     if self.routing.wants(name) and await self.connect_peer(name, address):
                         learned = True
             if not learned and all(p in asked for p in self.routing.closest(target, 3, False)):
-                return
+                break
+        return answered
 
     async def _refresh_buckets(self) -> None:
         """Fill far buckets that have room, from the closest bucket outwards."""
@@ -337,30 +370,92 @@ class Vault:
         if not prox:
             return
         peer = prox[self.rng.randrange(len(prox))]
-        for name, address in await self.find(peer, self.name):
+        for name, address in await self.find(peer, self.name) or []:
             if self.routing.wants(name):
                 await self.connect_peer(name, address)
 
+    def _remember(self, name: Name, address: str) -> None:
+        """Keep a vault we connected to as a way back in, should we lose every peer."""
+        self._remembered[name] = address
+        self._remembered.move_to_end(name)
+        while len(self._remembered) > REMEMBERED_PEERS:
+            self._remembered.popitem(last=False)
+
+    def _rejoin_targets(self) -> tuple[list[str], list[tuple[Name, str]]]:
+        """Bootstrap addresses and remembered vaults we are not connected to."""
+        dialled = {conn.peer_address for conns in self._conns.values() for conn in conns}
+        addresses = [a for a in self.bootstrap if a != self.address and a not in dialled]
+        named = [(name, address) for name, address in self._remembered.items()
+                 if name not in self._conns and self.routing.wants(name)]
+        return addresses, named
+
+    def _needs_rejoin(self) -> bool:
+        """Short of a close group, with a bootstrap or remembered vault left to try."""
+        if self.silent or len(self.routing) >= self.params.group_size:
+            return False
+        addresses, named = self._rejoin_targets()
+        return bool(addresses or named)
+
+    async def _rejoin(self) -> None:
+        """One attempt back in: dial every bootstrap and remembered vault we miss at once, then
+        look ourselves up and fill the buckets, as a join does."""
+        addresses, named = self._rejoin_targets()
+        async with trio.open_nursery() as nursery:
+            for address in addresses:
+                nursery.start_soon(self._dial, address)
+            for name, address in named:
+                nursery.start_soon(self.connect_peer, name, address)
+        if len(self.routing) and await self.lookup(self.name):
+            await self._refresh_buckets()
+
+    def _start_rejoining(self) -> None:
+        """Start the rejoin loop if we need it and it is not running: a healthy vault runs no
+        extra task (and draws nothing from its rng), so seeded runs without losses are as before."""
+        if self.running and not self._rejoining and self._needs_rejoin():
+            self._rejoining = True
+            self._spawn(self._rejoin_loop)
+
+    async def _rejoin_loop(self) -> None:
+        """While the table is short of a close group, rejoin with exponential backoff (jittered
+        from our seeded rng, so the simulator stays deterministic) capped at REJOIN_BACKOFF_MAX."""
+        delay = REJOIN_BACKOFF_MIN
+        try:
+            while self._needs_rejoin():
+                await trio.sleep(delay * (0.5 + 0.5 * self.rng.random()))
+                if self._needs_rejoin():
+                    self.emit(ev.PersonaEvent(self.now(), self.name, REJOINING, "Routing",
+                                              self.name, b"", {"peers": len(self.routing),
+                                                               "backoff": delay}))
+                    await self._rejoin()
+                delay = min(delay * 2, REJOIN_BACKOFF_MAX)
+        finally:
+            self._rejoining = False
+
     async def _maintain(self) -> None:
-        """Keep-alives, liveness, and a slow neighbourhood refresh."""
+        """Keep-alives, liveness, rejoining, and a slow neighbourhood refresh."""
         next_refresh = self.now() + self.timing.refresh * (0.5 + self.rng.random())
         while True:
+            asleep_at = self.now()
             await trio.sleep(self.timing.keepalive)
+            now = self.now()
+            if now - asleep_at - self.timing.keepalive > (self.timing.liveness_timeout
+                                                          * STALLED_AFTER):
+                self._heard_floor = now
             if self.silent:
                 continue
             for tick in self.tick_handlers:
                 tick()
-            now = self.now()
             for peer in list(self.routing.peers):
                 conns = self._conns.get(peer, [])
                 heard = max((c.last_heard for c in conns), default=0.0)
-                if now - heard > self.timing.liveness_timeout:
+                if now - max(heard, self._heard_floor) > self.timing.liveness_timeout:
                     self._lose_peer(peer, "liveness timeout")
                 elif now - heard > self.timing.keepalive:
                     self._send_frame(peer, {"t": "ping"})
             for peer, conns in list(self._conns.items()):
                 if peer not in self.routing and self.routing.wants(peer) and conns:
                     self._consider_peer(peer, conns[0].peer_address)
+            self._start_rejoining()
             if now >= next_refresh:
                 next_refresh = now + self.timing.refresh * (0.5 + self.rng.random())
                 await self._refresh_neighbourhood()
