@@ -13,11 +13,13 @@ Figures are printed, never asserted: this machine is noisy.
 
 from __future__ import annotations
 
+import _sqlite3
 import argparse
+import ctypes
 import os
 import time
 import tracemalloc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import trio
@@ -39,6 +41,24 @@ def rss_mib() -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _sqlite_memory_used() -> Callable[[], int] | None:
+    """sqlite3_memory_used() of the library Python's sqlite3 module runs on, if reachable."""
+    try:
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    except (OSError, AttributeError):
+        return None
+    used.restype = ctypes.c_int64
+    return used
+
+
+SQLITE_MEMORY_USED = _sqlite_memory_used()
+
+
+def sqlite_mib() -> float:
+    """Memory sqlite holds for every database of this process (page caches above all), MiB."""
+    return SQLITE_MEMORY_USED() / (1 << 20) if SQLITE_MEMORY_USED is not None else 0.0
 
 
 def table_sizes(vaults: Iterable[Vault]) -> dict[str, int]:
@@ -65,7 +85,8 @@ def table_sizes(vaults: Iterable[Vault]) -> dict[str, int]:
 
 def _line(puts: int, elapsed: float, sizes: dict[str, int]) -> str:
     tables = " ".join(f"{k}={v}" for k, v in sizes.items())
-    return f"puts={puts:5d} t={elapsed:6.1f}s rss={rss_mib():7.1f}MiB {tables}"
+    return (f"puts={puts:5d} t={elapsed:6.1f}s rss={rss_mib():7.1f}MiB "
+            f"sqlite={sqlite_mib():5.1f}MiB {tables}")
 
 
 async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, every: int,
@@ -93,7 +114,7 @@ async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, ev
                 print(_line(done[0], time.perf_counter() - start, table_sizes(net.vaults)),
                       flush=True)
             if done[0] == warmup:
-                baseline.append(rss_mib())
+                baseline.extend((rss_mib(), sqlite_mib()))
                 if trace_heap:
                     heap.append(tracemalloc.take_snapshot())
 
@@ -102,12 +123,14 @@ async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, ev
                 await limit.acquire()
                 nursery.start_soon(one)
         elapsed = time.perf_counter() - start
-        end = rss_mib()
-        base = baseline[0] if baseline else end
+        end, end_sqlite = rss_mib(), sqlite_mib()
+        base, base_sqlite = baseline if baseline else (end, end_sqlite)
         print(f"{puts} puts of {size} bytes in {elapsed:.1f}s ({puts / elapsed:.1f} puts/s, "
               f"{failed[0]} failed), {in_flight} in flight, {vaults} vaults")
         print(f"growth after warm-up ({warmup} puts): {end - base:+.1f} MiB over "
-              f"{puts - warmup} puts (rss {base:.1f} -> {end:.1f} MiB)", flush=True)
+              f"{puts - warmup} puts (rss {base:.1f} -> {end:.1f} MiB; of which sqlite "
+              f"{end_sqlite - base_sqlite:+.1f} MiB, {base_sqlite:.1f} -> {end_sqlite:.1f})",
+              flush=True)
         if heap:
             grown = tracemalloc.take_snapshot().compare_to(heap[0], "lineno")
             print("heap growth since warm-up, top sites:")
@@ -116,7 +139,8 @@ async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, ev
         if idle > 0:
             await trio.sleep(idle)
             print(_line(done[0], time.perf_counter() - start, table_sizes(net.vaults)))
-            print(f"after {idle:g}s idle: rss {rss_mib():.1f} MiB", flush=True)
+            print(f"after {idle:g}s idle: rss {rss_mib():.1f} MiB, sqlite {sqlite_mib():.1f} MiB",
+                  flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
