@@ -12,6 +12,7 @@ import trio
 from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
 from vaultnet import Testnet
 from vaultnet import events as ev
+from vaultnet.bench_memory import main as bench_memory_main
 from vaultnet.bench_memory import table_sizes
 from vaultnet.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
@@ -280,3 +281,10 @@ async def test_tables_fall_back_after_puts_and_an_idle_period(autojump_clock) ->
         sizes = table_sizes(net.vaults)
         assert sizes["stash"] == 0 and sizes["stash_kib"] == 0
         assert _held(net) < SETTLED_BOUND, sizes
+
+
+def test_bench_memory_refuses_a_warmup_longer_than_the_run(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench_memory_main(["--puts", "10", "--warmup", "20"])
+    assert exit_info.value.code == 2
+    assert "--warmup" in capsys.readouterr().err

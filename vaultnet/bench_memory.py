@@ -85,8 +85,10 @@ def table_sizes(vaults: Iterable[Vault]) -> dict[str, int]:
 
 def _line(puts: int, elapsed: float, sizes: dict[str, int]) -> str:
     tables = " ".join(f"{k}={v}" for k, v in sizes.items())
+    heap = (f"python={tracemalloc.get_traced_memory()[0] / (1 << 20):5.1f}MiB "
+            if tracemalloc.is_tracing() else "")
     return (f"puts={puts:5d} t={elapsed:6.1f}s rss={rss_mib():7.1f}MiB "
-            f"sqlite={sqlite_mib():5.1f}MiB {tables}")
+            f"sqlite={sqlite_mib():5.1f}MiB {heap}{tables}")
 
 
 async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, every: int,
