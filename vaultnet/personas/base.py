@@ -197,7 +197,7 @@ class StashStore:
 
     Each `put` of a key is a hold on its content, each `release` gives one back: the content
     leaves with the last hold (two agreed requests may need the same copy's content, e.g. a
-    vault managing both holders of a copy). `pop` and `discard` drop it whatever the holds.
+    vault managing both holders of a copy). `pop` drops it whatever the holds.
     Whatever is not released leaves after `ttl` seconds, the oldest first when a budget is
     full. Sans-IO: `expire(now)` is called with the time on every message and timer tick;
     entries are stamped with the latest time it was given.
