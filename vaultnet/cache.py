@@ -14,8 +14,13 @@ from collections import OrderedDict
 from vaultnet.store import CopyKind, chunk_name_of
 
 CACHE_ENTRIES = 100
-CACHE_BYTES = 32 * 1024 * 1024
+CACHE_BYTES = 8 * 1024 * 1024
+"""A vault caches at most this many copies and bytes (the oldest leaves first): enough for the
+chunks being read around it right now (100 small ones, or 8 of the largest, 1 MiB), without a
+vault that relays many Gets holding a store's worth of content."""
 CACHE_TTL = 30.0
+"""Seconds an entry is served and kept (dropped as entries come and on the vault's maintenance
+tick, so an idle cache empties)."""
 
 
 def matches(copy: bytes, data: bytes) -> bool:
@@ -25,6 +30,8 @@ def matches(copy: bytes, data: bytes) -> bool:
 
 
 class RelayCache:
+    """Chunk copies that passed through this vault, bounded by entries, bytes and time."""
+
     def __init__(self, max_entries: int = CACHE_ENTRIES, max_bytes: int = CACHE_BYTES) -> None:
         self._items: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
         self._bytes = 0
@@ -37,11 +44,18 @@ class RelayCache:
             return
         self._items[copy] = (now, data)
         self._bytes += len(data)
-        while self._items and (len(self._items) > self._max_entries
-                               or self._bytes > self._max_bytes
-                               or next(iter(self._items.values()))[0] < now - CACHE_TTL):
-            _, (_, old) = self._items.popitem(last=False)
-            self._bytes -= len(old)
+        while len(self._items) > self._max_entries or self._bytes > self._max_bytes:
+            self._pop_oldest()
+        self.expire(now)
+
+    def expire(self, now: float) -> None:
+        """Drop the entries older than CACHE_TTL (they are in arrival order)."""
+        while self._items and next(iter(self._items.values()))[0] < now - CACHE_TTL:
+            self._pop_oldest()
+
+    def _pop_oldest(self) -> None:
+        _, (_, old) = self._items.popitem(last=False)
+        self._bytes -= len(old)
 
     def get(self, copy: bytes, now: float) -> bytes | None:
         entry = self._items.get(copy)
@@ -52,3 +66,8 @@ class RelayCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def bytes(self) -> int:
+        """Content bytes held (what CACHE_BYTES bounds)."""
+        return self._bytes

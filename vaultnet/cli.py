@@ -861,8 +861,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "bench", help="benchmarks (e.g. 'vaultnet bench net')",
-        description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, ...); everything "
-                    "after the suite name is passed to it (try 'vaultnet bench net --help').")
+        description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, memory, ...); "
+                    "everything after the suite name is passed to it (try 'vaultnet bench net "
+                    "--help').")
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="SUITE [OPTIONS]",
                         help="suite name (net, ...) and its options")
     return parser

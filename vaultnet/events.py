@@ -18,6 +18,17 @@ import trio
 
 from vaultnet.xor import Name
 
+SUBSCRIPTION_BUFFER = 100_000
+"""Events a subscription holds for a reader that has fallen behind (newer ones are dropped and
+counted): a few seconds of a busy 16-vault testnet, some 30 MiB at ~300 bytes an event. The
+buffer has no time window: it empties as its reader reads, and is freed when it is closed."""
+SUBSCRIPTION_LIMIT = 1_000_000
+"""The largest buffer a subscription may ask for (about 300 MiB held should its reader stop)."""
+
+
+class SubscriptionError(ValueError):
+    """A subscription was asked for with a buffer outside 1..SUBSCRIPTION_LIMIT."""
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -227,7 +238,11 @@ class EventBus:
         if sink in self._sinks:
             self._sinks.remove(sink)
 
-    def subscribe(self, max_buffer: int = 100_000) -> Subscription:
+    def subscribe(self, max_buffer: int = SUBSCRIPTION_BUFFER) -> Subscription:
+        """A bounded view of the stream from now on (close it, or read it, to free it)."""
+        if not 1 <= max_buffer <= SUBSCRIPTION_LIMIT:
+            raise SubscriptionError(
+                f"a subscription buffer holds 1..{SUBSCRIPTION_LIMIT} events, not {max_buffer}")
         sub = Subscription(self, max_buffer)
         self._subscriptions.add(sub)
         return sub

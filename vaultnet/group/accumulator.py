@@ -15,6 +15,18 @@ import enum
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+ACCUMULATOR_TTL = 60.0
+"""Seconds an entry lives (from its first copy, and again from the moment it fired). Copies of
+one group message arrive within a second or two; the latest one that matters is the lead's
+copy with the content, sent again when a member asks for it: it must still find the entry
+fired, or it would start a round that never fires. So this is at least as long as a persona
+waits for content (`vaultnet.personas.base.WAITING_TTL`)."""
+ACCUMULATOR_ENTRIES = 5_000
+"""Entries per accumulator (one per persona, six per vault). At the rate a 16-vault testnet
+puts 4 KiB chunks (about 20 puts/s, 3 new keys per put per vault) a vault holds about 1,800
+within 30 s, 3,600 within the window; the cap leaves room for bursts before the oldest are
+dropped. A fired entry keeps no sender set: about 250 bytes."""
+
 
 class GroupConfigError(ValueError):
     """A group mechanism was constructed with parameters that could never work."""
@@ -28,10 +40,13 @@ class Accumulation(enum.Enum):
     HANDLED = "handled"  # already acted on: ignore this copy
 
 
+_NO_SENDERS: frozenset[bytes] = frozenset()
+
+
 @dataclass(slots=True)
 class _Pending:
     stamp: float  # first copy, or the moment the entry fired; expiry is measured from here
-    senders: set[bytes] = field(default_factory=set)
+    senders: set[bytes] | frozenset[bytes] = field(default_factory=set)
     fired: bool = False
 
 
@@ -60,7 +75,8 @@ class Accumulator:
     should come from a monotonic clock; each entry is still checked individually on access.
     """
 
-    def __init__(self, quorum: int = 3, ttl: float = 300.0, max_entries: int = 10_000) -> None:
+    def __init__(self, quorum: int = 3, ttl: float = ACCUMULATOR_TTL,
+                 max_entries: int = ACCUMULATOR_ENTRIES) -> None:
         check_positive(quorum=quorum, ttl=ttl, max_entries=max_entries)
         self.quorum = quorum
         self.ttl = ttl
@@ -86,13 +102,14 @@ class Accumulator:
             return Accumulation.HANDLED
         if sender in entry.senders:
             return Accumulation.WAITING  # a repeated copy before the quorum adds nothing
+        assert isinstance(entry.senders, set)  # only a fired entry has none
         entry.senders.add(sender)
         if len(entry.senders) < self.quorum:
             return Accumulation.WAITING
         # Fired: the sender set is no longer needed (every later copy is HANDLED), and the entry
         # is re-stamped and moved to the back so late copies are recognised for a full ttl.
         entry.fired = True
-        entry.senders.clear()
+        entry.senders = _NO_SENDERS
         entry.stamp = now
         self._entries.move_to_end(key)
         return Accumulation.READY

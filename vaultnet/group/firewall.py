@@ -18,6 +18,13 @@ from dataclasses import dataclass
 
 from vaultnet.group.accumulator import check_positive
 
+FIREWALL_TTL = 60.0
+"""Seconds a handled request is remembered after its last write. A client re-sends a request
+it got no answer to at most 3 times, 15 s apart (`vaultnet.client`): 45 s, with a margin."""
+FIREWALL_ENTRIES = 5_000
+"""Entries per firewall (one per persona, six per vault). At about 20 puts/s a vault records
+about 3 requests per put, some 3,600 within the window; the cap leaves room for bursts."""
+
 
 class FirewallState(enum.Enum):
     """Results that are states rather than answers."""
@@ -47,7 +54,7 @@ class Firewall:
     monotonic clock; each entry is still checked individually on lookup.
     """
 
-    def __init__(self, ttl: float = 300.0, max_entries: int = 10_000) -> None:
+    def __init__(self, ttl: float = FIREWALL_TTL, max_entries: int = FIREWALL_ENTRIES) -> None:
         check_positive(ttl=ttl, max_entries=max_entries)
         self.ttl = ttl
         self.max_entries = max_entries

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -22,13 +22,30 @@ from vaultnet.store import RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, closest
 
-PAYLOAD_STASH_BYTES = 64 * 1024 * 1024
 PENDING_LIMIT = 10_000
+"""Entries in each of a DataManager's small bookkeeping tables (awaited Primary stores,
+outstanding fetches, removals that came before their record): a table never holds more, the
+oldest is dropped first."""
 PAYLOAD_WAIT = 5.0
 PAYLOAD_ASKS = 3
 """An agreed request that needs content and arrived without it (the sending group's lead, who
 attaches content, changed or died on the way) waits this long before we ask the sending group
 for it again, at most this many times."""
+WAITING_TTL = 60.0
+WAITING_LIMIT = 1_000
+"""Agreed requests waiting for their content, per persona: one is forgotten this many seconds
+after it was agreed (the last ask goes out after PAYLOAD_WAIT * PAYLOAD_ASKS = 15 s, and its
+answer may wait for the sender to fetch the content from a holder or a sibling copy's group,
+up to 20 s more), and at most this many wait at once (the oldest is dropped first). Each
+holds the message without content: a few hundred bytes."""
+STASH_BYTES = 16 * 1024 * 1024
+STASH_ENTRIES = 4_096
+STASH_TTL = 30.0
+"""The content one vault holds for its personas (every persona of a vault shares one stash):
+at most this many bytes and entries (the oldest is dropped first), each for at most this many
+seconds. Content is released as soon as its use is over (see `PayloadStash`); the time window
+outlives the last ask for content again (PAYLOAD_WAIT * PAYLOAD_ASKS) with a margin, and the
+byte budget holds the content of a burst of 1 MiB puts this vault is a manager for."""
 
 # PersonaEvent.what values (the dashboard and tests key on these)
 CHUNK_STORED = "chunk_stored"
@@ -48,6 +65,11 @@ TRANSFER_DISPUTED = "transfer_disputed"
 
 TRANSFER_QUORUM = 2
 TRANSFERS_PENDING = 10_000
+TRANSFER_TTL = 60.0
+"""Records whose transferred copies are still being collected, per persona: at most this many
+(the oldest is dropped first: a newcomer taking over a group's whole share of records), each
+for at most this many seconds (well past LONE_TRANSFER_WAIT and the last dispute round); a
+record dropped unaccepted is sent again at the next churn of its group."""
 LONE_TRANSFER_WAIT = 10.0
 """Seconds after which a record only one member sent is accepted: when most of a group left at
 once, the lone survivor's copy is all there is (a contradicting copy in the meantime wins)."""
@@ -166,29 +188,141 @@ def body_str(msg: Message, key: str, choices: tuple[str, ...] | None = None) -> 
     return value
 
 
-class PayloadStash:
-    """Recently seen chunk contents, bounded by bytes (oldest dropped first).
+@dataclass(slots=True)
+class _Held:
+    stamp: float | None  # None: put before the store was given any time
+    data: bytes
+    holds: int = 1
 
-    Only one member of a sending group attaches the content; the others' copies are matched with
-    it here. It doubles as the DataManager's temporary store used for replication.
+
+class StashStore:
+    """The content one vault holds for its personas, bounded by bytes, entries and time.
+
+    Each `put` of a key is a hold on its content, each `release` gives one back: the content
+    leaves with the last hold (two agreed requests may need the same copy's content, e.g. a
+    vault managing both holders of a copy). `pop` drops it whatever the holds.
+    Whatever is not released leaves after `ttl` seconds, the oldest first when a budget is
+    full. Sans-IO: `expire(now)` is called with the time on every message and timer tick;
+    entries are stamped with the latest time it was given.
     """
 
-    def __init__(self, max_bytes: int = PAYLOAD_STASH_BYTES) -> None:
-        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+    def __init__(self, max_bytes: int = STASH_BYTES, max_entries: int = STASH_ENTRIES,
+                 ttl: float = STASH_TTL) -> None:
+        self._items: OrderedDict[bytes, _Held] = OrderedDict()
         self._bytes = 0
-        self._max = max_bytes
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self._now: float | None = None
 
     def put(self, key: bytes, data: bytes) -> None:
-        if key in self._items or len(data) > self._max:
+        """Hold `data` under `key` for another `ttl` (an existing entry keeps its content)."""
+        if len(data) > self.max_bytes:
             return
-        self._items[key] = data
-        self._bytes += len(data)
-        while self._bytes > self._max:
-            _, old = self._items.popitem(last=False)
-            self._bytes -= len(old)
+        held = self._items.pop(key, None)
+        if held is None:
+            held = _Held(self._now, data, 0)
+            self._bytes += len(data)
+        held.stamp, held.holds = self._now, held.holds + 1
+        self._items[key] = held
+        while self._bytes > self.max_bytes or len(self._items) > self.max_entries:
+            self._drop(next(iter(self._items)))
 
     def get(self, key: bytes) -> bytes | None:
-        return self._items.get(key)
+        """The content under `key`, if it is still held."""
+        held = self._items.get(key)
+        return held.data if held is not None and not self._expired(held) else None
+
+    def release(self, key: bytes) -> None:
+        """Give back one hold on `key`'s content; the last one releases it."""
+        held = self._items.get(key)
+        if held is not None:
+            held.holds -= 1
+            if held.holds <= 0:
+                self._drop(key)
+
+    def pop(self, key: bytes) -> bytes | None:
+        """Take `key`'s content out: its use is over."""
+        held = self._items.get(key)
+        if held is None:
+            return None
+        self._drop(key)
+        return None if self._expired(held) else held.data
+
+    def expire(self, now: float) -> None:
+        """Advance the clock to `now` and drop the entries older than `ttl`. Entries put
+        before the first time was given count from that time."""
+        if self._now is None:
+            for held in self._items.values():
+                held.stamp = now
+        self._now = now if self._now is None else max(self._now, now)
+        while self._items:
+            key, held = next(iter(self._items.items()))
+            if not self._expired(held):
+                break
+            self._drop(key)
+
+    def _expired(self, held: _Held) -> bool:
+        return (held.stamp is not None and self._now is not None
+                and held.stamp + self.ttl <= self._now)
+
+    def _drop(self, key: bytes) -> None:
+        self._bytes -= len(self._items.pop(key).data)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def bytes(self) -> int:
+        """Content bytes held (what the byte budget counts)."""
+        return self._bytes
+
+
+class PayloadStash:
+    """One persona's view of its vault's `StashStore` (its keys kept apart from the others').
+
+    Only one member of a sending group attaches the content; the others' copies are matched with
+    it here (keyed by the message's content key, released once the message is agreed). Personas
+    also keep a chunk's content here between agreeing on a request and sending it on (keyed by
+    the copy name; the DataManager also uses it for replication and Gets), and release it once
+    the copy is confirmed stored or, at members that do not attach content, once the agreed
+    request was handled (a hold per request: see `StashStore`). A persona that finds the
+    content gone fetches it or asks for it again.
+    """
+
+    def __init__(self, store: StashStore | None = None, prefix: bytes = b"") -> None:
+        self.store = store if store is not None else StashStore()
+        self._prefix = prefix
+
+    def put(self, key: bytes, data: bytes) -> None:
+        self.store.put(self._prefix + key, data)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.store.get(self._prefix + key)
+
+    def pop(self, key: bytes) -> bytes | None:
+        """Take `key`'s content out: its use is over."""
+        return self.store.pop(self._prefix + key)
+
+    def release(self, key: bytes) -> None:
+        """One agreed request no longer needs `key`'s content (see `StashStore.release`)."""
+        self.store.release(self._prefix + key)
+
+    def discard(self, key: bytes) -> None:
+        """Nobody here needs `key`'s content any more (the copy is confirmed stored)."""
+        self.store.pop(self._prefix + key)
+
+    def expire(self, now: float) -> None:
+        """Pass the time on to the store (see `StashStore.expire`)."""
+        self.store.expire(now)
+
+
+def share_stash(personas: Iterable[GroupPersona]) -> StashStore:
+    """Give every persona of one vault a view of the same store, so the budget is per vault."""
+    store = StashStore()
+    for persona in personas:
+        persona.stash = PayloadStash(store, persona.persona.value.encode() + b":")
+    return store
 
 
 class GroupPersona:
@@ -217,6 +351,14 @@ class GroupPersona:
         self._unconfirmed: set[tuple[str, bytes]] = set()
         self._to_reconcile: deque[tuple[str, bytes]] = deque()
 
+    def waiting_payloads(self) -> int:
+        """Agreed requests waiting for their content (a bounded table; see docs/budgets.md)."""
+        return len(self._waiting_payload)
+
+    def pending_transfers(self) -> int:
+        """Records whose transferred copies are still being collected (bounded)."""
+        return len(self._transfers)
+
     def attach(self, own: Name) -> None:
         self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
 
@@ -224,6 +366,7 @@ class GroupPersona:
 
     def handle(self, msg: Message, ctx: Context) -> Outbox:
         out = Outbox()
+        self.stash.expire(ctx.now())
         if msg.action == "sync" and msg.src.persona == self.persona and msg.src.group:
             self._on_vote(msg, ctx, out)
             return out
@@ -231,20 +374,20 @@ class GroupPersona:
             if not ctx.could_be_member(msg.sender, msg.src.name):
                 raise FrameError("sender is not a member of the group it speaks for")
             key = msg.content_key()
-            if msg.payload:
-                self.stash.put(key, msg.payload)
             state = self.accumulator.add(key, msg.sender, ctx.now())
             if state is Accumulation.WAITING:
+                if msg.payload:  # the lead's copy came first: match the others with it
+                    self.stash.put(key, msg.payload)
                 return out
             if state is Accumulation.HANDLED:
                 waiting = self._waiting_payload.pop(key, None) if msg.payload else None
                 if waiting is not None:
                     self._dispatch(waiting.msg, msg.payload, ctx, out)
                 return out
-            payload = msg.payload or self.stash.get(key) or b""
+            payload = self.stash.pop(key) or msg.payload
             if msg.action in self.needs_payload and not payload:
                 self._waiting_payload[key] = _WaitingPayload(msg, ctx.now())
-                while len(self._waiting_payload) > PENDING_LIMIT:
+                while len(self._waiting_payload) > WAITING_LIMIT:
                     self._waiting_payload.popitem(last=False)
                 return out
             out.note(ACCUMULATED, msg.dst.name, msg.trace_id, action=msg.action,
@@ -306,8 +449,13 @@ class GroupPersona:
 
     def resend(self, ctx: Context) -> Outbox:
         """Re-send our votes that have not reached every member, and ask again for content we
-        still wait for (called on a timer)."""
+        still wait for (called on a timer, which also lets every table forget by time when no
+        traffic comes)."""
         out = Outbox()
+        self.stash.expire(ctx.now())
+        self.accumulator.expire(ctx.now())
+        self.firewall.prune(ctx.now())
+        self._expire_waiting(ctx.now())
         if self.sync is None:
             return out
         for key, data in self.sync.to_resend(ctx.now()):
@@ -330,6 +478,21 @@ class GroupPersona:
                           "persona": msg.dst.persona.value, "group": msg.dst.group,
                           "body": msg.body}))
         return out
+
+    def _expire_waiting(self, now: float) -> None:
+        """Forget requests whose last ask for content had its time (WAITING_TTL)."""
+        while self._waiting_payload:
+            oldest = next(iter(self._waiting_payload.values()))
+            if now - oldest.since < WAITING_TTL:
+                break
+            self._waiting_payload.popitem(last=False)
+
+    def release_unless_lead(self, key: bytes, group_name: Name, ctx: Context) -> None:
+        """An agreed request was handled: a member that does not attach content for the group
+        of `group_name` has no further use for the content under `key`. The lead keeps it
+        (for STASH_TTL) to answer asks for it again."""
+        if not self.is_lead(group_name, ctx):
+            self.stash.release(key)
 
     def on_payload_wanted(self, msg: Message, payload: bytes, ctx: Context,
                           out: Outbox) -> None:
@@ -537,6 +700,8 @@ class GroupPersona:
         out = Outbox()
         stores = {store.table: store for store in self.transfer_stores()}
         now = ctx.now()
+        while self._transfers and now - next(iter(self._transfers.values())).first > TRANSFER_TTL:
+            self._transfers.popitem(last=False)
         started = 0
         while self._to_reconcile and started < RECONCILE_PER_TICK and knows_a_group(ctx):
             table, key = self._to_reconcile.popleft()

@@ -233,6 +233,8 @@ class DataManager(GroupPersona, IntegrityChecks):
         record = self.records.get(copy)
         if record is None or msg.sender not in record["holders"]:
             return
+        if not self.is_lead(copy, ctx):  # a holder has it; the lead keeps it for checks, Gets
+            self.stash.discard(copy)
         action = self._awaiting_primary.pop(copy, None)
         if action is not None:
             self._put_response(copy, action, True, "", ctx, out, msg.trace_id)

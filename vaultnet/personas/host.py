@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from vaultnet import events as ev
 from vaultnet.messages import Message, Persona
-from vaultnet.personas.base import GroupPersona, Outbox
+from vaultnet.personas.base import GroupPersona, Outbox, share_stash
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
@@ -84,6 +84,7 @@ class PersonaHost:
             p.persona: p for p in (self.maid_manager, self.data_manager, self.pmid_manager,
                                    self.pmid_node, self.version_manager, self.mpid_manager)
         }
+        share_stash(self.personas.values())  # one content budget for the whole vault
         self.ctx = VaultContext(vault)
         for persona in self.personas.values():
             # A (re)starting vault keeps its group records, which may be stale (its groups

@@ -144,6 +144,7 @@ class MaidManager(GroupPersona):
                  "id": action["id"], "reply": action["reply"]},
                 trace, new_id("mm-put", action["id"], kind.value),
                 dst_persona=Persona.DATA_MANAGER, payload=payload if lead else b""))
+        self.release_unless_lead(b"chunk" + name, client, ctx)
 
     def commit_delete(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:

@@ -74,6 +74,7 @@ class PmidManager(GroupPersona):
                 node, action["copy"], "put_failure",
                 {"holder": node, "size": action["size"], "reason": BELOW_FLOOR},
                 trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
+            self.stash.release(action["copy"])
             return
         account["stored"] += action["size"]
         account["count"] += 1
@@ -84,6 +85,7 @@ class PmidManager(GroupPersona):
             {"copy": action["copy"], "kind": action["kind"], "size": action["size"]},
             trace, new_id("pm-store", action["id"]), dst_persona=Persona.PMID_NODE,
             dst_group=False, payload=payload or b""))
+        self.release_unless_lead(action["copy"], node, ctx)
 
     def content_missing(self, resend: Message, ctx: Context, out: Outbox) -> None:
         """The node wants a store's content and we lead its group by our view, but never saw
