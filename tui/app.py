@@ -97,7 +97,7 @@ class VaultnetApp(App[None]):
     FilteredLog:focus { border: round $accent; }
     """
     BINDINGS = [
-        *(Binding(key, action, description, show=False) for key, action, description in (
+        *(Binding(key, action, text, show=False, priority=True) for key, action, text in (
             ("p", "put", "put a chunk"), ("g", "get", "get the selected chunk"),
             ("D", "delete", "delete the selected chunk"), ("t", "follow", "follow"),
             ("x", "xor_focus", "XOR view"), ("a", "add", "add a vault"),
@@ -107,12 +107,16 @@ class VaultnetApp(App[None]):
             ("b", "version_delete", "delete a branch"), ("m", "message", "send a message"),
             ("o", "online", "MPID offline / online"), ("slash", "filter", "filter the log"),
             ("space", "pause", "pause the display"))),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
-        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
-        *(Binding(str(i), f"tab('{tab}')", f"view {i}: {tab}", show=False)
+        Binding("question_mark", "help", "help", priority=True),
+        Binding("q", "quit", "quit", priority=True),
+        Binding("ctrl+c", "interrupt", "quit (ctrl+c)", show=False, priority=True),
+        *(Binding(str(i), f"tab('{tab}')", f"view {i}: {tab}", show=False, priority=True)
           for i, tab in enumerate(TABS, start=1)),
     ]
+    """The App's keys are priority bindings: they run as the App takes each key from the
+    terminal, in the order typed, so a prompt a key opens is on the screen before the next key
+    is routed (that key lands in the prompt). While a prompt or the help is open they are
+    off (`check_action`) and keys go to it, except ctrl+c."""
 
     def __init__(self, config: NetworkConfig | None = None,
                  model: NetworkModel | None = None) -> None:
@@ -130,6 +134,14 @@ class VaultnetApp(App[None]):
         self._last_sample = 0.0
         self._counter = 0  # makes the default texts of versions and messages differ
         self.status = "starting…" if self.network else "frozen"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The App's keys are off while a prompt or the help is on top (they type there)."""
+        return action in ("interrupt", "command_palette") or len(self.screen_stack) == 1
+
+    async def action_interrupt(self) -> None:
+        """ctrl+c quits from anywhere, a prompt included (Textual's default only hints)."""
+        await self.action_quit()
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -269,6 +281,8 @@ class VaultnetApp(App[None]):
             self._render_all()
 
     def _render_all(self) -> None:
+        if not self.query(SummaryBar):
+            return  # shutting down: the widgets are being removed one by one
         model = self.model
         with self.batch_update():
             self.query_one(SummaryBar).show(model, self.paused, self.status)
@@ -396,17 +410,15 @@ class VaultnetApp(App[None]):
         self.push_screen(AskScreen(f"{question} y / n", "n"), answered)
 
     def action_delete(self) -> None:
-        if (name := self._selected_chunk()) is None or self.network is None:
+        if (name := self._selected_chunk()) is None:
             return
         self._confirm(f"delete chunk {name.hex()[:16]} from the network?",
                       lambda: self._delete(name))
 
     def _delete(self, name: bytes) -> None:
-        assert self.network is not None
-        network = self.network
-
         async def delete() -> str:
-            await network.delete(name)
+            assert self.network is not None
+            await self.network.delete(name)
             self.model.mark_deleted(name)
             return f"deleted chunk {name.hex()[:16]}"
 

@@ -13,8 +13,10 @@ Keys = tuple[tuple[str, str, str], ...]
 
 
 def footer_keys(keys: Keys) -> list[Binding]:
-    """Bindings that run the App's actions, shown in the footer of one view."""
-    return [Binding(key, f"app.{action}", label) for key, action, label in keys]
+    """Bindings that run the App's actions, shown in the footer of one view. They are priority
+    bindings like the App's (the footer shows a priority binding over a plain one); the App's
+    own is found first and runs."""
+    return [Binding(key, f"app.{action}", label, priority=True) for key, action, label in keys]
 
 
 class VaultsPane(TabPane):
