@@ -4,6 +4,7 @@ model (no network: these are about the keyboard, not the operations)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,3 +121,23 @@ def test_every_view_footer_fits_80_columns_with_its_keys_help_and_quit() -> None
 
     run(app, body, size=(80, 24))
 
+
+
+def test_the_screenshot_command_saves_in_the_current_directory(
+        model: NetworkModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a data directory (the frozen model) the SVG goes to the current directory,
+    whether ~/Downloads exists or not, and the notice says where."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "no-home"))
+    app = VaultnetApp(model=model)
+    texts = record_notifications(app)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        command = next(c for c in app.get_system_commands(app.screen)
+                       if c.title == "Screenshot")
+        command.callback()
+        saved = list(tmp_path.glob("*.svg"))
+        assert len(saved) == 1
+        assert texts[-1] == f"screenshot saved: {saved[0]}"
+
+    run(app, body)
