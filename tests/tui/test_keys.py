@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Footer, TabbedContent
 from textual.widgets._footer import FooterKey
 
 from tests.tui.frozen import frozen_model, frozen_versions_model
-from tests.tui.helpers import record_notifications
+from tests.tui.helpers import record_notifications, wait_until
 from tui.app import TABS, VaultnetApp
 from tui.model import NetworkModel
 from tui.screens.ask import AskScreen
@@ -139,5 +140,23 @@ def test_the_screenshot_command_saves_in_the_current_directory(
         saved = list(tmp_path.glob("*.svg"))
         assert len(saved) == 1
         assert texts[-1] == f"screenshot saved: {saved[0]}"
+
+    run(app, body)
+
+
+@pytest.mark.parametrize(("typed", "title", "key"), [("kill", "kill the selected vault", "K"),
+                                                     ("filter", "filter the log", "/")])
+def test_the_palette_lists_actions_with_their_keys(model: NetworkModel, typed: str,
+                                                    title: str, key: str) -> None:
+    app = VaultnetApp(model=model)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await pilot.press("ctrl+p")
+        await pilot.press(*typed)
+        commands = app.screen.query_one(CommandList)
+        await wait_until(pilot, lambda: commands.option_count > 0, "the palette's hits")
+        prompts = [str(commands.get_option_at_index(i).prompt)
+                   for i in range(commands.option_count)]
+        assert f"{title}\nkey {key}" in prompts
 
     run(app, body)
