@@ -14,9 +14,11 @@ import argparse
 import asyncio
 import os
 import signal
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -25,10 +27,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent
 
 from tui.guest import TrioGuest
-from tui.messages import ModelRefreshed, NetworkReady
+from tui.messages import KeysMayFlow, ModelRefreshed, NetworkReady
 from tui.model import NetworkModel, VersionedItem
 from tui.network import MPIDS, LiveNetwork, NetworkConfig
-from tui.screens.ask import AskScreen
+from tui.screens.ask import CLOSE_KEYS, AskScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.chunk_table import ChunkTable
 from tui.widgets.flow_log import FilteredLog
@@ -56,6 +58,9 @@ DRAIN_BATCH = 20_000
 SAMPLE_INTERVAL = 1.0
 MAX_PUT = MAX_CHUNK_SIZE
 MIN_SIZE = (80, 24)
+MAX_HELD_KEYS = 10_000
+"""Keys held while a prompt opens or closes: a pasted burst of puts fits, an endless stream of
+keys cannot grow memory (beyond it keys are refused, with one notice)."""
 EXPECTED = (ClientError, TestnetError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
 
@@ -128,12 +133,46 @@ class VaultnetApp(App[None]):
                                            if self.network else 4)
         self.guest = TrioGuest(self._crashed)
         self.handle_signals = False  # main() sets it: tests keep their own signal handlers
+        self._held_keys: deque[events.Key] = deque()
+        self._refused_keys = False
         self.paused = False
         self.filter_text = ""
         self._seen = {"flow-log": 0, "notable-log": 0}
         self._last_sample = 0.0
         self._counter = 0  # makes the default texts of versions and messages differ
         self.status = "starting…" if self.network else "frozen"
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys from the terminal, in the order typed: held while a prompt is opening or
+        closing (so none lands in the wrong place or is lost), else routed as usual."""
+        if isinstance(event, events.Key) and not event.is_forwarded and event.key != "ctrl+c":
+            if self._held_keys or self._holding():
+                if len(self._held_keys) < MAX_HELD_KEYS:
+                    self._held_keys.append(event)
+                elif not self._refused_keys:
+                    self._refused_keys = True
+                    self.notify("too many keys typed ahead: the rest are refused",
+                                severity="warning")
+                return
+            self._route_starts(event)
+        await super().on_event(event)
+
+    def _holding(self) -> bool:
+        screen = self.screen
+        return isinstance(screen, AskScreen) and not screen.ready
+
+    def _route_starts(self, key: events.Key) -> None:
+        """Enter or escape sent to a prompt answers it: hold what comes after."""
+        if isinstance(self.screen, AskScreen) and key.key in CLOSE_KEYS:
+            self.screen.closing = True
+
+    async def on_keys_may_flow(self, _: KeysMayFlow) -> None:
+        """Route the held keys in order until one opens (or answers) a prompt again."""
+        while self._held_keys and not self._holding():
+            event = self._held_keys.popleft()
+            self._route_starts(event)
+            await super().on_event(event)
+        self._refused_keys = False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The App's keys are off while a prompt or the help is on top (they type there)."""

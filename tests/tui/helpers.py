@@ -26,14 +26,15 @@ def run_app(app: VaultnetApp, body: Callable[[Pilot[Any]], Awaitable[None]]) -> 
     asyncio.run(main())
 
 
-async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], what: str,
-                     deadline: float = DEADLINE) -> None:
-    """Poll `condition` between UI frames until it holds, failing after `deadline` seconds."""
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], object],
+                     what: str | Callable[[], str], deadline: float = DEADLINE) -> None:
+    """Poll `condition` between UI frames until it holds, failing after `deadline` seconds
+    (`what` says what was awaited; a callable is asked then, to describe what was seen)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
     while not condition():
         if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         await pilot.pause(0.05)
 
 

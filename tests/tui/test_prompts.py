@@ -59,13 +59,16 @@ def test_a_burst_of_puts_typed_ahead_loses_none(tmp_path: Path) -> None:
         path.write_bytes(f"chunk number {i} ".encode() * 50)
         files.append(path)
     app = VaultnetApp(NetworkConfig(vaults=4))
+    texts = record_notifications(app)
 
     async def body(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: network_up(app), "network up")
         burst(app, [key for path in files for key in ("p", *str(path), "enter")])
         wanted = {name_of(path.read_bytes()) for path in files}
         await wait_until(pilot, lambda: set(app.model.chunks) == wanted,
-                         f"{PUTS} puts, one for each file", deadline=180)
+                         lambda: f"{PUTS} puts, one for each file; {len(app.model.chunks)} "
+                                 f"done, screens {app.screen_stack}, notices {texts}",
+                         deadline=180)
         await wait_until(pilot, lambda: not prompt_open(app), "no prompt left open")
 
     run_app(app, body)
