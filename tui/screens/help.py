@@ -63,7 +63,7 @@ Press escape or ? to close."""
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90; height: 80%; border: thick $primary;
+    HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: 80%; border: thick $primary;
                                   background: $surface; padding: 0 1; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
