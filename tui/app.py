@@ -65,7 +65,6 @@ EXPECTED = (ClientError, TestnetError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
 
 
-
 class PutInputError(ValueError):
     """The answer to the put prompt names no chunk: a bad size, or a file that cannot be one."""
 
@@ -154,14 +153,14 @@ class VaultnetApp(App[None]):
                     self.notify("too many keys typed ahead: the rest are refused",
                                 severity="warning")
                 return
-            self._route_starts(event)
+            self._mark_answering(event)
         await super().on_event(event)
 
     def _holding(self) -> bool:
         screen = self.screen
         return isinstance(screen, AskScreen) and not screen.ready
 
-    def _route_starts(self, key: events.Key) -> None:
+    def _mark_answering(self, key: events.Key) -> None:
         """Enter or escape sent to a prompt answers it: hold what comes after."""
         if isinstance(self.screen, AskScreen) and key.key in CLOSE_KEYS:
             self.screen.closing = True
@@ -170,7 +169,7 @@ class VaultnetApp(App[None]):
         """Route the held keys in order until one opens (or answers) a prompt again."""
         while self._held_keys and not self._holding():
             event = self._held_keys.popleft()
-            self._route_starts(event)
+            self._mark_answering(event)
             await super().on_event(event)
         self._refused_keys = False
 
