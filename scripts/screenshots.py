@@ -103,9 +103,11 @@ async def shoot() -> None:
             await until(pilot, lambda c=count: len(app.model.chunks) > c
                         or app.model.summary.evictions)
             await pilot.pause(0.3)
-        await pilot.press("2", "down", "d")
+        await pilot.press("2", "down")
+        await ask(pilot, "D", "y")
         await pilot.pause(1.0)
-        await pilot.press("1", "k")
+        await pilot.press("1")
+        await ask(pilot, "K", "y")
         await pilot.pause(6.0)  # liveness timeout: churn and re-replication happen
         await pilot.press("2", "up", "t")
         await pilot.pause(1.5)

@@ -13,25 +13,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+import signal
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
-from textual.app import App, ComposeResult
+from textual import events
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, TabbedContent
 
 from tui.guest import TrioGuest
-from tui.messages import ModelRefreshed, NetworkReady
+from tui.messages import KeysMayFlow, ModelRefreshed, NetworkReady
 from tui.model import NetworkModel, VersionedItem
 from tui.network import MPIDS, LiveNetwork, NetworkConfig
-from tui.screens.ask import AskScreen
+from tui.screens.ask import CLOSE_KEYS, AskScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.chunk_table import ChunkTable
 from tui.widgets.flow_log import FilteredLog
 from tui.widgets.identity_bar import IdentityBar
 from tui.widgets.message_table import MessageTable
+from tui.widgets.panes import ChunksPane, LogPane, RankingPane, VaultsPane
 from tui.widgets.ranking import RankingView
 from tui.widgets.space_time import SpaceTime
 from tui.widgets.summary_bar import SummaryBar
@@ -40,7 +45,7 @@ from tui.widgets.version_group import VersionGroup
 from tui.widgets.version_table import VersionTable
 from tui.widgets.versions_pane import VersionsPane
 from tui.widgets.xor_view import XorView
-from vaultnet.cli import byte_size
+from vaultnet.cli import CommandError, byte_size, read_chunk_file
 from vaultnet.client import MAX_CHUNK_SIZE, ClientError
 from vaultnet.faults import Fault
 from vaultnet.personas.mpid_manager import MAX_BODY
@@ -53,8 +58,16 @@ DRAIN_BATCH = 20_000
 SAMPLE_INTERVAL = 1.0
 MAX_PUT = MAX_CHUNK_SIZE
 MIN_SIZE = (80, 24)
+MAX_HELD_KEYS = 10_000
+"""Keys held while a prompt opens or closes: a pasted burst of puts fits, an endless stream of
+keys cannot grow memory (beyond it keys are refused, with one notice)."""
 EXPECTED = (ClientError, TestnetError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
+
+
+class PutInputError(ValueError):
+    """The answer to the put prompt names no chunk: a bad size, or a file that cannot be one."""
+
 
 TABS = ("vaults", "chunks", "flows", "evictions", "ranking", "versions")
 
@@ -68,9 +81,11 @@ class Actions(Provider):
         matcher = self.matcher(query)
         for binding in app.BINDINGS:
             assert isinstance(binding, Binding)
-            if binding.description and (score := matcher.match(binding.description)) > 0:
+            key = binding.key_display or app.get_key_display(binding)
+            if (score := matcher.match(f"{binding.description} {key}")) > 0:
                 yield Hit(score, matcher.highlight(binding.description),
-                          lambda action=binding.action: app.run_action(action))
+                          lambda action=binding.action: app.run_action(action),
+                          help=f"key {key}")
 
 
 class VaultnetApp(App[None]):
@@ -82,30 +97,30 @@ class VaultnetApp(App[None]):
     #chunks-pane > Horizontal > ChunkTable { width: 1fr; }
     #chunks-pane > Horizontal > XorView { width: 1fr; }
     #flows-pane > VerticalScroll { height: 1fr; }
-    #flows-pane > FilteredLog { height: 1fr; border-top: solid $primary; }
+    FilteredLog { border: round $panel-lighten-2; }
+    FilteredLog:focus { border: round $accent; }
     """
     BINDINGS = [
-        Binding("p", "put", "put"),
-        Binding("g", "get", "get chunk"),
-        Binding("d", "delete", "delete chunk"),
-        Binding("t", "follow", "follow"),
-        Binding("x", "xor_focus", "XOR view"),
-        Binding("a", "add", "add vault"),
-        Binding("k", "kill", "kill vault"),
-        Binding("r", "restart", "restart vault"),
-        Binding("f", "fault", "fault"),
-        Binding("n", "version_new", "new version tree", show=False),
-        Binding("v", "version_put", "put version", show=False),
-        Binding("b", "version_delete", "delete branch", show=False),
-        Binding("m", "message", "send message", show=False),
-        Binding("o", "online", "MPID offline / online", show=False),
-        Binding("slash", "filter", "filter log"),
-        Binding("space", "pause", "pause"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
-        *(Binding(str(i), f"tab('{tab}')", tab, show=False)
+        *(Binding(key, action, text, show=False, priority=True) for key, action, text in (
+            ("p", "put", "put a chunk"), ("g", "get", "get the selected chunk"),
+            ("D", "delete", "delete the selected chunk"), ("t", "follow", "follow"),
+            ("x", "xor_focus", "XOR view"), ("a", "add", "add a vault"),
+            ("K", "kill", "kill the selected vault"),
+            ("r", "restart", "restart the selected vault"), ("f", "fault", "inject a fault"),
+            ("n", "version_new", "new version tree"), ("v", "version_put", "put a version"),
+            ("b", "version_delete", "delete a branch"), ("m", "message", "send a message"),
+            ("o", "online", "MPID offline / online"), ("slash", "filter", "filter the log"),
+            ("space", "pause", "pause the display"))),
+        Binding("question_mark", "help", "help", priority=True),
+        Binding("q", "quit", "quit", priority=True),
+        Binding("ctrl+c", "interrupt", "quit (ctrl+c)", show=False, priority=True),
+        *(Binding(str(i), f"tab('{tab}')", f"view {i}: {tab}", show=False, priority=True)
           for i, tab in enumerate(TABS, start=1)),
     ]
+    """The App's keys are priority bindings: they run as the App takes each key from the
+    terminal, in the order typed, so a prompt a key opens is on the screen before the next key
+    is routed (that key lands in the prompt). While a prompt or the help is open they are
+    off (`check_action`) and keys go to it, except ctrl+c."""
 
     def __init__(self, config: NetworkConfig | None = None,
                  model: NetworkModel | None = None) -> None:
@@ -116,6 +131,9 @@ class VaultnetApp(App[None]):
         self.model = model or NetworkModel(capacity, self.network.net.params.group_size
                                            if self.network else 4)
         self.guest = TrioGuest(self._crashed)
+        self.handle_signals = False  # main() sets it: tests keep their own signal handlers
+        self._held_keys: deque[events.Key] = deque()
+        self._refused_keys = False
         self.paused = False
         self.filter_text = ""
         self._seen = {"flow-log": 0, "notable-log": 0}
@@ -123,27 +141,67 @@ class VaultnetApp(App[None]):
         self._counter = 0  # makes the default texts of versions and messages differ
         self.status = "starting…" if self.network else "frozen"
 
+    async def on_event(self, event: events.Event) -> None:
+        """Keys from the terminal, in the order typed: held while a prompt is opening or
+        closing (so none lands in the wrong place or is lost), else routed as usual."""
+        if isinstance(event, events.Key) and not event.is_forwarded and event.key != "ctrl+c":
+            if self._held_keys or self._holding():
+                if len(self._held_keys) < MAX_HELD_KEYS:
+                    self._held_keys.append(event)
+                elif not self._refused_keys:
+                    self._refused_keys = True
+                    self.notify("too many keys typed ahead: the rest are refused",
+                                severity="warning")
+                return
+            self._mark_answering(event)
+        await super().on_event(event)
+
+    def _holding(self) -> bool:
+        screen = self.screen
+        return isinstance(screen, AskScreen) and not screen.ready
+
+    def _mark_answering(self, key: events.Key) -> None:
+        """Enter or escape sent to a prompt answers it: hold what comes after."""
+        if isinstance(self.screen, AskScreen) and key.key in CLOSE_KEYS:
+            self.screen.closing = True
+
+    async def on_keys_may_flow(self, _: KeysMayFlow) -> None:
+        """Route the held keys in order until one opens (or answers) a prompt again."""
+        while self._held_keys and not self._holding():
+            event = self._held_keys.popleft()
+            self._mark_answering(event)
+            await super().on_event(event)
+        self._refused_keys = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The App's keys are off while a prompt or the help is on top (they type there)."""
+        return action in ("interrupt", "command_palette") or len(self.screen_stack) == 1
+
+    async def action_interrupt(self) -> None:
+        """ctrl+c quits from anywhere, a prompt included (Textual's default only hints)."""
+        await self.action_quit()
+
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield SummaryBar()
         with TabbedContent(initial="vaults-pane"):
-            with TabPane("1 Vaults", id="vaults-pane"):
+            with VaultsPane("1 Vaults", id="vaults-pane"):
                 yield VaultTable()
                 yield VaultDetail()
-            with TabPane("2 Chunks & XOR", id="chunks-pane"), Horizontal():
+            with ChunksPane("2 Chunks & XOR", id="chunks-pane"), Horizontal():
                 yield ChunkTable()
                 yield XorView()
-            with TabPane("3 Flows", id="flows-pane"):
+            with LogPane("3 Flows", id="flows-pane"):
                 with VerticalScroll():
                     yield SpaceTime()
                 yield FilteredLog(id="flow-log")
-            with TabPane("4 Evictions & churn", id="evictions-pane"):
+            with LogPane("4 Evictions & churn", id="evictions-pane"):
                 yield FilteredLog(id="notable-log")
-            with TabPane("5 Ranking", id="ranking-pane"), VerticalScroll():
+            with RankingPane("5 Ranking", id="ranking-pane"), VerticalScroll(id="ranking"):
                 yield RankingView()
             yield VersionsPane("6 Versions & messages", id="versions-pane")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     # -- lifecycle: the trio guest is started on load and finished on unmount ---------------
 
@@ -161,6 +219,45 @@ class VaultnetApp(App[None]):
     def on_mount(self) -> None:
         self.query_one(SummaryBar).set_interval(DRAIN_INTERVAL, self._drain)
         self._render_all()
+        self.query_one(VaultTable).focus()
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        """SIGTERM / SIGINT: exit the normal way, so the terminal is restored (alternate
+        screen left, cursor shown, mouse tracking off) and the network shut down."""
+        self.exit(return_code=128 + signum)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Give the shown view's main widget the keyboard (arrows move in it, not the tabs)."""
+        main = {"vaults-pane": VaultTable, "chunks-pane": ChunkTable,
+                "flows-pane": "#flow-log", "evictions-pane": "#notable-log",
+                "ranking-pane": "#ranking", "versions-pane": VersionTable}
+        target = main.get(event.pane.id or "")
+        if target is not None:
+            self.query_one(target).focus()  # type: ignore[call-overload]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's commands, with a screenshot that is saved where it can be (Textual's
+        own goes to ~/Downloads, which may not exist)."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+        yield SystemCommand("Screenshot", "Save an SVG of the screen in the data directory "
+                            "(or the current one)", self.action_screenshot)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen and say where it went."""
+        config = self.network.config if self.network else None
+        directory = path or str(config.data_dir if config and config.data_dir else Path.cwd())
+        try:
+            saved = self.save_screenshot(filename, directory)
+        except OSError as exc:
+            self.notify(f"screenshot failed: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"screenshot saved: {saved}")
 
     def _crashed(self, error: BaseException) -> None:
         leaves = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
@@ -222,6 +319,8 @@ class VaultnetApp(App[None]):
             self._render_all()
 
     def _render_all(self) -> None:
+        if not self.query(SummaryBar):
+            return  # shutting down: the widgets are being removed one by one
         model = self.model
         with self.batch_update():
             self.query_one(SummaryBar).show(model, self.paused, self.status)
@@ -289,12 +388,18 @@ class VaultnetApp(App[None]):
     def _put(self, answer: str | None) -> None:
         if not answer:
             return
+        self.run_worker(self._read_and_put(answer.strip()), group="put")
+
+    async def _read_and_put(self, answer: str) -> None:
+        """Make the chunk in a thread (a file is read there, bounded: the UI loop and the
+        network on it never wait for a disk or a device), then put it on the network."""
         try:
-            data = self._data_for(answer.strip())
-        except ValueError as exc:
+            data = await asyncio.to_thread(self._data_for, answer)
+        except PutInputError as exc:
             self.notify(str(exc), severity="error")
             return
-        assert self.network is not None
+        if self.network is None:
+            return
         network = self.network
 
         async def put() -> str:
@@ -306,22 +411,20 @@ class VaultnetApp(App[None]):
 
     @staticmethod
     def _data_for(answer: str) -> bytes:
-        """Random bytes of a size, or a file's content; ValueError says what is wrong."""
-        if answer[:1].isdigit():
+        """Random bytes of a size, or a file's content (a regular file, read at most up to
+        the chunk limit); PutInputError says what is wrong. Runs in a worker thread."""
+        if not answer[:1].isdigit():
             try:
-                size = byte_size(answer)
-            except argparse.ArgumentTypeError as exc:
-                raise ValueError(str(exc)) from None
-            data = os.urandom(size) if size <= MAX_PUT else b""
-        else:
-            path = Path(answer).expanduser()
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if not data or len(data) > MAX_PUT:
-            raise ValueError(f"a chunk must be 1 byte to {MAX_PUT // 1024} KiB")
-        return data
+                return read_chunk_file(Path(answer).expanduser())
+            except CommandError as exc:
+                raise PutInputError(str(exc)) from None
+        try:
+            size = byte_size(answer)
+        except argparse.ArgumentTypeError as exc:
+            raise PutInputError(str(exc)) from None
+        if not 0 < size <= MAX_PUT:
+            raise PutInputError(f"a chunk must be 1 byte to {MAX_PUT // 1024} KiB")
+        return os.urandom(size)
 
     def action_get(self) -> None:
         if (name := self._selected_chunk()) is None or self.network is None:
@@ -334,13 +437,26 @@ class VaultnetApp(App[None]):
 
         self._start("get", get)
 
-    def action_delete(self) -> None:
-        if (name := self._selected_chunk()) is None or self.network is None:
-            return
-        network = self.network
+    def _confirm(self, question: str, then: Callable[[], None]) -> None:
+        """Ask before something that cannot be undone: y (or yes) runs `then`."""
+        def answered(answer: str | None) -> None:
+            if answer is not None and answer.strip().lower() in ("y", "yes"):
+                then()
+            else:
+                self.notify("cancelled")
 
+        self.push_screen(AskScreen(f"{question} y / n", "n"), answered)
+
+    def action_delete(self) -> None:
+        if (name := self._selected_chunk()) is None:
+            return
+        self._confirm(f"delete chunk {name.hex()[:16]} from the network?",
+                      lambda: self._delete(name))
+
+    def _delete(self, name: bytes) -> None:
         async def delete() -> str:
-            await network.delete(name)
+            assert self.network is not None
+            await self.network.delete(name)
             self.model.mark_deleted(name)
             return f"deleted chunk {name.hex()[:16]}"
 
@@ -405,7 +521,9 @@ class VaultnetApp(App[None]):
     def action_kill(self) -> None:
         if (name := self._selected_vault()) is None:
             return
+        self._confirm(f"kill vault {name.hex()[:16]}?", lambda: self._kill(name))
 
+    def _kill(self, name: bytes) -> None:
         async def kill() -> str:
             assert self.network is not None
             await self.network.net.kill_vault(name)
@@ -649,9 +767,6 @@ class VaultnetApp(App[None]):
     def action_tab(self, tab: str) -> None:
         """Show a view and give its main widget the keyboard, so arrows move in it."""
         self.query_one(TabbedContent).active = f"{tab}-pane"
-        focus = {"vaults": VaultTable, "chunks": ChunkTable, "versions": VersionTable}.get(tab)
-        if focus is not None:
-            self.query_one(focus).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -662,5 +777,6 @@ def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
     """Run the dashboard on a new embedded testnet; the exit code (1 if the network crashed)."""
     config = NetworkConfig(vaults, transport, seed, capacity or NetworkConfig.capacity, data_dir)
     app = VaultnetApp(config)
+    app.handle_signals = True
     app.run()
     return app.return_code or 0

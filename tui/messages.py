@@ -22,3 +22,7 @@ class FocusChanged(Message):
     def __init__(self, name: bytes) -> None:
         super().__init__()
         self.name = name
+
+
+class KeysMayFlow(Message):
+    """A prompt became ready for keys, or closed: keys held meanwhile can be routed."""

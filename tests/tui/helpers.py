@@ -4,9 +4,11 @@ claim an `async def` test for trio; see reference/textual-trio.md §2.4)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from textual import events
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -24,14 +26,15 @@ def run_app(app: VaultnetApp, body: Callable[[Pilot[Any]], Awaitable[None]]) -> 
     asyncio.run(main())
 
 
-async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], what: str,
-                     deadline: float = DEADLINE) -> None:
-    """Poll `condition` between UI frames until it holds, failing after `deadline` seconds."""
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], object],
+                     what: str | Callable[[], str], deadline: float = DEADLINE) -> None:
+    """Poll `condition` between UI frames until it holds, failing after `deadline` seconds
+    (`what` says what was awaited; a callable is asked then, to describe what was seen)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
     while not condition():
         if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         await pilot.pause(0.05)
 
 
@@ -56,3 +59,16 @@ def record_notifications(app: VaultnetApp) -> list[str]:
 
     app.notify = recording  # type: ignore[method-assign]
     return posted
+
+
+def burst(app: VaultnetApp, keys: Iterable[str]) -> None:
+    """Send `keys` the way a terminal does when they are typed faster than the app handles
+    them: all queued at once, none waiting for the previous one to be handled (Pilot.press
+    waits until the app is idle after each key). Single characters are typed as themselves."""
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        name = key if len(key) > 1 else _character_to_key(key)
+        event = events.Key(name, "\r" if key == "enter" else key if len(key) == 1 else None)
+        event.set_sender(app)
+        driver.send_message(event)

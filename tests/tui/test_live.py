@@ -47,7 +47,8 @@ def test_put_delete_kill_and_fault_from_the_keyboard() -> None:
                          and cell(chunks, chunk, "B") != "-", "the chunk's holders shown")
         assert len(cell(chunks, chunk, "P").split()) == 2  # HOLDERS_PER_COPY
 
-        await pilot.press("2", "d")
+        await pilot.press("2")
+        await answer(pilot, "D", "y")
         await wait_until(pilot, lambda: cell(chunks, chunk, "state") == "deleted",
                          "the chunk shown deleted")
         await wait_until(pilot, lambda: not held_anywhere(app, chunk), "copies removed")
@@ -57,7 +58,7 @@ def test_put_delete_kill_and_fault_from_the_keyboard() -> None:
         victim = vaults.selected_name()
         assert victim is not None
         churn_before = app.model.summary.churn
-        await pilot.press("k")
+        await answer(pilot, "K", "y")
         await wait_until(pilot, lambda: cell(vaults, victim, "state") == "down", "vault down")
         await wait_until(pilot, lambda: app.model.summary.churn > churn_before, "churn events")
         assert "7 up / 1 down" in str(app.query_one(SummaryBar).render())
@@ -114,7 +115,7 @@ def test_bad_input_is_a_notification_not_a_crash(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: app.network and app.network.ready, "network up")
         await answer(pilot, "p", str(tmp_path / "missing.bin"))
         await answer(pilot, "p", "64G")
-        await pilot.press("2", "d")  # nothing selected
+        await pilot.press("2", "D")  # nothing selected
         await pilot.press("1")
         await answer(pilot, "f", "explode")
         await pilot.press("6", "v", "b")  # no version tree yet

@@ -1,13 +1,23 @@
-"""A one-line question (put size or file, fault kind, log filter); dismisses with the answer,
-or None when cancelled with escape."""
+"""A one-line question (put size or file, fault kind, log filter, a y/n confirmation); dismisses
+with the answer, or None when cancelled with escape.
+
+Keys typed ahead are the App's business (`VaultnetApp.on_event`): it holds them while a prompt
+is opening (its input has no focus yet) or closing (enter or escape has been sent to it), and
+routes them in order once the prompt is ready or gone. The prompt tells it when."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
+
+from tui.messages import KeysMayFlow
+
+CLOSE_KEYS = frozenset({"enter", "escape"})
+"""Keys that answer a prompt: nothing typed after them belongs to it."""
 
 
 class AskScreen(ModalScreen[str | None]):
@@ -23,14 +33,35 @@ class AskScreen(ModalScreen[str | None]):
         super().__init__()
         self.question = question
         self.default = default
+        self.closing = False  # the App sent it enter or escape: keys after that are not its
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.question)
             yield Input(value=self.default, select_on_focus=True)
 
+    @property
+    def ready(self) -> bool:
+        """Its input has the keyboard: keys can be routed to it."""
+        return isinstance(self.focused, Input) and not self.closing
+
+    def on_descendant_focus(self, _: events.DescendantFocus) -> None:
+        self._keys_may_flow()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        event.stop()
+        self._close(event.value)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self._close(None)
+
+    def _close(self, answer: str | None) -> None:
+        """Dismiss once (a second dismiss would pop the screen below), then let the keys held
+        meanwhile go to what is on top now."""
+        if not self.is_active:
+            return
+        self.dismiss(answer)
+        self._keys_may_flow()
+
+    def _keys_may_flow(self) -> None:
+        self.app.post_message(KeysMayFlow())

@@ -28,15 +28,19 @@ HELP = """\
                and the messages between them: held, delivered, refused (why),
                held by which MpidManagers
 
-[b]Keys[/]
-  p  put: random bytes of a size (4096, 64K, 1M) or a file path
-  g  get the selected chunk        d  delete the selected chunk
+[b]Keys[/] (each view's footer shows its own; every key works in every view)
+  arrows, j / k  move in the focused table    home / end  first / last row
+  tab / shift+tab  move the focus between panes (the focused one has an accent border)
+  p  put: random bytes of a size (4096, 64K, 1M) or a regular file's path (at
+     most the chunk limit; read in the background, never blocking the network)
+  g  get the selected chunk        D  delete the selected chunk (asks y / n)
   t  follow the selected chunk's operation in the Flows view; in view 6 the
      selected tree's latest operation, or (tab to the message table) the
      selected message's delivery (or its send while it is held); t again in
      view 6: the send of a message that was delivered later
   x  show the XOR neighbourhood of the selected vault or chunk
-  a  add a vault    k  kill the selected vault    r  restart the selected vault
+  a  add a vault    K  kill the selected vault (asks y / n)
+  r  restart the selected vault
   f  inject a fault into the selected vault: lie, lose, corrupt, silent,
      partition (sim only), heal
   n  new version tree: a NAME and its first version's text (the root)
@@ -49,7 +53,9 @@ HELP = """\
   /  filter the message log (words that must all appear: persona, action,
      vault or name prefix, trace prefix); empty shows all
   space  pause the display (the network keeps running)
-  ctrl+p command palette    ?  this help    q  quit
+  ctrl+p command palette (every action, with its key; Screenshot saves an SVG
+     in the data directory, else the current one)
+  ?  this help    q or ctrl+c  quit (SIGTERM and SIGINT quit cleanly too)
 
 Press escape or ? to close."""
 
@@ -57,7 +63,7 @@ Press escape or ? to close."""
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90; height: 80%; border: thick $primary;
+    HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: 80%; border: thick $primary;
                                   background: $surface; padding: 0 1; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 
 class KeyedTable(DataTable):
     """Subclasses set COLUMNS = ((key, label), ...) and call `show_rows`; WIDTHS fixes the
-    width of columns whose content grows after the first rows (holder lists)."""
+    width of columns whose content grows after the first rows (holder lists). Arrows and
+    j / k move the cursor, Home / End to the first / last row; the focused table has an
+    accent border (tab moves the focus between tables)."""
 
     COLUMNS: tuple[tuple[str, str], ...] = ()
     WIDTHS: dict[str, int] = {}
+    DEFAULT_CSS = """
+    KeyedTable { border: round $panel-lighten-2; }
+    KeyedTable:focus { border: round $accent; }
+    """
+    BINDINGS = [Binding("j", "cursor_down", "down", show=False),
+                Binding("k", "cursor_up", "up", show=False),
+                Binding("home", "first_row", "first row", show=False),
+                Binding("end", "last_row", "last row", show=False)]
+
+    def action_first_row(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        self.move_cursor(row=max(self.row_count - 1, 0))
 
     def on_mount(self) -> None:
         self.cursor_type = "row"

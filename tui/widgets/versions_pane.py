@@ -5,18 +5,18 @@ messages (the dashboard's MPIDs, then every message with its state). Its keys ar
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import TabPane
 
 from tui.widgets.identity_bar import IdentityBar
 from tui.widgets.message_table import MessageTable
+from tui.widgets.panes import footer_keys
 from tui.widgets.version_group import VersionGroup
 from tui.widgets.version_table import VersionTable
 
-KEYS = (("n", "version_new", "new tree"), ("v", "version_put", "put version"),
-        ("b", "version_delete", "delete branch"), ("m", "message", "send message"),
-        ("o", "online", "on/offline"), ("t", "follow", "follow"))
+KEYS = (("n", "version_new", "new tree"), ("v", "version_put", "version"),
+        ("b", "version_delete", "del branch"), ("m", "message", "message"),
+        ("o", "online", "on/off"), ("t", "follow", "follow"))
 
 
 class VersionsPane(TabPane):
@@ -26,7 +26,7 @@ class VersionsPane(TabPane):
     VersionsPane > Horizontal > VersionGroup { width: 1fr; max-width: 48; }
     VersionsPane > MessageTable { height: 1fr; }
     """
-    BINDINGS = [Binding(key, f"app.{action}", label) for key, action, label in KEYS]
+    BINDINGS = footer_keys(KEYS)
 
     def compose(self) -> ComposeResult:
         with Horizontal():

@@ -1,0 +1,40 @@
+"""The views as TabPanes that carry their own keys. Every key is the App's (it works from
+every view); binding it on a pane too, with a short label, shows it in the footer while that
+view is shown, so each view's footer lists only its own keys (plus ? and q) and fits 80
+columns."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import TabPane
+
+Keys = tuple[tuple[str, str, str], ...]
+"""(key, App action, footer label) of one view."""
+
+
+def footer_keys(keys: Keys) -> list[Binding]:
+    """Bindings that run the App's actions, shown in the footer of one view. They are priority
+    bindings like the App's (the footer shows a priority binding over a plain one); the App's
+    own is found first and runs."""
+    return [Binding(key, f"app.{action}", label, priority=True) for key, action, label in keys]
+
+
+class VaultsPane(TabPane):
+    BINDINGS = footer_keys((("a", "add", "add"), ("K", "kill", "kill"),
+                            ("r", "restart", "restart"), ("f", "fault", "fault"),
+                            ("x", "xor_focus", "XOR"), ("p", "put", "put")))
+
+
+class ChunksPane(TabPane):
+    BINDINGS = footer_keys((("p", "put", "put"), ("g", "get", "get"), ("D", "delete", "delete"),
+                            ("t", "follow", "follow"), ("x", "xor_focus", "XOR")))
+
+
+class LogPane(TabPane):
+    """Views 3 and 4: a log to filter and a display to pause."""
+
+    BINDINGS = footer_keys((("slash", "filter", "filter"), ("space", "pause", "pause")))
+
+
+class RankingPane(TabPane):
+    BINDINGS = footer_keys((("space", "pause", "pause"),))
