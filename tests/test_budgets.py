@@ -4,6 +4,7 @@ small simulated testnet gives its memory back once the puts stop (docs/budgets.m
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import trio
 from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
 from vaultnet import Testnet
 from vaultnet import events as ev
+from vaultnet.allocator import limit_fragmentation
 from vaultnet.bench_memory import main as bench_memory_main
 from vaultnet.bench_memory import table_sizes
 from vaultnet.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
@@ -288,3 +290,9 @@ def test_bench_memory_refuses_a_warmup_longer_than_the_run(capsys) -> None:
         bench_memory_main(["--puts", "10", "--warmup", "20"])
     assert exit_info.value.code == 2
     assert "--warmup" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_allocator_threshold_is_set_on_glibc() -> None:
+    """The commands' anti-fragmentation setting really reaches glibc (mallopt returns 1)."""
+    assert limit_fragmentation() is True

@@ -65,6 +65,7 @@ import trio
 import trio.testing
 
 from vaultnet import control
+from vaultnet.allocator import limit_fragmentation
 from vaultnet.events import TraceRecorder
 from vaultnet.faults import Fault
 from vaultnet.filemodes import open_private, private_dir, write_private
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if handler is None:
         _error_line(f"name a command: {', '.join(COMMANDS)} (see '{PROG} --help')")
         return 2
+    limit_fragmentation()
     try:
         return handler(args)
     except UsageError as exc:
