@@ -24,7 +24,7 @@ from vaultnet.personas.base import (
     knows_a_group,
     new_id,
 )
-from vaultnet.personas.data_manager import REPLACED, VERDICTS
+from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.routing import Parameters
 from vaultnet.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
@@ -32,6 +32,10 @@ from vaultnet.xor import Name
 
 RECONCILE_ROUNDS = 3
 RECONCILE_INTERVAL = 10.0
+RECONCILE_LATER = 15.0
+"""After the first RECONCILE_ROUNDS, copies held since start that no quorum has yet called
+keep or replaced are asked about again this often, until decided: the group may need longer
+than the fast rounds to notice we left and replace us."""
 VERDICTS_KEPT = 10_000
 """Copies whose DataManagers' answers we count at once (oldest forgotten first: a forgotten
 count only means the copy is kept until the next round asks again)."""
@@ -48,6 +52,8 @@ class PmidNode(GroupPersona):
         self.losing = False
         self._reconcile_rounds = 0
         self._last_reconcile = float("-inf")
+        self._undecided: set[bytes] = {entry.copy_name for entry in chunks.entries()}
+        """Copies held at start (a restart) whose DataManagers have not yet decided on us."""
         self._verdicts: OrderedDict[bytes, dict[Name, str]] = OrderedDict()  # copy -> answers
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
@@ -115,16 +121,20 @@ class PmidNode(GroupPersona):
         still held: members that had not yet noticed we left (and so still named us), did not
         know us yet, or had not reconciled their own records may answer differently later."""
         out = Outbox()
-        if (self._reconcile_rounds >= RECONCILE_ROUNDS or not knows_a_group(ctx)
-                or ctx.now() - self._last_reconcile < RECONCILE_INTERVAL):
+        fast = self._reconcile_rounds < RECONCILE_ROUNDS
+        if ((not fast and not self._undecided) or not knows_a_group(ctx)
+                or ctx.now() - self._last_reconcile
+                < (RECONCILE_INTERVAL if fast else RECONCILE_LATER)):
             return out
         self._reconcile_rounds += 1
         self._last_reconcile = ctx.now()
-        for entry in self.chunks.entries():
+        held = [entry.copy_name for entry in self.chunks.entries()]
+        self._undecided.intersection_update(held)
+        for copy in held if fast else sorted(self._undecided):
             out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
-                entry.copy_name, Persona.DATA_MANAGER, group=True), action="holding",
-                msg_id=new_id("holding", ctx.own, entry.copy_name, str(self._reconcile_rounds)),
-                trace_id=bytes(16), body={"copy": entry.copy_name}, sender=b""))
+                copy, Persona.DATA_MANAGER, group=True), action="holding",
+                msg_id=new_id("holding", ctx.own, copy, str(self._reconcile_rounds)),
+                trace_id=bytes(16), body={"copy": copy}, sender=b""))
         return out
 
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -140,8 +150,11 @@ class PmidNode(GroupPersona):
         answers[msg.sender] = verdict
         while len(self._verdicts) > VERDICTS_KEPT:
             self._verdicts.popitem(last=False)
+        if list(answers.values()).count(KEEP) >= self.params.accumulation_quorum:
+            self._undecided.discard(copy)
         replaced = list(answers.values()).count(REPLACED)
         if replaced >= self.params.accumulation_quorum and self.chunks.delete(copy):
+            self._undecided.discard(copy)
             del self._verdicts[copy]
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
