@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
+from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx, Manager
 from vaultnet import Testnet
 from vaultnet import events as ev
 from vaultnet.allocator import limit_fragmentation
@@ -28,7 +28,6 @@ from vaultnet.personas.base import (
     TRANSFERS_PENDING,
     WAITING_LIMIT,
     WAITING_TTL,
-    GroupPersona,
     StashStore,
     canonical,
     digest,
@@ -148,16 +147,6 @@ def test_waiting_payloads_are_bounded_and_forgotten(node: PmidNode) -> None:
     assert node.waiting_payloads() == 0
 
 
-class _Manager(GroupPersona):
-    persona = Persona.MAID_MANAGER
-
-    def __init__(self, store: RecordStore) -> None:
-        super().__init__(PARAMS)
-        self.store = store
-
-    def transfer_stores(self) -> list[RecordStore]:
-        return [self.store]
-
 
 def _transfer(sender: Name, key: bytes, value: dict[str, object]) -> Message:
     return Message(src=Authority(sender, Persona.MAID_MANAGER),
@@ -167,7 +156,7 @@ def _transfer(sender: Name, key: bytes, value: dict[str, object]) -> Message:
 
 
 def test_disputed_transfers_are_forgotten_after_their_window(tmp_path: Path) -> None:
-    manager = _Manager(RecordStore(Database(tmp_path / "t.db"), "accounts"))
+    manager = Manager(RecordStore(Database(tmp_path / "t.db"), "accounts"))
     manager.attach(NODE)
     clock = [0.0]
     ctx = Ctx(NODE, clock)

@@ -3,7 +3,10 @@ and time is whatever the test sets."""
 
 from __future__ import annotations
 
+from vaultnet.messages import Persona
+from vaultnet.personas.base import GroupPersona
 from vaultnet.routing import Parameters
+from vaultnet.store import RecordStore
 from vaultnet.xor import Name, closest
 
 GROUP = bytes(64)
@@ -35,3 +38,17 @@ class Ctx:
 
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
         return closest(target, [m for m in MEMBERS if m not in exclude], k)
+
+
+class Manager(GroupPersona):
+    """A manager persona over one record store: the smallest thing account transfer runs on."""
+
+    persona = Persona.MAID_MANAGER
+
+    def __init__(self, store: RecordStore) -> None:
+        super().__init__(PARAMS)
+        self.store = store
+
+    def transfer_stores(self) -> list[RecordStore]:
+        """The one store whose records this manager transfers."""
+        return [self.store]

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
+from tests.personas.helpers import GROUP, MEMBERS, Ctx, Manager
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
     LONE_TRANSFER_WAIT,
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
     TRANSFER_DISPUTED,
-    GroupPersona,
     Outbox,
     canonical,
 )
@@ -28,16 +27,6 @@ KEY = GROUP + b"record"
 NEWCOMER, A, B, C = MEMBERS
 STRANGER = b"\xff" * 64
 
-
-class Manager(GroupPersona):
-    persona = Persona.MAID_MANAGER
-
-    def __init__(self, store: RecordStore) -> None:
-        super().__init__(PARAMS)
-        self.store = store
-
-    def transfer_stores(self) -> list[RecordStore]:
-        return [self.store]
 
 
 Vaults = dict[Name, tuple["Manager", Ctx]]

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
+from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx, Manager
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
     LONE_TRANSFER_WAIT,
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
-    GroupPersona,
     Outbox,
 )
 from vaultnet.personas.data_manager import KEEP, NO_RECORD, REPLACED, DataManager
@@ -36,16 +35,6 @@ class WideCtx(Ctx):
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
         return closest(target, [m for m in [*MEMBERS, FAR] if m not in exclude], k)
 
-
-class Manager(GroupPersona):
-    persona = Persona.MAID_MANAGER
-
-    def __init__(self, store: RecordStore) -> None:
-        super().__init__(PARAMS)
-        self.store = store
-
-    def transfer_stores(self) -> list[RecordStore]:
-        return [self.store]
 
 
 Vaults = dict[Name, tuple[Manager, WideCtx]]
