@@ -167,6 +167,17 @@ def new_file(tmp_path: Path, label: str) -> Path:
     return path
 
 
+def put_chunks(data_dir: Path, tmp_path: Path) -> dict[Name, Path]:
+    """Put CHUNKS new files through the CLI: each acknowledged name with its source file."""
+    chunks: dict[Name, Path] = {}
+    for i in range(CHUNKS):
+        source = new_file(tmp_path, str(i))
+        name = put_file(data_dir, source)
+        assert name is not None
+        chunks[name] = source
+    return chunks
+
+
 # -- the whole testnet ---------------------------------------------------------------------------
 
 
@@ -174,13 +185,8 @@ def test_clean_stop_and_start_serves_every_chunk(tmp_path: Path) -> None:
     """Put 20 chunks, Ctrl-C, start again on the same directory: all 20 are served, and every
     chunk is back to full replication (before the fix: 0 of 20, copies deleted within 2 s)."""
     data_dir = tmp_path / "net"
-    chunks: dict[Name, Path] = {}
     with launched_testnet(data_dir) as proc:
-        for i in range(CHUNKS):
-            source = new_file(tmp_path, str(i))
-            name = put_file(data_dir, source)
-            assert name is not None
-            chunks[name] = source
+        chunks = put_chunks(data_dir, tmp_path)
         stop(proc, signal.SIGINT)
     on_disk = check_disk(data_dir)
     assert all(copies_of(on_disk, chunk) > 0 for chunk in chunks)
@@ -252,13 +258,8 @@ def test_ctl_restart_of_one_vault_restores_full_replication(tmp_path: Path) -> N
     3 kinds x 2 holders on disk within AFTER_RESTART_BOUND, and served (before the fix: 120
     stored copies became 98 and stayed so)."""
     data_dir = tmp_path / "net"
-    chunks: dict[Name, Path] = {}
     with launched_testnet(data_dir) as proc:
-        for i in range(CHUNKS):
-            source = new_file(tmp_path, str(i))
-            name = put_file(data_dir, source)
-            assert name is not None
-            chunks[name] = source
+        chunks = put_chunks(data_dir, tmp_path)
         wait_for_full_replication(data_dir, list(chunks))
         per_vault = Counter(d for dirs in disk_copies(data_dir).values() for d in dirs)
         busiest = per_vault.most_common(1)[0][0]
