@@ -20,7 +20,8 @@ from vaultnet.personas.base import (
     Outbox,
 )
 from vaultnet.personas.data_manager import KEEP, NO_RECORD, REPLACED, DataManager
-from vaultnet.personas.pmid_node import PmidNode
+from vaultnet.personas.integrity import CHECK_TIMEOUT, UNSTORED_WAIT, expected_answer
+from vaultnet.personas.pmid_node import RECONCILE_LATER, RECONCILE_ROUNDS, PmidNode
 from vaultnet.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, closest
 
@@ -188,3 +189,98 @@ def test_pmid_node_drops_a_copy_only_on_a_quorum_of_replaced(tmp_path: Path,
     out = node.handle(reconcile(MEMBERS[quorum - 1], REPLACED, b"z" * 16), ctx)
     assert not chunks.has(COPY)
     assert [n.what for n in out.notes] == ["chunk_deleted"]
+
+
+def stored(holder: Name, msg_id: bytes) -> Message:
+    return Message(src=Authority(holder, Persona.PMID_NODE),
+                   dst=Authority(GROUP, Persona.DATA_MANAGER, group=True), action="stored",
+                   msg_id=msg_id, trace_id=bytes(16), sender=holder, body={"copy": GROUP})
+
+
+def data_manager(tmp_path: Path, own: Name) -> DataManager:
+    manager = DataManager(PARAMS, RecordStore(Database(tmp_path / "dm.db"), "data_manager"))
+    manager.attach(own)
+    manager.records.put(GROUP, {"kind": "P", "size": len(CONTENT), "subscribers": 1,
+                                "holders": [HOLDER, OTHER], "failed": []})
+    return manager
+
+
+def test_replaced_only_once_the_replacement_confirmed_its_copy(tmp_path: Path,
+                                                               clock: list[float]) -> None:
+    """A rejoining node whose place went to OTHER keeps its copy until OTHER says "stored":
+    that store may never arrive, and then the node's copy is the one that exists."""
+    manager = data_manager(tmp_path, A)
+    ctx = WideCtx(A, clock)
+    manager.holder_chosen(GROUP, OTHER, ctx, replacement=True)
+    assert verdict(manager, ctx, FAR, b"1" * 16) == NO_RECORD
+    manager.handle(stored(OTHER, b"s" * 16), ctx)
+    assert verdict(manager, ctx, FAR, b"2" * 16) == REPLACED
+
+
+def test_a_store_confirmed_before_our_own_commit_counts(tmp_path: Path,
+                                                       clock: list[float]) -> None:
+    """The group's agreement, and so the holder's "stored", can run ahead of our own commit:
+    a confirmation that came first is not forgotten when we choose the holder."""
+    manager = data_manager(tmp_path, A)
+    ctx = WideCtx(A, clock)
+    manager.records.put(GROUP, {"kind": "P", "size": len(CONTENT), "subscribers": 1,
+                                "holders": [HOLDER], "failed": []})
+    manager.handle(stored(OTHER, b"s" * 16), ctx)  # not named by our record yet
+    manager.records.put(GROUP, {"kind": "P", "size": len(CONTENT), "subscribers": 1,
+                                "holders": [HOLDER, OTHER], "failed": []})
+    manager.holder_chosen(GROUP, OTHER, ctx, replacement=True)
+    assert verdict(manager, ctx, FAR, b"1" * 16) == REPLACED
+
+
+def test_the_lead_challenges_a_holder_that_never_confirmed_and_replaces_it(
+        tmp_path: Path, clock: list[float]) -> None:
+    """OTHER was chosen but its store was lost: UNSTORED_WAIT later the lead challenges it,
+    and on two "not held" answers removes it and chooses another holder."""
+    lead = closest(GROUP, [m for m in MEMBERS if m != GROUP], 1)[0]
+    manager = data_manager(tmp_path, lead)
+    ctx = WideCtx(lead, clock)
+    manager.stash.put(GROUP, CONTENT)
+    manager.holder_chosen(GROUP, OTHER, ctx, replacement=True)
+    assert not [m for m in manager.tick(ctx).messages if m.action == "challenge"]
+    clock[0] += UNSTORED_WAIT + 1
+    challenges = [m for m in manager.tick(ctx).messages if m.action == "challenge"]
+    assert sorted(m.dst.name for m in challenges) == [HOLDER, OTHER]
+    nonce = challenges[0].body["nonce"]
+
+    def answer(holder: Name, content: bytes, msg_id: bytes) -> Message:
+        return Message(src=Authority(holder, Persona.PMID_NODE), dst=challenges[0].src,
+                       action="challenge_response", msg_id=msg_id, trace_id=bytes(16),
+                       sender=holder, body={"copy": GROUP, "answer": (
+                           expected_answer(content, nonce) if content else b"")})
+
+    manager.handle(answer(HOLDER, CONTENT, b"h" * 16), ctx)
+    for i in range(2):  # "not held", then again after CHECK_TIMEOUT
+        manager.handle(answer(OTHER, b"", bytes([40 + i]) * 16), ctx)
+        clock[0] += CHECK_TIMEOUT + 1
+        manager.tick(ctx)
+    record = manager.records.get(GROUP)
+    assert record is not None and record["failed"] == [OTHER]
+    assert record["holders"][0] == HOLDER and len(record["holders"]) == 2
+
+
+def test_a_keep_in_the_fast_rounds_does_not_end_the_asking(tmp_path: Path,
+                                                          clock: list[float]) -> None:
+    """Members that have not yet noticed we left say "keep" and replace us a moment later:
+    only a quorum of "keep" in a later round (after RECONCILE_ROUNDS) settles the copy."""
+    chunks = ChunkStore(Database(tmp_path / "node.db"), 1 << 20)
+    chunks.put(COPY, CopyKind.PRIMARY, CONTENT)
+    node = PmidNode(PARAMS, chunks)
+    node.attach(FAR)
+    ctx = WideCtx(FAR, clock)
+
+    def ask_and_keep(round_id: int) -> bool:
+        asked = [m for m in node.tick(ctx).messages if m.action == "holding"]
+        for i, member in enumerate(MEMBERS):
+            node.handle(reconcile(member, KEEP, bytes([round_id, i]) * 8), ctx)
+        clock[0] += RECONCILE_LATER
+        return bool(asked)
+
+    assert all(ask_and_keep(r) for r in range(RECONCILE_ROUNDS))
+    assert ask_and_keep(RECONCILE_ROUNDS)  # still asked after the fast rounds
+    assert not ask_and_keep(RECONCILE_ROUNDS + 1)  # settled by the later round's quorum
+    assert chunks.has(COPY)

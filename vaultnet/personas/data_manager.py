@@ -191,6 +191,7 @@ class DataManager(GroupPersona, IntegrityChecks):
                     self._awaiting_primary.popitem(last=False)
         for holder in holders:
             out.note(HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
+            self.holder_chosen(copy, holder, ctx, replacement=False)
             self._send_to_holder(copy, record, holder, action["id"], ctx, out, trace)
 
     def _send_to_holder(self, copy: Name, record: dict[str, Any], holder: Name, op_id: bytes,
@@ -232,7 +233,9 @@ class DataManager(GroupPersona, IntegrityChecks):
         copy = body_bytes(msg, "copy")
         record = self.records.get(copy)
         if record is None or msg.sender not in record["holders"]:
+            self.stored_before_chosen(copy, msg.sender)
             return
+        self.holder_confirmed(copy, msg.sender)
         if not self.is_lead(copy, ctx):  # a holder has it; the lead keeps it for checks, Gets
             self.stash.discard(copy)
         action = self._awaiting_primary.pop(copy, None)
@@ -296,7 +299,7 @@ class DataManager(GroupPersona, IntegrityChecks):
             self.records.put(copy, record)
         for holder in added:
             out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
-            self.replacement_chosen(copy, holder, ctx)
+            self.holder_chosen(copy, holder, ctx, replacement=True)
             self._send_to_holder(copy, record, holder, new_id("replace", copy), ctx, out, trace)
         if not record["holders"]:
             # Nobody can hold it any more: forget the copy rather than keep a record that
@@ -438,7 +441,8 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     def tick(self, ctx: Context) -> Outbox:
         """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
-        replace holders that left without our noticing (a missed churn event)."""
+        replace holders that left without our noticing (a missed churn event); challenge
+        holders that never confirmed their copy (see `check_unstored`)."""
         out = Outbox()
         now = ctx.now()
         if now - self._last_sweep >= SWEEP_INTERVAL:
@@ -446,6 +450,7 @@ class DataManager(GroupPersona, IntegrityChecks):
             for copy in self.records.keys():  # noqa: SIM118 (a RecordStore, not a dict)
                 if ctx.is_responsible(copy):
                     self._drop_departed(copy, ctx, out)
+        self.check_unstored(ctx)
         self.run_checks(ctx, out)
         for copy, fetch in list(self._fetches.items()):
             if fetch.asked is not None and now - fetch.started > fetch.timeout:
@@ -457,10 +462,11 @@ class DataManager(GroupPersona, IntegrityChecks):
     def on_holding(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A (re)joined PmidNode holds `copy`: every member tells it what its record says,
         if the record is confirmed (not one we kept across a restart and have not reconciled
-        yet): KEEP when it names the node; REPLACED when it names a full set of other holders,
-        or the node was removed for failing the copy (a failed check, a refused or evicted
-        store); NO_RECORD otherwise (a short record: the node's copy may be the one left). The
-        node drops its copy only on a quorum of REPLACED."""
+        yet): KEEP when it names the node; REPLACED when it names a full set of other holders
+        that each confirmed storing the copy, or the node was removed for failing the copy (a
+        failed check, a refused or evicted store); NO_RECORD otherwise (a short record, or a
+        replacement still on its way: the node's copy may be the one left). The node drops its
+        copy only on a quorum of REPLACED."""
         copy = body_bytes(msg, "copy")
         if not ctx.is_responsible(copy):
             return
@@ -469,8 +475,9 @@ class DataManager(GroupPersona, IntegrityChecks):
             verdict = NO_RECORD
         elif msg.sender in record["holders"]:
             verdict = KEEP
-        elif (len(record["holders"]) >= self.holders_per_copy
-              or msg.sender in record["failed"]):
+        elif msg.sender in record["failed"] or (
+                len(record["holders"]) >= self.holders_per_copy
+                and all(self.is_stored(copy, h) for h in record["holders"])):
             verdict = REPLACED
         else:
             verdict = NO_RECORD

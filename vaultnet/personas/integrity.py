@@ -13,6 +13,10 @@ Decisions:
   honestly); that copy is audited when another member leads its group.
 - A replacement holder chosen less than NEW_HOLDER_GRACE ago is not challenged, and one
   answering "not held" is asked once more after CHECK_TIMEOUT: its copy may still be on the way.
+- A holder that has not said "stored" UNSTORED_WAIT after it was chosen is challenged anyway
+  (its store can be lost: a holder's PmidManagers whose lead changed before the content reached
+  it cannot pass it on). Until it confirms, our verdict on the copy for a rejoining PmidNode is
+  never "replaced": its copy may be the one that exists.
 - Copies are queued when churn touches our close set and checked a few per sweep, so a burst
   of churn cannot turn into a burst of challenges.
 - Nonces are derived from (lead, copy, time): unpredictable enough for a holder that does not
@@ -34,6 +38,10 @@ CHECKS_QUEUED = 10_000
 NEW_HOLDER_GRACE = 60.0
 """A replacement holder chosen less than this long ago is not challenged yet: its content is
 fetched from a surviving holder first and may still be on the way."""
+UNSTORED_WAIT = 20.0
+"""A holder that has not confirmed its copy this long after being chosen is challenged (and
+again every UNSTORED_WAIT until it confirms or is replaced): its store may have been lost on
+the way, e.g. when its PmidManagers' lead changed before the content reached the new lead."""
 FAILED_CHECK = "failed integrity check"
 INTEGRITY_FAILED = "integrity_failed"
 
@@ -59,11 +67,61 @@ class IntegrityChecks:
         self._check_queue: OrderedDict[Name, None] = OrderedDict()
         self._checks: OrderedDict[Name, _Check] = OrderedDict()
         self._new_holders: OrderedDict[tuple[Name, Name], float] = OrderedDict()
+        self._unstored: OrderedDict[tuple[Name, Name], float] = OrderedDict()
+        """(copy, holder) chosen by us whose "stored" has not come: since when (or since the
+        lead last checked it), oldest first."""
+        self._stored_early: OrderedDict[tuple[Name, Name], None] = OrderedDict()
+        """(copy, holder) whose "stored" came before we chose the holder ourselves (the other
+        members' agreement, and so the store, can run ahead of our own commit)."""
 
-    def replacement_chosen(self, copy: Name, holder: Name, ctx: Context) -> None:
-        self._new_holders[(copy, holder)] = ctx.now()
-        while len(self._new_holders) > CHECKS_QUEUED:
-            self._new_holders.popitem(last=False)
+    def holder_chosen(self, copy: Name, holder: Name, ctx: Context, *,
+                      replacement: bool) -> None:
+        """`holder` is to store `copy`: unconfirmed until it says "stored"; a replacement is
+        also left unchallenged for NEW_HOLDER_GRACE while its content travels."""
+        tables = [self._new_holders] if replacement else []
+        if (copy, holder) in self._stored_early:
+            del self._stored_early[(copy, holder)]
+        else:
+            tables.append(self._unstored)
+        for table in tables:
+            table[(copy, holder)] = ctx.now()
+            table.move_to_end((copy, holder))
+            while len(table) > CHECKS_QUEUED:
+                table.popitem(last=False)
+
+    def holder_confirmed(self, copy: Name, holder: Name) -> None:
+        """`holder` said it stored `copy`, or answered a challenge for it correctly."""
+        self._unstored.pop((copy, holder), None)
+
+    def stored_before_chosen(self, copy: Name, holder: Name) -> None:
+        """`holder` says it stored `copy` but our record does not name it (yet)."""
+        self._stored_early[(copy, holder)] = None
+        while len(self._stored_early) > CHECKS_QUEUED:
+            self._stored_early.popitem(last=False)
+
+    def is_stored(self, copy: Name, holder: Name) -> bool:
+        """Whether, as far as we know, `holder` has `copy` (chosen and never confirmed: no)."""
+        return (copy, holder) not in self._unstored
+
+    def check_unstored(self, ctx: Context) -> None:
+        """Holders that did not confirm a copy within UNSTORED_WAIT: the lead challenges them
+        (a holder without the copy fails and is replaced) and does so again every
+        UNSTORED_WAIT until each confirms or is gone from the record."""
+        while self._unstored:
+            (copy, holder), since = next(iter(self._unstored.items()))
+            if ctx.now() - since <= UNSTORED_WAIT:
+                return
+            record = self.records.get(copy)
+            if record is None or holder not in record["holders"]:
+                del self._unstored[(copy, holder)]
+                continue
+            self._unstored[(copy, holder)] = ctx.now()
+            self._unstored.move_to_end((copy, holder))
+            if self.is_lead(copy, ctx):
+                self._new_holders.pop((copy, holder), None)  # no more grace: ask it now
+                self._check_queue[copy] = None
+                while len(self._check_queue) > CHECKS_QUEUED:
+                    self._check_queue.popitem(last=False)
 
     def _settled_holder(self, copy: Name, holder: Name, ctx: Context) -> bool:
         added = self._new_holders.get((copy, holder))
@@ -74,6 +132,8 @@ class IntegrityChecks:
         for copy in self.records.keys():  # noqa: SIM118
             if self.is_lead(copy, ctx):
                 self._check_queue[copy] = None
+                while len(self._check_queue) > CHECKS_QUEUED:
+                    self._check_queue.popitem(last=False)
         while len(self._check_queue) > CHECKS_QUEUED:
             self._check_queue.popitem(last=False)
 
@@ -143,6 +203,8 @@ class IntegrityChecks:
         check.waiting.discard(msg.sender)
         if answer != check.expected:
             self._failed(copy, msg.sender, check.nonce, ctx, out)
+        else:
+            self.holder_confirmed(copy, msg.sender)
         if not check.waiting:
             del self._checks[copy]
 

@@ -150,7 +150,10 @@ class PmidNode(GroupPersona):
         answers[msg.sender] = verdict
         while len(self._verdicts) > VERDICTS_KEPT:
             self._verdicts.popitem(last=False)
-        if list(answers.values()).count(KEEP) >= self.params.accumulation_quorum:
+        if (list(answers.values()).count(KEEP) >= self.params.accumulation_quorum
+                and self._reconcile_rounds > RECONCILE_ROUNDS):
+            # Only a later round settles "keep": in the fast rounds, members may not have
+            # noticed yet that we left, and replace us moments after saying keep.
             self._undecided.discard(copy)
         replaced = list(answers.values()).count(REPLACED)
         if replaced >= self.params.accumulation_quorum and self.chunks.delete(copy):
