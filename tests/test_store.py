@@ -441,3 +441,39 @@ def test_sigkill_mid_write_restarts_consistent(tmp_path: Path) -> None:
         assert chunks.verify() == [] and database.integrity_ok()
     finally:
         database.close()
+
+
+READER = """
+import sys
+from vaultnet.store import Database, RecordStore
+
+with Database(sys.argv[1]) as db:
+    print(len(RecordStore(db, "log")))
+"""
+
+
+def records_seen_by_another_process(path: Path) -> int:
+    """What a reader in a separate process (as `vaultnet` commands and tests are) sees."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", READER, str(path)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=60, check=True)
+    return int(done.stdout)
+
+
+def test_reopening_in_place_keeps_commits_visible_to_other_processes(tmp_path: Path) -> None:
+    """A vault restarted in its process opens its database while the old connection is still
+    open. Commits after that stay visible to (and durable for) other processes: opening must
+    not drop the old connection's locks, or a reader that closes deletes the live WAL file
+    (before the fix, the third commit below was invisible: 2 instead of 3)."""
+    path = tmp_path / "vault.db"
+    old = Database(path)
+    RecordStore(old, "log").put(b"1", 1)
+    new = Database(path)
+    old.close()
+    log = RecordStore(new, "log")
+    log.put(b"2", 2)
+    assert records_seen_by_another_process(path) == 2
+    log.put(b"3", 3)
+    assert records_seen_by_another_process(path) == 3
+    new.close()

@@ -58,11 +58,19 @@ def write_private(path: Path, data: bytes, durable: bool = False) -> None:
 
 
 def private_database(path: str) -> None:
-    """Make sure the sqlite database at `path` and its side files are 0600: create the
+    """Make sure the sqlite database at `path` and its side files are 0600: create a missing
     database file 0600 before sqlite opens it (sqlite would use 0644 less the umask, and gives
-    the WAL and shared-memory files the database's mode), and tighten side files left by an
-    older run."""
-    os.close(open_private(path, os.O_RDWR))
+    the WAL and shared-memory files the database's mode), and tighten existing files by path.
+
+    An existing database is never opened here: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, including those of another connection to the same
+    database in this process (a vault restarted in place). Without its locks, a reader in
+    another process that closes takes itself for the last connection, checkpoints and deletes
+    the WAL file, and the running vault's later commits go to an unlinked file: invisible to
+    every reader, and lost if the process is killed."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    os.chmod(path, FILE_MODE)
     for suffix in SQLITE_SIDE_FILES:
         with contextlib.suppress(FileNotFoundError):
             os.chmod(path + suffix, FILE_MODE)
