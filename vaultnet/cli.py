@@ -826,8 +826,9 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    run_client(args, lambda client: client.delete(args.name))
-    print(f"deleted {args.name.hex()[:16]}")
+    held = run_client(args, lambda client: client.delete(args.name))
+    print(f"deleted {args.name.hex()[:16]}" if held
+          else f"{args.name.hex()[:16]} is not in your account: nothing deleted")
     return 0
 
 

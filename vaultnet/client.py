@@ -7,7 +7,6 @@ content is checked against its name whoever sends it, so a cached answer is as g
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 from collections import defaultdict
@@ -52,6 +51,10 @@ class NoSuchData(ClientError):
 
 
 class DeleteFailure(ClientError):
+    """A delete the network did not confirm. The network answers every delete with success
+    (for a chunk your account does not hold, it changes nothing), so in practice this is its
+    `DeleteNoAnswer` twin."""
+
     def __init__(self, name: Name, reason: str) -> None:
         super().__init__(f"delete of {name.hex()[:16]} refused: {reason}")
         self.name = name
@@ -284,18 +287,21 @@ class MaidClient:
                               "no answer")
         raise NoSuchData(name, reason)
 
-    async def delete(self, name: Name, trace: bytes | None = None) -> None:
+    async def delete(self, name: Name, trace: bytes | None = None) -> bool:
+        """Delete one put of `name` from this account; the network's copies go when no
+        account holds the chunk any more. Succeeds also for a chunk this account does not hold
+        (it changes nothing): returns whether the account held it. DeleteNoAnswer if nobody
+        answered."""
         _check_name(name)
         msg_id = self.new_id()
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "delete",
                             {"name": name}, msg_id, trace or self.new_id())
-        ok, failed = derived_id("delete_ok", msg_id), derived_id("delete_failure", msg_id)
-        answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
+        answer = await self._request(msg, [derived_id("delete_ok", msg_id)],
+                                     self.params.accumulation_quorum)
         if answer is None:
             raise DeleteNoAnswer(f"delete of {name.hex()[:16]}", self.timeout * ATTEMPTS,
                                  name, "no answer")
-        if answer.action != "delete_ok":
-            raise DeleteFailure(name, str(answer.body.get("reason", "refused")))
+        return answer.body.get("held") is True
 
     async def put_version(self, key: Name, parent: VersionName | None, version: VersionName,
                           max_versions: int | None = None, max_branches: int | None = None,
@@ -337,9 +343,8 @@ class MaidClient:
                                              Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
         removed = _versions_of(answer, "removed")
-        for version in removed:
-            with contextlib.suppress(DeleteFailure):  # put by another account: theirs
-                await self.delete(version.id, trace=trace)
+        for version in removed:  # one put by another account is theirs: nothing happens to it
+            await self.delete(version.id, trace=trace)
         return removed
 
     async def _version_request(self, key: Name, action: str, body: dict[str, Any],

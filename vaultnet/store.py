@@ -237,6 +237,15 @@ class RecordStore:
         rows = self.db.connection.execute(f"SELECT key FROM {self._sql_table} ORDER BY key")
         return [r[0] for r in rows]
 
+    def keys_after(self, key: bytes, limit: int) -> list[bytes]:
+        """Up to `limit` keys greater than `key`, in order: a cursor that walks a large table a
+        little at a time."""
+        rows = self.db.connection.execute(
+            f"SELECT key FROM {self._sql_table} WHERE key > ? ORDER BY key LIMIT ?",
+            (bytes(key), limit),
+        )
+        return [r[0] for r in rows]
+
     def _raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, encoded value) in key order, a page at a time: bounded memory, and safe
         against the caller writing to the table between pages."""

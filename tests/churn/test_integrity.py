@@ -1,11 +1,15 @@
 """Integrity checks and the rank floor: a lying vault and a vault that silently loses data are
-caught by nonce challenges after churn, ranked below the floor and refused new copies, while
-no chunk is lost and no honest vault is penalised."""
+caught by nonce challenges, after churn and periodically without it, ranked below the floor and
+refused new copies, while no chunk is lost and no honest vault is penalised."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 from vaultnet import Testnet
-from vaultnet.churn_scenario import stored_by
+from vaultnet.churn_scenario import replication_ok, stored_by
+from vaultnet.personas.integrity import CHECK_TIMEOUT, PERIODIC_BATCH, PERIODIC_INTERVAL
 from vaultnet.personas.pmid_manager import RANK_FLOOR, rank
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.xor import Name
@@ -45,6 +49,37 @@ async def test_liar_and_loser_sink_below_the_floor_and_nothing_is_lost(autojump_
             for kind in CopyKind:
                 held = stored_by(net, copy_name(chunk, kind))
                 assert liar not in held and loser not in held
+        reader = await net.client()
+        for i, chunk in enumerate(chunks):
+            assert await reader.get(chunk) == bytes([i]) * 2000
+
+
+async def test_without_churn_periodic_checks_sink_the_liar_and_the_loser(autojump_clock) -> None:
+    """A quiet, roomy network (16 vaults, 1 GiB each, no churn after the faults): periodic
+    checks rank the liar and the loser below the floor within the stated bound (before: the
+    liar kept rank 1.00 and was given more copies), and no honest vault is penalised."""
+    async with Testnet(vaults=16, transport="sim", seed=8) as net:
+        client = await net.client()
+        chunks = [await client.put(bytes([i]) * 2000) for i in range(40)]
+        await net.wait_for(lambda: all(replication_ok(net, [c]) for c in chunks), 60,
+                           "copies placed")
+        by_load = sorted(net.vaults, key=lambda v: len(v.stored()), reverse=True)
+        liar, loser = by_load[0].name, by_load[1].name
+        net.fault(liar, "lie")
+        net.fault(loser, "lose")
+        led = Counter(net.true_close_group(copy_name(c, k))[0] for c in chunks for k in CopyKind)
+        # Every copy is checked within one walk of its lead; a "not held" answer is asked again
+        # after CHECK_TIMEOUT and fails after another.
+        bound = (math.ceil(max(led.values()) / PERIODIC_BATCH) + 1) * PERIODIC_INTERVAL \
+            + 3 * CHECK_TIMEOUT
+
+        def sunk() -> bool:
+            r = ranks(net)
+            return r.get(liar, 1.0) < RANK_FLOOR and r.get(loser, 1.0) < RANK_FLOOR
+
+        await net.wait_for(sunk, bound, "the liar and the loser ranked below the floor")
+        honest = {n: r for n, r in ranks(net).items() if n not in (liar, loser)}
+        assert honest and all(r == 1.0 for r in honest.values()), honest
         reader = await net.client()
         for i, chunk in enumerate(chunks):
             assert await reader.get(chunk) == bytes([i]) * 2000

@@ -11,7 +11,7 @@ from tests.data.helpers import copies_placed, group_records_equal, nothing_store
 from vaultnet import Testnet
 from vaultnet import events as ev
 from vaultnet.cache import CACHE_TTL
-from vaultnet.client import MAX_CHUNK_SIZE, DeleteFailure, NoSuchData, PutFailure
+from vaultnet.client import MAX_CHUNK_SIZE, NoSuchData, PutFailure
 from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas import base
 from vaultnet.store import CopyKind, copy_name
@@ -74,7 +74,7 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
         await net.wait_for(lambda: subscribers() == {2}, 30, "two subscribers")
         assert sorted((v.name, tuple(v.stored())) for v in net.vaults) == placed
         holder_names = {h for h in net.true_close_group(primary)}
-        await client.delete(name)
+        assert await client.delete(name)
         await net.wait_for(lambda: subscribers() == {1}, 30, "one subscriber")
         assert await client.get(name) == data
         await client.delete(name)
@@ -82,13 +82,33 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
         await trio.sleep(CACHE_TTL)  # simulated: relay caches may serve it until they expire
         with pytest.raises(NoSuchData):
             await client.get(name)
-        with pytest.raises(DeleteFailure):
-            await client.delete(name)
+        assert not await client.delete(name)  # no longer in the account: changes nothing
         for vault in net.vaults:
             account = vault.host.pmid_manager.accounts.get  # type: ignore[union-attr]
             for node in holder_names:
                 record = account(node)
                 assert record is None or record["stored"] == 0
+
+
+async def test_a_delete_by_another_account_succeeds_and_changes_nothing(autojump_clock) -> None:
+    """A delete always succeeds (seed 002); for a chunk the account does not hold it changes
+    nothing: the owner's copies stay, and neither account's `used` moves."""
+    async with Testnet(vaults=8, transport="sim", seed=5) as net:
+        owner, other = await net.client(), await net.client()
+        data = b"owned" * 500
+        name = await owner.put(data)
+        await net.wait_for(lambda: copies_placed(net, name), 30, "copies placed")
+        placed = sorted((v.name, tuple(v.stored())) for v in net.vaults)
+
+        def used(client_name: bytes) -> set[int]:
+            return {v.host.maid_manager.account(client_name)["used"]  # type: ignore[union-attr]
+                    for v in net.vaults if v.name in net.true_close_group(client_name)}
+
+        await net.wait_for(lambda: used(owner.name) == {len(data)}, 30, "owner charged")
+        assert not await other.delete(name)
+        assert used(other.name) == {0} and used(owner.name) == {len(data)}
+        assert sorted((v.name, tuple(v.stored())) for v in net.vaults) == placed
+        assert await other.get(name) == data
 
 
 @pytest.mark.parametrize("seed", [11, 2, 20, 22, 25, 41, 43])

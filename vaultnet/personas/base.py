@@ -337,6 +337,11 @@ class GroupPersona:
     needs_payload: frozenset[str] = frozenset()
     resendable: frozenset[str] = frozenset()
     """Content-carrying group messages we send whose content a recipient may ask for again."""
+    unguarded: frozenset[str] = frozenset()
+    """Single-source actions handled afresh every time instead of through the firewall: reads
+    and answers to our own requests, where a duplicate costs one more answer and never a
+    second change. Their answers (a get's carries up to 1 MiB) are not worth keeping, and
+    the periodic integrity checks would otherwise keep every firewall full of them."""
 
     def __init__(self, params: Parameters) -> None:
         self.params = params
@@ -396,6 +401,9 @@ class GroupPersona:
             return out
         if msg.sender != msg.src.name:
             raise FrameError("a single source must send its own messages")
+        if msg.action in self.unguarded:
+            self._dispatch(msg, msg.payload, ctx, out)
+            return out
         fw_key = msg.sender + msg.msg_id
         entry = self.firewall.lookup(fw_key, ctx.now())
         if entry is not None:

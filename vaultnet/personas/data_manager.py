@@ -36,7 +36,7 @@ from vaultnet.personas.base import (
     new_id,
 )
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
-from vaultnet.personas.pmid_manager import BELOW_FLOOR
+from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, RecordStore, chunk_name_of, copy_name
 from vaultnet.wire import FrameError
@@ -79,6 +79,7 @@ class DataManager(GroupPersona, IntegrityChecks):
     persona = Persona.DATA_MANAGER
     needs_payload = frozenset({"put"})
     resendable = frozenset({"put"})
+    unguarded = frozenset({"get", "fetch_response", "challenge_response"})
 
     def __init__(self, params: Parameters, records: RecordStore,
                  holders_per_copy: int = HOLDERS_PER_COPY) -> None:
@@ -191,7 +192,7 @@ class DataManager(GroupPersona, IntegrityChecks):
                     self._awaiting_primary.popitem(last=False)
         for holder in holders:
             out.note(HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
-            self.holder_chosen(copy, holder, ctx, replacement=False)
+            self.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, action["id"], ctx, out, trace)
 
     def _send_to_holder(self, copy: Name, record: dict[str, Any], holder: Name, op_id: bytes,
@@ -278,7 +279,8 @@ class DataManager(GroupPersona, IntegrityChecks):
         if action["reported"] != record["size"]:
             out.send(self.group_message(
                 copy, holder, "correction",
-                {"copy": copy, "size": record["size"], "reported": action["reported"]},
+                {"copy": copy, "size": record["size"],
+                 "reason": LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK},
                 trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
         self.replicate(copy, record, ctx, out, trace)
 
@@ -299,7 +301,7 @@ class DataManager(GroupPersona, IntegrityChecks):
             self.records.put(copy, record)
         for holder in added:
             out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
-            self.holder_chosen(copy, holder, ctx, replacement=True)
+            self.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, new_id("replace", copy), ctx, out, trace)
         if not record["holders"]:
             # Nobody can hold it any more: forget the copy rather than keep a record that
@@ -430,7 +432,10 @@ class DataManager(GroupPersona, IntegrityChecks):
             self._ask_next(copy, fetch, ctx, out, trace)
             return
         del self._fetches[copy]
-        self.stash.put(copy, payload)
+        if fetch.clients or fetch.replicate_to or fetch.forward_to:
+            # Kept a while, to answer the next get or replacement without a fetch; content
+            # fetched only for an integrity check (the periodic walk) is not worth the memory.
+            self.stash.put(copy, payload)
         self.content_verified(copy, payload, ctx, out)
         for to, request_id, client_trace in fetch.clients:
             out.send(self._get_response(copy, to, request_id, client_trace, payload, ""))
@@ -442,7 +447,8 @@ class DataManager(GroupPersona, IntegrityChecks):
     def tick(self, ctx: Context) -> Outbox:
         """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
         replace holders that left without our noticing (a missed churn event); challenge
-        holders that never confirmed their copy (see `check_unstored`)."""
+        holders that never confirmed their copy (see `check_unstored`) and, a few at a time,
+        every copy we lead (`queue_periodic`)."""
         out = Outbox()
         now = ctx.now()
         if now - self._last_sweep >= SWEEP_INTERVAL:
@@ -451,6 +457,7 @@ class DataManager(GroupPersona, IntegrityChecks):
                 if ctx.is_responsible(copy):
                     self._drop_departed(copy, ctx, out)
         self.check_unstored(ctx)
+        self.queue_periodic(ctx)
         self.run_checks(ctx, out)
         for copy, fetch in list(self._fetches.items()):
             if fetch.asked is not None and now - fetch.started > fetch.timeout:

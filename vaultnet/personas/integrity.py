@@ -11,14 +11,19 @@ Decisions:
   cannot recheck without the content, and the lead is one of them by their own view.
 - The lead does not challenge itself when it is also a holder (it cannot audit its own disk
   honestly); that copy is audited when another member leads its group.
-- A replacement holder chosen less than NEW_HOLDER_GRACE ago is not challenged, and one
-  answering "not held" is asked once more after CHECK_TIMEOUT: its copy may still be on the way.
+- A holder chosen less than NEW_HOLDER_GRACE ago that has not yet said "stored" is not
+  challenged (a put's first holders too, not only replacements: the periodic walk must not
+  catch a store in flight), and one answering "not held" is asked once more after
+  CHECK_TIMEOUT: its copy may still be on the way.
 - A holder that has not said "stored" UNSTORED_WAIT after it was chosen is challenged anyway
   (its store can be lost: a holder's PmidManagers whose lead changed before the content reached
   it cannot pass it on). Until it confirms, our verdict on the copy for a rejoining PmidNode is
   never "replaced": its copy may be the one that exists.
 - Copies are queued when churn touches our close set and checked a few per sweep, so a burst
   of churn cannot turn into a burst of challenges.
+- On a quiet network too: every PERIODIC_INTERVAL a lead queues the next PERIODIC_BATCH copies
+  it leads, walking its records in name order and wrapping around, so a holder that lies or
+  loses data is caught without any churn (see PERIODIC_BATCH for the bound).
 - Nonces are derived from (lead, copy, time): unpredictable enough for a holder that does not
   know when it will be asked; a real network would use a random source.
 """
@@ -36,12 +41,20 @@ CHECKS_PER_SWEEP = 8
 CHECK_TIMEOUT = 5.0
 CHECKS_QUEUED = 10_000
 NEW_HOLDER_GRACE = 60.0
-"""A replacement holder chosen less than this long ago is not challenged yet: its content is
-fetched from a surviving holder first and may still be on the way."""
+"""A holder chosen less than this long ago and not yet confirmed is not challenged: its content
+(for a replacement, fetched from a surviving holder first) may still be on the way."""
 UNSTORED_WAIT = 20.0
 """A holder that has not confirmed its copy this long after being chosen is challenged (and
 again every UNSTORED_WAIT until it confirms or is replaced): its store may have been lost on
 the way, e.g. when its PmidManagers' lead changed before the content reached the new lead."""
+PERIODIC_INTERVAL = 10.0
+PERIODIC_BATCH = 4
+"""Copies a lead queues for a check every PERIODIC_INTERVAL without churn: every copy it leads
+is checked at least once every ceil(led / PERIODIC_BATCH) x PERIODIC_INTERVAL seconds (a vault
+leading 100 copies: every 250 s), at a cost of at most 0.4 content fetches a second."""
+PERIODIC_SCAN = 256
+"""Records looked at per periodic step at most (those the vault does not lead are skipped):
+the walk costs a bounded read however large the table."""
 FAILED_CHECK = "failed integrity check"
 INTEGRITY_FAILED = "integrity_failed"
 
@@ -70,20 +83,21 @@ class IntegrityChecks:
         self._unstored: OrderedDict[tuple[Name, Name], float] = OrderedDict()
         """(copy, holder) chosen by us whose "stored" has not come: since when (or since the
         lead last checked it), oldest first."""
+        self._last_periodic: float | None = None
+        self._periodic_cursor = b""
+        """The last record name the periodic walk queued or skipped."""
         self._stored_early: OrderedDict[tuple[Name, Name], None] = OrderedDict()
         """(copy, holder) whose "stored" came before we chose the holder ourselves (the other
         members' agreement, and so the store, can run ahead of our own commit)."""
 
-    def holder_chosen(self, copy: Name, holder: Name, ctx: Context, *,
-                      replacement: bool) -> None:
-        """`holder` is to store `copy`: unconfirmed until it says "stored"; a replacement is
-        also left unchallenged for NEW_HOLDER_GRACE while its content travels."""
-        tables = [self._new_holders] if replacement else []
+    def holder_chosen(self, copy: Name, holder: Name, ctx: Context) -> None:
+        """`holder` is to store `copy`: unconfirmed until it says "stored", and meanwhile left
+        unchallenged (for at most NEW_HOLDER_GRACE, or UNSTORED_WAIT: see `check_unstored`)
+        while its content travels."""
         if (copy, holder) in self._stored_early:
             del self._stored_early[(copy, holder)]
-        else:
-            tables.append(self._unstored)
-        for table in tables:
+            return
+        for table in (self._new_holders, self._unstored):
             table[(copy, holder)] = ctx.now()
             table.move_to_end((copy, holder))
             while len(table) > CHECKS_QUEUED:
@@ -92,6 +106,7 @@ class IntegrityChecks:
     def holder_confirmed(self, copy: Name, holder: Name) -> None:
         """`holder` said it stored `copy`, or answered a challenge for it correctly."""
         self._unstored.pop((copy, holder), None)
+        self._new_holders.pop((copy, holder), None)
 
     def stored_before_chosen(self, copy: Name, holder: Name) -> None:
         """`holder` says it stored `copy` but our record does not name it (yet)."""
@@ -122,6 +137,28 @@ class IntegrityChecks:
                 self._check_queue[copy] = None
                 while len(self._check_queue) > CHECKS_QUEUED:
                     self._check_queue.popitem(last=False)
+
+    def queue_periodic(self, ctx: Context) -> None:
+        """Every PERIODIC_INTERVAL: queue the next PERIODIC_BATCH copies we lead for a check,
+        continuing in name order from the last one queued."""
+        if self._last_periodic is None:  # the first walk starts PERIODIC_INTERVAL from now
+            self._last_periodic = ctx.now()
+        if ctx.now() - self._last_periodic < PERIODIC_INTERVAL:
+            return
+        self._last_periodic = ctx.now()
+        queued = 0
+        keys = self.records.keys_after(self._periodic_cursor, PERIODIC_SCAN)
+        for copy in keys:
+            self._periodic_cursor = copy
+            if self.is_lead(copy, ctx):
+                self._check_queue[copy] = None
+                queued += 1
+                if queued == PERIODIC_BATCH:
+                    break
+        if queued < PERIODIC_BATCH and len(keys) < PERIODIC_SCAN:
+            self._periodic_cursor = b""  # the end: start again from the first record
+        while len(self._check_queue) > CHECKS_QUEUED:
+            self._check_queue.popitem(last=False)
 
     def _settled_holder(self, copy: Name, holder: Name, ctx: Context) -> bool:
         added = self._new_holders.get((copy, holder))

@@ -81,11 +81,13 @@ class MaidManager(GroupPersona):
             "name": name, "reason": reason}, out), ctx)
 
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A delete always succeeds (seed 002): for a chunk this account does not hold it
+        changes nothing (someone else's copy of the chunk is theirs) and is answered at once."""
         client = msg.src.name
         name = body_bytes(msg, "name")
         if not self.chunks.get(client + name):
-            self._record_reply(msg, self._reply(msg, "delete_failure", {
-                "name": name, "reason": "no such data in your account"}, out), ctx)
+            self._record_reply(msg, self._reply(msg, "delete_ok", {"name": name, "held": False},
+                                                out), ctx)
             return
         self.propose(client, {"op": "delete", "name": name, "id": msg.msg_id,
                               "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
@@ -149,29 +151,37 @@ class MaidManager(GroupPersona):
     def commit_delete(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         name = action["name"]
-        entry = self.chunks.get(client + name)
-        reply_to = Authority.from_wire(action["reply"])
-        if not entry:
-            return
-        entry["count"] -= 1
-        if entry["count"] <= 0:
-            self.chunks.delete(client + name)
-        else:
-            self.chunks.put(client + name, entry)
-        account = self.account(client)
-        account["used"] = max(0, account["used"] - entry["size"])
-        self.accounts.put(client, account)
-        for kind in CopyKind:
-            out.send(self.group_message(client, copy_name(name, kind), "delete",
-                                        {"kind": kind.value}, trace,
-                                        new_id("mm-del", action["id"], kind.value),
-                                        dst_persona=Persona.DATA_MANAGER))
-        reply = self.group_message(client, client, "delete_ok", {"name": name}, trace,
+        entry = self._uncount(client, name)
+        if entry:
+            self._refund(client, entry["size"])
+            for kind in CopyKind:
+                out.send(self.group_message(client, copy_name(name, kind), "delete",
+                                            {"kind": kind.value}, trace,
+                                            new_id("mm-del", action["id"], kind.value),
+                                            dst_persona=Persona.DATA_MANAGER))
+        reply = self.group_message(client, client, "delete_ok",
+                                   {"name": name, "held": entry is not None}, trace,
                                    new_id("delete_ok", action["id"]),
                                    dst_persona=Persona.MAID_NODE, dst_group=False,
-                                   relay=reply_to.relay)
+                                   relay=Authority.from_wire(action["reply"]).relay)
         out.send(reply)
         self.firewall.update(client + action["id"], reply, ctx.now())
+
+    def _uncount(self, client: bytes, name: bytes) -> dict[str, Any] | None:
+        """One put of `name` less in `client`'s account; the entry as it was, if any."""
+        entry = self.chunks.get(client + name)
+        if not entry:
+            return None
+        if entry["count"] <= 1:
+            self.chunks.delete(client + name)
+        else:
+            self.chunks.put(client + name, {**entry, "count": entry["count"] - 1})
+        return entry
+
+    def _refund(self, client: bytes, size: int) -> None:
+        account = self.account(client)
+        account["used"] = max(0, account["used"] - size)
+        self.accounts.put(client, account)
 
     # -- outcome from the Primary's DataManagers ------------------------------------------
 
@@ -191,7 +201,6 @@ class MaidManager(GroupPersona):
         out.send(reply)
         self.firewall.update(client + original, reply, ctx.now())
         if not ok:
-            size = body_int(msg, "size")
-            account = self.account(client)
-            account["used"] = max(0, account["used"] - size)
-            self.accounts.put(client, account)
+            # Undone in full: a later delete of the chunk must not refund it a second time.
+            self._uncount(client, name)
+            self._refund(client, body_int(msg, "size"))

@@ -3,6 +3,13 @@
 Group: the vaults closest to the PmidNode's name (never the node itself). Every store and delete
 for the node passes through here and is agreed (sync) before it is sent on, so the account is the
 group's record of what the node should hold. Lost bytes feed its rank.
+
+Records: the node's account (bytes stored, bytes lost, copies) and, per copy it was sent, the
+copy's kind and size (seed 002's per-chunk account). A failure the node reports is counted with
+the size on record, never the size the node claims: a node that claims another size lied, and
+the lie is counted once as lost bytes (`LIED`). A copy lost in an integrity check leaves `stored`
+and counts as lost (the DataManagers' correction). A failure or delete for a copy not on record
+changes nothing: it was never counted, or was counted out already.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from vaultnet.personas.base import (
     body_str,
     new_id,
 )
+from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.routing import Parameters
 from vaultnet.store import RecordStore
 from vaultnet.wire import FrameError
@@ -31,6 +39,8 @@ RANK_FLOOR = 0.75
 """A node ranked below this is refused new copies: its PmidManagers answer the DataManagers'
 put with a PutFailure (BELOW_FLOOR), and the DataManagers stop choosing it."""
 BELOW_FLOOR = "rank below floor"
+LIED = "lied about a size"
+"""Why a node's rank dropped when it reported a failed copy with a size other than the copy's."""
 
 
 def rank(account: dict[str, Any]) -> float:
@@ -48,12 +58,14 @@ class PmidManager(GroupPersona):
     needs_payload = frozenset({"put"})
     resendable = frozenset({"store"})
 
-    def __init__(self, params: Parameters, accounts: RecordStore) -> None:
+    def __init__(self, params: Parameters, accounts: RecordStore, copies: RecordStore) -> None:
         super().__init__(params)
         self.accounts = accounts
+        self.copies = copies
+        """node + copy name -> {"kind", "size"}: what the node was sent, as agreed."""
 
     def transfer_stores(self) -> list[RecordStore]:
-        return [self.accounts]
+        return [self.accounts, self.copies]
 
     def account(self, node: Name) -> dict[str, Any]:
         return self.accounts.get(node) or {"stored": 0, "lost": 0, "count": 0}
@@ -76,9 +88,12 @@ class PmidManager(GroupPersona):
                 trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
             self.stash.release(action["copy"])
             return
-        account["stored"] += action["size"]
-        account["count"] += 1
-        self.accounts.put(node, account)
+        if not self.copies.get(node + action["copy"]):  # a copy is counted once
+            account["stored"] += action["size"]
+            account["count"] += 1
+            self.accounts.put(node, account)
+            self.copies.put(node + action["copy"], {"kind": action["kind"],
+                                                    "size": action["size"]})
         payload = self.stash.get(action["copy"]) if self.is_lead(node, ctx) else None
         out.send(self.group_message(
             node, node, "store",
@@ -124,16 +139,24 @@ class PmidManager(GroupPersona):
 
     def commit_delete(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
-        self._shrink(node, action["size"])
+        self._forget(node, action["copy"])
         out.send(self.group_message(node, node, "delete", {"copy": action["copy"]}, trace,
                                     new_id("pm-del", action["id"]),
                                     dst_persona=Persona.PMID_NODE, dst_group=False))
 
-    def _shrink(self, node: Name, size: int) -> None:
+    def _forget(self, node: Name, copy: Name) -> int | None:
+        """The node no longer holds `copy`: its size on record leaves the account. None, and
+        nothing changes, for a copy not on record (never agreed here, or already counted out:
+        a second delete, or a copy lost in an integrity check)."""
+        entry = self.copies.get(node + copy)
+        if not entry:
+            return None
+        self.copies.delete(node + copy)
         account = self.account(node)
-        account["stored"] = max(0, account["stored"] - size)
+        account["stored"] = max(0, account["stored"] - entry["size"])
         account["count"] = max(0, account["count"] - 1)
         self.accounts.put(node, account)
+        return int(entry["size"])
 
     def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """From the node itself: it evicted a Sacrificial copy or refused one."""
@@ -146,25 +169,36 @@ class PmidManager(GroupPersona):
 
     def commit_failed(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
-        self._shrink(node, action["size"])
+        reported = action["size"]
+        size = self._forget(node, action["copy"])
         out.note(PUT_FAILURE, action["copy"], trace, persona=self.persona.value, node=node,
                  reason=action["reason"])
+        if size is not None and size != reported:
+            self._penalise(node, size, LIED, trace, out)
         out.send(self.group_message(
             node, action["copy"], "put_failure",
-            {"holder": node, "size": action["size"], "reason": action["reason"]},
+            {"holder": node, "size": reported if size is None else size,
+             "reason": action["reason"]},
             trace, new_id("pm-fail", action["id"]), dst_persona=Persona.DATA_MANAGER))
 
     def on_correction(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A DataManager group caught the node misreporting a size: a lying node."""
-        self.propose(msg.dst.name, {"op": "penalise", "size": body_int(msg, "size"),
-                                    "id": msg.msg_id, "reason": "lied about a size"},
+        """A DataManager group found the node failing a copy: it failed an integrity check
+        (the copy is lost), or misreported the size of a copy we had no record of."""
+        self.propose(msg.dst.name, {"op": "correct", "copy": body_bytes(msg, "copy"),
+                                    "size": body_int(msg, "size"),
+                                    "reason": body_str(msg, "reason", (LIED, FAILED_CHECK)),
+                                    "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
-    def commit_penalise(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
-                        trace: bytes) -> None:
+    def commit_correct(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                       trace: bytes) -> None:
+        """The copy leaves `stored` (if still on record) and its size counts as lost, once."""
+        self._forget(node, action["copy"])
+        self._penalise(node, action["size"], action["reason"], trace, out)
+
+    def _penalise(self, node: Name, size: int, reason: str, trace: bytes, out: Outbox) -> None:
         account = self.account(node)
         before = rank(account)
-        account["lost"] += action["size"]
+        account["lost"] += size
         self.accounts.put(node, account)
-        out.note(RANK_CHANGED, node, trace, before=before, rank=rank(account),
-                 reason=action["reason"])
+        out.note(RANK_CHANGED, node, trace, before=before, rank=rank(account), reason=reason)

@@ -44,6 +44,7 @@ count only means the copy is kept until the next round asks again)."""
 class PmidNode(GroupPersona):
     persona = Persona.PMID_NODE
     needs_payload = frozenset({"store"})
+    unguarded = frozenset({"fetch", "challenge"})
 
     def __init__(self, params: Parameters, chunks: ChunkStore) -> None:
         super().__init__(params)

@@ -1,0 +1,160 @@
+"""Account arithmetic, sans-IO: what a PmidManager counts for a node that evicts, lies or loses
+a copy, and what a MaidManager counts for a client whose put failed or who deletes a chunk it
+does not hold. Agreed actions are committed directly (the group's vote is tested elsewhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.personas.helpers import MEMBERS, Ctx
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.base import RANK_CHANGED, Outbox, digest
+from vaultnet.personas.integrity import FAILED_CHECK
+from vaultnet.personas.maid_manager import MaidManager
+from vaultnet.personas.pmid_manager import LIED, PmidManager, rank
+from vaultnet.routing import Parameters
+from vaultnet.store import CopyKind, Database, RecordStore, copy_name
+
+NODE = MEMBERS[0]
+BIG = copy_name(digest(b"big"), CopyKind.PRIMARY)
+SMALL = copy_name(digest(b"small"), CopyKind.SACRIFICIAL)
+TRACE = bytes(16)
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> PmidManager:
+    db = Database(tmp_path / "pm.db")
+    persona = PmidManager(Parameters(), RecordStore(db, "accounts"), RecordStore(db, "copies"))
+    persona.attach(MEMBERS[1])
+    return persona
+
+
+def commit(persona: Any, op: str, key: bytes, **action: Any) -> Outbox:
+    out = Outbox()
+    getattr(persona, f"commit_{op}")(key, {"id": digest(repr(action).encode())[:16], **action},
+                                     Ctx(MEMBERS[1], [0.0]), out, TRACE)
+    return out
+
+
+def store_two_copies(manager: PmidManager) -> None:
+    """The issue's account: 5,000 bytes stored in two copies."""
+    commit(manager, "put", NODE, copy=BIG, kind="P", size=4000)
+    commit(manager, "put", NODE, copy=SMALL, kind="S", size=1000)
+    assert manager.account(NODE) == {"stored": 5000, "lost": 0, "count": 2}
+
+
+def rank_changes(out: Outbox) -> list[dict[str, Any]]:
+    return [n.detail for n in out.notes if n.what == RANK_CHANGED]
+
+
+def test_an_honest_eviction_leaves_the_rank_alone(manager: PmidManager) -> None:
+    store_two_copies(manager)
+    out = commit(manager, "failed", NODE, copy=SMALL, size=1000, reason="evicted")
+    assert manager.account(NODE) == {"stored": 4000, "lost": 0, "count": 1}
+    assert rank_changes(out) == []
+    (up,) = out.messages
+    assert up.action == "put_failure" and up.body["size"] == 1000
+
+
+def test_a_lied_eviction_is_counted_with_the_true_size_and_penalised_once(
+        manager: PmidManager) -> None:
+    """The node claims 2,001 bytes for its 1,000-byte copy (before the fix: stored 2,999 and
+    the rank dropped twice)."""
+    store_two_copies(manager)
+    out = commit(manager, "failed", NODE, copy=SMALL, size=2001, reason="evicted")
+    assert manager.account(NODE) == {"stored": 4000, "lost": 1000, "count": 1}
+    (change,) = rank_changes(out)
+    assert change["reason"] == LIED and change["rank"] == rank(manager.account(NODE)) == 0.8
+    (up,) = out.messages
+    assert up.body["size"] == 1000  # the DataManagers see no mismatch: no second penalty
+
+
+def test_a_failure_or_delete_for_a_copy_not_on_record_counts_nothing(
+        manager: PmidManager) -> None:
+    store_two_copies(manager)
+    other = copy_name(digest(b"other"), CopyKind.BACKUP)
+    out = commit(manager, "failed", NODE, copy=other, size=2001, reason="evicted")
+    commit(manager, "delete", NODE, copy=other, size=3000)
+    assert manager.account(NODE) == {"stored": 5000, "lost": 0, "count": 2}
+    assert rank_changes(out) == [] and out.messages[0].body["size"] == 2001  # theirs to check
+    commit(manager, "delete", NODE, copy=SMALL, size=1000)
+    commit(manager, "delete", NODE, copy=SMALL, size=1000)  # a second delete: already out
+    assert manager.account(NODE) == {"stored": 4000, "lost": 0, "count": 1}
+
+
+def test_a_failed_integrity_check_moves_the_copy_from_stored_to_lost(
+        manager: PmidManager) -> None:
+    store_two_copies(manager)
+    out = commit(manager, "correct", NODE, copy=BIG, size=4000, reason=FAILED_CHECK)
+    assert manager.account(NODE) == {"stored": 1000, "lost": 4000, "count": 1}
+    assert rank_changes(out)[0]["reason"] == FAILED_CHECK
+    commit(manager, "delete", NODE, copy=BIG, size=4000)  # a later delete counts nothing more
+    assert manager.account(NODE) == {"stored": 1000, "lost": 4000, "count": 1}
+
+
+def test_a_copy_is_counted_once_however_often_its_put_is_agreed(manager: PmidManager) -> None:
+    store_two_copies(manager)
+    commit(manager, "put", NODE, copy=SMALL, kind="S", size=1000)
+    assert manager.account(NODE) == {"stored": 5000, "lost": 0, "count": 2}
+
+
+# -- MaidManager ---------------------------------------------------------------------------
+
+CLIENT = b"\x77" * 64
+CHUNK = digest(b"a chunk")
+
+
+@pytest.fixture
+def maid(tmp_path: Path) -> MaidManager:
+    db = Database(tmp_path / "mm.db")
+    persona = MaidManager(Parameters(), RecordStore(db, "accounts"), RecordStore(db, "chunks"))
+    persona.attach(MEMBERS[1])
+    return persona
+
+
+def from_client(action: str, msg_id: bytes, body: dict[str, Any]) -> Message:
+    return Message(src=Authority(CLIENT, Persona.MAID_NODE),
+                   dst=Authority(CLIENT, Persona.MAID_MANAGER, group=True), action=action,
+                   msg_id=msg_id, trace_id=TRACE, sender=CLIENT, body=body)
+
+
+def put_answer(ok: bool) -> Message:
+    return Message(src=Authority(copy_name(CHUNK, CopyKind.PRIMARY), Persona.DATA_MANAGER,
+                                 group=True),
+                   dst=Authority(CLIENT, Persona.MAID_MANAGER, group=True),
+                   action="put_response", msg_id=b"r" * 16, trace_id=TRACE, sender=b"",
+                   body={"client": CLIENT, "name": CHUNK, "ok": ok, "size": 3000,
+                         "id": b"p" * 16, "reply": Authority(CLIENT, Persona.MAID_NODE).to_wire(),
+                         **({} if ok else {"reason": "no room"})})
+
+
+def test_a_failed_put_is_undone_so_a_later_delete_refunds_nothing(maid: MaidManager) -> None:
+    """Before the fix the failed put refunded `used` but kept the chunk in the account, and a
+    delete refunded it a second time."""
+    ctx = Ctx(MEMBERS[1], [0.0])
+    commit(maid, "put", CLIENT, name=CHUNK, size=3000,
+           reply=Authority(CLIENT, Persona.MAID_NODE).to_wire())
+    commit(maid, "put", CLIENT, name=b"\x01" * 64, size=500,
+           reply=Authority(CLIENT, Persona.MAID_NODE).to_wire())
+    assert maid.account(CLIENT)["used"] == 3500
+    out = Outbox()
+    maid.on_put_response(put_answer(ok=False), b"", ctx, out)
+    assert out.messages[0].action == "put_failure"
+    assert maid.account(CLIENT)["used"] == 500 and maid.chunks.get(CLIENT + CHUNK) is None
+    (answer,) = maid.handle(from_client("delete", b"d" * 16, {"name": CHUNK}), ctx).messages
+    assert answer.action == "delete_ok" and answer.body["held"] is False
+    assert maid.account(CLIENT)["used"] == 500
+
+
+def test_deleting_a_chunk_the_account_does_not_hold_succeeds_and_changes_nothing(
+        maid: MaidManager) -> None:
+    ctx = Ctx(MEMBERS[1], [0.0])
+    (answer,) = maid.handle(from_client("delete", b"d" * 16, {"name": CHUNK}), ctx).messages
+    assert answer.action == "delete_ok" and answer.dst.name == CLIENT
+    assert answer.body["held"] is False
+    assert not maid.accounts.get(CLIENT) and not maid.chunks.get(CLIENT + CHUNK)
+    again = maid.handle(from_client("delete", b"d" * 16, {"name": CHUNK}), ctx).messages
+    assert again == [answer]  # a retry gets the recorded answer
