@@ -33,10 +33,11 @@ from tui.network import MPIDS, LiveNetwork, NetworkConfig
 from tui.screens.ask import CLOSE_KEYS, AskScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.chunk_table import ChunkTable
+from tui.widgets.event_table import EventCounts, EventTable
 from tui.widgets.flow_log import FilteredLog
 from tui.widgets.identity_bar import IdentityBar
 from tui.widgets.message_table import MessageTable
-from tui.widgets.panes import ChunksPane, LogPane, RankingPane, VaultsPane
+from tui.widgets.panes import ChunksPane, EventsPane, LogPane, RankingPane, VaultsPane
 from tui.widgets.ranking import RankingView
 from tui.widgets.space_time import SpaceTime
 from tui.widgets.summary_bar import SummaryBar
@@ -110,6 +111,7 @@ class VaultnetApp(App[None]):
             ("n", "version_new", "new version tree"), ("v", "version_put", "put a version"),
             ("b", "version_delete", "delete a branch"), ("m", "message", "send a message"),
             ("o", "online", "MPID offline / online"), ("slash", "filter", "filter the log"),
+            ("c", "event_kind", "show the next kind of event"),
             ("space", "pause", "pause the display"))),
         Binding("question_mark", "help", "help", priority=True),
         Binding("q", "quit", "quit", priority=True),
@@ -136,7 +138,7 @@ class VaultnetApp(App[None]):
         self._refused_keys = False
         self.paused = False
         self.filter_text = ""
-        self._seen = {"flow-log": 0, "notable-log": 0}
+        self._flow_seen = 0  # lines of the message log shown
         self._last_sample = 0.0
         self._counter = 0  # makes the default texts of versions and messages differ
         self.status = "starting…" if self.network else "frozen"
@@ -196,8 +198,9 @@ class VaultnetApp(App[None]):
                 with VerticalScroll():
                     yield SpaceTime()
                 yield FilteredLog(id="flow-log")
-            with LogPane("4 Evictions & churn", id="evictions-pane"):
-                yield FilteredLog(id="notable-log")
+            with EventsPane("4 Evictions & churn", id="evictions-pane"):
+                yield EventCounts()
+                yield EventTable()
             with RankingPane("5 Ranking", id="ranking-pane"), VerticalScroll(id="ranking"):
                 yield RankingView()
             yield VersionsPane("6 Versions & messages", id="versions-pane")
@@ -233,7 +236,7 @@ class VaultnetApp(App[None]):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Give the shown view's main widget the keyboard (arrows move in it, not the tabs)."""
         main = {"vaults-pane": VaultTable, "chunks-pane": ChunkTable,
-                "flows-pane": "#flow-log", "evictions-pane": "#notable-log",
+                "flows-pane": "#flow-log", "evictions-pane": EventTable,
                 "ranking-pane": "#ranking", "versions-pane": VersionTable}
         target = main.get(event.pane.id or "")
         if target is not None:
@@ -339,9 +342,15 @@ class VaultnetApp(App[None]):
                                               if selection else None)
             self.query_one(IdentityBar).show(model)
             self.query_one(MessageTable).show(model)
-            for log_id, log in (("flow-log", model.flow), ("notable-log", model.notable)):
-                self.query_one(f"#{log_id}", FilteredLog).append(log.since(self._seen[log_id]))
-                self._seen[log_id] = log.total
+            self.query_one("#flow-log", FilteredLog).append(model.flow.since(self._flow_seen))
+            self._flow_seen = model.flow.total
+            self._show_events()
+
+    def _show_events(self) -> None:
+        """View 4: the events table, then the counts and filter above it."""
+        table = self.query_one(EventTable)
+        table.show(self.model)
+        self.query_one(EventCounts).show(self.model, table)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if isinstance(event.data_table, ChunkTable) and event.row_key.value is not None:
@@ -744,6 +753,13 @@ class VaultnetApp(App[None]):
         self._start("online / offline", toggle)
 
     def action_filter(self) -> None:
+        """Filter view 4's events while it is shown, else the message log (view 3)."""
+        if self.query_one(TabbedContent).active == "evictions-pane":
+            words = " ".join(self.query_one(EventTable).words)
+            self.push_screen(AskScreen("filter the events (words that must all appear: kind, "
+                                       "vault or copy prefix, trace prefix, reason; empty shows "
+                                       "all)", words), self._filter_events)
+            return
         self.push_screen(AskScreen("filter the message log (words that must all appear; "
                                    "empty shows all)", self.filter_text), self._filter)
 
@@ -754,14 +770,24 @@ class VaultnetApp(App[None]):
         self.query_one("#flow-log", FilteredLog).set_filter(text, self.model.flow.lines)
         self.action_tab("flows")
 
+    def _filter_events(self, text: str | None) -> None:
+        if text is None:
+            return
+        self.query_one(EventTable).set_words(text)
+        self._show_events()
+
+    def action_event_kind(self) -> None:
+        """View 4 narrowed to the next kind of event (after the last: every kind), shown."""
+        self.query_one(EventTable).cycle_kind()
+        self._show_events()
+        self.action_tab("evictions")
+
     def action_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused:
-            for log_id, log in (("flow-log", self.model.flow),
-                                ("notable-log", self.model.notable)):
-                widget = self.query_one(f"#{log_id}", FilteredLog)
-                widget.set_filter(" ".join(widget.words), log.lines)
-                self._seen[log_id] = log.total
+            log = self.query_one("#flow-log", FilteredLog)
+            log.set_filter(" ".join(log.words), self.model.flow.lines)
+            self._flow_seen = self.model.flow.total
         self._render_all()
 
     def action_tab(self, tab: str) -> None:

@@ -1,10 +1,10 @@
 """What the dashboard shows, as plain records: the only module that reads network internals.
 
 `NetworkModel.ingest` folds batches of events (drained on a timer, never one message per
-event) into bounded logs and counters; `NetworkModel.observe` samples the live network (vault
-stores, PmidManager accounts, routing) into `VaultRow`s, chunk holdings and rank history. The
-widgets render the model and nothing else, so a frozen model renders the same screen every
-time (the snapshot tests use that).
+event) into bounded logs, view 4's `EventLog` and counters; `NetworkModel.observe` samples the
+live network (vault stores, PmidManager accounts, routing) into `VaultRow`s, chunk holdings and
+rank history. The widgets render the model and nothing else, so a frozen model renders the
+same screen every time (the snapshot tests use that).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from vaultnet import events as ev
 from vaultnet.personas import base
 from vaultnet.personas import mpid_manager as mpid
 from vaultnet.personas import version_manager as vm
+from vaultnet.personas.integrity import FAILED_CHECK, INTEGRITY_FAILED
 from vaultnet.personas.pmid_manager import rank
+from vaultnet.personas.pmid_node import EVICTED
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.xor import Name, distance, short
@@ -29,7 +31,14 @@ if TYPE_CHECKING:
     from vaultnet.vault import Vault
 
 LOG_LINES = 5000
-NOTABLE_LINES = 1000
+EVENT_ROWS = 1000
+"""Rows of view 4 kept (the oldest dropped first): a group's reports fold into one row, so
+some 50 puts' worth on a full network (one run of scripts/screenshots.py: 170 rows from 851
+reports). `EventLog.counts` counts every row ever made."""
+FOLD_SECONDS = 10.0
+"""A report folds into the kept row with its key only if that row began at most this long
+before it: a group's members report within moments of each other, and a vault seen leaving
+again later (a restart) gets a row of its own."""
 TRACES_KEPT = 32
 EVENTS_PER_TRACE = 4000
 RANK_HISTORY = 60
@@ -42,16 +51,66 @@ MESSAGES_SAMPLED = 50
 FOLD_WINDOW = 6
 
 FLOW_EVENTS = (ev.MessageReceived,)
-NOTABLE = {base.SACRIFICIAL_EVICTED, base.PUT_FAILURE, base.HOLDER_REMOVED, base.HOLDER_ADDED,
-           base.REPLICATED, base.RANK_CHANGED, base.CHUNK_DELETED}
+EVICTION, PUT_FAILED, REMOVED, REPLICATED, RANK, INTEGRITY, CHURN, VAULT, FAULT = EVENT_KINDS = (
+    "eviction", "put failure", "holder removed", "replicated", "rank change", "integrity",
+    "churn", "vault", "fault")
+"""View 4's kinds of event, in the order its kind filter cycles through them."""
 
 
-def _brief(value: object) -> str:
-    if isinstance(value, bytes):
-        return short(value)
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+@dataclass
+class EventRow:
+    """One row of view 4: something that happened, with the same report from other vaults (a
+    group's members, every vault that saw a peer go) folded in, so it is one row, not five."""
+
+    seq: int  # the how-manyth row ever made: the table's row key
+    time: float  # seconds since the first event the dashboard saw
+    kind: str  # one of EVENT_KINDS
+    vault: Name  # the vault it is about: evicting / refusing node, holder, ranked node, ...
+    subject: Name  # the copy it is about, or b""
+    trace: bytes  # the operation that caused it, or b""
+    detail: str
+    key: tuple[object, ...] = ()  # reports with the same kind and key fold together; () never
+    reporters: set[Name] = field(default_factory=set)  # the vaults that reported it
+    changed: int = 0  # the log's stamp when it last changed: a view updates only newer rows
+
+
+class EventLog:
+    """View 4's rows: the last `maxlen` (EVENT_ROWS), and per kind how many rows were ever made,
+    so the counts cover everything seen, not only what is kept. Memory: `maxlen` rows, each
+    with the set of vaults that reported it (at most the network's size)."""
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self.rows: deque[EventRow] = deque()
+        self.counts: Counter[str] = Counter()
+        self.made = 0
+        self.reports = 0  # events folded into rows, all told
+        self.stamp = 0  # bumped by every report
+        self._open: dict[tuple[object, ...], EventRow] = {}  # kept rows by (kind, *key)
+
+    def add(self, time: float, kind: str, vault: Name, reporter: Name, subject: Name = b"",
+            trace: bytes = b"", detail: str = "", key: tuple[object, ...] = ()) -> None:
+        """A report: folded into the kept row of the same kind and key begun at most
+        FOLD_SECONDS ago, else a new row (the oldest dropped past `maxlen`)."""
+        self.reports += 1
+        self.stamp += 1
+        full = (kind, *key)
+        row = self._open.get(full) if key else None
+        if row is not None and time - row.time <= FOLD_SECONDS:
+            row.reporters.add(reporter)
+            row.changed = self.stamp
+            return
+        row = EventRow(self.made, time, kind, vault, subject, trace if any(trace) else b"",
+                       detail, key, {reporter}, self.stamp)
+        self.made += 1
+        self.counts[kind] += 1
+        if len(self.rows) == self.maxlen:
+            old = self.rows.popleft()
+            if self._open.get((old.kind, *old.key)) is old:
+                del self._open[(old.kind, *old.key)]
+        self.rows.append(row)
+        if key:
+            self._open[full] = row
 
 
 class BoundedLog:
@@ -217,7 +276,7 @@ class NetworkModel:
         self.capacity = capacity
         self.group_size = group_size
         self.flow = BoundedLog(LOG_LINES)
-        self.notable = BoundedLog(NOTABLE_LINES)
+        self.events = EventLog(EVENT_ROWS)
         self.traces: OrderedDict[bytes, list[ev.Event]] = OrderedDict()
         self.chunks: OrderedDict[Name, ChunkInfo] = OrderedDict()
         self.vaults: dict[Name, VaultRow] = {}
@@ -251,21 +310,34 @@ class NetworkModel:
                 self._persona_event(event)
             elif isinstance(event, ev.Churn):
                 self.summary.churn += 1
+                self._churn_row(event)
             elif isinstance(event, ev.FaultInjected):
                 faults = self.faults.setdefault(event.vault, set())
                 if event.fault == "heal":
                     faults.clear()
                 else:
                     faults.add(event.fault)
-                self.notable.append(f"{self._t(event)} fault    {short(event.vault)} "
-                                    f"{event.fault}")
-            elif isinstance(event, ev.VaultUp | ev.VaultDown):
-                what = "up  " if isinstance(event, ev.VaultUp) else "down"
-                self.notable.append(f"{self._t(event)} vault    {short(event.vault)} {what}")
+                self.events.add(self._since(event), FAULT, event.vault, event.vault,
+                                detail="healed" if event.fault == "heal" else event.fault)
+            elif isinstance(event, ev.VaultUp):
+                self.events.add(self._since(event), VAULT, event.vault, event.vault, detail="up")
+            elif isinstance(event, ev.VaultDown):
+                self.events.add(self._since(event), VAULT, event.vault, event.vault,
+                                detail=f"down: {event.reason}" if event.reason else "down")
+
+    def _since(self, event: ev.Event) -> float:
+        return event.time - (event.time if self._start is None else self._start)
 
     def _t(self, event: ev.Event) -> str:
-        start = event.time if self._start is None else self._start
-        return f"{event.time - start:8.2f}s"
+        return f"{self._since(event):8.2f}s"
+
+    def _churn_row(self, e: ev.Churn) -> None:
+        """A vault gone from (or new in) the close group of the vault reporting it: one row
+        per vault that left or joined, the vaults that saw it folded in."""
+        name, how = (e.lost, "left") if e.lost else (e.added, "joined")
+        if name:
+            self.events.add(self._since(e), CHURN, name, e.vault, detail=f"{how} close groups",
+                            key=(name, how))
 
     def _flow_line(self, e: ev.MessageReceived) -> str:
         group = "group " if e.group else ""
@@ -279,10 +351,43 @@ class NetworkModel:
             self.track_versioned(e.subject).trace = e.trace
         elif e.what in (mpid.MESSAGE_HELD, mpid.MESSAGE_DELIVERED, mpid.MESSAGE_REFUSED):
             self._message_event(e)
-        if e.what in NOTABLE:
-            extra = " ".join(f"{k}={_brief(v)}" for k, v in sorted(e.detail.items()))
-            self.notable.append(f"{self._t(e)} {e.what:<19} {short(e.vault)} {e.persona:<11} "
-                                f"{short(e.subject)} trace {short(e.trace, 6)} {extra}".rstrip())
+        self._note_row(e)
+
+    def _note_row(self, e: ev.PersonaEvent) -> None:
+        """A persona's note as a row of view 4, if it is one of its kinds. A PmidNode's
+        eviction and its PmidManagers' record of it (a put failure giving EVICTED as reason)
+        are one eviction row."""
+        d, at, subject, trace = e.detail, self._since(e), e.subject, e.trace
+        holder = d.get("holder") if isinstance(d.get("holder"), bytes) else e.vault
+        kind = f"{d['kind']} copy" if "kind" in d else "copy"
+        reason = str(d.get("reason", ""))
+        if e.what == base.SACRIFICIAL_EVICTED or (e.what == base.PUT_FAILURE
+                                                   and reason == EVICTED):
+            node = d.get("node") if isinstance(d.get("node"), bytes) else e.vault
+            size = f", {d['size']} B" if "size" in d else ""
+            primary = (f" for primary {short(d['for_copy'])}"
+                       if isinstance(d.get("for_copy"), bytes) else " for a primary")
+            self.events.add(at, EVICTION, node, e.vault, subject, trace,
+                            f"S copy{size} evicted{primary}", key=(subject, trace, node))
+        elif e.what == base.PUT_FAILURE:
+            node = d.get("node") if isinstance(d.get("node"), bytes) else e.vault
+            self.events.add(at, PUT_FAILED, node, e.vault, subject, trace,
+                            f"{kind} refused: {reason}", key=(subject, trace, node))
+        elif e.what == base.HOLDER_REMOVED:
+            self.events.add(at, REMOVED, holder, e.vault, subject, trace, f"{kind}: {reason}",
+                            key=(subject, trace, holder))
+        elif e.what == base.REPLICATED:
+            self.events.add(at, REPLICATED, holder, e.vault, subject, trace,
+                            f"{kind} put on a new holder", key=(subject, trace, holder))
+        elif e.what == base.RANK_CHANGED:
+            before, after = d.get("before"), d.get("rank")
+            change = (f"{before:.2f} → {after:.2f}" if isinstance(before, float | int)
+                      and isinstance(after, float | int) else "changed")
+            self.events.add(at, RANK, subject, e.vault, b"", trace, f"{change}: {reason}",
+                            key=(subject, trace, reason, after))
+        elif e.what == INTEGRITY_FAILED:
+            self.events.add(at, INTEGRITY, holder, e.vault, subject, trace,
+                            f"{FAILED_CHECK}: holder removed", key=(subject, holder))
 
     def _remember(self, trace: bytes, event: ev.Event) -> None:
         events = self.traces.get(trace)

@@ -7,12 +7,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import VaultnetApp
+from tui.widgets.event_table import EventTable
 
 DEADLINE = 60.0
 SIZE = (140, 44)
@@ -72,3 +74,11 @@ def burst(app: VaultnetApp, keys: Iterable[str]) -> None:
         event = events.Key(name, "\r" if key == "enter" else key if len(key) == 1 else None)
         event.set_sender(app)
         driver.send_message(event)
+
+
+def event_rows(app: VaultnetApp) -> list[tuple[str, ...]]:
+    """View 4's rows as shown, top to bottom, each as plain-text cells: time, kind, vault,
+    copy, what happened, seen by, trace."""
+    table = app.query_one(EventTable)
+    return [tuple(Text.from_markup(str(c)).plain for c in table.get_row_at(i))
+            for i in range(table.row_count)]

@@ -24,7 +24,7 @@ from tui.widgets.vault_table import VaultTable
 from tui.widgets.version_table import VersionTable
 
 VIEW_KEYS = {"vaults": {"a", "K", "r", "f", "x", "p"}, "chunks": {"p", "g", "D", "t", "x"},
-             "flows": {"/", "space"}, "evictions": {"/", "space"}, "ranking": {"space"},
+             "flows": {"/", "space"}, "evictions": {"c", "/", "space"}, "ranking": {"space"},
              "versions": {"n", "v", "b", "m", "o", "t"}}
 
 

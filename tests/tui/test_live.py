@@ -9,12 +9,11 @@ from typing import Any
 import trio
 from textual.pilot import Pilot
 
-from tests.tui.helpers import answer, record_notifications, run_app, wait_until
+from tests.tui.helpers import answer, event_rows, record_notifications, run_app, wait_until
 from tui.app import VaultnetApp
 from tui.model import VersionedItem
 from tui.network import NetworkConfig
 from tui.widgets.chunk_table import ChunkTable
-from tui.widgets.flow_log import FilteredLog
 from tui.widgets.message_table import MessageTable
 from tui.widgets.ranking import RankingView
 from tui.widgets.space_time import SpaceTime
@@ -68,8 +67,8 @@ def test_put_delete_kill_and_fault_from_the_keyboard() -> None:
         assert target is not None and target != victim
         await answer(pilot, "f", "silent")
         await wait_until(pilot, lambda: "silent" in cell(vaults, target, "state"), "fault shown")
-        notable = app.query_one("#notable-log", FilteredLog)
-        assert any(f"fault    {target.hex()[:8]} silent" in line for line in notable.lines)
+        assert ("fault", target.hex()[:8], "silent") in [(r[1], r[2], r[4])
+                                                         for r in event_rows(app)]
 
     run_app(app, body)
     assert app.return_code in (None, 0)
@@ -101,8 +100,8 @@ def test_evictions_and_a_lying_vault_sinking_in_rank() -> None:
         ranking = str(app.query_one(RankingView).render())
         first = ranking.splitlines()[2]
         assert float(first.split()[1]) < 1.0  # the lowest-ranked node is listed first
-        notable = app.query_one("#notable-log", FilteredLog)
-        assert any("sacrificial_evicted" in line for line in notable.lines)
+        await pilot.press("4")
+        assert any(row[1] == "eviction" for row in event_rows(app))
 
     run_app(app, body)
 

@@ -21,10 +21,10 @@ def versions_model() -> NetworkModel:
     return frozen_versions_model()
 
 
-@pytest.mark.parametrize("keys", [["1"], ["1", "down", "down"], ["2"], ["3"], ["4"], ["5"],
-                                  ["question_mark"]],
+@pytest.mark.parametrize("keys", [["1"], ["1", "down", "down"], ["2"], ["3"], ["4"],
+                                  ["4", "c"], ["5"], ["question_mark"]],
                          ids=["vaults", "vault-detail", "chunks-xor", "flows", "evictions",
-                              "ranking", "help"])
+                              "evictions-kind", "ranking", "help"])
 def test_view(snap_compare, model, keys: list[str]) -> None:
     assert snap_compare(VaultnetApp(model=model), press=keys, terminal_size=SIZE)
 

@@ -21,7 +21,11 @@ HELP = """\
                stored / version put / held / delivered; MpidNode and MpidManager
                get a lane per identity); below it the live message log (/ filters
                it)
-  4 Evictions  sacrificial evictions, put failures, holder changes, churn, faults
+  4 Evictions  a table, a row per happening: evictions, put failures, holders
+               removed / replicated, rank changes, integrity failures, churn,
+               vaults up / down, faults (a group's identical reports are one
+               row; "seen by" counts the vaults that reported it); above it how
+               many of each kind were ever seen, and the filter (c, /)
   5 Ranking    nodes by rank (stored / (stored + lost)), rank over time
   6 Versions   version trees (tips, forks, orphans) and whether each tree's
                VersionManager group agrees; the dashboard's MPIDs (alice, bob)
@@ -51,7 +55,9 @@ HELP = """\
   o  take alice or bob offline (their managers hold what is sent to them)
      or bring them back online (the managers push it: delivered)
   /  filter the message log (words that must all appear: persona, action,
-     vault or name prefix, trace prefix); empty shows all
+     vault or name prefix, trace prefix); empty shows all. In view 4 it
+     filters the events the same way (kind, vault, copy, trace, reason)
+  c  view 4: show only the next kind of event (after the last, every kind)
   space  pause the display (the network keeps running)
   ctrl+p command palette (every action, with its key; Screenshot saves an SVG
      in the data directory, else the current one)

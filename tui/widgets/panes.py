@@ -31,9 +31,16 @@ class ChunksPane(TabPane):
 
 
 class LogPane(TabPane):
-    """Views 3 and 4: a log to filter and a display to pause."""
+    """View 3: a log to filter and a display to pause."""
 
     BINDINGS = footer_keys((("slash", "filter", "filter"), ("space", "pause", "pause")))
+
+
+class EventsPane(TabPane):
+    """View 4: the events table, narrowed to a kind (c) or to words (/), and pause."""
+
+    BINDINGS = footer_keys((("c", "event_kind", "kind"), ("slash", "filter", "filter"),
+                            ("space", "pause", "pause")))
 
 
 class RankingPane(TabPane):

@@ -39,6 +39,9 @@ than the fast rounds to notice we left and replace us."""
 VERDICTS_KEPT = 10_000
 """Copies whose DataManagers' answers we count at once (oldest forgotten first: a forgotten
 count only means the copy is kept until the next round asks again)."""
+EVICTED = "evicted for a primary"
+"""The reason a Sacrificial copy's PutFailure gives when it was evicted (readers such as the
+dashboard tell an eviction from a refused store by it)."""
 
 
 class PmidNode(GroupPersona):
@@ -82,7 +85,7 @@ class PmidNode(GroupPersona):
                 out.note(SACRIFICIAL_EVICTED, victim.copy_name, msg.trace_id,
                          size=victim.size, for_copy=copy)
                 self._report(victim.copy_name, CopyKind.SACRIFICIAL, victim.size,
-                             "evicted for a primary", msg.trace_id, ctx, out)
+                             EVICTED, msg.trace_id, ctx, out)
         if not self.losing:
             self.chunks.put(copy, kind, payload)
         out.note(CHUNK_STORED, copy, msg.trace_id, kind=kind.value, size=len(payload))

@@ -1,0 +1,139 @@
+"""View 4: what went wrong or changed in the network, one row per happening (evictions, put
+failures, holders removed and replaced, rank changes, integrity failures, churn, vaults up and
+down, faults), coloured by kind, oldest first; above it the count of every kind ever seen and
+the active filter.
+
+The filter is a kind (`c` cycles through them, then back to all) and words that must all
+appear in a row (`/`, as in the message log); the table re-renders from the model's kept rows
+(EVENT_ROWS), while the counts cover every row ever made. Between filter changes the table is
+updated in place: rows dropped from the model go, changed rows are rewritten, new ones are
+appended, and a cursor on the last row follows the newest.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.widgets import Static
+
+from tui.model import EVENT_KINDS, VAULT, EventRow, NetworkModel
+from tui.widgets.flow_log import matches
+from tui.widgets.keyed_table import KeyedTable
+from vaultnet.xor import short
+
+COLUMNS = (("time", "time"), ("kind", "kind"), ("vault", "vault"), ("copy", "copy"),
+           ("detail", "what happened"), ("seen", "seen by"), ("trace", "trace"))
+STYLES = dict(zip(EVENT_KINDS, ("b magenta", "yellow", "red", "green", "b yellow", "b red",
+                                "cyan", "bright_blue", "b red"), strict=True))
+"""The colour of each kind (in EVENT_KINDS' order), in the table and in the counts above it."""
+
+
+def cells(row: EventRow) -> tuple[str, ...]:
+    """A row's cells as plain text (what the `/` words are matched against)."""
+    return (f"{row.time:8.2f}s", row.kind, short(row.vault) if row.vault else "-",
+            short(row.subject) if row.subject else "-", row.detail, str(len(row.reporters)),
+            short(row.trace, 6) if row.trace else "-")
+
+
+def _styled(row: EventRow) -> tuple[str, ...]:
+    plain = cells(row)
+    style = STYLES[row.kind]
+    detail = escape(row.detail)
+    if row.kind == VAULT:
+        detail = f"[green]{detail}[/]" if row.detail == "up" else f"[red]{detail}[/]"
+    return (plain[0], f"[{style}]{row.kind}[/]", plain[2], plain[3], detail, *plain[5:])
+
+
+class EventTable(KeyedTable):
+    """The kept rows that pass the filter (`kind`, `words`), keyed by their `seq`."""
+
+    COLUMNS = COLUMNS
+    WIDTHS = {"time": 9, "kind": 14, "vault": 8, "copy": 8, "seen": 7, "trace": 6}
+    DEFAULT_CSS = "EventTable { height: 1fr; }"
+
+    def __init__(self) -> None:
+        """No filter: every kind, no words."""
+        super().__init__()
+        self.kind: str | None = None
+        self.words: list[str] = []
+        self._stamp = -1  # the model's EventLog.stamp when last shown; -1: rebuild
+
+    def cycle_kind(self) -> None:
+        """Show only the next kind in EVENT_KINDS (after the last one: every kind again)."""
+        order: list[str | None] = [None, *EVENT_KINDS]
+        self.kind = order[(order.index(self.kind) + 1) % len(order)]
+        self._stamp = -1
+
+    def set_words(self, text: str) -> None:
+        """Show only rows holding every word of `text` (case-insensitive); empty: all rows."""
+        self.words = text.lower().split()
+        self._stamp = -1
+
+    def passes(self, row: EventRow) -> bool:
+        """Whether `row` passes the kind and the words of the filter."""
+        return ((self.kind is None or row.kind == self.kind)
+                and (not self.words or matches(" ".join(cells(row)), self.words)))
+
+    def show(self, model: NetworkModel) -> None:
+        """Bring the table up to the model: rebuilt after a filter change, else in place."""
+        log = model.events
+        if self._stamp == log.stamp:
+            return
+        rows = [row for row in log.rows if self.passes(row)]
+        if self._stamp < 0:
+            self.show_rows([(_key(row), _styled(row)) for row in rows])
+            self.move_cursor(row=max(self.row_count - 1, 0))
+        else:
+            self._update(rows)
+        self._stamp = log.stamp
+
+    def _update(self, rows: list[EventRow]) -> None:
+        following = self.cursor_row >= self.row_count - 1
+        selected = self.selected_name()
+        wanted = {_key(row).hex() for row in rows}
+        for gone in [k for k in self.rows if str(k.value) not in wanted]:
+            self.remove_row(gone)
+        shown = {str(k.value) for k in self.rows}
+        for row in rows:
+            key = _key(row).hex()
+            if key not in shown:
+                self.add_row(*_styled(row), key=key)
+            elif row.changed > self._stamp:
+                self.update_cell(key, "seen", str(len(row.reporters)))
+        if following:
+            self.move_cursor(row=max(self.row_count - 1, 0))
+        elif selected is not None and selected.hex() in wanted:
+            self.move_cursor(row=self.get_row_index(selected.hex()))
+
+
+def _key(row: EventRow) -> bytes:
+    return row.seq.to_bytes(8, "big")
+
+
+class EventCounts(Static):
+    """Above the table: every kind with how many were ever seen (the kind shown reversed),
+    then the filter and how many kept rows pass it, or that none does."""
+
+    DEFAULT_CSS = "EventCounts { height: auto; padding: 0 1; }"
+    _text = ""
+
+    def show(self, model: NetworkModel, table: EventTable) -> None:
+        """The counts of `model`'s event log, and `table`'s filter and rows."""
+        log = model.events
+        parts = []
+        for kind in EVENT_KINDS:
+            count = log.counts[kind]
+            text = f"[{STYLES[kind]}]{kind}[/] {count:,}" if count else f"[dim]{kind} 0[/]"
+            parts.append(f"[reverse]{text}[/]" if kind == table.kind else text)
+        words = f" with '{escape(' '.join(table.words))}'" if table.words else ""
+        what = f"{table.kind or 'every kind'}{words}"
+        if not log.rows:
+            shown = "no events yet: put chunks (p) until vaults fill, kill (K) or fault (f) one"
+        elif not table.row_count:
+            shown = f"[b reverse]no events match[/] {what}, among {len(log.rows):,} kept rows"
+        else:
+            shown = f"showing {what}: {table.row_count:,} of {len(log.rows):,} kept rows"
+        text = (f"{'  '.join(parts)}\n{shown}  [dim](counts: all {log.reports:,} reports seen; "
+                f"rows: the last {log.maxlen:,} kept)  c kind, / words[/]")
+        if text != self._text:  # an update lays the screen out again: only on a change
+            self._text = text
+            self.update(text)
