@@ -91,7 +91,7 @@ def test_content_leaves_with_its_last_hold() -> None:
 
 def test_personas_of_a_vault_share_one_budget_but_not_their_keys(tmp_path: Path) -> None:
     db = Database(tmp_path / "v.db")
-    pm = PmidManager(PARAMS, RecordStore(db, "pmid_accounts"), RecordStore(db, "pmid_copies"))
+    pm = PmidManager(PARAMS, RecordStore(db, "pmid_accounts"))
     mm = MaidManager(PARAMS, RecordStore(db, "maid_accounts"), RecordStore(db, "maid_chunks"))
     store = share_stash([pm, mm])
     pm.stash.put(COPY, CONTENT)

@@ -27,7 +27,7 @@ TRACE = bytes(16)
 @pytest.fixture
 def manager(tmp_path: Path) -> PmidManager:
     db = Database(tmp_path / "pm.db")
-    persona = PmidManager(Parameters(), RecordStore(db, "accounts"), RecordStore(db, "copies"))
+    persona = PmidManager(Parameters(), RecordStore(db, "accounts"))
     persona.attach(MEMBERS[1])
     return persona
 
@@ -59,46 +59,25 @@ def test_an_honest_eviction_leaves_the_rank_alone(manager: PmidManager) -> None:
     assert up.action == "put_failure" and up.body["size"] == 1000
 
 
-def test_a_lied_eviction_is_counted_with_the_true_size_and_penalised_once(
+def test_a_lied_eviction_is_corrected_to_the_true_size_and_penalised_once(
         manager: PmidManager) -> None:
-    """The node claims 2,001 bytes for its 1,000-byte copy (before the fix: stored 2,999 and
-    the rank dropped twice)."""
+    """The node claims 2,001 bytes for its 1,000-byte copy; the DataManagers' correction
+    (before the fix: stored stayed 2,999 after it)."""
     store_two_copies(manager)
     out = commit(manager, "failed", NODE, copy=SMALL, size=2001, reason="evicted")
+    assert manager.account(NODE)["stored"] == 2999 and rank_changes(out) == []
+    out = commit(manager, "correct", NODE, size=1000, reported=2001, reason=LIED)
     assert manager.account(NODE) == {"stored": 4000, "lost": 1000, "count": 1}
     (change,) = rank_changes(out)
     assert change["reason"] == LIED and change["rank"] == rank(manager.account(NODE)) == 0.8
-    (up,) = out.messages
-    assert up.body["size"] == 1000  # the DataManagers see no mismatch: no second penalty
-
-
-def test_a_failure_or_delete_for_a_copy_not_on_record_counts_nothing(
-        manager: PmidManager) -> None:
-    store_two_copies(manager)
-    other = copy_name(digest(b"other"), CopyKind.BACKUP)
-    out = commit(manager, "failed", NODE, copy=other, size=2001, reason="evicted")
-    commit(manager, "delete", NODE, copy=other, size=3000)
-    assert manager.account(NODE) == {"stored": 5000, "lost": 0, "count": 2}
-    assert rank_changes(out) == [] and out.messages[0].body["size"] == 2001  # theirs to check
-    commit(manager, "delete", NODE, copy=SMALL, size=1000)
-    commit(manager, "delete", NODE, copy=SMALL, size=1000)  # a second delete: already out
-    assert manager.account(NODE) == {"stored": 4000, "lost": 0, "count": 1}
 
 
 def test_a_failed_integrity_check_moves_the_copy_from_stored_to_lost(
         manager: PmidManager) -> None:
     store_two_copies(manager)
-    out = commit(manager, "correct", NODE, copy=BIG, size=4000, reason=FAILED_CHECK)
+    out = commit(manager, "correct", NODE, size=4000, reported=0, reason=FAILED_CHECK)
     assert manager.account(NODE) == {"stored": 1000, "lost": 4000, "count": 1}
     assert rank_changes(out)[0]["reason"] == FAILED_CHECK
-    commit(manager, "delete", NODE, copy=BIG, size=4000)  # a later delete counts nothing more
-    assert manager.account(NODE) == {"stored": 1000, "lost": 4000, "count": 1}
-
-
-def test_a_copy_is_counted_once_however_often_its_put_is_agreed(manager: PmidManager) -> None:
-    store_two_copies(manager)
-    commit(manager, "put", NODE, copy=SMALL, kind="S", size=1000)
-    assert manager.account(NODE) == {"stored": 5000, "lost": 0, "count": 2}
 
 
 # -- MaidManager ---------------------------------------------------------------------------

@@ -42,8 +42,7 @@ def node(tmp_path: Path) -> PmidNode:
 def managers(tmp_path: Path) -> dict[bytes, PmidManager]:
     made = {}
     for i, name in enumerate(MEMBERS[1:]):
-        db = Database(tmp_path / f"{i}.db")
-        manager = PmidManager(PARAMS, RecordStore(db, "accounts"), RecordStore(db, "copies"))
+        manager = PmidManager(PARAMS, RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
         manager.attach(name)
         made[name] = manager
     return made

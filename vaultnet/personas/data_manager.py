@@ -279,7 +279,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         if action["reported"] != record["size"]:
             out.send(self.group_message(
                 copy, holder, "correction",
-                {"copy": copy, "size": record["size"],
+                {"copy": copy, "size": record["size"], "reported": action["reported"],
                  "reason": LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK},
                 trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
         self.replicate(copy, record, ctx, out, trace)

@@ -119,9 +119,16 @@ class MpidManager(GroupPersona):
         self.propose(msg.src.name, action, ctx, out, msg.trace_id)
 
     def _answer_now(self, msg: Message, body: dict[str, Any], ctx: Context, out: Outbox) -> None:
-        reply = self._answer(msg.src.name, msg.src.to_wire(), msg.msg_id, body, msg.trace_id)
-        out.send(reply)
-        self.firewall.update(msg.sender + msg.msg_id, reply, ctx.now())
+        self._answer_recorded(msg.src.name, msg.src.to_wire(), msg.msg_id, body, msg.trace_id,
+                              ctx, out)
+
+    def _answer_recorded(self, client: Name, reply: Any, request_id: bytes,
+                       body: dict[str, Any], trace: bytes, ctx: Context, out: Outbox) -> None:
+        """Send our answer to `client`'s request and record it in the firewall (Uf), agreed or
+        not: the client's retry of a request whose answer was lost gets this answer again."""
+        answer = self._answer(client, reply, request_id, body, trace)
+        out.send(answer)
+        self.firewall.update(client + request_id, answer, ctx.now())
 
     def _answer(self, mpid: Name, reply: Any, request_id: bytes, body: dict[str, Any],
                 trace: bytes) -> Message:
@@ -138,9 +145,10 @@ class MpidManager(GroupPersona):
         account = self.account(sender)
         if key not in self.outbox:
             if account["outbox"] >= self.outbox_limit:
-                out.send(self._answer(sender, action["reply"], action["id"], {
+                self._answer_recorded(sender, action["reply"], action["id"], {
                     "ok": False, "error": "OutboxFull",
-                    "reason": f"{account['outbox']} messages await an answer"}, trace))
+                    "reason": f"{account['outbox']} messages await an answer"}, trace, ctx,
+                    out)
                 return
             account["outbox"] += 1
             self.accounts.put(sender, account)
@@ -204,9 +212,9 @@ class MpidManager(GroupPersona):
                          trace: bytes) -> None:
         entry = self._clear_outbox(sender, action["mid"])
         if entry is not None:
-            out.send(self._answer(sender, entry["reply"], action["mid"],
-                                  {k: v for k, v in action["answer"].items() if v is not None},
-                                  trace))
+            self._answer_recorded(sender, entry["reply"], action["mid"],
+                                {k: v for k, v in action["answer"].items() if v is not None},
+                                trace, ctx, out)
 
     def _clear_outbox(self, sender: Name, mid: bytes) -> dict[str, Any] | None:
         key = sender + mid
@@ -229,8 +237,8 @@ class MpidManager(GroupPersona):
         held = self.held(mpid)
         for message in held:
             out.send(self._push(mpid, relay, message, trace, action["id"]))
-        out.send(self._answer(mpid, action["reply"], action["id"],
-                              {"ok": True, "held": len(held)}, trace))
+        self._answer_recorded(mpid, action["reply"], action["id"],
+                            {"ok": True, "held": len(held)}, trace, ctx, out)
 
     def _push(self, mpid: Name, relay: Any, message: dict[str, Any], trace: bytes,
               occasion: bytes) -> Message:
@@ -274,7 +282,7 @@ class MpidManager(GroupPersona):
         if body["ok"]:
             self.accounts.put(mpid, account)
             body.update(whitelist=account["whitelist"], blacklist=account["blacklist"])
-        out.send(self._answer(mpid, action["reply"], action["id"], body, trace))
+        self._answer_recorded(mpid, action["reply"], action["id"], body, trace, ctx, out)
 
     # -- timers ---------------------------------------------------------------------------------
 
@@ -287,7 +295,7 @@ class MpidManager(GroupPersona):
             if now - seen > OUTBOX_TTL:
                 sender, mid = key[:NAME_SIZE], key[NAME_SIZE:]
                 self._clear_outbox(sender, mid)
-                out.send(self._answer(sender, entry["reply"], mid, {
+                self._answer_recorded(sender, entry["reply"], mid, {
                     "ok": False, "error": "NotDelivered",
-                    "reason": "the recipient's managers did not answer"}, bytes(16)))
+                    "reason": "the recipient's managers did not answer"}, bytes(16), ctx, out)
         return out
