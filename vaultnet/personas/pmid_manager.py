@@ -181,14 +181,10 @@ class PmidManager(GroupPersona):
         reported, size = action["reported"], action["size"]
         account = self.account(node)
         account["stored"] = max(0, account["stored"] + reported - size)
-        if reported == 0:  # a lost copy was never counted out
+        if action["reason"] == FAILED_CHECK:  # a lost copy was never counted out
             account["count"] = max(0, account["count"] - 1)
-        self.accounts.put(node, account)
-        self._penalise(node, size, action["reason"], trace, out)
-
-    def _penalise(self, node: Name, size: int, reason: str, trace: bytes, out: Outbox) -> None:
-        account = self.account(node)
         before = rank(account)
         account["lost"] += size
         self.accounts.put(node, account)
-        out.note(RANK_CHANGED, node, trace, before=before, rank=rank(account), reason=reason)
+        out.note(RANK_CHANGED, node, trace, before=before, rank=rank(account),
+                 reason=action["reason"])
