@@ -29,10 +29,11 @@ async def _soak(net: Testnet, chunks: int, events: int, seed: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1])
 async def test_sim_32_vaults_500_chunks_64_events(autojump_clock, seed: int) -> None:
-    """The issue's scenario: 32 vaults, 500 chunks, 64 events (the longest tests, ~3 min each
-    on their own). Many more seeds: `vaultnet bench churn --chunks 500 --events 64 --seeds N`."""
+    """The issue's scenario: 32 vaults, 500 chunks, 64 events (the longest test: it grew from
+    about 3 to about 10 minutes with the restart-durability changes, so the default run keeps
+    one seed). More seeds: `vaultnet bench churn --chunks 500 --events 64 --seeds N`."""
     async with Testnet(vaults=32, transport="sim", seed=seed) as net:
         await _soak(net, chunks=500, events=64, seed=seed)
 
