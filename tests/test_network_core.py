@@ -144,9 +144,9 @@ async def test_forged_name_refused_and_bad_frames_close_only_that_connection() -
 
 async def test_handshake_expecting_another_name_fails() -> None:
     async with Testnet(vaults=2, transport="tcp") as net:
-        with pytest.raises(HandshakeError):
-            await TcpEndpoint(Identity.generate()).connect(net.vaults[0].address,
-                                                           expect=net.vaults[1].name)
+        with pytest.raises(HandshakeError, match="not the vault we meant to reach"):
+            await TcpEndpoint(Identity.generate(), network_key=net.network_key).connect(
+                net.vaults[0].address, expect=net.vaults[1].name)
 
 
 @settings(max_examples=300, deadline=None)

@@ -92,7 +92,7 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
 
 async def test_sacrificial_evictions_then_put_failure(autojump_clock) -> None:
     capacity = 40_000
-    async with Testnet(vaults=8, transport="sim", seed=11, capacity=capacity) as net:
+    async with Testnet(vaults=8, transport="sim", seed=13, capacity=capacity) as net:
         notes: list[ev.PersonaEvent] = []
         net.bus.add_sink(lambda e: notes.append(e) if isinstance(e, ev.PersonaEvent) else None)
         client = await net.client()
