@@ -3,11 +3,11 @@
 Every way a frame can be wrong becomes one `FrameError`; the caller closes that connection and
 nothing else in the vault is disturbed.
 
-Before msgpack sees a body, `check_shape` walks its headers (no objects are built) and refuses
-a body whose containers declare more elements than it has bytes left to hold them. msgpack
-reserves a list of the declared length as soon as it reads an array header, so without this a
-3 KB body of nested `array16` headers made it reserve 32 MiB; now what a body can make the
-decoder reserve is bounded by its own length.
+Before msgpack decodes a body, `check_shape` skips over it (headers only, nothing is built) and
+refuses a body that is not exactly one complete object, i.e. whose containers declare more
+elements than it holds. msgpack reserves a list of the declared length as soon as it reads an
+array header, so without this a 3 KB body of nested `array16` headers made it reserve 32 MiB;
+now what a body can make the decoder reserve is bounded by its own length.
 """
 
 from __future__ import annotations
@@ -34,69 +34,23 @@ class FrameError(Exception):
     """A frame that cannot be accepted: too large, truncated, not msgpack, or the wrong shape."""
 
 
-_SCALAR, _SIZED, _FIXED_CONTAINER, _CONTAINER, _INVALID = range(5)
-
-
-def _header_table() -> list[tuple[int, int, int]]:
-    """(kind, a, b) per msgpack lead byte, so the shape check is one table look-up per object.
-
-    _SCALAR: `a` more bytes. _SIZED (str, bin, ext): its length is in the next `a` bytes, then
-    `b` bytes (an ext's type) and the payload. _FIXED_CONTAINER: `b` entries of `a` elements
-    (1 array, 2 map). _CONTAINER: `a` elements per entry, the entry count in the next `b` bytes.
-    """
-    table = [(_SCALAR, 0, 0)] * 256
-    for b in range(0x80, 0x90):
-        table[b] = (_FIXED_CONTAINER, 2, b & 0x0F)
-    for b in range(0x90, 0xA0):
-        table[b] = (_FIXED_CONTAINER, 1, b & 0x0F)
-    for b in range(0xA0, 0xC0):
-        table[b] = (_SCALAR, b & 0x1F, 0)
-    table[0xC1] = (_INVALID, 0, 0)
-    for b, width in ((0xC4, 1), (0xC5, 2), (0xC6, 4), (0xD9, 1), (0xDA, 2), (0xDB, 4)):
-        table[b] = (_SIZED, width, 0)
-    for b, width in ((0xC7, 1), (0xC8, 2), (0xC9, 4)):
-        table[b] = (_SIZED, width, 1)
-    for b, size in ((0xCA, 4), (0xCB, 8), (0xCC, 1), (0xCD, 2), (0xCE, 4), (0xCF, 8),
-                    (0xD0, 1), (0xD1, 2), (0xD2, 4), (0xD3, 8), (0xD4, 2), (0xD5, 3), (0xD6, 5),
-                    (0xD7, 9), (0xD8, 17)):
-        table[b] = (_SCALAR, size, 0)
-    for b, per, width in ((0xDC, 1, 2), (0xDD, 1, 4), (0xDE, 2, 2), (0xDF, 2, 4)):
-        table[b] = (_CONTAINER, per, width)
-    return table
-
-
-_HEADERS = _header_table()
-
-
 def check_shape(body: bytes) -> None:
-    """FrameError unless `body` is one msgpack object whose containers never declare more
-    elements than there are bytes left to hold them (each element needs at least one)."""
-    end = len(body)
-    pos = 0
-    pending = 1
-    while pending:
-        if pos >= end:
-            raise FrameError("truncated frame")
-        kind, a, b = _HEADERS[body[pos]]
-        pos += 1
-        pending -= 1
-        if kind == _SCALAR:
-            pos += a
-        elif kind == _SIZED:
-            pos += a + b + int.from_bytes(body[pos:pos + a], "big")
-        elif kind == _INVALID:
-            raise FrameError("undecodable frame: reserved byte 0xc1")
-        else:
-            if kind == _CONTAINER:
-                count = int.from_bytes(body[pos:pos + b], "big")
-                pos += b
-            else:
-                count = b
-            pending += count * a
-            if pending > end - pos:
-                raise FrameError(f"a container declares {count} entries in a {end}-byte frame")
-    if pos != end:
-        raise FrameError("frame has bytes after its object" if pos < end else "truncated frame")
+    """FrameError unless `body` is exactly one complete msgpack object.
+
+    Skipping an object walks its headers without building anything, and a complete object
+    holds every element its containers declare (each takes at least one byte), so once this
+    passes, what msgpack reserves while decoding is bounded by the body's length."""
+    unpacker = msgpack.Unpacker(max_buffer_size=max(1, len(body)), **_LIMITS)
+    unpacker.feed(body)
+    try:
+        unpacker.skip()
+    except msgpack.OutOfData:
+        raise FrameError("truncated frame: its containers declare more elements than it "
+                         "holds") from None
+    except Exception as exc:  # msgpack raises many types for bad input; all mean the same here
+        raise FrameError(f"undecodable frame: {type(exc).__name__}") from exc
+    if unpacker.tell() != len(body):
+        raise FrameError("frame has bytes after its object")
 
 
 def pack(obj: dict[str, Any]) -> bytes:

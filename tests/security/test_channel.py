@@ -457,13 +457,14 @@ def test_small_frame_cannot_declare_a_large_allocation() -> None:
     body = b"\xdc\x10\x00" * 1024  # 1024 nested array16 headers, each declaring 4096 elements
     tracemalloc.start()
     try:
-        with pytest.raises(FrameError, match="declares"):
+        with pytest.raises(FrameError, match="declare more elements than it holds"):
             wire.unpack(body)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    # msgpack reserved 32 MiB for this 3 KB body before the shape check
-    assert peak < 64 * 1024
+    # msgpack reserved 32 MiB for this 3 KB body before the shape check; the check itself
+    # needs a fixed few tens of KiB whatever the headers declare
+    assert peak < 256 * 1024
 
 
 @settings(max_examples=200, deadline=None)
