@@ -58,8 +58,6 @@ KEY_SIZE = 32
 EPHEMERAL_SIZE = 32
 TAG_SIZE = 16
 """Bytes the AEAD adds to every sealed body (the Poly1305 tag)."""
-assert lib.crypto_aead_chacha20poly1305_ietf_abytes() == TAG_SIZE
-assert lib.crypto_aead_chacha20poly1305_ietf_keybytes() == KEY_SIZE
 NETWORK_KEY_SIZE = 32
 MAX_ADDRESS = 256
 """Longest listen address a peer may announce: a host:port fits many times over."""
