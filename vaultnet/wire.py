@@ -13,6 +13,7 @@ now what a body can make the decoder reserve is bounded by its own length.
 from __future__ import annotations
 
 import struct
+import threading
 from typing import Any
 
 import msgpack
@@ -34,13 +35,34 @@ class FrameError(Exception):
     """A frame that cannot be accepted: too large, truncated, not msgpack, or the wrong shape."""
 
 
+_SKIP_BUFFER = 64 * 1024
+"""Initial buffer of the shape checker's Unpacker; it grows to the largest frame it has seen
+(at most MAX_FRAME_SIZE) and keeps that buffer for the next frames."""
+
+
+class _Skipper(threading.local):
+    """One reusable msgpack Unpacker per thread for `check_shape`: making one costs a zeroed
+    ~40 KiB parse stack, which per frame cost more than the check itself. It is replaced
+    whenever a body fails, so no partial object is ever left in it."""
+
+    unpacker: msgpack.Unpacker | None = None
+
+
+_SKIPPER = _Skipper()
+
+
 def check_shape(body: bytes) -> None:
     """FrameError unless `body` is exactly one complete msgpack object.
 
     Skipping an object walks its headers without building anything, and a complete object
     holds every element its containers declare (each takes at least one byte), so once this
     passes, what msgpack reserves while decoding is bounded by the body's length."""
-    unpacker = msgpack.Unpacker(max_buffer_size=max(1, len(body)), **_LIMITS)
+    if len(body) > MAX_FRAME_SIZE:
+        raise FrameError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_SIZE}")
+    unpacker = _SKIPPER.unpacker or msgpack.Unpacker(
+        max_buffer_size=MAX_FRAME_SIZE, read_size=_SKIP_BUFFER, **_LIMITS)
+    _SKIPPER.unpacker = None
+    start = unpacker.tell()
     unpacker.feed(body)
     try:
         unpacker.skip()
@@ -49,8 +71,9 @@ def check_shape(body: bytes) -> None:
                          "holds") from None
     except Exception as exc:  # msgpack raises many types for bad input; all mean the same here
         raise FrameError(f"undecodable frame: {type(exc).__name__}") from exc
-    if unpacker.tell() != len(body):
+    if unpacker.tell() - start != len(body):
         raise FrameError("frame has bytes after its object")
+    _SKIPPER.unpacker = unpacker
 
 
 def pack(obj: dict[str, Any]) -> bytes:
