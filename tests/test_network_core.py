@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
@@ -15,9 +14,9 @@ from vaultnet import Testnet, wire
 from vaultnet import events as ev
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
-from vaultnet.transport.base import HandshakeError
-from vaultnet.transport.handshake import hello_frame
-from vaultnet.transport.tcp import TcpEndpoint, TcpFrameStream
+from vaultnet.transport.base import ConnectionClosed, HandshakeError
+from vaultnet.transport.channel import TAG_SIZE
+from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.wire import FrameDecoder, FrameError
 from vaultnet.xor import random_name
 
@@ -101,27 +100,35 @@ async def test_churn_on_kill_and_add(autojump_clock) -> None:
         assert responsibility_errors(net, [random_name(rng) for _ in range(100)]) == []
 
 
+class Impostor(Identity):
+    """Claims another identity's key (and so its name) but can only sign with its own."""
+
+    def __init__(self, own: Identity, claimed: Identity) -> None:
+        super().__init__(own._signing_key)
+        self.verify_key, self.name = claimed.verify_key, claimed.name
+
+
 async def test_forged_name_refused_and_bad_frames_close_only_that_connection() -> None:
     async with Testnet(vaults=6, transport="tcp") as net:
         target = net.vaults[0]
         rejected: list[ev.FrameRejected] = []
         net.bus.add_sink(lambda e: rejected.append(e) if isinstance(e, ev.FrameRejected)
                          else None)
-        host, port = target.address.split(":")
-        # a hello whose name is not SHA-512 of its key
-        stream = TcpFrameStream(await trio.open_tcp_stream(host, int(port)))
+        # a peer presenting another identity's key, signing with its own
         liar, other = Identity.generate(), Identity.generate()
-        forged = hello_frame(liar, os.urandom(32), "vault", "127.0.0.1:1")
-        forged["name"] = other.name
-        await stream.send_bodies([wire.pack(forged)])
-        await stream.receive_frame()  # the vault's own hello
-        with pytest.raises(Exception):  # noqa: B017 - closed without proof: any close
-            await stream.receive_frame()
+        conn = await TcpEndpoint(Impostor(liar, other),
+                                 network_key=net.network_key).connect(target.address)
+        with pytest.raises(ConnectionClosed):
+            await conn.receive()
+        await conn.aclose()
+        assert isinstance(target.endpoint.last_refusal, HandshakeError)
+        assert "could not prove its key" in str(target.endpoint.last_refusal)
         assert other.name not in target.routing and liar.name not in target.routing
         # an authenticated peer sending an oversized length prefix, then garbage
-        for junk in (wire.HEADER.pack(wire.MAX_FRAME_SIZE + 1), wire.HEADER.pack(5) + b"\xc1" * 5):
+        for junk in (wire.HEADER.pack(wire.MAX_FRAME_SIZE + TAG_SIZE + 1),
+                     wire.HEADER.pack(5) + b"\xc1" * 5):
             me = Identity.generate()
-            conn = await TcpEndpoint(me).connect(target.address)
+            conn = await TcpEndpoint(me, network_key=net.network_key).connect(target.address)
             before = len(rejected)
             await conn.stream._stream.send_all(junk)  # type: ignore[attr-defined]
             await net.wait_for(lambda b=before: len(rejected) > b, 10, "frame rejected")
@@ -137,9 +144,9 @@ async def test_forged_name_refused_and_bad_frames_close_only_that_connection() -
 
 async def test_handshake_expecting_another_name_fails() -> None:
     async with Testnet(vaults=2, transport="tcp") as net:
-        with pytest.raises(HandshakeError):
-            await TcpEndpoint(Identity.generate()).connect(net.vaults[0].address,
-                                                           expect=net.vaults[1].name)
+        with pytest.raises(HandshakeError, match="not the vault we meant to reach"):
+            await TcpEndpoint(Identity.generate(), network_key=net.network_key).connect(
+                net.vaults[0].address, expect=net.vaults[1].name)
 
 
 @settings(max_examples=300, deadline=None)

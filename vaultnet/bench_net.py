@@ -3,6 +3,8 @@
 `vaultnet bench net [--frames N] [--skip-100]`. Figures are printed, never asserted: this
 machine is noisy, so each transport figure is the median of several rounds in one run.
 
+- channel: the secure channel's CPU cost per frame for that frame, sealing and opening (one
+  ChaCha20-Poly1305 pass each way), and a whole handshake (both sides, in memory).
 - frames/s: a typical message frame (about 300 bytes of msgpack) pushed through `Connection.send`
   and received at the far end, over 1 connection and over 100 concurrent connections to one
   listener; on TCP also the naive one-write-per-frame writer, for the ratio the batching writer
@@ -22,6 +24,7 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 
+import nacl.public
 import trio
 import trio.testing
 
@@ -29,6 +32,7 @@ from vaultnet import wire
 from vaultnet.identity import Identity
 from vaultnet.testnet import Testnet
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint
+from vaultnet.transport.channel import Handshake
 from vaultnet.transport.sim import SimNetwork
 from vaultnet.transport.tcp import TcpEndpoint
 
@@ -57,7 +61,7 @@ async def _pump(make_endpoint: Callable[[Identity], Endpoint], connections: int,
     async def send_all(conn: Connection) -> None:
         for _ in range(per_conn):
             if naive:
-                await conn.stream.send_bodies([wire.pack(FRAME)])
+                await conn.stream.send_bodies([conn.protector.seal(wire.pack(FRAME))])
             else:
                 conn.send(FRAME)
                 if conn._queued_bytes > 1 << 20:  # let the writer drain, as a vault would
@@ -79,6 +83,44 @@ async def _pump(make_endpoint: Callable[[Identity], Endpoint], connections: int,
         elapsed = time.perf_counter() - start
         nursery.cancel_scope.cancel()
     return per_conn * connections / elapsed
+
+
+def _channel_costs(frames: int) -> tuple[float, float, float]:
+    """(seal µs, open µs, handshake µs): one frame through a fresh channel's protectors, and a
+    whole handshake between two in-memory sides, medians of several rounds."""
+    network_key = os.urandom(32)
+
+    def pair() -> tuple[Handshake, Handshake]:
+        return (Handshake(Identity.generate(), "vault", "a", True,
+                          nacl.public.PrivateKey.generate(), network_key),
+                Handshake(Identity.generate(), "vault", "b", False,
+                          nacl.public.PrivateKey.generate(), network_key))
+
+    def run_handshake(a: Handshake, b: Handshake) -> None:
+        response = b.receive(a.start())
+        assert response is not None
+        finish = a.receive(response)
+        assert finish is not None
+        b.receive(finish)
+
+    rounds = max(1, frames // 10)
+    seal, open_, shake = [], [], []
+    for _ in range(ROUNDS):
+        a, b = pair()
+        start = time.perf_counter()
+        run_handshake(a, b)
+        shake.append(time.perf_counter() - start)
+        sender, receiver = a.established()[1], b.established()[1]
+        body = wire.pack(FRAME)
+        start = time.perf_counter()
+        sealed = [sender.seal(body) for _ in range(rounds)]
+        seal.append((time.perf_counter() - start) / rounds)
+        start = time.perf_counter()
+        for item in sealed:
+            receiver.open(item)
+        open_.append((time.perf_counter() - start) / rounds)
+    return (statistics.median(seal) * 1e6, statistics.median(open_) * 1e6,
+            statistics.median(shake) * 1e6)
 
 
 def _median_rate(run: Callable[[], Awaitable[float]]) -> float:
@@ -121,15 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-100", action="store_true", help="skip the 100-vault boots")
     args = parser.parse_args(argv)
 
+    network_key = os.urandom(32)
+
     def tcp(identity: Identity) -> Endpoint:
-        return TcpEndpoint(identity)
+        return TcpEndpoint(identity, network_key=network_key)
 
     sim = SimNetwork(0)
 
     async def on_sim(connections: int) -> float:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sim.run)
-            rate = await _pump(lambda i: sim.endpoint(i), connections, args.frames, False)
+            rate = await _pump(lambda i: sim.endpoint(i, network_key=network_key), connections,
+                               args.frames, False)
             nursery.cancel_scope.cancel()
         return rate
 
@@ -137,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str]] = [
         ("memory per vault, RSS growth (32 tcp vaults)", f"{rss:,.0f} KiB"),
         ("memory per vault, Python heap (32 tcp vaults)", f"{heap:,.0f} KiB")]
+    seal, open_, shake = _channel_costs(args.frames)
+    rows.append((f"channel seal + open per {len(wire.pack(FRAME))}-byte frame",
+                 f"{seal:.1f} + {open_:.1f} us"))
+    rows.append(("channel handshake (both sides, in memory)", f"{shake:,.0f} us"))
     for connections in (1, 100):
         batched = _median_rate(lambda c=connections: _pump(tcp, c, args.frames, False))
         naive = _median_rate(lambda c=connections: _pump(tcp, c, args.frames // 5, True))

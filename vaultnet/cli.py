@@ -71,6 +71,7 @@ from vaultnet.faults import Fault
 from vaultnet.filemodes import open_private, private_dir, write_private
 from vaultnet.identity import IdentityError
 from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
+from vaultnet.transport.channel import NETWORK_KEY_SIZE
 
 COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "version", "msg", "tui",
                              "bench")
@@ -383,6 +384,19 @@ def _remove_address_file(path: Path) -> None:
 # -- vaultnet testnet -----------------------------------------------------------------------------
 
 
+def network_key_file(text: str) -> bytes:
+    """The 32-byte network key in file `text` (argparse type: a bad file is a usage error)."""
+    try:
+        key = Path(text).read_bytes()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot read network key file {text}: {exc.strerror or exc}") from None
+    if len(key) != NETWORK_KEY_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"network key file {text} holds {len(key)} bytes, not {NETWORK_KEY_SIZE}")
+    return key
+
+
 def add_testnet_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "testnet",
@@ -411,6 +425,9 @@ def add_testnet_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--fast", action="store_true",
                         help="sim only: run virtual time as fast as possible (MockClock "
                              "autojump) instead of in step with the wall clock")
+    parser.add_argument("--network-key", type=network_key_file, default=None, metavar="FILE",
+                        help="admit only vaults holding the 32-byte key in FILE (default: the "
+                             "data directory's network.key, created on first use)")
     return parser
 
 
@@ -512,7 +529,7 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
     net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
-                  data_dir=args.data_dir)
+                  data_dir=args.data_dir, network_key=args.network_key)
     stats = _Stats()
     net.bus.add_sink(stats)
     recorder = None

@@ -51,17 +51,24 @@ class Identity:
                 raise IdentityError(f"{path}: expected a 32-byte key, found {len(raw)} bytes")
             return cls(nacl.signing.SigningKey(raw))
         identity = cls.generate(seed)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(bytes(identity._signing_key))
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        write_secret(path, bytes(identity._signing_key))
         return identity
 
     def sign(self, data: bytes) -> bytes:
         return self._signing_key.sign(data).signature
+
+
+def write_secret(path: Path, data: bytes) -> None:
+    """Write a key file readable by its owner only (mode 0600), atomically, so a crash never
+    leaves a half-written key behind."""
+    private_dir(path.parent)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
 
 
 def verify(verify_key: bytes, signature: bytes, data: bytes) -> None:

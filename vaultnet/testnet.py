@@ -3,7 +3,9 @@ dashboard. This is the public library surface (`vaultnet.Testnet`)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import random
 import shutil
 import tempfile
@@ -16,11 +18,12 @@ import trio
 from vaultnet import events as ev
 from vaultnet.client import MaidClient, open_client
 from vaultnet.faults import Fault, FaultError, apply_fault, parse_fault
-from vaultnet.identity import KEY_FILE, Identity
+from vaultnet.identity import KEY_FILE, Identity, write_secret
 from vaultnet.mpid_client import MpidClient, open_mpid_client
 from vaultnet.personas.host import DEFAULT_CAPACITY, PersonaHost
 from vaultnet.routing import Parameters
 from vaultnet.transport.base import Endpoint
+from vaultnet.transport.channel import NETWORK_KEY_SIZE
 from vaultnet.transport.sim import SimConfig, SimNetwork, deterministic_scheduling
 from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.vault import Timing, Vault, closest_of
@@ -29,6 +32,7 @@ from vaultnet.xor import Name, closest
 TRANSPORTS = ("tcp", "sim")
 SETTLE_TIMEOUT = 60.0
 VAULT_DIR_PREFIX = "vault-"
+NETWORK_KEY_FILE = "network.key"
 
 
 class TestnetError(Exception):
@@ -53,6 +57,12 @@ class Testnet:
     ```
     With `transport="sim"` run it under trio's MockClock (pytest-trio's `autojump_clock`): the
     same seed then reproduces the same event trace.
+
+    Its vaults only admit vaults holding the same 32-byte network key (`net.network_key`):
+    `network_key=` if given, else the data directory's `network.key`, created (mode 0600) on
+    first use and kept, so a restarted testnet keeps its key. A seeded simulator testnet derives
+    a new key from its seed instead of the system's randomness, so that its runs reproduce byte
+    for byte (nothing outside the process can reach it). Clients need no key.
     """
 
     __test__ = False
@@ -60,13 +70,16 @@ class Testnet:
     def __init__(self, vaults: int = 16, transport: str = "tcp", seed: int | None = None,
                  data_dir: str | Path | None = None, params: Parameters | None = None,
                  timing: Timing | None = None, sim_config: SimConfig | None = None,
-                 capacity: int = DEFAULT_CAPACITY) -> None:
+                 capacity: int = DEFAULT_CAPACITY, network_key: bytes | None = None) -> None:
         if transport not in TRANSPORTS:
             raise TestnetError(f"unknown transport {transport!r} (choose tcp or sim)")
         if vaults < 1:
             raise TestnetError("a testnet needs at least one vault")
         if capacity < 1:
             raise TestnetError("capacity must be a positive number of bytes")
+        if network_key is not None and len(network_key) != NETWORK_KEY_SIZE:
+            raise TestnetError(f"a network key is {NETWORK_KEY_SIZE} bytes, not "
+                               f"{len(network_key)}")
         self.capacity = capacity
         self.initial_vaults = vaults
         self.transport = transport
@@ -77,6 +90,7 @@ class Testnet:
         self.bus = ev.EventBus()
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="vaultnet-"))
+        self.network_key = network_key or self._load_network_key()
         self.sim = SimNetwork(seed or 0, sim_config) if transport == "sim" else None
         self.vaults: list[Vault] = []
         self._mpid_connects = 0
@@ -124,10 +138,30 @@ class Testnet:
                    if d.name[len(VAULT_DIR_PREFIX):].isdigit() and (d / KEY_FILE).is_file()]
         return max(numbers, default=0)
 
+    def _load_network_key(self) -> bytes:
+        """The data directory's network key, created on first use."""
+        path = self.data_dir / NETWORK_KEY_FILE
+        try:
+            if path.exists():
+                key = path.read_bytes()
+                if len(key) != NETWORK_KEY_SIZE:
+                    raise TestnetError(f"{path}: expected a {NETWORK_KEY_SIZE}-byte network key, "
+                                       f"found {len(key)} bytes")
+                return key
+            if self.transport == "sim" and self.seed is not None:
+                key = hashlib.blake2b(str(self.seed).encode(), digest_size=NETWORK_KEY_SIZE,
+                                      person=b"vaultnet-netkey").digest()
+            else:
+                key = os.urandom(NETWORK_KEY_SIZE)
+            write_secret(path, key)
+        except OSError as exc:
+            raise TestnetError(f"cannot use network key {path}: {exc.strerror or exc}") from None
+        return key
+
     def _endpoint(self, identity: Identity) -> Endpoint:
         if self.sim is not None:
-            return self.sim.endpoint(identity)
-        return TcpEndpoint(identity)
+            return self.sim.endpoint(identity, network_key=self.network_key)
+        return TcpEndpoint(identity, network_key=self.network_key)
 
     def client_endpoint(self, identity: Identity) -> Endpoint:
         if self.sim is not None:

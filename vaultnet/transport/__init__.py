@@ -1,6 +1,7 @@
 """Transports: `tcp` (real sockets on 127.0.0.1) and `sim` (in-memory, seeded)."""
 
 from vaultnet.transport.base import (
+    AdmissionRefused,
     Connection,
     ConnectionClosed,
     Endpoint,
@@ -11,6 +12,7 @@ from vaultnet.transport.sim import SimConfig, SimNetwork
 from vaultnet.transport.tcp import TcpEndpoint
 
 __all__ = [
+    "AdmissionRefused",
     "Connection",
     "ConnectionClosed",
     "Endpoint",

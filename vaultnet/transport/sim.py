@@ -1,8 +1,11 @@
 """The in-memory simulated network: seeded latency, drop, duplicate and partition.
 
 All deliveries go through one scheduler task ordered by (delivery time, sequence number), so with
-trio's MockClock and deterministic task scheduling a seed reproduces a run exactly. Frames are
-still encoded and decoded, so malformed input takes the same path as on TCP.
+trio's MockClock and deterministic task scheduling a seed reproduces a run exactly. Connections
+run the same encrypted channel as on TCP (ephemeral keys drawn from each endpoint's seeded rng,
+so the sealed bytes reproduce too), so malformed input takes the same path as on TCP. A frame the
+link model drops or duplicates on an established channel breaks its counter: the receiving end
+refuses the next frame and closes the connection, as a real stream that lost bytes would.
 """
 
 from __future__ import annotations
@@ -10,11 +13,10 @@ from __future__ import annotations
 import heapq
 import random
 from dataclasses import dataclass, field
-from typing import Any
 
+import nacl.public
 import trio
 
-from vaultnet import wire
 from vaultnet.identity import Identity
 from vaultnet.transport.base import (
     Connection,
@@ -26,6 +28,7 @@ from vaultnet.transport.base import (
     TransportError,
 )
 from vaultnet.transport.handshake import handshake
+from vaultnet.wire import FrameError
 
 INBOX_LIMIT = 50_000
 _EOF = b""
@@ -49,6 +52,8 @@ class SimConfig:
 
 
 class SimStream(FrameStream):
+    """One end of a simulated link; bodies cross it through the network's scheduler."""
+
     def __init__(self, net: SimNetwork, local: str, remote: str) -> None:
         self._net = net
         self.local = local
@@ -72,7 +77,7 @@ class SimStream(FrameStream):
             self._net._schedule(self, self.peer, body)
         await trio.lowlevel.checkpoint()
 
-    async def receive_frame(self) -> dict[str, Any]:
+    async def receive_body(self) -> bytes:
         if self.closed:
             raise ConnectionClosed("stream closed")
         try:
@@ -82,7 +87,7 @@ class SimStream(FrameStream):
         if body is _EOF:
             self.closed = True
             raise ConnectionClosed("end of stream")
-        return wire.unpack(body)
+        return body
 
     async def aclose(self) -> None:
         if not self.closed:
@@ -123,8 +128,10 @@ class SimNetwork:
         self._next_port += 1
         return address
 
-    def endpoint(self, identity: Identity, role: str = "vault") -> SimEndpoint:
-        return SimEndpoint(self, identity, role)
+    def endpoint(self, identity: Identity, role: str = "vault",
+                 network_key: bytes | None = None) -> SimEndpoint:
+        """An endpoint on this network; a vault needs `network_key` to reach other vaults."""
+        return SimEndpoint(self, identity, role, network_key)
 
     def link(self, a: str, b: str) -> LinkModel:
         """The model of the a→b direction, created (seeded) on first use."""
@@ -195,9 +202,11 @@ class SimNetwork:
 
         async def serve() -> None:
             try:
-                conn = await handshake(theirs, server.identity, server.rng.randbytes(32),
-                                       server.role, server.address, outbound=False)
-            except (HandshakeError, wire.FrameError, ConnectionClosed):
+                conn = await handshake(theirs, server.identity, server.role, server.address,
+                                       False, server.ephemeral(), server.network_key)
+            except (HandshakeError, FrameError, ConnectionClosed) as exc:
+                if isinstance(exc, HandshakeError):
+                    server.last_refusal = exc
                 await theirs.aclose()
                 return
             try:
@@ -207,11 +216,14 @@ class SimNetwork:
 
         nursery.start_soon(serve)
         try:
-            return await handshake(ours, client.identity, client.rng.randbytes(32), client.role,
-                                   client.address, outbound=True, expect=expect)
-        except (wire.FrameError, ConnectionClosed) as exc:
+            return await handshake(ours, client.identity, client.role, client.address, True,
+                                   client.ephemeral(), client.network_key, expect)
+        except (FrameError, ConnectionClosed) as exc:
             await ours.aclose()
             raise HandshakeError(f"handshake with {address} failed: {exc}") from exc
+        except HandshakeError:
+            await ours.aclose()
+            raise
 
 
 def _host(address: str) -> str:
@@ -220,12 +232,23 @@ def _host(address: str) -> str:
 
 
 class SimEndpoint(Endpoint):
-    def __init__(self, net: SimNetwork, identity: Identity, role: str) -> None:
+    """A vault's or client's attachment to the simulator; its rng (seeded by its name) supplies
+    the handshake's ephemeral keys, so a seeded run reproduces byte for byte."""
+
+    def __init__(self, net: SimNetwork, identity: Identity, role: str,
+                 network_key: bytes | None = None) -> None:
         self.net = net
         self.identity = identity
         self.role = role
+        self.network_key = network_key
         self.rng = random.Random(identity.name)
         self.address = ""
+        self.last_refusal: HandshakeError | None = None
+        """Why the latest inbound handshake was refused (e.g. AdmissionRefused)."""
+
+    def ephemeral(self) -> nacl.public.PrivateKey:
+        """A fresh X25519 key for one handshake, drawn from the seeded rng."""
+        return nacl.public.PrivateKey(self.rng.randbytes(32))
 
     async def listen(self, nursery: trio.Nursery, handler: ConnectionHandler) -> str:
         self.address = self.net.new_address()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
+import nacl.public
 import trio
 
 from vaultnet import wire
@@ -18,6 +16,7 @@ from vaultnet.transport.base import (
     HandshakeError,
     TransportError,
 )
+from vaultnet.transport.channel import TAG_SIZE
 from vaultnet.transport.handshake import handshake
 
 CONNECT_TIMEOUT = 5.0
@@ -34,9 +33,11 @@ def parse_address(address: str) -> tuple[str, int]:
 
 
 class TcpFrameStream(FrameStream):
+    """Length-prefixed bodies on a TCP stream (a sealed body is a frame plus its tag)."""
+
     def __init__(self, stream: trio.SocketStream) -> None:
         self._stream = stream
-        self._decoder = wire.FrameDecoder()
+        self._decoder = wire.FrameDecoder(max_frame=wire.MAX_FRAME_SIZE + TAG_SIZE)
 
     async def send_bodies(self, bodies: list[bytes]) -> None:
         parts = []
@@ -45,11 +46,11 @@ class TcpFrameStream(FrameStream):
             parts.append(body)
         await self._stream.send_all(b"".join(parts))
 
-    async def receive_frame(self) -> dict[str, Any]:
+    async def receive_body(self) -> bytes:
         while True:
-            frame = self._decoder.next_frame()
-            if frame is not None:
-                return frame
+            body = self._decoder.next_body()
+            if body is not None:
+                return body
             try:
                 data = await self._stream.receive_some(RECEIVE_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -63,16 +64,22 @@ class TcpFrameStream(FrameStream):
 
 
 class TcpEndpoint(Endpoint):
+    """A vault's or client's TCP attachment. A vault-role endpoint needs the testnet's
+    `network_key` to reach (or be reached by) other vaults; clients need none."""
+
     def __init__(self, identity: Identity, role: str = "vault", host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, network_key: bytes | None = None) -> None:
         self.identity = identity
         self.role = role
+        self.network_key = network_key
         self._host = host
         self._port = port
         self.address = ""
         self._listeners: list[trio.SocketListener] = []
         self._active = 0
         self.refused = 0
+        self.last_refusal: HandshakeError | None = None
+        """Why the latest inbound handshake was refused (e.g. AdmissionRefused)."""
 
     async def listen(self, nursery: trio.Nursery, handler: ConnectionHandler) -> str:
         self._listeners = await trio.open_tcp_listeners(self._port, host=self._host)
@@ -86,9 +93,13 @@ class TcpEndpoint(Endpoint):
                 return
             self._active += 1
             try:
-                conn = await handshake(TcpFrameStream(stream), self.identity, os.urandom(32),
-                                       self.role, self.address, outbound=False)
-            except (HandshakeError, wire.FrameError, ConnectionClosed, trio.BrokenResourceError):
+                conn = await handshake(TcpFrameStream(stream), self.identity, self.role,
+                                       self.address, False, nacl.public.PrivateKey.generate(),
+                                       self.network_key)
+            except (HandshakeError, wire.FrameError, ConnectionClosed,
+                    trio.BrokenResourceError) as exc:
+                if isinstance(exc, HandshakeError):
+                    self.last_refusal = exc
                 self.refused += 1
                 self._active -= 1
                 await stream.aclose()
@@ -110,8 +121,9 @@ class TcpEndpoint(Endpoint):
             except OSError as exc:
                 raise TransportError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
             try:
-                return await handshake(TcpFrameStream(stream), self.identity, os.urandom(32),
-                                       self.role, self.address, outbound=True, expect=expect)
+                return await handshake(TcpFrameStream(stream), self.identity, self.role,
+                                       self.address, True, nacl.public.PrivateKey.generate(),
+                                       self.network_key, expect)
             except (wire.FrameError, ConnectionClosed, trio.BrokenResourceError) as exc:
                 await stream.aclose()
                 raise HandshakeError(f"handshake with {address} failed: {exc}") from exc
