@@ -27,6 +27,21 @@ class FirewallState(enum.Enum):
 
 SYNCHRONISING = FirewallState.SYNCHRONISING
 
+REQUEST_WINDOW = 300.0
+"""Seconds a handled request is remembered (the firewall's default ttl), and so the oldest a
+client request may be: a replay older than this is no longer in the firewall, so it is refused
+by its age instead."""
+CLOCK_SKEW = 30.0
+"""How far in the future a client request's time may be: clocks of separate machines differ a
+little, but a request dated far ahead would outlive the window above."""
+
+
+def is_fresh(sent_at: float, now: float, window: float = REQUEST_WINDOW,
+             skew: float = CLOCK_SKEW) -> bool:
+    """Whether a request made at `sent_at` may still be acted on at `now` (both wall-clock
+    seconds): not older than the firewall remembers, not further ahead than clock skew."""
+    return now - window <= sent_at <= now + skew
+
 
 @dataclass(frozen=True, slots=True)
 class FirewallEntry:
@@ -47,7 +62,7 @@ class Firewall:
     monotonic clock; each entry is still checked individually on lookup.
     """
 
-    def __init__(self, ttl: float = 300.0, max_entries: int = 10_000) -> None:
+    def __init__(self, ttl: float = REQUEST_WINDOW, max_entries: int = 10_000) -> None:
         check_positive(ttl=ttl, max_entries=max_entries)
         self.ttl = ttl
         self.max_entries = max_entries
