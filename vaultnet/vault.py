@@ -55,9 +55,10 @@ links always find room."""
 NEIGHBOUR_PEERS = 4
 """Peers a `neighbour` frame may name (gossip names one new vault): a longer list is a
 malformed frame, not a to-do list of connections."""
-NEIGHBOUR_FAILURES = 4
-"""Connections a link's `neighbour` gossip may make us try that then fail; after that, its
-gossip is ignored, so it cannot point us at ports of its choosing again and again."""
+NEIGHBOUR_UNPROVEN = 4
+"""Connections a link's `neighbour` gossip may have us attempt that are pending or failed: past
+that its gossip is ignored, so a link cannot point us at ports of its choosing again and
+again (a gossiped vault we reach pays its attempt back)."""
 GROUP_VIEW_TTL = 30.0
 """Seconds a looked-up view of a distant group counts as fresh (membership is decided from it
 without another lookup)."""
@@ -110,7 +111,7 @@ class Vault:
         self._requests: dict[int, trio.MemorySendChannel[Any]] = {}
         self._next_request = 0
         self._connecting: set[Name] = set()
-        self._gossip_failures: dict[Connection, int] = {}
+        self._gossip_unproven: dict[Connection, int] = {}
         self._group_views: OrderedDict[Name, tuple[float, frozenset[Name]]] = OrderedDict()
         self._held: dict[Name, list[Message]] = {}
         self._local_send, self._local_receive = trio.open_memory_channel[Message](LOCAL_INBOX)
@@ -254,7 +255,7 @@ class Vault:
             self._forget(conn)
 
     def _forget(self, conn: Connection) -> None:
-        self._gossip_failures.pop(conn, None)
+        self._gossip_unproven.pop(conn, None)
         if conn.role == "client":
             clients = self._clients.get(conn.peer, [])
             if conn in clients:
@@ -358,10 +359,12 @@ class Vault:
         if len(peers) > NEIGHBOUR_PEERS:
             raise FrameError(f"neighbour frame names {len(peers)} peers")
         for name, address in peers:
-            if self._gossip_failures.get(conn, 0) >= NEIGHBOUR_FAILURES:
+            if self._gossip_unproven.get(conn, 0) >= NEIGHBOUR_UNPROVEN:
                 return
             if (self.valid_address(address) and self.routing.wants(name)
-                    and self._would_be_close(name) and name not in self._conns):
+                    and self._would_be_close(name) and name not in self._conns
+                    and name not in self._connecting):
+                self._gossip_unproven[conn] = self._gossip_unproven.get(conn, 0) + 1
                 self._spawn(self._connect_gossiped, conn, name, address)
 
     def _would_be_close(self, name: Name) -> bool:
@@ -371,9 +374,8 @@ class Vault:
                 or distance(self.name, name) < distance(self.name, prox[-1]))
 
     async def _connect_gossiped(self, via: Connection, name: Name, address: str) -> None:
-        if (not await self.connect_peer(name, address) and name not in self._conns
-                and not via.closed):
-            self._gossip_failures[via] = self._gossip_failures.get(via, 0) + 1
+        if await self.connect_peer(name, address) and via in self._gossip_unproven:
+            self._gossip_unproven[via] -= 1
 
     def _gossip_neighbour(self, peer: Name, address: str) -> None:
         """Tell our neighbours about a new close vault, so their proximity sets converge fast."""
