@@ -635,9 +635,10 @@ class Vault:
                 if not candidates:
                     break
                 before = closest(group, learned, self.params.group_size)
-                for peer in candidates:
-                    asked.add(peer)
-                    learned.update(name for name, _ in await self.find(peer, group))
+                asked.update(candidates)
+                async with trio.open_nursery() as nursery:
+                    for peer in candidates:
+                        nursery.start_soon(self._learn_from, peer, group, learned)
                 if closest(group, learned, self.params.group_size) == before:
                     break
         finally:
@@ -647,6 +648,9 @@ class Vault:
                 self._group_views.popitem(last=False)
             for msg in self._held.pop(group, []):
                 self._dispatch_local(msg)
+
+    async def _learn_from(self, peer: Name, group: Name, learned: set[Name]) -> None:
+        learned.update(name for name, _ in await self.find(peer, group))
 
     def _answer_from_cache(self, msg: Message) -> bool:
         """Opportunistic caching: keep chunk content passing by, answer later Gets with it."""
