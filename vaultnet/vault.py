@@ -65,11 +65,12 @@ without another lookup)."""
 GROUP_VIEWS = 1024
 """Looked-up group views kept (oldest dropped first)."""
 GROUP_LOOKUPS = 16
-"""Group lookups running at once; a message needing another one is dropped with an event."""
+"""Group lookups running at once; more wait their turn (their messages stay held)."""
 GROUP_LOOKUP_ROUNDS = 3
 """Rounds of a group lookup: each asks the closest vaults we know that were not asked yet."""
 HELD_MESSAGES = 4096
-"""Messages held while their sender's group is looked up, across all lookups."""
+"""Messages held while their sender's group is looked up, across all lookups: past this a
+message needing a lookup is dropped with an event."""
 PEER_FRAMES = frozenset({"find", "found", "neighbour"})
 """The peer protocol: only a connection authenticated as a vault may speak it."""
 
@@ -114,6 +115,8 @@ class Vault:
         self._gossip_unproven: dict[Connection, int] = {}
         self._group_views: OrderedDict[Name, tuple[float, frozenset[Name]]] = OrderedDict()
         self._held: dict[Name, list[Message]] = {}
+        self._held_count = 0
+        self._lookup_slots = trio.CapacityLimiter(GROUP_LOOKUPS)
         self._local_send, self._local_receive = trio.open_memory_channel[Message](LOCAL_INBOX)
         self.handlers: dict[Persona, MessageHandler] = {Persona.ROUTING: self._routing_action}
         self.churn_handlers: list[Callable[[ChurnChange], None]] = []
@@ -612,10 +615,8 @@ class Vault:
     def hold_for_group(self, group: Name, msg: Message) -> None:
         """Keep `msg` until a lookup of `group` tells us who is in it, then hand it to its
         persona again (bounded: past the limits it is dropped with an event)."""
-        held = sum(len(m) for m in self._held.values())
-        if held >= HELD_MESSAGES or (group not in self._held
-                                     and len(self._held) >= GROUP_LOOKUPS):
-            self._drop(msg, "sender's group unknown and lookups are full")
+        if self._held_count >= HELD_MESSAGES:
+            self._drop(msg, "sender's group unknown and too many messages held")
             return
         if not self.running:
             self._drop(msg, "sender's group unknown while joining")
@@ -624,6 +625,7 @@ class Vault:
             self._held[group] = []
             self._spawn(self._learn_group, group)
         self._held[group].append(msg)
+        self._held_count += 1
 
     async def _learn_group(self, group: Name) -> None:
         """Ask the vaults we know closest to `group` who they know there (they see it better),
@@ -631,25 +633,32 @@ class Vault:
         learned: set[Name] = set()
         asked: set[Name] = set()
         try:
-            for _ in range(GROUP_LOOKUP_ROUNDS):
-                candidates = [p for p in self.routing.closest(group, LOOKUP_WIDTH * 2, False)
-                              if p not in asked][:LOOKUP_WIDTH]
-                if not candidates:
-                    break
-                before = closest(group, learned, self.params.group_size)
-                asked.update(candidates)
-                async with trio.open_nursery() as nursery:
-                    for peer in candidates:
-                        nursery.start_soon(self._learn_from, peer, group, learned)
-                if closest(group, learned, self.params.group_size) == before:
-                    break
+            async with self._lookup_slots:
+                await self._ask_about(group, learned, asked)
         finally:
             self._group_views[group] = (self.now(), frozenset(learned))
             self._group_views.move_to_end(group)
             while len(self._group_views) > GROUP_VIEWS:
                 self._group_views.popitem(last=False)
-            for msg in self._held.pop(group, []):
+            held = self._held.pop(group, [])
+            self._held_count -= len(held)
+            for msg in held:
                 self._dispatch_local(msg)
+
+    async def _ask_about(self, group: Name, learned: set[Name], asked: set[Name]) -> None:
+        """Up to GROUP_LOOKUP_ROUNDS rounds of `find`, until the closest learned stop changing."""
+        for _ in range(GROUP_LOOKUP_ROUNDS):
+            candidates = [p for p in self.routing.closest(group, LOOKUP_WIDTH * 2, False)
+                          if p not in asked][:LOOKUP_WIDTH]
+            if not candidates:
+                return
+            before = closest(group, learned, self.params.group_size)
+            asked.update(candidates)
+            async with trio.open_nursery() as nursery:
+                for peer in candidates:
+                    nursery.start_soon(self._learn_from, peer, group, learned)
+            if closest(group, learned, self.params.group_size) == before:
+                return
 
     async def _learn_from(self, peer: Name, group: Name, learned: set[Name]) -> None:
         learned.update(name for name, _ in await self.find(peer, group))
