@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import trio
 
 from vaultnet.identity import Identity
-from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id, network_time
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, chunk_name_of, copy_name
@@ -30,6 +30,9 @@ MAX_CHUNK_SIZE = 1 << 20
 """Largest chunk content (1 MiB): with its message's headers it fits a wire frame
 (`wire.MAX_FRAME_SIZE`) with room to spare. The one limit of the library, the CLI and the
 dashboard."""
+KEEPALIVE = 20.0
+"""Seconds between the pings a client sends: vaults close a connection that stays silent for
+their idle timeout (60 s), and a client may sit idle between requests for longer."""
 ClientT = TypeVar("ClientT", bound="MaidClient")
 
 
@@ -103,6 +106,14 @@ def check_chunk_size(size: int) -> None:
     """ChunkSizeError unless `size` bytes can be stored as one chunk (1..MAX_CHUNK_SIZE)."""
     if not 0 < size <= MAX_CHUNK_SIZE:
         raise ChunkSizeError(size)
+class RequestExpired(ClientError):
+    """The managers refused a request dated outside their replay window (a replayed request,
+    or a clock far from the network's)."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"{action} refused: {reason}")
+        self.action = action
+        self.reason = reason
 
 
 class VersionError(ClientError):
@@ -183,6 +194,7 @@ class MaidClient:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self.conn.run_writer)
+                nursery.start_soon(self._keepalive)
                 try:
                     while True:
                         self._on_frame(await self.conn.receive())
@@ -194,6 +206,11 @@ class MaidClient:
             for waiter in self._waiters.values():
                 waiter.done.set()
             await self.conn.aclose()
+
+    async def _keepalive(self) -> None:
+        """Ping the vault we are connected through, so an idle client keeps its connection."""
+        while self.conn.send({"t": "ping"}):
+            await trio.sleep(KEEPALIVE)
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
         if frame.get("t") == "ping":
@@ -223,17 +240,19 @@ class MaidClient:
     def _message(self, dst: Authority, action: str, body: dict[str, Any], msg_id: bytes,
                  trace: bytes, payload: bytes = b"") -> Message:
         msg = Message(src=self.authority, dst=dst, action=action, msg_id=msg_id, trace_id=trace,
-                      body=body, sender=self.name, payload=payload)
+                      body=body, sender=self.name, payload=payload, sent_at=network_time())
         return msg.signed(self.identity.sign, self.identity.verify_key)
 
     async def _request(self, msg: Message, answers: list[bytes], quorum: int) -> Message | None:
         """Send `msg` (re-sending the same id on timeout: the firewall answers duplicates) and
-        wait for one of the expected answer ids."""
+        wait for one of the expected answer ids. RequestExpired if the managers refused it
+        for its age."""
         if self.closed:
             raise NetworkUnavailable("not connected")
         if len(self._waiters) >= MAX_WAITERS:
             raise ClientError("too many requests in flight")
         waiter = _Waiter(quorum)
+        answers = [*answers, derived_id("request_expired", msg.msg_id)]
         for answer in answers:
             self._waiters[answer] = waiter
         try:
@@ -246,6 +265,8 @@ class MaidClient:
                     break
             if self.closed and waiter.result is None:
                 raise NetworkUnavailable("connection to the network lost")
+            if waiter.result is not None and waiter.result.action == "request_expired":
+                raise RequestExpired(msg.action, str(waiter.result.body.get("reason", "")))
             return waiter.result
         finally:
             for answer in answers:

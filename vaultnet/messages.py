@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import trio
 
 from vaultnet import wire
 from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE, IdentityError, name_of_key, verify
@@ -14,6 +18,21 @@ from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
 ID_SIZE = 16
+
+_CLOCK_OFFSET: trio.lowlevel.RunVar[float] = trio.lowlevel.RunVar("vaultnet_clock_offset")
+
+
+def network_time() -> float:
+    """Seconds since the epoch as this trio run sees them: the wall clock when the run first
+    asks, then advancing with trio's clock. Separate processes agree (both follow the wall
+    clock), and under a MockClock simulated seconds move it, so a request's age is testable
+    without waiting."""
+    try:
+        offset = _CLOCK_OFFSET.get()
+    except LookupError:
+        offset = time.time() - trio.current_time()
+        _CLOCK_OFFSET.set(offset)
+    return trio.current_time() + offset
 
 
 class Persona(enum.StrEnum):
@@ -26,6 +45,17 @@ class Persona(enum.StrEnum):
     VERSION_MANAGER = "VersionManager"
     MPID_MANAGER = "MpidManager"
     MPID_NODE = "MpidNode"
+
+
+CLIENT_PERSONAS = frozenset({Persona.MAID_NODE, Persona.MPID_NODE})
+"""The personas a client speaks as: the only ones a client connection may originate."""
+
+CLIENT_ACTIONS = frozenset({
+    "put", "get", "delete", "put_version", "delete_branch", "get_versions", "get_branch",
+    "online", "send", "ack", "change_list", "get_lists", "get_inbox",
+})
+"""The requests a MaidNode or MpidNode sends to its managers: everything else on a client
+connection is refused (clients never relay, never speak for a group)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +104,10 @@ class Message:
     `payload` carries chunk content. It is signed but is not part of `content_key`: members of a
     group agree on the small body, and only one of them (the group's lead) attaches the content,
     so a 1 MiB chunk is not copied once per member per hop.
+
+    `sent_at` is when the originator made it (`network_time`), inside what is signed: managers
+    refuse client requests older than the replay window, so a captured request cannot be
+    replayed once the firewall has forgotten it.
     """
 
     src: Authority
@@ -85,6 +119,7 @@ class Message:
     sender: Name
     hops: int = 0
     payload: bytes = b""
+    sent_at: float = 0.0
     sender_key: bytes = b""
     signature: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -101,6 +136,7 @@ class Message:
                 "t": self.trace_id,
                 "f": self.sender,
                 "h": body_digest,
+                "w": self.sent_at,
             }
         )
 
@@ -144,6 +180,7 @@ class Message:
             "f": self.sender,
             "n": self.hops,
             "p": self.payload,
+            "w": self.sent_at,
             "k": self.sender_key,
             "g": self.signature,
         }
@@ -164,6 +201,10 @@ class Message:
             raise FrameError("sender is not a 64-byte name")
         if not 0 <= hops < 1000 or len(action) > 64:
             raise FrameError("hop count or action out of range")
+        sent_at = raw.get("w", 0.0)
+        if (not isinstance(sent_at, (int, float)) or isinstance(sent_at, bool)
+                or not math.isfinite(sent_at)):
+            raise FrameError("message time is not a finite number")
         return cls(
             src=Authority.from_wire(raw.get("s")),
             dst=Authority.from_wire(raw.get("d")),
@@ -174,6 +215,7 @@ class Message:
             sender=sender,
             hops=hops,
             payload=wire.field(raw, "p", bytes),
+            sent_at=float(sent_at),
             sender_key=wire.field(raw, "k", bytes),
             signature=wire.field(raw, "g", bytes),
         )

@@ -8,6 +8,7 @@ table and personas, and emits every interesting thing as an event.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import random
 from collections import OrderedDict
@@ -21,11 +22,18 @@ from vaultnet import events as ev
 from vaultnet import wire
 from vaultnet.cache import RelayCache
 from vaultnet.identity import Identity
-from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.messages import (
+    CLIENT_ACTIONS,
+    CLIENT_PERSONAS,
+    Authority,
+    Message,
+    Persona,
+    derived_id,
+)
 from vaultnet.routing import ChurnChange, Parameters, RoutingTable
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
 from vaultnet.wire import FrameError
-from vaultnet.xor import NAME_SIZE, Name, closest, name_in_bucket
+from vaultnet.xor import NAME_SIZE, Name, bucket_index, closest, distance, name_in_bucket
 
 if TYPE_CHECKING:
     from vaultnet.personas.host import PersonaHost
@@ -62,6 +70,33 @@ window instead of being declared dead for a silence that was ours."""
 REJOINING = "rejoin"
 """The `PersonaEvent.what` a vault emits before each rejoin attempt (detail: its peers and the
 backoff it waited), so the dashboard and tests can see a vault working its way back in."""
+MAX_CONNECTIONS_PER_PEER = 4
+"""Connections one identity may hold to a vault at once (a vault peer needs one or two, a
+client one): more from the same key are refused, so one key cannot fill the listener."""
+MAX_CLIENT_CONNECTIONS = 256
+"""Client connections a vault serves at once; below the TCP listener's limit so that vault
+links always find room."""
+NEIGHBOUR_PEERS = 4
+"""Peers a `neighbour` frame may name (gossip names one new vault): a longer list is a
+malformed frame, not a to-do list of connections."""
+NEIGHBOUR_UNPROVEN = 4
+"""Connections a link's `neighbour` gossip may have us attempt that are pending or failed: past
+that its gossip is ignored, so a link cannot point us at ports of its choosing again and
+again (a gossiped vault we reach pays its attempt back)."""
+GROUP_VIEW_TTL = 30.0
+"""Seconds a looked-up view of a distant group counts as fresh (membership is decided from it
+without another lookup)."""
+GROUP_VIEWS = 1024
+"""Looked-up group views kept (oldest dropped first)."""
+GROUP_LOOKUPS = 16
+"""Group lookups running at once; more wait their turn (their messages stay held)."""
+GROUP_LOOKUP_ROUNDS = 3
+"""Rounds of a group lookup: each asks the closest vaults we know that were not asked yet."""
+HELD_MESSAGES = 4096
+"""Messages held while their sender's group is looked up, across all lookups: past this a
+message needing a lookup is dropped with an event."""
+PEER_FRAMES = frozenset({"find", "found", "neighbour"})
+"""The peer protocol: only a connection authenticated as a vault may speak it."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +106,9 @@ class Timing:
     keepalive: float = 1.0
     liveness_timeout: float = 4.0
     refresh: float = 2.0
+    idle_timeout: float = 60.0
+    """A connection that sends nothing for this long is closed: vault peers ping every
+    `keepalive`, clients every `client.KEEPALIVE`; only abandoned connections go quiet."""
 
 
 MessageHandler = Callable[[Message], None]
@@ -91,13 +129,18 @@ class Vault:
         self.routing = RoutingTable(self.name, self.params)
         self.address = ""
         self._conns: dict[Name, list[Connection]] = {}
-        self._clients: dict[Name, Connection] = {}
+        self._clients: dict[Name, list[Connection]] = {}
         self._nursery: trio.Nursery | None = None
         self._cancel = trio.CancelScope()
         self._seen: OrderedDict[bytes, float] = OrderedDict()
         self._requests: dict[int, trio.MemorySendChannel[Any]] = {}
         self._next_request = 0
         self._connecting: set[Name] = set()
+        self._gossip_unproven: dict[Connection, int] = {}
+        self._group_views: OrderedDict[Name, tuple[float, frozenset[Name]]] = OrderedDict()
+        self._held: dict[Name, list[Message]] = {}
+        self._held_count = 0
+        self._lookup_slots = trio.CapacityLimiter(GROUP_LOOKUPS)
         self._local_send, self._local_receive = trio.open_memory_channel[Message](LOCAL_INBOX)
         self.handlers: dict[Persona, MessageHandler] = {Persona.ROUTING: self._routing_action}
         self.churn_handlers: list[Callable[[ChurnChange], None]] = []
@@ -124,7 +167,8 @@ class Vault:
         return self.routing.is_responsible(name)
 
     def connections(self) -> int:
-        return sum(len(c) for c in self._conns.values()) + len(self._clients)
+        return (sum(len(c) for c in self._conns.values())
+                + sum(len(c) for c in self._clients.values()))
 
     def now(self) -> float:
         return trio.current_time()
@@ -166,22 +210,53 @@ class Vault:
 
     # -- connections ----------------------------------------------------------------------
 
-    def _register(self, conn: Connection) -> None:
+    def _register(self, conn: Connection) -> bool:
+        """Admit a handshaken connection within the budgets; False (and an event) if refused."""
+        held = len(self._conns.get(conn.peer, [])) + len(self._clients.get(conn.peer, []))
+        reason = ""
+        if held >= MAX_CONNECTIONS_PER_PEER:
+            reason = f"connection refused: {held} already open from this identity"
+        elif conn.role == "client" and (sum(len(c) for c in self._clients.values())
+                                        >= MAX_CLIENT_CONNECTIONS):
+            reason = "connection refused: client connections full"
+        if reason:
+            self.emit(ev.FrameRejected(self.now(), self.name, conn.peer.hex()[:16], reason))
+            conn.close()
+            return False
         if conn.role == "client":
-            self._clients[conn.peer] = conn
+            self._clients.setdefault(conn.peer, []).append(conn)
         else:
             self._conns.setdefault(conn.peer, []).append(conn)
-            self._consider_peer(conn.peer, conn.peer_address)
+            if self.valid_address(conn.peer_address):
+                self._consider_peer(conn.peer, conn.peer_address)
+        return True
+
+    def valid_address(self, address: str) -> bool:
+        """Whether `address` is one a vault of this testnet could listen on: `sim:N` on the
+        simulator, else `host:port` on a loopback address or our own listen host."""
+        if self.address.startswith("sim:"):
+            return address.startswith("sim:") and address[4:].isdigit()
+        host, sep, port = address.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            return False
+        if host == self.address.rpartition(":")[0]:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     async def _serve_inbound(self, conn: Connection) -> None:
-        self._register(conn)
-        await self._serve(conn)
+        if self._register(conn):
+            await self._serve(conn)
 
     def _adopt(self, conn: Connection) -> None:
         """Take over an outbound connection we opened."""
         assert self._nursery is not None
-        self._register(conn)
-        self._nursery.start_soon(self._serve, conn)
+        if self._register(conn):
+            self._nursery.start_soon(self._serve, conn)
+        else:
+            self._nursery.start_soon(conn.aclose)
 
     async def _serve(self, conn: Connection) -> None:
         """Handle one registered connection until it closes."""
@@ -190,7 +265,15 @@ class Vault:
                 nursery.start_soon(conn.run_writer)
                 try:
                     while not conn.closed:
-                        frame = await conn.receive()
+                        with trio.move_on_at(conn.last_active + self.timing.idle_timeout) as idle:
+                            frame = await conn.receive()
+                        if idle.cancelled_caught:
+                            if conn.last_active + self.timing.idle_timeout > self.now():
+                                continue  # we sent on it meanwhile (same sum as the deadline)
+                            self.emit(ev.FrameRejected(
+                                self.now(), self.name, conn.peer.hex()[:16],
+                                f"connection closed: silent for {self.timing.idle_timeout:g} s"))
+                            break
                         if not self.silent:
                             self._on_frame(conn, frame)
                 except FrameError as exc:
@@ -205,9 +288,13 @@ class Vault:
             self._forget(conn)
 
     def _forget(self, conn: Connection) -> None:
+        self._gossip_unproven.pop(conn, None)
         if conn.role == "client":
-            if self._clients.get(conn.peer) is conn:
-                del self._clients[conn.peer]
+            clients = self._clients.get(conn.peer, [])
+            if conn in clients:
+                clients.remove(conn)
+            if not clients:
+                self._clients.pop(conn.peer, None)
             return
         conns = self._conns.get(conn.peer, [])
         if conn in conns:
@@ -270,13 +357,15 @@ class Vault:
         return True
 
     def _send_frame(self, peer: Name, frame: dict[str, Any]) -> bool:
-        conns = self._conns.get(peer) or ([self._clients[peer]] if peer in self._clients else [])
+        conns = self._conns.get(peer) or self._clients.get(peer, [])
         return any(not conn.closed and conn.send(frame) for conn in reversed(conns))
 
     # -- frames ---------------------------------------------------------------------------
 
     def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
         kind = frame.get("t")
+        if kind in PEER_FRAMES and conn.role != "vault":
+            raise FrameError(f"{kind!r} is a frame between vaults, not from a client")
         if kind == "msg":
             msg = Message.from_wire(frame.get("m"))
             self._on_message(conn, msg, final=frame.get("final") is True)
@@ -294,16 +383,39 @@ class Vault:
                        "peers": [[p, self.routing.address(p)] for p in peers]})
         elif kind == "found":
             rid = wire.field(frame, "id", int)
-            peers = _peer_list(frame.get("peers"))
+            peers = [(name, address) for name, address in _peer_list(frame.get("peers"))
+                     if self.valid_address(address)]
             reply = self._requests.pop(rid, None)
             if reply is not None:
                 reply.send_nowait(peers)
         elif kind == "neighbour":
-            for name, address in _peer_list(frame.get("peers")):
-                if self.routing.wants(name) and name not in self._conns:
-                    self._spawn(self.connect_peer, name, address)
+            self._on_neighbour(conn, _peer_list(frame.get("peers")))
         else:
             raise FrameError(f"unknown frame type {kind!r}")
+
+    def _on_neighbour(self, conn: Connection, peers: list[tuple[Name, str]]) -> None:
+        """Connect to gossiped vaults we want as close neighbours, within the link's budget of
+        failed attempts: gossip cannot turn us into a port scanner."""
+        if len(peers) > NEIGHBOUR_PEERS:
+            raise FrameError(f"neighbour frame names {len(peers)} peers")
+        for name, address in peers:
+            if self._gossip_unproven.get(conn, 0) >= NEIGHBOUR_UNPROVEN:
+                return
+            if (self.valid_address(address) and self.routing.wants(name)
+                    and self._would_be_close(name) and name not in self._conns
+                    and name not in self._connecting):
+                self._gossip_unproven[conn] = self._gossip_unproven.get(conn, 0) + 1
+                self._spawn(self._connect_gossiped, conn, name, address)
+
+    def _would_be_close(self, name: Name) -> bool:
+        """Whether `name` would enter our proximity set (what neighbour gossip is about)."""
+        prox = self.routing.proximity()
+        return (len(prox) < self.params.proximity_size
+                or distance(self.name, name) < distance(self.name, prox[-1]))
+
+    async def _connect_gossiped(self, via: Connection, name: Name, address: str) -> None:
+        if await self.connect_peer(name, address) and via in self._gossip_unproven:
+            self._gossip_unproven[via] -= 1
 
     def _gossip_neighbour(self, peer: Name, address: str) -> None:
         """Tell our neighbours about a new close vault, so their proximity sets converge fast."""
@@ -496,10 +608,22 @@ class Vault:
         return self.routing.next_hop(target) or self.name
 
     def _on_message(self, conn: Connection, msg: Message, final: bool) -> None:
-        if msg.sender != conn.peer:
-            msg.check_signature()
-        elif conn.role == "client" and msg.src.name != conn.peer:
-            raise FrameError("client message claims another source")
+        """Check a message before it goes anywhere: a client may send only its own requests,
+        and every message we may pass on must carry its originator's valid signature (a copy
+        our peer sent us as its final destination is attributed by the handshake). The peer's
+        own bad message costs its link; a bad message it relayed is dropped with an event (an
+        honest vault never relays one, since it checks before forwarding)."""
+        if conn.role != "vault":
+            _check_client_request(msg, conn.peer, self.name, final)
+        if msg.sender == conn.peer:
+            if not final:  # a final copy is only delivered here: the handshake attributes it
+                msg.check_signature()
+        else:
+            try:
+                msg.check_signature()
+            except FrameError as exc:
+                self._drop(msg, f"relayed message refused: {exc}")
+                return
         # The group lead re-sends a message with the content once it has fetched it: that one
         # is not a duplicate of its content-less first copy.
         key = hashlib.blake2b(
@@ -579,14 +703,85 @@ class Vault:
                                          msg.dst.persona.value, msg.dst.name, msg.dst.group,
                                          msg.action, msg.msg_id, msg.trace_id, msg.hops,
                                          msg.src.name))
-            handler = self.handlers.get(msg.dst.persona)
-            if handler is None:
-                self._drop(msg, f"no {msg.dst.persona.value} here")
-                continue
-            try:
-                handler(msg)
-            except FrameError as exc:
-                self._drop(msg, f"rejected: {exc}")
+            self._dispatch_local(msg)
+
+    def _dispatch_local(self, msg: Message) -> None:
+        handler = self.handlers.get(msg.dst.persona)
+        if handler is None:
+            self._drop(msg, f"no {msg.dst.persona.value} here")
+            return
+        try:
+            handler(msg)
+        except FrameError as exc:
+            self._drop(msg, f"rejected: {exc}")
+
+    # -- who is in a distant group ----------------------------------------------------------
+
+    def group_view(self, group: Name) -> frozenset[Name] | None:
+        """The vaults near `group` a recent lookup found, or None if there is no fresh one."""
+        entry = self._group_views.get(group)
+        if entry is None or self.now() - entry[0] > GROUP_VIEW_TTL:
+            return None
+        return entry[1]
+
+    def view_may_be_incomplete(self, group: Name) -> bool:
+        """Whether vaults closer to `group` than those we know may exist: the routing bucket
+        `group` falls in is full, so we keep only some of the vaults there."""
+        if group == self.name:
+            return False
+        index = bucket_index(self.name, group)
+        return self.routing.bucket_counts().get(index, 0) >= self.params.bucket_size
+
+    def hold_for_group(self, group: Name, msg: Message) -> None:
+        """Keep `msg` until a lookup of `group` tells us who is in it, then hand it to its
+        persona again (bounded: past the limits it is dropped with an event)."""
+        if self._held_count >= HELD_MESSAGES:
+            self._drop(msg, "sender's group unknown and too many messages held")
+            return
+        if not self.running:
+            self._drop(msg, "sender's group unknown while joining")
+            return
+        if group not in self._held:
+            self._held[group] = []
+            self._spawn(self._learn_group, group)
+        self._held[group].append(msg)
+        self._held_count += 1
+
+    async def _learn_group(self, group: Name) -> None:
+        """Ask the vaults we know closest to `group` who they know there (they see it better),
+        a few rounds closer each time; then re-deliver what waited for the answer."""
+        learned: set[Name] = set()
+        asked: set[Name] = set()
+        try:
+            async with self._lookup_slots:
+                await self._ask_about(group, learned, asked)
+        finally:
+            self._group_views[group] = (self.now(), frozenset(learned))
+            self._group_views.move_to_end(group)
+            while len(self._group_views) > GROUP_VIEWS:
+                self._group_views.popitem(last=False)
+            held = self._held.pop(group, [])
+            self._held_count -= len(held)
+            for msg in held:
+                self._dispatch_local(msg)
+
+    async def _ask_about(self, group: Name, learned: set[Name], asked: set[Name]) -> None:
+        """Up to GROUP_LOOKUP_ROUNDS rounds of `find`, until the closest learned stop changing."""
+        for _ in range(GROUP_LOOKUP_ROUNDS):
+            candidates = [p for p in self.routing.closest(group, LOOKUP_WIDTH * 2, False)
+                          if p not in asked][:LOOKUP_WIDTH]
+            if not candidates:
+                return
+            before = closest(group, learned, self.params.group_size)
+            asked.update(candidates)
+            async with trio.open_nursery() as nursery:
+                for peer in candidates:
+                    nursery.start_soon(self._learn_from, peer, group, learned)
+            if closest(group, learned, self.params.group_size) == before:
+                return
+
+    async def _learn_from(self, peer: Name, group: Name, learned: set[Name]) -> None:
+        learned.update(name for name, _ in await self.find(peer, group))
 
     def _answer_from_cache(self, msg: Message) -> bool:
         """Opportunistic caching: keep chunk content passing by, answer later Gets with it."""
@@ -616,6 +811,16 @@ class Vault:
 
     def routing_authority(self, name: Name | None = None, group: bool = False) -> Authority:
         return Authority(name or self.name, Persona.ROUTING, group)
+
+
+def _check_client_request(msg: Message, client: Name, relay: Name, final: bool) -> None:
+    """Raise FrameError unless `msg` is `client`'s own request to a manager group, replied to
+    through us: a client never relays, never speaks for a group, never delivers directly."""
+    if (final or msg.sender != client or msg.src.name != client or msg.src.group
+            or msg.src.persona not in CLIENT_PERSONAS or msg.src.relay != relay
+            or msg.action not in CLIENT_ACTIONS or not msg.dst.group):
+        raise FrameError(f"a client may send only its own requests (got {msg.action!r} "
+                         f"from {msg.src})")
 
 
 def _peer_list(raw: Any) -> list[tuple[Name, str]]:

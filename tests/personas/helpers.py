@@ -24,6 +24,9 @@ class Ctx:
     def now(self) -> float:
         return self._clock[0]
 
+    def network_time(self) -> float:
+        return self._clock[0]
+
     def close_group(self, name: Name) -> list[Name]:
         return closest(name, [m for m in MEMBERS if m != name], PARAMS.group_size)
 

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 
 from vaultnet.group.accumulator import check_positive
 
-FIREWALL_TTL = 60.0
-"""Seconds a handled request is remembered after its last write. A client re-sends a request
-it got no answer to at most 3 times, 15 s apart (`vaultnet.client`): 45 s, with a margin."""
 FIREWALL_ENTRIES = 5_000
 """Entries per firewall (one per persona, six per vault). At about 20 puts/s a vault records
-about 3 requests per put, some 3,600 within the window; the cap leaves room for bursts."""
+about 3 requests per put, some 3,600 a minute; past the cap the oldest entry goes and the
+firewall's horizon (below) keeps its replay unanswerable."""
 
 
 class FirewallState(enum.Enum):
@@ -34,6 +32,24 @@ class FirewallState(enum.Enum):
 
 SYNCHRONISING = FirewallState.SYNCHRONISING
 
+REQUEST_WINDOW = 300.0
+"""Seconds a handled request is remembered (the firewall's default ttl), and so the oldest a
+client request may be: a replay older than this is no longer in the firewall, so it is refused
+by its age instead."""
+FIREWALL_TTL = REQUEST_WINDOW
+"""Seconds a handled request is remembered after its last write: the whole replay window, so a
+replay young enough to be accepted by its age still meets the firewall."""
+CLOCK_SKEW = 30.0
+"""How far in the future a client request's time may be: clocks of separate machines differ a
+little, but a request dated far ahead would outlive the window above."""
+
+
+def is_fresh(sent_at: float, now: float, window: float = REQUEST_WINDOW,
+             skew: float = CLOCK_SKEW) -> bool:
+    """Whether a request made at `sent_at` may still be acted on at `now` (both wall-clock
+    seconds): not older than the firewall remembers, not further ahead than clock skew."""
+    return now - window <= sent_at <= now + skew
+
 
 @dataclass(frozen=True, slots=True)
 class FirewallEntry:
@@ -42,6 +58,7 @@ class FirewallEntry:
     result: object
     recorded_at: float
     updated_at: float
+    origin: float | None = None
 
 
 class Firewall:
@@ -60,6 +77,9 @@ class Firewall:
         self.max_entries = max_entries
         self.evicted = 0
         self.expired = 0
+        self.horizon = float("-inf")
+        """The latest origin time of an entry evicted for room before its window passed: a
+        request made at or before it might be one we forgot, so `is_past_horizon` refuses it."""
         self._entries: OrderedDict[bytes, FirewallEntry] = OrderedDict()
 
     def seen(self, key: bytes, now: float) -> bool:
@@ -76,15 +96,22 @@ class Firewall:
             return None
         return entry
 
-    def record(self, key: bytes, result: object, now: float) -> None:
-        """Remember that `key` was handled with `result`.
+    def is_past_horizon(self, origin: float) -> bool:
+        """Whether a request made at `origin` is newer than every entry evicted early, so the
+        firewall can still tell whether it was handled."""
+        return origin > self.horizon
+
+    def record(self, key: bytes, result: object, now: float, origin: float | None = None) -> None:
+        """Remember that `key` was handled with `result`; `origin` is the request's own signed
+        time, if it has one (see `horizon`).
 
         The first record wins: recording a key that is already live changes nothing, so a racing
         duplicate can never overwrite the answer. Use `update` to change a result.
         """
         if self.lookup(key, now) is not None:
             return
-        self._insert(key, FirewallEntry(result=result, recorded_at=now, updated_at=now))
+        self._insert(key, FirewallEntry(result=result, recorded_at=now, updated_at=now,
+                                        origin=origin))
 
     def update(self, key: bytes, result: object, now: float) -> None:
         """Uf, "update firewall": replace the result of `key` (`SYNCHRONISING` -> final answer).
@@ -97,7 +124,7 @@ class Firewall:
             self._insert(key, FirewallEntry(result=result, recorded_at=now, updated_at=now))
             return
         self._entries[key] = FirewallEntry(
-            result=result, recorded_at=old.recorded_at, updated_at=now
+            result=result, recorded_at=old.recorded_at, updated_at=now, origin=old.origin
         )
         self._entries.move_to_end(key)
 
@@ -118,8 +145,10 @@ class Firewall:
 
     def _insert(self, key: bytes, entry: FirewallEntry) -> None:
         while len(self._entries) >= self.max_entries:
-            self._entries.popitem(last=False)
+            _, old = self._entries.popitem(last=False)
             self.evicted += 1
+            if old.origin is not None:
+                self.horizon = max(self.horizon, old.origin)
         self._entries[key] = entry
 
     def _is_expired(self, entry: FirewallEntry, now: float) -> bool:

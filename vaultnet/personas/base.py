@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import msgpack
 
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
-from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.group.firewall import is_fresh
+from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters
 from vaultnet.store import RecordStore
 from vaultnet.wire import FrameError
@@ -62,6 +63,7 @@ FIREWALL_ANSWERED = "firewall_answered"
 CACHE_HIT = "cache_hit"
 ACCOUNT_TRANSFERRED = "account_transferred"
 TRANSFER_DISPUTED = "transfer_disputed"
+REQUEST_EXPIRED = "request_expired"
 
 TRANSFER_QUORUM = 2
 TRANSFERS_PENDING = 10_000
@@ -91,13 +93,18 @@ class Context(Protocol):
 
     def now(self) -> float: ...
 
+    def network_time(self) -> float: ...
+
     def close_group(self, name: Name) -> list[Name]: ...
 
     def is_responsible(self, name: Name) -> bool: ...
 
     def is_live(self, name: Name) -> bool: ...
 
-    def could_be_member(self, sender: Name, group: Name) -> bool: ...
+    def could_be_member(self, sender: Name, group: Name) -> bool:
+        """Whether `sender` is a vault we know (or learnt of by looking the group up) and is
+        in the group for `group` by our own view: never the benefit of the doubt."""
+        ...
 
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]: ...
 
@@ -401,6 +408,11 @@ class GroupPersona:
             return out
         if msg.sender != msg.src.name:
             raise FrameError("a single source must send its own messages")
+        client = msg.src.persona in CLIENT_PERSONAS
+        if client and not (is_fresh(msg.sent_at, ctx.network_time())
+                           and self.firewall.is_past_horizon(msg.sent_at)):
+            self._refuse_expired(msg, ctx, out)
+            return out
         if msg.action in self.unguarded:
             self._dispatch(msg, msg.payload, ctx, out)
             return out
@@ -411,9 +423,22 @@ class GroupPersona:
             if isinstance(entry.result, Message):
                 out.send(entry.result)
             return out
-        self.firewall.record(fw_key, _SYNCHRONISING, ctx.now())
+        self.firewall.record(fw_key, _SYNCHRONISING, ctx.now(),
+                             origin=msg.sent_at if client else None)
         self._dispatch(msg, msg.payload, ctx, out)
         return out
+
+    def _refuse_expired(self, msg: Message, ctx: Context, out: Outbox) -> None:
+        """A client request dated outside the replay window (a replay, or a badly wrong
+        clock): answer with a refusal the client raises, never act on it."""
+        age = ctx.network_time() - msg.sent_at
+        out.note(REQUEST_EXPIRED, msg.dst.name, msg.trace_id, action=msg.action,
+                 age=round(age, 1))
+        out.send(self.group_message(
+            msg.dst.name, msg.src.name, REQUEST_EXPIRED,
+            {"action": msg.action, "reason": f"request dated {age:.0f} s ago is outside the "
+             "replay window"}, msg.trace_id, new_id(REQUEST_EXPIRED, msg.msg_id),
+            dst_persona=msg.src.persona, dst_group=False, relay=msg.src.relay))
 
     def _dispatch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         handler: Callable[[Message, bytes, Context, Outbox], None] | None = getattr(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaultnet import events as ev
-from vaultnet.messages import Message, Persona
+from vaultnet.messages import Message, Persona, network_time
 from vaultnet.personas.base import GroupPersona, Outbox, share_stash
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.maid_manager import MaidManager
@@ -17,7 +17,7 @@ from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.personas.version_manager import VersionManager
 from vaultnet.routing import ChurnChange, Parameters
 from vaultnet.store import ChunkStore, Database, RecordStore
-from vaultnet.xor import Name, closest
+from vaultnet.xor import NAME_SIZE, Name, closest
 
 if TYPE_CHECKING:
     from vaultnet.vault import Vault
@@ -46,21 +46,46 @@ class VaultContext:
     def is_live(self, name: Name) -> bool:
         return name == self.own or name in self._vault.routing
 
+    def network_time(self) -> float:
+        return network_time()
+
     def could_be_member(self, sender: Name, group: Name) -> bool:
-        """Would `sender` be in the group for `group` if we knew it? Our view of a distant group
-        may be incomplete, but every vault we know that is closer counts against it."""
+        """Whether `sender` is in the group for `group` by our own view: a vault we know (or a
+        lookup of the group found) among the group-size closest we know of. An unknown sender
+        never gets the benefit of the doubt: the host looks the group up first (`unsure`)."""
         if sender == group:
             return False
-        known = [p for p in self._vault.routing.peers if p != group and p != sender]
-        if self.own != group and self.own != sender:
-            known.append(self.own)
-        return sender in closest(group, [*known, sender], self.params.group_size)
+        known = set(self._vault.routing.peers) | (self._vault.group_view(group) or set())
+        known.add(self.own)
+        known.discard(group)
+        return sender in known and sender in closest(group, known, self.params.group_size)
+
+    def unsure(self, sender: Name, group: Name) -> bool:
+        """Whether deciding `sender`'s membership of `group` needs a lookup first: we do not
+        know the sender, or may not know every vault near the group, and have not looked."""
+        vault = self._vault
+        if sender == self.own or sender == group or vault.group_view(group) is not None:
+            return False
+        return sender not in vault.routing or vault.view_may_be_incomplete(group)
 
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
         names = [p for p in self._vault.routing.peers if p not in exclude]
         if self.own not in exclude:
             names.append(self.own)
         return closest(target, names, k)
+
+
+GROUP_FIELDS = {"sibling_content": "from", "reconcile": "copy", "payload_wanted": "to"}
+"""Single-sender messages whose sender must be a member of a (possibly distant) group named in
+the body: the persona checks membership of that group."""
+
+
+def claimed_group(msg: Message) -> Name | None:
+    """The group whose membership `msg`'s sender must have for a persona to act on it."""
+    if msg.src.group:
+        return msg.src.name
+    value = msg.body.get(GROUP_FIELDS.get(msg.action, ""))
+    return value if isinstance(value, bytes) and len(value) == NAME_SIZE else None
 
 
 class PersonaHost:
@@ -100,6 +125,10 @@ class PersonaHost:
 
     def _handler(self, persona: GroupPersona):
         def handle(msg: Message) -> None:
+            group = claimed_group(msg)
+            if group is not None and self.ctx.unsure(msg.sender, group):
+                self.vault.hold_for_group(group, msg)
+                return
             with self.db.transaction():
                 out = persona.handle(msg, self.ctx)
             self.deliver(out, persona.persona)

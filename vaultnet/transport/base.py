@@ -85,6 +85,13 @@ class Connection:
         self.frames_sent = 0
         self.frames_received = 0
         self.last_heard = trio.current_time()
+        self.last_sent = self.last_heard
+
+    @property
+    def last_active(self) -> float:
+        """When a frame last went either way: a link used in one direction only (each side
+        sends on the newest of two links between them) is in use, not idle."""
+        return max(self.last_heard, self.last_sent)
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Queue a frame; False (and the connection closed) if the peer is hopelessly behind."""
@@ -99,6 +106,7 @@ class Connection:
             return False
         self._queue.append(body)
         self._queued_bytes += len(body)
+        self.last_sent = trio.current_time()
         self._wake.set()
         return True
 
