@@ -111,14 +111,14 @@ def test_to_resend_lists_own_entries_until_unanimous() -> None:
 def test_attempts_limit_drops_unresolved_entry_and_counts_it() -> None:
     sync = Sync(ME, max_attempts=3, ttl=1000.0)
     sync.add_local(KEY, PUT, now=0.0)
-    for t in (1.0, 2.0, 3.0):
+    for t in (1.0, 3.0, 7.0):
         assert sync.to_resend(now=t) == [(KEY, PUT)]
-    assert sync.to_resend(now=4.0) == []
+    assert sync.to_resend(now=15.0) == []
     assert sync.expired == 1
     assert sync.pending() == 0
     assert len(sync) == 0
     # A late vote starts it over: nothing was committed, so this is a fresh round.
-    assert sync.add_peer(P1, KEY, PUT, now=5.0) is None
+    assert sync.add_peer(P1, KEY, PUT, now=16.0) is None
     assert sync.votes(KEY, PUT) == {P1}
 
 
@@ -128,13 +128,22 @@ def test_committed_entry_past_attempts_is_not_expired_and_never_recommits() -> N
     sync.add_peer(P1, KEY, PUT, now=0.0)
     assert sync.add_peer(P2, KEY, PUT, now=0.0) == RESOLVED
     assert len(sync.to_resend(now=1.0)) == 1
-    assert len(sync.to_resend(now=2.0)) == 1
-    assert sync.to_resend(now=3.0) == []
+    assert len(sync.to_resend(now=3.0)) == 1
+    assert sync.to_resend(now=7.0) == []
     assert sync.expired == 0  # it committed: giving up on unanimity is not a failure
     assert len(sync) == 0
     for peer in (P1, P2, P3):
-        assert sync.add_peer(peer, KEY, PUT, now=4.0) is None
+        assert sync.add_peer(peer, KEY, PUT, now=8.0) is None
     assert sync.commits == 1
+
+
+def test_resends_back_off_doubling_the_wait_each_time() -> None:
+    """A vote is resent 1 s after it was cast, then 2, 4 and 8 s after the resend before: a
+    slow group gets a few copies, not one per tick."""
+    sync = Sync(ME, ttl=1000.0)
+    sync.add_local(KEY, PUT, now=0.0)
+    sent = [t for t in range(40) if sync.to_resend(now=float(t)) == [(KEY, PUT)]]
+    assert sent == [1, 3, 7, 15, 31]
 
 
 def test_ttl_drops_unresolved_entry() -> None:

@@ -21,9 +21,12 @@ _Ident = tuple[bytes, bytes]
 
 
 SYNC_TTL = 30.0
-"""Seconds a live entry waits for votes, and that a committed one is remembered as done. A
-vote is resent once per maintenance tick (1 s) at most SYNC_ATTEMPTS times, so the last late
-vote arrives within about 10 s of the first."""
+"""Seconds a live entry waits for votes, and that a committed one is remembered as done."""
+SYNC_RESEND_AFTER = 1.0
+"""Seconds from an entry's first vote to the first resend of ours; each later resend waits
+twice as long as the one before (1, 3, 7, 15 s after the first vote), so a group whose messages
+are slow (a loaded host) is not flooded with copies of votes that are merely late. A fixed
+period amplified the load of every slow second: at 2 s of latency each vote went out ten times."""
 SYNC_ATTEMPTS = 10
 SYNC_ENTRIES = 5_000
 """Live entries, and done entries, per Sync (one per persona). At about 20 puts/s a vault
@@ -41,6 +44,7 @@ class SyncResolved:
 @dataclass(slots=True)
 class _Unresolved:
     created_at: float
+    due: float
     votes: set[bytes] = field(default_factory=set)
     attempts: int = 0
     committed: bool = False
@@ -49,8 +53,8 @@ class _Unresolved:
 class Sync:
     """Unresolved actions agreed among group members before they are committed.
 
-    Life of an entry (all bounded by `ttl` seconds from its first vote and `max_attempts` calls
-    of `to_resend`):
+    Life of an entry (all bounded by `ttl` seconds from its first vote and `max_attempts`
+    resends):
 
     * votes accumulate, one per distinct member (own vote via `add_local`, peers' via
       `add_peer`; a peer message carrying our own name counts as our vote);
@@ -75,6 +79,7 @@ class Sync:
         max_entries: int = SYNC_ENTRIES,
         max_attempts: int = SYNC_ATTEMPTS,
         ttl: float = SYNC_TTL,
+        resend_after: float = SYNC_RESEND_AFTER,
     ) -> None:
         if not self_name:
             raise GroupConfigError("self_name must be a non-empty name")
@@ -84,6 +89,7 @@ class Sync:
             max_entries=max_entries,
             max_attempts=max_attempts,
             ttl=ttl,
+            resend_after=resend_after,
         )
         if quorum > group_size:
             raise GroupConfigError(
@@ -95,6 +101,7 @@ class Sync:
         self.max_entries = max_entries
         self.max_attempts = max_attempts
         self.ttl = ttl
+        self.resend_after = resend_after
         self.commits = 0
         self.expired = 0
         self.evicted = 0
@@ -120,19 +127,25 @@ class Sync:
         return self._vote(sender, key, action, now)
 
     def to_resend(self, now: float) -> list[tuple[bytes, bytes]]:
-        """(key, action) of entries to send our vote for again: they hold it and lack unanimity.
+        """(key, action) of entries due to send our vote for again: they hold it and lack
+        unanimity.
 
-        Each call counts one attempt for every live entry; an entry is resent at most
-        `max_attempts` times and dropped on the call after that or once its `ttl` passed
-        (counted in `expired` if it never committed). Unanimous entries are never listed.
+        An entry is due `resend_after` seconds after its first vote, then after twice the
+        previous wait each time it is listed (or would have been, had it held our vote); it is
+        dropped when due past `max_attempts`, or once its `ttl` passed (counted in `expired` if
+        it never committed). Unanimous entries are never listed.
         """
         self.expire(now)
         resend: list[tuple[bytes, bytes]] = []
         for ident, entry in list(self._live.items()):
+            if now < entry.due:
+                continue
             entry.attempts += 1
             if entry.attempts > self.max_attempts:
                 self._give_up(ident, now)
-            elif self.self_name in entry.votes:
+                continue
+            entry.due = now + self.resend_after * 2 ** entry.attempts
+            if self.self_name in entry.votes:
                 resend.append(ident)
         return resend
 
@@ -200,7 +213,7 @@ class Sync:
                 oldest = next(iter(self._live))
                 self._drop(oldest, now)
                 self.evicted += 1
-            entry = self._live[ident] = _Unresolved(created_at=now)
+            entry = self._live[ident] = _Unresolved(created_at=now, due=now + self.resend_after)
         if voter in entry.votes:
             return None
         entry.votes.add(voter)
