@@ -12,7 +12,7 @@ from vaultnet import Testnet
 from vaultnet import events as ev
 from vaultnet.cache import CACHE_TTL
 from vaultnet.client import MAX_CHUNK_SIZE, NoSuchData, PutFailure
-from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.messages import Authority, Message, Persona, derived_id, network_time
 from vaultnet.personas import base
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.vault import SEEN_WINDOW
@@ -152,7 +152,8 @@ async def test_put_over_the_chunk_limit_refused_by_maid_managers(autojump_clock)
         msg = Message(src=client.authority,
                       dst=Authority(client.name, Persona.MAID_MANAGER, group=True),
                       action="put", msg_id=msg_id, trace_id=client.new_id(),
-                      body={"name": name}, sender=client.name, payload=data)
+                      body={"name": name}, sender=client.name, payload=data,
+                      sent_at=network_time())
         answer = await client._request(
             msg.signed(client.identity.sign, client.identity.verify_key),
             [derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)],
