@@ -781,7 +781,7 @@ class Vault:
                 return
 
     async def _learn_from(self, peer: Name, group: Name, learned: set[Name]) -> None:
-        learned.update(name for name, _ in await self.find(peer, group))
+        learned.update(name for name, _ in await self.find(peer, group) or [])
 
     def _answer_from_cache(self, msg: Message) -> bool:
         """Opportunistic caching: keep chunk content passing by, answer later Gets with it."""

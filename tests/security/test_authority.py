@@ -40,9 +40,11 @@ SETTLE = 30.0
 FRESH_KEYS = 24
 
 
-def attacker_endpoint(identity: Identity, role: str) -> TcpEndpoint:
-    """Where every attacker connection in this module comes from."""
-    return TcpEndpoint(identity, role=role)
+def attacker_endpoint(identity: Identity, role: str, network_key: bytes | None) -> TcpEndpoint:
+    """Where every attacker connection in this module comes from. An attacker speaking as a
+    vault holds the network key: it is an admitted vault outside the group it claims, the
+    strongest attacker short of a colluding group majority."""
+    return TcpEndpoint(identity, role=role, network_key=network_key if role == "vault" else None)
 
 
 @asynccontextmanager
@@ -53,7 +55,7 @@ async def attacker_connection(vault: Vault, identity: Identity, role: str,
     """A handshaken connection from `identity` (as `role`) to `vault`, with its writer running
     and what it receives appended to `received` (if given); `closed` once the vault hangs up.
     Pass a listening `endpoint` to connect as a vault with a reachable address."""
-    endpoint = endpoint or attacker_endpoint(identity, role)
+    endpoint = endpoint or attacker_endpoint(identity, role, vault.endpoint.network_key)
     conn = await endpoint.connect(vault.address)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(conn.run_writer)
@@ -147,10 +149,10 @@ async def _send_and_wait_closed(vault: Vault, identity: Identity, role: str,
 
 
 @asynccontextmanager
-async def attacker_vault(identity: Identity) -> AsyncIterator[TcpEndpoint]:
+async def attacker_vault(identity: Identity, network_key: bytes) -> AsyncIterator[TcpEndpoint]:
     """`identity` listening as a vault that answers pings and ignores everything else, so
     honest vaults keep it in their routing tables."""
-    endpoint = attacker_endpoint(identity, "vault")
+    endpoint = attacker_endpoint(identity, "vault", network_key)
 
     async def serve(conn: Connection) -> None:
         async with trio.open_nursery() as nursery:
@@ -177,7 +179,7 @@ async def test_group_delete_over_a_vault_connection_from_outside_the_group() -> 
         client, data, name = await stored_chunk(net)
         outsider = Identity.generate(rng.randbytes(32))
         events = recorder(net)
-        async with (attacker_vault(outsider) as endpoint,
+        async with (attacker_vault(outsider, net.network_key) as endpoint,
                     attacker_connection(net.vaults[0], outsider, "vault", endpoint) as conn):
             fresh = [Identity.generate(rng.randbytes(32)) for _ in range(FRESH_KEYS)]
             forged = forged_deletes(net, [outsider, *fresh], name, rng)
