@@ -124,7 +124,8 @@ def test_tcp_testnet_runs_for_duration_and_records(tmp_path: Path) -> None:
     up = {e.vault for e in events if isinstance(e, VaultUp)}
     assert len(up) == 4
     assert trace_digest(out) == hashlib.sha256(trace.read_bytes()).hexdigest()
-    assert sorted(p.name for p in data.iterdir()) == [f"vault-00{i}" for i in range(1, 5)]
+    assert sorted(p.name for p in data.iterdir()) == ["network.key", *(f"vault-00{i}"
+                                                                        for i in range(1, 5))]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
