@@ -17,6 +17,7 @@ import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,6 +25,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, TabbedContent
 
 from tui.guest import TrioGuest
@@ -128,7 +130,10 @@ class VaultnetApp(App[None]):
                  model: NetworkModel | None = None) -> None:
         """A live network from `config`, or (tests, replays) a frozen `model` and no network."""
         super().__init__()
-        self.network = LiveNetwork(config) if model is None else None
+        self.network: LiveNetwork | None = None
+        if model is None:  # VaultnetApp(): a live network of the default size
+            config = config or NetworkConfig()
+            self.network = LiveNetwork(config)
         capacity = config.capacity if config else 0
         self.model = model or NetworkModel(capacity, self.network.net.params.group_size
                                            if self.network else 4)
@@ -239,15 +244,16 @@ class VaultnetApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Give the shown view's main widget the keyboard (arrows move in it, not the tabs)."""
-        main = {"vaults-pane": VaultTable, "chunks-pane": ChunkTable,
-                "flows-pane": "#flow-log", "evictions-pane": EventTable,
-                "ranking-pane": "#ranking", "versions-pane": VersionTable}
+        main: dict[str, str | type[Widget]] = {
+            "vaults-pane": VaultTable, "chunks-pane": ChunkTable, "flows-pane": "#flow-log",
+            "evictions-pane": EventTable, "ranking-pane": "#ranking",
+            "versions-pane": VersionTable}
         target = main.get(event.pane.id or "")
         if target is not None:
-            self.query_one(target).focus()  # type: ignore[call-overload]
+            self.query_one(target).focus()
         self._render_shown()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's commands, with a screenshot that is saved where it can be (Textual's
         own goes to ~/Downloads, which may not exist)."""
         for command in super().get_system_commands(screen):

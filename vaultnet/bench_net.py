@@ -21,6 +21,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import trio
 import trio.testing
@@ -138,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         ("memory per vault, RSS growth (32 tcp vaults)", f"{rss:,.0f} KiB"),
         ("memory per vault, Python heap (32 tcp vaults)", f"{heap:,.0f} KiB")]
     for connections in (1, 100):
-        batched = _median_rate(lambda c=connections: _pump(tcp, c, args.frames, False))
-        naive = _median_rate(lambda c=connections: _pump(tcp, c, args.frames // 5, True))
+        batched = _median_rate(partial(_pump, tcp, connections, args.frames, False))
+        naive = _median_rate(partial(_pump, tcp, connections, args.frames // 5, True))
         rows.append((f"tcp frames/s, {connections} conn (batched writer)", f"{batched:,.0f}"))
         rows.append((f"tcp frames/s, {connections} conn (one write per frame)", f"{naive:,.0f}"))
         rows.append((f"  batched / naive, {connections} conn", f"{batched / naive:.1f}x"))
         rows.append((f"sim frames/s, {connections} conn",
-                     f"{_median_rate(lambda c=connections: on_sim(c)):,.0f}"))
+                     f"{_median_rate(partial(on_sim, connections)):,.0f}"))
     for vaults in (32,) if args.skip_100 else (32, 100):
         wall, _ = trio.run(_boot, vaults, "tcp")
         rows.append((f"boot {vaults} tcp vaults (wall)", f"{wall:.1f} s"))

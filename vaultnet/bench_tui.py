@@ -64,7 +64,7 @@ async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str,
         renders[0] += 1
         original()
 
-    app._render_shown = counted  # type: ignore[method-assign]
+    app._render_shown = counted  # type: ignore[method-assign]  # counting this app's renders
     figures: dict[str, Any] = {}
     async with app.run_test(size=(140, 44)) as pilot:
         while not (app.network and app.network.ready):

@@ -59,7 +59,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO, TypeAlias
 
 import trio
 import trio.testing
@@ -77,6 +77,8 @@ COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "version"
 """Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>`, below or
 in the module COMMAND_MODULES names for it."""
 COMMAND_MODULES = {"version": "vaultnet.cli_versions", "msg": "vaultnet.cli_messages"}
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What `add_subparsers` returns, which each `add_<name>_parser` is given."""
 
 PROG = "vaultnet"
 MAX_VAULTS = 500
@@ -383,7 +385,7 @@ def _remove_address_file(path: Path) -> None:
 # -- vaultnet testnet -----------------------------------------------------------------------------
 
 
-def add_testnet_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "testnet",
         help="run a headless testnet until Ctrl-C / SIGTERM or --duration",
@@ -625,7 +627,7 @@ async def _watch_signals(signals: Any, run: _Run, addr_path: Path) -> None:
 # -- vaultnet ctl ---------------------------------------------------------------------------------
 
 
-def add_ctl_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_ctl_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "ctl", help="steer a running 'vaultnet testnet': status, add, kill, restart, fault",
         description="Send one command to a running testnet over its loopback control port, "
@@ -703,7 +705,7 @@ def add_client_flags(parser: argparse.ArgumentParser) -> None:
                         help="the testnet's --data-dir, where its address file is")
 
 
-def add_put_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_put_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("put", help="store a file on a running testnet",
                                    description="Store FILE as one chunk; prints its name.")
     parser.add_argument("file", type=Path, metavar="FILE")
@@ -711,7 +713,7 @@ def add_put_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def add_get_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_get_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("get", help="fetch a chunk from a running testnet",
                                    description="Fetch chunk NAME (128 hex characters).")
     parser.add_argument("name", type=chunk_name, metavar="NAME")
@@ -721,7 +723,7 @@ def add_get_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def add_delete_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_delete_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("delete", help="delete a chunk you stored",
                                    description="Delete chunk NAME (128 hex characters).")
     parser.add_argument("name", type=chunk_name, metavar="NAME")
@@ -835,7 +837,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 # -- vaultnet tui ---------------------------------------------------------------------------------
 
 
-def add_tui_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "tui", help="the dashboard: an embedded testnet you can watch and poke",
         description="Start the Textual dashboard with an embedded testnet.")
@@ -861,7 +863,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 # -- vaultnet bench -------------------------------------------------------------------------------
 
 
-def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_bench_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "bench", help="benchmarks (e.g. 'vaultnet bench net')",
         description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, memory, ...); "

@@ -294,10 +294,10 @@ class Vault:
                        "peers": [[p, self.routing.address(p)] for p in peers]})
         elif kind == "found":
             rid = wire.field(frame, "id", int)
-            peers = _peer_list(frame.get("peers"))
+            found = _peer_list(frame.get("peers"))
             reply = self._requests.pop(rid, None)
             if reply is not None:
-                reply.send_nowait(peers)
+                reply.send_nowait(found)
         elif kind == "neighbour":
             for name, address in _peer_list(frame.get("peers")):
                 if self.routing.wants(name) and name not in self._conns:

@@ -218,7 +218,7 @@ class MpidManager(GroupPersona):
 
     def _clear_outbox(self, sender: Name, mid: bytes) -> dict[str, Any] | None:
         key = sender + mid
-        entry = self.outbox.get(key)
+        entry: dict[str, Any] | None = self.outbox.get(key)
         self._outbox_seen.pop(key, None)
         if entry is None:
             return None

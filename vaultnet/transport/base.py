@@ -133,8 +133,9 @@ class Endpoint(abc.ABC):
         """Accept connections in `nursery`, each handed to `handler`; returns the address."""
 
     @abc.abstractmethod
-    async def connect(self, address: str) -> Connection:
-        """An authenticated outbound connection, or TransportError."""
+    async def connect(self, address: str, expect: bytes | None = None) -> Connection:
+        """An authenticated outbound connection (to the vault named `expect`, if given), or
+        TransportError."""
 
     @abc.abstractmethod
     async def aclose(self) -> None: ...
