@@ -144,10 +144,15 @@ class VaultnetApp(App[None]):
         self.paused = False
         self.filter_text = ""
         self._flow_seen = 0  # lines of the message log shown
-        self._views: dict[str | None, Callable[[], None]] = {
-            "vaults-pane": self._show_vaults, "chunks-pane": self._show_chunks,
-            "flows-pane": self._show_flows, "evictions-pane": self._show_events,
-            "ranking-pane": self._show_ranking, "versions-pane": self._show_versions}
+        self._views: dict[str | None, tuple[str | type[Widget], Callable[[], None]]] = {
+            "vaults-pane": (VaultTable, self._show_vaults),
+            "chunks-pane": (ChunkTable, self._show_chunks),
+            "flows-pane": ("#flow-log", self._show_flows),
+            "evictions-pane": (EventTable, self._show_events),
+            "ranking-pane": ("#ranking", self._show_ranking),
+            "versions-pane": (VersionTable, self._show_versions)}
+        """Each view's pane id -> the widget that gets the keyboard when it is shown, and how
+        it is drawn."""
         self._last_sample = 0.0
         self._counter = 0  # makes the default texts of versions and messages differ
         self.status = "starting…" if self.network else "frozen"
@@ -244,13 +249,9 @@ class VaultnetApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Give the shown view's main widget the keyboard (arrows move in it, not the tabs)."""
-        main: dict[str, str | type[Widget]] = {
-            "vaults-pane": VaultTable, "chunks-pane": ChunkTable, "flows-pane": "#flow-log",
-            "evictions-pane": EventTable, "ranking-pane": "#ranking",
-            "versions-pane": VersionTable}
-        target = main.get(event.pane.id or "")
-        if target is not None:
-            self.query_one(target).focus()
+        view = self._views.get(event.pane.id)
+        if view is not None:
+            self.query_one(view[0]).focus()
         self._render_shown()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -341,9 +342,9 @@ class VaultnetApp(App[None]):
             return  # shutting down: the widgets are being removed one by one
         with self.batch_update():
             self.query_one(SummaryBar).show(self.model, self.paused, self.status)
-            render = self._views.get(self.query_one(TabbedContent).active)
-            if render is not None:
-                render()
+            view = self._views.get(self.query_one(TabbedContent).active)
+            if view is not None:
+                view[1]()
 
     def _show_vaults(self) -> None:
         """View 1: the vault table and the selected vault's detail."""
