@@ -17,6 +17,7 @@ import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,6 +25,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, TabbedContent
 
 from tui.guest import TrioGuest
@@ -128,7 +130,10 @@ class VaultnetApp(App[None]):
                  model: NetworkModel | None = None) -> None:
         """A live network from `config`, or (tests, replays) a frozen `model` and no network."""
         super().__init__()
-        self.network = LiveNetwork(config) if model is None else None
+        self.network: LiveNetwork | None = None
+        if model is None:  # VaultnetApp(): a live network of the default size
+            config = config or NetworkConfig()
+            self.network = LiveNetwork(config)
         capacity = config.capacity if config else 0
         self.model = model or NetworkModel(capacity, self.network.net.params.group_size
                                            if self.network else 4)
@@ -139,6 +144,15 @@ class VaultnetApp(App[None]):
         self.paused = False
         self.filter_text = ""
         self._flow_seen = 0  # lines of the message log shown
+        self._views: dict[str | None, tuple[str | type[Widget], Callable[[], None]]] = {
+            "vaults-pane": (VaultTable, self._show_vaults),
+            "chunks-pane": (ChunkTable, self._show_chunks),
+            "flows-pane": ("#flow-log", self._show_flows),
+            "evictions-pane": (EventTable, self._show_events),
+            "ranking-pane": ("#ranking", self._show_ranking),
+            "versions-pane": (VersionTable, self._show_versions)}
+        """Each view's pane id -> the widget that gets the keyboard when it is shown, and how
+        it is drawn."""
         self._last_sample = 0.0
         self._counter = 0  # makes the default texts of versions and messages differ
         self.status = "starting…" if self.network else "frozen"
@@ -221,7 +235,7 @@ class VaultnetApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(SummaryBar).set_interval(DRAIN_INTERVAL, self._drain)
-        self._render_all()
+        self._render_shown()
         self.query_one(VaultTable).focus()
         if self.handle_signals:
             loop = asyncio.get_running_loop()
@@ -235,14 +249,12 @@ class VaultnetApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Give the shown view's main widget the keyboard (arrows move in it, not the tabs)."""
-        main = {"vaults-pane": VaultTable, "chunks-pane": ChunkTable,
-                "flows-pane": "#flow-log", "evictions-pane": EventTable,
-                "ranking-pane": "#ranking", "versions-pane": VersionTable}
-        target = main.get(event.pane.id or "")
-        if target is not None:
-            self.query_one(target).focus()  # type: ignore[call-overload]
+        view = self._views.get(event.pane.id)
+        if view is not None:
+            self.query_one(view[0]).focus()
+        self._render_shown()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's commands, with a screenshot that is saved where it can be (Textual's
         own goes to ~/Downloads, which may not exist)."""
         for command in super().get_system_commands(screen):
@@ -319,32 +331,52 @@ class VaultnetApp(App[None]):
 
     def on_model_refreshed(self, _: ModelRefreshed) -> None:
         if not self.paused:
-            self._render_all()
+            self._render_shown()
 
-    def _render_all(self) -> None:
+    def _render_shown(self) -> None:
+        """Bring the summary bar and the view on screen up to date with the model. Hidden
+        views are brought up to date when they are shown (`on_tabbed_content_tab_activated`):
+        rendering all six on every refresh cost about 75 ms a time on this machine and, with
+        the network on the same loop, slowed every message the vaults pass."""
         if not self.query(SummaryBar):
             return  # shutting down: the widgets are being removed one by one
-        model = self.model
         with self.batch_update():
-            self.query_one(SummaryBar).show(model, self.paused, self.status)
-            table = self.query_one(VaultTable)
-            table.show(model)
-            selected = table.selected_name()
-            self.query_one(VaultDetail).show(model.vaults.get(selected) if selected else None)
-            self.query_one(ChunkTable).show(model)
-            self.query_one(XorView).show(model)
-            self.query_one(SpaceTime).show(model)
-            self.query_one(RankingView).show(model)
-            versions = self.query_one(VersionTable)
-            versions.show(model)
-            selection = versions.selected()
-            self.query_one(VersionGroup).show(model.versioned.get(selection[0])
-                                              if selection else None)
-            self.query_one(IdentityBar).show(model)
-            self.query_one(MessageTable).show(model)
-            self.query_one("#flow-log", FilteredLog).append(model.flow.since(self._flow_seen))
-            self._flow_seen = model.flow.total
-            self._show_events()
+            self.query_one(SummaryBar).show(self.model, self.paused, self.status)
+            view = self._views.get(self.query_one(TabbedContent).active)
+            if view is not None:
+                view[1]()
+
+    def _show_vaults(self) -> None:
+        """View 1: the vault table and the selected vault's detail."""
+        table = self.query_one(VaultTable)
+        table.show(self.model)
+        selected = table.selected_name()
+        self.query_one(VaultDetail).show(self.model.vaults.get(selected) if selected else None)
+
+    def _show_chunks(self) -> None:
+        """View 2: the chunk table and the XOR view around the focus."""
+        self.query_one(ChunkTable).show(self.model)
+        self.query_one(XorView).show(self.model)
+
+    def _show_flows(self) -> None:
+        """View 3: the followed operation's space-time diagram and the message log."""
+        self.query_one(SpaceTime).show(self.model)
+        self.query_one("#flow-log", FilteredLog).append(self.model.flow.since(self._flow_seen))
+        self._flow_seen = self.model.flow.total
+
+    def _show_ranking(self) -> None:
+        """View 5: the ranking."""
+        self.query_one(RankingView).show(self.model)
+
+    def _show_versions(self) -> None:
+        """View 6: version trees, the selected tree, the MPIDs and their messages."""
+        versions = self.query_one(VersionTable)
+        versions.show(self.model)
+        selection = versions.selected()
+        self.query_one(VersionGroup).show(self.model.versioned.get(selection[0])
+                                          if selection else None)
+        self.query_one(IdentityBar).show(self.model)
+        self.query_one(MessageTable).show(self.model)
 
     def _show_events(self) -> None:
         """View 4: the events table, then the counts and filter above it."""
@@ -356,7 +388,7 @@ class VaultnetApp(App[None]):
         if isinstance(event.data_table, ChunkTable) and event.row_key.value is not None:
             self.model.focus = bytes.fromhex(str(event.row_key.value))
         if not self.paused:
-            self._render_all()
+            self._render_shown()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -485,7 +517,7 @@ class VaultnetApp(App[None]):
             trace = self.model.chunks[name].trace
         self.model.followed_trace = trace
         self.action_tab("flows")
-        self._render_all()
+        self._render_shown()
 
     def _followable(self) -> bytes | None:
         if isinstance(self.focused, MessageTable):
@@ -517,7 +549,7 @@ class VaultnetApp(App[None]):
         if self.network is not None and self.network.ready:
             self.model.observe(self.network.net, asyncio.get_running_loop().time())
         self.action_tab("chunks")
-        self._render_all()
+        self._render_shown()
 
     def action_add(self) -> None:
         async def add() -> str:
@@ -637,7 +669,7 @@ class VaultnetApp(App[None]):
             model.add_chunk(version.id, len(data), chunk_trace, follow=False)
             self._sample()
             if not self.paused:
-                self._render_all()
+                self._show_versions()
                 self.query_one(VersionTable).select(key, version)  # v puts its child next
             return f"{label}: put v{version.index} {short(version.id)}"
 
@@ -711,7 +743,7 @@ class VaultnetApp(App[None]):
         model.add_message(trace, sender.identity.name, recipient.identity.name, text)
         model.followed_trace = trace
         if not self.paused:
-            self._render_all()
+            self._render_shown()
 
         async def send() -> str:
             try:
@@ -788,7 +820,7 @@ class VaultnetApp(App[None]):
             log = self.query_one("#flow-log", FilteredLog)
             log.set_filter(" ".join(log.words), self.model.flow.lines)
             self._flow_seen = self.model.flow.total
-        self._render_all()
+        self._render_shown()
 
     def action_tab(self, tab: str) -> None:
         """Show a view and give its main widget the keyboard, so arrows move in it."""

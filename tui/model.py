@@ -13,7 +13,7 @@ import math
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vaultnet import events as ev
 from vaultnet.personas import base
@@ -55,6 +55,12 @@ EVICTION, PUT_FAILED, REMOVED, REPLICATED, RANK, INTEGRITY, CHURN, VAULT, FAULT 
     "eviction", "put failure", "holder removed", "replicated", "rank change", "integrity",
     "churn", "vault", "fault")
 """View 4's kinds of event, in the order its kind filter cycles through them."""
+
+
+def _name_or(detail: dict[str, Any], key: str, default: Name) -> Name:
+    """`detail[key]` if it is a name (bytes), else `default`."""
+    value = detail.get(key)
+    return value if isinstance(value, bytes) else default
 
 
 @dataclass
@@ -358,19 +364,19 @@ class NetworkModel:
         eviction and its PmidManagers' record of it (a put failure giving EVICTED as reason)
         are one eviction row."""
         d, at, subject, trace = e.detail, self._since(e), e.subject, e.trace
-        holder = d.get("holder") if isinstance(d.get("holder"), bytes) else e.vault
+        holder = _name_or(d, "holder", e.vault)
         kind = f"{d['kind']} copy" if "kind" in d else "copy"
         reason = str(d.get("reason", ""))
         if e.what == base.SACRIFICIAL_EVICTED or (e.what == base.PUT_FAILURE
                                                    and reason == EVICTED):
-            node = d.get("node") if isinstance(d.get("node"), bytes) else e.vault
+            node = _name_or(d, "node", e.vault)
             size = f", {d['size']} B" if "size" in d else ""
             primary = (f" for primary {short(d['for_copy'])}"
                        if isinstance(d.get("for_copy"), bytes) else " for a primary")
             self.events.add(at, EVICTION, node, e.vault, subject, trace,
                             f"S copy{size} evicted{primary}", key=(subject, trace, node))
         elif e.what == base.PUT_FAILURE:
-            node = d.get("node") if isinstance(d.get("node"), bytes) else e.vault
+            node = _name_or(d, "node", e.vault)
             self.events.add(at, PUT_FAILED, node, e.vault, subject, trace,
                             f"{kind} refused: {reason}", key=(subject, trace, node))
         elif e.what == base.HOLDER_REMOVED:
@@ -484,7 +490,7 @@ class NetworkModel:
     def _observe_versioned(self, net: Testnet, live: dict[Name, Vault]) -> None:
         """Each tracked tree as every live vault holds it; its group's majority is shown."""
         for item in self.versioned.values():
-            records: dict[Name, dict] = {}
+            records: dict[Name, dict[str, Any]] = {}
             for vault in live.values():
                 if vault.host is not None:
                     record = vault.host.version_manager.trees.get(item.key)
@@ -581,10 +587,10 @@ class NetworkModel:
         self._observe_messages(live)
 
     @staticmethod
-    def _accounts(net: Testnet) -> dict[Name, dict]:
+    def _accounts(net: Testnet) -> dict[Name, dict[str, Any]]:
         """Each node's account as its PmidManager group keeps it (the first member that has
         one; members agree through sync)."""
-        accounts: dict[Name, dict] = {}
+        accounts: dict[Name, dict[str, Any]] = {}
         for vault in net.vaults:
             if vault.host is None:
                 continue

@@ -77,7 +77,7 @@ class LiveNetwork:
         self.mpids: dict[str, Mpid] = {}
         self.ready = False
 
-    async def run(self, on_ready: Callable[[], None]) -> None:
+    async def run(self, on_ready: Callable[[], object]) -> None:
         """Start the vaults, a client and the MPIDs, report ready, and keep them running until
         cancelled. `ready` drops before the vaults close their databases, however the run ends
         (a crash included), so the dashboard stops sampling a network that is going away."""

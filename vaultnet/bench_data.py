@@ -11,6 +11,7 @@ import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import trio
 
@@ -57,12 +58,12 @@ async def run(vaults: int, count: int) -> list[dict[str, object]]:
                 datas = [os.urandom(size) for _ in range(n)]
                 before = received[0]
                 elapsed, put_lat = await _timed(
-                    [lambda d=d: client.put(d) for d in datas], in_flight)
+                    [partial(client.put, d) for d in datas], in_flight)
                 await trio.sleep(1.0)  # let Backup/Sacrificial stores finish before counting
                 per_put = (received[0] - before) / n
                 names = [name_of(d) for d in datas]
                 get_elapsed, get_lat = await _timed(
-                    [lambda nm=nm: client.get(nm) for nm in names], in_flight)
+                    [partial(client.get, nm) for nm in names], in_flight)
                 rows.append({"size": label, "in_flight": in_flight, "n": n,
                              "puts/s": n / elapsed, "put p50 ms": 1e3 * statistics.median(put_lat),
                              "put p99 ms": 1e3 * percentile(put_lat, 0.99),

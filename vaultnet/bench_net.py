@@ -23,6 +23,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import nacl.public
 import trio
@@ -187,13 +188,13 @@ def main(argv: list[str] | None = None) -> int:
                  f"{seal:.1f} + {open_:.1f} us"))
     rows.append(("channel handshake (both sides, in memory)", f"{shake:,.0f} us"))
     for connections in (1, 100):
-        batched = _median_rate(lambda c=connections: _pump(tcp, c, args.frames, False))
-        naive = _median_rate(lambda c=connections: _pump(tcp, c, args.frames // 5, True))
+        batched = _median_rate(partial(_pump, tcp, connections, args.frames, False))
+        naive = _median_rate(partial(_pump, tcp, connections, args.frames // 5, True))
         rows.append((f"tcp frames/s, {connections} conn (batched writer)", f"{batched:,.0f}"))
         rows.append((f"tcp frames/s, {connections} conn (one write per frame)", f"{naive:,.0f}"))
         rows.append((f"  batched / naive, {connections} conn", f"{batched / naive:.1f}x"))
         rows.append((f"sim frames/s, {connections} conn",
-                     f"{_median_rate(lambda c=connections: on_sim(c)):,.0f}"))
+                     f"{_median_rate(partial(on_sim, connections)):,.0f}"))
     for vaults in (32,) if args.skip_100 else (32, 100):
         wall, _ = trio.run(_boot, vaults, "tcp")
         rows.append((f"boot {vaults} tcp vaults (wall)", f"{wall:.1f} s"))

@@ -59,7 +59,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO, TypeAlias
 
 import trio
 import trio.testing
@@ -78,6 +78,8 @@ COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "version"
 """Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>`, below or
 in the module COMMAND_MODULES names for it."""
 COMMAND_MODULES = {"version": "vaultnet.cli_versions", "msg": "vaultnet.cli_messages"}
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What `add_subparsers` returns, which each `add_<name>_parser` is given."""
 
 PROG = "vaultnet"
 MAX_VAULTS = 500
@@ -397,7 +399,7 @@ def network_key_file(text: str) -> bytes:
     return key
 
 
-def add_testnet_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "testnet",
         help="run a headless testnet until Ctrl-C / SIGTERM or --duration",
@@ -642,7 +644,7 @@ async def _watch_signals(signals: Any, run: _Run, addr_path: Path) -> None:
 # -- vaultnet ctl ---------------------------------------------------------------------------------
 
 
-def add_ctl_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_ctl_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "ctl", help="steer a running 'vaultnet testnet': status, add, kill, restart, fault",
         description="Send one command to a running testnet over its loopback control port, "
@@ -720,7 +722,7 @@ def add_client_flags(parser: argparse.ArgumentParser) -> None:
                         help="the testnet's --data-dir, where its address file is")
 
 
-def add_put_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_put_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("put", help="store a file on a running testnet",
                                    description="Store FILE as one chunk; prints its name.")
     parser.add_argument("file", type=Path, metavar="FILE")
@@ -728,7 +730,7 @@ def add_put_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def add_get_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_get_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("get", help="fetch a chunk from a running testnet",
                                    description="Fetch chunk NAME (128 hex characters).")
     parser.add_argument("name", type=chunk_name, metavar="NAME")
@@ -738,7 +740,7 @@ def add_get_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def add_delete_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_delete_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("delete", help="delete a chunk you stored",
                                    description="Delete chunk NAME (128 hex characters).")
     parser.add_argument("name", type=chunk_name, metavar="NAME")
@@ -852,7 +854,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 # -- vaultnet tui ---------------------------------------------------------------------------------
 
 
-def add_tui_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "tui", help="the dashboard: an embedded testnet you can watch and poke",
         description="Start the Textual dashboard with an embedded testnet.")
@@ -878,7 +880,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 # -- vaultnet bench -------------------------------------------------------------------------------
 
 
-def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_bench_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "bench", help="benchmarks (e.g. 'vaultnet bench net')",
         description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, memory, ...); "

@@ -30,7 +30,14 @@ from typing import Any
 
 import trio
 
-from vaultnet.cli import CommandError, UsageError, add_client_flags, address_file, run_client
+from vaultnet.cli import (
+    CommandError,
+    Subparsers,
+    UsageError,
+    add_client_flags,
+    address_file,
+    run_client,
+)
 from vaultnet.client import open_client
 from vaultnet.identity import Identity
 from vaultnet.mpid_client import (
@@ -43,6 +50,7 @@ from vaultnet.mpid_client import (
     NotDelivered,
     OutboxFull,
 )
+from vaultnet.transport.base import Endpoint
 from vaultnet.xor import NAME_SIZE, Name
 
 DEFAULT_WAIT = 0.0
@@ -83,7 +91,7 @@ def identity_name(text: str) -> str:
     return text
 
 
-def add_msg_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_msg_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "msg", help="messages between MPIDs: send, receive, whitelist, blacklist",
         description="Messaging on a running testnet, as a local identity (--as NAME). An MPID "
@@ -142,8 +150,9 @@ def cmd_msg(args: argparse.Namespace) -> int:
 def _as(args: argparse.Namespace, operation: Any) -> Any:
     """Run `operation` connected as the `--as` identity (not announced online: `_receive`
     does that itself, to learn how many messages are held)."""
-    async def offline(*parts: Any) -> MpidClient:
-        return await open_client(*parts, client_class=MpidClient)
+    async def offline(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
+                      identity: Identity) -> MpidClient:
+        return await open_client(endpoint, bootstrap, nursery, identity, client_class=MpidClient)
 
     return run_client(args, operation, identity_dir=f"mpid-{args.identity}", opener=offline)
 

@@ -26,9 +26,15 @@ import argparse
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from vaultnet.cli import CommandError, add_client_flags, read_chunk_file, run_client
+from vaultnet.cli import (
+    CommandError,
+    Subparsers,
+    add_client_flags,
+    read_chunk_file,
+    run_client,
+)
 from vaultnet.client import (
     InvalidVersion,
     MaidClient,
@@ -71,7 +77,7 @@ def show(version: VersionName) -> str:
     return f"{version.index}:{version.id.hex()}"
 
 
-def add_version_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_version_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "version", help="versioned data: put, list tips, show a branch, delete a branch",
         description="Version trees on a running testnet. KEY is the tree's name (128 hex "
@@ -167,7 +173,7 @@ async def _resolve(client: MaidClient, key: Name, ref: tuple[int, str],
     index, prefix = ref
     if exact and len(prefix) == 2 * NAME_SIZE:
         return VersionName(index, bytes.fromhex(prefix))
-    found = set()
+    found: set[VersionName] = set()
     for tip in await client.get_versions(key):
         found.update(v for v in await client.get_branch(key, tip)
                      if v.index == index and v.id.hex().startswith(prefix))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections import defaultdict
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import trio
 
@@ -413,10 +413,23 @@ def _content_matches(copy: Name, data: bytes) -> bool:
     return any(chunk_name_of(copy, kind) == h for kind in CopyKind)
 
 
+@overload
+async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
+                      identity: Identity, params: Parameters | None = None,
+                      rng: random.Random | None = None) -> MaidClient: ...
+
+
+@overload
+async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
+                      identity: Identity, params: Parameters | None = None,
+                      rng: random.Random | None = None, *,
+                      client_class: type[ClientT]) -> ClientT: ...
+
+
 async def open_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,
                       identity: Identity, params: Parameters | None = None,
                       rng: random.Random | None = None,
-                      client_class: type[ClientT] = MaidClient) -> ClientT:  # type: ignore[assignment]
+                      client_class: type[MaidClient] = MaidClient) -> MaidClient:
     """Connect through the first reachable bootstrap vault; the client's reader runs in
     `nursery`."""
     errors = []

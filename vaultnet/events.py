@@ -64,7 +64,7 @@ def event(kind: str) -> Callable[[type[Event]], type[Event]]:
 
 def from_record(record: dict[str, Any]) -> Event:
     cls = _REGISTRY[record["kind"]]
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in record:  # a field added after the trace was recorded: its default
             continue

@@ -92,7 +92,8 @@ def _canonical(obj: Any) -> Any:
 
 
 def _encode(value: Any) -> bytes:
-    return msgpack.packb(_canonical(value), use_bin_type=True)
+    packed: bytes = msgpack.packb(_canonical(value), use_bin_type=True)
+    return packed
 
 
 def _decode(data: bytes) -> Any:
@@ -267,7 +268,9 @@ class RecordStore:
             yield key, _decode(data)
 
     def __len__(self) -> int:
-        return self.db.connection.execute(f"SELECT COUNT(*) FROM {self._sql_table}").fetchone()[0]
+        count: int = self.db.connection.execute(
+            f"SELECT COUNT(*) FROM {self._sql_table}").fetchone()[0]
+        return count
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, bytes | bytearray | memoryview):

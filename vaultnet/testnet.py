@@ -10,8 +10,10 @@ import random
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import trio
 
@@ -96,7 +98,7 @@ class Testnet:
         self._mpid_connects = 0
         self._dirs: dict[Name, Path] = {}
         self._nursery: trio.Nursery | None = None
-        self._nursery_cm: trio.Nursery | None = None
+        self._nursery_cm: AbstractAsyncContextManager[trio.Nursery] | None = None
         self._count = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -119,7 +121,7 @@ class Testnet:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> bool:
+                        exc: BaseException | None, tb: TracebackType | None) -> Literal[False]:
         assert self._nursery is not None and self._nursery_cm is not None
         self._nursery.cancel_scope.cancel()
         try:

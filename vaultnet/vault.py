@@ -383,11 +383,11 @@ class Vault:
                        "peers": [[p, self.routing.address(p)] for p in peers]})
         elif kind == "found":
             rid = wire.field(frame, "id", int)
-            peers = [(name, address) for name, address in _peer_list(frame.get("peers"))
+            found = [(name, address) for name, address in _peer_list(frame.get("peers"))
                      if self.valid_address(address)]
             reply = self._requests.pop(rid, None)
             if reply is not None:
-                reply.send_nowait(peers)
+                reply.send_nowait(found)
         elif kind == "neighbour":
             self._on_neighbour(conn, _peer_list(frame.get("peers")))
         else:

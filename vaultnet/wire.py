@@ -77,7 +77,8 @@ def check_shape(body: bytes) -> None:
 
 
 def pack(obj: dict[str, Any]) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
+    packed: bytes = msgpack.packb(obj, use_bin_type=True)
+    return packed
 
 
 def unpack(body: bytes) -> dict[str, Any]:
@@ -109,7 +110,7 @@ class FrameDecoder:
         self._max = max_frame
         self._need: int | None = None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         self._buf += data
 
     def next_frame(self) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ def test_put_delete_kill_and_fault_from_the_keyboard() -> None:
         await wait_until(pilot, lambda: app.model.chunks, "the put to finish")
         chunk = next(iter(app.model.chunks))
         chunks = app.query_one(ChunkTable)
+        await pilot.press("2")  # a view is drawn while it is shown
         await wait_until(pilot, lambda: chunks.row_count == 1 and cell(chunks, chunk, "P") != "-"
                          and cell(chunks, chunk, "B") != "-", "the chunk's holders shown")
         assert len(cell(chunks, chunk, "P").split()) == 2  # HOLDERS_PER_COPY
@@ -67,6 +68,7 @@ def test_put_delete_kill_and_fault_from_the_keyboard() -> None:
         assert target is not None and target != victim
         await answer(pilot, "f", "silent")
         await wait_until(pilot, lambda: "silent" in cell(vaults, target, "state"), "fault shown")
+        await pilot.press("4")
         assert ("fault", target.hex()[:8], "silent") in [(r[1], r[2], r[4])
                                                          for r in event_rows(app)]
 
@@ -211,8 +213,10 @@ def test_version_tree_with_a_fork_and_an_offline_hold_from_the_keyboard() -> Non
         message = next(iter(app.model.messages.values()))
         await wait_until(pilot, lambda: "held" in cell(messages, message.trace, "state")
                          and len(message.held_by) == 4, "held by bob's 4 MpidManagers")
+        await pilot.press("3")
         flow = str(app.query_one(SpaceTime).render())  # the send, followed as it started
         assert "alice" in flow and "bob" in flow and "deliver" in flow and "held" in flow
+        await pilot.press("6")
 
         await answer(pilot, "o", "bob")
         await wait_until(pilot, lambda: "delivered" in cell(messages, message.trace, "state")

@@ -24,8 +24,11 @@ class FilteredLog(Log):
 
     DEFAULT_CSS = "FilteredLog { height: 1fr; }"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, max_lines=MAX_LINES, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, highlight: bool = False, *, auto_scroll: bool = True,
+                 name: str | None = None, id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
+        super().__init__(highlight, MAX_LINES, auto_scroll, name=name, id=id, classes=classes,
+                         disabled=disabled)
         self.words: list[str] = []
 
     def set_filter(self, text: str, history: Iterable[str]) -> None:

@@ -6,7 +6,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 
-class KeyedTable(DataTable):
+class KeyedTable(DataTable[str]):
     """Subclasses set COLUMNS = ((key, label), ...) and call `show_rows`; WIDTHS fixes the
     width of columns whose content grows after the first rows (holder lists). Arrows and
     j / k move the cursor, Home / End to the first / last row; the focused table has an

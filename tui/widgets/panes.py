@@ -5,14 +5,14 @@ columns."""
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import TabPane
 
 Keys = tuple[tuple[str, str, str], ...]
 """(key, App action, footer label) of one view."""
 
 
-def footer_keys(keys: Keys) -> list[Binding]:
+def footer_keys(keys: Keys) -> list[BindingType]:
     """Bindings that run the App's actions, shown in the footer of one view. They are priority
     bindings like the App's (the footer shows a priority binding over a plain one); the App's
     own is found first and runs."""

@@ -14,7 +14,7 @@ COLUMNS = (("vault", "vault"), ("state", "state"), ("stored", "stored / capacity
            ("out", "out/s"), ("peers", "peers"))
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

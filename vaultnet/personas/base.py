@@ -137,7 +137,8 @@ class Outbox:
 
 def canonical(obj: dict[str, Any]) -> bytes:
     """Canonical bytes of an action record (sorted keys), so members' votes compare equal."""
-    return msgpack.packb(dict(sorted(obj.items())), use_bin_type=True)
+    packed: bytes = msgpack.packb(dict(sorted(obj.items())), use_bin_type=True)
+    return packed
 
 
 def decode_record(data: bytes) -> dict[str, Any]:

@@ -3,6 +3,7 @@ turns their outboxes into sent messages and events. The only place personas meet
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,7 +124,7 @@ class PersonaHost:
         vault.tick_handlers.append(self.tick)
         vault.host = self
 
-    def _handler(self, persona: GroupPersona):
+    def _handler(self, persona: GroupPersona) -> Callable[[Message], None]:
         def handle(msg: Message) -> None:
             group = claimed_group(msg)
             if group is not None and self.ctx.unsure(msg.sender, group):

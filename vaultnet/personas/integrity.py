@@ -32,9 +32,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import Context, Outbox, body_bytes, digest, new_id
+from vaultnet.personas.base import Context, Outbox, PayloadStash, body_bytes, digest, new_id
+from vaultnet.store import RecordStore
 from vaultnet.xor import Name
 
 CHECKS_PER_SWEEP = 8
@@ -75,6 +77,20 @@ class _Check:
 class IntegrityChecks:
     """Mixed into DataManager, which provides `records`, `stash`, `is_lead`, `_fetch` and
     `_remove_holder(copy, holder, reason, op_id, ctx, out)`."""
+
+    if TYPE_CHECKING:  # what the mixin uses of DataManager (and its GroupPersona base)
+        records: RecordStore
+        stash: PayloadStash
+
+        def is_lead(self, group_name: Name, ctx: Context) -> bool: ...
+
+        def _fetch(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
+                   trace: bytes, client: tuple[Authority, bytes, bytes] | None = None,
+                   replicate_to: tuple[Name, bytes] | None = None,
+                   forward_to: tuple[Name, Name] | None = None) -> None: ...
+
+        def _remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes,
+                           ctx: Context, out: Outbox) -> None: ...
 
     def _init_checks(self) -> None:
         self._check_queue: OrderedDict[Name, None] = OrderedDict()

@@ -169,7 +169,7 @@ class MaidManager(GroupPersona):
 
     def _uncount(self, client: bytes, name: bytes) -> dict[str, Any] | None:
         """One put of `name` less in `client`'s account; the entry as it was, if any."""
-        entry = self.chunks.get(client + name)
+        entry: dict[str, Any] | None = self.chunks.get(client + name)
         if not entry:
             return None
         if entry["count"] <= 1:

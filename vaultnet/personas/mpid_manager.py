@@ -123,7 +123,7 @@ class MpidManager(GroupPersona):
                               ctx, out)
 
     def _answer_recorded(self, client: Name, reply: Any, request_id: bytes,
-                       body: dict[str, Any], trace: bytes, ctx: Context, out: Outbox) -> None:
+                          body: dict[str, Any], trace: bytes, ctx: Context, out: Outbox) -> None:
         """Send our answer to `client`'s request and record it in the firewall (Uf), agreed or
         not: the client's retry of a request whose answer was lost gets this answer again."""
         answer = self._answer(client, reply, request_id, body, trace)
@@ -213,12 +213,12 @@ class MpidManager(GroupPersona):
         entry = self._clear_outbox(sender, action["mid"])
         if entry is not None:
             self._answer_recorded(sender, entry["reply"], action["mid"],
-                                {k: v for k, v in action["answer"].items() if v is not None},
-                                trace, ctx, out)
+                                  {k: v for k, v in action["answer"].items() if v is not None},
+                                  trace, ctx, out)
 
     def _clear_outbox(self, sender: Name, mid: bytes) -> dict[str, Any] | None:
         key = sender + mid
-        entry = self.outbox.get(key)
+        entry: dict[str, Any] | None = self.outbox.get(key)
         self._outbox_seen.pop(key, None)
         if entry is None:
             return None
@@ -238,7 +238,7 @@ class MpidManager(GroupPersona):
         for message in held:
             out.send(self._push(mpid, relay, message, trace, action["id"]))
         self._answer_recorded(mpid, action["reply"], action["id"],
-                            {"ok": True, "held": len(held)}, trace, ctx, out)
+                              {"ok": True, "held": len(held)}, trace, ctx, out)
 
     def _push(self, mpid: Name, relay: Any, message: dict[str, Any], trace: bytes,
               occasion: bytes) -> Message:

@@ -207,7 +207,7 @@ class StructuredDataVersions:
             raise InvalidParameter("the tree already has a root")
         waiters = self._waiting.get(new, set())
         old_present = old is not None and old in self._parent
-        if old_present and waiters and self._start_of(old) in waiters:
+        if old is not None and old_present and waiters and self._start_of(old) in waiters:
             raise InvalidParameter(f"putting {new!r} under {old!r} would create a cycle")
 
         # Work out the tree after insertion without touching it, so refusal needs no rollback.
@@ -218,6 +218,7 @@ class StructuredDataVersions:
         elif self._root in waiters:
             root_after = new if is_start else self._start_of(old)
         else:
+            assert self._root is not None  # the tree is not empty, so it has a root
             root_after = self._root
         if root_after == new:
             root_has_children = bool(waiters)
@@ -342,7 +343,9 @@ class StructuredDataVersions:
                 if version in path:
                     raise InvalidParameter("record contains a cycle")
                 path.append(version)
-                version = parents[version]  # type: ignore[assignment]
+                parent = parents[version]
+                assert parent is not None  # a version without a parent is the root: reached
+                version = parent
             reached.update(path)
         self._tips = {v for v, kids in self._children.items() if not kids}
         if len(self._tips) > self._max_branches:

@@ -103,7 +103,8 @@ def _seal(key: bytes, counter: int, plaintext: bytes, ad: bytes) -> bytes:
     out = ffi.new("unsigned char[]", size)
     lib.crypto_aead_chacha20poly1305_ietf_encrypt(out, ffi.NULL, plaintext, len(plaintext), ad,
                                                   len(ad), ffi.NULL, _nonce(counter), key)
-    return ffi.buffer(out, size)[:]
+    sealed: bytes = ffi.buffer(out, size)[:]
+    return sealed
 
 
 def _open(key: bytes, counter: int, ciphertext: bytes, ad: bytes) -> bytes | None:
@@ -116,7 +117,8 @@ def _open(key: bytes, counter: int, ciphertext: bytes, ad: bytes) -> bytes | Non
                                                      len(ciphertext), ad, len(ad),
                                                      _nonce(counter), key) != 0:
         return None
-    return ffi.buffer(out, size)[:]
+    opened: bytes = ffi.buffer(out, size)[:]
+    return opened
 
 
 class FrameProtector:

@@ -271,5 +271,6 @@ def deterministic_scheduling(seed: int) -> None:
     and Hypothesis flip for reproducible tests; nothing else in trio changes.
     """
     run_module = trio._core._run
+    # trio declares the flag Final; flipping it is the point (see above)
     run_module._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
     run_module._r.seed(seed)
