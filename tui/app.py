@@ -660,12 +660,12 @@ class VaultnetApp(App[None]):
         network, model = self.network, self.model
         trace = network.new_trace()
         if item is not None:
-            item.trace = trace
+            model.track_versioned(key, trace=trace)
         model.followed_trace = trace
 
         async def put() -> str:
             version, chunk_trace = await network.put_version(key, parent, data, trace)
-            model.track_versioned(key, label).trace = trace  # a new tree: once it exists
+            model.track_versioned(key, label, trace)  # a new tree: once it exists
             model.add_chunk(version.id, len(data), chunk_trace, follow=False)
             self._sample()
             if not self.paused:
@@ -686,7 +686,8 @@ class VaultnetApp(App[None]):
         assert self.network is not None
         network, model = self.network, self.model
         trace = network.new_trace()
-        item.trace = model.followed_trace = trace
+        model.track_versioned(item.key, trace=trace)
+        model.followed_trace = trace
 
         async def delete() -> str:
             removed = await network.delete_branch(item.key, tip, trace)
