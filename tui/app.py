@@ -832,9 +832,19 @@ class VaultnetApp(App[None]):
 
 
 def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
-         capacity: int | None = None, data_dir: Path | None = None) -> int:
-    """Run the dashboard on a new embedded testnet; the exit code (1 if the network crashed)."""
+         capacity: int | None = None, data_dir: Path | None = None,
+         record: Path | None = None, replay: Path | None = None) -> int:
+    """Run the dashboard on a new embedded testnet (written to `record` if given), or on the
+    recording `replay`; the exit code (1 if the network crashed)."""
+    if replay is not None:
+        from tui.replay_app import replay_main  # tui.replay_app imports this module
+
+        return replay_main(replay)
     config = NetworkConfig(vaults, transport, seed, capacity or NetworkConfig.capacity, data_dir)
+    if record is not None:
+        from tui.replay_app import record_main
+
+        return record_main(config, record)
     app = VaultnetApp(config)
     app.handle_signals = True
     app.run()

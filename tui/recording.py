@@ -106,14 +106,16 @@ class Recorder:
     """The model's journal (`NetworkModel.journal`), written to `out` as it happens. A write
     that fails (a full disk) stops the recording and is kept in `error`; the dashboard runs on."""
 
-    def __init__(self, out: BinaryIO, clock: Callable[[], float], capacity: int,
-                 group_size: int) -> None:
-        """Write the header now; `clock` reads the events' clock (for the `tui.*` records)."""
+    def __init__(self, out: BinaryIO, clock: Callable[[], float]) -> None:
+        """Write to `out` once started; `clock` reads the events' clock (trio's)."""
         self._out: BinaryIO | None = out
         self._clock = clock
         self._last = float("-inf")
         self.records = 0
         self.error: OSError | None = None
+
+    def start(self, capacity: int, group_size: int) -> None:
+        """Write the header: the recorded model's vault capacity and group size."""
         self._write({"kind": HEADER, "format": FORMAT, "capacity": capacity,
                      "group_size": group_size, "at": self._at()})
 
@@ -250,8 +252,7 @@ class TraceIndex:
             raise TraceError(f"{self.path} changed while it was replayed: {exc}") from None
 
 
-def open_recording(path: Path, capacity: int, group_size: int,
-                   clock: Callable[[], float]) -> Recorder:
+def open_recording(path: Path, clock: Callable[[], float]) -> Recorder:
     """A Recorder writing a new private file at `path` (OSError if it cannot be created)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return Recorder(os.fdopen(fd, "wb"), clock, capacity, group_size)
+    return Recorder(os.fdopen(fd, "wb"), clock)

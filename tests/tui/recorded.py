@@ -54,7 +54,8 @@ class Recorded:
 
 async def _run(path: Path, captures: list[tuple[float, int, dict[str, Any]]]) -> int:
     model = NetworkModel(CAPACITY)
-    recorder = open_recording(path, CAPACITY, 4, trio.current_time)
+    recorder = open_recording(path, trio.current_time)
+    recorder.start(CAPACITY, 4)
     model.journal = recorder
     pending: list[ev.Event] = []
     net = Testnet(vaults=VAULTS, transport="sim", seed=SEED, capacity=CAPACITY)

@@ -65,6 +65,18 @@ HELP = """\
 
 Press escape or ? to close."""
 
+REPLAY_HELP = """\
+[b]Replay[/] (vaultnet tui --replay FILE): every view shows the recording at the cursor.
+Keys that would change a network (p g D a K r f n v b m o) are refused.
+  space  play / pause (at the end: from the start)    - / +  speed 0.5x .. 16x
+  , / .  step one record back / forward (an event, a sample or an operation)
+  < / >  step one batch (0.1 s of recorded time) back / forward
+  [ / ]  seek 5 s back / forward      0 / $  seek to the start / the end
+  :      go to a time (seconds from the start)   click the timeline: seek there
+  t x / c 1-6, arrows, ? q work as in a live dashboard
+
+"""
+
 
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
@@ -74,6 +86,11 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
 
+    def __init__(self, replay: bool = False) -> None:
+        """The keys of a live dashboard; with `replay`, the replay's keys first."""
+        super().__init__()
+        self.text = REPLAY_HELP + HELP if replay else HELP
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(HELP)
+            yield Static(self.text)
