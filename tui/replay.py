@@ -19,7 +19,7 @@ copies, ranks, holders, accounts, routing, version trees, held messages) stays e
 from __future__ import annotations
 
 import pickle
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from tui.model import NetworkModel, Sample, VaultRow
@@ -108,15 +108,14 @@ class Replay:
         self.seek_position(self.position + records)
 
     def step_batch(self, forward: bool = True) -> None:
-        """Forward to the end of the next BATCH_SECONDS of records, or back as far; pauses."""
+        """Forward over the next record and those within BATCH_SECONDS after it, or back
+        before the last one applied and those within BATCH_SECONDS before it; pauses."""
         self.playing = False
-        if forward:
-            if not self.at_end:
-                self.seek(self.index.times[self.position] + BATCH_SECONDS)
-        else:
-            self.seek(self.time - BATCH_SECONDS)
-            if self.position and self.time_of(self.position) == self.time:
-                self.seek_position(self.position)
+        times = self.index.times
+        if forward and not self.at_end:
+            self.seek(times[self.position] + BATCH_SECONDS)
+        elif not forward and self.position:
+            self.seek_position(bisect_left(times, times[self.position - 1] - BATCH_SECONDS))
 
     def advance(self, seconds: float) -> bool:
         """While playing: `seconds` of wall time at `speed`; stops at the end. True if moved."""

@@ -49,7 +49,7 @@ class Recorded:
 
     path: Path
     captures: list[tuple[float, int, dict[str, Any]]]
-    events: int
+    records: int
 
 
 async def _run(path: Path, captures: list[tuple[float, int, dict[str, Any]]]) -> int:

@@ -66,14 +66,17 @@ HELP = """\
 Press escape or ? to close."""
 
 REPLAY_HELP = """\
-[b]Replay[/] (vaultnet tui --replay FILE): every view shows the recording at the cursor.
-Keys that would change a network (p g D a K r f n v b m o) are refused.
-  space  play / pause (at the end: from the start)    - / +  speed 0.5x .. 16x
-  , / .  step one record back / forward (an event, a sample or an operation)
+[b]Replay[/] (vaultnet tui --replay FILE): the views show the recording at the
+cursor of the timeline (bottom). Keys that would change a network (p g D a K
+r f n v b m o) are refused.
+  space  play / pause (at the end: from the start)
+  - / +  speed: 0.5x, 1x, 2x, 4x, 8x, 16x
+  , / .  step one record back / forward (an event, a sample, an operation)
   < / >  step one batch (0.1 s of recorded time) back / forward
-  [ / ]  seek 5 s back / forward      0 / $  seek to the start / the end
-  :      go to a time (seconds from the start)   click the timeline: seek there
-  t x / c 1-6, arrows, ? q work as in a live dashboard
+  [ / ]  seek 5 s back / forward       0 / $  the start / the end
+  :      go to a time (seconds from the start); a click on the timeline
+         seeks to the time under the mouse
+  views, arrows, t, x, /, c, ? and q work as in a live dashboard
 
 """
 
