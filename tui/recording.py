@@ -14,7 +14,8 @@ dashboard (`vaultnet tui --record FILE`) adds three kinds of its own, all named 
 Each `tui.*` record carries `at`, the time on the events' clock (trio's) when it was made. The
 events written are the ones the dashboard's model folded in, in that order (an event the
 dashboard's bounded subscription dropped is in neither). Everything is written as it happens
-(nothing is held back in memory); a sample of N vaults is some N x 1.5 KiB.
+(nothing is held back in memory); a sample is up to some 2 KiB a vault (5 KiB for 8 vaults
+holding a few copies each).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class ReplayApp(VaultnetApp):
         """Replay `replay` (read from `path`), paused at its start."""
         super().__init__(model=replay.model)
         self.replay = replay
-        self.status = f"replay {path.name}"
+        self.status = f"replay {path.name}" + ("" if replay.index.samples else " (events only)")
 
     def on_mount(self) -> None:
         """The timeline goes under the views, above the footer (VaultnetApp's handler runs

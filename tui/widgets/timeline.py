@@ -74,7 +74,7 @@ class Timeline(Widget):
         text.append("━" * at, style="bold cyan")
         text.append("●", style="bold yellow")
         text.append("─" * (width - 1 - at), style="dim")
-        state = "▶ playing" if r.playing else "⏸ paused " if not r.at_end else "■ end    "
+        state = "▶ playing" if r.playing else "  paused " if not r.at_end else "■ end    "
         text.append(f"\n{state} {r.speed:g}x  {r.time - r.start:8.2f}s / {span:.2f}s  "
                     f"record {r.position:,} / {len(r.index):,}  ", style="bold")
         text.append(KEYS, style="dim")
