@@ -66,9 +66,9 @@ HELP = """\
 Press escape or ? to close."""
 
 REPLAY_HELP = """\
-[b]Replay[/] (vaultnet tui --replay FILE): the views show the recording at the
-cursor of the timeline (bottom). Keys that would change a network (p g D a K
-r f n v b m o) are refused.
+[b]Replay[/] (vaultnet tui --replay FILE): the views show the recording
+at the cursor of the timeline (at the bottom). The keys that would change
+a network (p g D a K r f n v b m o) are refused.
   space  play / pause (at the end: from the start)
   - / +  speed: 0.5x, 1x, 2x, 4x, 8x, 16x
   , / .  step one record back / forward (an event, a sample, an operation)
