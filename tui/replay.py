@@ -8,8 +8,9 @@ with `NetworkModel.ingest`, samples applied with `apply`, the dashboard's calls 
 forward applies the records in between; seeking back starts again from the nearest checkpoint
 at or before the target (a pickled model, made every `CHECKPOINT_EVERY` records as the cursor
 first passes them) or from the start. Memory: the index (17 bytes a record), one model, and
-checkpoints of at most CHECKPOINT_BYTES all told: past it every other checkpoint is dropped
-and they are made half as often.
+checkpoints of at most CHECKPOINT_BYTES all told: they are spaced so that checkpoints of the
+model's size over the whole recording fit, and past it every other one is dropped and they are
+made half as often.
 
 A trace from `vaultnet testnet --record` has no samples: the vault list (up, down, faults) is
 made from its vault_up / vault_down / fault events; what only a sample tells (stored bytes,
@@ -18,8 +19,12 @@ copies, ranks, holders, accounts, routing, version trees, held messages) stays e
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import pickle
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from tui.model import NetworkModel, Sample, VaultRow
@@ -44,6 +49,34 @@ CHECKPOINT_EVERY = 2_000
 CHECKPOINT_BYTES = 64 * 1024 * 1024
 INGEST_CHUNK = 1_000
 """Events folded in one `ingest` call while applying (bounds the list of decoded events)."""
+
+
+def _event_classes(cls: type[ev.Event] = ev.Event) -> list[type[ev.Event]]:
+    return [cls] + [c for sub in cls.__subclasses__() for c in _event_classes(sub)]
+
+
+def _reducer(cls: type[ev.Event]) -> Callable[[ev.Event], tuple[Any, ...]]:
+    fields = attrgetter(*(f.name for f in dataclasses.fields(cls)))  # >= 2: a tuple
+
+    def reduce(event: ev.Event) -> tuple[Any, ...]:
+        return cls, fields(event)
+
+    return reduce
+
+
+_REDUCERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+"""How a checkpoint pickles each event class: its fields in order (the dataclass default
+asks `dataclasses.fields` for every event, which made checkpoints 3x slower)."""
+
+
+def _pickle(state: object) -> bytes:
+    if not _REDUCERS:
+        _REDUCERS.update({cls: _reducer(cls) for cls in _event_classes()})
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _REDUCERS
+    pickler.dump(state)
+    return out.getvalue()
 
 
 class Replay:
@@ -212,14 +245,23 @@ class Replay:
                              f"record ({exc})") from None
 
     def _checkpoint(self) -> None:
+        """Keep the model here, spaced so that checkpoints of its size over the whole
+        recording fit CHECKPOINT_BYTES (pickling is most of a first pass's time), and
+        thinned to every other one whenever they do not."""
         if self.position not in self._checkpoints:
-            data = pickle.dumps((self.model, self._up), protocol=pickle.HIGHEST_PROTOCOL)
+            data = _pickle((self.model, self._up))
             self._checkpoints[self.position] = data
             self.checkpoint_bytes += len(data)
+            while len(self.index) // self._every * len(data) > CHECKPOINT_BYTES:
+                self._every *= 2
         while self.checkpoint_bytes > CHECKPOINT_BYTES and len(self._checkpoints) > 1:
             self._every *= 2
-            for p in [p for p in self._checkpoints if p % self._every]:
-                self.checkpoint_bytes -= len(self._checkpoints.pop(p))
+            self._thin()
+        self._thin()
+
+    def _thin(self) -> None:
+        for p in [p for p in self._checkpoints if p % self._every]:
+            self.checkpoint_bytes -= len(self._checkpoints.pop(p))
 
     def _sync_vaults(self) -> None:
         """An event-only trace: the vault rows from vault_up / vault_down (and faults)."""
