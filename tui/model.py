@@ -320,6 +320,7 @@ def journaled(method: Callable[Concatenate[NetworkModel, _P], _R]
     while handling one are part of it, and are not told again)."""
 
     def wrapper(self: NetworkModel, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """Journal the call if it is the outermost, then make it."""
         if self.journal is not None and not self._depth:
             self.journal(method.__name__, args, kwargs)
         self._depth += 1
@@ -487,6 +488,7 @@ class NetworkModel:
 
     @journaled
     def mark_deleted(self, name: Name) -> None:
+        """A chunk the user deleted: shown as deleted, not lost."""
         if name in self.chunks:
             self.chunks[name].deleted = True
 
@@ -510,6 +512,7 @@ class NetworkModel:
 
     @journaled
     def add_identity(self, name: Name, label: str, state: str) -> None:
+        """One of the dashboard's MPIDs and its connection state, for view 6 and the lanes."""
         self.identities[name] = label
         self.identity_state[name] = state
 
@@ -519,6 +522,7 @@ class NetworkModel:
 
     @journaled
     def add_message(self, trace: bytes, sender: Name, recipient: Name, text: str) -> None:
+        """A message sent (or first seen) under `trace`; the oldest dropped past the limit."""
         self.messages[trace] = MessageInfo(trace, sender, recipient, text)
         while len(self.messages) > MESSAGES_KEPT:
             old = self.messages.popitem(last=False)[1]
@@ -527,12 +531,14 @@ class NetworkModel:
 
     @journaled
     def message_failed(self, trace: bytes, reason: str) -> None:
+        """The send under `trace` failed before any manager answered: say why."""
         message = self.messages.get(trace)
         if message is not None and message.state == "sending":
             message.state, message.reason = "failed", reason
 
     @journaled
     def message_received(self, recipient: Name, sender: Name, mid: bytes) -> None:
+        """The recipient's MpidNode got the message: the end of its journey."""
         trace = self._message_keys.get((recipient, sender, mid))
         if trace is not None and trace in self.messages:
             self.messages[trace].received = True

@@ -52,6 +52,7 @@ INGEST_CHUNK = 1_000
 
 
 def _event_classes(cls: type[ev.Event] = ev.Event) -> list[type[ev.Event]]:
+    """`cls` and every event class derived from it."""
     return [cls] + [c for sub in cls.__subclasses__() for c in _event_classes(sub)]
 
 
@@ -59,6 +60,7 @@ def _reducer(cls: type[ev.Event]) -> Callable[[ev.Event], tuple[Any, ...]]:
     fields = attrgetter(*(f.name for f in dataclasses.fields(cls)))  # >= 2: a tuple
 
     def reduce(event: ev.Event) -> tuple[Any, ...]:
+        """The class and its fields: what unpickling calls it with."""
         return cls, fields(event)
 
     return reduce

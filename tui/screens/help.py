@@ -82,6 +82,8 @@ a network (p g D a K r f n v b m o) are refused.
 
 
 class HelpScreen(ModalScreen[None]):
+    """Every key and view, in a box over the dashboard (escape, ? or q closes it)."""
+
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: 80%; border: thick $primary;
