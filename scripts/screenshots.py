@@ -5,22 +5,31 @@
 Drives the real app with Textual's Pilot: puts chunks (one vault lying, capacity small enough
 for sacrificial evictions), deletes one, kills a vault, then exports each view as SVG and PNG;
 then puts version trees (one with a fork), sends alice's messages to bob (one while bob is
-offline: held) and exports view 6 and the flow of a message.
+offline: held) and exports view 6 and the flow of a message. The run is recorded (as
+`vaultnet tui --record` does) and the last screenshot is its replay, half way through.
+
+    .venv/bin/python scripts/screenshots.py --replay FILE
+
+exports only the replay screenshot, of the recording FILE.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import cairosvg
+import trio
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import VaultnetApp
 from tui.network import NetworkConfig
+from tui.recording import open_recording
+from tui.replay_app import RecordingApp, ReplayApp, open_replay
 from tui.widgets.version_table import VersionTable, version_row
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
@@ -89,9 +98,21 @@ async def versions_and_messages(pilot: Pilot[Any], app: VaultnetApp) -> None:
     export(app, "flows-message")
 
 
-async def shoot() -> None:
+async def replay(path: Path) -> None:
+    """The recording at `path` replayed, paused half way, on view 4."""
+    app = ReplayApp(open_replay(path), path)
+    async with app.run_test(size=SIZE) as pilot:
+        r = app.replay
+        await ask(pilot, "colon", f"{(r.end - r.start) / 2:.2f}")
+        await pilot.press("4")
+        await pilot.pause(0.5)
+        export(app, "replay")
+
+
+async def shoot(recording: Path) -> None:
     OUT.mkdir(exist_ok=True)
-    app = VaultnetApp(NetworkConfig(vaults=16, capacity=30_000, seed=3))
+    app = RecordingApp(NetworkConfig(vaults=16, capacity=30_000, seed=3),
+                       open_recording(recording, trio.current_time))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.network is not None and app.network.ready)
         assert app.network is not None
@@ -120,6 +141,16 @@ async def shoot() -> None:
         await versions_and_messages(pilot, app)
 
 
+async def main(argv: list[str]) -> None:
+    if argv[:1] == ["--replay"] and len(argv) == 2:
+        await replay(Path(argv[1]))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        recording = Path(tmp) / "screenshots.trace"
+        await shoot(recording)
+        await replay(recording)
+
+
 if __name__ == "__main__":
-    asyncio.run(shoot())
+    asyncio.run(main(sys.argv[1:]))
     sys.exit(0)

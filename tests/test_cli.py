@@ -260,10 +260,13 @@ def test_tui_passes_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setitem(sys.modules, "tui", types.ModuleType("tui"))
     monkeypatch.setitem(sys.modules, "tui.app", types.SimpleNamespace(main=fake_main))
     code = cli.main(["tui", "--vaults", "8", "--transport", "sim", "--seed", "5",
-                     "--capacity", "64M", "--data-dir", str(tmp_path)])
+                     "--capacity", "64M", "--data-dir", str(tmp_path),
+                     "--record", str(tmp_path / "run.trace")])
     assert code == 3
     assert seen == {"vaults": 8, "transport": "sim", "seed": 5, "capacity": 64 << 20,
-                    "data_dir": tmp_path}
+                    "data_dir": tmp_path, "record": tmp_path / "run.trace", "replay": None}
+    assert cli.main(["tui", "--replay", str(tmp_path / "run.trace")]) == 3
+    assert seen["replay"] == tmp_path / "run.trace" and seen["record"] is None
 
 
 def test_tui_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -273,7 +276,7 @@ def test_tui_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
                         types.SimpleNamespace(main=lambda **kw: seen.update(kw) or 0))
     assert cli.main(["tui"]) == 0
     assert seen == {"vaults": 16, "transport": "tcp", "seed": None, "capacity": None,
-                    "data_dir": None}
+                    "data_dir": None, "record": None, "replay": None}
 
 
 def test_tui_unavailable(monkeypatch: pytest.MonkeyPatch,

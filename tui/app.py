@@ -660,12 +660,12 @@ class VaultnetApp(App[None]):
         network, model = self.network, self.model
         trace = network.new_trace()
         if item is not None:
-            item.trace = trace
+            model.track_versioned(key, trace=trace)
         model.followed_trace = trace
 
         async def put() -> str:
             version, chunk_trace = await network.put_version(key, parent, data, trace)
-            model.track_versioned(key, label).trace = trace  # a new tree: once it exists
+            model.track_versioned(key, label, trace)  # a new tree: once it exists
             model.add_chunk(version.id, len(data), chunk_trace, follow=False)
             self._sample()
             if not self.paused:
@@ -686,7 +686,8 @@ class VaultnetApp(App[None]):
         assert self.network is not None
         network, model = self.network, self.model
         trace = network.new_trace()
-        item.trace = model.followed_trace = trace
+        model.track_versioned(item.key, trace=trace)
+        model.followed_trace = trace
 
         async def delete() -> str:
             removed = await network.delete_branch(item.key, tip, trace)
@@ -831,9 +832,19 @@ class VaultnetApp(App[None]):
 
 
 def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
-         capacity: int | None = None, data_dir: Path | None = None) -> int:
-    """Run the dashboard on a new embedded testnet; the exit code (1 if the network crashed)."""
+         capacity: int | None = None, data_dir: Path | None = None,
+         record: Path | None = None, replay: Path | None = None) -> int:
+    """Run the dashboard on a new embedded testnet (written to `record` if given), or on the
+    recording `replay`; the exit code (1 if the network crashed)."""
+    if replay is not None:
+        from tui.replay_app import replay_main  # tui.replay_app imports this module
+
+        return replay_main(replay)
     config = NetworkConfig(vaults, transport, seed, capacity or NetworkConfig.capacity, data_dir)
+    if record is not None:
+        from tui.replay_app import record_main
+
+        return record_main(config, record)
     app = VaultnetApp(config)
     app.handle_signals = True
     app.run()

@@ -9,11 +9,13 @@ same screen every time (the snapshot tests use that).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from vaultnet import events as ev
 from vaultnet.personas import base
@@ -277,7 +279,65 @@ class Summary:
     events: int = 0
 
 
+@dataclass(frozen=True)
+class VersionedState:
+    """A tracked tree as one sample saw it (its group's majority): what view 6 draws."""
+
+    parents: tuple[tuple[VersionName, VersionName | None], ...] = ()
+    root: VersionName | None = None
+    tips: frozenset[VersionName] = frozenset()
+    group: tuple[GroupMember, ...] = ()
+    strays: tuple[Name, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What one `observe` read off the live network, already reduced to what the views show,
+    so a recording can keep it and a replay can apply it without a network. Bounded: a row
+    per vault (HOLDS_SHOWN copies each), holders of the tracked chunks (CHUNKS_KEPT), the
+    tracked trees (VERSIONED_KEPT) and the newest MESSAGES_SAMPLED messages."""
+
+    live: tuple[Name, ...]  # the vaults up, in the testnet's order
+    rows: tuple[VaultRow, ...]  # one per live vault
+    ranks: tuple[tuple[Name, float], ...]  # every node with a PmidManager account
+    holders: tuple[tuple[Name, dict[str, list[Name]]], ...]  # tracked chunk -> kind -> vaults
+    msgs_per_s: float | None  # None on the first sample (no span to divide by)
+    versioned: tuple[tuple[Name, VersionedState], ...] = ()
+    held_by: tuple[tuple[bytes, tuple[Name, ...]], ...] = ()  # message trace -> managers
+
+
+Journal = Callable[[str, tuple[Any, ...], dict[str, Any]], None]
+"""Told every change the dashboard makes to the model (method name, args, kwargs), before it
+is made: `tui.recording` writes them down so a replay can make the same changes."""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def journaled(method: Callable[Concatenate[NetworkModel, _P], _R]
+              ) -> Callable[Concatenate[NetworkModel, _P], _R]:
+    """Tell the model's journal about a call from outside (calls the model makes to itself
+    while handling one are part of it, and are not told again)."""
+
+    def wrapper(self: NetworkModel, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """Journal the call if it is the outermost, then make it."""
+        if self.journal is not None and not self._depth:
+            self.journal(method.__name__, args, kwargs)
+        self._depth += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
 class NetworkModel:
+    """Everything the views draw. Changes come from events (`ingest`), samples of the network
+    (`observe` = `sample` + `apply`) and the dashboard's own operations (`add_chunk`, ...);
+    those are `journaled`, so a recording holds every change and a replay can redo it."""
+
     def __init__(self, capacity: int, group_size: int = 4) -> None:
         self.capacity = capacity
         self.group_size = group_size
@@ -299,10 +359,15 @@ class NetworkModel:
         self.identity_state: dict[Name, str] = {}  # "online", "offline", "connecting" ...
         self._start: float | None = None
         self._last_sample: tuple[float, int, dict[Name, tuple[int, int]]] | None = None
+        self._live: tuple[Name, ...] = ()  # the vaults up at the last sample applied
+        self.journal: Journal | None = None
+        self._depth = 0  # journaled calls under way (only the outermost is journaled)
 
     # -- events ------------------------------------------------------------------------------
 
+    @journaled
     def ingest(self, batch: list[ev.Event]) -> None:
+        """Fold a batch of events into the logs, counters and traces."""
         for event in batch:
             if self._start is None:
                 self._start = event.time
@@ -354,7 +419,7 @@ class NetworkModel:
         if e.what == base.SACRIFICIAL_EVICTED:
             self.summary.evictions += 1
         elif e.what in (vm.VERSION_PUT, vm.VERSION_DELETED):
-            self.track_versioned(e.subject).trace = e.trace
+            self.track_versioned(e.subject, trace=e.trace)
         elif e.what in (mpid.MESSAGE_HELD, mpid.MESSAGE_DELIVERED, mpid.MESSAGE_REFUSED):
             self._message_event(e)
         self._note_row(e)
@@ -410,6 +475,7 @@ class NetworkModel:
 
     # -- chunks the user put -----------------------------------------------------------------
 
+    @journaled
     def add_chunk(self, name: Name, size: int, trace: bytes, follow: bool = True) -> None:
         """A chunk the user put; `follow` makes it the focus and its put the followed trace."""
         self.chunks[name] = ChunkInfo(name, size, trace)
@@ -420,14 +486,19 @@ class NetworkModel:
             self.focus = name
             self.followed_trace = trace
 
+    @journaled
     def mark_deleted(self, name: Name) -> None:
+        """A chunk the user deleted: shown as deleted, not lost."""
         if name in self.chunks:
             self.chunks[name].deleted = True
 
     # -- versioned data and messages -----------------------------------------------------------
 
-    def track_versioned(self, key: Name, label: str | None = None) -> VersionedItem:
-        """The item at `key`, tracked from now on (the oldest dropped past VERSIONED_KEPT)."""
+    @journaled
+    def track_versioned(self, key: Name, label: str | None = None,
+                        trace: bytes | None = None) -> VersionedItem:
+        """The item at `key`, tracked from now on (the oldest dropped past VERSIONED_KEPT);
+        `trace`, if given, becomes its latest operation."""
         item = self.versioned.get(key)
         if item is None:
             item = self.versioned[key] = VersionedItem(key, label or short(key))
@@ -435,9 +506,13 @@ class NetworkModel:
                 self.versioned.popitem(last=False)
         elif label:
             item.label = label
+        if trace is not None:
+            item.trace = trace
         return item
 
+    @journaled
     def add_identity(self, name: Name, label: str, state: str) -> None:
+        """One of the dashboard's MPIDs and its connection state, for view 6 and the lanes."""
         self.identities[name] = label
         self.identity_state[name] = state
 
@@ -445,19 +520,25 @@ class NetworkModel:
         """An MPID's dashboard name ("alice"), or its name's prefix."""
         return self.identities.get(name) or short(name, 6)
 
+    @journaled
     def add_message(self, trace: bytes, sender: Name, recipient: Name, text: str) -> None:
+        """A message sent (or first seen) under `trace`; the oldest dropped past the limit."""
         self.messages[trace] = MessageInfo(trace, sender, recipient, text)
         while len(self.messages) > MESSAGES_KEPT:
             old = self.messages.popitem(last=False)[1]
             if old.mid is not None:
                 self._message_keys.pop((old.recipient, old.sender, old.mid), None)
 
+    @journaled
     def message_failed(self, trace: bytes, reason: str) -> None:
+        """The send under `trace` failed before any manager answered: say why."""
         message = self.messages.get(trace)
         if message is not None and message.state == "sending":
             message.state, message.reason = "failed", reason
 
+    @journaled
     def message_received(self, recipient: Name, sender: Name, mid: bytes) -> None:
+        """The recipient's MpidNode got the message: the end of its journey."""
         trace = self._message_keys.get((recipient, sender, mid))
         if trace is not None and trace in self.messages:
             self.messages[trace].received = True
@@ -487,8 +568,10 @@ class NetworkModel:
         elif e.what == mpid.MESSAGE_DELIVERED:
             message.state, message.delivery_trace = "delivered", e.trace
 
-    def _observe_versioned(self, net: Testnet, live: dict[Name, Vault]) -> None:
+    def _sample_versioned(self, net: Testnet, live: dict[Name, Vault]
+                          ) -> tuple[tuple[Name, VersionedState], ...]:
         """Each tracked tree as every live vault holds it; its group's majority is shown."""
+        states = []
         for item in self.versioned.values():
             records: dict[Name, dict[str, Any]] = {}
             for vault in live.values():
@@ -509,34 +592,44 @@ class NetworkModel:
                     tree = StructuredDataVersions.from_record(records[holder])
                 except VersionTreeError:
                     tree = None
-            item.parents = {} if tree is None else {
-                VersionName.from_record(v): None if p is None else VersionName.from_record(p)
-                for v, p in tree.to_record()["versions"]}
-            item.root = None if tree is None else tree.root
-            item.tips = frozenset() if tree is None else frozenset(tree.get())
-            item.group = tuple(GroupMember(
-                name, "agrees" if encoded.get(name) == majority
-                else "no tree" if name not in encoded else "differs",
-                len(records[name]["versions"]) if name in records else 0) for name in group)
-            item.strays = tuple(sorted(n for n in records if n not in group))
-            item.sampled = True
+            states.append((item.key, VersionedState(
+                parents=() if tree is None else tuple(
+                    (VersionName.from_record(v), None if p is None else VersionName.from_record(p))
+                    for v, p in tree.to_record()["versions"]),
+                root=None if tree is None else tree.root,
+                tips=frozenset() if tree is None else frozenset(tree.get()),
+                group=tuple(GroupMember(
+                    name, "agrees" if encoded.get(name) == majority
+                    else "no tree" if name not in encoded else "differs",
+                    len(records[name]["versions"]) if name in records else 0)
+                    for name in group),
+                strays=tuple(sorted(n for n in records if n not in group)))))
+        return tuple(states)
 
-    def _observe_messages(self, live: dict[Name, Vault]) -> None:
+    def _sample_messages(self, live: dict[Name, Vault]) -> tuple[tuple[bytes, tuple[Name, ...]],
+                                                                   ...]:
         """Which MpidManagers hold each recent message (the newest MESSAGES_SAMPLED)."""
         recent = list(self.messages.values())[-MESSAGES_SAMPLED:]
+        held_by: list[tuple[bytes, tuple[Name, ...]]] = []
         for message in recent:
             if message.mid is None or message.state == "refused":
-                message.held_by = ()
+                held_by.append((message.trace, ()))
                 continue
             key = message.recipient + message.sender + message.mid
-            message.held_by = tuple(sorted(
+            held_by.append((message.trace, tuple(sorted(
                 v.name for v in live.values()
-                if v.host is not None and v.host.mpid_manager.inbox.get(key) is not None))
+                if v.host is not None and v.host.mpid_manager.inbox.get(key) is not None))))
+        return tuple(held_by)
 
     # -- sampling the live network -----------------------------------------------------------
 
     def observe(self, net: Testnet, now: float) -> None:
-        """Sample the live network: vault rows, holdings of tracked chunks, ranks, rates."""
+        """Sample the live network and show it: vault rows, holdings of tracked chunks, ranks,
+        rates (`sample`, then `apply`: a recording keeps the sample)."""
+        self.apply(self.sample(net, now))
+
+    def sample(self, net: Testnet, now: float) -> Sample:
+        """Read the live network (reads only; the rates' baseline moves to `now`)."""
         live = {v.name: v for v in net.vaults}
         held: dict[Name, list[tuple[Name, str]]] = {}
         counters: dict[Name, tuple[int, int]] = {}
@@ -549,42 +642,69 @@ class NetworkModel:
         accounts = self._accounts(net)
         ranks = {node: rank(account) for node, account in accounts.items()}
         span, previous = 0.0, {}
+        msgs_per_s = None
         if self._last_sample is not None:
             span = max(now - self._last_sample[0], 1e-6)
             previous = self._last_sample[2]
-            self.summary.msgs_per_s = max(0, total_in - self._last_sample[1]) / span
+            msgs_per_s = max(0, total_in - self._last_sample[1]) / span
         self._last_sample = (now, total_in, counters)
 
-        rows: dict[Name, VaultRow] = {}
+        rows = []
         for name, vault in live.items():
             entries = vault.stored()
             before = previous.get(name, counters[name])
-            rows[name] = VaultRow(
+            rows.append(VaultRow(
                 name=name, state=",".join(sorted(self.faults.get(name, ()))) or "up",
                 stored=sum(size for _, _, size in entries), capacity=self.capacity,
                 copies=dict(Counter(kind for _, kind, _ in entries)), rank=ranks.get(name),
                 rate_in=(counters[name][0] - before[0]) / span if span else 0.0,
                 rate_out=(counters[name][1] - before[1]) / span if span else 0.0,
                 peers=len(vault.routing), close_group=tuple(vault.close_group(name)),
-                account=dict(accounts.get(name, {})), holds=tuple(entries[:HOLDS_SHOWN]))
+                account=dict(accounts.get(name, {})), holds=tuple(entries[:HOLDS_SHOWN])))
+        holders = tuple(
+            (chunk.name, {kind.value: [v for v, _ in held.get(copy_name(chunk.name, kind), [])]
+                          for kind in CopyKind})
+            for chunk in self.chunks.values())
+        return Sample(tuple(live), tuple(rows), tuple(ranks.items()), holders, msgs_per_s,
+                      self._sample_versioned(net, live), self._sample_messages(live))
+
+    @journaled
+    def apply(self, sample: Sample) -> None:
+        """Show a sample: the vault rows (a vault gone stays, as down), rank history, chunk
+        holders, the summary, the XOR view, version trees and who holds each message."""
+        rows = {row.name: row for row in sample.rows}
         for name, old in self.vaults.items():
             if name not in rows:
                 rows[name] = VaultRow(name, "down", old.stored, old.capacity, old.copies,
                                       old.rank, 0.0, 0.0, 0, (), old.account, old.holds)
         self.vaults = rows
-        for name, value in ranks.items():
+        if sample.msgs_per_s is not None:
+            self.summary.msgs_per_s = sample.msgs_per_s
+        for name, value in sample.ranks:
             self.rank_history.setdefault(name, deque(maxlen=RANK_HISTORY)).append(value)
-
-        for chunk in self.chunks.values():
-            chunk.holders = {kind.value: [v for v, _ in held.get(copy_name(chunk.name, kind), [])]
-                             for kind in CopyKind}
-        self.summary.vaults_up = len(live)
-        self.summary.vaults_down = len(rows) - len(live)
+        for name, holders in sample.holders:
+            if name in self.chunks:
+                self.chunks[name].holders = holders
+        self._live = sample.live
+        self.summary.vaults_up = len(sample.live)
+        self.summary.vaults_down = len(rows) - len(sample.live)
         self.summary.chunks = sum(1 for c in self.chunks.values() if not c.deleted)
         self.summary.lost = sum(1 for c in self.chunks.values() if c.lost)
-        self.xor_blocks = self._xor_blocks(list(live), held) if self.focus else []
-        self._observe_versioned(net, live)
-        self._observe_messages(live)
+        self.refocus()
+        for key, state in sample.versioned:
+            item = self.versioned.get(key)
+            if item is not None:
+                item.parents = dict(state.parents)
+                item.root, item.tips = state.root, state.tips
+                item.group, item.strays = state.group, state.strays
+                item.sampled = True
+        for trace, managers in sample.held_by:
+            if trace in self.messages:
+                self.messages[trace].held_by = managers
+
+    def refocus(self) -> None:
+        """Redraw the XOR view around `focus` from the last sample (no network needed)."""
+        self.xor_blocks = self._xor_blocks(list(self._live)) if self.focus else []
 
     @staticmethod
     def _accounts(net: Testnet) -> dict[Name, dict[str, Any]]:
@@ -598,17 +718,17 @@ class NetworkModel:
                 accounts.setdefault(node, account)
         return accounts
 
-    def _xor_blocks(self, names: list[Name], held: dict[Name, list[tuple[Name, str]]]
-                    ) -> list[XorBlock]:
+    def _xor_blocks(self, names: list[Name]) -> list[XorBlock]:
         """The focused chunk's three copy names (holders sit near those, not near the chunk's
         own name), or the focused vault's name, each with its nearest vaults."""
         assert self.focus is not None
         if self.focus not in self.chunks:
             return [XorBlock("name", self.focus, self._nearest(self.focus, names, {}, XOR_ROWS))]
         blocks = []
+        chunk = self.chunks[self.focus]
         for kind in CopyKind:
             copy = copy_name(self.focus, kind)
-            holders = {vault: kind.value for vault, _ in held.get(copy, [])}
+            holders = {vault: kind.value for vault in chunk.holders.get(kind.value, [])}
             blocks.append(XorBlock(f"{kind.name.lower()} copy", copy,
                                    self._nearest(copy, names, holders, XOR_ROWS // 2)))
         return blocks

@@ -863,17 +863,28 @@ def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                         help="storage capacity of each vault (bytes; K/M/G suffixes allowed)")
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                         help="keep vault data here (default: a temporary directory)")
+    parser.add_argument("--record", type=Path, default=None, metavar="FILE",
+                        help="write what the dashboard sees (events, samples of the network, "
+                             "your operations) to FILE, to replay with --replay")
+    parser.add_argument("--replay", type=Path, default=None, metavar="FILE",
+                        help="replay a recording (from --record, or 'vaultnet testnet "
+                             "--record') with play, pause, step, seek and speed; no network")
     return parser
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
+    if args.replay is not None and args.record is not None:
+        raise UsageError("--replay plays a recording; it cannot also --record")
+    if args.record is not None:
+        _check_record_path(args.record)
     _check_data_dir(args.data_dir)
     try:
         from tui.app import main as tui_main  # lazy: keeps Textual out of the other commands
     except ImportError as exc:
         raise CommandError(f"the dashboard is not available: {exc}") from None
     code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
-                    capacity=args.capacity, data_dir=args.data_dir)
+                    capacity=args.capacity, data_dir=args.data_dir, record=args.record,
+                    replay=args.replay)
     return int(code or 0)
 
 

@@ -62,6 +62,11 @@ def event(kind: str) -> Callable[[type[Event]], type[Event]]:
     return register
 
 
+def known_kinds() -> frozenset[str]:
+    """The event kinds a trace may hold (so a reader can tell a trace from other msgpack)."""
+    return frozenset(_REGISTRY)
+
+
 def from_record(record: dict[str, Any]) -> Event:
     cls = _REGISTRY[record["kind"]]
     kwargs: dict[str, Any] = {}
@@ -270,7 +275,9 @@ class TraceRecorder:
 
 
 def read_trace(path: Path) -> list[Event]:
-    """Events from a file written by TraceRecorder (for replay and offline analysis)."""
+    """Events from a file written by TraceRecorder (for replay and offline analysis). A record
+    whose kind has a dot in it (the dashboard's `tui.sample`, ...) is an annotation written
+    beside the events, not an event, and is skipped."""
     with path.open("rb") as f:
         unpacker = msgpack.Unpacker(f, raw=False, strict_map_key=False)
-        return [from_record(rec) for rec in unpacker]
+        return [from_record(rec) for rec in unpacker if "." not in rec["kind"]]

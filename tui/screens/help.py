@@ -65,8 +65,25 @@ HELP = """\
 
 Press escape or ? to close."""
 
+REPLAY_HELP = """\
+[b]Replay[/] (vaultnet tui --replay FILE): the views show the recording
+at the cursor of the timeline (at the bottom). The keys that would change
+a network (p g D a K r f n v b m o) are refused.
+  space  play / pause (at the end: from the start)
+  - / +  speed: 0.5x, 1x, 2x, 4x, 8x, 16x
+  , / .  step one record back / forward (an event, a sample, an operation)
+  < / >  step one batch (0.1 s of recorded time) back / forward
+  [ / ]  seek 5 s back / forward       0 / $  the start / the end
+  :      go to a time (seconds from the start); a click on the timeline
+         seeks to the time under the mouse
+  views, arrows, t, x, /, c, ? and q work as in a live dashboard
+
+"""
+
 
 class HelpScreen(ModalScreen[None]):
+    """Every key and view, in a box over the dashboard (escape, ? or q closes it)."""
+
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: 80%; border: thick $primary;
@@ -74,6 +91,11 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
 
+    def __init__(self, replay: bool = False) -> None:
+        """The keys of a live dashboard; with `replay`, the replay's keys first."""
+        super().__init__()
+        self.text = REPLAY_HELP + HELP if replay else HELP
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(HELP)
+            yield Static(self.text)

@@ -57,6 +57,10 @@ class EventTable(KeyedTable):
         self.words: list[str] = []
         self._stamp = -1  # the model's EventLog.stamp when last shown; -1: rebuild
 
+    def redraw(self) -> None:
+        """Rebuild from the model at the next `show` (a replay replaced the model)."""
+        self._stamp = -1
+
     def cycle_kind(self) -> None:
         """Show only the next kind in EVENT_KINDS (after the last one: every kind again)."""
         order: list[str | None] = [None, *EVENT_KINDS]
