@@ -32,10 +32,18 @@ def test_the_library_never_imports_the_dashboard_or_textual() -> None:
     offenders = {path: modules for path, modules in offenders.items() if modules}
     # The one door: `vaultnet tui` / `vaultnet bench tui` hand over to the dashboard package
     # lazily, by name, so the library itself never depends on it.
-    assert offenders == {"vaultnet/cli.py": ["tui.app"]}, offenders
+    assert offenders == {"vaultnet/cli.py": ["tui.app", "tui.errors"]}, offenders
 
 
 def test_the_scan_sees_lazy_imports(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from textual.app import App\n    import tui.bench\n")
     assert imported_modules(module) == {"textual.app", "tui.bench"}
+
+
+def test_the_dashboard_uses_the_library_not_the_command_line() -> None:
+    dashboard = LIBRARY.parent / "tui"
+    users = sorted(str(path.relative_to(dashboard.parent)) for path in dashboard.rglob("*.py")
+                   if any(m == "vaultnet.cli" or m.startswith(("vaultnet.cli.", "vaultnet.cli_"))
+                          for m in imported_modules(path)))
+    assert users == []
