@@ -187,3 +187,44 @@ def test_bad_marker_values_are_refused(args: tuple[object, ...], kwargs: dict[st
                                        message: str) -> None:
     with pytest.raises(TestnetMarkerError, match=re.escape(message)):
         settings_from(args, kwargs)
+
+
+def test_a_seed_reproduces_the_trace_and_the_trace_is_bounded(pytester: pytest.Pytester) -> None:
+    pytester.makeini(TRIO_MODE)
+    pytester.makepyfile(test_same="""
+        async def test_fails(testnet):
+            client = await testnet.client()
+            await client.put(b"the same every time")
+            assert False
+    """)
+    traces = []
+    for _ in range(2):
+        result = run(pytester, "--vaultnet-seed", "3")
+        result.assert_outcomes(failed=1)
+        found = re.search(r"testnet trace: (\S+) \(all (\d+) events", result.stdout.str())
+        assert found is not None
+        traces.append(Path(found.group(1)).read_bytes())
+    assert traces[0] == traces[1]
+
+    capped = run(pytester, "--vaultnet-seed", "3", "--vaultnet-trace-events", "10")
+    found = re.search(r"testnet trace: (\S+) \(the last 10 of (\d+) events", capped.stdout.str())
+    assert found is not None
+    assert len(read_trace(Path(found.group(1)))) == 10 < int(found.group(2))
+
+
+def test_a_projects_own_testnet_fixture_wins(pytester: pytest.Pytester) -> None:
+    pytester.makeini(TRIO_MODE)
+    pytester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def testnet():
+            return "mine"
+    """)
+    pytester.makepyfile("""
+        def test_uses_mine(testnet):
+            assert testnet == "theirs"
+    """)
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    assert "--vaultnet-seed" not in result.stdout.str()
