@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vaultnet.group import GroupConfigError, Sync, SyncResolved
+from vaultnet.group.sync import action_digest
 
 ME, P1, P2, P3, P4 = b"me", b"peer-1", b"peer-2", b"peer-3", b"peer-4"
 KEY = b"chunk-name"
@@ -295,3 +296,28 @@ def test_property_group_commits_exactly_once_iff_quorum_voted(data: st.DataObjec
             assert resend == []
         else:
             assert resend == [(KEY, PUT)]
+
+
+def test_committed_lists_digests_and_reflected_actions_never_commit() -> None:
+    """What a transferred record reflects (its sender's `committed`) is marked on the newcomer:
+    votes for those actions never commit there, other actions still do, and the mark ends."""
+    sender = Sync(ME)
+    for voter in (P1, P2, P3):
+        sender.add_peer(voter, KEY, PUT, now=0.0)
+    assert sender.committed(KEY) == [action_digest(PUT)]
+    assert sender.committed(b"other") == []
+    newcomer = Sync(ME, ttl=10.0)
+    newcomer.add_peer(P1, KEY, PUT, now=0.0)  # one vote already in before the record came
+    newcomer.mark_reflected(KEY, frozenset(sender.committed(KEY)), now=1.0)
+    assert newcomer.add_peer(P2, KEY, PUT, now=2.0) is None
+    assert newcomer.add_peer(P3, KEY, PUT, now=2.0) is None
+    assert newcomer.committed(KEY) == [action_digest(PUT)], "it is passed on in turn"
+    other = b"put|msg-8|size=100"
+    for voter in (P1, P2, P3):
+        resolved = newcomer.add_peer(voter, KEY, other, now=3.0)
+    assert resolved == SyncResolved(KEY, other)
+    late = Sync(ME, ttl=10.0)
+    late.mark_reflected(KEY, frozenset([action_digest(PUT)]), now=0.0)
+    for voter in (P1, P2, P3):
+        resolved = late.add_peer(voter, KEY, PUT, now=21.0)
+    assert resolved == RESOLVED, "the mark lasts twice the ttl"

@@ -139,3 +139,61 @@ def test_a_lone_copy_waits_before_it_is_trusted(vaults: Vaults, clock: list[floa
     clock[0] = LONE_TRANSFER_WAIT + 1
     manager.tick_transfers(ctx)
     assert held(vaults) == {"owner": "only"}
+
+
+class Counting(Manager):
+    """A manager whose one action adds one to the record: applying it twice would show."""
+
+    def commit_add(self, key: Name, action: dict[str, object], ctx: Ctx, out: Outbox,
+                   trace: bytes) -> None:
+        """Add one to the record's count."""
+        record = self.store.get(KEY) or {"count": 0}
+        record["count"] += 1
+        self.store.put(KEY, record)
+
+
+def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
+        tmp_path: Path, clock: list[float]) -> None:
+    """A, B and C commit an action; the newcomer then takes their record by transfer. The
+    members' votes for that action still reach it (resends, a retried request): it must not
+    apply the action a second time to a record that already holds its effect."""
+    managers = {name: Counting(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
+                for i, name in enumerate(MEMBERS)}
+    ctxs = {name: Ctx(name, clock) for name in MEMBERS}
+    for name, manager in managers.items():
+        manager.attach(name)
+    votes = []
+    for name in (A, B, C):
+        out = Outbox()
+        managers[name].propose(GROUP, {"op": "add", "id": b"request-1"}, ctxs[name], out,
+                               bytes(16))
+        votes += [replace(m, sender=name) for m in out.messages]
+    for vote in votes:
+        for name in (A, B, C):
+            if name != vote.sender:
+                managers[name].handle(vote, ctxs[name])
+    assert [managers[n].store.get(KEY) for n in (A, B, C)] == [{"count": 1}] * 3
+    query = Message(src=_auth(NEWCOMER), dst=_auth(A), action="transfer_query",
+                    msg_id=b"q" * 16, trace_id=bytes(16), sender=NEWCOMER,
+                    body={"store": "accounts", "key": KEY})
+    for member in (A, B):
+        (answer,) = managers[member].handle(query, ctxs[member]).messages
+        assert len(answer.body["reflects"]) == 1
+        managers[NEWCOMER].handle(replace(answer, sender=member), ctxs[NEWCOMER])
+    assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
+    for vote in votes:
+        managers[NEWCOMER].handle(vote, ctxs[NEWCOMER])
+    assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
+    other = Outbox()
+    managers[A].propose(GROUP, {"op": "add", "id": b"request-2"}, ctxs[A], other, bytes(16))
+    for name in (A, B, C):
+        managers[NEWCOMER].handle(replace(other.messages[0], sender=name), ctxs[NEWCOMER])
+    assert managers[NEWCOMER].store.get(KEY) == {"count": 2}, "a later action still commits"
+
+
+def test_a_transfer_listing_malformed_reflected_actions_is_refused(vaults: Vaults) -> None:
+    for i, reflects in enumerate(("text", [b"short"], [bytes(16)] * 1000)):
+        bad = transfer(A, {"owner": "x"}, bytes([i]) * 16)
+        with pytest.raises(FrameError, match="reflected actions"):
+            deliver(vaults, NEWCOMER, replace(bad, body={**bad.body, "reflects": reflects}))
+    assert vaults[NEWCOMER][0].pending_transfers() == 0

@@ -12,6 +12,7 @@ included — two identical client requests with different message ids are two ac
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -31,6 +32,16 @@ SYNC_ATTEMPTS = 10
 SYNC_ENTRIES = 5_000
 """Live entries, and done entries, per Sync (one per persona). At about 20 puts/s a vault
 commits about 2.5 actions per put, some 1,500 within the window."""
+DIGEST_SIZE = 16
+"""Bytes of an action's digest, the form in which a transferred record lists the actions it
+already reflects."""
+REFLECTED_PER_KEY = 256
+"""Most digests `committed` lists for one key (4 KiB in a transfer message)."""
+
+
+def action_digest(action: bytes) -> bytes:
+    """A short name for an action (the canonical bytes of its record)."""
+    return hashlib.blake2b(action, digest_size=DIGEST_SIZE).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,12 @@ class Sync:
       remembered for another `ttl` as done, so late or resent votes can never commit it again;
     * an entry that gives up without committing is dropped and counted in `expired`; a vote
       arriving later starts it over.
+
+    A member that joins a group receives its records by account transfer, each record with the
+    digests of the actions its sender had committed on that key (`committed`). The newcomer
+    marks them `reflected`: the members' votes for those actions still reach it (resends, a
+    retried request), and counting them would apply an action twice to a record that already
+    holds its effect (a DataManager's subscriber count, an account's used space).
 
     Bounded: at most `max_entries` live entries (oldest dropped first, counted in `evicted`) and
     as many done entries (oldest forgotten first, counted in `forgotten`). Entries are kept in
@@ -108,6 +125,8 @@ class Sync:
         self.forgotten = 0
         self._live: OrderedDict[_Ident, _Unresolved] = OrderedDict()
         self._done: OrderedDict[_Ident, float] = OrderedDict()  # ident -> forget after
+        self._committed: dict[bytes, dict[bytes, None]] = {}  # key -> digests, commit order
+        self._reflected: OrderedDict[_Ident, float] = OrderedDict()  # (key, digest) -> until
 
     def add_local(self, key: bytes, action: bytes, now: float) -> SyncResolved | None:
         """This vault accepted the request: record its own vote.
@@ -166,6 +185,28 @@ class Sync:
             if not entry.committed:
                 entry.votes.discard(lost)
 
+    def committed(self, key: bytes) -> list[bytes]:
+        """Digests of the actions on `key` committed here and still remembered (live or done),
+        the newest REFLECTED_PER_KEY: what a record we transfer already reflects."""
+        return list(self._committed.get(key, {}))[-REFLECTED_PER_KEY:]
+
+    def mark_reflected(self, key: bytes, digests: frozenset[bytes], now: float) -> None:
+        """A record accepted by transfer already holds these actions' effects: never commit
+        them here (for twice `ttl`, longer than any member still resends or remembers them)."""
+        self.expire(now)
+        if not digests:
+            return
+        for digest in sorted(digests):
+            self._reflected[(key, digest)] = now + 2 * self.ttl
+            self._reflected.move_to_end((key, digest))
+        while len(self._reflected) > self.max_entries:
+            self._reflected.popitem(last=False)
+        for (entry_key, action), entry in self._live.items():
+            digest = action_digest(action) if entry_key == key and not entry.committed else b""
+            if digest in digests:
+                entry.committed = True
+                self._committed.setdefault(key, {})[digest] = None
+
     def pending(self) -> int:
         """Number of unresolved (not yet committed) entries."""
         return sum(1 for entry in self._live.values() if not entry.committed)
@@ -201,6 +242,17 @@ class Sync:
             if now < until:
                 break
             del self._done[ident]
+            self._unindex(ident)
+        while self._reflected and next(iter(self._reflected.values())) <= now:
+            self._reflected.popitem(last=False)
+
+    def _unindex(self, ident: _Ident) -> None:
+        key, action = ident
+        digests = self._committed.get(key)
+        if digests is not None:
+            digests.pop(action_digest(action), None)
+            if not digests:
+                del self._committed[key]
 
     def _vote(self, voter: bytes, key: bytes, action: bytes, now: float) -> SyncResolved | None:
         self.expire(now)
@@ -209,6 +261,8 @@ class Sync:
             return None
         entry = self._live.get(ident)
         if entry is None:
+            if self._reflected and (key, action_digest(action)) in self._reflected:
+                return None
             while len(self._live) >= self.max_entries:
                 oldest = next(iter(self._live))
                 self._drop(oldest, now)
@@ -221,6 +275,7 @@ class Sync:
         if not entry.committed and len(entry.votes) >= self.quorum:
             entry.committed = True
             self.commits += 1
+            self._committed.setdefault(key, {})[action_digest(action)] = None
             resolved = SyncResolved(key=key, action=action)
         if len(entry.votes) >= self.group_size:
             self._drop(ident, now)  # unanimous: nothing left to collect or resend
@@ -237,7 +292,8 @@ class Sync:
         if not entry.committed:
             return False
         while len(self._done) >= self.max_entries:
-            self._done.popitem(last=False)
+            forgotten, _ = self._done.popitem(last=False)
+            self._unindex(forgotten)
             self.forgotten += 1
         self._done[ident] = now + self.ttl
         return True

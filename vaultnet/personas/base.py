@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import msgpack
 
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
+from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters
 from vaultnet.store import RecordStore
@@ -610,6 +611,7 @@ class GroupPersona:
         store = stores.get(body_str(msg, "store", tuple(stores)))
         key = body_bytes(msg, "key", None)
         data = body_bytes(msg, "value", None)
+        reflects = _reflects(msg)
         if store is None or len(key) < NAME_SIZE:
             raise FrameError("transfer of an unknown record")
         group = key[:NAME_SIZE]
@@ -621,6 +623,7 @@ class GroupPersona:
             return
         pending = self._pending(store, key, ctx)
         pending.copies[msg.sender] = data
+        pending.reflects[msg.sender] = reflects
         accepted = agreed_record(list(pending.copies.values()))
         if accepted is not None:
             self._accept_transfer(store, key, accepted, ctx, out)
@@ -674,10 +677,12 @@ class GroupPersona:
 
     def _transfer(self, ctx: Context, member: Name, table: str, key: bytes, data: bytes,
                   msg_id: bytes) -> Message:
+        """Our copy of a record for `member`, with the actions it already reflects."""
+        reflects = self.sync.committed(key[:NAME_SIZE]) if self.sync is not None else []
         return Message(src=Authority(ctx.own, self.persona),
                        dst=Authority(member, self.persona), action="transfer", msg_id=msg_id,
                        trace_id=bytes(16), sender=b"",
-                       body={"store": table, "key": key, "value": data})
+                       body={"store": table, "key": key, "value": data, "reflects": reflects})
 
     def _accept_transfer(self, store: RecordStore, key: bytes, record: dict[str, Any],
                          ctx: Context, out: Outbox) -> None:
@@ -685,6 +690,8 @@ class GroupPersona:
         kept = store.get(key)
         if kept is not None and self.is_confirmed(store, key):
             return
+        if self.sync is not None:
+            self.sync.mark_reflected(key[:NAME_SIZE], pending.reflected_by(record), ctx.now())
         self._unconfirmed.discard((store.table, key))
         if kept is None and ctx.own in pending.copies:
             return  # a record we kept, deleted meanwhile (by agreement, or we left its group)
@@ -771,11 +778,28 @@ class _WaitingPayload:
 class _PendingTransfer:
     first: float
     copies: dict[Name, bytes] = field(default_factory=dict)
+    reflects: dict[Name, frozenset[bytes]] = field(default_factory=dict)
     asked: float | None = None
     rounds: int = 0
 
     def disputed(self) -> bool:
         return len(set(self.copies.values())) > 1
+
+    def reflected_by(self, record: dict[str, Any]) -> frozenset[bytes]:
+        """The actions every copy equal to the accepted `record` says it reflects (all copies
+        when none is equal, a per-field median): what the accepted record surely holds."""
+        data = canonical(record)
+        senders = [s for s, copy in self.copies.items() if copy == data] or list(self.copies)
+        return frozenset.intersection(*(self.reflects.get(s, frozenset()) for s in senders))
+
+
+def _reflects(msg: Message) -> frozenset[bytes]:
+    """The action digests a transfer says its record reflects (checked: a bounded list)."""
+    value = msg.body.get("reflects", [])
+    if (not isinstance(value, list) or len(value) > REFLECTED_PER_KEY
+            or not all(isinstance(d, bytes) and len(d) == DIGEST_SIZE for d in value)):
+        raise FrameError("transfer lists malformed reflected actions")
+    return frozenset(value)
 
 
 class _Synchronising:
