@@ -242,9 +242,8 @@ async def testnet(vaultnet_settings: TestnetSettings,
                   request: pytest.FixtureRequest) -> AsyncIterator[Testnet]:
     """A running, settled network for one test (default 8 vaults on the simulator), closed when
     the test ends however it ends."""
-    s = vaultnet_settings
-    net = Testnet(vaults=s.vaults, transport=s.transport, seed=s.seed, capacity=s.capacity)
-    request.node.stash[RECORD].watch(net, "testnet", s)
+    net = vaultnet_settings.testnet()
+    request.node.stash[RECORD].watch(net, "testnet", vaultnet_settings)
     async with net:
         yield net
 
@@ -274,8 +273,7 @@ async def testnet_factory(vaultnet_settings: TestnetSettings,
                 seed=base.seed + record.started if seed is None else seed,
                 seed_origin="derived" if seed is None else "code",
                 capacity=base.capacity if capacity is None else capacity)
-            net = Testnet(vaults=settings.vaults, transport=settings.transport,
-                          seed=settings.seed, capacity=settings.capacity, **testnet_kwargs)
+            net = settings.testnet(**testnet_kwargs)
             record.watch(net, f"factory-{record.started}", settings)
             return cast(Testnet, await nursery.start(_serve, net))
 

@@ -48,6 +48,12 @@ class TestnetSettings:
         """A copy with some fields changed (a factory network's own vaults, seed, ...)."""
         return dataclasses.replace(self, **changes)
 
+    def testnet(self, **testnet_kwargs: Any) -> Testnet:
+        """The (not yet started) network these settings describe; one place for both
+        fixtures, so a setting cannot reach one of them and not the other."""
+        return Testnet(vaults=self.vaults, transport=self.transport, seed=self.seed,
+                       capacity=self.capacity, **testnet_kwargs)
+
 
 class TestnetFactory(Protocol):
     """The `testnet_factory` fixture: starts one more running network inside the test; every
