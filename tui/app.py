@@ -10,7 +10,6 @@ model, so nothing is lost and the network never waits for the screen.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -48,7 +47,7 @@ from tui.widgets.version_group import VersionGroup
 from tui.widgets.version_table import VersionTable
 from tui.widgets.versions_pane import VersionsPane
 from tui.widgets.xor_view import XorView
-from vaultnet.cli import CommandError, byte_size, read_chunk_file
+from vaultnet.chunk_input import ChunkInputError, parse_size, read_chunk_file
 from vaultnet.client import MAX_CHUNK_SIZE, ClientError
 from vaultnet.faults import Fault
 from vaultnet.personas.mpid_manager import MAX_BODY
@@ -457,11 +456,11 @@ class VaultnetApp(App[None]):
         if not answer[:1].isdigit():
             try:
                 return read_chunk_file(Path(answer).expanduser())
-            except CommandError as exc:
+            except ChunkInputError as exc:
                 raise PutInputError(str(exc)) from None
         try:
-            size = byte_size(answer)
-        except argparse.ArgumentTypeError as exc:
+            size = parse_size(answer)
+        except ChunkInputError as exc:
             raise PutInputError(str(exc)) from None
         if not 0 < size <= MAX_PUT:
             raise PutInputError(f"a chunk must be 1 byte to {MAX_PUT // 1024} KiB")

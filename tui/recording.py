@@ -227,9 +227,9 @@ class TraceIndex:
             raise TraceError(f"{self.path} is not a trace: record {number} is not a map with a "
                              "kind (was it written by --record?)")
         kind: str = record["kind"]
-        at = float("-inf") if kind == HEADER else record.get(
-            "at" if kind.startswith("tui.") else "time")
-        if not kind.startswith("tui.") and kind not in ev.known_kinds():
+        annotation = kind.startswith("tui.")  # ours; any other kind must be an event
+        at = float("-inf") if kind == HEADER else record.get("at" if annotation else "time")
+        if not annotation and not ev.is_event_kind(kind):
             raise TraceError(f"{self.path} is not a trace: record {number} has unknown kind "
                              f"{kind[:40]!r}")
         if not isinstance(at, float | int):

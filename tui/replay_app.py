@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from tui.app import VaultnetApp
+from tui.errors import DashboardError
 from tui.messages import NetworkReady
 from tui.network import NetworkConfig
 from tui.recording import Recorder, TraceError, TraceIndex, open_recording
@@ -25,7 +26,6 @@ from tui.screens.help import HelpScreen
 from tui.widgets.event_table import EventTable
 from tui.widgets.flow_log import FilteredLog
 from tui.widgets.timeline import JUMP, Timeline
-from vaultnet.cli import CommandError
 
 REFUSED = {"put": "put", "get": "get", "delete": "delete", "add": "add a vault",
            "kill": "kill", "restart": "restart", "fault": "fault", "version_new": "new tree",
@@ -34,7 +34,7 @@ REFUSED = {"put": "put", "get": "get", "delete": "delete", "add": "add a vault",
 """The actions that need a live network (each one's name in the notice)."""
 
 
-class ReplayError(CommandError):
+class ReplayError(DashboardError):
     """A recording cannot be replayed (its message is the one line the CLI prints)."""
 
 

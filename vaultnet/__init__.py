@@ -1,5 +1,7 @@
 """vaultnet: a runnable MaidSafe-style vault network (trio), its dashboard and test fixtures."""
 
+from vaultnet.identity import Identity
+from vaultnet.personas.version_tree import VersionName
 from vaultnet.testnet import NotSettled, Testnet, TestnetError
 
-__all__ = ["NotSettled", "Testnet", "TestnetError"]
+__all__ = ["Identity", "NotSettled", "Testnet", "TestnetError", "VersionName"]

@@ -51,9 +51,7 @@ import contextlib
 import importlib
 import json
 import os
-import re
 import signal
-import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +64,7 @@ import trio.testing
 
 from vaultnet import control
 from vaultnet.allocator import limit_fragmentation
+from vaultnet.chunk_input import ChunkInputError, parse_size, read_chunk_file
 from vaultnet.events import TraceRecorder
 from vaultnet.faults import Fault
 from vaultnet.filemodes import open_private, private_dir, write_private
@@ -234,19 +233,12 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
 def byte_size(text: str) -> int:
-    """Bytes: a whole number, optionally with K/M/G/T (binary multiples; `64M`, `1GiB`)."""
-    match = _SIZE.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a size in bytes (like 1048576 or 64M): {text!r}")
-    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 bytes, got {text!r}")
-    return value
+    """Bytes (argparse type): a whole number, optionally with K/M/G/T (`64M`, `1GiB`)."""
+    try:
+        return parse_size(text)
+    except ChunkInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_network_flags(parser: argparse.ArgumentParser, default_vaults: int) -> None:
@@ -789,46 +781,16 @@ def run_client(args: argparse.Namespace, operation: Callable[[Any], Any],
         raise
 
 
-_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-               (stat.S_ISSOCK, "a socket"))
-
-
-def read_chunk_file(path: Path) -> bytes:
-    """FILE's content as one chunk: a regular file of 1 to MAX_CHUNK_SIZE bytes. Opened
-    without blocking and checked with fstat before anything is read (a FIFO or device is
-    refused at once, a huge file without reading it), then read up to the limit plus one
-    byte (a file that grew meanwhile is still refused). CommandError says what is wrong."""
-    from vaultnet.client import MAX_CHUNK_SIZE, ChunkSizeError, check_chunk_size
-
+def chunk_from_file(path: Path) -> bytes:
+    """FILE's content as one chunk (`read_chunk_file`); CommandError says why it cannot be."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)), "special")
-            raise CommandError(f"cannot read {path}: it is {kind}, not a regular file")
-        check_chunk_size(info.st_size)
-        parts: list[bytes] = []
-        left = MAX_CHUNK_SIZE + 1
-        while left > 0 and (part := os.read(fd, left)):
-            parts.append(part)
-            left -= len(part)
-        data = b"".join(parts)
-        check_chunk_size(len(data))
-    except ChunkSizeError as exc:
-        raise CommandError(f"cannot store {path}: {exc}") from None
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    return data
+        return read_chunk_file(path)
+    except ChunkInputError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def cmd_put(args: argparse.Namespace) -> int:
-    data = read_chunk_file(args.file)
+    data = chunk_from_file(args.file)
     name = run_client(args, lambda client: client.put(data))
     print(name.hex())
     return 0
@@ -878,13 +840,17 @@ def cmd_tui(args: argparse.Namespace) -> int:
     if args.record is not None:
         _check_record_path(args.record)
     _check_data_dir(args.data_dir)
-    try:
-        from tui.app import main as tui_main  # lazy: keeps Textual out of the other commands
+    try:  # lazy: keeps Textual out of the other commands, and the library off the dashboard
+        from tui.app import main as tui_main
+        from tui.errors import DashboardError
     except ImportError as exc:
         raise CommandError(f"the dashboard is not available: {exc}") from None
-    code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
-                    capacity=args.capacity, data_dir=args.data_dir, record=args.record,
-                    replay=args.replay)
+    try:
+        code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
+                        capacity=args.capacity, data_dir=args.data_dir, record=args.record,
+                        replay=args.replay)
+    except DashboardError as exc:
+        raise CommandError(str(exc)) from None
     return int(code or 0)
 
 
@@ -894,7 +860,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def add_bench_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "bench", help="benchmarks (e.g. 'vaultnet bench net')",
-        description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, memory, ...); "
+        description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, memory, ...; "
+                    "tui/bench.py for 'tui'); "
                     "everything after the suite name is passed to it (try 'vaultnet bench net "
                     "--help').")
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="SUITE [OPTIONS]",
@@ -908,7 +875,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     suite = args.bench_args[0]
     if not suite.isidentifier():
         raise UsageError(f"unknown benchmark suite {suite!r}")
-    module = f"vaultnet.bench_{suite}"
+    # The dashboard's benchmark lives with the dashboard: nothing under vaultnet/ imports it.
+    module = "tui.bench" if suite == "tui" else f"vaultnet.bench_{suite}"
     try:
         bench = importlib.import_module(module)  # lazy: only `bench` pays for it
     except ModuleNotFoundError as exc:

@@ -32,7 +32,7 @@ from vaultnet.cli import (
     CommandError,
     Subparsers,
     add_client_flags,
-    read_chunk_file,
+    chunk_from_file,
     run_client,
 )
 from vaultnet.client import (
@@ -106,7 +106,7 @@ def add_version_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 def cmd_version(args: argparse.Namespace) -> int:
     key = args.key
     if args.version_command == "put":
-        data = read_chunk_file(args.file)
+        data = chunk_from_file(args.file)
         print(show(_run(args, lambda client: _put(client, key, data, args.parent))))
     elif args.version_command == "list":
         for version in _run(args, lambda client: client.get_versions(key)):

@@ -331,8 +331,9 @@ class MaidClient:
         `parent=None` creates the tree with the given limits. Returns the versions the put
         pushed out of the tree (the root, past the version limit). `trace` ties the
         operation's events together (a new one if not given)."""
-        body = {"key": _key(key), "parent": None if parent is None else parent.to_record(),
-                "version": version.to_record(), "max_versions": max_versions,
+        body = {"key": _key(key),
+                "parent": None if parent is None else _version(parent, "parent").to_record(),
+                "version": _version(version, "version").to_record(), "max_versions": max_versions,
                 "max_branches": max_branches}
         answer = await self._version_request(key, "put_version", body, Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
@@ -348,7 +349,8 @@ class MaidClient:
     async def get_branch(self, key: Name, tip: VersionName) -> list[VersionName]:
         """The branch from `tip` back to the root (or the start of its orphan tree)."""
         answer = await self._version_request(key, "get_branch",
-                                             {"key": _key(key), "tip": tip.to_record()},
+                                             {"key": _key(key),
+                                              "tip": _version(tip, "tip").to_record()},
                                              Persona.VERSION_MANAGER,
                                              self.params.accumulation_quorum)
         return _versions_of(answer, "versions")
@@ -360,7 +362,8 @@ class MaidClient:
         `trace`). Returns the removed versions."""
         trace = trace or self.new_id()
         answer = await self._version_request(key, "delete_branch",
-                                             {"key": _key(key), "tip": tip.to_record()},
+                                             {"key": _key(key),
+                                              "tip": _version(tip, "tip").to_record()},
                                              Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
         removed = _versions_of(answer, "removed")
@@ -385,6 +388,15 @@ class MaidClient:
 
     async def aclose(self) -> None:
         await self.conn.aclose()
+
+
+def _version(value: object, what: str) -> VersionName:
+    """`value` if it is a VersionName; a TypeError naming the type to build otherwise (a tuple
+    looks right to a caller but has no wire form)."""
+    if not isinstance(value, VersionName):
+        raise TypeError(f"{what} must be a vaultnet.VersionName(index, id), not "
+                        f"{type(value).__name__}")
+    return value
 
 
 def _key(key: object) -> bytes:

@@ -62,9 +62,15 @@ def event(kind: str) -> Callable[[type[Event]], type[Event]]:
     return register
 
 
-def known_kinds() -> frozenset[str]:
-    """The event kinds a trace may hold (so a reader can tell a trace from other msgpack)."""
-    return frozenset(_REGISTRY)
+def is_event_kind(kind: str) -> bool:
+    """Whether `kind` names an event (so a reader can tell a trace from other msgpack)."""
+    return kind in _REGISTRY
+
+
+def is_annotation(kind: str) -> bool:
+    """Whether a trace record of `kind` annotates the events rather than being one: its kind
+    has a dot in it (the dashboard's `tui.sample`, ...)."""
+    return "." in kind
 
 
 def from_record(record: dict[str, Any]) -> Event:
@@ -275,9 +281,8 @@ class TraceRecorder:
 
 
 def read_trace(path: Path) -> list[Event]:
-    """Events from a file written by TraceRecorder (for replay and offline analysis). A record
-    whose kind has a dot in it (the dashboard's `tui.sample`, ...) is an annotation written
-    beside the events, not an event, and is skipped."""
+    """Events from a file written by TraceRecorder (for replay and offline analysis); records
+    that annotate them (`is_annotation`) are skipped."""
     with path.open("rb") as f:
         unpacker = msgpack.Unpacker(f, raw=False, strict_map_key=False)
-        return [from_record(rec) for rec in unpacker if "." not in rec["kind"]]
+        return [from_record(rec) for rec in unpacker if not is_annotation(rec["kind"])]

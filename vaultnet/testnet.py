@@ -96,6 +96,7 @@ class Testnet:
         self.sim = SimNetwork(seed or 0, sim_config) if transport == "sim" else None
         self.vaults: list[Vault] = []
         self._mpid_connects = 0
+        self._client_reconnects = 0
         self._dirs: dict[Name, Path] = {}
         self._nursery: trio.Nursery | None = None
         self._nursery_cm: AbstractAsyncContextManager[trio.Nursery] | None = None
@@ -251,11 +252,18 @@ class Testnet:
         vault.emit(ev.FaultInjected(vault.now(), vault.name, fault.value))
         return vault
 
-    async def client(self) -> MaidClient:
-        """A new MaidNode client connected through a bootstrap vault."""
+    async def client(self, identity: Identity | None = None) -> MaidClient:
+        """A MaidNode client connected through a bootstrap vault: a new account, or the one of
+        `identity` (an earlier client's `.identity`), so a test can reconnect as the same
+        client."""
         assert self._nursery is not None
-        identity = Identity.generate(self._identity_seed())
-        rng = random.Random(identity.name) if self.seed is not None else None
+        salt = b""
+        if identity is None:
+            identity = Identity.generate(self._identity_seed())
+        else:  # its request ids must not repeat the earlier connection's (firewall answers)
+            self._client_reconnects += 1
+            salt = self._client_reconnects.to_bytes(4, "big")
+        rng = random.Random(identity.name + salt) if self.seed is not None else None
         return await open_client(self.client_endpoint(identity), self.bootstrap_addresses(),
                                  self._nursery, identity, self.params, rng)
 

@@ -13,7 +13,7 @@ import math
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -21,6 +21,7 @@ import trio
 from vaultnet import events as ev
 from vaultnet import wire
 from vaultnet.cache import RelayCache
+from vaultnet.group_views import GroupViews
 from vaultnet.identity import Identity
 from vaultnet.messages import (
     CLIENT_ACTIONS,
@@ -84,10 +85,14 @@ NEIGHBOUR_UNPROVEN = 4
 that its gossip is ignored, so a link cannot point us at ports of its choosing again and
 again (a gossiped vault we reach pays its attempt back)."""
 GROUP_VIEW_TTL = 30.0
-"""Seconds a looked-up view of a distant group counts as fresh (membership is decided from it
+"""Seconds what a lookup found counts as fresh (membership of groups near it is decided from it
 without another lookup)."""
-GROUP_VIEWS = 1024
-"""Looked-up group views kept (oldest dropped first)."""
+GROUP_VIEWS = 256
+"""Lookups' findings kept (oldest dropped first): each covers a region around the looked-up
+name, so a few dozen cover a small network's whole name space."""
+GROUP_VIEW_COMPLETE = 2
+"""A lookup is taken to have found every vault out to the (this x group size)-th closest it
+learned: it asked the vaults nearest the name, which know far more than that around it."""
 GROUP_LOOKUPS = 16
 """Group lookups running at once; more wait their turn (their messages stay held)."""
 GROUP_LOOKUP_ROUNDS = 3
@@ -114,6 +119,14 @@ class Timing:
 MessageHandler = Callable[[Message], None]
 
 
+@dataclass
+class _Held:
+    """Messages waiting on one group lookup, and how far around the group they need to see."""
+
+    radius: int = 0
+    decisions: list[tuple[Message, Callable[[], None]]] = field(default_factory=list)
+
+
 class Vault:
     def __init__(self, identity: Identity, endpoint: Endpoint, bus: ev.EventBus,
                  params: Parameters | None = None, timing: Timing | None = None,
@@ -137,8 +150,9 @@ class Vault:
         self._next_request = 0
         self._connecting: set[Name] = set()
         self._gossip_unproven: dict[Connection, int] = {}
-        self._group_views: OrderedDict[Name, tuple[float, frozenset[Name]]] = OrderedDict()
-        self._held: dict[Name, list[Message]] = {}
+        self.group_views = GroupViews(GROUP_VIEW_TTL, GROUP_VIEWS,
+                                      GROUP_VIEW_COMPLETE * self.params.group_size)
+        self._held: dict[Name, _Held] = {}
         self._held_count = 0
         self._lookup_slots = trio.CapacityLimiter(GROUP_LOOKUPS)
         self._local_send, self._local_receive = trio.open_memory_channel[Message](LOCAL_INBOX)
@@ -717,13 +731,6 @@ class Vault:
 
     # -- who is in a distant group ----------------------------------------------------------
 
-    def group_view(self, group: Name) -> frozenset[Name] | None:
-        """The vaults near `group` a recent lookup found, or None if there is no fresh one."""
-        entry = self._group_views.get(group)
-        if entry is None or self.now() - entry[0] > GROUP_VIEW_TTL:
-            return None
-        return entry[1]
-
     def view_may_be_incomplete(self, group: Name) -> bool:
         """Whether vaults closer to `group` than those we know may exist: the routing bucket
         `group` falls in is full, so we keep only some of the vaults there."""
@@ -732,41 +739,48 @@ class Vault:
         index = bucket_index(self.name, group)
         return self.routing.bucket_counts().get(index, 0) >= self.params.bucket_size
 
-    def hold_for_group(self, group: Name, msg: Message) -> None:
-        """Keep `msg` until a lookup of `group` tells us who is in it, then hand it to its
-        persona again (bounded: past the limits it is dropped with an event)."""
+    def hold_for_group(self, group: Name, radius: int, msg: Message,
+                       decide: Callable[[], None]) -> None:
+        """Keep `msg` until we know every vault within `radius` of `group` (a lookup, unless
+        one that finishes first covers it), then call `decide`, once (bounded: past the limits
+        `msg` is dropped with an event)."""
         if self._held_count >= HELD_MESSAGES:
             self._drop(msg, "sender's group unknown and too many messages held")
             return
         if not self.running:
             self._drop(msg, "sender's group unknown while joining")
             return
-        if group not in self._held:
-            self._held[group] = []
+        waiting = self._held.get(group)
+        if waiting is None:
+            waiting = self._held[group] = _Held()
             self._spawn(self._learn_group, group)
-        self._held[group].append(msg)
+        waiting.radius = max(waiting.radius, radius)
+        waiting.decisions.append((msg, decide))
         self._held_count += 1
 
     async def _learn_group(self, group: Name) -> None:
         """Ask the vaults we know closest to `group` who they know there (they see it better),
-        a few rounds closer each time; then re-deliver what waited for the answer."""
+        a few rounds closer each time; then decide what waited for the answer."""
         learned: set[Name] = set()
-        asked: set[Name] = set()
         try:
             async with self._lookup_slots:
-                await self._ask_about(group, learned, asked)
+                waiting = self._held[group]
+                if self.group_views.covering(group, waiting.radius, self.now()) is None:
+                    await self._ask_about(group, learned)
         finally:
-            self._group_views[group] = (self.now(), frozenset(learned))
-            self._group_views.move_to_end(group)
-            while len(self._group_views) > GROUP_VIEWS:
-                self._group_views.popitem(last=False)
-            held = self._held.pop(group, [])
-            self._held_count -= len(held)
-            for msg in held:
-                self._dispatch_local(msg)
+            if learned:
+                self.group_views.record(group, learned, self.now())
+            held = self._held.pop(group)
+            self._held_count -= len(held.decisions)
+            for msg, decide in held.decisions:
+                try:
+                    decide()
+                except FrameError as exc:
+                    self._drop(msg, f"rejected: {exc}")
 
-    async def _ask_about(self, group: Name, learned: set[Name], asked: set[Name]) -> None:
+    async def _ask_about(self, group: Name, learned: set[Name]) -> None:
         """Up to GROUP_LOOKUP_ROUNDS rounds of `find`, until the closest learned stop changing."""
+        asked: set[Name] = set()
         for _ in range(GROUP_LOOKUP_ROUNDS):
             candidates = [p for p in self.routing.closest(group, LOOKUP_WIDTH * 2, False)
                           if p not in asked][:LOOKUP_WIDTH]
@@ -781,7 +795,10 @@ class Vault:
                 return
 
     async def _learn_from(self, peer: Name, group: Name, learned: set[Name]) -> None:
-        learned.update(name for name, _ in await self.find(peer, group) or [])
+        answer = await self.find(peer, group)
+        if answer is not None:
+            learned.add(peer)
+            learned.update(name for name, _ in answer)
 
     def _answer_from_cache(self, msg: Message) -> bool:
         """Opportunistic caching: keep chunk content passing by, answer later Gets with it."""

@@ -3,6 +3,7 @@ turns their outboxes into sent messages and events. The only place personas meet
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.personas.version_manager import VersionManager
 from vaultnet.routing import ChurnChange, Parameters
 from vaultnet.store import ChunkStore, Database, RecordStore
-from vaultnet.xor import NAME_SIZE, Name, closest
+from vaultnet.xor import NAME_SIZE, Name, closest, distance
 
 if TYPE_CHECKING:
     from vaultnet.vault import Vault
@@ -52,20 +53,26 @@ class VaultContext:
 
     def could_be_member(self, sender: Name, group: Name) -> bool:
         """Whether `sender` is in the group for `group` by our own view: a vault we know (or a
-        lookup of the group found) among the group-size closest we know of. An unknown sender
+        lookup near the group found) among the group-size closest we know of. An unknown sender
         never gets the benefit of the doubt: the host looks the group up first (`unsure`)."""
         if sender == group:
             return False
-        known = set(self._vault.routing.peers) | (self._vault.group_view(group) or set())
+        views, now = self._vault.group_views, self.now()
+        ball = views.covering(group, distance(group, sender), now)
+        known = set(self._vault.routing.peers)
+        known |= ball.names if ball is not None else views.near(group, now)
         known.add(self.own)
         known.discard(group)
         return sender in known and sender in closest(group, known, self.params.group_size)
 
     def unsure(self, sender: Name, group: Name) -> bool:
         """Whether deciding `sender`'s membership of `group` needs a lookup first: we do not
-        know the sender, or may not know every vault near the group, and have not looked."""
+        know the sender, or may not know every vault near the group, and no lookup near it
+        found every vault as close to the group as the sender is."""
         vault = self._vault
-        if sender == self.own or sender == group or vault.group_view(group) is not None:
+        if sender == self.own or sender == group:
+            return False
+        if vault.group_views.covering(group, distance(group, sender), self.now()) is not None:
             return False
         return sender not in vault.routing or vault.view_may_be_incomplete(group)
 
@@ -125,14 +132,18 @@ class PersonaHost:
         vault.host = self
 
     def _handler(self, persona: GroupPersona) -> Callable[[Message], None]:
-        def handle(msg: Message) -> None:
-            group = claimed_group(msg)
-            if group is not None and self.ctx.unsure(msg.sender, group):
-                self.vault.hold_for_group(group, msg)
-                return
+        def decide(msg: Message) -> None:
             with self.db.transaction():
                 out = persona.handle(msg, self.ctx)
             self.deliver(out, persona.persona)
+
+        def handle(msg: Message) -> None:
+            group = claimed_group(msg)
+            if group is not None and self.ctx.unsure(msg.sender, group):
+                self.vault.hold_for_group(group, distance(group, msg.sender), msg,
+                                          functools.partial(decide, msg))
+                return
+            decide(msg)
 
         return handle
 

@@ -2,7 +2,8 @@
 second can its drain take in?
 
 `vaultnet bench tui [--vaults N] [--seconds S] [--rate PUTS_PER_S]` runs the real App headless
-(Textual's `run_test`) on a live TCP testnet and reports, in one run:
+(Textual's `run_test`) on a live TCP testnet and reports, in one run (it lives in `tui/`, not
+`vaultnet/`, so the library never imports the dashboard):
 
 - while clients offer `--rate` puts/s (1 KiB): puts/s achieved, renders/s, and the event loop's
   lag (how late a 20 ms timer fires: what a key press waits for), median and p99;

@@ -1,0 +1,32 @@
+"""What a user writing tests reaches from `vaultnet` itself: reconnecting as the same client,
+and version names built from the exported type (a tuple is refused with a clear error)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaultnet import Testnet, VersionName
+
+
+async def test_a_client_reconnects_with_its_identity_and_keeps_its_account(
+        autojump_clock) -> None:
+    async with Testnet(vaults=8, transport="sim", seed=11) as net:
+        first = await net.client()
+        name = await first.put(b"mine" * 100)
+        await first.aclose()
+        again = await net.client(identity=first.identity)
+        assert again.name == first.name
+        stranger = await net.client()
+        assert await stranger.delete(name) is False, "another account does not hold it"
+        assert await again.delete(name) is True, "the same account still holds its put"
+
+
+@pytest.mark.parametrize("field", ["parent", "version"])
+async def test_a_tuple_for_a_version_name_is_refused_by_name(autojump_clock, field: str) -> None:
+    async with Testnet(vaults=8, transport="sim", seed=12) as net:
+        client = await net.client()
+        chunk = await client.put(b"version one")
+        good = VersionName(0, chunk)
+        kwargs = {"parent": good, "version": good, field: (0, chunk)}
+        with pytest.raises(TypeError, match=f"{field} must be a vaultnet.VersionName"):
+            await client.put_version(b"\x01" * 64, **kwargs)  # type: ignore[arg-type]
