@@ -21,7 +21,7 @@ import trio
 from vaultnet import events as ev
 from vaultnet import wire
 from vaultnet.cache import RelayCache
-from vaultnet.group_views import GroupViews
+from vaultnet.group.views import GroupViews
 from vaultnet.identity import Identity
 from vaultnet.messages import (
     CLIENT_ACTIONS,

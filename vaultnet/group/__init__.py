@@ -1,4 +1,4 @@
-"""Sans-IO group mechanisms: accumulation, firewall and sync (DESIGN.md §3).
+"""Sans-IO group mechanisms: accumulation, firewall, sync, and what lookups found near groups.
 
 None of these touch I/O or clocks: the vault runtime passes `now` and sends the messages.
 """
@@ -6,15 +6,18 @@ None of these touch I/O or clocks: the vault runtime passes `now` and sends the 
 from vaultnet.group.accumulator import Accumulation, Accumulator, GroupConfigError
 from vaultnet.group.firewall import SYNCHRONISING, Firewall, FirewallEntry, FirewallState
 from vaultnet.group.sync import Sync, SyncResolved
+from vaultnet.group.views import Ball, GroupViews
 
 __all__ = [
     "SYNCHRONISING",
     "Accumulation",
     "Accumulator",
+    "Ball",
     "Firewall",
     "FirewallEntry",
     "FirewallState",
     "GroupConfigError",
+    "GroupViews",
     "Sync",
     "SyncResolved",
 ]

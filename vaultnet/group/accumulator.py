@@ -1,7 +1,7 @@
 """Group-message accumulation: act on a message from a group only once a quorum of members sent it.
 
 A message *from* a close group is trustworthy only when enough distinct members of that group
-sent identical copies (DESIGN.md §3: accumulation quorum = group size - 1 = 3). This module is
+sent identical copies (the accumulation quorum is group size - 1 = 3). This module is
 sans-IO: the caller passes the current time and decides who counts as a group member.
 
 The C++ original (V1 `accumulator.h`) returned "success" again when a member that had already been

@@ -22,6 +22,9 @@ from vaultnet.xor import NAME_BITS, Name, closest, distance
 EVERYWHERE = (1 << NAME_BITS) - 1
 """The radius of a ball that holds every vault: a lookup that found fewer vaults than it asked
 for has seen the whole network."""
+KEPT_PER_COMPLETE = 4
+"""A lookup's findings keep the (this x `complete_after`) closest vaults to its name: beyond the
+ball's radius they only add names a later decision may compare against."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,11 @@ class GroupViews:
 
     def record(self, centre: Name, found: Iterable[Name], now: float) -> Ball:
         """Keep what a lookup of `centre` found (the lookup's own answers, ours excluded)."""
-        names = frozenset(n for n in found if n != centre)
-        nearest = closest(centre, names, self.complete_after)
-        radius = (distance(centre, nearest[-1]) if len(nearest) == self.complete_after
-                  else EVERYWHERE)
-        ball = Ball(centre, radius, names, now)
+        nearest = closest(centre, {n for n in found if n != centre},
+                          KEPT_PER_COMPLETE * self.complete_after)
+        radius = (distance(centre, nearest[self.complete_after - 1])
+                  if len(nearest) >= self.complete_after else EVERYWHERE)
+        ball = Ball(centre, radius, frozenset(nearest), now)
         self._balls[centre] = ball
         self._balls.move_to_end(centre)
         while len(self._balls) > self.limit:
