@@ -14,6 +14,7 @@ from typing import Any, TypeVar, overload
 
 import trio
 
+from vaultnet.group.firewall import SYNCHRONISING
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id, network_time
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
@@ -156,6 +157,8 @@ class _Waiter:
         self.votes: dict[bytes, set[Name]] = defaultdict(set)
         self.result: Message | None = None
         self.done = trio.Event()
+        self.accepted = False
+        """A manager answered "synchronising" since the request was last sent."""
 
     def offer(self, msg: Message, key: bytes, quorum: int | None = None) -> None:
         voters = self.votes[key]
@@ -225,6 +228,9 @@ class MaidClient:
         if waiter is None:
             self._unsolicited(msg)
             return
+        if msg.action == SYNCHRONISING.value:
+            waiter.accepted = True
+            return
         if msg.action == "get_response":
             copy = msg.body.get("copy")
             if msg.payload and isinstance(copy, bytes) and _content_matches(copy, msg.payload):
@@ -252,13 +258,17 @@ class MaidClient:
         if len(self._waiters) >= MAX_WAITERS:
             raise ClientError("too many requests in flight")
         waiter = _Waiter(quorum)
-        answers = [*answers, derived_id("request_expired", msg.msg_id)]
+        answers = [*answers, derived_id("request_expired", msg.msg_id),
+                   derived_id(SYNCHRONISING.value, msg.msg_id)]
         for answer in answers:
             self._waiters[answer] = waiter
         try:
             for _ in range(ATTEMPTS):
-                if not self.conn.send({"t": "msg", "m": msg.to_wire()}):
+                # A request the managers said they are still agreeing on is not sent again
+                # (it would only be answered "synchronising" again): we wait once more.
+                if not waiter.accepted and not self.conn.send({"t": "msg", "m": msg.to_wire()}):
                     raise NetworkUnavailable("connection to the network lost")
+                waiter.accepted = False
                 with trio.move_on_after(self.timeout):
                     await waiter.done.wait()
                 if waiter.result is not None or self.closed:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas.base import Outbox
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
+from vaultnet.personas.version_manager import VersionManager
 from vaultnet.store import Database, RecordStore
 from vaultnet.xor import closest
 
@@ -58,7 +60,9 @@ def test_a_retry_after_an_agreed_answer_gets_that_answer(tmp_path: Path) -> None
     first = manager.handle(change_list(b"c" * 16), ctx)
     (vote,) = first.messages  # our vote: the group has not agreed yet
     assert vote.action == "sync"
-    assert manager.handle(change_list(b"c" * 16), ctx).messages == []  # synchronising
+    (busy,) = manager.handle(change_list(b"c" * 16), ctx).messages  # still agreeing
+    assert busy.action == "synchronising" and busy.dst.name == CLIENT
+    assert busy.msg_id == derived_id("synchronising", b"c" * 16)
     out = Outbox()
     manager.commit_change_list(CLIENT, {"change": "block", "name": b"\x55" * 64,
                                         "id": b"c" * 16,
@@ -68,3 +72,53 @@ def test_a_retry_after_an_agreed_answer_gets_that_answer(tmp_path: Path) -> None
     assert answer.action == "mpid_answer" and answer.body["ok"] is True
     assert manager.handle(change_list(b"c" * 16), ctx).messages == [answer]
     assert manager.account(CLIENT)["blacklist"] == [b"\x55" * 64]
+
+
+VERSION_KEY = b"\x44" * 64
+
+
+def delete_branch(msg_id: bytes) -> Message:
+    return Message(src=Authority(CLIENT, Persona.MAID_NODE),
+                   dst=Authority(CLIENT, Persona.MAID_MANAGER, group=True),
+                   action="delete_branch", msg_id=msg_id, trace_id=bytes(16), sender=CLIENT,
+                   body={"key": VERSION_KEY, "tip": [0, b"\x45" * 64]})
+
+
+def test_a_version_request_retried_after_its_answer_was_lost_gets_that_answer(
+        tmp_path: Path) -> None:
+    """Uf for requests the MaidManagers forward: the VersionManagers' agreed answer comes back
+    through them (`version_result`), so a retry is answered from their firewall; while the
+    answer is on its way, a retry is told "synchronising" and not forwarded again."""
+    own = MEMBERS[0]
+    db = Database(tmp_path / "maid.db")
+    maid = MaidManager(PARAMS, RecordStore(db, "accounts"), RecordStore(db, "chunks"))
+    maid.attach(own)
+    maid.accounts.put(CLIENT, {"used": 1, "allowance": 10})
+    ctx = Ctx(own, [0.0])
+    (forwarded,) = maid.handle(delete_branch(b"v" * 16), ctx).messages
+    assert forwarded.action == "delete_branch"
+    assert forwarded.dst.persona is Persona.VERSION_MANAGER
+    (busy,) = maid.handle(delete_branch(b"v" * 16), ctx).messages
+    assert busy.action == "synchronising"
+
+    versions = VersionManager(PARAMS, RecordStore(Database(tmp_path / "vm.db"), "trees"))
+    versions.attach(MEMBERS[1])
+    out = Outbox()
+    versions.commit_delete_branch(VERSION_KEY, {"tip": [0, b"\x45" * 64], "id": b"v" * 16,
+                                                "reply": forwarded.body["reply"]},
+                                  Ctx(MEMBERS[1], [0.0]), out, bytes(16))
+    (result,) = out.messages
+    assert result.action == "version_result" and result.dst.persona is Persona.MAID_MANAGER
+    assert result.body["answer"]["ok"] is False  # no tree at that key
+
+    answers = []
+    for member in MEMBERS[1:]:  # a quorum of the VersionManagers sends it
+        copy = Message(src=result.src, dst=result.dst, action=result.action,
+                       msg_id=result.msg_id, trace_id=result.trace_id, body=result.body,
+                       sender=member)
+        answers += maid.handle(copy, ctx).messages
+    (answer,) = answers
+    assert answer.action == "version_answer" and answer.dst.name == CLIENT
+    assert answer.msg_id == derived_id("version_answer", b"v" * 16)
+    assert answer.body == result.body["answer"]
+    assert maid.handle(delete_branch(b"v" * 16), ctx).messages == [answer]

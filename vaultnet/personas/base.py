@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import msgpack
 
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
-from vaultnet.group.firewall import is_fresh
+from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters
@@ -424,11 +424,23 @@ class GroupPersona:
             out.note(FIREWALL_ANSWERED, msg.dst.name, msg.trace_id, action=msg.action)
             if isinstance(entry.result, Message):
                 out.send(entry.result)
+            elif client:
+                out.send(self._synchronising(msg))
             return out
-        self.firewall.record(fw_key, _SYNCHRONISING, ctx.now(),
+        self.firewall.record(fw_key, SYNCHRONISING, ctx.now(),
                              origin=msg.sent_at if client else None)
         self._dispatch(msg, msg.payload, ctx, out)
         return out
+
+    def _synchronising(self, msg: Message) -> Message:
+        """The answer to a client's duplicate that arrives while the group is still agreeing
+        on the original (the firewall's "synchronising"): the request was accepted, its
+        answer is on its way, and re-sending it will not help."""
+        return self.group_message(msg.dst.name, msg.src.name, SYNCHRONISING.value,
+                                  {"action": msg.action}, msg.trace_id,
+                                  new_id(SYNCHRONISING.value, msg.msg_id),
+                                  dst_persona=msg.src.persona, dst_group=False,
+                                  relay=msg.src.relay)
 
     def _refuse_expired(self, msg: Message, ctx: Context, out: Outbox) -> None:
         """A client request dated outside the replay window (a replay, or a badly wrong
@@ -825,13 +837,6 @@ def _reflects(msg: Message) -> frozenset[bytes]:
             or not all(isinstance(d, bytes) and len(d) == DIGEST_SIZE for d in value)):
         raise FrameError("transfer lists malformed reflected actions")
     return frozenset(value)
-
-
-class _Synchronising:
-    """Firewall result for a request still being agreed."""
-
-
-_SYNCHRONISING = _Synchronising()
 
 
 def new_id(*parts: bytes | str) -> bytes:

@@ -22,6 +22,7 @@ from vaultnet.personas.base import (
 )
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, RecordStore, copy_name
+from vaultnet.wire import FrameError
 
 DEFAULT_ALLOWANCE = 1 << 40
 
@@ -117,6 +118,26 @@ class MaidManager(GroupPersona):
         out.send(self.group_message(msg.src.name, body_bytes(msg, "key"), action, body,
                                     msg.trace_id, new_id("mm-" + action, msg.msg_id),
                                     dst_persona=Persona.VERSION_MANAGER))
+
+    def on_version_result(self, msg: Message, payload: bytes, ctx: Context,
+                          out: Outbox) -> None:
+        """The VersionManagers' answer to a version request we forwarded: on to the client,
+        and into the firewall (Uf) so the client's retry gets it too."""
+        if msg.src.persona is not Persona.VERSION_MANAGER:
+            raise FrameError("a version result comes from VersionManagers")
+        answer = msg.body.get("answer")
+        if not isinstance(answer, dict):
+            raise FrameError("version result without an answer")
+        client, request = msg.dst.name, body_bytes(msg, "id", 16)
+        reply_to = Authority.from_wire(msg.body.get("reply"))
+        if reply_to.name != client:
+            raise FrameError("version result for another client")
+        reply = self.group_message(client, client, "version_answer", answer, msg.trace_id,
+                                   new_id("version_answer", request),
+                                   dst_persona=Persona.MAID_NODE, dst_group=False,
+                                   relay=reply_to.relay)
+        out.send(reply)
+        self.firewall.update(client + request, reply, ctx.now())
 
     def _refuse_version(self, msg: Message, reason: str, out: Outbox, ctx: Context) -> None:
         self._record_reply(msg, self._reply(msg, "version_answer", {

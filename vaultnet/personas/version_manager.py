@@ -13,8 +13,11 @@ Decisions:
 * **Creation** is a put with no parent into an absent tree, carrying the limits; a put with a
   parent into an absent tree is refused ("no version tree"), so a typo in the key does not
   silently create a tree whose first version would become the root.
-* **Answers go to the client directly** from the VersionManager group (not back through the
-  MaidManagers): the MaidManagers keep no state for these operations.
+* **Answers to mutations go back through the client's MaidManagers** (`version_result`), which
+  send them on and record them in their firewall (Uf): a client's retry of a put or delete
+  whose answer was lost reaches the MaidManagers again and gets the recorded answer, where a
+  direct answer would have left them nothing to give (seed 002 draws Uf at every group that
+  answers a client). Reads are answered directly and recorded here.
 * **No owner**: any account may put versions into or delete branches of any tree; two clients
   forking one tree is the intended use. The MaidManager's check is that the version's chunk is
   stored in the putting client's account.
@@ -45,6 +48,8 @@ from vaultnet.wire import FrameError
 
 VERSION_PUT = "version_put"
 VERSION_DELETED = "version_deleted"
+VERSION_RESULT = "version_result"
+"""The VersionManagers' agreed answer to a put or delete, sent to the client's MaidManagers."""
 DEFAULT_MAX_VERSIONS = 100
 DEFAULT_MAX_BRANCHES = 10
 LIMIT_CEILING = 10_000
@@ -169,11 +174,12 @@ class VersionManager(GroupPersona):
 
     def _answer(self, key: bytes, action: dict[str, Any], body: dict[str, Any], out: Outbox,
                 trace: bytes) -> None:
-        to = Authority.from_wire(action["reply"])
-        out.send(self.group_message(key, to.name, "version_answer", body, trace,
-                                    new_id("version_answer", action["id"]),
-                                    dst_persona=Persona.MAID_NODE, dst_group=False,
-                                    relay=to.relay))
+        client = Authority.from_wire(action["reply"]).name
+        out.send(self.group_message(key, client, VERSION_RESULT,
+                                    {"id": action["id"], "reply": action["reply"],
+                                     "answer": body},
+                                    trace, new_id(VERSION_RESULT, action["id"]),
+                                    dst_persona=Persona.MAID_MANAGER))
 
     # -- reads, straight from the client -------------------------------------------------------
 
