@@ -8,6 +8,7 @@ import math
 from collections import Counter
 
 from vaultnet import Testnet
+from vaultnet import events as ev
 from vaultnet.churn_scenario import replication_ok, stored_by
 from vaultnet.personas.integrity import CHECK_TIMEOUT, PERIODIC_BATCH, PERIODIC_INTERVAL
 from vaultnet.personas.pmid_manager import RANK_FLOOR, rank
@@ -83,3 +84,68 @@ async def test_without_churn_periodic_checks_sink_the_liar_and_the_loser(autojum
         reader = await net.client()
         for i, chunk in enumerate(chunks):
             assert await reader.get(chunk) == bytes([i]) * 2000
+
+
+async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock) -> None:
+    """Sr: a DataManager lead that reports every holder it checks as failed (a lying or
+    broken lead) only casts its own vote; the other members check the holders themselves with
+    its nonce, find them honest and do not vote, so no holder is removed or penalised."""
+    async with Testnet(vaults=16, transport="sim", seed=5) as net:
+        client = await net.client()
+        chunks = [await client.put(bytes([i]) * 1500) for i in range(12)]
+        await net.wait_for(lambda: replication_ok(net, chunks), 60, "every copy on its holders")
+        copies = [copy_name(c, kind) for c in chunks for kind in CopyKind]
+        leads = Counter(net.true_close_group(copy)[0] for copy in copies)
+        liar = next(v for v in net.vaults if v.name == leads.most_common(1)[0][0])
+        assert liar.host is not None
+        lying = liar.host.data_manager
+        accused: list[tuple[Name, Name]] = []
+
+        def accuse_every_holder(copy, content, ctx, out):  # type: ignore[no-untyped-def]
+            check = lying._checks.pop(copy, None)
+            record = lying.records.get(copy)
+            if check is None or check.expected is not None or record is None:
+                return
+            for holder in record["holders"]:
+                if holder != ctx.own and ctx.is_live(holder):
+                    accused.append((copy, holder))
+                    lying._failed(copy, holder, check.nonce, ctx, out)
+
+        lying.content_verified = accuse_every_holder  # type: ignore[method-assign]
+        votes: list[Name] = []
+        for vault in net.vaults:
+            if vault is not liar and vault.host is not None:
+                manager = vault.host.data_manager
+                manager.propose = _recording(manager.propose, vault.name, votes)  # type: ignore[method-assign]
+        answers: set[tuple[Name, Name]] = set()  # (member that heard it, holder)
+        net.bus.add_sink(lambda e: answers.add((e.vault, e.src_name))
+                         if isinstance(e, ev.MessageReceived)
+                         and e.action == "challenge_response" else None)
+
+        def members_checked() -> bool:
+            others = [v for v in net.vaults if v is not liar and v.host is not None]
+            return bool(accused) and all(
+                len({m for m, h in answers if h == holder and m != liar.name}) >= 2
+                for _, holder in accused) and not any(
+                copy in v.host.data_manager._checks for v in others  # type: ignore[union-attr]
+                for copy, _ in accused)
+
+        for copy in copies:
+            lying._check_queue[copy] = None  # the lead checks every copy it leads now
+        await net.wait_for(members_checked, 120, "the other members checked the accused")
+        assert votes == [], "an honest member voted to remove an honest holder"
+        assert all(r == 1.0 for r in ranks(net).values()), ranks(net)
+        for copy, holder in accused:
+            assert holder in stored_by(net, copy), "an accused honest holder lost its copy"
+        reader = await net.client()
+        for i, chunk in enumerate(chunks):
+            assert await reader.get(chunk) == bytes([i]) * 1500
+
+
+def _recording(propose, own: Name, votes: list[Name]):  # type: ignore[no-untyped-def]
+    """`propose`, noting `own` whenever it votes to fail a holder."""
+    def wrapped(key, action, ctx, out, trace):  # type: ignore[no-untyped-def]
+        if action.get("op") == "integrity_failed":
+            votes.append(own)
+        propose(key, action, ctx, out, trace)
+    return wrapped

@@ -20,6 +20,7 @@ class Ctx:
     def __init__(self, own: Name, clock: list[float]) -> None:
         self.own = own
         self._clock = clock
+        self._nonces = 0
 
     def now(self) -> float:
         return self._clock[0]
@@ -41,6 +42,10 @@ class Ctx:
 
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
         return closest(target, [m for m in MEMBERS if m not in exclude], k)
+
+    def nonce(self) -> bytes:
+        self._nonces += 1
+        return self._nonces.to_bytes(16, "big")
 
 
 class Manager(GroupPersona):

@@ -18,6 +18,7 @@ from vaultnet.personas.base import (
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
     Outbox,
+    canonical,
 )
 from vaultnet.personas.data_manager import KEEP, NO_RECORD, REPLACED, DataManager
 from vaultnet.personas.integrity import CHECK_TIMEOUT, UNSTORED_WAIT, expected_answer
@@ -258,6 +259,13 @@ def test_the_lead_challenges_a_holder_that_never_confirmed_and_replaces_it(
         manager.handle(answer(OTHER, b"", bytes([40 + i]) * 16), ctx)
         clock[0] += CHECK_TIMEOUT + 1
         manager.tick(ctx)
+    assert manager.records.get(GROUP)["holders"] == [HOLDER, OTHER]  # our vote alone: kept
+    verdict = canonical({"op": "integrity_failed", "holder": OTHER, "nonce": nonce})
+    for member in [m for m in MEMBERS if m not in (lead, GROUP)][:2]:  # their own checks agree
+        manager.handle(Message(src=Authority(GROUP, Persona.DATA_MANAGER, group=True),
+                               dst=Authority(GROUP, Persona.DATA_MANAGER, group=True),
+                               action="sync", msg_id=member[:16], trace_id=bytes(16),
+                               sender=member, body={"k": GROUP, "a": verdict}), ctx)
     record = manager.records.get(GROUP)
     assert record is not None and record["failed"] == [OTHER]
     assert record["holders"][0] == HOLDER and len(record["holders"]) == 2

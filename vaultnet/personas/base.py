@@ -109,6 +109,11 @@ class Context(Protocol):
 
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]: ...
 
+    def nonce(self) -> bytes:
+        """16 bytes nobody else can predict (on the simulator: from the vault's seeded
+        generator, so a seed still reproduces its run)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Note:

@@ -4,6 +4,7 @@ turns their outboxes into sent messages and events. The only place personas meet
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from vaultnet import events as ev
 from vaultnet.messages import Message, Persona, network_time
 from vaultnet.personas.base import GroupPersona, Outbox, share_stash
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.integrity import NONCE_SIZE
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.pmid_manager import PmidManager
@@ -75,6 +77,11 @@ class VaultContext:
         if vault.group_views.covering(group, distance(group, sender), self.now()) is not None:
             return False
         return sender not in vault.routing or vault.view_may_be_incomplete(group)
+
+    def nonce(self) -> bytes:
+        vault = self._vault
+        return (vault.rng.randbytes(NONCE_SIZE) if vault.endpoint.reproducible
+                else secrets.token_bytes(NONCE_SIZE))
 
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
         names = [p for p in self._vault.routing.peers if p not in exclude]

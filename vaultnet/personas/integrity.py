@@ -7,8 +7,12 @@ Decisions:
 - Only the lead challenges (one set of challenges per copy, not four). It needs the content
   to know the right answer: from its stash, or fetched from a holder and checked against the
   copy's name first (so a liar cannot pass by also serving wrong content).
-- The lead's verdict is sent to the other members, which apply the same removal: a member
-  cannot recheck without the content, and the lead is one of them by their own view.
+- A failed check is a *suspicion*, not a verdict (seed 002 draws the check with "Sr": the
+  group syncs the result). The lead votes for the holder's removal and asks the other
+  members to check the holder themselves with the same nonce (`integrity_failure`); each
+  member fetches the content it needs, verifies it against the copy's name, challenges the
+  holder and votes the same only if its own check fails. The holder is removed and penalised
+  when a sync quorum (3 of 4) voted: a lying lead alone cannot evict an honest holder.
 - The lead does not challenge itself when it is also a holder (it cannot audit its own disk
   honestly); that copy is audited when another member leads its group.
 - A holder chosen less than NEW_HOLDER_GRACE ago that has not yet said "stored" is not
@@ -24,8 +28,8 @@ Decisions:
 - On a quiet network too: every PERIODIC_INTERVAL a lead queues the next PERIODIC_BATCH copies
   it leads, walking its records in name order and wrapping around, so a holder that lies or
   loses data is caught without any churn (see PERIODIC_BATCH for the bound).
-- Nonces are derived from (lead, copy, time): unpredictable enough for a holder that does not
-  know when it will be asked; a real network would use a random source.
+- Nonces are random (`Context.nonce`: the OS's generator; the vault's seeded one on the
+  simulator, so a seed reproduces its run), so a holder cannot precompute answers.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ leading 100 copies: every 250 s), at a cost of at most 0.4 content fetches a sec
 PERIODIC_SCAN = 256
 """Records looked at per periodic step at most (those the vault does not lead are skipped):
 the walk costs a bounded read however large the table."""
+NONCE_SIZE = 16
+"""Bytes of a challenge's nonce (`Context.nonce`)."""
 FAILED_CHECK = "failed integrity check"
 INTEGRITY_FAILED = "integrity_failed"
 
@@ -72,17 +78,22 @@ class _Check:
     expected: bytes | None = None  # None until the lead has the verified content
     waiting: set[Name] = field(default_factory=set)
     retried: bool = False
+    only: Name | None = None
+    """The one holder a member checks at the lead's request (None: every holder, as lead)."""
 
 
 class IntegrityChecks:
-    """Mixed into DataManager, which provides `records`, `stash`, `is_lead`, `_fetch` and
-    `_remove_holder(copy, holder, reason, op_id, ctx, out)`."""
+    """Mixed into DataManager, which provides `records`, `stash`, `is_lead`, `propose`,
+    `_fetch` and `_remove_holder(copy, holder, reason, op_id, ctx, out)`."""
 
     if TYPE_CHECKING:  # what the mixin uses of DataManager (and its GroupPersona base)
         records: RecordStore
         stash: PayloadStash
 
         def is_lead(self, group_name: Name, ctx: Context) -> bool: ...
+
+        def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                    trace: bytes) -> None: ...
 
         def _fetch(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
                    trace: bytes, client: tuple[Authority, bytes, bytes] | None = None,
@@ -209,12 +220,18 @@ class IntegrityChecks:
                 if ctx.is_live(holder):
                     self._failed(copy, holder, check.nonce, ctx, out)
 
-    def _start_check(self, copy: Name, ctx: Context, out: Outbox) -> None:
+    def _start_check(self, copy: Name, ctx: Context, out: Outbox, nonce: bytes | None = None,
+                     only: Name | None = None) -> None:
+        """As lead, check every holder of `copy`; as a member asked by the lead, check `only`
+        with the lead's `nonce`."""
         record = self.records.get(copy)
-        if record is None or copy in self._checks or not self.is_lead(copy, ctx):
+        if record is None or copy in self._checks:
             return
-        nonce = new_id("nonce", ctx.own, copy, str(ctx.now()))
-        self._checks[copy] = _Check(nonce, ctx.now())
+        if only is None and not self.is_lead(copy, ctx):
+            return
+        self._checks[copy] = _Check(nonce or ctx.nonce(), ctx.now(), only=only)
+        while len(self._checks) > CHECKS_QUEUED:
+            self._checks.popitem(last=False)
         content = self.stash.get(copy)
         if content is None:
             self._fetch(copy, record, ctx, out, trace=bytes(16))
@@ -230,7 +247,7 @@ class IntegrityChecks:
         check.expected = expected_answer(content, check.nonce)
         check.started = ctx.now()
         check.waiting = {h for h in record["holders"] if ctx.is_live(h) and h != ctx.own
-                         and self._settled_holder(copy, h, ctx)}
+                         and check.only in (None, h) and self._settled_holder(copy, h, ctx)}
         self._challenge(copy, check, sorted(check.waiting), ctx, out)
 
     @staticmethod
@@ -263,25 +280,38 @@ class IntegrityChecks:
 
     def _failed(self, copy: Name, holder: Name, nonce: bytes, ctx: Context,
                 out: Outbox) -> None:
-        """Remove and penalise `holder` here, and tell the other members to do the same."""
-        op_id = new_id("integrity", copy, holder, nonce)
-        self._remove_holder(copy, holder, FAILED_CHECK, op_id, ctx, out)
-        out.note(INTEGRITY_FAILED, copy, bytes(16), holder=holder)
-        out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
-                         dst=Authority(copy, Persona.DATA_MANAGER, group=True),
-                         action="integrity_failure", msg_id=op_id, trace_id=bytes(16),
-                         sender=b"", body={"copy": copy, "holder": holder, "nonce": nonce}))
+        """Our own check of `holder` failed: vote for its removal (Sr) and, as the lead, ask
+        the other members to check it with the same nonce before they vote too."""
+        verdict = {"op": "integrity_failed", "holder": holder, "nonce": nonce}
+        if self.is_lead(copy, ctx):
+            out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
+                             dst=Authority(copy, Persona.DATA_MANAGER, group=True),
+                             action="integrity_failure",
+                             msg_id=new_id("integrity", copy, holder, nonce),
+                             trace_id=bytes(16), sender=b"", body=verdict | {"copy": copy}))
+        self.propose(copy, verdict, ctx, out, bytes(16))
 
     def on_integrity_failure(self, msg: Message, payload: bytes, ctx: Context,
                              out: Outbox) -> None:
-        """The lead found a holder failing a check: apply the same removal (we are members,
-        it is the lead in our own view)."""
+        """The lead (by our own view) found a holder failing a check: check that holder
+        ourselves with the lead's nonce; only our own failed check makes us vote."""
         copy, holder = body_bytes(msg, "copy"), body_bytes(msg, "holder")
+        nonce = body_bytes(msg, "nonce", NONCE_SIZE)
         group = ctx.close_group(copy)
-        if msg.sender == ctx.own or not group or group[0] != msg.sender:
+        record = self.records.get(copy)
+        if (msg.sender == ctx.own or not group or group[0] != msg.sender or record is None
+                or holder not in record["holders"]):
             return
-        op_id = new_id("integrity", copy, holder, body_bytes(msg, "nonce", None))
-        self._remove_holder(copy, holder, FAILED_CHECK, op_id, ctx, out)
+        self._start_check(copy, ctx, out, nonce=nonce, only=holder)
+
+    def commit_integrity_failed(self, copy: Name, action: dict[str, Any], ctx: Context,
+                                out: Outbox, trace: bytes) -> None:
+        """A sync quorum of members failed the holder in their own checks: remove it,
+        re-replicate, penalise."""
+        holder, nonce = action["holder"], action["nonce"]
+        self._remove_holder(copy, holder, FAILED_CHECK, new_id("integrity", copy, holder, nonce),
+                            ctx, out)
+        out.note(INTEGRITY_FAILED, copy, trace, holder=holder)
 
 
 def answer_challenge(content: bytes | None, nonce: bytes, lying: bool) -> bytes:

@@ -151,6 +151,9 @@ class Endpoint(abc.ABC):
     """A vault's (or client's) attachment to a transport."""
 
     address: str
+    reproducible = False
+    """Whether runs on this transport replay from a seed (the simulator): randomness a vault
+    draws must then come from its seeded generator, not the OS."""
 
     @abc.abstractmethod
     async def listen(self, nursery: trio.Nursery, handler: ConnectionHandler) -> str:

@@ -235,6 +235,8 @@ class SimEndpoint(Endpoint):
     """A vault's or client's attachment to the simulator; its rng (seeded by its name) supplies
     the handshake's ephemeral keys, so a seeded run reproduces byte for byte."""
 
+    reproducible = True
+
     def __init__(self, net: SimNetwork, identity: Identity, role: str,
                  network_key: bytes | None = None) -> None:
         self.net = net
