@@ -86,3 +86,21 @@ def test_invalid_parent_and_unknown_tip(version: Runner, tmp_path: Path) -> None
     one_line_error(version("put", "errors", str(source), "--parent", "1:xyzxyzxyz"), 2,
                    "not hex")
     one_line_error(version("put", "errors", str(tmp_path / "missing")), 1, "cannot read")
+
+
+def test_mode_and_owner_flags(version: Runner, tmp_path: Path) -> None:
+    source = tmp_path / "a.txt"
+    source.write_text("mine alone")
+    (root,) = ok(version("put", "diary", str(source), "--mode", "private"))
+    assert ok(version("list", "diary")) == [root]  # the owner reads its private tree
+    one_line_error(version("put", "diary", str(source), "--mode", "public"), 1,
+                   "--mode and --owner apply when a tree is created")
+    one_line_error(version("put", "plans", str(source), "--owner", "ab" * 64), 1,
+                   "add --mode shared")
+    one_line_error(version("put", "plans", str(source), "--mode", "shared", "--owner", "ab"),
+                   2, "not a client name")
+    one_line_error(version("put", "plans", str(source), "--mode", "secret"), 2,
+                   "invalid choice")
+    (shared,) = ok(version("put", "plans", str(source), "--mode", "shared",
+                           "--owner", "ab" * 64))
+    assert ok(version("list", "plans")) == [shared]

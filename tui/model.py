@@ -24,8 +24,9 @@ from vaultnet.personas import version_manager as vm
 from vaultnet.personas.integrity import FAILED_CHECK, INTEGRITY_FAILED
 from vaultnet.personas.pmid_manager import rank
 from vaultnet.personas.pmid_node import EVICTED
-from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
+from vaultnet.personas.version_tree import VersionName
 from vaultnet.store import CopyKind, copy_name
+from vaultnet.wire import FrameError
 from vaultnet.xor import Name, distance, short
 
 if TYPE_CHECKING:
@@ -589,8 +590,8 @@ class NetworkModel:
             if majority is not None:
                 holder = next(n for n, e in encoded.items() if e == majority)
                 try:
-                    tree = StructuredDataVersions.from_record(records[holder])
-                except VersionTreeError:
+                    tree = vm.tree_of_record(records[holder])[0]
+                except FrameError:
                     tree = None
             states.append((item.key, VersionedState(
                 parents=() if tree is None else tuple(

@@ -1,7 +1,8 @@
 """vaultnet: a runnable MaidSafe-style vault network (trio), its dashboard and test fixtures."""
 
 from vaultnet.identity import Identity
+from vaultnet.personas.tree_access import TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.testnet import NotSettled, Testnet, TestnetError
 
-__all__ = ["Identity", "NotSettled", "Testnet", "TestnetError", "VersionName"]
+__all__ = ["Identity", "NotSettled", "Testnet", "TestnetError", "TreeMode", "VersionName"]

@@ -16,8 +16,10 @@ Decisions:
   for it, which the CLI does not offer.
 - A full TIP (128 hex characters) goes to the network as it is, so an unknown one is the
   network's NoSuchVersion; a prefix is resolved first ("no version ... in this tree").
+- A new tree is public unless `--mode` says otherwise; `--owner` (a client's name, repeatable)
+  names the other owners of a shared tree. Both are refused for a tree that exists.
 - Refusals are one line `vaultnet: error: KIND: ...` (KIND: invalid version, no such version,
-  branch limit) and exit 1.
+  branch limit, not an owner) and exit 1.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ from vaultnet.client import (
     MaidClient,
     NoAnswer,
     NoSuchVersion,
+    NotOwner,
     VersionError,
     VersionLimit,
 )
+from vaultnet.personas.tree_access import TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.xor import NAME_SIZE, Name, name_of
 
@@ -73,6 +77,17 @@ def tree_key(text: str) -> Name:
     return name_of(text.encode())
 
 
+def client_name(text: str) -> Name:
+    """A client's name on the command line: 128 hex characters."""
+    try:
+        name = bytes.fromhex(text)
+    except ValueError:
+        name = b""
+    if len(name) != NAME_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a client name (128 hex characters)")
+    return name
+
+
 def show(version: VersionName) -> str:
     return f"{version.index}:{version.id.hex()}"
 
@@ -91,6 +106,12 @@ def add_version_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     put.add_argument("file", type=Path, metavar="FILE")
     put.add_argument("--parent", type=version_ref, default=None, metavar="VERSION",
                      help="the version to put it under (default: the only tip, or a new tree)")
+    put.add_argument("--mode", choices=[m.value for m in TreeMode], default=None,
+                     help="who may use a new tree: private (only you), public (anyone reads, "
+                          "you write; the default), shared (you and each --owner)")
+    put.add_argument("--owner", type=client_name, action="append", default=[], metavar="NAME",
+                     help="another owner of a new shared tree (a client's 128-hex name); "
+                          "repeat for more")
     listing = commands.add_parser("list", help="the tips of the tree")
     listing.add_argument("key", type=tree_key, metavar="KEY")
     for name, text in (("branch", "the branch from TIP back to the root"),
@@ -107,7 +128,11 @@ def cmd_version(args: argparse.Namespace) -> int:
     key = args.key
     if args.version_command == "put":
         data = chunk_from_file(args.file)
-        print(show(_run(args, lambda client: _put(client, key, data, args.parent))))
+        mode = TreeMode(args.mode) if args.mode else None
+        if args.owner and mode is not TreeMode.SHARED:
+            raise CommandError("--owner names owners of a shared tree: add --mode shared")
+        print(show(_run(args, lambda client: _put(client, key, data, args.parent, mode,
+                                                  args.owner))))
     elif args.version_command == "list":
         for version in _run(args, lambda client: client.get_versions(key)):
             print(show(version))
@@ -122,7 +147,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 _KINDS: tuple[tuple[type[VersionError], str], ...] = (
     (InvalidVersion, "invalid version"), (NoSuchVersion, "no such version"),
-    (VersionLimit, "branch limit"))
+    (VersionLimit, "branch limit"), (NotOwner, "not an owner"))
 
 
 def _run(args: argparse.Namespace, operation: Callable[[MaidClient], Awaitable[T]]) -> T:
@@ -140,8 +165,8 @@ def _run(args: argparse.Namespace, operation: Callable[[MaidClient], Awaitable[T
     return result
 
 
-async def _put(client: MaidClient, key: Name, data: bytes,
-               parent_ref: tuple[int, str] | None) -> VersionName:
+async def _put(client: MaidClient, key: Name, data: bytes, parent_ref: tuple[int, str] | None,
+               mode: TreeMode | None, owners: list[Name]) -> VersionName:
     if parent_ref is not None:
         parent: VersionName | None = await _resolve(client, key, parent_ref, exact=False)
     else:
@@ -153,8 +178,10 @@ async def _put(client: MaidClient, key: Name, data: bytes,
             raise CommandError(f"the tree has {len(tips)} tips; choose one with --parent "
                                "(see 'vaultnet version list')")
         parent = tips[0] if tips else None
+    if parent is not None and mode is not None:
+        raise CommandError("--mode and --owner apply when a tree is created; this one exists")
     version = VersionName(parent.index + 1 if parent else 0, await client.put(data))
-    await client.put_version(key, parent, version)
+    await client.put_version(key, parent, version, mode=mode or TreeMode.PUBLIC, owners=owners)
     return version
 
 

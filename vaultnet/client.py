@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any, TypeVar, overload
 
 import trio
@@ -17,6 +18,7 @@ import trio
 from vaultnet.group.firewall import SYNCHRONISING
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id, network_time
+from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, chunk_name_of, copy_name
@@ -139,13 +141,18 @@ class VersionLimit(VersionError):
     """The put would exceed the tree's branch limit."""
 
 
+class NotOwner(VersionError):
+    """The tree's mode and owners do not let this client do that (write a tree it does not
+    own, read a private or shared tree it is not an owner of)."""
+
+
 class VersionNoAnswer(NoAnswer, VersionError):
     """A version request nobody answered in time."""
 
 
 _VERSION_ERRORS: dict[str, type[VersionError]] = {
     "InvalidParameter": InvalidVersion, "AccountRefused": InvalidVersion,
-    "NoSuchElement": NoSuchVersion, "CannotExceedLimit": VersionLimit,
+    "NoSuchElement": NoSuchVersion, "CannotExceedLimit": VersionLimit, "NotOwner": NotOwner,
 }
 
 
@@ -336,15 +343,24 @@ class MaidClient:
 
     async def put_version(self, key: Name, parent: VersionName | None, version: VersionName,
                           max_versions: int | None = None, max_branches: int | None = None,
-                          trace: bytes | None = None) -> list[VersionName]:
+                          trace: bytes | None = None, mode: TreeMode = TreeMode.PUBLIC,
+                          owners: Iterable[Name] = ()) -> list[VersionName]:
         """Put `version` (whose chunk this client has put) under `parent` in the tree at `key`;
-        `parent=None` creates the tree with the given limits. Returns the versions the put
+        `parent=None` creates the tree with the given limits, owned by this client, with
+        `mode` (and, for a shared tree, the other `owners`). Returns the versions the put
         pushed out of the tree (the root, past the version limit). `trace` ties the
         operation's events together (a new one if not given)."""
+        if not isinstance(mode, TreeMode):
+            raise TypeError(f"mode must be a TreeMode, not {type(mode).__name__}")
+        others = sorted({_owner(n) for n in owners} - {self.name})
+        if others and mode is not TreeMode.SHARED:
+            raise ValueError(f"a {mode.value} tree has one owner; name owners for a shared one")
+        if len(others) + 1 > MAX_OWNERS:
+            raise ValueError(f"a shared tree has at most {MAX_OWNERS} owners")
         body = {"key": _key(key),
                 "parent": None if parent is None else _version(parent, "parent").to_record(),
                 "version": _version(version, "version").to_record(), "max_versions": max_versions,
-                "max_branches": max_branches}
+                "max_branches": max_branches, "mode": mode.value, "owners": others}
         answer = await self._version_request(key, "put_version", body, Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
         return _versions_of(answer, "removed")
@@ -413,6 +429,12 @@ def _key(key: object) -> bytes:
     if not isinstance(key, bytes) or len(key) != NAME_SIZE:
         raise ClientError("a versioned item's key is 64 bytes (128 hex characters)")
     return key
+
+
+def _owner(name: object) -> bytes:
+    if not isinstance(name, bytes) or len(name) != NAME_SIZE:
+        raise ClientError("an owner is a client's 64-byte name (its .name)")
+    return name
 
 
 def _versions_of(answer: Message, field: str) -> list[VersionName]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from vaultnet import Testnet
 from vaultnet.client import MaidClient
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
@@ -23,8 +25,9 @@ def group_holds(net: Testnet, key: Name, tips: list[VersionName]) -> bool:
 
 
 async def put_version(client: MaidClient, key: Name, parent: VersionName | None, index: int,
-                      content: bytes, **limits: int) -> VersionName:
-    """Put `content` as a chunk, then as version `index` under `parent`."""
+                      content: bytes, **options: Any) -> VersionName:
+    """Put `content` as a chunk, then as version `index` under `parent` (`options`: the
+    limits, mode and owners of a new tree)."""
     version = VersionName(index, await client.put(content))
-    await client.put_version(key, parent, version, **limits)
+    await client.put_version(key, parent, version, **options)
     return version

@@ -6,8 +6,8 @@ import pytest
 
 from tests.data.helpers import nothing_stored
 from tests.versions.helpers import group_holds, member_trees, put_version
-from vaultnet import Testnet
-from vaultnet.client import InvalidVersion, NoSuchVersion, VersionLimit
+from vaultnet import Testnet, TreeMode
+from vaultnet.client import InvalidVersion, NoSuchVersion, NotOwner, VersionLimit
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.xor import name_of
 
@@ -17,7 +17,8 @@ async def test_two_clients_fork_and_delete_until_fork(autojump_clock, seed: int)
     key = name_of(b"shared document")
     async with Testnet(vaults=16, transport="sim", seed=seed) as net:
         alice, bob = await net.client(), await net.client()
-        v0 = await put_version(alice, key, None, 0, b"draft 0")
+        v0 = await put_version(alice, key, None, 0, b"draft 0", mode=TreeMode.SHARED,
+                               owners=[bob.name])
         v1 = await put_version(alice, key, v0, 1, b"draft 1 by alice")
         v2a = await put_version(alice, key, v1, 2, b"draft 2 by alice")
         v2b = await put_version(bob, key, v1, 2, b"draft 2 by bob")
@@ -95,8 +96,57 @@ async def test_versions_on_tcp() -> None:
     key = name_of(b"over tcp")
     async with Testnet(vaults=16, transport="tcp") as net:
         alice, bob = await net.client(), await net.client()
-        v0 = await put_version(alice, key, None, 0, b"tcp root")
+        v0 = await put_version(alice, key, None, 0, b"tcp root", mode=TreeMode.SHARED,
+                               owners=[bob.name])
         v1a = await put_version(alice, key, v0, 1, b"tcp alice")
         v1b = await put_version(bob, key, v0, 1, b"tcp bob")
         assert await bob.get_versions(key) == sorted([v1a, v1b])
         await net.wait_for(lambda: group_holds(net, key, [v1a, v1b]), 30, "trees agree")
+
+
+async def test_owners_and_modes(autojump_clock) -> None:
+    """A private tree is its owner's alone; a public one anyone reads and only its owner
+    writes; a shared one its owners read and write. Refusals are NotOwner and change nothing."""
+    async with Testnet(vaults=16, transport="sim", seed=9) as net:
+        owner, friend, stranger = await net.client(), await net.client(), await net.client()
+        private, public, shared = (name_of(b"private"), name_of(b"public"),
+                                   name_of(b"shared"))
+        p0 = await put_version(owner, private, None, 0, b"diary", mode=TreeMode.PRIVATE)
+        u0 = await put_version(owner, public, None, 0, b"notice")  # public by default
+        s0 = await put_version(owner, shared, None, 0, b"plan", mode=TreeMode.SHARED,
+                               owners=[friend.name])
+        theirs = VersionName(1, await stranger.put(b"graffiti"))
+        mine = VersionName(1, await friend.put(b"friend's edit"))
+
+        for key, root in ((private, p0), (shared, s0)):
+            with pytest.raises(NotOwner):
+                await stranger.get_versions(key)
+            with pytest.raises(NotOwner):
+                await stranger.get_branch(key, root)
+        assert await stranger.get_versions(public) == [u0]
+        for key, root in ((private, p0), (public, u0), (shared, s0)):
+            with pytest.raises(NotOwner):
+                await stranger.put_version(key, root, theirs)
+            with pytest.raises(NotOwner):
+                await stranger.delete_branch(key, root)
+        with pytest.raises(NotOwner):
+            await friend.get_versions(private)
+        with pytest.raises(NotOwner):
+            await friend.put_version(public, u0, mine)
+
+        await friend.put_version(shared, s0, mine)
+        assert await owner.get_versions(shared) == [mine]
+        assert await owner.get_versions(private) == [p0]
+        await net.wait_for(lambda: group_holds(net, private, [p0]) and group_holds(
+            net, public, [u0]) and group_holds(net, shared, [mine]), 30, "refusals changed nothing")
+
+
+async def test_owners_are_checked_by_the_client_before_sending(autojump_clock) -> None:
+    async with Testnet(vaults=8, transport="sim", seed=2) as net:
+        client, other = await net.client(), await net.client()
+        version = VersionName(0, await client.put(b"v"))
+        with pytest.raises(ValueError, match="one owner"):
+            await client.put_version(name_of(b"k"), None, version, mode=TreeMode.PRIVATE,
+                                     owners=[other.name])
+        with pytest.raises(TypeError, match="TreeMode"):
+            await client.put_version(name_of(b"k"), None, version, mode="shared")  # type: ignore[arg-type]

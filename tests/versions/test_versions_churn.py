@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.versions.helpers import group_holds, put_version
-from vaultnet import Testnet
+from vaultnet import Testnet, TreeMode
 from vaultnet.xor import name_of
 
 
@@ -17,7 +17,8 @@ async def test_version_trees_survive_churn_of_their_groups(autojump_clock, seed:
         alice, bob = await net.client(), await net.client()
         tips = {}
         for i, key in enumerate(keys):
-            v0 = await put_version(alice, key, None, 0, b"root %d" % i)
+            v0 = await put_version(alice, key, None, 0, b"root %d" % i, mode=TreeMode.SHARED,
+                                   owners=[bob.name])
             v1a = await put_version(alice, key, v0, 1, b"alice %d" % i)
             v1b = await put_version(bob, key, v0, 1, b"bob %d" % i)
             tips[key] = sorted([v1a, v1b])

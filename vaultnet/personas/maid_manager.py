@@ -103,7 +103,7 @@ class MaidManager(GroupPersona):
                                  ctx)
             return
         self._forward_version(msg, "put_version", ("parent", "version", "max_versions",
-                                                   "max_branches"), out)
+                                                   "max_branches", "mode", "owners"), out)
 
     def on_delete_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         if msg.src.name not in self.accounts:

@@ -18,9 +18,13 @@ Decisions:
   whose answer was lost reaches the MaidManagers again and gets the recorded answer, where a
   direct answer would have left them nothing to give (seed 002 draws Uf at every group that
   answers a client). Reads are answered directly and recorded here.
-* **No owner**: any account may put versions into or delete branches of any tree; two clients
-  forking one tree is the intended use. The MaidManager's check is that the version's chunk is
-  stored in the putting client's account.
+* **Owners** (`tree_access.py`): the client that creates a tree owns it, and its mode says who
+  else reads and writes: private (only the owner), public (anyone reads, the owner writes),
+  shared (the owners it named read and write; two clients forking one tree). Default: public.
+  A refused request is answered `NotOwner`. The MaidManager also checks that a put version's
+  chunk is stored in the putting client's account.
+* **Stored record**: `{"tree": <the tree's canonical record>, "access": <mode and owners>}`;
+  a bare tree record (stored before trees had owners) has no owners and stays open to all.
 * A put or delete answer lists the versions it removed, so the client can delete their chunks
   through the normal flow.
 """
@@ -36,6 +40,12 @@ from vaultnet.personas.base import (
     Outbox,
     body_bytes,
     new_id,
+)
+from vaultnet.personas.tree_access import (
+    TreeAccess,
+    TreeMode,
+    mode_from_wire,
+    owners_from_wire,
 )
 from vaultnet.personas.version_tree import (
     StructuredDataVersions,
@@ -65,6 +75,24 @@ def version_from_wire(raw: Any) -> VersionName | None:
         raise FrameError(f"malformed version: {exc}") from exc
 
 
+NO_TREE = {"ok": False, "error": "NoSuchElement", "reason": "no version tree at this key"}
+NOT_OWNER = {"ok": False, "error": "NotOwner",
+             "reason": "the tree's owners do not include this client"}
+
+
+def tree_of_record(record: dict[str, Any]) -> tuple[StructuredDataVersions, TreeAccess]:
+    """A stored record as its tree and access (a bare tree record: open to everyone).
+    FrameError for a malformed one (a record can come from a peer's transfer)."""
+    try:
+        if "tree" not in record:
+            return (StructuredDataVersions.from_record(record),
+                    TreeAccess(TreeMode.PUBLIC, frozenset()))
+        return (StructuredDataVersions.from_record(record["tree"]),
+                TreeAccess.from_record(record.get("access")))
+    except VersionTreeError as exc:
+        raise FrameError(f"stored version tree is malformed: {exc}") from exc
+
+
 def limit_from_wire(raw: Any, default: int) -> int:
     if raw is None:
         return default
@@ -84,8 +112,14 @@ class VersionManager(GroupPersona):
         return [self.trees]
 
     def tree(self, key: bytes) -> StructuredDataVersions | None:
+        """The tree stored at `key`, if any."""
+        stored = self.stored(key)
+        return None if stored is None else stored[0]
+
+    def stored(self, key: bytes) -> tuple[StructuredDataVersions, TreeAccess] | None:
+        """The tree at `key` and who may use it, if there is one."""
         record = self.trees.get(key)
-        return None if record is None else StructuredDataVersions.from_record(record)
+        return None if record is None else tree_of_record(record)
 
     # -- mutations, from the MaidManager group -------------------------------------------------
 
@@ -99,7 +133,9 @@ class VersionManager(GroupPersona):
                   "max_versions": limit_from_wire(msg.body.get("max_versions"),
                                                   DEFAULT_MAX_VERSIONS),
                   "max_branches": limit_from_wire(msg.body.get("max_branches"),
-                                                  DEFAULT_MAX_BRANCHES)}
+                                                  DEFAULT_MAX_BRANCHES),
+                  "mode": mode_from_wire(msg.body.get("mode") or TreeMode.PUBLIC.value).value,
+                  "owners": sorted(owners_from_wire(msg.body.get("owners") or []))}
         version_from_wire(action["parent"])
         self._propose_for_client(key, msg, action, ctx, out)
 
@@ -121,19 +157,25 @@ class VersionManager(GroupPersona):
         parent = version_from_wire(action["parent"])
         version = version_from_wire(action["version"])
         assert version is not None
-        tree = self.tree(key)
-        if tree is None:
+        requester = Authority.from_wire(action["reply"]).name
+        stored = self.stored(key)
+        if stored is None:
             if parent is not None:
-                self._answer(key, action, {"ok": False, "error": "NoSuchElement",
-                                           "reason": "no version tree at this key"}, out, trace)
+                self._answer(key, action, NO_TREE, out, trace)
                 return
             tree = StructuredDataVersions(action["max_versions"], action["max_branches"])
+            access = TreeAccess.create(TreeMode(action["mode"]), requester, action["owners"])
+        else:
+            tree, access = stored
+            if not access.may_write(requester):
+                self._answer(key, action, NOT_OWNER, out, trace)
+                return
         try:
             dropped = tree.put(parent, version)
         except VersionTreeError as exc:
             self._refuse(key, action, exc, out, trace)
             return
-        self._store(key, tree)
+        self._store(key, tree, access)
         out.note(VERSION_PUT, key, trace, persona=self.persona.value, index=version.index,
                  tips=len(tree.get()), versions=len(tree))
         removed = [] if dropped is None else [dropped.to_record()]
@@ -143,10 +185,13 @@ class VersionManager(GroupPersona):
                              out: Outbox, trace: bytes) -> None:
         tip = version_from_wire(action["tip"])
         assert tip is not None
-        tree = self.tree(key)
-        if tree is None:
-            self._answer(key, action, {"ok": False, "error": "NoSuchElement",
-                                       "reason": "no version tree at this key"}, out, trace)
+        stored = self.stored(key)
+        if stored is None:
+            self._answer(key, action, NO_TREE, out, trace)
+            return
+        tree, access = stored
+        if not access.may_write(Authority.from_wire(action["reply"]).name):
+            self._answer(key, action, NOT_OWNER, out, trace)
             return
         before = set(_versions(tree))
         try:
@@ -155,15 +200,15 @@ class VersionManager(GroupPersona):
             self._refuse(key, action, exc, out, trace)
             return
         removed = sorted(before - set(_versions(tree)))
-        self._store(key, tree)
+        self._store(key, tree, access)
         out.note(VERSION_DELETED, key, trace, persona=self.persona.value, removed=len(removed),
                  tips=len(tree.get()), versions=len(tree))
         self._answer(key, action, {"ok": True, "removed": [v.to_record() for v in removed]},
                      out, trace)
 
-    def _store(self, key: bytes, tree: StructuredDataVersions) -> None:
+    def _store(self, key: bytes, tree: StructuredDataVersions, access: TreeAccess) -> None:
         if len(tree):
-            self.trees.put(key, tree.to_record())
+            self.trees.put(key, {"tree": tree.to_record(), "access": access.to_record()})
         else:
             self.trees.delete(key)
 
@@ -184,27 +229,38 @@ class VersionManager(GroupPersona):
     # -- reads, straight from the client -------------------------------------------------------
 
     def on_get_versions(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        tree = self.tree(msg.dst.name)
-        body: dict[str, Any] = (
-            {"ok": False, "error": "NoSuchElement", "reason": "no version tree at this key"}
-            if tree is None else {"ok": True, "versions": [v.to_record() for v in tree.get()]})
-        self._read_answer(msg, body, ctx, out)
+        tree = self._readable(msg, ctx, out)
+        if tree is not None:
+            self._read_answer(msg, {"ok": True, "versions": [v.to_record() for v in tree.get()]},
+                              ctx, out)
 
     def on_get_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         tip = version_from_wire(msg.body.get("tip"))
         if tip is None:
             raise FrameError("get_branch needs a tip")
-        tree = self.tree(msg.dst.name)
-        body: dict[str, Any]
+        tree = self._readable(msg, ctx, out)
         if tree is None:
-            body = {"ok": False, "error": "NoSuchElement",
-                    "reason": "no version tree at this key"}
-        else:
-            try:
-                body = {"ok": True, "versions": [v.to_record() for v in tree.get_branch(tip)]}
-            except VersionTreeError as exc:
-                body = {"ok": False, "error": type(exc).__name__, "reason": str(exc)}
+            return
+        body: dict[str, Any]
+        try:
+            body = {"ok": True, "versions": [v.to_record() for v in tree.get_branch(tip)]}
+        except VersionTreeError as exc:
+            body = {"ok": False, "error": type(exc).__name__, "reason": str(exc)}
         self._read_answer(msg, body, ctx, out)
+
+    def _readable(self, msg: Message, ctx: Context,
+                  out: Outbox) -> StructuredDataVersions | None:
+        """The tree a read asks for, if the reader may read it; otherwise the refusal is sent
+        and None returned."""
+        stored = self.stored(msg.dst.name)
+        if stored is None:
+            self._read_answer(msg, NO_TREE, ctx, out)
+            return None
+        tree, access = stored
+        if not access.may_read(msg.src.name):
+            self._read_answer(msg, NOT_OWNER, ctx, out)
+            return None
+        return tree
 
     def _read_answer(self, msg: Message, body: dict[str, Any], ctx: Context,
                      out: Outbox) -> None:
