@@ -48,3 +48,14 @@ def test_no_testnet_running(tmp_path: Path) -> None:
     unreachable = vaultnet("get", "ab" * 64, "--bootstrap", "127.0.0.1:1",
                            "--data-dir", str(tmp_path))
     assert unreachable.returncode == 1 and "cannot connect" in unreachable.stderr
+
+
+def test_put_unique(testnet_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "unique.bin"
+    source.write_bytes(os.urandom(5_000))
+    first = vaultnet("put", str(source), "--unique", "--data-dir", str(testnet_dir))
+    assert first.returncode == 0, first.stderr
+    again = vaultnet("put", str(source), "--unique", "--data-dir", str(testnet_dir))
+    assert again.returncode == 1 and again.stdout == ""
+    assert again.stderr.strip().count("\n") == 0 and "Traceback" not in again.stderr
+    assert "already exists" in again.stderr

@@ -718,6 +718,8 @@ def add_put_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("put", help="store a file on a running testnet",
                                    description="Store FILE as one chunk; prints its name.")
     parser.add_argument("file", type=Path, metavar="FILE")
+    parser.add_argument("--unique", action="store_true",
+                        help="refuse (exit 1, nothing charged) if the network holds it already")
     add_client_flags(parser)
     return parser
 
@@ -791,7 +793,7 @@ def chunk_from_file(path: Path) -> bytes:
 
 def cmd_put(args: argparse.Namespace) -> int:
     data = chunk_from_file(args.file)
-    name = run_client(args, lambda client: client.put(data))
+    name = run_client(args, lambda client: client.put(data, unique=args.unique))
     print(name.hex())
     return 0
 

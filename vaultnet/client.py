@@ -50,6 +50,10 @@ class PutFailure(ClientError):
         self.reason = reason
 
 
+class DataExists(PutFailure):
+    """A Put<Unique> (`put(data, unique=True)`) of a chunk the network already holds."""
+
+
 class NoSuchData(ClientError):
     def __init__(self, name: Name, reason: str = "no such data") -> None:
         super().__init__(f"{name.hex()[:16]}: {reason}")
@@ -289,20 +293,26 @@ class MaidClient:
             for answer in answers:
                 self._waiters.pop(answer, None)
 
-    async def put(self, data: bytes, trace: bytes | None = None) -> Name:
-        """Store `data`; returns its name once the Primary copy is stored."""
+    async def put(self, data: bytes, trace: bytes | None = None, unique: bool = False) -> Name:
+        """Store `data`; returns its name once the Primary copy is stored. With `unique`
+        (Put<Unique>), DataExists if the network holds the chunk already (nothing is
+        charged); two unique puts of the same new chunk at the same moment may both pass."""
         check_chunk_size(len(data))
         name = name_of(data)
         msg_id = self.new_id()
+        body: dict[str, Any] = {"name": name}
+        if unique:
+            body["unique"] = True
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "put",
-                            {"name": name}, msg_id, trace or self.new_id(), payload=data)
+                            body, msg_id, trace or self.new_id(), payload=data)
         ok, failed = derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
             raise PutNoAnswer(f"put of {name.hex()[:16]}", self.timeout * ATTEMPTS, name,
                               "no answer")
         if answer.action != "put_ok":
-            raise PutFailure(name, str(answer.body.get("reason", "refused")))
+            failure = DataExists if answer.body.get("error") == "DataExists" else PutFailure
+            raise failure(name, str(answer.body.get("reason", "refused")))
         return name
 
     async def get(self, name: Name, trace: bytes | None = None) -> bytes:

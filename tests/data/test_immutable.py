@@ -11,7 +11,7 @@ from tests.data.helpers import copies_placed, group_records_equal, nothing_store
 from vaultnet import Testnet
 from vaultnet import events as ev
 from vaultnet.cache import CACHE_TTL
-from vaultnet.client import MAX_CHUNK_SIZE, NoSuchData, PutFailure
+from vaultnet.client import MAX_CHUNK_SIZE, DataExists, NoSuchData, PutFailure
 from vaultnet.messages import Authority, Message, Persona, derived_id, network_time
 from vaultnet.personas import base
 from vaultnet.store import CopyKind, copy_name
@@ -231,3 +231,31 @@ async def test_one_put_followed_by_trace_id(autojump_clock) -> None:
         stored = [e for e in seen if isinstance(e, ev.PersonaEvent)
                   and e.what == base.CHUNK_STORED and e.trace == trace]
         assert {e.detail["kind"] for e in stored} == {"P", "B", "S"}
+
+
+async def test_put_unique_refused_for_existing_data_and_nothing_charged(autojump_clock) -> None:
+    """Put<Unique>: the MaidManagers ask the Primary's DataManagers first; a chunk that exists
+    is refused DataExists, charged nothing and subscribed nothing; a new one is stored."""
+    async with Testnet(vaults=16, transport="sim", seed=4) as net:
+        owner, other = await net.client(), await net.client()
+        data = b"only one of these" * 50
+        name = await owner.put(data, unique=True)  # new: stored as usual
+        await net.wait_for(lambda: copies_placed(net, name), 30, "copies placed")
+        primary = copy_name(name, CopyKind.PRIMARY)
+
+        def subscribers() -> set[int]:
+            return {v.host.data_manager.records.get(primary)["subscribers"]  # type: ignore[union-attr,index]
+                    for v in net.vaults if v.name in net.true_close_group(primary)}
+
+        def used(client_name: bytes) -> set[int]:
+            return {v.host.maid_manager.account(client_name)["used"]  # type: ignore[union-attr]
+                    for v in net.vaults if v.name in net.true_close_group(client_name)}
+
+        for client in (other, owner):
+            with pytest.raises(DataExists, match="already exists"):
+                await client.put(data, unique=True)
+        assert isinstance(DataExists(name, "x"), PutFailure)
+        assert subscribers() == {1}
+        assert used(other.name) == {0} and used(owner.name) == {len(data)}
+        assert await other.put(data) == name  # a plain put still subscribes
+        await net.wait_for(lambda: subscribers() == {2}, 30, "two subscribers")

@@ -314,6 +314,16 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     # -- get ------------------------------------------------------------------------------
 
+    def on_exists(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """Put<Unique>: tell the client's MaidManagers whether this copy's record exists."""
+        if msg.src.persona is not Persona.MAID_MANAGER:
+            raise FrameError("only MaidManagers ask whether data exists")
+        request = body_bytes(msg, "id", 16)
+        out.send(self.group_message(msg.dst.name, msg.src.name, "exists_answer",
+                                    {"id": request, "exists": msg.dst.name in self.records},
+                                    msg.trace_id, new_id("exists_answer", request),
+                                    dst_persona=Persona.MAID_MANAGER))
+
     def on_get(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         copy = msg.dst.name
         if not self.is_lead(copy, ctx):

@@ -8,11 +8,14 @@ reported to the client: a refused Backup or Sacrificial does not fail the put (s
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vaultnet.client import MAX_CHUNK_SIZE
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
+    WAITING_LIMIT,
     Context,
     GroupPersona,
     Outbox,
@@ -27,6 +30,20 @@ from vaultnet.wire import FrameError
 DEFAULT_ALLOWANCE = 1 << 40
 
 
+DATA_EXISTS = "DataExists"
+"""The error a Put<Unique> of a chunk that exists is refused with."""
+
+
+@dataclass(frozen=True)
+class _UniquePut:
+    """A Put<Unique> waiting for the Primary's DataManagers to say whether the chunk exists
+    (its content waits in the stash)."""
+
+    msg: Message
+    name: bytes
+    size: int
+
+
 class MaidManager(GroupPersona):
     persona = Persona.MAID_MANAGER
     needs_payload = frozenset({"put"})
@@ -38,6 +55,7 @@ class MaidManager(GroupPersona):
         self.accounts = accounts
         self.chunks = chunks
         self.allowance = allowance
+        self._unique: OrderedDict[bytes, _UniquePut] = OrderedDict()
 
     def transfer_stores(self) -> list[RecordStore]:
         return [self.accounts, self.chunks]
@@ -73,8 +91,44 @@ class MaidManager(GroupPersona):
             self._refuse_put(msg, name, "allowance exceeded", out, ctx)
             return
         self.stash.put(b"chunk" + name, payload)
-        self.propose(client, {"op": "put", "name": name, "size": size, "id": msg.msg_id,
-                              "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
+        if msg.body.get("unique") is True:
+            self._ask_exists(msg, name, size, ctx, out)
+            return
+        self._propose_put(msg, name, size, ctx, out)
+
+    def _propose_put(self, msg: Message, name: bytes, size: int, ctx: Context,
+                     out: Outbox) -> None:
+        self.propose(msg.src.name, {"op": "put", "name": name, "size": size, "id": msg.msg_id,
+                                    "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
+
+    def _ask_exists(self, msg: Message, name: bytes, size: int, ctx: Context,
+                    out: Outbox) -> None:
+        """Put<Unique>: ask the Primary's DataManagers whether the chunk exists before
+        anything is charged or stored (`on_exists_answer` goes on)."""
+        self._unique[msg.msg_id] = _UniquePut(replace(msg, payload=b""), name, size)
+        while len(self._unique) > WAITING_LIMIT:
+            self._unique.popitem(last=False)
+        out.send(self.group_message(msg.src.name, copy_name(name, CopyKind.PRIMARY), "exists",
+                                    {"id": msg.msg_id}, msg.trace_id,
+                                    new_id("mm-exists", msg.msg_id),
+                                    dst_persona=Persona.DATA_MANAGER))
+
+    def on_exists_answer(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The Primary's DataManagers answered a Put<Unique>'s question: refuse it if the
+        chunk exists, otherwise put it as usual."""
+        if msg.src.persona is not Persona.DATA_MANAGER:
+            raise FrameError("an exists answer comes from DataManagers")
+        pending = self._unique.get(body_bytes(msg, "id", 16))
+        if pending is None or pending.msg.src.name != msg.dst.name:
+            return
+        del self._unique[pending.msg.msg_id]
+        if msg.body.get("exists") is True:
+            self.stash.release(b"chunk" + pending.name)
+            self._record_reply(pending.msg, self._reply(pending.msg, "put_failure", {
+                "name": pending.name, "reason": "the data already exists",
+                "error": DATA_EXISTS}, out), ctx)
+            return
+        self._propose_put(pending.msg, pending.name, pending.size, ctx, out)
 
     def _refuse_put(self, msg: Message, name: bytes, reason: str, out: Outbox,
                     ctx: Context) -> None:
