@@ -168,6 +168,9 @@ class Vault:
         self.dropped = 0
         self.joined = False
         self._remembered: OrderedDict[Name, str] = OrderedDict()
+        self._online_here: OrderedDict[Name, None] = OrderedDict()
+        """MpidNodes connected to us that announced themselves online through us (bounded by
+        the client connections we serve)."""
         self._rejoining = False
         self._heard_floor = 0.0
 
@@ -309,6 +312,8 @@ class Vault:
                 clients.remove(conn)
             if not clients:
                 self._clients.pop(conn.peer, None)
+                if conn.peer in self._online_here:
+                    self._went_offline(conn.peer)
             return
         conns = self._conns.get(conn.peer, [])
         if conn in conns:
@@ -316,6 +321,19 @@ class Vault:
         if not conns:
             self._conns.pop(conn.peer, None)
             self._lose_peer(conn.peer, "connection closed")
+
+    def _went_offline(self, mpid: Name) -> None:
+        """The last connection of an MpidNode that went online through us closed: tell its
+        MpidManagers, which hold its messages from now on instead of pushing them here."""
+        del self._online_here[mpid]
+        if not self.running:
+            return
+        self.send(Message(src=Authority(self.name, Persona.ROUTING),
+                          dst=Authority(mpid, Persona.MPID_MANAGER, group=True),
+                          action="offline",
+                          msg_id=derived_id("offline", mpid, repr(self.now()),
+                                            self.rng.randbytes(8)),
+                          trace_id=bytes(16), body={}, sender=b""))
 
     def _lose_peer(self, peer: Name, reason: str) -> None:
         for conn in self._conns.pop(peer, []):
@@ -629,6 +647,10 @@ class Vault:
         honest vault never relays one, since it checks before forwarding)."""
         if conn.role != "vault":
             _check_client_request(msg, conn.peer, self.name, final)
+            if msg.action == "online" and msg.dst.persona is Persona.MPID_MANAGER:
+                self._online_here[conn.peer] = None
+                while len(self._online_here) > MAX_CLIENT_CONNECTIONS:
+                    self._online_here.popitem(last=False)
         if msg.sender == conn.peer:
             if not final:  # a final copy is only delivered here: the handshake attributes it
                 msg.check_signature()

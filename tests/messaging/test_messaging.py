@@ -7,6 +7,7 @@ import trio
 
 from tests.messaging.helpers import group_holds, outboxes_empty
 from vaultnet import Testnet
+from vaultnet import events as ev
 from vaultnet.client import ClientError
 from vaultnet.mpid_client import Blocked, InboxFull, MpidMessage
 
@@ -105,3 +106,50 @@ async def test_messaging_on_tcp() -> None:
         assert (await bob.receive()).body == b"over real sockets"
         await net.wait_for(lambda: group_holds(net, bob.name, []) and outboxes_empty(net), 30,
                            "delivered and released")
+
+
+def managers_see_offline(net: Testnet, mpid: bytes) -> bool:
+    """Every member of the MPID's manager group records it offline (no relay to push to)."""
+    group = set(net.true_close_group(mpid))
+    return all(v.host.mpid_manager.account(mpid)["relay"] is None  # type: ignore[union-attr]
+               for v in net.vaults if v.name in group)
+
+
+async def test_managers_see_a_node_go_offline_and_stop_pushing(autojump_clock) -> None:
+    """The vault an MpidNode went online through tells its managers when its connection
+    closes: they mark it offline and hold new messages instead of pushing them at a relay
+    that has nobody to give them to."""
+    async with Testnet(vaults=16, transport="sim", seed=14) as net:
+        alice, bob = await net.mpid_client(), await net.mpid_client()
+        assert not managers_see_offline(net, bob.name)
+        identity = bob.identity
+        await bob.aclose()
+        await net.wait_for(lambda: managers_see_offline(net, bob.name), 30, "bob offline")
+        pushes: list[ev.Event] = []
+        net.bus.add_sink(lambda e: pushes.append(e) if isinstance(e, ev.MessageSent)
+                         and e.action == "message" else None)
+        await alice.send(bob.name, b"while offline")
+        await net.wait_for(lambda: group_holds(net, bob.name, [b"while offline"]), 30, "held")
+        assert pushes == []
+        bob = await net.mpid_client(identity)
+        with trio.fail_after(30):
+            assert (await bob.receive()).body == b"while offline"
+        assert not managers_see_offline(net, bob.name)
+
+
+async def test_a_lost_push_is_pushed_again_when_the_managers_group_changes(
+        autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=15) as net:
+        alice, bob = await net.mpid_client(), await net.mpid_client()
+        deliver = bob._unsolicited
+        bob._unsolicited = lambda msg: None  # type: ignore[method-assign]  # pushes lost
+        await alice.send(bob.name, b"lost on the way")
+        await net.wait_for(lambda: group_holds(net, bob.name, [b"lost on the way"]), 30,
+                           "held, not acknowledged")
+        bob._unsolicited = deliver  # type: ignore[method-assign]
+        relay = bob.relay
+        member = next(n for n in net.true_close_group(bob.name) if n != relay)
+        await net.kill_vault(member)
+        with trio.fail_after(60):
+            assert (await bob.receive()).body == b"lost on the way"
+        await net.wait_for(lambda: group_holds(net, bob.name, []), 30, "acknowledged")

@@ -15,9 +15,11 @@ lists and room checked, inbox] -> MpidManager(A) [accumulate, sync: outbox clear
 every time B says it is online, until B acknowledges it: that is the offline hold.
 
 Decisions:
-* **Online** means "registered": the MpidNode announces itself (with the vault it is connected
-  through) when it connects; a push to a node that has gone is lost at its relay and the message
-  simply stays held. Managers cannot see a client disconnect, so there is no "offline" state.
+* **Online / offline**: the MpidNode announces itself (with the vault it is connected through)
+  when it connects; when its last connection to that vault closes, the vault tells the
+  managers (`offline`, believed only from the relay the account records), and they stop
+  pushing and hold. A push lost on the way leaves the message held: it is pushed again when
+  the node next comes online, and when the node's manager group changes.
 * **Lists**: the blacklist always refuses; a non-empty whitelist refuses everyone not on it;
   an empty whitelist lets everyone not blacklisted through. The sender learns it was blocked.
 * **Bounds**: INBOX_LIMIT held messages per recipient, OUTBOX_LIMIT unanswered sends per sender,
@@ -53,6 +55,10 @@ LIST_CHANGES = ("allow", "disallow", "block", "unblock")
 
 MESSAGE_HELD = "message_held"
 MESSAGE_DELIVERED = "message_delivered"
+MPID_OFFLINE = "mpid_offline"
+PUSHES_PER_CHURN = 256
+"""Held messages re-pushed after one change of our close set, at most (each is one message
+per member): a burst of churn cannot become a burst of pushes."""
 MESSAGE_REFUSED = "message_refused"
 
 
@@ -94,6 +100,26 @@ class MpidManager(GroupPersona):
 
     def on_online(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         self._propose_for(msg, {"op": "online"}, ctx, out)
+
+    def on_offline(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The vault an MpidNode went online through says its connection closed: believed
+        only from that vault (the relay the account records), then agreed."""
+        mpid = msg.dst.name
+        relay = self.account(mpid)["relay"]
+        if relay is None or Authority.from_wire(relay).relay != msg.sender:
+            return
+        self.propose(mpid, {"op": "offline", "relay": msg.sender}, ctx, out, msg.trace_id)
+
+    def commit_offline(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                       trace: bytes) -> None:
+        account = self.account(mpid)
+        relay = account["relay"]
+        if relay is None or Authority.from_wire(relay).relay != action["relay"]:
+            return  # it came back online through another vault since
+        account["relay"] = None
+        self.accounts.put(mpid, account)
+        out.note(MPID_OFFLINE, mpid, trace, persona=self.persona.value,
+                 held=len(self.held(mpid)))
 
     def on_ack(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         self.propose(msg.src.name, {"op": "ack", "sender": body_bytes(msg, "sender"),
@@ -283,6 +309,28 @@ class MpidManager(GroupPersona):
             self.accounts.put(mpid, account)
             body.update(whitelist=account["whitelist"], blacklist=account["blacklist"])
         self._answer_recorded(mpid, action["reply"], action["id"], body, trace, ctx, out)
+
+    def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
+        """Besides account transfer: where an online MPID's manager group changed, every
+        member pushes its held messages again (seed 002: "may come from the database"), so a
+        push lost while the group changed does not wait for the node's next time online. The
+        push's id names the churn event, so members' copies accumulate at the node."""
+        out = super().churned(ctx, lost, added)
+        budget = PUSHES_PER_CHURN
+        occasion = b"churn" + (lost or b"") + (added or b"")
+        for mpid, account in self.accounts.items():
+            if budget <= 0:
+                break
+            if not account["inbox"] or account["relay"] is None:
+                continue
+            members = ctx.close_group(mpid)
+            if ctx.own not in members or set(members) == set(
+                    self._group_before(mpid, ctx, lost, added)):
+                continue
+            for message in self.held(mpid)[:budget]:
+                out.send(self._push(mpid, account["relay"], message, bytes(16), occasion))
+                budget -= 1
+        return out
 
     # -- timers ---------------------------------------------------------------------------------
 
