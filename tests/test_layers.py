@@ -47,3 +47,22 @@ def test_the_dashboard_uses_the_library_not_the_command_line() -> None:
                    if any(m == "vaultnet.cli" or m.startswith(("vaultnet.cli.", "vaultnet.cli_"))
                           for m in imported_modules(path)))
     assert users == []
+
+
+SANS_IO = [*sorted((LIBRARY / "group").glob("*.py")),
+           *sorted(p for p in (LIBRARY / "personas").glob("*.py") if p.name != "host.py"),
+           LIBRARY / "routing.py", LIBRARY / "xor.py", LIBRARY / "wire.py"]
+"""The protocol layers: decisions only, tested without a network (docs/architecture.md)."""
+RUNTIME = ("trio", "socket", "vaultnet.vault", "vaultnet.testnet", "vaultnet.transport",
+           "vaultnet.personas.host", "vaultnet.client")
+
+
+def test_the_protocol_layers_do_no_io() -> None:
+    offenders = {
+        str(path.relative_to(LIBRARY.parent)): sorted(
+            m for m in imported_modules(path)
+            if any(m == r or m.startswith(r + ".") for r in RUNTIME))
+        for path in SANS_IO
+    }
+    offenders = {path: modules for path, modules in offenders.items() if modules}
+    assert len(SANS_IO) > 10 and offenders == {}, offenders

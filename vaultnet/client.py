@@ -23,16 +23,13 @@ from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
+from vaultnet.wire import MAX_CHUNK_SIZE as MAX_CHUNK_SIZE  # re-exported: part of the client API
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, name_of
 
 REQUEST_TIMEOUT = 15.0
 ATTEMPTS = 3
 MAX_WAITERS = 1024
-MAX_CHUNK_SIZE = 1 << 20
-"""Largest chunk content (1 MiB): with its message's headers it fits a wire frame
-(`wire.MAX_FRAME_SIZE`) with room to spare. The one limit of the library, the CLI and the
-dashboard."""
 KEEPALIVE = 20.0
 """Seconds between the pings a client sends: vaults close a connection that stays silent for
 their idle timeout (60 s), and a client may sit idle between requests for longer."""

@@ -20,6 +20,10 @@ import msgpack
 
 MAX_FRAME_SIZE = 4 * 1024 * 1024
 """Largest frame accepted: a 1 MiB chunk plus headers fits with room to spare."""
+MAX_CHUNK_SIZE = 1 << 20
+"""Largest chunk content (1 MiB): with its message's headers it fits a frame (MAX_FRAME_SIZE)
+with room to spare. The one limit of the library, the CLI, the dashboard and the managers
+(`vaultnet.client.MAX_CHUNK_SIZE` is the same constant)."""
 HEADER = struct.Struct(">I")
 
 _LIMITS = {

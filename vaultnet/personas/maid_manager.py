@@ -12,7 +12,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vaultnet.client import MAX_CHUNK_SIZE
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
     WAITING_LIMIT,
@@ -25,7 +24,7 @@ from vaultnet.personas.base import (
 )
 from vaultnet.routing import Parameters
 from vaultnet.store import CopyKind, RecordStore, copy_name
-from vaultnet.wire import FrameError
+from vaultnet.wire import MAX_CHUNK_SIZE, FrameError
 
 DEFAULT_ALLOWANCE = 1 << 40
 
