@@ -8,7 +8,8 @@ two module-level functions,
 
 plus its entry in `COMMANDS` below (order = order in `--help`; a `-` in a name becomes `_` in
 the function names). A command may live in a module of its own (`COMMAND_MODULES`: `version`
-in cli_versions.py, `msg` in cli_messages.py); those reach the network through `run_client`.
+in cli_versions.py, `msg` in cli_messages.py, `sim` in cli_sim.py); the first two reach the
+network through `run_client`.
 
 Exit codes and error style (the same for every command):
 
@@ -73,10 +74,11 @@ from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 
 COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "version", "msg", "tui",
-                             "bench")
+                             "bench", "sim")
 """Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>`, below or
 in the module COMMAND_MODULES names for it."""
-COMMAND_MODULES = {"version": "vaultnet.cli_versions", "msg": "vaultnet.cli_messages"}
+COMMAND_MODULES = {"version": "vaultnet.cli_versions", "msg": "vaultnet.cli_messages",
+                   "sim": "vaultnet.cli_sim"}
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What `add_subparsers` returns, which each `add_<name>_parser` is given."""
 

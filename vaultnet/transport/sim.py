@@ -142,6 +142,15 @@ class SimNetwork:
             self._links[(a, b)] = model
         return model
 
+    def set_loss(self, drop: float, duplicate: float) -> None:
+        """From now on every link, existing or new, drops and duplicates frames with these
+        probabilities (a lossy spell; 0, 0 ends it). On an established channel a lost or
+        repeated frame closes the connection, as on a real stream."""
+        self.config = SimConfig(self.config.min_latency, self.config.max_latency, drop,
+                                duplicate)
+        for model in self._links.values():
+            model.drop, model.duplicate = drop, duplicate
+
     def partition(self, side_a: list[str], side_b: list[str]) -> None:
         """Drop everything between the two sets of addresses until `heal`."""
         for a in side_a:
