@@ -109,7 +109,7 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
             for holder in record["holders"]:
                 if holder != ctx.own and ctx.is_live(holder):
                     accused.append((copy, holder))
-                    lying._failed(copy, holder, check.nonce, ctx, out)
+                    lying._failed(copy, holder, check, ctx, out)
 
         lying.content_verified = accuse_every_holder  # type: ignore[method-assign]
         votes: list[Name] = []

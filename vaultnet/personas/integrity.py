@@ -14,7 +14,9 @@ Decisions:
   holder and votes the same only if its own check fails. The holder is removed and penalised
   when a sync quorum (3 of 4) voted: a lying lead alone cannot evict an honest holder.
 - The lead does not challenge itself when it is also a holder (it cannot audit its own disk
-  honestly); that copy is audited when another member leads its group.
+  honestly): the next member of the group (its *deputy*) audits the lead's copy, on the same
+  schedule. Before, such a copy went unaudited while that vault led its group, so a lead that
+  lost its copy left it with one holder for good (found by a `vaultnet sim` seed sweep).
 - A holder chosen less than NEW_HOLDER_GRACE ago that has not yet said "stored" is not
   challenged (a put's first holders too, not only replacements: the periodic walk must not
   catch a store in flight), and one answering "not held" is asked once more after
@@ -79,7 +81,9 @@ class _Check:
     waiting: set[Name] = field(default_factory=set)
     retried: bool = False
     only: Name | None = None
-    """The one holder a member checks at the lead's request (None: every holder, as lead)."""
+    """The one holder this check is about (None: every holder but us, as lead)."""
+    asked: bool = False
+    """Whether another member's failed check asked us for ours (we then only vote)."""
 
 
 class IntegrityChecks:
@@ -159,7 +163,7 @@ class IntegrityChecks:
                 continue
             self._unstored[(copy, holder)] = ctx.now()
             self._unstored.move_to_end((copy, holder))
-            if self.is_lead(copy, ctx):
+            if self._audits(copy, ctx)[0]:
                 self._new_holders.pop((copy, holder), None)  # no more grace: ask it now
                 self._check_queue[copy] = None
                 while len(self._check_queue) > CHECKS_QUEUED:
@@ -177,7 +181,7 @@ class IntegrityChecks:
         keys = self.records.keys_after(self._periodic_cursor, PERIODIC_SCAN)
         for copy in keys:
             self._periodic_cursor = copy
-            if self.is_lead(copy, ctx):
+            if self._audits(copy, ctx)[0]:
                 self._check_queue[copy] = None
                 queued += 1
                 if queued == PERIODIC_BATCH:
@@ -192,9 +196,9 @@ class IntegrityChecks:
         return added is None or ctx.now() - added > NEW_HOLDER_GRACE
 
     def queue_checks(self, ctx: Context) -> None:
-        """Churn touched our close set: check the copies we lead."""
+        """Churn touched our close set: check the copies we audit."""
         for copy in self.records.keys():  # noqa: SIM118
-            if self.is_lead(copy, ctx):
+            if self._audits(copy, ctx)[0]:
                 self._check_queue[copy] = None
                 while len(self._check_queue) > CHECKS_QUEUED:
                     self._check_queue.popitem(last=False)
@@ -218,18 +222,42 @@ class IntegrityChecks:
             del self._checks[copy]  # answered late, or the content could not be fetched
             for holder in sorted(check.waiting) if check.expected is not None else []:
                 if ctx.is_live(holder):
-                    self._failed(copy, holder, check.nonce, ctx, out)
+                    self._failed(copy, holder, check, ctx, out)
 
-    def _start_check(self, copy: Name, ctx: Context, out: Outbox, nonce: bytes | None = None,
-                     only: Name | None = None) -> None:
-        """As lead, check every holder of `copy`; as a member asked by the lead, check `only`
-        with the lead's `nonce`."""
+    def _audits(self, copy: Name, ctx: Context) -> tuple[bool, Name | None]:
+        """Whether we audit `copy`'s holders, and which: the lead audits every holder but
+        itself (None); when the lead is a holder, its deputy (the next member) audits the
+        lead."""
+        group = ctx.close_group(copy)
+        if group and group[0] == ctx.own:
+            return True, None
+        if len(group) > 1 and group[1] == ctx.own:
+            record = self.records.get(copy)
+            if record is not None and group[0] in record["holders"]:
+                return True, group[0]
+        return False, None
+
+    def _is_auditor(self, who: Name, copy: Name, holder: Name, ctx: Context) -> bool:
+        """Whether `who` audits `holder`'s copy of `copy`, by our view of the group."""
+        group = ctx.close_group(copy)
+        return bool(group) and ((group[0] == who and holder != who)
+                                or (len(group) > 1 and group[1] == who and holder == group[0]))
+
+    def _start_check(self, copy: Name, ctx: Context, out: Outbox,
+                     asked: tuple[bytes, Name] | None = None) -> None:
+        """As an auditor, check the holders we audit; `asked` (nonce, holder): another
+        member's check failed that holder, so check it with that nonce before voting."""
         record = self.records.get(copy)
         if record is None or copy in self._checks:
             return
-        if only is None and not self.is_lead(copy, ctx):
-            return
-        self._checks[copy] = _Check(nonce or ctx.nonce(), ctx.now(), only=only)
+        if asked is None:
+            audits, only = self._audits(copy, ctx)
+            if not audits:
+                return
+            check = _Check(ctx.nonce(), ctx.now(), only=only)
+        else:
+            check = _Check(asked[0], ctx.now(), only=asked[1], asked=True)
+        self._checks[copy] = check
         while len(self._checks) > CHECKS_QUEUED:
             self._checks.popitem(last=False)
         content = self.stash.get(copy)
@@ -272,18 +300,19 @@ class IntegrityChecks:
             return  # "not holding it (yet)": stays waiting, asked again after the timeout
         check.waiting.discard(msg.sender)
         if answer != check.expected:
-            self._failed(copy, msg.sender, check.nonce, ctx, out)
+            self._failed(copy, msg.sender, check, ctx, out)
         else:
             self.holder_confirmed(copy, msg.sender)
         if not check.waiting:
             del self._checks[copy]
 
-    def _failed(self, copy: Name, holder: Name, nonce: bytes, ctx: Context,
+    def _failed(self, copy: Name, holder: Name, check: _Check, ctx: Context,
                 out: Outbox) -> None:
-        """Our own check of `holder` failed: vote for its removal (Sr) and, as the lead, ask
-        the other members to check it with the same nonce before they vote too."""
+        """Our own check of `holder` failed: vote for its removal (Sr) and, as its auditor,
+        ask the other members to check it with the same nonce before they vote too."""
+        nonce = check.nonce
         verdict = {"op": "integrity_failed", "holder": holder, "nonce": nonce}
-        if self.is_lead(copy, ctx):
+        if not check.asked:
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
                              dst=Authority(copy, Persona.DATA_MANAGER, group=True),
                              action="integrity_failure",
@@ -293,16 +322,15 @@ class IntegrityChecks:
 
     def on_integrity_failure(self, msg: Message, payload: bytes, ctx: Context,
                              out: Outbox) -> None:
-        """The lead (by our own view) found a holder failing a check: check that holder
-        ourselves with the lead's nonce; only our own failed check makes us vote."""
+        """The holder's auditor (by our own view) found it failing a check: check that holder
+        ourselves with the auditor's nonce; only our own failed check makes us vote."""
         copy, holder = body_bytes(msg, "copy"), body_bytes(msg, "holder")
         nonce = body_bytes(msg, "nonce", NONCE_SIZE)
-        group = ctx.close_group(copy)
         record = self.records.get(copy)
-        if (msg.sender == ctx.own or not group or group[0] != msg.sender or record is None
-                or holder not in record["holders"]):
+        if (msg.sender == ctx.own or not self._is_auditor(msg.sender, copy, holder, ctx)
+                or record is None or holder not in record["holders"]):
             return
-        self._start_check(copy, ctx, out, nonce=nonce, only=holder)
+        self._start_check(copy, ctx, out, asked=(nonce, holder))
 
     def commit_integrity_failed(self, copy: Name, action: dict[str, Any], ctx: Context,
                                 out: Outbox, trace: bytes) -> None:
