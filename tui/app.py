@@ -1,6 +1,8 @@
-"""`vaultnet tui`: the dashboard App. It owns the trio guest that runs the embedded testnet,
-drains the event stream on a timer in batches into the `NetworkModel`, and re-renders the
-views from the model; keys start network operations as trio tasks.
+"""`vaultnet tui`: the dashboard App. It owns the trio guest that runs the embedded testnet
+(or reaches an attached one: `vaultnet tui --attach`), drains the event stream on a timer in
+batches into the `NetworkModel`, and re-renders the views from the model; keys start network
+operations as trio tasks. It reaches the network only through a
+`vaultnet.handle.NetworkHandle`, so both ways behave the same.
 
 Decisions: the drain runs every DRAIN_INTERVAL and takes at most DRAIN_BATCH events per tick
 (the subscription buffer is bounded, overflow is counted); the network is sampled every
@@ -30,7 +32,7 @@ from textual.widgets import DataTable, Footer, TabbedContent
 from tui.guest import TrioGuest
 from tui.messages import KeysMayFlow, ModelRefreshed, NetworkReady
 from tui.model import NetworkModel, VersionedItem
-from tui.network import MPIDS, LiveNetwork, NetworkConfig
+from tui.network import LiveNetwork, NetworkConfig
 from tui.screens.ask import CLOSE_KEYS, AskScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.chunk_table import ChunkTable
@@ -49,7 +51,10 @@ from tui.widgets.versions_pane import VersionsPane
 from tui.widgets.xor_view import XorView
 from vaultnet.chunk_input import ChunkInputError, parse_size, read_chunk_file
 from vaultnet.client import MAX_CHUNK_SIZE, ClientError
+from vaultnet.control import ControlError
 from vaultnet.faults import Fault
+from vaultnet.handle import NetworkHandle
+from vaultnet.operations import MPIDS, pick
 from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.testnet import TestnetError
@@ -63,7 +68,7 @@ MIN_SIZE = (80, 24)
 MAX_HELD_KEYS = 10_000
 """Keys held while a prompt opens or closes: a pasted burst of puts fits, an endless stream of
 keys cannot grow memory (beyond it keys are refused, with one notice)."""
-EXPECTED = (ClientError, TestnetError, OSError)
+EXPECTED = (ClientError, TestnetError, ControlError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
 
 
@@ -126,16 +131,16 @@ class VaultnetApp(App[None]):
     off (`check_action`) and keys go to it, except ctrl+c."""
 
     def __init__(self, config: NetworkConfig | None = None,
-                 model: NetworkModel | None = None) -> None:
-        """A live network from `config`, or (tests, replays) a frozen `model` and no network."""
+                 model: NetworkModel | None = None,
+                 network: NetworkHandle | None = None) -> None:
+        """A live network from `config`, an attached `network`, or (tests, replays) a frozen
+        `model` and no network."""
         super().__init__()
-        self.network: LiveNetwork | None = None
-        if model is None:  # VaultnetApp(): a live network of the default size
-            config = config or NetworkConfig()
-            self.network = LiveNetwork(config)
-        capacity = config.capacity if config else 0
-        self.model = model or NetworkModel(capacity, self.network.net.params.group_size
-                                           if self.network else 4)
+        self.network: NetworkHandle | None = network
+        if model is None and network is None:  # VaultnetApp(): a live network, default size
+            self.network = LiveNetwork(config or NetworkConfig())
+        self.model = model or NetworkModel(self.network.capacity if self.network else 0,
+                                           self.network.group_size if self.network else 4)
         self.guest = TrioGuest(self._crashed)
         self.handle_signals = False  # main() sets it: tests keep their own signal handlers
         self._held_keys: deque[events.Key] = deque()
@@ -264,8 +269,8 @@ class VaultnetApp(App[None]):
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the screen and say where it went."""
-        config = self.network.config if self.network else None
-        directory = path or str(config.data_dir if config and config.data_dir else Path.cwd())
+        data_dir = self.network.data_dir if self.network else None
+        directory = path or str(data_dir or Path.cwd())
         try:
             saved = self.save_screenshot(filename, directory)
         except OSError as exc:
@@ -280,10 +285,11 @@ class VaultnetApp(App[None]):
 
     def on_network_ready(self, _: NetworkReady) -> None:
         assert self.network is not None
-        net = self.network.net
-        self.status = f"{net.transport} {len(net.vaults)} vaults"
+        self.model.capacity, self.model.group_size = (self.network.capacity,
+                                                      self.network.group_size)
+        self.status = self.network.describe()
         self._sync_identities()
-        self.notify(f"testnet up: {len(net.vaults)} vaults on {net.transport}; press ? for help")
+        self.notify(f"testnet up: {self.status}; press ? for help")
 
     def on_resize(self) -> None:
         width, height = self.size
@@ -299,8 +305,8 @@ class VaultnetApp(App[None]):
         batch = self.network.drain(DRAIN_BATCH)
         self.model.ingest(batch)
         received = self.network.take_received()
-        for recipient, message in received:
-            self.model.message_received(recipient, message.sender, message.mid)
+        for message in received:
+            self.model.message_received(message.recipient, message.sender, message.mid)
         changed = self._sync_identities()
         now = asyncio.get_running_loop().time()
         sampled = now - self._last_sample >= SAMPLE_INTERVAL
@@ -311,18 +317,21 @@ class VaultnetApp(App[None]):
 
     def _sample(self) -> None:
         """Sample the network into the model now (every SAMPLE_INTERVAL, and after an
-        operation whose result is seen by sampling: a version tree)."""
+        operation whose result is seen by sampling: a version tree); an attached network
+        answers with its newest reading, if it has one the model has not seen."""
         if self.network is not None and self.network.ready:
-            self._last_sample = asyncio.get_running_loop().time()
-            self.model.observe(self.network.net, self._last_sample)
+            reading = self.network.read(self.model.query())
+            if reading is not None:
+                self._last_sample = asyncio.get_running_loop().time()
+                self.model.observe(reading, self._last_sample)
 
     def _sync_identities(self) -> bool:
         """Copy the MPIDs' connection states into the model; True if one changed."""
         if self.network is None:
             return False
         changed = False
-        for mpid in self.network.mpids.values():
-            name = mpid.identity.name
+        for mpid in self.network.mpids().values():
+            name = mpid.name
             if self.model.identity_state.get(name) != mpid.state:
                 self.model.add_identity(name, mpid.label, mpid.state)
                 changed = True
@@ -472,8 +481,8 @@ class VaultnetApp(App[None]):
         network = self.network
 
         async def get() -> str:
-            data = await network.get(name)
-            return f"got chunk {name.hex()[:16]}: {len(data)} bytes, content matches its name"
+            size = await network.get(name)
+            return f"got chunk {name.hex()[:16]}: {size} bytes, content matches its name"
 
         self._start("get", get)
 
@@ -545,16 +554,15 @@ class VaultnetApp(App[None]):
             self.notify("select a vault or a chunk first", severity="warning")
             return
         self.model.focus = name
-        if self.network is not None and self.network.ready:
-            self.model.observe(self.network.net, asyncio.get_running_loop().time())
+        self._sample()
+        self.model.refocus()
         self.action_tab("chunks")
         self._render_shown()
 
     def action_add(self) -> None:
         async def add() -> str:
             assert self.network is not None
-            vault = await self.network.net.add_vault()
-            return f"added vault {vault.name.hex()[:16]}"
+            return f"added vault {(await self.network.add_vault()).hex()[:16]}"
 
         self._start("add", add)
 
@@ -566,7 +574,7 @@ class VaultnetApp(App[None]):
     def _kill(self, name: bytes) -> None:
         async def kill() -> str:
             assert self.network is not None
-            await self.network.net.kill_vault(name)
+            await self.network.kill_vault(name)
             return f"killed vault {name.hex()[:16]}"
 
         self._start("kill", kill)
@@ -577,7 +585,7 @@ class VaultnetApp(App[None]):
 
         async def restart() -> str:
             assert self.network is not None
-            await self.network.net.restart_vault(name)
+            await self.network.restart_vault(name)
             return f"restarted vault {name.hex()[:16]} with its data"
 
         self._start("restart", restart)
@@ -595,7 +603,7 @@ class VaultnetApp(App[None]):
 
         async def fault() -> str:
             assert self.network is not None
-            self.network.net.fault(name, kind)
+            await self.network.fault(name, kind)
             return f"{kind}: vault {name.hex()[:16]}"
 
         self._start("fault", fault)
@@ -729,7 +737,8 @@ class VaultnetApp(App[None]):
         try:
             if len(words) < 3:
                 raise ValueError("say who sends, to whom and what: alice bob hello")
-            sender, recipient, text = network.mpid(words[0]), network.mpid(words[1]), words[2]
+            states = network.mpids()
+            sender, recipient, text = pick(states, words[0]), pick(states, words[1]), words[2]
             if len(text.encode()) > MAX_BODY:
                 raise ValueError(f"a message is at most {MAX_BODY // 1024} KiB")
             if not sender.online:
@@ -740,7 +749,7 @@ class VaultnetApp(App[None]):
             self.notify(str(exc), severity="error")
             return
         trace = network.new_trace()
-        model.add_message(trace, sender.identity.name, recipient.identity.name, text)
+        model.add_message(trace, sender.name, recipient.name, text)
         model.followed_trace = trace
         if not self.paused:
             self._render_shown()
@@ -760,7 +769,7 @@ class VaultnetApp(App[None]):
         if self.network is None or not self.network.ready:
             self.notify("the network is not running yet", severity="warning")
             return
-        states = ", ".join(f"{m.label} is {m.state}" for m in self.network.mpids.values())
+        states = ", ".join(f"{m.label} is {m.state}" for m in self.network.mpids().values())
         self.push_screen(AskScreen(f"take offline / bring online which MPID? ({states})",
                                    MPIDS[-1]), self._online)
 
@@ -769,7 +778,7 @@ class VaultnetApp(App[None]):
             return
         network = self.network
         try:
-            mpid = network.mpid(answer)
+            mpid = pick(network.mpids(), answer)
         except ValueError as exc:
             self.notify(str(exc), severity="error")
             return
