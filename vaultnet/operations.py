@@ -43,6 +43,17 @@ class MpidState:
         """The state as msgpack values (the control port's answers carry it)."""
         return [self.label, self.name, self.state, self.online, self.changing]
 
+    @classmethod
+    def from_record(cls, record: object) -> MpidState:
+        """The state `to_record` wrote; ValueError if it is not one."""
+        if not isinstance(record, list) or len(record) != 5:
+            raise ValueError("an MPID state is [label, name, state, online, changing]")
+        label, name, state, online, changing = record
+        if not (isinstance(label, str) and isinstance(name, bytes) and isinstance(state, str)
+                and isinstance(online, bool) and isinstance(changing, str)):
+            raise ValueError("an MPID state is [label, name, state, online, changing]")
+        return cls(label, name, state, online, changing)
+
 
 @dataclass(frozen=True)
 class Received:
