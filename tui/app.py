@@ -72,6 +72,15 @@ EXPECTED = (ClientError, TestnetError, ControlError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
 
 
+def _leaves(error: BaseException) -> Iterable[BaseException]:
+    """The exceptions in `error`, out of any (nested) groups."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield error
+
+
 class PutInputError(ValueError):
     """The answer to the put prompt names no chunk: a bad size, or a file that cannot be one."""
 
@@ -197,6 +206,10 @@ class VaultnetApp(App[None]):
         """The App's keys are off while a prompt or the help is on top (they type there)."""
         return action in ("interrupt", "command_palette") or len(self.screen_stack) == 1
 
+    async def action_footer_key(self, action: str) -> None:
+        """A view's footer entry (clicked): the App's own action."""
+        await self.run_action(action)
+
     async def action_interrupt(self) -> None:
         """ctrl+c quits from anywhere, a prompt included (Textual's default only hints)."""
         await self.action_quit()
@@ -279,9 +292,11 @@ class VaultnetApp(App[None]):
         self.notify(f"screenshot saved: {saved}")
 
     def _crashed(self, error: BaseException) -> None:
-        leaves = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
+        leaves = list(_leaves(error))
         text = "; ".join(f"{type(e).__name__}: {e}" for e in leaves)
-        self.exit(return_code=1, message=f"vaultnet: error: the network crashed: {text}")
+        what = ("lost the attached testnet" if all(isinstance(e, ControlError) for e in leaves)
+                else "the network crashed")
+        self.exit(return_code=1, message=f"vaultnet: error: {what}: {text}")
 
     def on_network_ready(self, _: NetworkReady) -> None:
         assert self.network is not None
@@ -309,21 +324,23 @@ class VaultnetApp(App[None]):
             self.model.message_received(message.recipient, message.sender, message.mid)
         changed = self._sync_identities()
         now = asyncio.get_running_loop().time()
-        sampled = now - self._last_sample >= SAMPLE_INTERVAL
-        if sampled:
-            self._sample()
+        sampled = now - self._last_sample >= SAMPLE_INTERVAL and self._sample()
         if batch or sampled or received or changed:
             self.post_message(ModelRefreshed())
 
-    def _sample(self) -> None:
+    def _sample(self) -> bool:
         """Sample the network into the model now (every SAMPLE_INTERVAL, and after an
         operation whose result is seen by sampling: a version tree); an attached network
-        answers with its newest reading, if it has one the model has not seen."""
-        if self.network is not None and self.network.ready:
-            reading = self.network.read(self.model.query())
-            if reading is not None:
-                self._last_sample = asyncio.get_running_loop().time()
-                self.model.observe(reading, self._last_sample)
+        answers with its newest reading, if it has one the model has not seen. True if the
+        model took a sample."""
+        if self.network is None or not self.network.ready:
+            return False
+        reading = self.network.read(self.model.query())
+        if reading is None:
+            return False
+        self._last_sample = asyncio.get_running_loop().time()
+        self.model.observe(reading, self._last_sample)
+        return True
 
     def _sync_identities(self) -> bool:
         """Copy the MPIDs' connection states into the model; True if one changed."""
@@ -841,9 +858,11 @@ class VaultnetApp(App[None]):
 
 def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
          capacity: int | None = None, data_dir: Path | None = None,
-         record: Path | None = None, replay: Path | None = None) -> int:
-    """Run the dashboard on a new embedded testnet (written to `record` if given), or on the
-    recording `replay`; the exit code (1 if the network crashed)."""
+         record: Path | None = None, replay: Path | None = None,
+         attach: NetworkHandle | None = None) -> int:
+    """Run the dashboard on a new embedded testnet (written to `record` if given), on the
+    recording `replay`, or on the running testnet `attach`; the exit code (1 if the network
+    crashed or went away)."""
     if replay is not None:
         from tui.replay_app import replay_main  # tui.replay_app imports this module
 
@@ -853,7 +872,7 @@ def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
         from tui.replay_app import record_main
 
         return record_main(config, record)
-    app = VaultnetApp(config)
+    app = VaultnetApp(config, network=attach)
     app.handle_signals = True
     app.run()
     return app.return_code or 0

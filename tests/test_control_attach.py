@@ -1,0 +1,138 @@
+"""The control port's commands for an attached dashboard: the bounded event subscription, its
+subscriber limit, the typed data commands and their answers to bad input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import trio
+
+from vaultnet import control, wire
+from vaultnet import events as ev
+from vaultnet.client import MAX_CHUNK_SIZE
+from vaultnet.reading import MAX_CHUNKS, NetworkReading, Query
+from vaultnet.testnet import Testnet
+
+DEADLINE = 30.0
+"""Seconds a test waits for the port to answer (a deadline on a condition)."""
+TOKEN = "secret"
+TRACE = b"t" * 16
+KEY = b"k" * 64
+
+
+@pytest.fixture
+async def port(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Testnet, str]]:
+    """A 6-vault TCP testnet and the address of its control port, with small limits: a
+    subscriber buffer of 10 events, one subscriber, 0.5 s for a content frame."""
+    monkeypatch.setattr(control, "SUBSCRIBER_BUFFER", 10)
+    monkeypatch.setattr(control, "MAX_SUBSCRIBERS", 1)
+    monkeypatch.setattr(control, "CONTENT_TIMEOUT", 0.5)
+    async with Testnet(vaults=6, transport="tcp") as net, trio.open_nursery() as nursery:
+        yield net, await nursery.start(control.serve, control.Controller(net, TOKEN))
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_slow_subscriber_loses_events_counted_and_never_holds_the_network(
+        port: tuple[Testnet, str]) -> None:
+    net, address = port
+    stream = await control.EventStream.open(address, TOKEN)
+    vault = net.vaults[0]
+    for i in range(100):  # all at once: the subscriber cannot read a single one meanwhile
+        net.bus.emit(ev.FaultInjected(float(i), vault.name, f"mark-{i}"))
+    records: list[dict[str, Any]] = []
+    with trio.fail_after(DEADLINE):
+        while not any(r["kind"] == control.DROPPED for r in records):
+            records += await stream.records()
+    marks = [r["fault"] for r in records if r["kind"] == "fault"]
+    dropped = max(r["dropped"] for r in records if r["kind"] == control.DROPPED)
+    assert marks == [f"mark-{i}" for i in range(len(marks))]  # the oldest kept, in order
+    assert 0 < len(marks) <= 10 and dropped >= 100 - len(marks)
+    event = ev.from_record(next(r for r in records if r["kind"] == "fault"))
+    assert event == ev.FaultInjected(0.0, vault.name, "mark-0")
+    await stream.aclose()
+
+
+async def test_subscribers_are_limited_and_a_closed_one_frees_its_place(
+        port: tuple[Testnet, str]) -> None:
+    _, address = port
+    first = await control.EventStream.open(address, TOKEN)
+    with pytest.raises(control.ControlRefused) as busy:
+        await control.EventStream.open(address, TOKEN)
+    assert busy.value.kind == "busy"
+    with pytest.raises(control.WrongToken):
+        await control.EventStream.open(address, "not the token")
+    await first.aclose()
+    with trio.fail_after(DEADLINE):
+        while True:  # the testnet frees the place once it sees the connection closed
+            try:
+                await (await control.EventStream.open(address, TOKEN)).aclose()
+                break
+            except control.ControlRefused as exc:
+                assert exc.kind == "busy"
+                await trio.sleep(0.05)
+    assert (await control.request(address, TOKEN, "status", []))["vaults"] == 6
+
+
+# Each bad request: command, arguments, content frame (None: none), the reply's kind, and a
+# fragment of its error.
+BAD: dict[str, tuple[str, list[Any], bytes | None, str, str]] = {
+    "get by a hex name": ("get", ["ab" * 64], None, "command", "CHUNK must be 64 bytes"),
+    "delete a short name": ("delete", [b"x"], None, "command", "CHUNK must be 64 bytes"),
+    "put without a trace": ("put", [], b"x", "command", "usage: put TRACE"),
+    "put nothing": ("put", [TRACE], b"", "command", "content must be 1 to"),
+    "put too much": ("put", [TRACE], b"x" * (MAX_CHUNK_SIZE + 1), "command",
+                     "content must be 1 to"),
+    "put with no content frame": ("put", [TRACE], None, "timeout", "no content frame"),
+    "read a list": ("read", [[]], None, "command", "a query is a map"),
+    "read too many chunks": ("read", [Query(chunks=(KEY,) * (MAX_CHUNKS + 1)).to_record()],
+                             None, "command", f"at most {MAX_CHUNKS} names"),
+    "a version without an id": ("put_version", [KEY, [1], TRACE], b"x", "command",
+                                "PARENT must be a version"),
+    "delete no tip": ("delete_branch", [KEY, None, TRACE], None, "command",
+                      "TIP must be a version"),
+    "send nothing": ("send", ["alice", "bob", b"", TRACE], None, "command",
+                     "TEXT must be 1 to"),
+    "send as a number": ("send", [1, "bob", b"hi", TRACE], None, "malformed",
+                         "FROM is not one"),
+    "toggle an unknown identity": ("toggle", ["carol", TRACE], None, "refused",
+                                   "unknown identity 'carol'"),
+    "subscribe with an argument": ("subscribe", ["x"], None, "command", "usage: subscribe"),
+}
+
+
+async def test_bad_data_requests_get_error_replies_and_the_port_serves_on(
+        port: tuple[Testnet, str]) -> None:
+    _, address = port
+    for case, (command, args, content, kind, fragment) in BAD.items():
+        with pytest.raises(control.ControlRefused) as refused:
+            await control.request(address, TOKEN, command, args, content)
+        assert refused.value.kind == kind, case
+        assert fragment in str(refused.value), (case, str(refused.value))
+
+    host, _, number = address.rpartition(":")
+    async with await trio.open_tcp_stream(host, int(number)) as raw:
+        await raw.send_all(wire.encode_frame({"token": TOKEN, "command": "put",
+                                              "args": [TRACE]}))
+        await raw.send_all(wire.encode_frame({"data": b"x"}))
+        decoder = wire.FrameDecoder()
+        with trio.fail_after(DEADLINE):
+            while (reply := decoder.next_frame()) is None:
+                decoder.feed(await raw.receive_some(4096))
+    assert reply["kind"] == "malformed" and "a content frame is a map" in reply["error"]
+    assert (await control.request(address, TOKEN, "status", []))["vaults"] == 6
+
+
+async def test_a_put_get_read_and_delete_through_the_port(port: tuple[Testnet, str]) -> None:
+    _, address = port
+    session = await control.request(address, TOKEN, "session", [])
+    assert session["transport"] == "tcp" and session["vaults"] == 6
+    assert [m[0] for m in session["mpids"]] == ["alice", "bob"]
+    name = (await control.request(address, TOKEN, "put", [TRACE], b"attached" * 100))["name"]
+    assert (await control.request(address, TOKEN, "get", [name]))["size"] == 800
+    answer = await control.request(address, TOKEN, "read", [Query(chunks=(name,)).to_record()])
+    reading = NetworkReading.from_record(answer["reading"])
+    assert len(reading.vaults) == 6
+    assert dict(reading.holders)[name]["P"]  # the Primary is stored when the put returns
+    assert await control.request(address, TOKEN, "delete", [name]) == {}
