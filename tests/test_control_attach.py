@@ -6,13 +6,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgpack
 import pytest
 import trio
 
 from vaultnet import control, wire
 from vaultnet import events as ev
 from vaultnet.client import MAX_CHUNK_SIZE
-from vaultnet.reading import MAX_CHUNKS, NetworkReading, Query
+from vaultnet.personas.version_tree import VersionName
+from vaultnet.reading import (
+    MAX_CHUNKS,
+    MESSAGE_KEY_SIZE,
+    GroupMember,
+    NetworkReading,
+    Query,
+    ReadingError,
+    VaultReading,
+    VersionedState,
+)
 from vaultnet.testnet import Testnet
 
 DEADLINE = 30.0
@@ -136,3 +147,21 @@ async def test_a_put_get_read_and_delete_through_the_port(port: tuple[Testnet, s
     assert len(reading.vaults) == 6
     assert dict(reading.holders)[name]["P"]  # the Primary is stored when the put returns
     assert await control.request(address, TOKEN, "delete", [name]) == {}
+
+
+def test_a_reading_survives_the_wire_and_a_malformed_one_is_refused() -> None:
+    v, w = VersionName(0, b"a" * 64), VersionName(1, b"b" * 64)
+    tree = VersionedState(((v, None), (w, v)), v, frozenset({w}),
+                          (GroupMember(b"m" * 64, "agrees", 2),), (b"s" * 64,))
+    reading = NetworkReading(
+        (VaultReading(b"v" * 64, 10, {"P": 1}, ((b"c" * 64, "P", 10),), 3, 4, 5,
+                      (b"g" * 64,)),),
+        ((b"v" * 64, {"stored": 10, "lost": 0, "count": 1}),),
+        ((b"c" * 64, {"P": [b"v" * 64], "B": [], "S": []}),), ((KEY, tree),),
+        ((b"x" * MESSAGE_KEY_SIZE, (b"v" * 64,)),))
+    wired = msgpack.unpackb(msgpack.packb(reading.to_record(), use_bin_type=True), raw=False,
+                            strict_map_key=False)
+    assert NetworkReading.from_record(wired) == reading
+    for bad in ({"vaults": 1}, [], {**wired, "trees": [[KEY, [[[1]], None, [], [], []]]]}):
+        with pytest.raises(ReadingError):
+            NetworkReading.from_record(bad)

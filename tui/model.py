@@ -26,7 +26,13 @@ from vaultnet.personas.integrity import FAILED_CHECK, INTEGRITY_FAILED
 from vaultnet.personas.pmid_manager import rank
 from vaultnet.personas.pmid_node import EVICTED
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.reading import GroupMember, NetworkReading, Query, VersionedState
+from vaultnet.reading import (
+    MESSAGE_KEY_SIZE,
+    GroupMember,
+    NetworkReading,
+    Query,
+    VersionedState,
+)
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.xor import Name, distance, short
 
@@ -552,9 +558,10 @@ class NetworkModel:
         """What a reading must report on besides the vaults: the tracked chunks and trees,
         and the newest MESSAGES_SAMPLED messages that managers may hold."""
         recent = list(self.messages.values())[-MESSAGES_SAMPLED:]
+        keys = (m.recipient + m.sender + m.mid for m in recent
+                if m.mid is not None and m.state != "refused")
         return Query(tuple(self.chunks), tuple(self.versioned),
-                     tuple(m.recipient + m.sender + m.mid for m in recent
-                           if m.mid is not None and m.state != "refused"))
+                     tuple(key for key in keys if len(key) == MESSAGE_KEY_SIZE))
 
     def observe(self, reading: NetworkReading, now: float) -> None:
         """Show a reading of the network: vault rows, holdings of tracked chunks, ranks,

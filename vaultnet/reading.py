@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from vaultnet.messages import ID_SIZE
 from vaultnet.personas import base
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
 from vaultnet.store import CopyKind, copy_name
@@ -31,7 +32,7 @@ MAX_TREES = 64
 """Version trees a query may ask about (the dashboard follows at most 64)."""
 MAX_MESSAGES = 64
 """Messages a query may ask holders of (the dashboard samples its newest 50)."""
-MESSAGE_KEY_SIZE = 3 * NAME_SIZE
+MESSAGE_KEY_SIZE = 2 * NAME_SIZE + ID_SIZE
 """A held message's key in its managers' inbox: recipient, sender, message id."""
 
 

@@ -20,8 +20,9 @@ from textual.pilot import Pilot
 from tests.test_cli import one_error_line
 from tests.test_ctl import ctl
 from tests.tui.helpers import answer, record_notifications, run_app, wait_until
+from tui import model
 from tui.app import VaultnetApp
-from vaultnet import cli, control
+from vaultnet import cli, control, reading
 from vaultnet import events as ev
 from vaultnet.personas.base import CHUNK_STORED
 from vaultnet.store import CopyKind, copy_name
@@ -133,3 +134,9 @@ def test_attach_without_a_testnet_to_steer_is_one_line_and_exit_2(
     assert line.startswith("vaultnet: error: cannot attach: ")
     assert ("no running testnet found" if problem == "no testnet"
             else "cannot read control token") in line
+
+
+def test_what_the_model_follows_fits_one_reading_query() -> None:
+    assert model.CHUNKS_KEPT <= reading.MAX_CHUNKS
+    assert model.VERSIONED_KEPT <= reading.MAX_TREES
+    assert model.MESSAGES_SAMPLED <= reading.MAX_MESSAGES
