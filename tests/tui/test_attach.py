@@ -22,6 +22,7 @@ from tests.test_ctl import ctl
 from tests.tui.helpers import answer, record_notifications, run_app, wait_until
 from tui import model
 from tui.app import VaultnetApp
+from tui.widgets.vault_table import VaultTable
 from vaultnet import cli, control, reading
 from vaultnet import events as ev
 from vaultnet.personas.base import CHUNK_STORED
@@ -32,7 +33,7 @@ START_DEADLINE = 60.0
 
 
 @contextlib.contextmanager
-def testnet_process(data_dir: Path, vaults: int) -> Iterator[subprocess.Popen[bytes]]:
+def running_process(data_dir: Path, vaults: int) -> Iterator[subprocess.Popen[bytes]]:
     """A `vaultnet testnet` process on `data_dir`, once its address file names its control
     port and its token is there; stopped with SIGTERM at the end (it must exit 0)."""
     proc = subprocess.Popen([sys.executable, "-m", "vaultnet", "testnet", "--vaults",
@@ -66,14 +67,15 @@ def vaultnet(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_dashboard_attaches_acts_and_leaves_the_testnet_running(tmp_path: Path) -> None:
     data_dir = tmp_path / "net"
-    with testnet_process(data_dir, vaults=6) as proc:
+    with running_process(data_dir, vaults=6) as proc:
         app = VaultnetApp(network=cli.attached_network(data_dir))
         notes = record_notifications(app)
         seen: list[ev.Event] = []
         app.model.journal = lambda op, args, _: seen.extend(args[0]) if op == "ingest" else None
 
         async def body(pilot: Pilot[Any]) -> None:
-            await wait_until(pilot, lambda: len(app.model.vaults) == 6, "the testnet's vaults")
+            vaults = app.query_one(VaultTable)
+            await wait_until(pilot, lambda: vaults.row_count == 6, "the testnet's six vaults")
             assert app.status.startswith("attached 127.0.0.1:") and "tcp 6 vaults" in app.status
 
             await answer(pilot, "p", "4096")  # stored by the testnet's own dashboard client
@@ -102,7 +104,7 @@ def test_the_dashboard_attaches_acts_and_leaves_the_testnet_running(tmp_path: Pa
 
             await pilot.press("1")
             await pilot.press("a")
-            await wait_until(pilot, lambda: len(app.model.vaults) == 7, "the added vault")
+            await wait_until(pilot, lambda: vaults.row_count == 7, "the added vault shown")
 
             await wait_until(pilot, lambda: list(app.model.identity_state.values())
                              == ["online", "online"], "the testnet's alice and bob online")
