@@ -113,13 +113,23 @@ def test_the_dashboard_attaches_acts_and_leaves_the_testnet_running(tmp_path: Pa
                 m.state == "delivered" and m.received for m in app.model.messages.values()),
                 lambda: f"the message delivered ({notes})")
 
+            await answer(pilot, "n", "notes first draft")  # a chunk, then a version of it
+            await wait_until(pilot, lambda: any(
+                item.label == "notes" and len(item.tips) == 1 and item.agreeing == 4
+                for item in app.model.versioned.values()), "the tree, as its group holds it")
+
+            await pilot.press("1")
+            await answer(pilot, "K", "y")
+            await wait_until(pilot, lambda: app.model.summary.vaults_down == 1,
+                             "the killed vault shown down")
+
             await pilot.press("q")
 
         run_app(app, body)
         assert proc.poll() is None  # q detached; the testnet runs on
         status = ctl(data_dir, "status")
         assert status.returncode == 0, status.stderr
-        assert status.stdout.startswith("vaults=7 ")
+        assert status.stdout.startswith("vaults=6 ")  # 6, one added, one killed
 
 
 @pytest.mark.parametrize("problem", ["no testnet", "no token"])
