@@ -24,6 +24,7 @@ from vaultnet.reading import (
     VaultReading,
     VersionedState,
 )
+from vaultnet.remote import RemoteNetwork
 from vaultnet.testnet import Testnet
 
 DEADLINE = 30.0
@@ -165,3 +166,39 @@ def test_a_reading_survives_the_wire_and_a_malformed_one_is_refused() -> None:
     for bad in ({"vaults": 1}, [], {**wired, "trees": [[KEY, [[[1]], None, [], [], []]]]}):
         with pytest.raises(ReadingError):
             NetworkReading.from_record(bad)
+
+
+async def test_a_remote_network_drains_reads_and_says_when_the_testnet_is_gone() -> None:
+    async with Testnet(vaults=4, transport="tcp") as net, trio.open_nursery() as outer:
+        port_scope = trio.CancelScope()
+
+        async def port(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            with port_scope:
+                await control.serve(control.Controller(net, TOKEN), task_status=task_status)
+
+        remote = RemoteNetwork(await outer.start(port), TOKEN)
+        ready = trio.Event()
+        with pytest.raises(BaseExceptionGroup) as gone:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(remote.run, ready.set)
+                with trio.fail_after(DEADLINE):
+                    await ready.wait()
+                    assert remote.ready and "tcp 4 vaults" in remote.describe()
+                    assert set(remote.mpids()) == {"alice", "bob"}
+                    while (reading := remote.read(Query())) is None:
+                        await trio.sleep(0.05)
+                    assert len(reading.vaults) == 4 and remote.read(Query()) is None
+                    _, trace = await remote.put(b"through the port")
+                    while not any(getattr(e, "trace", b"") == trace for e in remote.drain(1000)):
+                        await trio.sleep(0.05)
+                port_scope.cancel()  # the testnet stops serving
+        assert all(isinstance(e, control.ControlError) for e in leaves(gone.value))
+        assert not remote.ready
+        outer.cancel_scope.cancel()
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions in `error`, out of its groups."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]

@@ -23,6 +23,8 @@ from vaultnet.testnet import Testnet
 from vaultnet.xor import Name
 
 MPIDS = ("alice", "bob")
+"""The dashboard's public identities, by label: two, so a message has a sender and a
+recipient to watch."""
 
 
 class UnknownIdentity(ValueError):
