@@ -60,7 +60,8 @@ async def test_a_slow_subscriber_loses_events_counted_and_never_holds_the_networ
     marks = [r["fault"] for r in records if r["kind"] == "fault"]
     dropped = max(r["dropped"] for r in records if r["kind"] == control.DROPPED)
     assert marks == [f"mark-{i}" for i in range(len(marks))]  # the oldest kept, in order
-    assert 0 < len(marks) <= 10 and dropped >= 100 - len(marks)
+    # the buffer's 10, and one more if the port's sender was already waiting for an event
+    assert 0 < len(marks) <= 11 and dropped >= 100 - len(marks)
     event = ev.from_record(next(r for r in records if r["kind"] == "fault"))
     assert event == ev.FaultInjected(0.0, vault.name, "mark-0")
     await stream.aclose()

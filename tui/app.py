@@ -72,15 +72,6 @@ EXPECTED = (ClientError, TestnetError, ControlError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
 
 
-def _leaves(error: BaseException) -> Iterable[BaseException]:
-    """The exceptions in `error`, out of any (nested) groups."""
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield error
-
-
 class PutInputError(ValueError):
     """The answer to the put prompt names no chunk: a bad size, or a file that cannot be one."""
 
@@ -292,7 +283,7 @@ class VaultnetApp(App[None]):
         self.notify(f"screenshot saved: {saved}")
 
     def _crashed(self, error: BaseException) -> None:
-        leaves = list(_leaves(error))
+        leaves = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
         text = "; ".join(f"{type(e).__name__}: {e}" for e in leaves)
         what = ("lost the attached testnet" if all(isinstance(e, ControlError) for e in leaves)
                 else "the network crashed")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,24 +63,38 @@ class RemoteNetwork:
 
     async def run(self, on_ready: Callable[[], object]) -> None:
         """Subscribe, open the session, report ready, then keep the events and readings
-        coming until cancelled; ControlError if the testnet goes away."""
+        coming until cancelled; the ControlError (not in a group) that ended it if the
+        testnet went away or answered nonsense."""
         stream = await control.EventStream.open(self.address, self._token)
+        lost: list[control.ControlError] = []
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._receive, stream)
-                session = await self._request("session", [])
-                self._transport, self._vaults, self.capacity, self.group_size, mpids = _parsed(
-                    lambda: (str(session["transport"]), int(session["vaults"]),
-                             int(session["capacity"]), int(session["group_size"]),
-                             session["mpids"]))
-                self._set_mpids(mpids)
-                self.ready = True
-                on_ready()
-                await self._poll()
+                async def until_lost(task: Callable[[], Awaitable[None]]) -> None:
+                    try:
+                        await task()
+                    except control.ControlError as exc:
+                        lost.append(exc)
+                        nursery.cancel_scope.cancel()
+
+                nursery.start_soon(until_lost, partial(self._receive, stream))
+                nursery.start_soon(until_lost, partial(self._attend, on_ready))
         finally:
             self.ready = False
             with trio.CancelScope(shield=True):
                 await stream.aclose()
+        if lost:
+            raise lost[0]
+
+    async def _attend(self, on_ready: Callable[[], object]) -> None:
+        """Open the session, report ready, then poll."""
+        session = await self._request("session", [])
+        self._transport, self._vaults, self.capacity, self.group_size, mpids = _parsed(
+            lambda: (str(session["transport"]), int(session["vaults"]),
+                     int(session["capacity"]), int(session["group_size"]), session["mpids"]))
+        self._set_mpids(mpids)
+        self.ready = True
+        on_ready()
+        await self._poll()
 
     async def _receive(self, stream: control.EventStream) -> None:
         while True:

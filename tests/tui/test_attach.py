@@ -47,7 +47,8 @@ def running_process(data_dir: Path, vaults: int) -> Iterator[subprocess.Popen[by
             time.sleep(0.1)  # polling a file another process writes: no event to wait on
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:  # a test may have stopped it already
+            proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
 
 
@@ -152,3 +153,22 @@ def test_what_the_model_follows_fits_one_reading_query() -> None:
     assert model.CHUNKS_KEPT <= reading.MAX_CHUNKS
     assert model.VERSIONED_KEPT <= reading.MAX_TREES
     assert model.MESSAGES_SAMPLED <= reading.MAX_MESSAGES
+
+
+def test_the_dashboard_says_so_when_the_attached_testnet_stops(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data_dir = tmp_path / "net"
+    with running_process(data_dir, vaults=4) as proc:
+        app = VaultnetApp(network=cli.attached_network(data_dir))
+
+        async def body(pilot: Pilot[Any]) -> None:
+            await wait_until(pilot, lambda: app.model.vaults, "the testnet's vaults")
+            proc.send_signal(signal.SIGINT)  # stops cleanly, as a user's ctrl+c would
+            assert await asyncio.to_thread(proc.wait, 60) == 0
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to exit")
+
+        run_app(app, body)
+        assert app.return_code == 1
+        said = " ".join(capsys.readouterr().err.split())  # the terminal's width wraps it
+        assert said.startswith("vaultnet: error: lost the attached testnet: ControlClosed: "
+                               "the testnet on 127.0.0.1:"), said
