@@ -172,3 +172,10 @@ def test_the_dashboard_says_so_when_the_attached_testnet_stops(
         said = " ".join(capsys.readouterr().err.split())  # the terminal's width wraps it
         assert said.startswith("vaultnet: error: lost the attached testnet: ControlClosed: "
                                "the testnet on 127.0.0.1:"), said
+
+
+@pytest.mark.parametrize("flag", ["--record", "--replay"])
+def test_attach_with_record_or_replay_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    assert cli.main(["tui", "--attach", str(tmp_path), flag, str(tmp_path / "x")]) == 2
+    assert "cannot also --replay or --record" in one_error_line(capsys.readouterr().err)
