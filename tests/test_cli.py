@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,16 @@ def test_runtime_failure_is_one_line_exit_1(tmp_path: Path,
 # -- tui and bench delegate to other modules ----------------------------------------------------
 
 
+def fake_dashboard(monkeypatch: pytest.MonkeyPatch, main: Callable[..., object]) -> None:
+    """`tui.app.main` is `main`, and the dashboard's error type a plain one (so `vaultnet tui`
+    runs without Textual)."""
+    monkeypatch.setitem(sys.modules, "tui", types.ModuleType("tui"))
+    monkeypatch.setitem(sys.modules, "tui.app", types.SimpleNamespace(main=main))
+    monkeypatch.setitem(sys.modules, "tui.errors",
+                        types.SimpleNamespace(DashboardError=type("DashboardError",
+                                                                  (Exception,), {})))
+
+
 def test_tui_passes_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen: dict[str, object] = {}
 
@@ -257,26 +268,24 @@ def test_tui_passes_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         seen.update(kwargs)
         return 3
 
-    monkeypatch.setitem(sys.modules, "tui", types.ModuleType("tui"))
-    monkeypatch.setitem(sys.modules, "tui.app", types.SimpleNamespace(main=fake_main))
+    fake_dashboard(monkeypatch, fake_main)
     code = cli.main(["tui", "--vaults", "8", "--transport", "sim", "--seed", "5",
                      "--capacity", "64M", "--data-dir", str(tmp_path),
                      "--record", str(tmp_path / "run.trace")])
     assert code == 3
     assert seen == {"vaults": 8, "transport": "sim", "seed": 5, "capacity": 64 << 20,
-                    "data_dir": tmp_path, "record": tmp_path / "run.trace", "replay": None}
+                    "data_dir": tmp_path, "record": tmp_path / "run.trace", "replay": None,
+                    "attach": None}
     assert cli.main(["tui", "--replay", str(tmp_path / "run.trace")]) == 3
     assert seen["replay"] == tmp_path / "run.trace" and seen["record"] is None
 
 
 def test_tui_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
-    monkeypatch.setitem(sys.modules, "tui", types.ModuleType("tui"))
-    monkeypatch.setitem(sys.modules, "tui.app",
-                        types.SimpleNamespace(main=lambda **kw: seen.update(kw) or 0))
+    fake_dashboard(monkeypatch, lambda **kw: seen.update(kw) or 0)
     assert cli.main(["tui"]) == 0
     assert seen == {"vaults": 16, "transport": "tcp", "seed": None, "capacity": None,
-                    "data_dir": None, "record": None, "replay": None}
+                    "data_dir": None, "record": None, "replay": None, "attach": None}
 
 
 def test_tui_unavailable(monkeypatch: pytest.MonkeyPatch,

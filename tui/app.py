@@ -1,6 +1,8 @@
-"""`vaultnet tui`: the dashboard App. It owns the trio guest that runs the embedded testnet,
-drains the event stream on a timer in batches into the `NetworkModel`, and re-renders the
-views from the model; keys start network operations as trio tasks.
+"""`vaultnet tui`: the dashboard App. It owns the trio guest that runs the embedded testnet
+(or reaches an attached one: `vaultnet tui --attach`), drains the event stream on a timer in
+batches into the `NetworkModel`, and re-renders the views from the model; keys start network
+operations as trio tasks. It reaches the network only through a
+`vaultnet.handle.NetworkHandle`, so both ways behave the same.
 
 Decisions: the drain runs every DRAIN_INTERVAL and takes at most DRAIN_BATCH events per tick
 (the subscription buffer is bounded, overflow is counted); the network is sampled every
@@ -30,7 +32,7 @@ from textual.widgets import DataTable, Footer, TabbedContent
 from tui.guest import TrioGuest
 from tui.messages import KeysMayFlow, ModelRefreshed, NetworkReady
 from tui.model import NetworkModel, VersionedItem
-from tui.network import MPIDS, LiveNetwork, NetworkConfig
+from tui.network import LiveNetwork, NetworkConfig
 from tui.screens.ask import CLOSE_KEYS, AskScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.chunk_table import ChunkTable
@@ -49,7 +51,10 @@ from tui.widgets.versions_pane import VersionsPane
 from tui.widgets.xor_view import XorView
 from vaultnet.chunk_input import ChunkInputError, parse_size, read_chunk_file
 from vaultnet.client import MAX_CHUNK_SIZE, ClientError
+from vaultnet.control import ControlError
 from vaultnet.faults import Fault
+from vaultnet.handle import NetworkHandle
+from vaultnet.operations import MPIDS, pick
 from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.testnet import TestnetError
@@ -63,7 +68,7 @@ MIN_SIZE = (80, 24)
 MAX_HELD_KEYS = 10_000
 """Keys held while a prompt opens or closes: a pasted burst of puts fits, an endless stream of
 keys cannot grow memory (beyond it keys are refused, with one notice)."""
-EXPECTED = (ClientError, TestnetError, OSError)
+EXPECTED = (ClientError, TestnetError, ControlError, OSError)
 """Failures of an operation the user asked for: shown as a notification, never a crash."""
 
 
@@ -126,16 +131,16 @@ class VaultnetApp(App[None]):
     off (`check_action`) and keys go to it, except ctrl+c."""
 
     def __init__(self, config: NetworkConfig | None = None,
-                 model: NetworkModel | None = None) -> None:
-        """A live network from `config`, or (tests, replays) a frozen `model` and no network."""
+                 model: NetworkModel | None = None,
+                 network: NetworkHandle | None = None) -> None:
+        """A live network from `config`, an attached `network`, or (tests, replays) a frozen
+        `model` and no network."""
         super().__init__()
-        self.network: LiveNetwork | None = None
-        if model is None:  # VaultnetApp(): a live network of the default size
-            config = config or NetworkConfig()
-            self.network = LiveNetwork(config)
-        capacity = config.capacity if config else 0
-        self.model = model or NetworkModel(capacity, self.network.net.params.group_size
-                                           if self.network else 4)
+        self.network: NetworkHandle | None = network
+        if model is None and network is None:  # VaultnetApp(): a live network, default size
+            self.network = LiveNetwork(config or NetworkConfig())
+        self.model = model or NetworkModel(self.network.capacity if self.network else 0,
+                                           self.network.group_size if self.network else 4)
         self.guest = TrioGuest(self._crashed)
         self.handle_signals = False  # main() sets it: tests keep their own signal handlers
         self._held_keys: deque[events.Key] = deque()
@@ -191,6 +196,10 @@ class VaultnetApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The App's keys are off while a prompt or the help is on top (they type there)."""
         return action in ("interrupt", "command_palette") or len(self.screen_stack) == 1
+
+    async def action_footer_key(self, action: str) -> None:
+        """A view's footer entry (clicked): the App's own action."""
+        await self.run_action(action)
 
     async def action_interrupt(self) -> None:
         """ctrl+c quits from anywhere, a prompt included (Textual's default only hints)."""
@@ -264,8 +273,8 @@ class VaultnetApp(App[None]):
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the screen and say where it went."""
-        config = self.network.config if self.network else None
-        directory = path or str(config.data_dir if config and config.data_dir else Path.cwd())
+        data_dir = self.network.data_dir if self.network else None
+        directory = path or str(data_dir or Path.cwd())
         try:
             saved = self.save_screenshot(filename, directory)
         except OSError as exc:
@@ -276,14 +285,17 @@ class VaultnetApp(App[None]):
     def _crashed(self, error: BaseException) -> None:
         leaves = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
         text = "; ".join(f"{type(e).__name__}: {e}" for e in leaves)
-        self.exit(return_code=1, message=f"vaultnet: error: the network crashed: {text}")
+        what = ("lost the attached testnet" if all(isinstance(e, ControlError) for e in leaves)
+                else "the network crashed")
+        self.exit(return_code=1, message=f"vaultnet: error: {what}: {text}")
 
     def on_network_ready(self, _: NetworkReady) -> None:
         assert self.network is not None
-        net = self.network.net
-        self.status = f"{net.transport} {len(net.vaults)} vaults"
+        self.model.capacity, self.model.group_size = (self.network.capacity,
+                                                      self.network.group_size)
+        self.status = self.network.describe()
         self._sync_identities()
-        self.notify(f"testnet up: {len(net.vaults)} vaults on {net.transport}; press ? for help")
+        self.notify(f"testnet up: {self.status}; press ? for help")
 
     def on_resize(self) -> None:
         width, height = self.size
@@ -299,30 +311,35 @@ class VaultnetApp(App[None]):
         batch = self.network.drain(DRAIN_BATCH)
         self.model.ingest(batch)
         received = self.network.take_received()
-        for recipient, message in received:
-            self.model.message_received(recipient, message.sender, message.mid)
+        for message in received:
+            self.model.message_received(message.recipient, message.sender, message.mid)
         changed = self._sync_identities()
         now = asyncio.get_running_loop().time()
-        sampled = now - self._last_sample >= SAMPLE_INTERVAL
-        if sampled:
-            self._sample()
+        sampled = now - self._last_sample >= SAMPLE_INTERVAL and self._sample()
         if batch or sampled or received or changed:
             self.post_message(ModelRefreshed())
 
-    def _sample(self) -> None:
+    def _sample(self) -> bool:
         """Sample the network into the model now (every SAMPLE_INTERVAL, and after an
-        operation whose result is seen by sampling: a version tree)."""
-        if self.network is not None and self.network.ready:
-            self._last_sample = asyncio.get_running_loop().time()
-            self.model.observe(self.network.net, self._last_sample)
+        operation whose result is seen by sampling: a version tree); an attached network
+        answers with its newest reading, if it has one the model has not seen. True if the
+        model took a sample."""
+        if self.network is None or not self.network.ready:
+            return False
+        reading = self.network.read(self.model.query())
+        if reading is None:
+            return False
+        self._last_sample = asyncio.get_running_loop().time()
+        self.model.observe(reading, self._last_sample)
+        return True
 
     def _sync_identities(self) -> bool:
         """Copy the MPIDs' connection states into the model; True if one changed."""
         if self.network is None:
             return False
         changed = False
-        for mpid in self.network.mpids.values():
-            name = mpid.identity.name
+        for mpid in self.network.mpids().values():
+            name = mpid.name
             if self.model.identity_state.get(name) != mpid.state:
                 self.model.add_identity(name, mpid.label, mpid.state)
                 changed = True
@@ -472,8 +489,8 @@ class VaultnetApp(App[None]):
         network = self.network
 
         async def get() -> str:
-            data = await network.get(name)
-            return f"got chunk {name.hex()[:16]}: {len(data)} bytes, content matches its name"
+            size = await network.get(name)
+            return f"got chunk {name.hex()[:16]}: {size} bytes, content matches its name"
 
         self._start("get", get)
 
@@ -545,16 +562,15 @@ class VaultnetApp(App[None]):
             self.notify("select a vault or a chunk first", severity="warning")
             return
         self.model.focus = name
-        if self.network is not None and self.network.ready:
-            self.model.observe(self.network.net, asyncio.get_running_loop().time())
+        self._sample()
+        self.model.refocus()
         self.action_tab("chunks")
         self._render_shown()
 
     def action_add(self) -> None:
         async def add() -> str:
             assert self.network is not None
-            vault = await self.network.net.add_vault()
-            return f"added vault {vault.name.hex()[:16]}"
+            return f"added vault {(await self.network.add_vault()).hex()[:16]}"
 
         self._start("add", add)
 
@@ -566,7 +582,7 @@ class VaultnetApp(App[None]):
     def _kill(self, name: bytes) -> None:
         async def kill() -> str:
             assert self.network is not None
-            await self.network.net.kill_vault(name)
+            await self.network.kill_vault(name)
             return f"killed vault {name.hex()[:16]}"
 
         self._start("kill", kill)
@@ -577,7 +593,7 @@ class VaultnetApp(App[None]):
 
         async def restart() -> str:
             assert self.network is not None
-            await self.network.net.restart_vault(name)
+            await self.network.restart_vault(name)
             return f"restarted vault {name.hex()[:16]} with its data"
 
         self._start("restart", restart)
@@ -595,7 +611,7 @@ class VaultnetApp(App[None]):
 
         async def fault() -> str:
             assert self.network is not None
-            self.network.net.fault(name, kind)
+            await self.network.fault(name, kind)
             return f"{kind}: vault {name.hex()[:16]}"
 
         self._start("fault", fault)
@@ -729,7 +745,8 @@ class VaultnetApp(App[None]):
         try:
             if len(words) < 3:
                 raise ValueError("say who sends, to whom and what: alice bob hello")
-            sender, recipient, text = network.mpid(words[0]), network.mpid(words[1]), words[2]
+            states = network.mpids()
+            sender, recipient, text = pick(states, words[0]), pick(states, words[1]), words[2]
             if len(text.encode()) > MAX_BODY:
                 raise ValueError(f"a message is at most {MAX_BODY // 1024} KiB")
             if not sender.online:
@@ -740,7 +757,7 @@ class VaultnetApp(App[None]):
             self.notify(str(exc), severity="error")
             return
         trace = network.new_trace()
-        model.add_message(trace, sender.identity.name, recipient.identity.name, text)
+        model.add_message(trace, sender.name, recipient.name, text)
         model.followed_trace = trace
         if not self.paused:
             self._render_shown()
@@ -760,7 +777,7 @@ class VaultnetApp(App[None]):
         if self.network is None or not self.network.ready:
             self.notify("the network is not running yet", severity="warning")
             return
-        states = ", ".join(f"{m.label} is {m.state}" for m in self.network.mpids.values())
+        states = ", ".join(f"{m.label} is {m.state}" for m in self.network.mpids().values())
         self.push_screen(AskScreen(f"take offline / bring online which MPID? ({states})",
                                    MPIDS[-1]), self._online)
 
@@ -769,7 +786,7 @@ class VaultnetApp(App[None]):
             return
         network = self.network
         try:
-            mpid = network.mpid(answer)
+            mpid = pick(network.mpids(), answer)
         except ValueError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -832,9 +849,11 @@ class VaultnetApp(App[None]):
 
 def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
          capacity: int | None = None, data_dir: Path | None = None,
-         record: Path | None = None, replay: Path | None = None) -> int:
-    """Run the dashboard on a new embedded testnet (written to `record` if given), or on the
-    recording `replay`; the exit code (1 if the network crashed)."""
+         record: Path | None = None, replay: Path | None = None,
+         attach: NetworkHandle | None = None) -> int:
+    """Run the dashboard on a new embedded testnet (written to `record` if given), on the
+    recording `replay`, or on the running testnet `attach`; the exit code (1 if the network
+    crashed or went away)."""
     if replay is not None:
         from tui.replay_app import replay_main  # tui.replay_app imports this module
 
@@ -844,7 +863,7 @@ def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
         from tui.replay_app import record_main
 
         return record_main(config, record)
-    app = VaultnetApp(config)
+    app = VaultnetApp(config, network=attach)
     app.handle_signals = True
     app.run()
     return app.return_code or 0

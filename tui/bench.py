@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from tui.app import VaultnetApp
-from tui.network import NetworkConfig
+from tui.network import LiveNetwork, NetworkConfig
 from vaultnet import events as ev
 from vaultnet.bench_data import percentile
 
@@ -86,7 +86,7 @@ async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str,
         figures["loop lag p99 ms"] = 1e3 * percentile(lags, 0.99)
         await asyncio.sleep(2)  # let the offered puts finish before the burst
 
-        assert app.network is not None
+        assert isinstance(app.network, LiveNetwork)
         net = app.network.net
         vault = net.vaults[0]
         before = app.model.summary.events
@@ -100,7 +100,7 @@ async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str,
         drained = time.perf_counter() - started
         figures["burst events"] = burst
         figures["ingest events/s"] = burst / drained
-        figures["events dropped (buffer full)"] = app.network.events.dropped
+        figures["events dropped (buffer full)"] = app.network.dropped()
         stop.set()
         await probe
     return figures

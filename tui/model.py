@@ -1,10 +1,11 @@
-"""What the dashboard shows, as plain records: the only module that reads network internals.
+"""What the dashboard shows, as plain records.
 
 `NetworkModel.ingest` folds batches of events (drained on a timer, never one message per
-event) into bounded logs, view 4's `EventLog` and counters; `NetworkModel.observe` samples the
-live network (vault stores, PmidManager accounts, routing) into `VaultRow`s, chunk holdings and
-rank history. The widgets render the model and nothing else, so a frozen model renders the
-same screen every time (the snapshot tests use that).
+event) into bounded logs, view 4's `EventLog` and counters; `NetworkModel.observe` turns a
+reading of the network (`vaultnet.reading`: vault stores, PmidManager accounts, routing, taken
+in process or by an attached testnet) into `VaultRow`s, chunk holdings and rank history. The
+widgets render the model and nothing else, so a frozen model renders the same screen every
+time (the snapshot tests use that).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from vaultnet import events as ev
 from vaultnet.personas import base
@@ -25,13 +26,15 @@ from vaultnet.personas.integrity import FAILED_CHECK, INTEGRITY_FAILED
 from vaultnet.personas.pmid_manager import rank
 from vaultnet.personas.pmid_node import EVICTED
 from vaultnet.personas.version_tree import VersionName
+from vaultnet.reading import (
+    MESSAGE_KEY_SIZE,
+    GroupMember,
+    NetworkReading,
+    Query,
+    VersionedState,
+)
 from vaultnet.store import CopyKind, copy_name
-from vaultnet.wire import FrameError
 from vaultnet.xor import Name, distance, short
-
-if TYPE_CHECKING:
-    from vaultnet.testnet import Testnet
-    from vaultnet.vault import Vault
 
 LOG_LINES = 5000
 EVENT_ROWS = 1000
@@ -47,7 +50,6 @@ EVENTS_PER_TRACE = 4000
 RANK_HISTORY = 60
 XOR_ROWS = 12
 CHUNKS_KEPT = 500
-HOLDS_SHOWN = 20
 VERSIONED_KEPT = 64
 MESSAGES_KEPT = 200
 MESSAGES_SAMPLED = 50
@@ -152,7 +154,7 @@ class VaultRow:
     peers: int
     close_group: tuple[Name, ...] = ()  # its own view of the group of its name
     account: dict[str, int] = field(default_factory=dict)  # what its PmidManagers record
-    holds: tuple[tuple[Name, str, int], ...] = ()  # (copy, kind, size), first HOLDS_SHOWN
+    holds: tuple[tuple[Name, str, int], ...] = ()  # (copy, kind, size), first reading.HOLDS_SHOWN
 
 
 @dataclass
@@ -210,15 +212,6 @@ class FlowStep:
     @property
     def dst_lane(self) -> tuple[str, str]:
         return self.dst, self.dst_side
-
-
-@dataclass(frozen=True)
-class GroupMember:
-    """A member of a versioned item's VersionManager group, and how its tree compares."""
-
-    vault: Name
-    state: str  # "agrees", "differs" or "no tree"
-    versions: int
 
 
 @dataclass
@@ -281,22 +274,12 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class VersionedState:
-    """A tracked tree as one sample saw it (its group's majority): what view 6 draws."""
-
-    parents: tuple[tuple[VersionName, VersionName | None], ...] = ()
-    root: VersionName | None = None
-    tips: frozenset[VersionName] = frozenset()
-    group: tuple[GroupMember, ...] = ()
-    strays: tuple[Name, ...] = ()
-
-
-@dataclass(frozen=True)
 class Sample:
     """What one `observe` read off the live network, already reduced to what the views show,
     so a recording can keep it and a replay can apply it without a network. Bounded: a row
-    per vault (HOLDS_SHOWN copies each), holders of the tracked chunks (CHUNKS_KEPT), the
-    tracked trees (VERSIONED_KEPT) and the newest MESSAGES_SAMPLED messages."""
+    per vault (`vaultnet.reading.HOLDS_SHOWN` copies each), holders of the tracked chunks
+    (CHUNKS_KEPT), the tracked trees (VERSIONED_KEPT) and the newest MESSAGES_SAMPLED
+    messages."""
 
     live: tuple[Name, ...]  # the vaults up, in the testnet's order
     rows: tuple[VaultRow, ...]  # one per live vault
@@ -569,78 +552,29 @@ class NetworkModel:
         elif e.what == mpid.MESSAGE_DELIVERED:
             message.state, message.delivery_trace = "delivered", e.trace
 
-    def _sample_versioned(self, net: Testnet, live: dict[Name, Vault]
-                          ) -> tuple[tuple[Name, VersionedState], ...]:
-        """Each tracked tree as every live vault holds it; its group's majority is shown."""
-        states = []
-        for item in self.versioned.values():
-            records: dict[Name, dict[str, Any]] = {}
-            for vault in live.values():
-                if vault.host is not None:
-                    record = vault.host.version_manager.trees.get(item.key)
-                    if record is not None:
-                        records[vault.name] = record
-            group = net.true_close_group(item.key)
-            encoded = {name: base.canonical(record) for name, record in records.items()}
-            votes = Counter(encoded[name] for name in group if name in encoded)
-            if not votes:
-                votes = Counter(encoded.values())
-            majority = votes.most_common(1)[0][0] if votes else None
-            tree = None
-            if majority is not None:
-                holder = next(n for n, e in encoded.items() if e == majority)
-                try:
-                    tree = vm.tree_of_record(records[holder])[0]
-                except FrameError:
-                    tree = None
-            states.append((item.key, VersionedState(
-                parents=() if tree is None else tuple(
-                    (VersionName.from_record(v), None if p is None else VersionName.from_record(p))
-                    for v, p in tree.to_record()["versions"]),
-                root=None if tree is None else tree.root,
-                tips=frozenset() if tree is None else frozenset(tree.get()),
-                group=tuple(GroupMember(
-                    name, "agrees" if encoded.get(name) == majority
-                    else "no tree" if name not in encoded else "differs",
-                    len(records[name]["versions"]) if name in records else 0)
-                    for name in group),
-                strays=tuple(sorted(n for n in records if n not in group)))))
-        return tuple(states)
-
-    def _sample_messages(self, live: dict[Name, Vault]) -> tuple[tuple[bytes, tuple[Name, ...]],
-                                                                   ...]:
-        """Which MpidManagers hold each recent message (the newest MESSAGES_SAMPLED)."""
-        recent = list(self.messages.values())[-MESSAGES_SAMPLED:]
-        held_by: list[tuple[bytes, tuple[Name, ...]]] = []
-        for message in recent:
-            if message.mid is None or message.state == "refused":
-                held_by.append((message.trace, ()))
-                continue
-            key = message.recipient + message.sender + message.mid
-            held_by.append((message.trace, tuple(sorted(
-                v.name for v in live.values()
-                if v.host is not None and v.host.mpid_manager.inbox.get(key) is not None))))
-        return tuple(held_by)
-
     # -- sampling the live network -----------------------------------------------------------
 
-    def observe(self, net: Testnet, now: float) -> None:
-        """Sample the live network and show it: vault rows, holdings of tracked chunks, ranks,
-        rates (`sample`, then `apply`: a recording keeps the sample)."""
-        self.apply(self.sample(net, now))
+    def query(self) -> Query:
+        """What a reading must report on besides the vaults: the tracked chunks and trees,
+        and the newest MESSAGES_SAMPLED messages that managers may hold."""
+        recent = list(self.messages.values())[-MESSAGES_SAMPLED:]
+        keys = (m.recipient + m.sender + m.mid for m in recent
+                if m.mid is not None and m.state != "refused")
+        return Query(tuple(self.chunks), tuple(self.versioned),
+                     tuple(key for key in keys if len(key) == MESSAGE_KEY_SIZE))
 
-    def sample(self, net: Testnet, now: float) -> Sample:
-        """Read the live network (reads only; the rates' baseline moves to `now`)."""
-        live = {v.name: v for v in net.vaults}
-        held: dict[Name, list[tuple[Name, str]]] = {}
-        counters: dict[Name, tuple[int, int]] = {}
-        total_in = 0
-        for vault in live.values():
-            for copy, kind, _ in vault.stored():
-                held.setdefault(copy, []).append((vault.name, kind))
-            counters[vault.name] = (vault.messages_in, vault.messages_out)
-            total_in += vault.messages_in
-        accounts = self._accounts(net)
+    def observe(self, reading: NetworkReading, now: float) -> None:
+        """Show a reading of the network: vault rows, holdings of tracked chunks, ranks,
+        rates (`sample`, then `apply`: a recording keeps the sample)."""
+        self.apply(self.sample(reading, now))
+
+    def sample(self, reading: NetworkReading, now: float) -> Sample:
+        """A reading reduced to what the views show (the rates' baseline moves to `now`).
+        Names the reading does not answer for (asked for before they were tracked) are left
+        as they were."""
+        counters = {v.name: (v.messages_in, v.messages_out) for v in reading.vaults}
+        total_in = sum(v.messages_in for v in reading.vaults)
+        accounts = dict(reading.accounts)
         ranks = {node: rank(account) for node, account in accounts.items()}
         span, previous = 0.0, {}
         msgs_per_s = None
@@ -651,23 +585,31 @@ class NetworkModel:
         self._last_sample = (now, total_in, counters)
 
         rows = []
-        for name, vault in live.items():
-            entries = vault.stored()
+        for vault in reading.vaults:
+            name = vault.name
             before = previous.get(name, counters[name])
             rows.append(VaultRow(
                 name=name, state=",".join(sorted(self.faults.get(name, ()))) or "up",
-                stored=sum(size for _, _, size in entries), capacity=self.capacity,
-                copies=dict(Counter(kind for _, kind, _ in entries)), rank=ranks.get(name),
+                stored=vault.stored, capacity=self.capacity, copies=dict(vault.copies),
+                rank=ranks.get(name),
                 rate_in=(counters[name][0] - before[0]) / span if span else 0.0,
                 rate_out=(counters[name][1] - before[1]) / span if span else 0.0,
-                peers=len(vault.routing), close_group=tuple(vault.close_group(name)),
-                account=dict(accounts.get(name, {})), holds=tuple(entries[:HOLDS_SHOWN])))
-        holders = tuple(
-            (chunk.name, {kind.value: [v for v, _ in held.get(copy_name(chunk.name, kind), [])]
-                          for kind in CopyKind})
-            for chunk in self.chunks.values())
-        return Sample(tuple(live), tuple(rows), tuple(ranks.items()), holders, msgs_per_s,
-                      self._sample_versioned(net, live), self._sample_messages(live))
+                peers=vault.peers, close_group=vault.close_group,
+                account=dict(accounts.get(name, {})), holds=vault.holds))
+        holders = dict(reading.holders)
+        trees = dict(reading.trees)
+        inboxes = dict(reading.inboxes)
+        held_by: list[tuple[bytes, tuple[Name, ...]]] = []
+        for message in list(self.messages.values())[-MESSAGES_SAMPLED:]:
+            if message.mid is None or message.state == "refused":
+                held_by.append((message.trace, ()))
+            elif (key := message.recipient + message.sender + message.mid) in inboxes:
+                held_by.append((message.trace, inboxes[key]))
+        return Sample(tuple(v.name for v in reading.vaults), tuple(rows), tuple(ranks.items()),
+                      tuple((name, holders[name]) for name in self.chunks if name in holders),
+                      msgs_per_s,
+                      tuple((key, trees[key]) for key in self.versioned if key in trees),
+                      tuple(held_by))
 
     @journaled
     def apply(self, sample: Sample) -> None:
@@ -706,18 +648,6 @@ class NetworkModel:
     def refocus(self) -> None:
         """Redraw the XOR view around `focus` from the last sample (no network needed)."""
         self.xor_blocks = self._xor_blocks(list(self._live)) if self.focus else []
-
-    @staticmethod
-    def _accounts(net: Testnet) -> dict[Name, dict[str, Any]]:
-        """Each node's account as its PmidManager group keeps it (the first member that has
-        one; members agree through sync)."""
-        accounts: dict[Name, dict[str, Any]] = {}
-        for vault in net.vaults:
-            if vault.host is None:
-                continue
-            for node, account in vault.host.pmid_manager.accounts.items():
-                accounts.setdefault(node, account)
-        return accounts
 
     def _xor_blocks(self, names: list[Name]) -> list[XorBlock]:
         """The focused chunk's three copy names (holders sit near those, not near the chunk's

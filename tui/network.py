@@ -1,15 +1,9 @@
 """The embedded testnet as the dashboard drives it: runs inside the trio guest, gives the UI a
-bounded event subscription to drain and the operations its keys trigger.
-
-Besides its MaidNode client (chunks, version trees) the dashboard owns two public identities,
-MPIDS ("alice", "bob"), connected in the background once the network is up (a network smaller
-than a group cannot answer them: they then stay offline, and the dashboard runs on); either can
-be taken offline (its connection closed: its managers then hold what is sent to it) and brought
-back (same identity, announced online: its managers push what they held)."""
+bounded event subscription to drain and the operations its keys trigger (a
+`vaultnet.handle.NetworkHandle`; the client and the MPIDs are a `vaultnet.operations.Operator`)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +11,10 @@ from pathlib import Path
 import trio
 
 from vaultnet import events as ev
-from vaultnet.client import ClientError, MaidClient
-from vaultnet.identity import Identity
-from vaultnet.mpid_client import MpidClient, MpidMessage
+from vaultnet.operations import MpidState, Operator, Received
 from vaultnet.personas.host import DEFAULT_CAPACITY
 from vaultnet.personas.version_tree import VersionName
+from vaultnet.reading import NetworkReading, Query, read_network
 from vaultnet.testnet import Testnet
 from vaultnet.xor import Name
 
@@ -32,6 +25,8 @@ without bound (`LiveNetwork.events.dropped`)."""
 
 @dataclass(frozen=True)
 class NetworkConfig:
+    """The embedded testnet the dashboard starts."""
+
     vaults: int = 16
     transport: str = "tcp"
     seed: int | None = None
@@ -39,43 +34,20 @@ class NetworkConfig:
     data_dir: Path | None = None
 
 
-MPIDS = ("alice", "bob")
-
-
-@dataclass
-class Mpid:
-    """One of the dashboard's public identities and its connection (None while offline)."""
-
-    label: str
-    identity: Identity
-    client: MpidClient | None = None
-    changing: str = ""  # "connecting" / "disconnecting" while a toggle runs
-    failure: str = ""  # why the last connection attempt failed
-
-    @property
-    def online(self) -> bool:
-        return self.client is not None and not self.client.closed
-
-    @property
-    def state(self) -> str:
-        if self.changing:
-            return self.changing
-        if self.online:
-            return "online"
-        if self.failure:
-            return f"offline ({self.failure})"
-        return "offline (connection lost)" if self.client is not None else "offline"
-
-
 class LiveNetwork:
+    """The dashboard's own testnet, in process (a NetworkHandle)."""
+
     def __init__(self, config: NetworkConfig) -> None:
+        """The testnet of `config`, not started yet."""
         self.config = config
         self.net = Testnet(vaults=config.vaults, transport=config.transport, seed=config.seed,
                            data_dir=config.data_dir, capacity=config.capacity)
         self.events = self.net.events(max_buffer=EVENT_BUFFER)  # from the first VaultUp on
-        self.client: MaidClient | None = None
-        self.mpids: dict[str, Mpid] = {}
+        self.operator = Operator(self.net)
         self.ready = False
+        self.capacity = config.capacity
+        self.group_size = self.net.params.group_size
+        self.data_dir = config.data_dir
 
     async def run(self, on_ready: Callable[[], object]) -> None:
         """Start the vaults, a client and the MPIDs, report ready, and keep them running until
@@ -83,23 +55,17 @@ class LiveNetwork:
         (a crash included), so the dashboard stops sampling a network that is going away."""
         async with self.net:
             try:
-                self.client = await self.net.client()
-                seeded = self.net.seed is not None
-                self.mpids = {label: Mpid(label, Identity.generate(
-                    self.net.rng.randbytes(32) if seeded else None)) for label in MPIDS}
-                self.ready = True
-                on_ready()
                 async with trio.open_nursery() as nursery:
-                    for label in MPIDS:
-                        nursery.start_soon(self._connect_quietly, label)
-                await trio.sleep_forever()
+                    await self.operator.open(nursery)
+                    self.ready = True
+                    on_ready()
+                    await trio.sleep_forever()
             finally:
                 self.ready = False
 
-    async def _connect_quietly(self, label: str) -> None:
-        """Bring an MPID online at start; a failure leaves it offline (the state says why)."""
-        with contextlib.suppress(ClientError):
-            await self.toggle(label, self._client().new_id())
+    def describe(self) -> str:
+        """Transport and vaults."""
+        return f"{self.net.transport} {len(self.net.vaults)} vaults"
 
     def drain(self, limit: int) -> list[ev.Event]:
         """Up to `limit` waiting events, without blocking."""
@@ -111,84 +77,69 @@ class LiveNetwork:
                 break
         return batch
 
-    def _client(self) -> MaidClient:
-        if self.client is None:
-            raise RuntimeError("the network is still starting")
-        return self.client
+    def dropped(self) -> int:
+        """Events the subscription dropped."""
+        return self.events.dropped
+
+    def read(self, query: Query) -> NetworkReading:
+        """Read the testnet now."""
+        return read_network(self.net, query)
+
+    def new_trace(self) -> bytes:
+        """A fresh trace id from the client."""
+        return self.operator.new_trace()
+
+    def mpids(self) -> dict[str, MpidState]:
+        """The MPIDs' states now."""
+        return self.operator.states()
+
+    def take_received(self) -> list[Received]:
+        """Messages the MPIDs received since the last call."""
+        return self.operator.take_received()
 
     async def put(self, data: bytes) -> tuple[Name, bytes]:
-        """Store `data`; its name and the trace id of the operation."""
-        client = self._client()
-        trace = client.new_id()
-        return await client.put(data, trace=trace), trace
+        """Store `data`; its name and the put's trace."""
+        trace = self.operator.new_trace()
+        return await self.operator.put(data, trace), trace
 
-    async def get(self, name: Name) -> bytes:
-        return await self._client().get(name)
+    async def get(self, name: Name) -> int:
+        """The size of the chunk, fetched and checked."""
+        return len(await self.operator.get(name))
 
     async def delete(self, name: Name) -> None:
-        await self._client().delete(name)
+        """Delete the chunk from the dashboard's account."""
+        await self.operator.delete(name)
 
-    # -- version trees --------------------------------------------------------------------
+    async def add_vault(self) -> Name:
+        """One more vault, joined."""
+        return (await self.net.add_vault()).name
+
+    async def kill_vault(self, name: Name) -> None:
+        """Stop the vault."""
+        await self.net.kill_vault(name)
+
+    async def restart_vault(self, name: Name) -> None:
+        """Restart the vault with its data."""
+        await self.net.restart_vault(name)
+
+    async def fault(self, name: Name, kind: str) -> None:
+        """Inject a fault."""
+        self.net.fault(name, kind)
 
     async def put_version(self, key: Name, parent: VersionName | None, data: bytes,
                           trace: bytes) -> tuple[VersionName, bytes]:
-        """Store `data` as a chunk, then put it as a version of the tree at `key`, a child of
-        `parent` (None: the root of a new tree), under `trace`. The version and the trace of
-        the chunk's put."""
-        client = self._client()
-        chunk_trace = client.new_id()
-        chunk = await client.put(data, trace=chunk_trace)
-        version = VersionName(0 if parent is None else parent.index + 1, chunk)
-        await client.put_version(key, parent, version, trace=trace)
-        return version, chunk_trace
+        """Put a version (its chunk first)."""
+        return await self.operator.put_version(key, parent, data, trace)
 
     async def delete_branch(self, key: Name, tip: VersionName,
                             trace: bytes) -> list[VersionName]:
-        return await self._client().delete_branch(key, tip, trace=trace)
-
-    def new_trace(self) -> bytes:
-        return self._client().new_id()
-
-    # -- messaging --------------------------------------------------------------------------
-
-    def mpid(self, label: str) -> Mpid:
-        """One of MPIDS by its label; ValueError names the choices."""
-        mpid = self.mpids.get(label.strip().lower())
-        if mpid is None:
-            raise ValueError(f"unknown identity {label!r}: choose {' or '.join(MPIDS)}")
-        return mpid
+        """Delete a branch."""
+        return await self.operator.delete_branch(key, tip, trace)
 
     async def send(self, sender: str, recipient: str, body: bytes, trace: bytes) -> None:
-        mpid, to = self.mpid(sender), self.mpid(recipient)
-        if mpid.client is None or not mpid.online:
-            raise ClientError(f"{mpid.label} is offline: bring {mpid.label} online first (o)")
-        await mpid.client.send(to.identity.name, body, trace=trace)
+        """Send a message between the MPIDs."""
+        await self.operator.send(sender, recipient, body, trace)
 
     async def toggle(self, label: str, trace: bytes) -> bool:
-        """Take the MPID offline (close its connection) or bring it back online (a new
-        connection with the same identity, announced under `trace`); True if now online."""
-        mpid = self.mpid(label)
-        if mpid.changing:
-            raise ClientError(f"{mpid.label} is already {mpid.changing}")
-        if mpid.online:
-            assert mpid.client is not None
-            mpid.changing = "disconnecting"
-            try:
-                await mpid.client.aclose()
-            finally:
-                mpid.client, mpid.changing = None, ""
-            return False
-        mpid.changing, mpid.failure = "connecting", ""
-        try:
-            mpid.client = await self.net.mpid_client(mpid.identity, trace=trace)
-        except ClientError as exc:
-            mpid.failure = f"could not connect: {exc}"
-            raise
-        finally:
-            mpid.changing = ""
-        return True
-
-    def take_received(self) -> list[tuple[Name, MpidMessage]]:
-        """Messages the online MPIDs received since the last call: (recipient, message)."""
-        return [(mpid.identity.name, message) for mpid in self.mpids.values()
-                if mpid.client is not None for message in mpid.client.received_nowait()]
+        """Take an MPID offline or bring it back."""
+        return await self.operator.toggle(label, trace)

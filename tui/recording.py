@@ -30,9 +30,9 @@ from typing import Any, BinaryIO
 
 import msgpack
 
-from tui.model import GroupMember, Sample, VaultRow, VersionedState
+from tui.model import Sample, VaultRow
 from vaultnet import events as ev
-from vaultnet.personas.version_tree import VersionName
+from vaultnet.reading import state_from_record, state_record
 
 FORMAT = 1
 HEADER, SAMPLE, CALL = "tui.header", "tui.sample", "tui.call"
@@ -54,14 +54,6 @@ class TraceError(ValueError):
 # -- samples as msgpack-friendly lists ----------------------------------------------------
 
 
-def _version(v: VersionName | None) -> list[Any] | None:
-    return None if v is None else v.to_record()
-
-
-def _unversion(r: Any) -> VersionName | None:
-    return None if r is None else VersionName.from_record(r)
-
-
 def encode_sample(s: Sample) -> dict[str, Any]:
     """A sample as plain msgpack values (lists, dicts, bytes, numbers)."""
     return {
@@ -72,10 +64,7 @@ def encode_sample(s: Sample) -> dict[str, Any]:
         "ranks": [list(r) for r in s.ranks],
         "holders": [[name, holders] for name, holders in s.holders],
         "msgs_per_s": s.msgs_per_s,
-        "versioned": [[key, [[_version(v), _version(p)] for v, p in st.parents],
-                       _version(st.root), [_version(t) for t in sorted(st.tips)],
-                       [[m.vault, m.state, m.versions] for m in st.group], list(st.strays)]
-                      for key, st in s.versioned],
+        "versioned": [[key, *state_record(st)] for key, st in s.versioned],
         "held_by": [[trace, list(managers)] for trace, managers in s.held_by],
     }
 
@@ -86,13 +75,7 @@ def decode_sample(d: dict[str, Any]) -> Sample:
                           peers, tuple(group), dict(account), tuple(tuple(h) for h in holds))
                  for name, state, stored, capacity, copies, rank, rate_in, rate_out, peers,
                  group, account, holds in d["rows"])
-    versioned = tuple(
-        (key, VersionedState(
-            tuple((VersionName.from_record(v), _unversion(p)) for v, p in parents),
-            _unversion(root), frozenset(VersionName.from_record(t) for t in tips),
-            tuple(GroupMember(vault, state, versions) for vault, state, versions in group),
-            tuple(strays)))
-        for key, parents, root, tips, group, strays in d["versioned"])
+    versioned = tuple((key, state_from_record(state)) for key, *state in d["versioned"])
     return Sample(tuple(d["live"]), rows, tuple((n, float(r)) for n, r in d["ranks"]),
                   tuple((name, {k: list(v) for k, v in holders.items()})
                         for name, holders in d["holders"]),

@@ -61,6 +61,13 @@ class ReplayApp(VaultnetApp):
         self.replay = replay
         self.status = f"replay {path.name}" + ("" if replay.index.samples else " (events only)")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """As live, but the views' footers leave out the keys a replay refuses (the keys
+        themselves still reach their refusing actions)."""
+        if action == "footer_key" and parameters and parameters[0] in REFUSED:
+            return False
+        return super().check_action(action, parameters)
+
     def on_mount(self) -> None:
         """The timeline goes under the views, above the footer (VaultnetApp's handler runs
         next)."""

@@ -70,6 +70,7 @@ from vaultnet.events import TraceRecorder
 from vaultnet.faults import Fault
 from vaultnet.filemodes import open_private, private_dir, write_private
 from vaultnet.identity import IdentityError
+from vaultnet.remote import RemoteNetwork
 from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 
@@ -99,7 +100,15 @@ class UsageError(Exception):
 
 
 class CommandError(Exception):
-    """A run-time failure a command reports as one line (exit 1)."""
+    """A run-time failure a command reports as one line (exit `exit_code`, 1)."""
+
+    exit_code = 1
+
+
+class AttachError(CommandError):
+    """`vaultnet tui --attach` found no testnet it can steer there (exit 2)."""
+
+    exit_code = 2
 
 
 class Parser(argparse.ArgumentParser):
@@ -192,7 +201,7 @@ def _failure_code(exc: BaseException) -> int | None:
         return None
     first = leaves[0]
     _error_line(_describe(first))
-    return 1
+    return first.exit_code if isinstance(first, CommandError) else 1
 
 
 def _describe(exc: BaseException) -> str:
@@ -835,12 +844,36 @@ def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--replay", type=Path, default=None, metavar="FILE",
                         help="replay a recording (from --record, or 'vaultnet testnet "
                              "--record') with play, pause, step, seek and speed; no network")
+    parser.add_argument("--attach", nargs="?", const="", default=None, metavar="DATA_DIR",
+                        help="open the dashboard on the 'vaultnet testnet' running on DATA_DIR "
+                             "(default: where 'vaultnet testnet' writes its address file) "
+                             "through its control port; q leaves it running")
     return parser
+
+
+def attached_network(data_dir: Path | None) -> RemoteNetwork:
+    """The testnet running on `data_dir`, checked to answer its control port with the token
+    there; AttachError (one line, exit 2) if there is none to steer."""
+    try:
+        record = read_address_file(data_dir)
+        address = record.get("control")
+        if not isinstance(address, str):
+            raise CommandError("that testnet does not accept control commands (started by an "
+                               "older vaultnet?)")
+        directory = address_file(data_dir).parent
+        token = control.read_token(directory)
+        trio.run(control.request, address, token, "status", [])
+    except (CommandError, control.ControlError) as exc:
+        raise AttachError(f"cannot attach: {exc}") from None
+    return RemoteNetwork(address, token, directory)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
     if args.replay is not None and args.record is not None:
         raise UsageError("--replay plays a recording; it cannot also --record")
+    if args.attach is not None and (args.replay is not None or args.record is not None):
+        raise UsageError("--attach watches a running testnet; it cannot also --replay or "
+                         "--record")
     if args.record is not None:
         _check_record_path(args.record)
     _check_data_dir(args.data_dir)
@@ -849,10 +882,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
         from tui.errors import DashboardError
     except ImportError as exc:
         raise CommandError(f"the dashboard is not available: {exc}") from None
+    attach = (attached_network(Path(args.attach) if args.attach else None)
+              if args.attach is not None else None)
     try:
         code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
                         capacity=args.capacity, data_dir=args.data_dir, record=args.record,
-                        replay=args.replay)
+                        replay=args.replay, attach=attach)
     except DashboardError as exc:
         raise CommandError(str(exc)) from None
     return int(code or 0)

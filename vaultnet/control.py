@@ -14,6 +14,26 @@ connection must deliver its whole request within `PREAUTH_TIMEOUT`; at most `MAX
 connections wait for theirs at once, and a new one pushes out the oldest, so sockets that
 never speak cannot keep the owner out. At most `MAX_RUNNING` authenticated commands run at
 once; more are answered `busy`.
+
+An attached dashboard (`vaultnet tui --attach`) uses the rest of the commands:
+
+- `subscribe` keeps its connection: after the `ok` reply the testnet streams frames
+  `{"records": [...]}`, each record an event as `vaultnet.events` writes it to a trace. The
+  events wait in a buffer of SUBSCRIBER_BUFFER: when the subscriber reads too slowly, newer
+  events are dropped and counted, and the next frame carries a record `{"kind":
+  "control.dropped", "dropped": TOTAL}`; no vault and no other command ever waits for a
+  subscriber. At most MAX_SUBSCRIBERS at once (more are answered `busy`); one that takes no
+  frame for SUBSCRIBER_STALL seconds is closed.
+- `session` connects the testnet's own dashboard client and its MPIDs alice and bob
+  (`vaultnet.operations.Operator`, once, shared by every attached dashboard); `read QUERY`
+  answers a `vaultnet.reading` of the network, the MPIDs' states and the messages they
+  received since the last `read`; `put`, `get`, `delete`, `put_version`, `delete_branch`,
+  `send` and `toggle` run the dashboard's operations with that client. Their arguments are
+  typed (a chunk's 64-byte name, a 16-byte trace, a version as `[index, id]`, a query map):
+  anything else is an error reply. `put` and `put_version` send the content as a second frame
+  `{"content": BYTES}` (1 byte to MAX_CHUNK_SIZE) after the request; it is read only once the
+  token has been checked, so a caller without the token can make the port hold no more than
+  MAX_REQUEST a connection.
 """
 
 from __future__ import annotations
@@ -23,20 +43,35 @@ import hmac
 import os
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import trio
 
+from vaultnet import events as ev
 from vaultnet import wire
+from vaultnet.client import MAX_CHUNK_SIZE, ClientError
 from vaultnet.filemodes import private_dir, write_private
 from vaultnet.identity import IdentityError
+from vaultnet.messages import ID_SIZE
+from vaultnet.operations import Operator, UnknownIdentity
+from vaultnet.personas.mpid_manager import MAX_BODY
+from vaultnet.personas.version_tree import VersionName, VersionTreeError
+from vaultnet.reading import Query, ReadingError, read_network
 from vaultnet.store import StoreError
 from vaultnet.testnet import Testnet, TestnetError
+from vaultnet.xor import NAME_SIZE
 
 TOKEN_FILE = "control.token"
 MAX_REQUEST = 64 * 1024
-"""Largest request frame: a request is a token, a command and two short arguments."""
+"""Largest request frame: a token, a command and short arguments (a `read` query of 512
+chunk names is 33 KiB)."""
+MAX_CONTENT_FRAME = MAX_CHUNK_SIZE + 1024
+"""Largest content frame (`put`, `put_version`): a chunk and its map; read after the token
+is checked, one per connection."""
+CONTENT_TIMEOUT = 10.0
+"""Seconds an authenticated `put` has to deliver its content frame."""
 MAX_REPLY = 4 * 1024 * 1024
 """Largest reply the client accepts: `status` lists every vault (500 rows fit easily)."""
 MAX_ARG = 256
@@ -55,17 +90,95 @@ CONNECT_TIMEOUT = 5.0
 """Seconds `request` waits to connect to the control port."""
 ANSWER_TIMEOUT = 30.0
 """Seconds `request` waits for the answer: an `add` waits until its vault has joined."""
+MAX_SUBSCRIBERS = 4
+"""Event subscriptions at once: each holds a buffer of up to SUBSCRIBER_BUFFER events (some
+3 MiB at ~300 bytes an event) and a frame of SUBSCRIBER_BATCH in flight, so at most some
+13 MiB in all; enough for a few dashboards attached to one testnet."""
+SUBSCRIBER_BUFFER = 10_000
+"""Events waiting for one subscriber (a second or so of a busy 16-vault testnet); newer
+ones are dropped and counted while it is full."""
+SUBSCRIBER_BATCH = 500
+"""Events in one frame of the stream (about 150 KiB)."""
+SUBSCRIBER_STALL = 30.0
+"""Seconds a subscriber may take to accept one frame before it is closed."""
+DROPPED = "control.dropped"
+"""The kind of the stream's record that counts the events dropped so far (an annotation:
+`vaultnet.events.is_annotation`)."""
 ERROR_KINDS = ("malformed", "timeout", "token", "command", "refused", "busy")
 """`kind` of an error reply: a malformed request or frame, no whole request in time, a wrong
 token, an unknown command or wrong arguments, a command the testnet refused, too many
 commands running."""
-ARGUMENTS: dict[str, tuple[str, ...]] = {
-    "status": (), "add": (), "kill": ("NAME",), "restart": ("NAME",), "fault": ("NAME", "KIND"),
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    if len(value) > MAX_ARG:
+        raise ValueError(f"is longer than {MAX_ARG} characters")
+    return value
+
+
+def _exact_bytes(size: int) -> Callable[[object], bytes]:
+    def check(value: object) -> bytes:
+        if not isinstance(value, bytes) or len(value) != size:
+            raise ValueError(f"must be {size} bytes")
+        return value
+    return check
+
+
+def _version(value: object) -> VersionName:
+    try:
+        return VersionName.from_record(value)
+    except VersionTreeError:
+        raise ValueError("must be a version [index, 64-byte id]") from None
+
+
+def _parent(value: object) -> VersionName | None:
+    return None if value is None else _version(value)
+
+
+def _message(value: object) -> bytes:
+    if not isinstance(value, bytes) or not 0 < len(value) <= MAX_BODY:
+        raise ValueError(f"must be 1 to {MAX_BODY} bytes")
+    return value
+
+
+def _query(value: object) -> Query:
+    try:
+        return Query.from_record(value)
+    except ReadingError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class Argument(NamedTuple):
+    """One argument of a command: its name in the usage line and its check, which returns
+    the value to use, or raises TypeError (not text where text is due) or ValueError."""
+
+    label: str
+    check: Callable[[object], Any]
+
+
+_NAME, _KIND = Argument("NAME", _text), Argument("KIND", _text)
+_CHUNK, _KEY = Argument("CHUNK", _exact_bytes(NAME_SIZE)), Argument("KEY", _exact_bytes(NAME_SIZE))
+_TRACE = Argument("TRACE", _exact_bytes(ID_SIZE))
+ARGUMENTS: dict[str, tuple[Argument, ...]] = {
+    "status": (), "add": (), "kill": (_NAME,), "restart": (_NAME,), "fault": (_NAME, _KIND),
+    "subscribe": (), "session": (), "read": (Argument("QUERY", _query),),
+    "put": (_TRACE,), "get": (_CHUNK,), "delete": (_CHUNK,),
+    "put_version": (_KEY, Argument("PARENT", _parent), _TRACE),
+    "delete_branch": (_KEY, Argument("TIP", _version), _TRACE),
+    "send": (Argument("FROM", _text), Argument("TO", _text), Argument("TEXT", _message),
+             _TRACE),
+    "toggle": (Argument("MPID", _text), _TRACE),
 }
-"""Each command and its arguments (all strings)."""
+"""Each command and its arguments: text for `vaultnet ctl`'s commands, typed values for the
+attached dashboard's."""
 COMMANDS = tuple(ARGUMENTS)
+WITH_CONTENT = frozenset({"put", "put_version"})
+"""Commands followed by a content frame."""
 FIELDS = frozenset({"token", "command", "args"})
-COMMAND_FAILURES = (TestnetError, IdentityError, StoreError, OSError)
+COMMAND_FAILURES = (TestnetError, IdentityError, StoreError, OSError, ClientError,
+                    UnknownIdentity)
 """What a command may fail with because of the testnet's state (no such vault, a vault's
 files unusable): answered as a refusal, the testnet keeps running."""
 
@@ -135,7 +248,17 @@ def _vault_row(net: Testnet, name: bytes) -> dict[str, Any]:
 
 
 def _usage(command: str) -> str:
-    return " ".join((command, *ARGUMENTS[command]))
+    return " ".join((command, *(a.label for a in ARGUMENTS[command])))
+
+
+@dataclass
+class Checked:
+    """A well-formed request with the right token: the command, its checked arguments and,
+    for WITH_CONTENT, the content frame's bytes (filled in once read)."""
+
+    command: str
+    args: list[Any]
+    content: bytes = b""
 
 
 class Controller:
@@ -144,12 +267,19 @@ class Controller:
     def __init__(self, net: Testnet, token: str) -> None:
         self.net = net
         self._token = token.encode()
-        self._commands: dict[str, Callable[[list[str]], Awaitable[Any]]] = {
+        self._commands: dict[str, Callable[[Checked], Awaitable[Any]]] = {
             "status": self._status, "add": self._add, "kill": self._kill,
-            "restart": self._restart, "fault": self._fault,
+            "restart": self._restart, "fault": self._fault, "session": self._session,
+            "read": self._read, "put": self._put, "get": self._get, "delete": self._delete,
+            "put_version": self._put_version, "delete_branch": self._delete_branch,
+            "send": self._send, "toggle": self._toggle,
         }
+        self.nursery: trio.Nursery | None = None
+        """Where the operator's background tasks run (`serve` sets it)."""
+        self._operator: Operator | None = None
+        self._opening = trio.Lock()
 
-    def check(self, request: object) -> tuple[str, list[str]]:
+    def check(self, request: object) -> Checked:
         """The command and arguments of a well-formed request carrying the right token;
         RequestError otherwise. The token is checked before anything about the command, so a
         caller without it learns nothing but the request's shape."""
@@ -169,52 +299,128 @@ class Controller:
         if command not in ARGUMENTS:
             raise RequestError("command", f"unknown command {command[:32]!r} (commands: "
                                           f"{', '.join(COMMANDS)})")
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise RequestError("malformed", "arguments must be a list of strings")
-        if len(args) != len(ARGUMENTS[command]) or any(len(a) > MAX_ARG for a in args):
-            raise RequestError("command", f"usage: {_usage(command)} (arguments of at most "
-                                          f"{MAX_ARG} characters)")
-        return command, args
+        if not isinstance(args, list):
+            raise RequestError("malformed", "arguments must be a list of strings (or of the "
+                                            "typed values a command takes)")
+        spec = ARGUMENTS[command]
+        usage = (f"usage: {_usage(command)} (arguments of at most {MAX_ARG} characters)"
+                 if all(a.check is _text for a in spec) else f"usage: {_usage(command)}")
+        if len(args) != len(spec):
+            raise RequestError("command", usage)
+        values = []
+        for argument, value in zip(spec, args, strict=True):
+            try:
+                values.append(argument.check(value))
+            except TypeError:
+                raise RequestError("malformed", "arguments must be a list of strings "
+                                                f"({argument.label} is not one)") from None
+            except ValueError as exc:
+                raise RequestError("command", f"{usage}: {argument.label} {exc}") from None
+        return Checked(command, values)
 
-    async def run(self, command: str, args: list[str]) -> dict[str, Any]:
+    async def run(self, request: Checked) -> dict[str, Any]:
         """The reply to a checked command: its result, or the testnet's refusal."""
         try:
-            return {"ok": True, "result": await self._commands[command](args)}
+            return {"ok": True, "result": await self._commands[request.command](request)}
         except COMMAND_FAILURES as exc:
             return RequestError("refused", str(exc) or type(exc).__name__).reply()
 
-    async def _status(self, args: list[str]) -> Any:
+    async def _status(self, request: Checked) -> Any:
         return {**self.net.summary(),
                 "vault_list": [_vault_row(self.net, v.name) for v in self.net.vaults]}
 
-    async def _add(self, args: list[str]) -> Any:
+    async def _add(self, request: Checked) -> Any:
         return _vault_row(self.net, (await self.net.add_vault()).name)
 
-    async def _kill(self, args: list[str]) -> Any:
-        name = self.net.vault(args[0]).name
+    async def _kill(self, request: Checked) -> Any:
+        name = self.net.vault(request.args[0]).name
         await self.net.kill_vault(name)
         return {"name": name.hex()}
 
-    async def _restart(self, args: list[str]) -> Any:
-        return _vault_row(self.net, (await self.net.restart_vault(args[0])).name)
+    async def _restart(self, request: Checked) -> Any:
+        return _vault_row(self.net, (await self.net.restart_vault(request.args[0])).name)
 
-    async def _fault(self, args: list[str]) -> Any:
-        vault = self.net.fault(args[0], args[1])
-        return {"name": vault.name.hex(), "fault": args[1]}
+    async def _fault(self, request: Checked) -> Any:
+        vault = self.net.fault(request.args[0], request.args[1])
+        return {"name": vault.name.hex(), "fault": request.args[1]}
+
+    # -- the attached dashboard's commands ----------------------------------------------------
+
+    async def operator(self) -> Operator:
+        """The dashboard client and MPIDs of this testnet, connected on first use."""
+        async with self._opening:
+            if self._operator is None:
+                if self.nursery is None:
+                    raise TestnetError("the control port is not serving")
+                operator = Operator(self.net)
+                await operator.open(self.nursery)
+                self._operator = operator
+        return self._operator
+
+    async def _session(self, request: Checked) -> Any:
+        operator = await self.operator()
+        return {"transport": self.net.transport, "group_size": self.net.params.group_size,
+                "capacity": self.net.capacity, "vaults": len(self.net.vaults),
+                "mpids": [m.to_record() for m in operator.states().values()]}
+
+    async def _read(self, request: Checked) -> Any:
+        operator = self._operator
+        return {"reading": read_network(self.net, request.args[0]).to_record(),
+                "mpids": [] if operator is None
+                else [m.to_record() for m in operator.states().values()],
+                "received": [] if operator is None
+                else [[r.recipient, r.sender, r.mid] for r in operator.take_received()]}
+
+    async def _put(self, request: Checked) -> Any:
+        return {"name": await (await self.operator()).put(request.content, request.args[0])}
+
+    async def _get(self, request: Checked) -> Any:
+        return {"size": len(await (await self.operator()).get(request.args[0]))}
+
+    async def _delete(self, request: Checked) -> Any:
+        await (await self.operator()).delete(request.args[0])
+        return {}
+
+    async def _put_version(self, request: Checked) -> Any:
+        key, parent, trace = request.args
+        version, chunk_trace = await (await self.operator()).put_version(
+            key, parent, request.content, trace)
+        return {"version": version.to_record(), "chunk_trace": chunk_trace}
+
+    async def _delete_branch(self, request: Checked) -> Any:
+        removed = await (await self.operator()).delete_branch(*request.args)
+        return {"removed": [v.to_record() for v in removed]}
+
+    async def _send(self, request: Checked) -> Any:
+        sender, recipient, body, trace = request.args
+        await (await self.operator()).send(sender, recipient, body, trace)
+        return {}
+
+    async def _toggle(self, request: Checked) -> Any:
+        return {"online": await (await self.operator()).toggle(*request.args)}
 
 
 class _ClosedEarly(wire.FrameError):
     """The peer closed its side before a whole frame arrived."""
 
 
-async def _read_frame(stream: trio.abc.Stream, limit: int) -> dict[str, Any]:
-    decoder = wire.FrameDecoder(max_frame=limit)
-    while (frame := decoder.next_frame()) is None:
-        data = await stream.receive_some(64 * 1024)
-        if not data:
-            raise _ClosedEarly("connection closed before a whole frame arrived")
-        decoder.feed(data)
-    return frame
+class _Frames:
+    """The frames arriving on one connection, in order (bytes of the next frame that came
+    with the previous one are kept for it)."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self._stream = stream
+        self._decoder = wire.FrameDecoder(max_frame=MAX_REQUEST)
+
+    async def next(self, limit: int) -> dict[str, Any]:
+        """The next frame, of at most `limit` bytes."""
+        self._decoder.limit(limit)
+        while (frame := self._decoder.next_frame()) is None:
+            data = await self._stream.receive_some(64 * 1024)
+            if not data:
+                raise _ClosedEarly("connection closed before a whole frame arrived")
+            self._decoder.feed(data)
+        return frame
 
 
 async def _send_reply(stream: trio.abc.Stream, reply: dict[str, Any]) -> None:
@@ -243,14 +449,14 @@ class _Waiting:
         self._scopes.pop(scope, None)
 
 
-async def _authenticate(stream: trio.SocketStream,
-                        controller: Controller) -> tuple[str, list[str]] | None:
+async def _authenticate(stream: trio.SocketStream, frames: _Frames,
+                        controller: Controller) -> Checked | None:
     """Read and check one request within PREAUTH_TIMEOUT; on any fault answer it with an error
     reply (if the peer is still there) and return None."""
     try:
         try:
             with trio.fail_after(PREAUTH_TIMEOUT):
-                frame = await _read_frame(stream, MAX_REQUEST)
+                frame = await frames.next(MAX_REQUEST)
         except trio.TooSlowError:
             raise RequestError("timeout", f"no whole request within {PREAUTH_TIMEOUT:g} s"
                                ) from None
@@ -264,45 +470,124 @@ async def _authenticate(stream: trio.SocketStream,
     return None
 
 
+async def _read_content(frames: _Frames) -> bytes:
+    """The content frame of an authenticated `put` / `put_version`; RequestError if it is
+    not one in time."""
+    try:
+        with trio.fail_after(CONTENT_TIMEOUT):
+            frame = await frames.next(MAX_CONTENT_FRAME)
+    except trio.TooSlowError:
+        raise RequestError("timeout", f"no content frame within {CONTENT_TIMEOUT:g} s"
+                           ) from None
+    except wire.FrameError as exc:
+        raise RequestError("malformed", f"bad content frame: {exc}") from None
+    content = frame.get("content")
+    if set(frame) != {"content"} or not isinstance(content, bytes):
+        raise RequestError("malformed", "a content frame is a map {content: bytes}")
+    if not 0 < len(content) <= MAX_CHUNK_SIZE:
+        raise RequestError("command", f"content must be 1 to {MAX_CHUNK_SIZE} bytes")
+    return content
+
+
+async def _stream_events(stream: trio.SocketStream, bus: ev.EventBus) -> None:
+    """Send the events from now on in frames, dropped ones counted, until the subscriber
+    closes its side or takes no frame for SUBSCRIBER_STALL seconds."""
+    subscription = bus.subscribe(SUBSCRIBER_BUFFER)
+    try:
+        await stream.send_all(wire.encode_frame(
+            {"ok": True, "result": {"buffer": SUBSCRIBER_BUFFER}}))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_until_closed, stream, nursery.cancel_scope)
+            reported = 0
+            while True:
+                batch = [(await subscription.receive()).to_record()]
+                while len(batch) < SUBSCRIBER_BATCH:
+                    try:
+                        batch.append(subscription.receive_nowait().to_record())
+                    except trio.WouldBlock:
+                        break
+                if subscription.dropped != reported:
+                    reported = subscription.dropped
+                    batch.append({"kind": DROPPED, "dropped": reported})
+                with trio.move_on_after(SUBSCRIBER_STALL) as stalled:
+                    await stream.send_all(wire.encode_frame({"records": batch}))
+                if stalled.cancelled_caught:
+                    nursery.cancel_scope.cancel()
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass  # the subscriber went away
+    finally:
+        subscription.close()
+
+
+async def _until_closed(stream: trio.SocketStream, scope: trio.CancelScope) -> None:
+    """Cancel `scope` once the peer closed its side (what it sends meanwhile is ignored)."""
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        while await stream.receive_some(4096):
+            pass
+    scope.cancel()
+
+
 async def serve(controller: Controller, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Listen on 127.0.0.1 (a free port); `task_status.started` reports "127.0.0.1:PORT"."""
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     host, port = listeners[0].socket.getsockname()[:2]
     waiting = _Waiting(MAX_PREAUTH)
     running = trio.CapacityLimiter(MAX_RUNNING)
+    subscribers = trio.CapacityLimiter(MAX_SUBSCRIBERS)
 
     async def one(stream: trio.SocketStream) -> None:
         async with stream:
+            frames = _Frames(stream)
             with trio.CancelScope() as scope:
                 waiting.admit(scope)
                 try:
-                    checked = await _authenticate(stream, controller)
+                    checked = await _authenticate(stream, frames, controller)
                 finally:
                     waiting.release(scope)
             if scope.cancelled_caught or checked is None:
+                return
+            if checked.command == "subscribe":
+                if subscribers.available_tokens == 0:
+                    await _send_reply(stream, RequestError(
+                        "busy", f"{MAX_SUBSCRIBERS} subscribers already").reply())
+                    return
+                async with subscribers:
+                    await _stream_events(stream, controller.net.bus)
                 return
             if running.available_tokens == 0:
                 reply = RequestError("busy", f"{MAX_RUNNING} commands are already running; "
                                              "try again").reply()
             else:
                 async with running:
-                    reply = await controller.run(*checked)
+                    try:
+                        if checked.command in WITH_CONTENT:
+                            checked.content = await _read_content(frames)
+                        reply = await controller.run(checked)
+                    except RequestError as exc:
+                        reply = exc.reply()
+                    except trio.BrokenResourceError:
+                        return  # reset by the peer while it sent its content
             await _send_reply(stream, reply)
 
     async with trio.open_nursery() as nursery:
+        controller.nursery = nursery
         await nursery.start(trio.serve_listeners, one, listeners)
         task_status.started(f"{host}:{port}")
 
 
-async def request(address: str, token: str, command: str, args: list[str]) -> Any:
-    """Send one command to a testnet's control port; its result, or a ControlError saying
-    what went wrong (nothing listening, no answer in time, connection closed, refused)."""
+def _check_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     if host != "127.0.0.1" or not port.isdigit():
         raise ControlError(f"refusing control address {address!r}: loopback only")
+    return host, int(port)
+
+
+async def _connect(address: str) -> trio.SocketStream:
+    """A connection to the control port at `address`, or the ControlError saying why not."""
+    host, port = _check_address(address)
     try:
         with trio.fail_after(CONNECT_TIMEOUT):
-            stream = await trio.open_tcp_stream(host, int(port))
+            return await trio.open_tcp_stream(host, port)
     except trio.TooSlowError:
         raise ControlTimeout(f"could not connect to the testnet's control port {address} "
                              f"within {CONNECT_TIMEOUT:g} s") from None
@@ -310,12 +595,22 @@ async def request(address: str, token: str, command: str, args: list[str]) -> An
         raise ControlUnreachable(f"cannot connect to the testnet's control port {address} "
                                  f"({_os_reason(exc)}); is the testnet still running?"
                                  ) from None
+
+
+async def request(address: str, token: str, command: str, args: list[Any],
+                  content: bytes | None = None) -> Any:
+    """Send one command to a testnet's control port (with its content frame, for `put` and
+    `put_version`); its result, or a ControlError saying what went wrong (nothing listening,
+    no answer in time, connection closed, refused)."""
+    stream = await _connect(address)
     try:
         async with stream:
             with trio.fail_after(ANSWER_TIMEOUT):
                 await stream.send_all(wire.encode_frame(
                     {"token": token, "command": command, "args": args}))
-                reply = await _read_frame(stream, MAX_REPLY)
+                if content is not None:
+                    await stream.send_all(wire.encode_frame({"content": content}))
+                reply = await _Frames(stream).next(MAX_REPLY)
     except trio.TooSlowError:
         raise ControlTimeout(f"no answer from the testnet on {address} within "
                              f"{ANSWER_TIMEOUT:g} s") from None
@@ -327,6 +622,57 @@ async def request(address: str, token: str, command: str, args: list[str]) -> An
                             ) from None
     return _result(reply)
 
+
+class EventStream:
+    """The testnet's events, from a `subscribe` connection: `records` yields each frame's
+    records (events as trace records, and `DROPPED` counts); ControlError when the stream
+    ends or breaks."""
+
+    def __init__(self, address: str, stream: trio.SocketStream) -> None:
+        self._address = address
+        self._stream = stream
+        self._frames = _Frames(stream)
+
+    @classmethod
+    async def open(cls, address: str, token: str) -> EventStream:
+        """Subscribe at `address` with `token` (ControlError as for `request`)."""
+        stream = await _connect(address)
+        events = cls(address, stream)
+        try:
+            with trio.fail_after(ANSWER_TIMEOUT):
+                await stream.send_all(wire.encode_frame(
+                    {"token": token, "command": "subscribe", "args": []}))
+                _result(await events._next())
+        except BaseException:
+            await stream.aclose()
+            raise
+        return events
+
+    async def _next(self) -> dict[str, Any]:
+        try:
+            return await self._frames.next(MAX_REPLY)
+        except trio.TooSlowError:
+            raise ControlTimeout(f"no answer from the testnet on {self._address} within "
+                                 f"{ANSWER_TIMEOUT:g} s") from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError,
+                _ClosedEarly) as exc:
+            raise ControlClosed(f"the testnet on {self._address} closed the event stream "
+                                f"({_os_reason(exc)})") from None
+        except wire.FrameError as exc:
+            raise ControlClosed(f"unreadable event stream from {self._address}: {exc}"
+                                ) from None
+
+    async def records(self) -> list[dict[str, Any]]:
+        """The records of the next frame."""
+        frame = await self._next()
+        records = frame.get("records")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ControlClosed(f"malformed event frame from {self._address}")
+        return records
+
+    async def aclose(self) -> None:
+        """Close the connection (the testnet then ends the subscription)."""
+        await self._stream.aclose()
 
 def _os_reason(exc: BaseException) -> str:
     """The operating system's words for a socket failure ("Connection refused", "Connection

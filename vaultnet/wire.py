@@ -150,6 +150,11 @@ class FrameDecoder:
     def buffered(self) -> int:
         return len(self._buf)
 
+    def limit(self, max_frame: int) -> None:
+        """Accept frames of at most `max_frame` bytes from the next one on (a connection whose
+        later frames may be larger once its first was accepted: the control port's content)."""
+        self._max = max_frame
+
 
 def field(frame: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     """A required field of a given type, or FrameError."""

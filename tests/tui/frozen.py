@@ -10,6 +10,7 @@ from vaultnet import events as ev
 from vaultnet.client import PutFailure
 from vaultnet.mpid_client import MessagingError, MpidClient
 from vaultnet.personas.version_tree import VersionName
+from vaultnet.reading import read_network
 from vaultnet.testnet import Testnet
 from vaultnet.xor import name_of
 
@@ -33,14 +34,14 @@ async def _fill(model: NetworkModel) -> None:
             model.add_chunk(name, 5_000, trace)
             model.ingest(events)
             events.clear()
-            model.observe(net, trio.current_time())
+            model.observe(read_network(net, model.query()), trio.current_time())
         await net.kill_vault(net.vaults[2].name)
         await trio.sleep(10)
         model.ingest(events)
-        model.observe(net, trio.current_time())
+        model.observe(read_network(net, model.query()), trio.current_time())
         model.focus = next(iter(model.chunks))
         model.followed_trace = model.chunks[model.focus].trace
-        model.observe(net, trio.current_time() + 1)
+        model.observe(read_network(net, model.query()), trio.current_time() + 1)
 
 
 def frozen_model() -> NetworkModel:
@@ -101,7 +102,7 @@ async def _fill_versions(model: NetworkModel) -> None:
         await trio.sleep(5)
         model.ingest(events)
         model.message_received(bob.name, got.sender, got.mid)
-        model.observe(net, trio.current_time())
+        model.observe(read_network(net, model.query()), trio.current_time())
         model.followed_trace = delivered
 
 

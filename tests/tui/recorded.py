@@ -15,6 +15,7 @@ from tui.model import NetworkModel
 from tui.recording import open_recording
 from vaultnet import events as ev
 from vaultnet.client import PutFailure
+from vaultnet.reading import read_network
 from vaultnet.testnet import Testnet
 
 SEED = 7
@@ -67,7 +68,7 @@ async def _run(path: Path, captures: list[tuple[float, int, dict[str, Any]]]) ->
         await trio.testing.wait_all_tasks_blocked()
         model.ingest(list(pending))
         pending.clear()
-        model.observe(net, trio.current_time())
+        model.observe(read_network(net, model.query()), trio.current_time())
         if capture:
             captures.append((trio.current_time(), recorder.records, state(model)))
         # The next records must come later than this capture on the virtual clock, so a

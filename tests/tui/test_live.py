@@ -201,11 +201,11 @@ def test_version_tree_with_a_fork_and_an_offline_hold_from_the_keyboard() -> Non
 
         await pilot.press("6")
         assert app.network is not None
-        bob = app.network.mpid("bob")
+        bob = app.network.mpids()["bob"]
         await wait_until(pilot, lambda: list(app.model.identity_state.values())
                          == ["online", "online"], "alice and bob online")
         await answer(pilot, "o", "bob")
-        await wait_until(pilot, lambda: app.model.identity_state.get(bob.identity.name)
+        await wait_until(pilot, lambda: app.model.identity_state.get(bob.name)
                          == "offline", "bob offline")
         await answer(pilot, "m", "alice bob are you there")
         messages = app.query_one(MessageTable)

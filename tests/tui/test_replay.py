@@ -16,10 +16,12 @@ from textual.widgets import Input
 
 from tests.tui.helpers import record_notifications, run_app, wait_until
 from tests.tui.recorded import Recorded, record_run, state
+from tui.app import VaultnetApp
+from tui.model import NetworkModel
 from tui.network import NetworkConfig
 from tui.recording import TraceIndex, open_recording
 from tui.replay import SPEEDS
-from tui.replay_app import RecordingApp, ReplayApp, open_replay
+from tui.replay_app import REFUSED, RecordingApp, ReplayApp, open_replay
 from tui.screens.help import HelpScreen
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.timeline import JUMP, Timeline
@@ -136,6 +138,31 @@ def test_network_keys_are_refused_and_help_lists_the_replay_keys(recorded: Recor
         assert "Replay" in app.screen.text and "go to a time" in app.screen.text
 
     run_app(app, body)
+
+
+def footer_actions(app: Any) -> set[str]:
+    """The actions of the keys the footer shows now."""
+    return {active.binding.action for active in app.screen.active_bindings.values()
+            if active.binding.show}
+
+
+def test_the_replay_footers_leave_out_the_network_keys(recorded: Recorded) -> None:
+    live, replay = VaultnetApp(model=NetworkModel(0)), replay_app(recorded.path)
+    refused = {f"app.footer_key({action!r})" for action in REFUSED}
+    shown: dict[str, set[str]] = {}
+
+    async def body(pilot: Pilot[Any]) -> None:
+        for view in "123456":
+            await pilot.press(view)
+            shown[view] = footer_actions(pilot.app)
+
+    run_app(live, body)
+    assert refused & shown["1"] and refused & shown["2"] and refused & shown["6"]
+    live_shown = dict(shown)
+    run_app(replay, body)
+    for view, actions in shown.items():
+        assert not actions & refused, view
+        assert live_shown[view] - refused <= actions, view  # the other keys stay
 
 
 def test_record_in_the_dashboard_then_replay_to_its_end(tmp_path: Path) -> None:

@@ -14,9 +14,12 @@ Keys = tuple[tuple[str, str, str], ...]
 
 def footer_keys(keys: Keys) -> list[BindingType]:
     """Bindings that run the App's actions, shown in the footer of one view. They are priority
-    bindings like the App's (the footer shows a priority binding over a plain one); the App's
-    own is found first and runs."""
-    return [Binding(key, f"app.{action}", label, priority=True) for key, action, label in keys]
+    bindings like the App's (the footer shows a priority binding over a plain one); a key
+    finds the App's own first and runs it. Each names its action through the App's
+    `footer_key`, so an App can leave out of the footer the keys it refuses (a replay's
+    network keys) while those keys still reach it."""
+    return [Binding(key, f"app.footer_key({action!r})", label, priority=True)
+            for key, action, label in keys]
 
 
 class VaultsPane(TabPane):
