@@ -71,7 +71,13 @@ class Testnet:
         vault.close_group(name)
         await net.add_vault(); await net.kill_vault(vault.name); await net.restart_vault(name)
         async for event in net.events(): ...
+        net.holders(chunk); net.account(client); await net.wait_replicated([chunk])
     ```
+    The inspection methods (`holders`, `stored_copies`, `account`, `rank`, `version_tree`, ...)
+    only read: they return frozen records (`vaultnet.inspection`), and the waits check
+    `vaultnet.invariants`. A chunk is 3 copies (Primary, Backup, Sacrificial) on 2 holders
+    each: 6 stored copies when fully replicated (`net.parameters.copies_per_chunk`).
+
     With `transport="sim"` run it under trio's MockClock (pytest-trio's `autojump_clock`): the
     same seed then reproduces the same event trace.
 
