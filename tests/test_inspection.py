@@ -163,6 +163,20 @@ async def test_account_rank_and_version_tree_follow_what_the_client_did(autojump
         assert set(net.held_messages()) == {v.name for v in net.vaults}
 
 
+async def test_inbox_shows_a_message_held_for_an_offline_mpid(autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=47) as net:
+        alice, bob = await net.mpid_client(), await net.mpid_client()
+        assert net.inbox(bob.name).agreed == ()
+        await bob.aclose()
+        await net.wait_for(lambda: bob.closed, 10, "bob disconnected")
+        await alice.send(bob.name, b"while you were out")
+        await net.wait_for(lambda: bool(net.inbox(bob.name).agreed), 30, "held for bob")
+        inbox = net.inbox(bob.name)
+        assert inbox.mpid == bob.name and len(inbox.members) == net.parameters.group_size
+        assert [(m.sender, m.body) for m in inbox.agreed or ()] == [
+            (alice.name, b"while you were out")]
+
+
 async def test_tcp_put_then_wait_replicated_and_settled() -> None:
     async with Testnet(vaults=8, transport="tcp") as net:
         client = await net.client()

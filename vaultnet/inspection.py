@@ -249,6 +249,26 @@ class VersionTrees(GroupViews[StructuredDataVersions]):
         return tree.get() if tree is not None else None
 
 
+@dataclass(frozen=True)
+class HeldMessage:
+    """A message an MpidManager holds for its recipient until the recipient acknowledges it."""
+
+    sender: Name
+    mid: bytes
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Inbox(GroupViews[tuple[HeldMessage, ...]]):
+    """The messages held for an MPID as each member of its MpidManager group holds them (an
+    empty tuple: none)."""
+
+    @property
+    def mpid(self) -> Name:
+        """The recipient the messages are held for."""
+        return self.key
+
+
 # -- reading the live vaults ----------------------------------------------------------------------
 
 
@@ -393,6 +413,13 @@ def version_tree(net: Testnet, key: Name) -> VersionTrees:
     """The version tree at `key` as each member of its VersionManager group holds it."""
     views = group_views(net, key, lambda host: host.version_manager.tree(key))
     return VersionTrees(key, views.views)
+
+
+def inbox(net: Testnet, mpid: Name) -> Inbox:
+    """The messages held for `mpid` as each member of its MpidManager group holds them."""
+    views = group_views(net, mpid, lambda host: tuple(
+        HeldMessage(m["sender"], m["mid"], m["body"]) for m in host.mpid_manager.held(mpid)))
+    return Inbox(mpid, views.views)
 
 
 def held_messages(vault: Vault) -> int:

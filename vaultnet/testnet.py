@@ -422,6 +422,10 @@ class Testnet:
         """The version tree at `name` as each of its VersionManagers holds it."""
         return inspection.version_tree(self, name)
 
+    def inbox(self, mpid: Name) -> inspection.Inbox:
+        """The messages held for an MPID as each of its MpidManagers holds them."""
+        return inspection.inbox(self, mpid)
+
     def held_messages(self) -> dict[Name, int]:
         """Per live vault, the messages it holds until a lookup of their sender's group ends."""
         return {v.name: inspection.held_messages(v) for v in self.vaults}
