@@ -189,6 +189,11 @@ class PmidAccount:
     lost: int
     count: int
 
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> PmidAccount:
+        """The account as the PmidManager stores it."""
+        return cls(raw["stored"], raw["lost"], raw["count"])
+
     @property
     def rank(self) -> float:
         """stored / (stored + lost): a node below RANK_FLOOR is refused new copies."""
@@ -272,6 +277,11 @@ class Inbox(GroupViews[tuple[HeldMessage, ...]]):
 # -- reading the live vaults ----------------------------------------------------------------------
 
 
+def optional(convert: Callable[[Any], T], raw: Any | None) -> T | None:
+    """`convert(raw)`, or None for a record a member does not keep."""
+    return convert(raw) if raw is not None else None
+
+
 def host_of(vault: Vault) -> PersonaHost:
     """The personas of a live testnet vault (every one has them from its start)."""
     if vault.host is None:
@@ -305,8 +315,7 @@ def stored_index(net: Testnet) -> dict[Name, tuple[Name, ...]]:
 
 def copy_record(host: PersonaHost, copy: Name) -> CopyRecord | None:
     """This vault's DataManager record of `copy`, if it keeps one."""
-    raw = host.data_manager.records.get(copy)
-    return CopyRecord.from_record(raw) if raw is not None else None
+    return optional(CopyRecord.from_record, host.data_manager.records.get(copy))
 
 
 def chunk_holders(net: Testnet, chunk: Name,
@@ -344,16 +353,22 @@ def record_views(net: Testnet, personas: tuple[Persona, ...] = GROUP_PERSONAS
     return result
 
 
-def copy_records(net: Testnet) -> dict[Name, GroupViews[CopyRecord]]:
-    """Copy name -> its DataManager group's views, for every copy some member of its true
-    group keeps a record of (records left only on vaults outside the group are not counted)."""
-    result: dict[Name, GroupViews[CopyRecord]] = {}
-    for (_, copy), views in record_views(net, (Persona.DATA_MANAGER,)).items():
-        records = {m: CopyRecord.from_record(v) if v is not None else None
-                   for m, v in views.views.items()}
-        if any(r is not None for r in records.values()):
-            result[copy] = GroupViews(copy, records)
+def member_records(net: Testnet, persona: Persona,
+                   convert: Callable[[Any], T]) -> dict[bytes, GroupViews[T]]:
+    """Key -> each member's record (through `convert`), for every key of `persona` (one that
+    keeps a single store) that some member of the key's true group keeps a record of: records
+    left only on vaults outside the group are not counted."""
+    result: dict[bytes, GroupViews[T]] = {}
+    for (_, key), views in record_views(net, (persona,)).items():
+        if any(v is not None for v in views.views.values()):
+            result[key] = GroupViews(key, {m: optional(convert, v)
+                                           for m, v in views.views.items()})
     return result
+
+
+def copy_records(net: Testnet) -> dict[Name, GroupViews[CopyRecord]]:
+    """Copy name -> its DataManager group's records, for every copy a member records."""
+    return member_records(net, Persona.DATA_MANAGER, CopyRecord.from_record)
 
 
 def live_chunks(net: Testnet) -> list[Name]:
@@ -373,23 +388,15 @@ def intact_on(vault: Vault, copy: Name, kind: CopyKind) -> bool:
 
 def node_rank(net: Testnet, node: Name) -> NodeRank:
     """`node`'s account as each member of its PmidManager group keeps it."""
-    views = group_views(net, node,
-                        lambda host: pmid_account(host.pmid_manager.accounts.get(node)))
+    views = group_views(net, node, lambda host: optional(
+        PmidAccount.from_record, host.pmid_manager.accounts.get(node)))
     return NodeRank(node, views.views)
-
-
-def pmid_account(raw: Mapping[str, Any] | None) -> PmidAccount | None:
-    """A PmidManager's stored account as a record."""
-    return PmidAccount(raw["stored"], raw["lost"], raw["count"]) if raw is not None else None
 
 
 def node_ranks(net: Testnet) -> dict[Name, NodeRank]:
     """Every node some member of its PmidManager group keeps an account of."""
-    ranks = {}
-    for (_, node), views in record_views(net, (Persona.PMID_MANAGER,)).items():
-        if any(v is not None for v in views.views.values()):
-            ranks[node] = NodeRank(node, {m: pmid_account(v) for m, v in views.views.items()})
-    return ranks
+    return {node: NodeRank(node, views.views) for node, views in
+            member_records(net, Persona.PMID_MANAGER, PmidAccount.from_record).items()}
 
 
 def maid_account(host: PersonaHost, client: Name) -> MaidAccount | None:
