@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vaultnet.messages import Persona
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
-from vaultnet.personas.maid_manager import DEFAULT_ALLOWANCE
 from vaultnet.personas.pmid_manager import rank as account_rank
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
@@ -407,7 +406,7 @@ def maid_account(host: PersonaHost, client: Name) -> MaidAccount | None:
         return None
     chunks = {key[NAME_SIZE:]: entry["count"] for key, entry in manager.chunks.items()
               if key[:NAME_SIZE] == client}
-    return MaidAccount(raw["used"], raw.get("allowance", DEFAULT_ALLOWANCE), chunks)
+    return MaidAccount(raw["used"], raw["allowance"], chunks)
 
 
 def client_account(net: Testnet, client: Name) -> Account:
