@@ -90,11 +90,11 @@ async def test_churn_on_kill_and_add(autojump_clock) -> None:
         await net.kill_vault(victim.name)
         await net.wait_for(lambda: holders <= {c.vault for c in churn if c.lost == victim.name},
                            net.timing.liveness_timeout + 5, "churn at every neighbour")
-        await net.wait_settled()
+        await net.wait_converged()
         rng = random.Random(3)
         assert responsibility_errors(net, [random_name(rng) for _ in range(100)]) == []
         new = await net.add_vault()
-        await net.wait_settled()
+        await net.wait_converged()
         expected = {v.name for v in net.vaults if new.name in v.routing.proximity()}
         assert expected <= {c.vault for c in churn if c.added == new.name}
         assert responsibility_errors(net, [random_name(rng) for _ in range(100)]) == []
@@ -189,7 +189,7 @@ async def scenario(seed: int) -> str:
         await trio.sleep(1)
         await net.kill_vault(net.vaults[3].name)
         await net.add_vault()
-        await net.wait_settled()
+        await net.wait_converged()
         client = await net.client()
         await client.put(rng.randbytes(2000))
     return recorder.digest

@@ -25,7 +25,8 @@ import trio
 import trio.testing
 
 from vaultnet import events as ev
-from vaultnet.churn_scenario import replication_ok, run_churn
+from vaultnet.churn_scenario import run_churn
+from vaultnet.invariants import replication_ok
 from vaultnet.testnet import NotSettled, Testnet
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ import os
 import random
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +18,7 @@ from typing import Literal
 import trio
 
 from vaultnet import events as ev
+from vaultnet import inspection, invariants
 from vaultnet.client import MaidClient, open_client
 from vaultnet.faults import Fault, FaultError, apply_fault, parse_fault
 from vaultnet.identity import KEY_FILE, Identity, write_secret
@@ -33,6 +34,9 @@ from vaultnet.xor import Name, closest
 
 TRANSPORTS = ("tcp", "sim")
 SETTLE_TIMEOUT = 60.0
+CHECK_EVERY = 0.1
+"""Seconds (simulated under autojump) between checks of an invariant while waiting for it:
+checking after every event costs more than the network itself at hundreds of chunks."""
 VAULT_DIR_PREFIX = "vault-"
 NETWORK_KEY_FILE = "network.key"
 
@@ -47,6 +51,17 @@ class NotSettled(TestnetError):
     """The network did not reach the condition in time."""
 
 
+class InvariantsViolated(NotSettled):
+    """An invariant still did not hold at the deadline: `.violations` are the typed records
+    of what was wrong (see `vaultnet.invariants`); the message names the first few."""
+
+    def __init__(self, what: str, timeout: float,
+                 violations: Iterable[invariants.Violation]) -> None:
+        self.violations = tuple(violations)
+        super().__init__(f"{what} not reached within {timeout:g}s: {len(self.violations)} "
+                         f"violations: {invariants.describe(self.violations)}")
+
+
 class Testnet:
     """N vaults plus the means to change them while they run.
 
@@ -56,7 +71,13 @@ class Testnet:
         vault.close_group(name)
         await net.add_vault(); await net.kill_vault(vault.name); await net.restart_vault(name)
         async for event in net.events(): ...
+        net.holders(chunk); net.account(client); await net.wait_replicated([chunk])
     ```
+    The inspection methods (`holders`, `stored_copies`, `account`, `rank`, `version_tree`, ...)
+    only read: they return frozen records (`vaultnet.inspection`), and the waits check
+    `vaultnet.invariants`. A chunk is 3 copies (Primary, Backup, Sacrificial) on 2 holders
+    each: 6 stored copies when fully replicated (`net.parameters.copies_per_chunk`).
+
     With `transport="sim"` run it under trio's MockClock (pytest-trio's `autojump_clock`): the
     same seed then reproduces the same event trace.
 
@@ -115,7 +136,7 @@ class Testnet:
             first = await self._start_vault()
             for _ in range(max(self.initial_vaults, self._kept_vaults()) - 1):
                 await self._start_vault(bootstrap=[first.address])
-            await self.wait_settled()
+            await self.wait_converged()
         except BaseException as exc:
             await self.__aexit__(type(exc), exc, exc.__traceback__)
             raise
@@ -328,8 +349,86 @@ class Testnet:
             sub.close()
         raise NotSettled(f"{what} not reached within {timeout:g}s")
 
-    async def wait_settled(self, timeout: float = SETTLE_TIMEOUT) -> None:
+    async def wait_converged(self, timeout: float = SETTLE_TIMEOUT) -> None:
+        """Wait until every vault's proximity set is the true one (`converged`): routing only,
+        what a testnet waits for when it starts; records may still be moving."""
         await self.wait_for(self.converged, timeout, "routing convergence")
+
+    async def wait_settled(self, timeout: float = SETTLE_TIMEOUT,
+                           every: float = CHECK_EVERY) -> None:
+        """Wait until routing has converged, every group's members hold equal records and the
+        holders of each recorded copy are the ones its record names (`invariants.settled`),
+        all within `timeout`; InvariantsViolated names what was still wrong."""
+        deadline = trio.current_time() + timeout
+        await self.wait_converged(timeout)
+        await self._wait_until_clean(lambda: invariants.settled(self), "settled records",
+                                     max(0.0, deadline - trio.current_time()), every)
+
+    async def wait_replicated(self, chunk_names: Iterable[Name] | None = None,
+                              timeout: float = SETTLE_TIMEOUT, every: float = CHECK_EVERY,
+                              what: str = "full replication") -> None:
+        """Wait until every copy of each chunk (default: every chunk the DataManagers record,
+        re-read at each check) is on its full set of holders (`invariants.replication`);
+        InvariantsViolated (its message starting with `what`) names the chunks still short at
+        the deadline."""
+        chunks = None if chunk_names is None else list(chunk_names)
+        await self._wait_until_clean(lambda: invariants.replication(self, chunks), what,
+                                     timeout, every)
+
+    async def _wait_until_clean(self, check: Callable[[], Sequence[invariants.Violation]],
+                                what: str, timeout: float, every: float) -> None:
+        """Poll `check` every `every` seconds until it finds nothing, up to `timeout`."""
+        found: list[invariants.Violation] = []
+
+        def clean() -> bool:
+            found[:] = check()
+            return not found
+
+        try:
+            await self.wait_for(clean, timeout, what, every)
+        except NotSettled:
+            raise InvariantsViolated(what, timeout, found) from None
+
+    # -- inspection: read-only, documented facts (see `vaultnet.inspection`) -------------------
+
+    @property
+    def parameters(self) -> inspection.ProtocolParameters:
+        """Group size, quorums, copy kinds and holders per copy: `copies_per_chunk` is 6."""
+        return inspection.ProtocolParameters.of(self.params)
+
+    def holders(self, chunk_name: Name) -> inspection.ChunkHolders:
+        """Per copy kind of the chunk: the live vaults storing it, and each DataManager's
+        record of it."""
+        return inspection.chunk_holders(self, chunk_name)
+
+    def stored_copies(self) -> list[inspection.HeldCopy]:
+        """Every copy on every live vault's disk, each with the chunk it is a copy of."""
+        return inspection.held_copies(self)
+
+    def rank(self, vault_name: Name) -> inspection.NodeRank:
+        """The vault's storage account (and so its rank) as each of its PmidManagers keeps it."""
+        return inspection.node_rank(self, vault_name)
+
+    def ranks(self) -> dict[Name, inspection.NodeRank]:
+        """`rank` of every vault some member of its PmidManager group keeps an account of."""
+        return inspection.node_ranks(self)
+
+    def account(self, client_name: Name) -> inspection.Account:
+        """The client's account (bytes used, allowance, chunks put) as each of its
+        MaidManagers keeps it."""
+        return inspection.client_account(self, client_name)
+
+    def version_tree(self, name: Name) -> inspection.VersionTrees:
+        """The version tree at `name` as each of its VersionManagers holds it."""
+        return inspection.version_tree(self, name)
+
+    def inbox(self, mpid: Name) -> inspection.Inbox:
+        """The messages held for an MPID as each of its MpidManagers holds them."""
+        return inspection.inbox(self, mpid)
+
+    def held_messages(self) -> dict[Name, int]:
+        """Per live vault, the messages it holds until a lookup of their sender's group ends."""
+        return {v.name: inspection.held_messages(v) for v in self.vaults}
 
     def summary(self) -> dict[str, float]:
         return {

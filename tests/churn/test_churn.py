@@ -6,26 +6,21 @@ from __future__ import annotations
 import pytest
 import trio
 
-from vaultnet import Testnet
+from vaultnet import Testnet, invariants
 from vaultnet import events as ev
-from vaultnet.churn_scenario import (
-    groups_agree,
-    replication_ok,
-    run_churn,
-    stored_by,
-)
+from vaultnet.churn_scenario import run_churn
+from vaultnet.messages import Persona
 from vaultnet.personas.base import PayloadStash
 from vaultnet.store import CopyKind, copy_name
 
-STORES = ("maid_manager", "data_manager", "pmid_manager")
+PERSONAS = (Persona.MAID_MANAGER, Persona.DATA_MANAGER, Persona.PMID_MANAGER)
 
 
 async def _soak(net: Testnet, chunks: int, events: int, seed: int) -> None:
     report = await run_churn(net, chunks, events, seed)
     assert len(report.events) == events
     assert report.lost == []
-    for store in STORES:
-        assert groups_agree(net, store), f"{store} records differ within a group"
+    assert invariants.group_records(net, PERSONAS) == [], "records differ within a group"
 
 
 @pytest.mark.slow
@@ -50,15 +45,15 @@ async def test_killing_three_of_one_close_group_loses_nothing(autojump_clock) ->
     async with Testnet(vaults=16, transport="sim", seed=6) as net:
         client = await net.client()
         chunks = [await client.put(bytes([i]) * 3000) for i in range(30)]
-        await net.wait_for(lambda: replication_ok(net, chunks), 60, "initial placement")
+        await net.wait_replicated(chunks, 60, what="initial placement")
         group = net.true_close_group(copy_name(chunks[0], CopyKind.PRIMARY))
         orphaned = [copy_name(chunk, kind) for chunk in chunks for kind in CopyKind
-                    if set(stored_by(net, copy_name(chunk, kind))) <= set(group[:3])]
+                    if set(net.holders(chunk)[kind].stored) <= set(group[:3])]
         assert orphaned, "the scenario must kill every holder of some copy"
         for name in group[:3]:
             await net.kill_vault(name)
-        await net.wait_settled()
-        await net.wait_for(lambda: replication_ok(net, chunks), 120, "replication restored")
+        await net.wait_converged()
+        await net.wait_replicated(chunks, 120, what="replication restored")
         reader = await net.client()
         for i, chunk in enumerate(chunks):
             assert await reader.get(chunk) == bytes([i]) * 3000
@@ -70,18 +65,17 @@ async def test_copy_whose_holders_all_died_comes_back_from_a_sibling(autojump_cl
     async with Testnet(vaults=16, transport="sim", seed=7) as net:
         client = await net.client()
         chunk = await client.put(b"sibling" * 500)
-        await net.wait_for(lambda: replication_ok(net, [chunk]), 60, "initial placement")
-        backup = copy_name(chunk, CopyKind.BACKUP)
-        doomed = stored_by(net, backup)
+        await net.wait_replicated([chunk], 60, what="initial placement")
+        doomed = net.holders(chunk)[CopyKind.BACKUP].stored
         others = {h for kind in (CopyKind.PRIMARY, CopyKind.SACRIFICIAL)
-                  for h in stored_by(net, copy_name(chunk, kind))}
+                  for h in net.holders(chunk)[kind].stored}
         assert not set(doomed) & others, "seed must give the backup holders of their own"
         for vault in net.vaults:
             vault.host.data_manager.stash = PayloadStash()  # type: ignore[union-attr]
         events = net.events()
         for name in doomed:
             await net.kill_vault(name)
-        await net.wait_for(lambda: replication_ok(net, [chunk]), 120, "backup restored")
+        await net.wait_replicated([chunk], 120, what="backup restored")
         received = []
         while True:
             try:
@@ -90,4 +84,4 @@ async def test_copy_whose_holders_all_died_comes_back_from_a_sibling(autojump_cl
                 break
         assert any(isinstance(e, ev.MessageReceived) and e.action == "sibling_content"
                    for e in received)
-        assert set(stored_by(net, backup)).isdisjoint(doomed)
+        assert set(net.holders(chunk)[CopyKind.BACKUP].stored).isdisjoint(doomed)

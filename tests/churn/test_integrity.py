@@ -9,22 +9,16 @@ from collections import Counter
 
 from vaultnet import Testnet
 from vaultnet import events as ev
-from vaultnet.churn_scenario import replication_ok, stored_by
+from vaultnet.inspection import stored_index
 from vaultnet.personas.integrity import CHECK_TIMEOUT, PERIODIC_BATCH, PERIODIC_INTERVAL
-from vaultnet.personas.pmid_manager import RANK_FLOOR, rank
+from vaultnet.personas.pmid_manager import RANK_FLOOR
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.xor import Name
 
 
 def ranks(net: Testnet) -> dict[Name, float]:
     """Each node's rank as the members of its true PmidManager group record it (lowest)."""
-    result: dict[Name, float] = {}
-    for vault in net.vaults:
-        assert vault.host is not None
-        for node, account in vault.host.pmid_manager.accounts.items():
-            if vault.name in net.true_close_group(node):
-                result[node] = min(result.get(node, 1.0), rank(account))
-    return result
+    return {node: rank.lowest for node, rank in net.ranks().items()}
 
 
 async def test_liar_and_loser_sink_below_the_floor_and_nothing_is_lost(autojump_clock) -> None:
@@ -48,7 +42,7 @@ async def test_liar_and_loser_sink_below_the_floor_and_nothing_is_lost(autojump_
         more = [await client.put(bytes([i]) * 2000 + b"new") for i in range(30)]
         for chunk in more:
             for kind in CopyKind:
-                held = stored_by(net, copy_name(chunk, kind))
+                held = net.holders(chunk)[kind].stored
                 assert liar not in held and loser not in held
         reader = await net.client()
         for i, chunk in enumerate(chunks):
@@ -62,8 +56,7 @@ async def test_without_churn_periodic_checks_sink_the_liar_and_the_loser(autojum
     async with Testnet(vaults=16, transport="sim", seed=8) as net:
         client = await net.client()
         chunks = [await client.put(bytes([i]) * 2000) for i in range(40)]
-        await net.wait_for(lambda: all(replication_ok(net, [c]) for c in chunks), 60,
-                           "copies placed")
+        await net.wait_replicated(chunks, 60, what="copies placed")
         by_load = sorted(net.vaults, key=lambda v: len(v.stored()), reverse=True)
         liar, loser = by_load[0].name, by_load[1].name
         net.fault(liar, "lie")
@@ -93,7 +86,7 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
     async with Testnet(vaults=16, transport="sim", seed=5) as net:
         client = await net.client()
         chunks = [await client.put(bytes([i]) * 1500) for i in range(12)]
-        await net.wait_for(lambda: replication_ok(net, chunks), 60, "every copy on its holders")
+        await net.wait_replicated(chunks, 60)
         copies = [copy_name(c, kind) for c in chunks for kind in CopyKind]
         leads = Counter(net.true_close_group(copy)[0] for copy in copies)
         liar = next(v for v in net.vaults if v.name == leads.most_common(1)[0][0])
@@ -136,7 +129,7 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
         assert votes == [], "an honest member voted to remove an honest holder"
         assert all(r == 1.0 for r in ranks(net).values()), ranks(net)
         for copy, holder in accused:
-            assert holder in stored_by(net, copy), "an accused honest holder lost its copy"
+            assert holder in stored_index(net).get(copy, ()), "an accused honest holder lost it"
         reader = await net.client()
         for i, chunk in enumerate(chunks):
             assert await reader.get(chunk) == bytes([i]) * 1500

@@ -40,16 +40,16 @@ from tests.test_ctl import ctl
 from tests.versions.helpers import group_holds as versions_held
 from tests.versions.helpers import put_version
 from vaultnet import Testnet
-from vaultnet.churn_scenario import replication_ok, stored_index
 from vaultnet.identity import Identity
-from vaultnet.personas.data_manager import HOLDERS_PER_COPY
+from vaultnet.inspection import COPIES_PER_CHUNK
+from vaultnet.invariants import replication_ok
 from vaultnet.personas.host import DB_FILE
 from vaultnet.store import ChunkStore, CopyKind, Database, chunk_name_of, copy_name
 from vaultnet.xor import Name
 
 VAULTS = 8
 CHUNKS = 20
-COPIES = len(CopyKind) * HOLDERS_PER_COPY
+COPIES = COPIES_PER_CHUNK
 REPLICATION_BOUND = 90.0
 START_BOUND = 120.0
 """Seconds for `vaultnet testnet` to print 'ready:' or to exit after a signal."""
@@ -278,16 +278,15 @@ async def test_restarted_vault_returns_to_full_replication() -> None:
     async with Testnet(vaults=VAULTS, transport="tcp") as net:
         client = await net.client()
         chunks = [await client.put(os.urandom(2000)) for _ in range(CHUNKS)]
-        await net.wait_for(lambda: replication_ok(net, chunks), REPLICATION_BOUND,
-                           "initial placement", every=0.5)
+        await net.wait_replicated(chunks, REPLICATION_BOUND, every=0.5,
+                                  what="initial placement")
         vault = max(net.vaults, key=lambda v: len(v.stored()))
         assert vault.stored()
         await net.restart_vault(vault.name)
 
         def full() -> bool:
-            index = stored_index(net)
             return (replication_ok(net, chunks)
-                    and sum(len(h) for h in index.values()) == COPIES * CHUNKS)
+                    and len(net.stored_copies()) == COPIES * CHUNKS)
 
         await net.wait_for(full, REPLICATION_BOUND, "full replication after the restart",
                            every=0.5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from vaultnet import Testnet
-from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.store import CopyKind, copy_name
 from vaultnet.xor import Name, closest
 
@@ -18,21 +17,15 @@ def copies_placed(net: Testnet, chunk: Name) -> bool:
     names = [v.name for v in net.vaults]
     for kind in CopyKind:
         copy = copy_name(chunk, kind)
-        if holders(net, copy) != sorted(closest(copy, names, HOLDERS_PER_COPY)):
+        if holders(net, copy) != sorted(closest(copy, names, net.parameters.holders_per_copy)):
             return False
     return True
 
 
-def group_records_equal(net: Testnet, key: Name, store: str) -> bool:
-    """All members of the true close group of `key` hold the same record in `store`."""
-    group = set(net.true_close_group(key))
-    values = []
-    for vault in net.vaults:
-        if vault.name in group:
-            assert vault.host is not None
-            values.append(getattr(vault.host, store).records.get(key))
-    return len(values) == len(group) and all(v == values[0] for v in values)
+def copy_records_agreed(net: Testnet, chunk: Name, kind: CopyKind) -> bool:
+    """All members of the copy's DataManager group hold the same record of it."""
+    return net.holders(chunk)[kind].records.agreed is not None
 
 
 def nothing_stored(net: Testnet, chunk: Name) -> bool:
-    return all(not holders(net, copy_name(chunk, kind)) for kind in CopyKind)
+    return net.holders(chunk).stored_copies == 0

@@ -7,7 +7,7 @@ import random
 import pytest
 import trio
 
-from tests.data.helpers import copies_placed, group_records_equal, nothing_stored
+from tests.data.helpers import copies_placed, copy_records_agreed, nothing_stored
 from vaultnet import Testnet
 from vaultnet import events as ev
 from vaultnet.cache import CACHE_TTL
@@ -54,14 +54,11 @@ async def test_200_chunks_round_trip_on_tcp() -> None:
                            "every copy on its closest holders")
         for name in names:
             for kind in CopyKind:
-                assert group_records_equal(net, copy_name(name, kind), "data_manager")
-        mm = net.vaults[0].host.maid_manager  # type: ignore[union-attr]
-        assert mm is not None
+                assert copy_records_agreed(net, name, kind)
         members = [v for v in net.vaults if v.name in net.true_close_group(client.name)]
         accounts = {bytes(v.host.maid_manager.accounts.digest()) for v in members}  # type: ignore[union-attr]
         assert len(accounts) == 1
-        used = members[0].host.maid_manager.account(client.name)["used"]  # type: ignore[union-attr]
-        assert used == sum(len(d) for d in datas)
+        assert net.account(client.name).used == sum(len(d) for d in datas)
 
 
 async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -> None:
@@ -74,9 +71,9 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
         assert await client.put(data) == name
         primary = copy_name(name, CopyKind.PRIMARY)
 
-        def subscribers() -> set[int]:
-            return {v.host.data_manager.records.get(primary)["subscribers"]  # type: ignore[union-attr,index]
-                    for v in net.vaults if v.name in net.true_close_group(primary)}
+        def subscribers() -> set[int | None]:
+            records = net.holders(name)[CopyKind.PRIMARY].records.views.values()
+            return {r.subscribers if r is not None else None for r in records}
 
         await net.wait_for(lambda: subscribers() == {2}, 30, "two subscribers")
         assert sorted((v.name, tuple(v.stored())) for v in net.vaults) == placed
@@ -107,13 +104,11 @@ async def test_a_delete_by_another_account_succeeds_and_changes_nothing(autojump
         await net.wait_for(lambda: copies_placed(net, name), 30, "copies placed")
         placed = sorted((v.name, tuple(v.stored())) for v in net.vaults)
 
-        def used(client_name: bytes) -> set[int]:
-            return {v.host.maid_manager.account(client_name)["used"]  # type: ignore[union-attr]
-                    for v in net.vaults if v.name in net.true_close_group(client_name)}
-
-        await net.wait_for(lambda: used(owner.name) == {len(data)}, 30, "owner charged")
+        await net.wait_for(lambda: net.account(owner.name).used == len(data), 30,
+                           "owner charged")
         assert not await other.delete(name)
-        assert used(other.name) == {0} and used(owner.name) == {len(data)}
+        assert net.account(other.name).used == 0
+        assert net.account(owner.name).used == len(data)
         assert sorted((v.name, tuple(v.stored())) for v in net.vaults) == placed
         assert await other.get(name) == data
 
@@ -167,9 +162,7 @@ async def test_put_over_the_chunk_limit_refused_by_maid_managers(autojump_clock)
             net.params.accumulation_quorum)
         assert answer is not None and answer.action == "put_failure"
         assert f"{MAX_CHUNK_SIZE + 1} bytes" in answer.body["reason"]
-        members = [v for v in net.vaults if v.name in net.true_close_group(client.name)]
-        assert all(v.host.maid_manager.account(client.name)["used"] == 0  # type: ignore[union-attr]
-                   for v in members)
+        assert net.account(client.name).used == 0
         assert nothing_stored(net, name)
         at_limit = data[:MAX_CHUNK_SIZE]
         assert await client.get(await client.put(at_limit)) == at_limit
@@ -191,13 +184,8 @@ async def test_replayed_client_put_answered_by_firewall(autojump_clock) -> None:
         client.conn.send = record  # type: ignore[method-assign]
         name = await client.put(data)
         put_frame = next(f for f in sent if f.get("t") == "msg" and f["m"]["a"] == "put")
-        members = [v for v in net.vaults if v.name in net.true_close_group(client.name)]
-
-        def used() -> set[int]:
-            return {v.host.maid_manager.account(client.name)["used"]  # type: ignore[union-attr]
-                    for v in members}
-
-        await net.wait_for(lambda: used() == {len(data)}, 30, "account charged")
+        await net.wait_for(lambda: net.account(client.name).used == len(data), 30,
+                           "account charged")
         before = len([n for n in notes if isinstance(n, ev.PersonaEvent)
                       and n.what == base.FIREWALL_ANSWERED])
         await trio.sleep(SEEN_WINDOW + 1)  # simulated: past routing's link-duplicate filter
@@ -206,7 +194,7 @@ async def test_replayed_client_put_answered_by_firewall(autojump_clock) -> None:
                                         and n.what == base.FIREWALL_ANSWERED]) >= before + 3,
                            30, "firewall answers")
         await trio.sleep(5)  # simulated: lets any wrongly re-run action finish before checking
-        assert used() == {len(data)}
+        assert net.account(client.name).used == len(data)
         assert await client.get(name) == data
 
 

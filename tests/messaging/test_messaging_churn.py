@@ -36,7 +36,7 @@ async def test_held_messages_and_lists_survive_churn(autojump_clock, seed: int) 
                 await net.kill_vault(net.true_close_group(bob.name)[step])
             else:
                 await net.add_vault()
-            await net.wait_settled()
+            await net.wait_converged()
             await net.wait_for(lambda: group_holds(net, bob.name, away)
                                and lists_agree(net, bob.name, [], [mallory.name]), 60,
                                f"messages and lists held after churn step {step}")

@@ -12,16 +12,13 @@ from vaultnet.xor import Name
 
 def member_trees(net: Testnet, key: Name) -> list[StructuredDataVersions | None]:
     """The tree each member of the true close group of `key` holds (None: no tree)."""
-    group = set(net.true_close_group(key))
-    return [v.host.version_manager.tree(key) for v in net.vaults  # type: ignore[union-attr]
-            if v.name in group]
+    return list(net.version_tree(key).views.values())
 
 
 def group_holds(net: Testnet, key: Name, tips: list[VersionName]) -> bool:
     """Every member of the group holds the same tree, and its tips are `tips`."""
-    trees = member_trees(net, key)
-    return (len(trees) == net.params.group_size and trees[0] is not None
-            and all(t == trees[0] for t in trees) and trees[0].get() == sorted(tips))
+    trees = net.version_tree(key)
+    return len(trees.members) == net.parameters.group_size and trees.tips == sorted(tips)
 
 
 async def put_version(client: MaidClient, key: Name, parent: VersionName | None, index: int,

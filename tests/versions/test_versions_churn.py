@@ -30,7 +30,7 @@ async def test_version_trees_survive_churn_of_their_groups(autojump_clock, seed:
                 await net.kill_vault(net.true_close_group(key)[step % 4])
             else:
                 await net.add_vault()
-            await net.wait_settled()
+            await net.wait_converged()
             for key in keys:
                 await net.wait_for(lambda key=key: group_holds(net, key, tips[key]), 60,
                                    f"tree of {key.hex()[:8]} after churn step {step}")

@@ -15,7 +15,7 @@ allowed; what must hold is checked once the faults are healed and the network se
 - nothing acknowledged is lost: every chunk whose put was answered, and not deleted since,
   can be fetched with its content;
 - full replication: every live chunk's copies are on their holders and every member of each
-  copy's group holds the same record (`churn_scenario.replication_ok`).
+  copy's group holds the same record (`vaultnet.invariants.replication`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ import trio
 import trio.testing
 
 from vaultnet import events as ev
-from vaultnet import wire
-from vaultnet.churn_scenario import copy_problems, stored_index
+from vaultnet import invariants, wire
 from vaultnet.client import ClientError, MaidClient
 from vaultnet.testnet import NotSettled, Testnet, TestnetError
 from vaultnet.xor import Name
@@ -289,13 +288,6 @@ async def _fault(net: Testnet, state: _State, kind: StepKind, arg: int) -> None:
         net.sim.set_loss(0.0, 0.0)
 
 
-def replication_problems(net: Testnet, chunks: Sequence[Name]) -> list[str]:
-    """What is wrong with the copies of `chunks` (empty: fully replicated), chunk named."""
-    index = stored_index(net)
-    return [f"{chunk.hex()[:16]} {problem}" for chunk in chunks
-            for problem in copy_problems(net, chunk, index)]
-
-
 async def _settle_and_check(net: Testnet, state: _State, settle: float) -> Failure | None:
     """Heal what can heal, let the network settle, then check the invariants."""
     if net.sim is not None:
@@ -303,12 +295,11 @@ async def _settle_and_check(net: Testnet, state: _State, settle: float) -> Failu
     live = state.live()
     try:
         await net.wait_for(net.converged, settle, "routing convergence", every=CHECK_EVERY)
-        await net.wait_for(lambda: not replication_problems(net, live), settle,
-                           "full replication", every=CHECK_EVERY)
+        await net.wait_replicated(live, settle, every=CHECK_EVERY)
     except NotSettled:
-        problems = replication_problems(net, live)
+        problems = invariants.replication(net, live)
         return Failure("replication" if problems else "convergence",
-                       "; ".join(problems[:3]) or "routing tables did not converge")
+                       invariants.describe(problems, 3) or "routing tables did not converge")
     reader = await net.client()
     for name in live:
         try:
