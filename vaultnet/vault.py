@@ -165,6 +165,8 @@ class Vault:
         self.silent = False
         self.messages_in = 0
         self.messages_out = 0
+        self.frames_in = 0
+        """Frames read from every connection (what `vaultnet bench data` reports per put)."""
         self.dropped = 0
         self.joined = False
         self._remembered: OrderedDict[Name, str] = OrderedDict()
@@ -288,6 +290,7 @@ class Vault:
                                 self.now(), self.name, conn.peer.hex()[:16],
                                 f"connection closed: silent for {self.timing.idle_timeout:g} s"))
                             break
+                        self.frames_in += 1
                         if not self.silent:
                             self._on_frame(conn, frame)
                 except FrameError as exc:
