@@ -2,16 +2,17 @@
 the messages behind each put.
 
 `python -m vaultnet.bench_data [--vaults N] [--count N] [--sizes 1KiB 1MiB] [--in-flight 1 32]
-[--repeat R]` (or `vaultnet bench data ...`). Per round: puts/s, put and get latency, messages
-and frames per put (summed over vaults), messages handled per second by the process (every
-vault runs in it) and the process CPU time per message handled. With `--repeat R` each figure
-is the median over R rounds. Figures are printed, never asserted: this machine is noisy,
-compare medians from one run.
+[--repeat R]` (or `vaultnet bench data ...`). Per round: puts/s, put and get latency, requests
+that failed (timed out), messages and frames per put (summed over vaults), messages handled per
+second by the process (every vault runs in it) and the process CPU time per message handled.
+With `--repeat R` each figure is the median over R rounds. Figures are printed, never asserted:
+this machine is noisy, compare medians from one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -20,6 +21,7 @@ from functools import partial
 
 import trio
 
+from vaultnet.client import ClientError
 from vaultnet.testnet import Testnet
 from vaultnet.xor import name_of
 
@@ -35,22 +37,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _timed(jobs: list[Callable[[], Awaitable[object]]], in_flight: int) -> tuple[float,
-                                                                                     list[float]]:
+async def _timed(jobs: list[Callable[[], Awaitable[object]]],
+                 in_flight: int) -> tuple[float, list[float], int]:
+    """Run `jobs`, `in_flight` at a time: wall seconds, latencies of those that succeeded, and
+    how many failed (an overloaded network times requests out; that is a figure too)."""
     latencies: list[float] = []
+    failed = [0]
     limit = trio.Semaphore(in_flight)
 
     async def one(job: Callable[[], Awaitable[object]]) -> None:
         async with limit:
             t = time.perf_counter()
-            await job()
+            try:
+                await job()
+            except ClientError:
+                failed[0] += 1
+                return
             latencies.append(time.perf_counter() - t)
 
     start = time.perf_counter()
     async with trio.open_nursery() as nursery:
         for job in jobs:
             nursery.start_soon(one, job)
-    return time.perf_counter() - start, latencies
+    return time.perf_counter() - start, latencies or [math.nan], failed[0]
 
 
 async def _round(net: Testnet, put: Callable[[bytes], Awaitable[object]],
@@ -61,19 +70,20 @@ async def _round(net: Testnet, put: Callable[[bytes], Awaitable[object]],
     messages = sum(v.messages_in for v in net.vaults)
     frames = sum(v.frames_in for v in net.vaults)
     cpu = time.process_time()
-    elapsed, put_lat = await _timed([partial(put, d) for d in datas], in_flight)
+    elapsed, put_lat, put_failed = await _timed([partial(put, d) for d in datas], in_flight)
     messages_timed = sum(v.messages_in for v in net.vaults) - messages
     await trio.sleep(SETTLE)
     cpu = time.process_time() - cpu
     messages = sum(v.messages_in for v in net.vaults) - messages
     frames = sum(v.frames_in for v in net.vaults) - frames
-    get_elapsed, get_lat = await _timed([partial(get, name_of(d)) for d in datas], in_flight)
+    get_elapsed, get_lat, get_failed = await _timed([partial(get, name_of(d)) for d in datas],
+                                                    in_flight)
     return {"puts/s": n / elapsed, "put p50 ms": 1e3 * statistics.median(put_lat),
             "put p99 ms": 1e3 * percentile(put_lat, 0.99), "gets/s": n / get_elapsed,
             "get p50 ms": 1e3 * statistics.median(get_lat),
             "get p99 ms": 1e3 * percentile(get_lat, 0.99), "msgs/put": messages / n,
             "frames/put": frames / n, "msgs/s": messages_timed / elapsed,
-            "cpu us/msg": 1e6 * cpu / max(1, messages)}
+            "cpu us/msg": 1e6 * cpu / max(1, messages), "failed": put_failed + get_failed}
 
 
 async def run(vaults: int, count: int, sizes: list[str] | None = None,
