@@ -13,7 +13,7 @@ import math
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -374,8 +374,12 @@ class Vault:
         return True
 
     def _send_frame(self, peer: Name, frame: dict[str, Any]) -> bool:
+        return self._send_body(peer, wire.pack(frame))
+
+    def _send_body(self, peer: Name, body: bytes) -> bool:
+        """Queue a packed frame on the newest open connection to `peer` that takes it."""
         conns = self._conns.get(peer) or self._clients.get(peer, [])
-        return any(not conn.closed and conn.send(frame) for conn in reversed(conns))
+        return any(not conn.closed and conn.send_body(body) for conn in reversed(conns))
 
     # -- frames ---------------------------------------------------------------------------
 
@@ -384,7 +388,7 @@ class Vault:
         if kind in PEER_FRAMES and conn.role != "vault":
             raise FrameError(f"{kind!r} is a frame between vaults, not from a client")
         if kind == "msg":
-            msg = Message.from_wire(frame.get("m"))
+            msg = Message.from_wire(frame.get("m"), hop=1)  # the link it crossed to us
             self._on_message(conn, msg, final=frame.get("final") is True)
         elif kind == "ping":
             conn.send({"t": "pong"})
@@ -606,7 +610,7 @@ class Vault:
 
     def send(self, msg: Message) -> None:
         """Originate a message: sign it, record it, route it."""
-        msg = replace(msg, sender=self.name).signed(self.identity.sign, self.identity.verify_key)
+        msg = msg.signed(self.identity.sign, self.identity.verify_key, self.name)
         self.messages_out += 1
         self.emit(ev.MessageSent(self.now(), self.name, self._first_hop(msg),
                                  msg.src.persona.value, msg.dst.persona.value, msg.dst.name,
@@ -656,7 +660,7 @@ class Vault:
             self._seen.popitem(last=False)
         if not final and self._answer_from_cache(msg):
             return
-        self._route(replace(msg, hops=msg.hops + 1), final=final)
+        self._route(msg, final=final)
 
     def _expire_seen(self) -> None:
         """Drop the seen entries older than SEEN_WINDOW (the table is in arrival order), and
@@ -681,11 +685,13 @@ class Vault:
             # Fan out once we are in the group, or when no one we know is closer (a vault
             # addressing the group for its own name, which it is never part of).
             if self.routing.is_responsible(dst.name) or self.routing.next_hop(dst.name) is None:
+                body = b""  # packed once for every member
                 for member in self.routing.close_group(dst.name):
                     if member == self.name:
                         self._deliver_local(msg)
-                    elif not self._send_frame(member, {"t": "msg", "m": msg.to_wire(),
-                                                       "final": True}):
+                        continue
+                    body = body or wire.pack({"t": "msg", "m": msg.to_wire(), "final": True})
+                    if not self._send_body(member, body):
                         self._drop(msg, "group member unreachable")
                 return
             self._forward(msg, dst.name)

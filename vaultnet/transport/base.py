@@ -95,9 +95,13 @@ class Connection:
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Queue a frame; False (and the connection closed) if the peer is hopelessly behind."""
+        return self.send_body(wire.pack(frame))
+
+    def send_body(self, body: bytes) -> bool:
+        """`send` of a frame packed already (one packing serves a message sent to several
+        peers)."""
         if self.closed:
             return False
-        body = wire.pack(frame)
         if len(body) > wire.MAX_FRAME_SIZE:
             raise wire.FrameError(f"refusing to send a {len(body)}-byte frame")
         if (self._queued_bytes + len(body) > MAX_QUEUED_BYTES
