@@ -57,6 +57,11 @@ class FrameStream(abc.ABC):
         """The next frame body; FrameError if its length is refused, ConnectionClosed at end of
         stream."""
 
+    def ready_body(self) -> bytes | None:
+        """A frame body already received, without waiting (None: await `receive_body`); lets a
+        reader take every frame one read brought in without a checkpoint per frame."""
+        return None
+
     @abc.abstractmethod
     async def aclose(self) -> None: ...
 
@@ -133,7 +138,16 @@ class Connection:
     async def receive(self) -> dict[str, Any]:
         """The next frame from the peer: FrameError if it fails authentication or decoding,
         ConnectionClosed at the end of the stream."""
-        frame = wire.unpack(self.protector.open(await self.stream.receive_body()))
+        return self._opened(await self.stream.receive_body())
+
+    def receive_ready(self) -> dict[str, Any] | None:
+        """The next frame if one was received already (None: await `receive`); same errors."""
+        body = self.stream.ready_body()
+        return None if body is None else self._opened(body)
+
+    def _opened(self, body: bytes) -> dict[str, Any]:
+        """Open and decode one received body, and note that the peer was heard."""
+        frame = wire.unpack(self.protector.open(body))
         self.frames_received += 1
         self.last_heard = trio.current_time()
         return frame
