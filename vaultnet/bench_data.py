@@ -1,12 +1,18 @@
-"""Put / get benchmark on a real TCP testnet: throughput, latency percentiles, messages per put.
+"""Put / get benchmark on a real TCP testnet: throughput, latency percentiles, and the cost of
+the messages behind each put.
 
-`python -m vaultnet.bench_data [--vaults N] [--count N]` (or `vaultnet bench data`). Figures
-are printed, never asserted: this machine is noisy, compare medians from one run.
+`python -m vaultnet.bench_data [--vaults N] [--count N] [--sizes 1KiB 1MiB] [--in-flight 1 32]
+[--repeat R]` (or `vaultnet bench data ...`). Per round: puts/s, put and get latency, requests
+that failed (timed out), messages and frames per put (summed over vaults), messages handled per
+second by the process (every vault runs in it) and the process CPU time per message handled.
+With `--repeat R` each figure is the median over R rounds. Figures are printed, never asserted:
+this machine is noisy, compare medians from one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -15,71 +21,99 @@ from functools import partial
 
 import trio
 
-from vaultnet import events as ev
+from vaultnet.client import ClientError
 from vaultnet.testnet import Testnet
 from vaultnet.xor import name_of
 
 SIZES = {"1KiB": 1024, "1MiB": 1 << 20}
+SETTLE = 1.0
+"""Seconds after the last put is acknowledged before messages are counted: the Backup and
+Sacrificial stores it started are still under way."""
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` by nearest rank (p50, p99 of latencies)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _timed(jobs: list[Callable[[], Awaitable[object]]], in_flight: int) -> tuple[float,
-                                                                                     list[float]]:
+async def _timed(jobs: list[Callable[[], Awaitable[object]]],
+                 in_flight: int) -> tuple[float, list[float], int]:
+    """Run `jobs`, `in_flight` at a time: wall seconds, latencies of those that succeeded, and
+    how many failed (an overloaded network times requests out; that is a figure too)."""
     latencies: list[float] = []
+    failed = [0]
     limit = trio.Semaphore(in_flight)
 
     async def one(job: Callable[[], Awaitable[object]]) -> None:
         async with limit:
             t = time.perf_counter()
-            await job()
+            try:
+                await job()
+            except ClientError:
+                failed[0] += 1
+                return
             latencies.append(time.perf_counter() - t)
 
     start = time.perf_counter()
     async with trio.open_nursery() as nursery:
         for job in jobs:
             nursery.start_soon(one, job)
-    return time.perf_counter() - start, latencies
+    return time.perf_counter() - start, latencies or [math.nan], failed[0]
 
 
-async def run(vaults: int, count: int) -> list[dict[str, object]]:
+async def _round(net: Testnet, put: Callable[[bytes], Awaitable[object]],
+                 get: Callable[[bytes], Awaitable[object]], size: int, n: int,
+                 in_flight: int) -> dict[str, float]:
+    """One round of `n` puts then `n` gets of `size` bytes, `in_flight` at a time."""
+    datas = [os.urandom(size) for _ in range(n)]
+    messages = sum(v.messages_in for v in net.vaults)
+    frames = sum(v.frames_in for v in net.vaults)
+    cpu = time.process_time()
+    elapsed, put_lat, put_failed = await _timed([partial(put, d) for d in datas], in_flight)
+    messages_timed = sum(v.messages_in for v in net.vaults) - messages
+    await trio.sleep(SETTLE)
+    cpu = time.process_time() - cpu
+    messages = sum(v.messages_in for v in net.vaults) - messages
+    frames = sum(v.frames_in for v in net.vaults) - frames
+    get_elapsed, get_lat, get_failed = await _timed([partial(get, name_of(d)) for d in datas],
+                                                    in_flight)
+    return {"puts/s": n / elapsed, "put p50 ms": 1e3 * statistics.median(put_lat),
+            "put p99 ms": 1e3 * percentile(put_lat, 0.99), "gets/s": n / get_elapsed,
+            "get p50 ms": 1e3 * statistics.median(get_lat),
+            "get p99 ms": 1e3 * percentile(get_lat, 0.99), "msgs/put": messages / n,
+            "frames/put": frames / n, "msgs/s": messages_timed / elapsed,
+            "cpu us/msg": 1e6 * cpu / max(1, messages), "failed": put_failed + get_failed}
+
+
+async def run(vaults: int, count: int, sizes: list[str] | None = None,
+              in_flights: list[int] | None = None, repeat: int = 1) -> list[dict[str, object]]:
+    """Every (size, in flight) round on one fresh testnet; each figure the median of `repeat`."""
     rows: list[dict[str, object]] = []
     async with Testnet(vaults=vaults, transport="tcp") as net:
-        received = [0]
-        net.bus.add_sink(lambda e: received.__setitem__(0, received[0] + 1)
-                         if isinstance(e, ev.MessageReceived) else None)
         client = await net.client()
-        for label, size in SIZES.items():
+        for label in sizes or list(SIZES):
+            size = SIZES[label]
             n = count if size < (1 << 20) else max(4, count // 8)
-            for in_flight in (1, 32):
-                datas = [os.urandom(size) for _ in range(n)]
-                before = received[0]
-                elapsed, put_lat = await _timed(
-                    [partial(client.put, d) for d in datas], in_flight)
-                await trio.sleep(1.0)  # let Backup/Sacrificial stores finish before counting
-                per_put = (received[0] - before) / n
-                names = [name_of(d) for d in datas]
-                get_elapsed, get_lat = await _timed(
-                    [partial(client.get, nm) for nm in names], in_flight)
-                rows.append({"size": label, "in_flight": in_flight, "n": n,
-                             "puts/s": n / elapsed, "put p50 ms": 1e3 * statistics.median(put_lat),
-                             "put p99 ms": 1e3 * percentile(put_lat, 0.99),
-                             "gets/s": n / get_elapsed,
-                             "get p50 ms": 1e3 * statistics.median(get_lat),
-                             "get p99 ms": 1e3 * percentile(get_lat, 0.99),
-                             "msgs/put": per_put})
+            for in_flight in in_flights or [1, 32]:
+                rounds = [await _round(net, client.put, client.get, size, n, in_flight)
+                          for _ in range(repeat)]
+                row: dict[str, object] = {"size": label, "in_flight": in_flight, "n": n}
+                row.update({k: statistics.median(r[k] for r in rounds) for k in rounds[0]})
+                rows.append(row)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run the rounds, print one table row per (size, in flight)."""
     parser = argparse.ArgumentParser(prog="vaultnet bench data", description=__doc__)
     parser.add_argument("--vaults", type=int, default=32)
     parser.add_argument("--count", type=int, default=64, help="1 KiB chunks per round")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--in-flight", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per row (median shown)")
     args = parser.parse_args(argv)
-    rows = trio.run(run, args.vaults, args.count)
+    rows = trio.run(run, args.vaults, args.count, args.sizes, args.in_flight, args.repeat)
     keys = list(rows[0])
     print(" | ".join(keys))
     for row in rows:

@@ -17,6 +17,13 @@ from dataclasses import dataclass
 
 from vaultnet.xor import Name, bucket_index, closest, distance
 
+NEAREST_CACHE = 256
+"""Targets whose nearest names a routing table remembers (oldest dropped first), so the close
+group, responsibility and next hop of a name a put's messages keep asking about are not sorted
+again for each message. An entry is about 300 bytes (the target, a tuple of group size + 2
+names, its dict slot): at most about 75 KiB per vault. Cleared whenever a peer is added or
+removed, so an answer is always the one a fresh sort would give."""
+
 
 @dataclass(frozen=True)
 class Parameters:
@@ -56,6 +63,9 @@ class RoutingTable:
         self.own = own
         self.params = params or Parameters()
         self._peers: dict[Name, str] = {}
+        self._nearest: dict[Name, tuple[Name, ...]] = {}
+        self._proximity: tuple[Name, ...] | None = None
+        self._buckets: dict[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -72,7 +82,29 @@ class RoutingTable:
 
     def proximity(self) -> tuple[Name, ...]:
         """The proximity set: the closest peers to us (churn is observed over these)."""
-        return tuple(closest(self.own, self._peers, self.params.proximity_size))
+        if self._proximity is None:
+            self._proximity = tuple(closest(self.own, self._peers, self.params.proximity_size))
+        return self._proximity
+
+    def _changed(self) -> None:
+        """Forget every answer derived from the peer set, which just changed."""
+        self._nearest.clear()
+        self._proximity = None
+        self._buckets = None
+
+    def _near(self, target: Name) -> tuple[Name, ...]:
+        """The group size + 2 names nearest `target` among our peers and us: enough to answer
+        close_group (which leaves out `target` itself) and next_hop (whose answer may follow
+        us). Remembered up to NEAREST_CACHE targets until the peer set changes."""
+        near = self._nearest.get(target)
+        if near is None:
+            names = list(self._peers)
+            names.append(self.own)
+            near = tuple(closest(target, names, self.params.group_size + 2))
+            if len(self._nearest) >= NEAREST_CACHE:
+                del self._nearest[next(iter(self._nearest))]
+            self._nearest[target] = near
+        return near
 
     def _bucket_members(self, index: int) -> list[Name]:
         return [p for p in self._peers if bucket_index(self.own, p) == index]
@@ -100,11 +132,13 @@ class RoutingTable:
             return None, None
         before = self.proximity()
         self._peers[name] = address
+        self._changed()
         evicted = None
         if len(self._peers) > self.params.max_peers:
             evicted = self._eviction_candidate()
             if evicted is not None:
                 del self._peers[evicted]
+                self._changed()
         return self._change(before, None, name), evicted
 
     def _eviction_candidate(self) -> Name | None:
@@ -124,6 +158,7 @@ class RoutingTable:
             return None
         before = self.proximity()
         del self._peers[name]
+        self._changed()
         return self._change(before, name, None)
 
     def _change(self, before: tuple[Name, ...], lost: Name | None,
@@ -146,26 +181,24 @@ class RoutingTable:
         A vault whose name equals `target` is not part of the group for it: a PmidNode does not
         manage its own account.
         """
-        names = [p for p in self._peers if p != target]
-        if self.own != target:
-            names.append(self.own)
-        return closest(target, names, self.params.group_size)
+        return [n for n in self._near(target) if n != target][:self.params.group_size]
 
     def is_responsible(self, target: Name) -> bool:
+        """Whether we are in our own view of the group for `target`."""
         return self.own in self.close_group(target)
 
     def next_hop(self, target: Name) -> Name | None:
-        """The known peer closest to `target`, if it is closer than we are."""
-        if not self._peers:
-            return None
-        best = closest(target, self._peers, 1)[0]
-        if distance(best, target) < distance(self.own, target):
-            return best
-        return None
+        """The known peer closest to `target`, if it is closer than we are (no one is closer
+        when we come first in the order of distance from it)."""
+        best = self._near(target)[0]
+        return None if best == self.own else best
 
     def bucket_counts(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        for p in self._peers:
-            i = bucket_index(self.own, p)
-            counts[i] = counts.get(i, 0) + 1
-        return counts
+        """Peers per bucket index (a copy of what is kept until the peer set changes)."""
+        if self._buckets is None:
+            counts: dict[int, int] = {}
+            for p in self._peers:
+                i = bucket_index(self.own, p)
+                counts[i] = counts.get(i, 0) + 1
+            self._buckets = counts
+        return dict(self._buckets)

@@ -1,10 +1,11 @@
 """Persistence for one vault: persona records and the PmidNode's chunk copies in one sqlite file.
 
 sqlite (stdlib, synchronous) in WAL mode with synchronous=NORMAL: a committed transaction
-survives the process being killed (SIGKILL), and every committed action is one transaction,
-so a restarted vault comes back exactly as of its last committed action. The page cache is
-bounded and chunk contents are never cached in memory, so a vault's footprint does not grow
-with what it stores.
+survives the process being killed (SIGKILL), and every action is committed whole (the messages
+a vault handles back to back share one transaction, each in its own savepoint, and nothing they
+send leaves before it commits), so a restarted vault comes back exactly as of its last committed
+action. The page cache is bounded and chunk contents are never cached in memory, so a vault's
+footprint does not grow with what it stores.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _decode(data: bytes) -> Any:
 
 class Database:
     """One sqlite file per vault: WAL, synchronous=NORMAL, bounded page cache (cache_size),
-    one transaction per committed action.
+    actions committed whole (a transaction, or a savepoint step inside a batch's transaction).
 
     A single connection, used by one caller at a time (the vault's trio thread or a worker
     thread it hands off to, hence check_same_thread=False).
@@ -118,6 +119,8 @@ class Database:
             self.path, isolation_level=None, check_same_thread=False
         )
         self._depth = 0
+        self._step: bool | None = None
+        """None outside a savepoint step; False inside one that has not written yet."""
         conn = self._conn
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal" and self.path != ":memory:":
@@ -173,6 +176,44 @@ class Database:
         finally:
             self._depth = 0
 
+    def savepoint(self) -> contextlib.AbstractContextManager[None]:
+        """Inside a transaction, a step whose writes are undone on their own if it raises
+        (SAVEPOINT ... ROLLBACK TO), while the enclosing transaction goes on: one message of a
+        batch handled in one transaction is refused as if it had had its own. The savepoint is
+        taken at the step's first write (see `writing`), so a step that only reads, as most
+        handled messages do, costs no statement. Steps do not nest."""
+        return self._savepoint()
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        conn = self.connection
+        if not self._depth:
+            raise StoreError("a savepoint needs an enclosing transaction")
+        if self._step is not None:
+            raise StoreError("savepoints do not nest")
+        self._step = False
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            if self._step:
+                conn.execute("ROLLBACK TO step")
+            raise
+        finally:
+            self._depth -= 1
+            if self._step:
+                conn.execute("RELEASE step")
+            self._step = None
+
+    def writing(self) -> sqlite3.Connection:
+        """The connection, for a statement that writes: takes the savepoint of the step in
+        progress first, if it has none yet. Every write in this module goes through here."""
+        conn = self.connection
+        if self._step is False:
+            conn.execute("SAVEPOINT step")
+            self._step = True
+        return conn
+
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check reports exactly "ok"."""
         rows = self.connection.execute("PRAGMA integrity_check").fetchall()
@@ -220,19 +261,19 @@ class RecordStore:
 
     def put(self, key: bytes, value: Any) -> None:
         data = _encode(value)  # encode first: an unencodable value changes nothing
-        self.db.connection.execute(
+        self.db.writing().execute(
             f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)",
             (bytes(key), data),
         )
 
     def delete(self, key: bytes) -> bool:
-        cur = self.db.connection.execute(
+        cur = self.db.writing().execute(
             f"DELETE FROM {self._sql_table} WHERE key = ?", (bytes(key),)
         )
         return cur.rowcount > 0
 
     def clear(self) -> None:
-        self.db.connection.execute(f"DELETE FROM {self._sql_table}")
+        self.db.writing().execute(f"DELETE FROM {self._sql_table}")
 
     def keys(self) -> list[bytes]:
         rows = self.db.connection.execute(f"SELECT key FROM {self._sql_table} ORDER BY key")
@@ -366,7 +407,7 @@ class ChunkStore:
             free = self.free()
             if len(content) > free:
                 raise StoreFull(len(content), free)
-            self.db.connection.execute(
+            self.db.writing().execute(
                 f"INSERT INTO {self._TABLE} (copy, kind, size, content) VALUES (?, ?, ?, ?)",
                 (copy, kind.value, len(content), content),
             )
@@ -386,7 +427,8 @@ class ChunkStore:
             ).fetchone()
             if row is None:
                 return 0
-            self.db.connection.execute(f"DELETE FROM {self._TABLE} WHERE copy = ?", (bytes(copy),))
+            self.db.writing().execute(f"DELETE FROM {self._TABLE} WHERE copy = ?",
+                                      (bytes(copy),))
             return int(row[0])
 
     def entries(self) -> list[StoredCopy]:
@@ -407,7 +449,7 @@ class ChunkStore:
     def corrupt(self, copy: bytes) -> None:
         """Fault injection: flip one byte of the stored content in place, for tests of the
         integrity checks. The size is unchanged, so only hashing can notice."""
-        conn = self.db.connection
+        conn = self.db.writing()
         with self.db.transaction():
             row = conn.execute(
                 f"SELECT seq, size FROM {self._TABLE} WHERE copy = ?", (bytes(copy),)

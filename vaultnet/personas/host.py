@@ -3,9 +3,10 @@ turns their outboxes into sent messages and events. The only place personas meet
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,6 +127,8 @@ class PersonaHost:
         }
         share_stash(self.personas.values())  # one content budget for the whole vault
         self.ctx = VaultContext(vault)
+        self._batched: list[tuple[Outbox, Persona]] | None = None
+        """Outboxes of the messages handled in the open batch, sent once it is committed."""
         for persona in self.personas.values():
             # A (re)starting vault keeps its group records, which may be stale (its groups
             # moved on while it was away): they stay unconfirmed until reconciled with each
@@ -134,12 +137,18 @@ class PersonaHost:
             persona.restarted()
             persona.attach(vault.name)
             vault.handlers[persona.persona] = self._handler(persona)
+        vault.batch = self.batch
         vault.churn_handlers.append(self.on_churn)
         vault.tick_handlers.append(self.tick)
         vault.host = self
 
     def _handler(self, persona: GroupPersona) -> Callable[[Message], None]:
         def decide(msg: Message) -> None:
+            if self._batched is not None:
+                with self.db.savepoint():
+                    out = persona.handle(msg, self.ctx)
+                self._batched.append((out, persona.persona))
+                return
             with self.db.transaction():
                 out = persona.handle(msg, self.ctx)
             self.deliver(out, persona.persona)
@@ -153,6 +162,21 @@ class PersonaHost:
             decide(msg)
 
         return handle
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Handle a batch of the vault's messages in one transaction (each message in its own
+        savepoint), and send what they answer only once it is committed: an acknowledgement
+        never leaves before what it acknowledges is on disk."""
+        batched: list[tuple[Outbox, Persona]] = []
+        self._batched = batched
+        try:
+            with self.db.transaction():
+                yield
+        finally:
+            self._batched = None
+        for out, persona in batched:
+            self.deliver(out, persona)
 
     def deliver(self, out: Outbox, persona: Persona | None = None) -> None:
         now = self.vault.now()

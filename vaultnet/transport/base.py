@@ -57,6 +57,11 @@ class FrameStream(abc.ABC):
         """The next frame body; FrameError if its length is refused, ConnectionClosed at end of
         stream."""
 
+    def ready_body(self) -> bytes | None:
+        """A frame body already received, without waiting (None: await `receive_body`); lets a
+        reader take every frame one read brought in without a checkpoint per frame."""
+        return None
+
     @abc.abstractmethod
     async def aclose(self) -> None: ...
 
@@ -95,9 +100,13 @@ class Connection:
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Queue a frame; False (and the connection closed) if the peer is hopelessly behind."""
+        return self.send_body(wire.pack(frame))
+
+    def send_body(self, body: bytes) -> bool:
+        """`send` of a frame packed already (one packing serves a message sent to several
+        peers)."""
         if self.closed:
             return False
-        body = wire.pack(frame)
         if len(body) > wire.MAX_FRAME_SIZE:
             raise wire.FrameError(f"refusing to send a {len(body)}-byte frame")
         if (self._queued_bytes + len(body) > MAX_QUEUED_BYTES
@@ -129,7 +138,16 @@ class Connection:
     async def receive(self) -> dict[str, Any]:
         """The next frame from the peer: FrameError if it fails authentication or decoding,
         ConnectionClosed at the end of the stream."""
-        frame = wire.unpack(self.protector.open(await self.stream.receive_body()))
+        return self._opened(await self.stream.receive_body())
+
+    def receive_ready(self) -> dict[str, Any] | None:
+        """The next frame if one was received already (None: await `receive`); same errors."""
+        body = self.stream.ready_body()
+        return None if body is None else self._opened(body)
+
+    def _opened(self, body: bytes) -> dict[str, Any]:
+        """Open and decode one received body, and note that the peer was heard."""
+        frame = wire.unpack(self.protector.open(body))
         self.frames_received += 1
         self.last_heard = trio.current_time()
         return frame

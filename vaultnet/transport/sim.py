@@ -89,6 +89,18 @@ class SimStream(FrameStream):
             raise ConnectionClosed("end of stream")
         return body
 
+    def ready_body(self) -> bytes | None:
+        if self.closed:
+            return None
+        try:
+            body = self._receive.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            return None
+        if body is _EOF:
+            self.closed = True  # receive_body raises ConnectionClosed next
+            return None
+        return body
+
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True

@@ -59,6 +59,9 @@ class TcpFrameStream(FrameStream):
                 raise ConnectionClosed("end of stream")
             self._decoder.feed(data)
 
+    def ready_body(self) -> bytes | None:
+        return self._decoder.next_body()
+
     async def aclose(self) -> None:
         await self._stream.aclose()
 
