@@ -214,14 +214,21 @@ def _describe(exc: BaseException) -> str:
 # -- shared argument types ------------------------------------------------------------------------
 
 
-def vault_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= MAX_VAULTS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_VAULTS}, got {value}")
-    return value
+def bounded_count(limit: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `limit`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit}, got {value}")
+        return value
+    return parse
+
+
+vault_count = bounded_count(MAX_VAULTS)
+"""A vault count on the command line (1 to MAX_VAULTS)."""
 
 
 def seed_value(text: str) -> int:

@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
-from vaultnet.cli import CommandError, Subparsers, UsageError, seed_value, vault_count
+from vaultnet.cli import (
+    CommandError,
+    Subparsers,
+    UsageError,
+    bounded_count,
+    seed_value,
+    vault_count,
+)
 from vaultnet.testing.sweep import (
     FAULTS,
     SETTLE,
@@ -32,20 +38,11 @@ from vaultnet.testing.sweep import (
 )
 
 MAX_SEEDS = 1_000_000
+"""Most seeds one sweep runs (days of wall time already)."""
 MAX_OPS = 1_000
-
-
-def _count(limit: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from 1 to `limit`."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"must be between 1 and {limit}, got {value}")
-        return value
-    return parse
+"""Most steps a generated scenario has."""
+MAX_SETTLE = 3_600
+"""Most simulated seconds `--settle` may give the network (an hour of virtual time)."""
 
 
 def add_sim_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -55,18 +52,19 @@ def add_sim_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                     "nothing acknowledged is lost and every chunk is fully replicated once "
                     "the faults heal. Prints each failing seed with the command that "
                     "reproduces it.")
-    parser.add_argument("--seeds", type=_count(MAX_SEEDS), default=10, metavar="N",
+    parser.add_argument("--seeds", type=bounded_count(MAX_SEEDS), default=10, metavar="N",
                         help="how many seeds to run (default 10)")
     parser.add_argument("--first-seed", type=seed_value, default=0, metavar="S",
                         help="the first seed (default 0)")
     parser.add_argument("--vaults", type=vault_count, default=8, metavar="V",
                         help="vaults per network (default 8)")
-    parser.add_argument("--ops", type=_count(MAX_OPS), default=6, metavar="K",
+    parser.add_argument("--ops", type=bounded_count(MAX_OPS), default=6, metavar="K",
                         help="steps per scenario, operations and faults (default 6)")
     parser.add_argument("--faults", default="all", metavar="KINDS",
                         help=f"comma-separated fault kinds: {','.join(FAULTS)}; 'all' "
                              "(default) or 'none'")
-    parser.add_argument("--settle", type=_count(3600), default=int(SETTLE), metavar="SECONDS",
+    parser.add_argument("--settle", type=bounded_count(MAX_SETTLE), default=int(SETTLE),
+                        metavar="SECONDS",
                         help=f"simulated seconds the network gets to heal after the last step "
                              f"(default {int(SETTLE)})")
     parser.add_argument("--shrink", action="store_true",

@@ -454,14 +454,8 @@ async def _authenticate(stream: trio.SocketStream, frames: _Frames,
     """Read and check one request within PREAUTH_TIMEOUT; on any fault answer it with an error
     reply (if the peer is still there) and return None."""
     try:
-        try:
-            with trio.fail_after(PREAUTH_TIMEOUT):
-                frame = await frames.next(MAX_REQUEST)
-        except trio.TooSlowError:
-            raise RequestError("timeout", f"no whole request within {PREAUTH_TIMEOUT:g} s"
-                               ) from None
-        except wire.FrameError as exc:
-            raise RequestError("malformed", f"bad request frame: {exc}") from None
+        frame = await _next_frame(frames, MAX_REQUEST, PREAUTH_TIMEOUT, "no whole request",
+                                  "request")
         return controller.check(frame)
     except RequestError as exc:
         await _send_reply(stream, exc.reply())
@@ -470,17 +464,24 @@ async def _authenticate(stream: trio.SocketStream, frames: _Frames,
     return None
 
 
+async def _next_frame(frames: _Frames, limit: int, timeout: float, late: str,
+                      what: str) -> dict[str, Any]:
+    """The next frame (at most `limit` bytes) within `timeout`; RequestError otherwise
+    (`late`: what a timeout says is missing; `what`: the frame's name)."""
+    try:
+        with trio.fail_after(timeout):
+            return await frames.next(limit)
+    except trio.TooSlowError:
+        raise RequestError("timeout", f"{late} within {timeout:g} s") from None
+    except wire.FrameError as exc:
+        raise RequestError("malformed", f"bad {what} frame: {exc}") from None
+
+
 async def _read_content(frames: _Frames) -> bytes:
     """The content frame of an authenticated `put` / `put_version`; RequestError if it is
     not one in time."""
-    try:
-        with trio.fail_after(CONTENT_TIMEOUT):
-            frame = await frames.next(MAX_CONTENT_FRAME)
-    except trio.TooSlowError:
-        raise RequestError("timeout", f"no content frame within {CONTENT_TIMEOUT:g} s"
-                           ) from None
-    except wire.FrameError as exc:
-        raise RequestError("malformed", f"bad content frame: {exc}") from None
+    frame = await _next_frame(frames, MAX_CONTENT_FRAME, CONTENT_TIMEOUT, "no content frame",
+                              "content")
     content = frame.get("content")
     if set(frame) != {"content"} or not isinstance(content, bytes):
         raise RequestError("malformed", "a content frame is a map {content: bytes}")
