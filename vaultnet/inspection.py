@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vaultnet.messages import Persona
+from vaultnet.mpid_client import MpidMessage
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.pmid_manager import rank as account_rank
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
@@ -254,16 +255,7 @@ class VersionTrees(GroupViews[StructuredDataVersions]):
 
 
 @dataclass(frozen=True)
-class HeldMessage:
-    """A message an MpidManager holds for its recipient until the recipient acknowledges it."""
-
-    sender: Name
-    mid: bytes
-    body: bytes
-
-
-@dataclass(frozen=True)
-class Inbox(GroupViews[tuple[HeldMessage, ...]]):
+class Inbox(GroupViews[tuple[MpidMessage, ...]]):
     """The messages held for an MPID as each member of its MpidManager group holds them (an
     empty tuple: none)."""
 
@@ -424,7 +416,7 @@ def version_tree(net: Testnet, key: Name) -> VersionTrees:
 def inbox(net: Testnet, mpid: Name) -> Inbox:
     """The messages held for `mpid` as each member of its MpidManager group holds them."""
     views = group_views(net, mpid, lambda host: tuple(
-        HeldMessage(m["sender"], m["mid"], m["body"]) for m in host.mpid_manager.held(mpid)))
+        MpidMessage(m["sender"], m["mid"], m["body"]) for m in host.mpid_manager.held(mpid)))
     return Inbox(mpid, views.views)
 
 
