@@ -12,11 +12,8 @@ import trio
 
 from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx, Manager
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.allocator import limit_fragmentation
-from vaultnet.bench_memory import main as bench_memory_main
-from vaultnet.bench_memory import table_sizes
-from vaultnet.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
+from vaultnet.bench.memory import main as bench_memory_main
+from vaultnet.bench.memory import table_sizes
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
 from vaultnet.group.accumulator import ACCUMULATOR_ENTRIES, ACCUMULATOR_TTL
 from vaultnet.group.firewall import FIREWALL_ENTRIES, FIREWALL_TTL
@@ -36,8 +33,11 @@ from vaultnet.personas.base import (
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
-from vaultnet.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
-from vaultnet.vault import SEEN_WINDOW
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.allocator import limit_fragmentation
+from vaultnet.runtime.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
+from vaultnet.runtime.vault import SEEN_WINDOW
+from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name
 
 NODE = MEMBERS[0]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from vaultnet import cli
-from vaultnet.events import VaultUp, read_trace
+from vaultnet.cli import main as cli
+from vaultnet.runtime.events import VaultUp, read_trace
 
 TIMEOUT = 60
 
@@ -49,7 +49,7 @@ def trace_digest(stdout: str) -> str:
 def test_every_registered_command_has_both_functions(capsys: pytest.CaptureFixture[str]) -> None:
     for name in cli.COMMANDS:
         ident = name.replace("-", "_")
-        home = importlib.import_module(cli.COMMAND_MODULES.get(name, "vaultnet.cli"))
+        home = importlib.import_module(cli.COMMAND_MODULES.get(name, "vaultnet.cli.main"))
         assert callable(getattr(home, f"add_{ident}_parser"))
         assert callable(getattr(home, f"cmd_{ident}"))
     assert cli.main(["--help"]) == 0
@@ -297,9 +297,9 @@ def test_tui_unavailable(monkeypatch: pytest.MonkeyPatch,
 
 def test_bench_passes_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    bench = types.ModuleType("vaultnet.bench_net")
+    bench = types.ModuleType("vaultnet.bench.net")
     bench.main = lambda argv: calls.append(argv) or 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vaultnet.bench_net", bench)
+    monkeypatch.setitem(sys.modules, "vaultnet.bench.net", bench)
     assert cli.main(["bench", "net", "--frames", "10"]) == 0
     assert calls == [["--frames", "10"]]
 

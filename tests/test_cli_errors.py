@@ -20,11 +20,11 @@ import pytest
 
 from tests.test_cli_data import vaultnet
 from tests.test_cli_versions import one_line_error
-from vaultnet import cli
-from vaultnet.client import MAX_CHUNK_SIZE, ChunkSizeError, PutFailure, PutNoAnswer
+from vaultnet.cli import main as cli
+from vaultnet.client.maid import MAX_CHUNK_SIZE, ChunkSizeError, PutFailure, PutNoAnswer
 from vaultnet.identity import KEY_FILE
-from vaultnet.store import Database
-from vaultnet.testnet import Testnet
+from vaultnet.runtime.testnet import Testnet
+from vaultnet.storage.store import Database
 
 # -- the file given to put / version put ---------------------------------------------------------
 

@@ -78,9 +78,9 @@ def test_bad_names_are_usage_errors(msg: Runner) -> None:
 
 def test_refused_send_names_its_kind() -> None:
     """The full-inbox line, without filling an inbox over a real network."""
-    from vaultnet.cli import CommandError
-    from vaultnet.cli_messages import _send
-    from vaultnet.mpid_client import InboxFull
+    from vaultnet.cli.main import CommandError
+    from vaultnet.cli.messages import _send
+    from vaultnet.client.mpid import InboxFull
 
     class Full:
         async def send(self, to: bytes, body: bytes) -> None:

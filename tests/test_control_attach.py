@@ -10,11 +10,10 @@ import msgpack
 import pytest
 import trio
 
-from vaultnet import control, wire
-from vaultnet import events as ev
-from vaultnet.client import MAX_CHUNK_SIZE
-from vaultnet.personas.version_tree import VersionName
-from vaultnet.reading import (
+from vaultnet import wire
+from vaultnet.client.maid import MAX_CHUNK_SIZE
+from vaultnet.control import server as control
+from vaultnet.control.reading import (
     MAX_CHUNKS,
     MESSAGE_KEY_SIZE,
     GroupMember,
@@ -24,8 +23,10 @@ from vaultnet.reading import (
     VaultReading,
     VersionedState,
 )
-from vaultnet.remote import RemoteNetwork
-from vaultnet.testnet import Testnet
+from vaultnet.control.remote import RemoteNetwork
+from vaultnet.personas.version_tree import VersionName
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import Testnet
 
 DEADLINE = 30.0
 """Seconds a test waits for the port to answer (a deadline on a condition)."""

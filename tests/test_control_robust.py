@@ -20,9 +20,11 @@ import trio
 
 from tests.test_cli import one_error_line
 from tests.test_ctl import ctl, vault_rows
-from vaultnet import cli, control, wire
+from vaultnet import wire
+from vaultnet.cli import main as cli
+from vaultnet.control import server as control
 from vaultnet.identity import KEY_FILE, name_of_key
-from vaultnet.testnet import Testnet
+from vaultnet.runtime.testnet import Testnet
 
 DEADLINE = 30.0
 """Seconds a test waits for a socket to answer or close before it fails (a deadline on a

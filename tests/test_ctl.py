@@ -9,8 +9,9 @@ from pathlib import Path
 import trio
 
 from tests.test_cli import one_error_line
-from vaultnet import control, wire
-from vaultnet.testnet import Testnet
+from vaultnet import wire
+from vaultnet.control import server as control
+from vaultnet.runtime.testnet import Testnet
 
 
 def ctl(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

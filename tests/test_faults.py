@@ -1,4 +1,5 @@
-"""Fault injection through the library surface: each kind does what `vaultnet.faults` says."""
+"""Fault injection through the library surface: each kind does what `vaultnet.runtime.faults`
+says."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pytest
 
 from tests.data.helpers import copies_placed, holders
 from vaultnet import Testnet, TestnetError
-from vaultnet import events as ev
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.runtime import events as ev
+from vaultnet.storage.store import CopyKind, copy_name
 
 
 async def _net_with_chunk(seed: int) -> tuple[Testnet, bytes]:

@@ -10,12 +10,13 @@ import pytest
 import trio
 
 from tests.versions.helpers import put_version
-from vaultnet import InvariantsViolated, NotSettled, Testnet, invariants
-from vaultnet.inspection import COPIES_PER_CHUNK, COPY_KINDS, host_of
+from vaultnet import InvariantsViolated, NotSettled, Testnet
 from vaultnet.messages import Persona
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.maid_manager import DEFAULT_ALLOWANCE
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.runtime import invariants
+from vaultnet.runtime.inspection import COPIES_PER_CHUNK, COPY_KINDS, host_of
+from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import closest
 
 DATA = b"inspect me" * 300

@@ -8,11 +8,11 @@ from typing import Any
 
 from tests.versions.helpers import group_holds
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.client import MaidClient
+from vaultnet.client.maid import MaidClient
 from vaultnet.messages import Message
 from vaultnet.personas.base import FIREWALL_ANSWERED
 from vaultnet.personas.version_tree import VersionName
+from vaultnet.runtime import events as ev
 from vaultnet.xor import name_of
 
 

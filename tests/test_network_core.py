@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaultnet import Testnet, wire
-from vaultnet import events as ev
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
+from vaultnet.runtime import events as ev
 from vaultnet.transport.base import ConnectionClosed, HandshakeError
 from vaultnet.transport.channel import TAG_SIZE
 from vaultnet.transport.tcp import TcpEndpoint

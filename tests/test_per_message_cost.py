@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from vaultnet import events as ev
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
 from vaultnet.personas.base import Outbox
-from vaultnet.personas.host import DB_FILE, PersonaHost
 from vaultnet.routing import NEAREST_CACHE, Parameters, RoutingTable
-from vaultnet.store import Database, RecordStore, StoreError
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.host import DB_FILE, PersonaHost
+from vaultnet.runtime.vault import Vault
+from vaultnet.storage.store import Database, RecordStore, StoreError
 from vaultnet.transport.tcp import TcpEndpoint
-from vaultnet.vault import Vault
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name, bucket_index, closest, distance
 

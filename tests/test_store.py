@@ -1,4 +1,5 @@
-"""Tests for vaultnet.store: copy names, records, chunk copies, transactions, crash safety."""
+"""Tests for vaultnet.storage.store: copy names, records, chunk copies, transactions, crash
+safety."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vaultnet.store import (
+from vaultnet.storage.store import (
     ChunkStore,
     CopyKind,
     CorruptChunk,
@@ -366,7 +367,7 @@ def test_reopen_persists(tmp_path: Path) -> None:
 
 CHILD = """
 import hashlib, sys
-from vaultnet.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
+from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 
 db = Database(sys.argv[1])
 chunks = ChunkStore(db, 1 << 40)
@@ -445,7 +446,7 @@ def test_sigkill_mid_write_restarts_consistent(tmp_path: Path) -> None:
 
 READER = """
 import sys
-from vaultnet.store import Database, RecordStore
+from vaultnet.storage.store import Database, RecordStore
 
 with Database(sys.argv[1]) as db:
     print(len(RecordStore(db, "log")))

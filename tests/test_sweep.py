@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from vaultnet.personas.pmid_node import PmidNode
-from vaultnet.store import CopyKind
+from vaultnet.storage.store import CopyKind
 from vaultnet.testing import sweep
 from vaultnet.testing.sweep import FAULTS, Scenario, Step, StepKind, generate, run, shrink
 

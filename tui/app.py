@@ -2,7 +2,7 @@
 (or reaches an attached one: `vaultnet tui --attach`), drains the event stream on a timer in
 batches into the `NetworkModel`, and re-renders the views from the model; keys start network
 operations as trio tasks. It reaches the network only through a
-`vaultnet.handle.NetworkHandle`, so both ways behave the same.
+`vaultnet.control.handle.NetworkHandle`, so both ways behave the same.
 
 Decisions: the drain runs every DRAIN_INTERVAL and takes at most DRAIN_BATCH events per tick
 (the subscription buffer is bounded, overflow is counted); the network is sampled every
@@ -49,15 +49,15 @@ from tui.widgets.version_group import VersionGroup
 from tui.widgets.version_table import VersionTable
 from tui.widgets.versions_pane import VersionsPane
 from tui.widgets.xor_view import XorView
-from vaultnet.chunk_input import ChunkInputError, parse_size, read_chunk_file
-from vaultnet.client import MAX_CHUNK_SIZE, ClientError
-from vaultnet.control import ControlError
-from vaultnet.faults import Fault
-from vaultnet.handle import NetworkHandle
-from vaultnet.operations import MPIDS, pick
+from vaultnet.client.chunk_input import ChunkInputError, parse_size, read_chunk_file
+from vaultnet.client.maid import MAX_CHUNK_SIZE, ClientError
+from vaultnet.control.handle import NetworkHandle
+from vaultnet.control.operations import MPIDS, pick
+from vaultnet.control.server import ControlError
 from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.testnet import TestnetError
+from vaultnet.runtime.faults import Fault
+from vaultnet.runtime.testnet import TestnetError
 from vaultnet.xor import name_of, short
 
 DRAIN_INTERVAL = 0.1

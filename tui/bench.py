@@ -25,8 +25,8 @@ import trio
 
 from tui.app import VaultnetApp
 from tui.network import LiveNetwork, NetworkConfig
-from vaultnet import events as ev
-from vaultnet.bench_data import percentile
+from vaultnet.bench.data import percentile
+from vaultnet.runtime import events as ev
 
 TICK = 0.02
 

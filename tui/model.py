@@ -1,11 +1,11 @@
 """What the dashboard shows, as plain records.
 
-`NetworkModel.ingest` folds batches of events (drained on a timer, never one message per
-event) into bounded logs, view 4's `EventLog` and counters; `NetworkModel.observe` turns a
-reading of the network (`vaultnet.reading`: vault stores, PmidManager accounts, routing, taken
-in process or by an attached testnet) into `VaultRow`s, chunk holdings and rank history. The
-widgets render the model and nothing else, so a frozen model renders the same screen every
-time (the snapshot tests use that).
+`NetworkModel.ingest` folds batches of events (drained on a timer, never one message per event) into
+bounded logs, view 4's `EventLog` and counters; `NetworkModel.observe` turns a reading of the
+network (`vaultnet.control.reading`: vault stores, PmidManager accounts, routing, taken in process
+or by an attached testnet) into `VaultRow`s, chunk holdings and rank history. The widgets render the
+model and nothing else, so a frozen model renders the same screen every time (the snapshot tests use
+that).
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from vaultnet import events as ev
+from vaultnet.control.reading import (
+    MESSAGE_KEY_SIZE,
+    GroupMember,
+    NetworkReading,
+    Query,
+    VersionedState,
+)
 from vaultnet.personas import base
 from vaultnet.personas import mpid_manager as mpid
 from vaultnet.personas import version_manager as vm
@@ -26,14 +32,8 @@ from vaultnet.personas.integrity import FAILED_CHECK, INTEGRITY_FAILED
 from vaultnet.personas.pmid_manager import rank
 from vaultnet.personas.pmid_node import EVICTED
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.reading import (
-    MESSAGE_KEY_SIZE,
-    GroupMember,
-    NetworkReading,
-    Query,
-    VersionedState,
-)
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.runtime import events as ev
+from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import Name, distance, short
 
 LOG_LINES = 5000
@@ -277,7 +277,7 @@ class Summary:
 class Sample:
     """What one `observe` read off the live network, already reduced to what the views show,
     so a recording can keep it and a replay can apply it without a network. Bounded: a row
-    per vault (`vaultnet.reading.HOLDS_SHOWN` copies each), holders of the tracked chunks
+    per vault (`vaultnet.control.reading.HOLDS_SHOWN` copies each), holders of the tracked chunks
     (CHUNKS_KEPT), the tracked trees (VERSIONED_KEPT) and the newest MESSAGES_SAMPLED
     messages."""
 

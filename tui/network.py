@@ -1,6 +1,7 @@
 """The embedded testnet as the dashboard drives it: runs inside the trio guest, gives the UI a
 bounded event subscription to drain and the operations its keys trigger (a
-`vaultnet.handle.NetworkHandle`; the client and the MPIDs are a `vaultnet.operations.Operator`)."""
+`vaultnet.control.handle.NetworkHandle`; the client and the MPIDs are a
+`vaultnet.control.operations.Operator`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 
 import trio
 
-from vaultnet import events as ev
-from vaultnet.operations import MpidState, Operator, Received
-from vaultnet.personas.host import DEFAULT_CAPACITY
+from vaultnet.control.operations import MpidState, Operator, Received
+from vaultnet.control.reading import NetworkReading, Query, read_network
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.reading import NetworkReading, Query, read_network
-from vaultnet.testnet import Testnet
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.host import DEFAULT_CAPACITY
+from vaultnet.runtime.testnet import Testnet
 from vaultnet.xor import Name
 
 EVENT_BUFFER = 200_000

@@ -3,7 +3,7 @@
 A recording is the same stream of msgpack maps that `vaultnet testnet --record` writes (one
 per event, `kind` = the event's kind), so every tool that reads a trace reads it. The
 dashboard (`vaultnet tui --record FILE`) adds three kinds of its own, all named `tui.*`
-(`vaultnet.events.read_trace` skips a kind with a dot in it):
+(`vaultnet.runtime.events.read_trace` skips a kind with a dot in it):
 
 - `tui.header` (first): `format` (= FORMAT), `capacity`, `group_size` of the recorded model;
 - `tui.sample`: what one `NetworkModel.observe` read off the network (`Sample`, encoded by
@@ -31,8 +31,8 @@ from typing import Any, BinaryIO
 import msgpack
 
 from tui.model import Sample, VaultRow
-from vaultnet import events as ev
-from vaultnet.reading import state_from_record, state_record
+from vaultnet.control.reading import state_from_record, state_record
+from vaultnet.runtime import events as ev
 
 FORMAT = 1
 HEADER, SAMPLE, CALL = "tui.header", "tui.sample", "tui.call"

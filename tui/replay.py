@@ -38,7 +38,7 @@ from tui.recording import (
     TraceIndex,
     decode_sample,
 )
-from vaultnet import events as ev
+from vaultnet.runtime import events as ev
 from vaultnet.xor import Name
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

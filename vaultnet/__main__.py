@@ -1,3 +1,3 @@
-from vaultnet.cli import main
+from vaultnet.cli.main import main
 
 raise SystemExit(main())

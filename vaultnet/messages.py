@@ -6,11 +6,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
-
-import trio
 
 from vaultnet import wire
 from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE, IdentityError, name_of_key, verify
@@ -18,22 +15,6 @@ from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
 ID_SIZE = 16
-
-_CLOCK_OFFSET: trio.lowlevel.RunVar[float] = trio.lowlevel.RunVar("vaultnet_clock_offset")
-
-
-def network_time() -> float:
-    """Seconds since the epoch as this trio run sees them: the wall clock when the run first
-    asks, then advancing with trio's clock. Separate processes agree (both follow the wall
-    clock), and under a MockClock simulated seconds move it, so a request's age is testable
-    without waiting."""
-    try:
-        offset = _CLOCK_OFFSET.get()
-    except LookupError:
-        offset = time.time() - trio.current_time()
-        _CLOCK_OFFSET.set(offset)
-    return trio.current_time() + offset
-
 
 class Persona(enum.StrEnum):
     ROUTING = "Routing"

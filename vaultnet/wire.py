@@ -23,7 +23,7 @@ MAX_FRAME_SIZE = 4 * 1024 * 1024
 MAX_CHUNK_SIZE = 1 << 20
 """Largest chunk content (1 MiB): with its message's headers it fits a frame (MAX_FRAME_SIZE)
 with room to spare. The one limit of the library, the CLI, the dashboard and the managers
-(`vaultnet.client.MAX_CHUNK_SIZE` is the same constant)."""
+(`vaultnet.client.maid.MAX_CHUNK_SIZE` is the same constant)."""
 HEADER = struct.Struct(">I")
 
 _LIMITS = {

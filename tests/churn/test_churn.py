@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import trio
 
-from vaultnet import Testnet, invariants
-from vaultnet import events as ev
-from vaultnet.churn_scenario import run_churn
+from vaultnet import Testnet
 from vaultnet.messages import Persona
 from vaultnet.personas.base import PayloadStash
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.runtime import events as ev
+from vaultnet.runtime import invariants
+from vaultnet.storage.store import CopyKind, copy_name
+from vaultnet.testing.churn_scenario import run_churn
 
 PERSONAS = (Persona.MAID_MANAGER, Persona.DATA_MANAGER, Persona.PMID_MANAGER)
 

@@ -20,9 +20,9 @@ from tests.conftest import running_testnet
 from tests.test_cli import one_error_line
 from tests.test_ctl import ctl, vault_rows
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.testnet import TestnetError
-from vaultnet.vault import REJOIN_BACKOFF_MAX, REJOINING, closest_of
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import TestnetError
+from vaultnet.runtime.vault import REJOIN_BACKOFF_MAX, REJOINING, closest_of
 from vaultnet.xor import Name
 
 HEAL_BOUND = 30.0

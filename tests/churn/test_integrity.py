@@ -8,11 +8,11 @@ import math
 from collections import Counter
 
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.inspection import stored_index
 from vaultnet.personas.integrity import CHECK_TIMEOUT, PERIODIC_BATCH, PERIODIC_INTERVAL
 from vaultnet.personas.pmid_manager import RANK_FLOOR
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.inspection import stored_index
+from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import Name
 
 

@@ -4,7 +4,7 @@ network re-replicated elsewhere while it was away."""
 from __future__ import annotations
 
 from vaultnet import Testnet
-from vaultnet.invariants import replication_ok
+from vaultnet.runtime.invariants import replication_ok
 
 
 async def test_restarted_vault_comes_back_with_its_chunks_and_reconciles(autojump_clock) -> None:

@@ -41,10 +41,10 @@ from tests.versions.helpers import group_holds as versions_held
 from tests.versions.helpers import put_version
 from vaultnet import Testnet
 from vaultnet.identity import Identity
-from vaultnet.inspection import COPIES_PER_CHUNK
-from vaultnet.invariants import replication_ok
-from vaultnet.personas.host import DB_FILE
-from vaultnet.store import ChunkStore, CopyKind, Database, chunk_name_of, copy_name
+from vaultnet.runtime.host import DB_FILE
+from vaultnet.runtime.inspection import COPIES_PER_CHUNK
+from vaultnet.runtime.invariants import replication_ok
+from vaultnet.storage.store import ChunkStore, CopyKind, Database, chunk_name_of, copy_name
 from vaultnet.xor import Name
 
 VAULTS = 8

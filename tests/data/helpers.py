@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vaultnet import Testnet
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import Name, closest
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from tests.data.helpers import copies_placed, holders
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.client import PutFailure
+from vaultnet.client.maid import PutFailure
 from vaultnet.personas import base
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.runtime import events as ev
+from vaultnet.storage.store import CopyKind, copy_name
 
 
 async def test_get_falls_back_to_backup_when_primary_holders_lost_it(autojump_clock) -> None:

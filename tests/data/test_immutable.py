@@ -9,13 +9,14 @@ import trio
 
 from tests.data.helpers import copies_placed, copy_records_agreed, nothing_stored
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.cache import CACHE_TTL
-from vaultnet.client import MAX_CHUNK_SIZE, DataExists, NoSuchData, PutFailure
-from vaultnet.messages import Authority, Message, Persona, derived_id, network_time
+from vaultnet.client.maid import MAX_CHUNK_SIZE, DataExists, NoSuchData, PutFailure
+from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas import base
-from vaultnet.store import CopyKind, copy_name
-from vaultnet.vault import SEEN_WINDOW
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.cache import CACHE_TTL
+from vaultnet.runtime.vault import SEEN_WINDOW
+from vaultnet.storage.store import CopyKind, copy_name
+from vaultnet.transport.clock import network_time
 from vaultnet.xor import name_of
 
 CHUNKS = 200

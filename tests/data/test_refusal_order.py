@@ -13,7 +13,7 @@ from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Message, Persona
 from vaultnet.personas.base import Outbox, digest
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
-from vaultnet.store import CopyKind, Database, RecordStore, copy_name
+from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import closest
 
 CONTENT = b"refused everywhere" * 100

@@ -7,9 +7,9 @@ import trio
 
 from tests.messaging.helpers import group_holds, outboxes_empty
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.client import ClientError
-from vaultnet.mpid_client import Blocked, InboxFull, MpidMessage
+from vaultnet.client.maid import ClientError
+from vaultnet.client.mpid import Blocked, InboxFull, MpidMessage
+from vaultnet.runtime import events as ev
 
 
 async def test_non_listed_and_whitelisted_delivery(autojump_clock) -> None:

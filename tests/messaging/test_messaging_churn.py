@@ -9,7 +9,7 @@ import trio
 
 from tests.messaging.helpers import group_holds
 from vaultnet import Testnet
-from vaultnet.mpid_client import Blocked
+from vaultnet.client.mpid import Blocked
 
 
 def lists_agree(net: Testnet, mpid: bytes, white: list[bytes], black: list[bytes]) -> bool:

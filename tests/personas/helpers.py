@@ -6,7 +6,7 @@ from __future__ import annotations
 from vaultnet.messages import Persona
 from vaultnet.personas.base import GroupPersona
 from vaultnet.routing import Parameters
-from vaultnet.store import RecordStore
+from vaultnet.storage.store import RecordStore
 from vaultnet.xor import Name, closest
 
 GROUP = bytes(64)

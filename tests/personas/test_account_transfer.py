@@ -19,7 +19,7 @@ from vaultnet.personas.base import (
     Outbox,
     canonical,
 )
-from vaultnet.store import Database, RecordStore
+from vaultnet.storage.store import Database, RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 

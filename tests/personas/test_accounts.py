@@ -16,7 +16,7 @@ from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import LIED, PmidManager, rank
 from vaultnet.routing import Parameters
-from vaultnet.store import CopyKind, Database, RecordStore, copy_name
+from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 
 NODE = MEMBERS[0]
 BIG = copy_name(digest(b"big"), CopyKind.PRIMARY)

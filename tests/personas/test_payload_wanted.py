@@ -15,7 +15,7 @@ from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import PAYLOAD_ASKS, PAYLOAD_WAIT, digest
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
-from vaultnet.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
+from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.wire import FrameError
 
 NODE = MEMBERS[0]

@@ -23,7 +23,7 @@ from vaultnet.personas.base import (
 from vaultnet.personas.data_manager import KEEP, NO_RECORD, REPLACED, DataManager
 from vaultnet.personas.integrity import CHECK_TIMEOUT, UNSTORED_WAIT, expected_answer
 from vaultnet.personas.pmid_node import RECONCILE_LATER, RECONCILE_ROUNDS, PmidNode
-from vaultnet.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
+from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, closest
 
 KEY = GROUP + b"record"

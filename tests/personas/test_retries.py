@@ -13,7 +13,7 @@ from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.version_manager import VersionManager
-from vaultnet.store import Database, RecordStore
+from vaultnet.storage.store import Database, RecordStore
 from vaultnet.xor import closest
 
 CLIENT = b"\x66" * 64

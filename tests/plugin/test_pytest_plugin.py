@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vaultnet.events import read_trace
+from vaultnet.runtime.events import read_trace
 from vaultnet.testing import TestnetMarkerError, settings_from
 
 pytest_plugins = ["pytester"]

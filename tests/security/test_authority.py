@@ -16,22 +16,23 @@ import trio
 
 from tests.data.helpers import copies_placed, holders, nothing_stored
 from vaultnet import Testnet
-from vaultnet import events as ev
-from vaultnet.client import MaidClient, RequestExpired
+from vaultnet.client.maid import MaidClient, RequestExpired
 from vaultnet.group.firewall import CLOCK_SKEW, REQUEST_WINDOW
 from vaultnet.identity import Identity
-from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id, network_time
-from vaultnet.store import CopyKind, copy_name
-from vaultnet.transport.base import Connection, ConnectionClosed
-from vaultnet.transport.tcp import MAX_CONNECTIONS as TCP_MAX_CONNECTIONS
-from vaultnet.transport.tcp import TcpEndpoint
-from vaultnet.vault import (
+from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.vault import (
     MAX_CONNECTIONS_PER_PEER,
     NEIGHBOUR_PEERS,
     NEIGHBOUR_UNPROVEN,
     Timing,
     Vault,
 )
+from vaultnet.storage.store import CopyKind, copy_name
+from vaultnet.transport.base import Connection, ConnectionClosed
+from vaultnet.transport.clock import network_time
+from vaultnet.transport.tcp import MAX_CONNECTIONS as TCP_MAX_CONNECTIONS
+from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name, closest
 

@@ -24,11 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaultnet import Testnet, wire
-from vaultnet import events as ev
-from vaultnet.client import open_client
+from vaultnet.client.maid import open_client
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
-from vaultnet.testnet import NETWORK_KEY_FILE, TestnetError
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import NETWORK_KEY_FILE, TestnetError
+from vaultnet.runtime.vault import Vault
 from vaultnet.transport.base import AdmissionRefused, Connection, ConnectionClosed, HandshakeError
 from vaultnet.transport.channel import (
     EPHEMERAL_SIZE,
@@ -38,7 +39,6 @@ from vaultnet.transport.channel import (
     Handshake,
 )
 from vaultnet.transport.tcp import TcpEndpoint, TcpFrameStream, parse_address
-from vaultnet.vault import Vault
 from vaultnet.wire import FrameError
 
 # -- helpers --------------------------------------------------------------------------------

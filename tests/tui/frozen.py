@@ -6,12 +6,12 @@ import trio
 import trio.testing
 
 from tui.model import NetworkModel
-from vaultnet import events as ev
-from vaultnet.client import PutFailure
-from vaultnet.mpid_client import MessagingError, MpidClient
+from vaultnet.client.maid import PutFailure
+from vaultnet.client.mpid import MessagingError, MpidClient
+from vaultnet.control.reading import read_network
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.reading import read_network
-from vaultnet.testnet import Testnet
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import Testnet
 from vaultnet.xor import name_of
 
 SEED = 7

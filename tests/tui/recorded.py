@@ -13,10 +13,10 @@ import trio.testing
 
 from tui.model import NetworkModel
 from tui.recording import open_recording
-from vaultnet import events as ev
-from vaultnet.client import PutFailure
-from vaultnet.reading import read_network
-from vaultnet.testnet import Testnet
+from vaultnet.client.maid import PutFailure
+from vaultnet.control.reading import read_network
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import Testnet
 
 SEED = 7
 CAPACITY = 30_000

@@ -23,10 +23,12 @@ from tests.tui.helpers import answer, record_notifications, run_app, wait_until
 from tui import model
 from tui.app import VaultnetApp
 from tui.widgets.vault_table import VaultTable
-from vaultnet import cli, control, reading
-from vaultnet import events as ev
+from vaultnet.cli import main as cli
+from vaultnet.control import server as control
+from vaultnet.control.handle import reading
 from vaultnet.personas.base import CHUNK_STORED
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.runtime import events as ev
+from vaultnet.storage.store import CopyKind, copy_name
 
 START_DEADLINE = 60.0
 """Seconds a testnet process has to write its address file and control token."""

@@ -15,9 +15,9 @@ from tui.messages import ModelRefreshed
 from tui.model import EVENT_KINDS, EVENT_ROWS, FOLD_SECONDS, NetworkModel
 from tui.network import NetworkConfig
 from tui.widgets.event_table import EventCounts, EventTable
-from vaultnet import events as ev
 from vaultnet.personas import base
 from vaultnet.personas.pmid_node import EVICTED
+from vaultnet.runtime import events as ev
 from vaultnet.xor import name_of, short
 
 NODE, FULL, GONE, COPY, OTHER, PRIMARY = (name_of(n) for n in (b"node", b"full", b"gone", b"copy",

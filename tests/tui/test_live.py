@@ -20,7 +20,7 @@ from tui.widgets.space_time import SpaceTime
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.vault_table import VaultTable
 from tui.widgets.version_table import VersionTable, version_row
-from vaultnet.store import CopyKind, copy_name
+from vaultnet.storage.store import CopyKind, copy_name
 
 
 def cell(table: Any, row: bytes, column: str) -> str:

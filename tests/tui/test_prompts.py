@@ -14,7 +14,7 @@ from tests.tui.helpers import answer, burst, record_notifications, run_app, wait
 from tui.app import VaultnetApp
 from tui.network import NetworkConfig
 from tui.screens.ask import AskScreen
-from vaultnet.client import MAX_CHUNK_SIZE
+from vaultnet.client.maid import MAX_CHUNK_SIZE
 from vaultnet.xor import name_of
 
 PUTS = 30

@@ -26,7 +26,7 @@ from tui.screens.help import HelpScreen
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.timeline import JUMP, Timeline
 from tui.widgets.vault_table import VaultTable
-from vaultnet.cli import main as cli_main
+from vaultnet.cli.main import main as cli_main
 
 
 def offset(start: float, time: float) -> float:

@@ -12,7 +12,7 @@ from tests.tui.recorded import Recorded, record_run, state
 from tui import replay as replay_module
 from tui.recording import TraceError, TraceIndex
 from tui.replay import SPEEDS, Replay
-from vaultnet.events import VaultUp, read_trace
+from vaultnet.runtime.events import VaultUp, read_trace
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vaultnet import Testnet
-from vaultnet.client import MaidClient
+from vaultnet.client.maid import MaidClient
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.xor import Name
 

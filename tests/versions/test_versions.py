@@ -7,7 +7,7 @@ import pytest
 from tests.data.helpers import nothing_stored
 from tests.versions.helpers import group_holds, member_trees, put_version
 from vaultnet import Testnet, TreeMode
-from vaultnet.client import InvalidVersion, NoSuchVersion, NotOwner, VersionLimit
+from vaultnet.client.maid import InvalidVersion, NoSuchVersion, NotOwner, VersionLimit
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.xor import name_of
 

@@ -2,7 +2,7 @@
 group plumbing (accumulate, firewall, sync) seed 002 describes as "Ac, Fw, Sy".
 
 A persona never does I/O: `handle` takes a message and a `Context` and returns an `Outbox` of
-messages to send and events to emit. The vault runtime (`vaultnet.personas.host`) delivers them.
+messages to send and events to emit. The vault runtime (`vaultnet.runtime.host`) delivers them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters
-from vaultnet.store import RecordStore
+from vaultnet.storage.store import RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, closest
 

@@ -38,14 +38,14 @@ from vaultnet.personas.base import (
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
 from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
 from vaultnet.routing import Parameters
-from vaultnet.store import CopyKind, RecordStore, chunk_name_of, copy_name
+from vaultnet.storage.store import CopyKind, RecordStore, chunk_name_of, copy_name
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
 HOLDERS_PER_COPY = 2
 """Vaults holding each copy of a chunk. A chunk has one copy of each CopyKind (Primary, Backup,
 Sacrificial), each under its own copy name and DataManager group, so a fully replicated chunk
-is 3 x 2 = 6 stored copies (`vaultnet.inspection.COPIES_PER_CHUNK`)."""
+is 3 x 2 = 6 stored copies (`vaultnet.runtime.inspection.COPIES_PER_CHUNK`)."""
 MAX_FAILED = 8
 FETCH_TIMEOUT = 5.0
 SIBLING_TIMEOUT = 3 * FETCH_TIMEOUT

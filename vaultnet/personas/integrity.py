@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import Context, Outbox, PayloadStash, body_bytes, digest, new_id
-from vaultnet.store import RecordStore
+from vaultnet.storage.store import RecordStore
 from vaultnet.xor import Name
 
 CHECKS_PER_SWEEP = 8

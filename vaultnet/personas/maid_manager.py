@@ -23,7 +23,7 @@ from vaultnet.personas.base import (
     new_id,
 )
 from vaultnet.routing import Parameters
-from vaultnet.store import CopyKind, RecordStore, copy_name
+from vaultnet.storage.store import CopyKind, RecordStore, copy_name
 from vaultnet.wire import MAX_CHUNK_SIZE, FrameError
 
 DEFAULT_ALLOWANCE = 1 << 40

@@ -42,7 +42,7 @@ from vaultnet.personas.base import (
     new_id,
 )
 from vaultnet.routing import Parameters
-from vaultnet.store import RecordStore
+from vaultnet.storage.store import RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 

@@ -31,7 +31,7 @@ from vaultnet.personas.base import (
 )
 from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.routing import Parameters
-from vaultnet.store import RecordStore
+from vaultnet.storage.store import RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 

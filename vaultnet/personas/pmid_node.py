@@ -27,7 +27,7 @@ from vaultnet.personas.base import (
 from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.routing import Parameters
-from vaultnet.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
+from vaultnet.storage.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
 from vaultnet.xor import Name
 
 RECONCILE_ROUNDS = 3

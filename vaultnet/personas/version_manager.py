@@ -53,7 +53,7 @@ from vaultnet.personas.version_tree import (
     VersionTreeError,
 )
 from vaultnet.routing import Parameters
-from vaultnet.store import RecordStore
+from vaultnet.storage.store import RecordStore
 from vaultnet.wire import FrameError
 
 VERSION_PUT = "version_put"

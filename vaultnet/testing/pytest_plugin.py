@@ -25,7 +25,8 @@ import pytest
 import trio
 import trio.testing
 
-from vaultnet import events as ev
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import TRANSPORTS, Testnet
 from vaultnet.testing.settings import (
     MARKER_ARGUMENTS,
     TestnetFactory,
@@ -33,7 +34,6 @@ from vaultnet.testing.settings import (
     marker_transport,
     settings_from,
 )
-from vaultnet.testnet import TRANSPORTS, Testnet
 
 ENTRY_POINT = "vaultnet"
 """The plugin's name in the `pytest11` entry-point group."""
@@ -131,7 +131,7 @@ def failure_section(item: pytest.Item, record: _TestRecord) -> str:
             kept = len(tail.events)
             which = "all" if kept == tail.seen else f"the last {kept} of"
             lines.append(f"{tail.label} trace: {path} ({which} {tail.seen} events; "
-                         f"vaultnet.events.read_trace reads it)")
+                         f"vaultnet.runtime.events.read_trace reads it)")
     return "\n".join(lines)
 
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from vaultnet.personas.host import DEFAULT_CAPACITY
-from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
+from vaultnet.runtime.host import DEFAULT_CAPACITY
+from vaultnet.runtime.testnet import TRANSPORTS, Testnet, TestnetError
 
 DEFAULT_VAULTS = 8
 DEFAULT_TRANSPORT = "sim"

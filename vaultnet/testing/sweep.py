@@ -15,7 +15,7 @@ allowed; what must hold is checked once the faults are healed and the network se
 - nothing acknowledged is lost: every chunk whose put was answered, and not deleted since,
   can be fetched with its content;
 - full replication: every live chunk's copies are on their holders and every member of each
-  copy's group holds the same record (`vaultnet.invariants.replication`).
+  copy's group holds the same record (`vaultnet.runtime.invariants.replication`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 import trio
 import trio.testing
 
-from vaultnet import events as ev
-from vaultnet import invariants, wire
-from vaultnet.client import ClientError, MaidClient
-from vaultnet.testnet import NotSettled, Testnet, TestnetError
+from vaultnet import wire
+from vaultnet.client.maid import ClientError, MaidClient
+from vaultnet.runtime import events as ev
+from vaultnet.runtime import invariants
+from vaultnet.runtime.testnet import NotSettled, Testnet, TestnetError
 from vaultnet.xor import Name
 
 SETTLE = 300.0

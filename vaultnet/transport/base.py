@@ -12,15 +12,12 @@ from __future__ import annotations
 import abc
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 
 from vaultnet import wire
 from vaultnet.xor import Name
-
-if TYPE_CHECKING:
-    from vaultnet.transport.channel import FrameProtector
 
 MAX_QUEUED_BYTES = 64 * 1024 * 1024
 """A connection whose unsent frames exceed this is closed: a peer that cannot keep up is treated
@@ -43,6 +40,19 @@ class AdmissionRefused(HandshakeError):
 
 class ConnectionClosed(TransportError):
     """The other end went away."""
+
+
+class FrameProtector(Protocol):
+    """What a connection needs of an established channel (`vaultnet.transport.channel` makes
+    one): seal each outgoing body, open each incoming one."""
+
+    def seal(self, body: bytes) -> bytes:
+        """The next outgoing body, sealed."""
+        ...
+
+    def open(self, sealed: bytes) -> bytes:
+        """The next incoming body; FrameError unless it is the frame the peer sealed next."""
+        ...
 
 
 class FrameStream(abc.ABC):

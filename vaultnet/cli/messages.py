@@ -30,7 +30,7 @@ from typing import Any
 
 import trio
 
-from vaultnet.cli import (
+from vaultnet.cli.main import (
     CommandError,
     Subparsers,
     UsageError,
@@ -38,9 +38,8 @@ from vaultnet.cli import (
     address_file,
     run_client,
 )
-from vaultnet.client import open_client
-from vaultnet.identity import Identity
-from vaultnet.mpid_client import (
+from vaultnet.client.maid import open_client
+from vaultnet.client.mpid import (
     Blocked,
     InboxFull,
     Lists,
@@ -50,6 +49,7 @@ from vaultnet.mpid_client import (
     NotDelivered,
     OutboxFull,
 )
+from vaultnet.identity import Identity
 from vaultnet.transport.base import Endpoint
 from vaultnet.xor import NAME_SIZE, Name
 

@@ -8,7 +8,7 @@ runs the simulator under trio's MockClock, so simulated seconds cost no wall tim
   (the checker's own time left out) until every copy is back at its holders and every group
   agrees, to the nearest 0.05 simulated seconds;
 - soak: for each seed, `--events` random kills and adds, each settled and checked (see
-  `vaultnet.churn_scenario`), then every chunk fetched; reports lost chunks, messages per
+  `vaultnet.testing.churn_scenario`), then every chunk fetched; reports lost chunks, messages per
   churn event and the slowest recovery. A failure prints the seed and what was wrong.
 Figures are printed, never asserted.
 """
@@ -24,10 +24,10 @@ from typing import TypeVar
 import trio
 import trio.testing
 
-from vaultnet import events as ev
-from vaultnet.churn_scenario import run_churn
-from vaultnet.invariants import replication_ok
-from vaultnet.testnet import NotSettled, Testnet
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.invariants import replication_ok
+from vaultnet.runtime.testnet import NotSettled, Testnet
+from vaultnet.testing.churn_scenario import run_churn
 
 T = TypeVar("T")
 POLL = 0.05

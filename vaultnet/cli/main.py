@@ -63,23 +63,23 @@ from typing import Any, BinaryIO, NoReturn, TextIO, TypeAlias
 import trio
 import trio.testing
 
-from vaultnet import control
-from vaultnet.allocator import limit_fragmentation
-from vaultnet.chunk_input import ChunkInputError, parse_size, read_chunk_file
-from vaultnet.events import TraceRecorder
-from vaultnet.faults import Fault
+from vaultnet.client.chunk_input import ChunkInputError, parse_size, read_chunk_file
+from vaultnet.control import server as control
+from vaultnet.control.remote import RemoteNetwork
 from vaultnet.filemodes import open_private, private_dir, write_private
 from vaultnet.identity import IdentityError
-from vaultnet.remote import RemoteNetwork
-from vaultnet.testnet import TRANSPORTS, Testnet, TestnetError
+from vaultnet.runtime.allocator import limit_fragmentation
+from vaultnet.runtime.events import TraceRecorder
+from vaultnet.runtime.faults import Fault
+from vaultnet.runtime.testnet import TRANSPORTS, Testnet, TestnetError
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 
 COMMANDS: tuple[str, ...] = ("testnet", "ctl", "put", "get", "delete", "version", "msg", "tui",
                              "bench", "sim")
 """Subcommands, in `--help` order; each needs `add_<name>_parser` and `cmd_<name>`, below or
 in the module COMMAND_MODULES names for it."""
-COMMAND_MODULES = {"version": "vaultnet.cli_versions", "msg": "vaultnet.cli_messages",
-                   "sim": "vaultnet.cli_sim"}
+COMMAND_MODULES = {"version": "vaultnet.cli.versions", "msg": "vaultnet.cli.messages",
+                   "sim": "vaultnet.cli.sim"}
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What `add_subparsers` returns, which each `add_<name>_parser` is given."""
 
@@ -431,7 +431,8 @@ def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                              "when it is up (default: until Ctrl-C / SIGTERM)")
     parser.add_argument("--record", type=Path, default=None, metavar="FILE",
                         help="write every event to FILE (msgpack records, read with "
-                             "vaultnet.events.read_trace); the digest is printed at the end")
+                             "vaultnet.runtime.events.read_trace); the digest is printed at "
+                             "the end")
     parser.add_argument("--summary-interval", type=positive_seconds, default=2.0,
                         metavar="SECONDS", help="seconds between summary lines (default 2)")
     parser.add_argument("--fast", action="store_true",
@@ -673,7 +674,7 @@ def add_ctl_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     fault = commands.add_parser("fault", help="inject a fault into a vault")
     fault.add_argument("name", metavar="NAME", help="vault name or unique hex prefix")
     fault.add_argument("kind", choices=[f.value for f in Fault], metavar="KIND",
-                       help=", ".join(f.value for f in Fault) + " (see vaultnet/faults.py)")
+                       help=", ".join(f.value for f in Fault) + " (see vaultnet/runtime/faults.py)")
     return parser
 
 
@@ -767,7 +768,7 @@ def run_client(args: argparse.Namespace, operation: Callable[[Any], Any],
     The client's key is kept beside the address file, in `identity_dir`: deleting needs the
     MAID account that stored the chunk, and a messaging identity must keep its name. `opener`
     is `open_client` (a MaidNode, the default) or `open_mpid_client`."""
-    from vaultnet.client import ClientError, open_client
+    from vaultnet.client.maid import ClientError, open_client
     from vaultnet.identity import Identity
     from vaultnet.transport.tcp import TcpEndpoint
 
@@ -906,7 +907,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def add_bench_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "bench", help="benchmarks (e.g. 'vaultnet bench net')",
-        description="Run a benchmark suite (vaultnet/bench_SUITE.py: net, data, memory, ...; "
+        description="Run a benchmark suite (vaultnet/bench/SUITE.py: net, data, memory, ...; "
                     "tui/bench.py for 'tui'); "
                     "everything after the suite name is passed to it (try 'vaultnet bench net "
                     "--help').")
@@ -922,7 +923,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not suite.isidentifier():
         raise UsageError(f"unknown benchmark suite {suite!r}")
     # The dashboard's benchmark lives with the dashboard: nothing under vaultnet/ imports it.
-    module = "tui.bench" if suite == "tui" else f"vaultnet.bench_{suite}"
+    module = "tui.bench" if suite == "tui" else f"vaultnet.bench.{suite}"
     try:
         bench = importlib.import_module(module)  # lazy: only `bench` pays for it
     except ModuleNotFoundError as exc:

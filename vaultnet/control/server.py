@@ -18,15 +18,15 @@ once; more are answered `busy`.
 An attached dashboard (`vaultnet tui --attach`) uses the rest of the commands:
 
 - `subscribe` keeps its connection: after the `ok` reply the testnet streams frames
-  `{"records": [...]}`, each record an event as `vaultnet.events` writes it to a trace. The
+  `{"records": [...]}`, each record an event as `vaultnet.runtime.events` writes it to a trace. The
   events wait in a buffer of SUBSCRIBER_BUFFER: when the subscriber reads too slowly, newer
   events are dropped and counted, and the next frame carries a record `{"kind":
   "control.dropped", "dropped": TOTAL}`; no vault and no other command ever waits for a
   subscriber. At most MAX_SUBSCRIBERS at once (more are answered `busy`); one that takes no
   frame for SUBSCRIBER_STALL seconds is closed.
 - `session` connects the testnet's own dashboard client and its MPIDs alice and bob
-  (`vaultnet.operations.Operator`, once, shared by every attached dashboard); `read QUERY`
-  answers a `vaultnet.reading` of the network, the MPIDs' states and the messages they
+  (`vaultnet.control.operations.Operator`, once, shared by every attached dashboard); `read QUERY`
+  answers a `vaultnet.control.reading` of the network, the MPIDs' states and the messages they
   received since the last `read`; `put`, `get`, `delete`, `put_version`, `delete_branch`,
   `send` and `toggle` run the dashboard's operations with that client. Their arguments are
   typed (a chunk's 64-byte name, a 16-byte trace, a version as `[index, id]`, a query map):
@@ -49,18 +49,18 @@ from typing import Any, NamedTuple
 
 import trio
 
-from vaultnet import events as ev
 from vaultnet import wire
-from vaultnet.client import MAX_CHUNK_SIZE, ClientError
+from vaultnet.client.maid import MAX_CHUNK_SIZE, ClientError
+from vaultnet.control.operations import Operator, UnknownIdentity
+from vaultnet.control.reading import Query, ReadingError, read_network
 from vaultnet.filemodes import private_dir, write_private
 from vaultnet.identity import IdentityError
 from vaultnet.messages import ID_SIZE
-from vaultnet.operations import Operator, UnknownIdentity
 from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
-from vaultnet.reading import Query, ReadingError, read_network
-from vaultnet.store import StoreError
-from vaultnet.testnet import Testnet, TestnetError
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import Testnet, TestnetError
+from vaultnet.storage.store import StoreError
 from vaultnet.xor import NAME_SIZE
 
 TOKEN_FILE = "control.token"
@@ -103,7 +103,7 @@ SUBSCRIBER_STALL = 30.0
 """Seconds a subscriber may take to accept one frame before it is closed."""
 DROPPED = "control.dropped"
 """The kind of the stream's record that counts the events dropped so far (an annotation:
-`vaultnet.events.is_annotation`)."""
+`vaultnet.runtime.events.is_annotation`)."""
 ERROR_KINDS = ("malformed", "timeout", "token", "command", "refused", "busy")
 """`kind` of an error reply: a malformed request or frame, no whole request in time, a wrong
 token, an unknown command or wrong arguments, a command the testnet refused, too many

@@ -1,12 +1,12 @@
 """What the dashboard drives, whichever way it reaches the network: `NetworkHandle` is met by
 the testnet it runs in process (`tui.network.LiveNetwork`) and by a `vaultnet testnet`
-attached through its control port (`vaultnet.remote.RemoteNetwork`), so the dashboard's code
+attached through its control port (`vaultnet.control.remote.RemoteNetwork`), so the dashboard's code
 is the same for both.
 
 The synchronous members never wait: `drain`, `read` and `take_received` hand over what has
 already arrived (in process, that is everything; attached, what the last answers brought).
-Failures of the asynchronous operations are `vaultnet.client.ClientError`,
-`vaultnet.testnet.TestnetError`, `vaultnet.control.ControlError` or `OSError`.
+Failures of the asynchronous operations are `vaultnet.client.maid.ClientError`,
+`vaultnet.runtime.testnet.TestnetError`, `vaultnet.control.server.ControlError` or `OSError`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from vaultnet import events as ev
-from vaultnet.operations import MpidState, Received
+from vaultnet.control.operations import MpidState, Received
+from vaultnet.control.reading import NetworkReading, Query
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.reading import NetworkReading, Query
+from vaultnet.runtime import events as ev
 from vaultnet.xor import Name
 
 

@@ -30,14 +30,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from vaultnet.cli import (
+from vaultnet.cli.main import (
     CommandError,
     Subparsers,
     add_client_flags,
     chunk_from_file,
     run_client,
 )
-from vaultnet.client import (
+from vaultnet.client.maid import (
     InvalidVersion,
     MaidClient,
     NoAnswer,

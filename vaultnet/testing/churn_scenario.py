@@ -1,5 +1,5 @@
-"""The churn soak: a network with data, random kill / add events one at a time, and after each
-one the replication invariant (`vaultnet.invariants.replication`) checked by brute force. Used
+"""The churn soak: a network with data, random kill / add events one at a time, and after each one
+the replication invariant (`vaultnet.runtime.invariants.replication`) checked by brute force. Used
 by the tests (`tests/churn`) and by `vaultnet bench churn` (many seeds, timings, messages per
 event)."""
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import trio
 
-from vaultnet import events as ev
-from vaultnet.client import ClientError
-from vaultnet.testnet import Testnet
+from vaultnet.client.maid import ClientError
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.testnet import Testnet
 from vaultnet.xor import Name
 
 SETTLE = 120.0

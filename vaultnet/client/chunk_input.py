@@ -11,7 +11,7 @@ import re
 import stat
 from pathlib import Path
 
-from vaultnet.client import MAX_CHUNK_SIZE, ChunkSizeError, check_chunk_size
+from vaultnet.client.maid import MAX_CHUNK_SIZE, ChunkSizeError, check_chunk_size
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vaultnet import events as ev
-from vaultnet.messages import Message, Persona, network_time
+from vaultnet.messages import Message, Persona
 from vaultnet.personas.base import GroupPersona, Outbox, share_stash
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.integrity import NONCE_SIZE
@@ -21,11 +20,13 @@ from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.personas.version_manager import VersionManager
 from vaultnet.routing import ChurnChange, Parameters
-from vaultnet.store import ChunkStore, Database, RecordStore
+from vaultnet.runtime import events as ev
+from vaultnet.storage.store import ChunkStore, Database, RecordStore
+from vaultnet.transport.clock import network_time
 from vaultnet.xor import NAME_SIZE, Name, closest, distance
 
 if TYPE_CHECKING:
-    from vaultnet.vault import Vault
+    from vaultnet.runtime.vault import Vault
 
 DEFAULT_CAPACITY = 1 << 30
 DB_FILE = "vault.db"

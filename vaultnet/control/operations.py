@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import trio
 
-from vaultnet.client import ClientError, MaidClient
+from vaultnet.client.maid import ClientError, MaidClient
+from vaultnet.client.mpid import MpidClient
 from vaultnet.identity import Identity
-from vaultnet.mpid_client import MpidClient
 from vaultnet.personas.version_tree import VersionName
-from vaultnet.testnet import Testnet
+from vaultnet.runtime.testnet import Testnet
 from vaultnet.xor import Name
 
 MPIDS = ("alice", "bob")

@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from vaultnet import events as ev
 from vaultnet import wire
-from vaultnet.cache import RelayCache
 from vaultnet.group.views import GroupViews
 from vaultnet.identity import Identity
 from vaultnet.messages import (
@@ -33,12 +31,14 @@ from vaultnet.messages import (
     derived_id,
 )
 from vaultnet.routing import ChurnChange, Parameters, RoutingTable
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.cache import RelayCache
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, bucket_index, closest, distance, name_in_bucket
 
 if TYPE_CHECKING:
-    from vaultnet.personas.host import PersonaHost
+    from vaultnet.runtime.host import PersonaHost
 
 FIND_TIMEOUT = 3.0
 LOOKUP_ROUNDS = 8

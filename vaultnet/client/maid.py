@@ -17,12 +17,13 @@ import trio
 
 from vaultnet.group.firewall import SYNCHRONISING
 from vaultnet.identity import Identity
-from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id, network_time
+from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.routing import Parameters
-from vaultnet.store import CopyKind, chunk_name_of, copy_name
+from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
+from vaultnet.transport.clock import network_time
 from vaultnet.wire import MAX_CHUNK_SIZE as MAX_CHUNK_SIZE  # re-exported: part of the client API
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, name_of

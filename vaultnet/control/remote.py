@@ -1,12 +1,12 @@
 """A running `vaultnet testnet` reached from another process through its control port: the
 `NetworkHandle` of an attached dashboard (`vaultnet tui --attach`).
 
-`RemoteNetwork.run` subscribes to the testnet's events (`vaultnet.control.EventStream`), opens
-the testnet's dashboard session (its client and MPIDs live in the testnet process: a
-simulator testnet can be attached too) and asks for a reading every POLL_INTERVAL, or at once
-after an operation. What arrives waits in bounded buffers for the dashboard's drain: EVENT_BUFFER
-events (newer ones are dropped and counted, as the testnet counts those it dropped for us) and
-the newest reading. Leaving (cancelling `run`) closes the connections; the testnet runs on.
+`RemoteNetwork.run` subscribes to the testnet's events (`vaultnet.control.server.EventStream`),
+opens the testnet's dashboard session (its client and MPIDs live in the testnet process: a simulator
+testnet can be attached too) and asks for a reading every POLL_INTERVAL, or at once after an
+operation. What arrives waits in bounded buffers for the dashboard's drain: EVENT_BUFFER events
+(newer ones are dropped and counted, as the testnet counts those it dropped for us) and the newest
+reading. Leaving (cancelling `run`) closes the connections; the testnet runs on.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any, TypeVar
 
 import trio
 
-from vaultnet import control
-from vaultnet import events as ev
+from vaultnet.control import server as control
+from vaultnet.control.operations import MpidState, Received
+from vaultnet.control.reading import NetworkReading, Query, ReadingError
 from vaultnet.messages import ID_SIZE
-from vaultnet.operations import MpidState, Received
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
-from vaultnet.reading import NetworkReading, Query, ReadingError
+from vaultnet.runtime import events as ev
 from vaultnet.xor import NAME_SIZE, Name
 
 EVENT_BUFFER = 200_000

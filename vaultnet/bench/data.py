@@ -1,7 +1,7 @@
 """Put / get benchmark on a real TCP testnet: throughput, latency percentiles, and the cost of
 the messages behind each put.
 
-`python -m vaultnet.bench_data [--vaults N] [--count N] [--sizes 1KiB 1MiB] [--in-flight 1 32]
+`python -m vaultnet.bench.data [--vaults N] [--count N] [--sizes 1KiB 1MiB] [--in-flight 1 32]
 [--repeat R]` (or `vaultnet bench data ...`). Per round: puts/s, put and get latency, requests
 that failed (timed out), messages and frames per put (summed over vaults), messages handled per
 second by the process (every vault runs in it) and the process CPU time per message handled.
@@ -21,8 +21,8 @@ from functools import partial
 
 import trio
 
-from vaultnet.client import ClientError
-from vaultnet.testnet import Testnet
+from vaultnet.client.maid import ClientError
+from vaultnet.runtime.testnet import Testnet
 from vaultnet.xor import name_of
 
 SIZES = {"1KiB": 1024, "1MiB": 1 << 20}

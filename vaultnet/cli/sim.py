@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vaultnet.cli import (
+from vaultnet.cli.main import (
     CommandError,
     Subparsers,
     UsageError,

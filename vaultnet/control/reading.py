@@ -20,9 +20,9 @@ from vaultnet.messages import ID_SIZE
 from vaultnet.personas import base
 from vaultnet.personas.version_manager import tree_of_record
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
-from vaultnet.store import CopyKind, copy_name
-from vaultnet.testnet import Testnet
-from vaultnet.vault import Vault
+from vaultnet.runtime.testnet import Testnet
+from vaultnet.runtime.vault import Vault
+from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 

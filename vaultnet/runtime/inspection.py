@@ -2,13 +2,13 @@
 member of a group records, as plain frozen records, so that tests assert on documented facts
 instead of reaching into personas' stores (`Testnet.holders`, `.account`, `.rank`, ...).
 
-Copies: every chunk is stored as len(CopyKind) = 3 copies (Primary, Backup, Sacrificial), each
-under its own copy name (`vaultnet.store.copy_name`: the chunk's name, its first byte with the
-top bit flipped, and its bitwise complement) so that each copy has its own DataManager group;
-each copy is held by HOLDERS_PER_COPY = 2 vaults, the closest eligible live vaults to the copy's
-name. A fully replicated chunk is therefore COPIES_PER_CHUNK = 6 stored copies. `Vault.stored()`
-lists copy names; `vaultnet.store.chunk_name_of(copy, kind)` (or `HeldCopy.chunk` here) maps one
-back to its chunk.
+Copies: every chunk is stored as len(CopyKind) = 3 copies (Primary, Backup, Sacrificial), each under
+its own copy name (`vaultnet.storage.store.copy_name`: the chunk's name, its first byte with the top
+bit flipped, and its bitwise complement) so that each copy has its own DataManager group; each copy
+is held by HOLDERS_PER_COPY = 2 vaults, the closest eligible live vaults to the copy's name. A fully
+replicated chunk is therefore COPIES_PER_CHUNK = 6 stored copies. `Vault.stored()` lists copy names;
+`vaultnet.storage.store.chunk_name_of(copy, kind)` (or `HeldCopy.chunk` here) maps one back to its
+chunk.
 
 Every function reads the live vaults once, synchronously (nothing changes while it runs), and
 decides group membership by the testnet's oracle (`Testnet.true_close_group`), not by any
@@ -21,21 +21,36 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from vaultnet.client.mpid import MpidMessage
 from vaultnet.messages import Persona
-from vaultnet.mpid_client import MpidMessage
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.pmid_manager import rank as account_rank
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
-from vaultnet.store import CopyKind, RecordStore, chunk_name_of, copy_name
+from vaultnet.storage.store import CopyKind, RecordStore, chunk_name_of, copy_name
 from vaultnet.xor import NAME_SIZE, Name
 
 if TYPE_CHECKING:
-    from vaultnet.personas.host import PersonaHost
-    from vaultnet.testnet import Testnet
-    from vaultnet.vault import Vault
+    from vaultnet.runtime.host import PersonaHost
+    from vaultnet.runtime.vault import Vault
+
+
+
+class Population(Protocol):
+    """What inspection reads of a testnet (`Testnet` is one): its live vaults, and who truly is
+    closest to a name, by the launcher's knowledge of every vault rather than any vault's view."""
+
+    @property
+    def vaults(self) -> list[Vault]:
+        """The live vaults."""
+        ...
+
+    def true_close_group(self, target: Name) -> list[Name]:
+        """The group_size live vaults closest to `target`."""
+        ...
+
 
 COPY_KINDS: tuple[CopyKind, ...] = tuple(CopyKind)
 """The kinds of copy every chunk is stored as, in the order the protocol lists them."""
@@ -280,7 +295,7 @@ def host_of(vault: Vault) -> PersonaHost:
     return vault.host
 
 
-def group_views(net: Testnet, key: bytes,
+def group_views(net: Population, key: bytes,
                 read: Callable[[PersonaHost], T | None]) -> GroupViews[T]:
     """`read` applied to each member of the true close group of `key`'s first 64 bytes."""
     group = net.true_close_group(key[:NAME_SIZE])
@@ -288,14 +303,14 @@ def group_views(net: Testnet, key: bytes,
     return GroupViews(key, {m: read(host_of(vaults[m])) for m in group})
 
 
-def held_copies(net: Testnet) -> list[HeldCopy]:
+def held_copies(net: Population) -> list[HeldCopy]:
     """Every copy on every live vault's disk, sorted by copy name then holder."""
     held = [HeldCopy(v.name, c.copy_name, c.kind, c.size)
             for v in net.vaults for c in host_of(v).chunks.entries()]
     return sorted(held, key=lambda c: (c.copy_name, c.holder))
 
 
-def stored_index(net: Testnet) -> dict[Name, tuple[Name, ...]]:
+def stored_index(net: Population) -> dict[Name, tuple[Name, ...]]:
     """Copy name -> the live vaults storing it (sorted): one read of each vault's disk, so a
     check over hundreds of chunks does not query every store once per copy."""
     index: dict[Name, list[Name]] = {}
@@ -309,7 +324,7 @@ def copy_record(host: PersonaHost, copy: Name) -> CopyRecord | None:
     return optional(CopyRecord.from_record, host.data_manager.records.get(copy))
 
 
-def chunk_holders(net: Testnet, chunk: Name,
+def chunk_holders(net: Population, chunk: Name,
                   index: Mapping[Name, tuple[Name, ...]] | None = None) -> ChunkHolders:
     """Every copy of `chunk`: who stores it and what its DataManagers record. `index` is a
     `stored_index` taken once for many chunks."""
@@ -328,7 +343,7 @@ def persona_stores(host: PersonaHost, personas: tuple[Persona, ...]) -> Iterator
         yield from host.personas[persona].transfer_stores()
 
 
-def record_views(net: Testnet, personas: tuple[Persona, ...] = GROUP_PERSONAS
+def record_views(net: Population, personas: tuple[Persona, ...] = GROUP_PERSONAS
                   ) -> dict[tuple[str, bytes], GroupViews[Any]]:
     """(table, key) -> what each member of the key's true close group holds, for every record
     any live vault keeps in the stores of `personas` (one read of each store)."""
@@ -344,7 +359,7 @@ def record_views(net: Testnet, personas: tuple[Persona, ...] = GROUP_PERSONAS
     return result
 
 
-def member_records(net: Testnet, persona: Persona,
+def member_records(net: Population, persona: Persona,
                    convert: Callable[[Any], T]) -> dict[bytes, GroupViews[T]]:
     """Key -> each member's record (through `convert`), for every key of `persona` (one that
     keeps a single store) that some member of the key's true group keeps a record of: records
@@ -357,12 +372,12 @@ def member_records(net: Testnet, persona: Persona,
     return result
 
 
-def copy_records(net: Testnet) -> dict[Name, GroupViews[CopyRecord]]:
+def copy_records(net: Population) -> dict[Name, GroupViews[CopyRecord]]:
     """Copy name -> its DataManager group's records, for every copy a member records."""
     return member_records(net, Persona.DATA_MANAGER, CopyRecord.from_record)
 
 
-def live_chunks(net: Testnet) -> list[Name]:
+def live_chunks(net: Population) -> list[Name]:
     """Chunks some copy of which a member of its DataManager group keeps a record of, sorted."""
     chunks = set()
     for copy, views in copy_records(net).items():
@@ -377,14 +392,14 @@ def intact_on(vault: Vault, copy: Name, kind: CopyKind) -> bool:
     return content is not None and hashlib.sha512(content).digest() == chunk_name_of(copy, kind)
 
 
-def node_rank(net: Testnet, node: Name) -> NodeRank:
+def node_rank(net: Population, node: Name) -> NodeRank:
     """`node`'s account as each member of its PmidManager group keeps it."""
     views = group_views(net, node, lambda host: optional(
         PmidAccount.from_record, host.pmid_manager.accounts.get(node)))
     return NodeRank(node, views.views)
 
 
-def node_ranks(net: Testnet) -> dict[Name, NodeRank]:
+def node_ranks(net: Population) -> dict[Name, NodeRank]:
     """Every node some member of its PmidManager group keeps an account of."""
     return {node: NodeRank(node, views.views) for node, views in
             member_records(net, Persona.PMID_MANAGER, PmidAccount.from_record).items()}
@@ -401,19 +416,19 @@ def maid_account(host: PersonaHost, client: Name) -> MaidAccount | None:
     return MaidAccount(raw["used"], raw["allowance"], chunks)
 
 
-def client_account(net: Testnet, client: Name) -> Account:
+def client_account(net: Population, client: Name) -> Account:
     """`client`'s account as each member of its MaidManager group keeps it."""
     views = group_views(net, client, functools.partial(maid_account, client=client))
     return Account(client, views.views)
 
 
-def version_tree(net: Testnet, key: Name) -> VersionTrees:
+def version_tree(net: Population, key: Name) -> VersionTrees:
     """The version tree at `key` as each member of its VersionManager group holds it."""
     views = group_views(net, key, lambda host: host.version_manager.tree(key))
     return VersionTrees(key, views.views)
 
 
-def inbox(net: Testnet, mpid: Name) -> Inbox:
+def inbox(net: Population, mpid: Name) -> Inbox:
     """The messages held for `mpid` as each member of its MpidManager group holds them."""
     views = group_views(net, mpid, lambda host: tuple(
         MpidMessage(m["sender"], m["mid"], m["body"]) for m in host.mpid_manager.held(mpid)))

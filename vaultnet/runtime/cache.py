@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
-from vaultnet.store import CopyKind, chunk_name_of
+from vaultnet.storage.store import CopyKind, chunk_name_of
 
 CACHE_ENTRIES = 100
 CACHE_BYTES = 8 * 1024 * 1024

@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from vaultnet.client import ClientError, MaidClient, NetworkUnavailable, open_client
+from vaultnet.client.maid import ClientError, MaidClient, NetworkUnavailable, open_client
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters

@@ -31,7 +31,7 @@ import trio.testing
 
 from vaultnet import wire
 from vaultnet.identity import Identity
-from vaultnet.testnet import Testnet
+from vaultnet.runtime.testnet import Testnet
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint
 from vaultnet.transport.channel import Handshake
 from vaultnet.transport.sim import SimNetwork

@@ -3,7 +3,7 @@ the violations it found as typed records (an empty list when the invariant holds
 asserts `== []` and its failure shows what is wrong and where; `Testnet.wait_replicated` and
 `Testnet.wait_settled` wait for them with a deadline and name what was still wrong.
 
-- `replication`: every copy of each chunk (3 kinds, see `vaultnet.inspection`) has a record
+- `replication`: every copy of each chunk (3 kinds, see `vaultnet.runtime.inspection`) has a record
   every member of its DataManager group holds alike, naming HOLDERS_PER_COPY live holders, and
   exactly those vaults store it.
 - `group_records`: every member of each record's close group holds the same record.
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from vaultnet.inspection import (
+from vaultnet.messages import Persona
+from vaultnet.personas.data_manager import HOLDERS_PER_COPY
+from vaultnet.runtime.inspection import (
     COPY_KINDS,
     GROUP_PERSONAS,
     ChunkHolders,
     CopyHolders,
+    Population,
     chunk_holders,
     copy_records,
     intact_on,
@@ -30,13 +32,8 @@ from vaultnet.inspection import (
     record_views,
     stored_index,
 )
-from vaultnet.messages import Persona
-from vaultnet.personas.data_manager import HOLDERS_PER_COPY
-from vaultnet.store import CopyKind, chunk_name_of
+from vaultnet.storage.store import CopyKind, chunk_name_of
 from vaultnet.xor import Name
-
-if TYPE_CHECKING:
-    from vaultnet.testnet import Testnet
 
 SHOWN = 10
 """Violations `describe` lists by name before it only counts the rest: an error message stays
@@ -157,7 +154,7 @@ def copy_violations(holders: ChunkHolders, live: Set[Name],
     return found
 
 
-def replication(net: Testnet, chunks: Iterable[Name] | None = None) -> list[CopyViolation]:
+def replication(net: Population, chunks: Iterable[Name] | None = None) -> list[CopyViolation]:
     """Every copy of each of `chunks` (default: every chunk the DataManagers record) fully
     replicated: an agreed record naming HOLDERS_PER_COPY live holders, stored by exactly them."""
     index = stored_index(net)
@@ -168,12 +165,12 @@ def replication(net: Testnet, chunks: Iterable[Name] | None = None) -> list[Copy
     return found
 
 
-def replication_ok(net: Testnet, chunks: Iterable[Name]) -> bool:
+def replication_ok(net: Population, chunks: Iterable[Name]) -> bool:
     """Whether `replication` finds nothing wrong: a condition for `Testnet.wait_for`."""
     return not replication(net, chunks)
 
 
-def group_records(net: Testnet, personas: tuple[Persona, ...] = GROUP_PERSONAS
+def group_records(net: Population, personas: tuple[Persona, ...] = GROUP_PERSONAS
                   ) -> list[RecordsDisagree]:
     """Every member of each record's true close group holds the same value, for every record
     of `personas` any live vault keeps (default: every persona keeping group records)."""
@@ -182,12 +179,12 @@ def group_records(net: Testnet, personas: tuple[Persona, ...] = GROUP_PERSONAS
             if views.distinct != 1]
 
 
-def groups_agree(net: Testnet, persona: Persona) -> bool:
+def groups_agree(net: Population, persona: Persona) -> bool:
     """Whether `group_records` finds nothing wrong in `persona`'s records."""
     return not group_records(net, (persona,))
 
 
-def holders_match_records(net: Testnet) -> list[CopyMisplaced]:
+def holders_match_records(net: Population) -> list[CopyMisplaced]:
     """Exactly the holders each agreed DataManager record names store its copy (copies whose
     members disagree are `group_records`' to report; a record may name fewer than
     HOLDERS_PER_COPY holders when no more vault can take the copy)."""
@@ -202,7 +199,7 @@ def holders_match_records(net: Testnet) -> list[CopyMisplaced]:
     return found
 
 
-def lost(net: Testnet, acknowledged: Iterable[Name]) -> list[ChunkLost]:
+def lost(net: Population, acknowledged: Iterable[Name]) -> list[ChunkLost]:
     """No chunk a put acknowledged is lost: for some kind, a member of the copy's DataManager
     group records a live holder whose disk stores the copy intact (what a get reaches)."""
     vaults = {v.name: v for v in net.vaults}
@@ -220,12 +217,12 @@ def recorded_and_stored(copy: CopyHolders) -> list[Name]:
     return [h for h in copy.stored if h in named]
 
 
-def version_trees(net: Testnet) -> list[RecordsDisagree]:
+def version_trees(net: Population) -> list[RecordsDisagree]:
     """Every member of each VersionManager group holds the same version tree."""
     return group_records(net, (Persona.VERSION_MANAGER,))
 
 
-def settled(net: Testnet) -> list[Violation]:
+def settled(net: Population) -> list[Violation]:
     """What `Testnet.wait_settled` waits for: every group's members hold equal records, and
     the holders of each recorded copy are the ones its record names."""
     return [*group_records(net), *holders_match_records(net)]

@@ -18,8 +18,8 @@ import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from vaultnet.runtime.vault import Vault
     from vaultnet.transport.sim import SimNetwork
-    from vaultnet.vault import Vault
 
 
 class Fault(enum.StrEnum):

@@ -17,19 +17,19 @@ from typing import Literal
 
 import trio
 
-from vaultnet import events as ev
-from vaultnet import inspection, invariants
-from vaultnet.client import MaidClient, open_client
-from vaultnet.faults import Fault, FaultError, apply_fault, parse_fault
+from vaultnet.client.maid import MaidClient, open_client
+from vaultnet.client.mpid import MpidClient, open_mpid_client
 from vaultnet.identity import KEY_FILE, Identity, write_secret
-from vaultnet.mpid_client import MpidClient, open_mpid_client
-from vaultnet.personas.host import DEFAULT_CAPACITY, PersonaHost
 from vaultnet.routing import Parameters
+from vaultnet.runtime import events as ev
+from vaultnet.runtime import inspection, invariants
+from vaultnet.runtime.faults import Fault, FaultError, apply_fault, parse_fault
+from vaultnet.runtime.host import DEFAULT_CAPACITY, PersonaHost
+from vaultnet.runtime.vault import Timing, Vault, closest_of
 from vaultnet.transport.base import Endpoint
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 from vaultnet.transport.sim import SimConfig, SimNetwork, deterministic_scheduling
 from vaultnet.transport.tcp import TcpEndpoint
-from vaultnet.vault import Timing, Vault, closest_of
 from vaultnet.xor import Name, closest
 
 TRANSPORTS = ("tcp", "sim")
@@ -53,7 +53,7 @@ class NotSettled(TestnetError):
 
 class InvariantsViolated(NotSettled):
     """An invariant still did not hold at the deadline: `.violations` are the typed records
-    of what was wrong (see `vaultnet.invariants`); the message names the first few."""
+    of what was wrong (see `vaultnet.runtime.invariants`); the message names the first few."""
 
     def __init__(self, what: str, timeout: float,
                  violations: Iterable[invariants.Violation]) -> None:
@@ -74,8 +74,8 @@ class Testnet:
         net.holders(chunk); net.account(client); await net.wait_replicated([chunk])
     ```
     The inspection methods (`holders`, `stored_copies`, `account`, `rank`, `version_tree`, ...)
-    only read: they return frozen records (`vaultnet.inspection`), and the waits check
-    `vaultnet.invariants`. A chunk is 3 copies (Primary, Backup, Sacrificial) on 2 holders
+    only read: they return frozen records (`vaultnet.runtime.inspection`), and the waits check
+    `vaultnet.runtime.invariants`. A chunk is 3 copies (Primary, Backup, Sacrificial) on 2 holders
     each: 6 stored copies when fully replicated (`net.parameters.copies_per_chunk`).
 
     With `transport="sim"` run it under trio's MockClock (pytest-trio's `autojump_clock`): the
@@ -263,7 +263,7 @@ class Testnet:
                                                           directory=directory))
 
     def fault(self, name: Name | str, kind: Fault | str) -> Vault:
-        """Inject a fault (see `vaultnet.faults`) into the live vault `name`; returns it."""
+        """Inject a fault (see `vaultnet.runtime.faults`) into the live vault `name`; returns it."""
         vault = self.vault(name)
         try:
             fault = kind if isinstance(kind, Fault) else parse_fault(kind)
@@ -389,7 +389,7 @@ class Testnet:
         except NotSettled:
             raise InvariantsViolated(what, timeout, found) from None
 
-    # -- inspection: read-only, documented facts (see `vaultnet.inspection`) -------------------
+    # -- inspection: read-only, documented facts (see `vaultnet.runtime.inspection`) ---------------
 
     @property
     def parameters(self) -> inspection.ProtocolParameters:

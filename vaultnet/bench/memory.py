@@ -24,8 +24,8 @@ from pathlib import Path
 
 import trio
 
-from vaultnet.testnet import Testnet
-from vaultnet.vault import Vault
+from vaultnet.runtime.testnet import Testnet
+from vaultnet.runtime.vault import Vault
 
 STATUS = Path("/proc/self/status")
 TABLES = ("seen", "accumulator", "firewall", "sync", "stash", "stash_kib", "waiting",

@@ -1,0 +1,1 @@
+"""Benchmarks behind `vaultnet bench ...`: they print figures and never assert timings."""

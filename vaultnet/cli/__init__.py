@@ -1,0 +1,1 @@
+"""The `vaultnet` command line: one module per command family, dispatched from `main`."""

@@ -1,0 +1,1 @@
+"""Persistence: one sqlite database per vault holding persona records and chunk copies."""
