@@ -20,7 +20,7 @@ from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import RecordStore
+from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, closest
 
@@ -585,7 +585,7 @@ class GroupPersona:
 
     # -- account transfer (seed 002) ----------------------------------------------------
 
-    def transfer_stores(self) -> list[RecordStore]:
+    def transfer_stores(self) -> list[Records]:
         """The stores whose records move with churn. Convention: the first 64 bytes of a
         record's key are the name whose close group holds the record."""
         return []
@@ -595,11 +595,11 @@ class GroupPersona:
         until its group's current copy confirms or replaces it (asked by `tick_transfers`).
         An unconfirmed record is never a reason to tell anyone to delete anything."""
         for store in self.transfer_stores():
-            for key in store.keys():  # noqa: SIM118 (a RecordStore, not a dict)
+            for key in store.keys():  # noqa: SIM118 (Records, not a dict)
                 self._unconfirmed.add((store.table, key))
                 self._to_reconcile.append((store.table, key))
 
-    def is_confirmed(self, store: RecordStore, key: bytes) -> bool:
+    def is_confirmed(self, store: Records, key: bytes) -> bool:
         """Whether our record for `key` is current: not one kept across a restart that the
         group has not confirmed yet."""
         return (store.table, key) not in self._unconfirmed
@@ -672,7 +672,7 @@ class GroupPersona:
         elif pending.disputed() and pending.asked is None:
             self._ask_group(store.table, key, pending, ctx, out)
 
-    def _pending(self, store: RecordStore, key: bytes, ctx: Context) -> _PendingTransfer:
+    def _pending(self, store: Records, key: bytes, ctx: Context) -> _PendingTransfer:
         """The copies collected for `key`; a record we kept across a restart counts as our own
         copy, so one member's equal copy confirms it."""
         pending = self._transfers.get((store.table, key))
@@ -726,7 +726,7 @@ class GroupPersona:
                        trace_id=bytes(16), sender=b"",
                        body={"store": table, "key": key, "value": data, "reflects": reflects})
 
-    def _accept_transfer(self, store: RecordStore, key: bytes, record: dict[str, Any],
+    def _accept_transfer(self, store: Records, key: bytes, record: dict[str, Any],
                          ctx: Context, out: Outbox) -> None:
         pending = self._transfers.pop((store.table, key))
         kept = store.get(key)
@@ -743,7 +743,7 @@ class GroupPersona:
                      copies=len(pending.copies), replaced=kept is not None)
             self.record_arrived(store, key, record, ctx, out)
 
-    def record_arrived(self, store: RecordStore, key: bytes, record: dict[str, Any],
+    def record_arrived(self, store: Records, key: bytes, record: dict[str, Any],
                        ctx: Context, out: Outbox) -> None:
         """Hook: a transferred record was accepted (a persona may act on churn it missed)."""
 

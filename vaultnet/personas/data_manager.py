@@ -38,7 +38,8 @@ from vaultnet.personas.base import (
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
 from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import CopyKind, RecordStore, chunk_name_of, copy_name
+from vaultnet.storage.records import Records
+from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -84,7 +85,7 @@ class DataManager(GroupPersona, IntegrityChecks):
     resendable = frozenset({"put"})
     unguarded = frozenset({"get", "fetch_response", "challenge_response"})
 
-    def __init__(self, params: Parameters, records: RecordStore,
+    def __init__(self, params: Parameters, records: Records,
                  holders_per_copy: int = HOLDERS_PER_COPY) -> None:
         super().__init__(params)
         self.records = records
@@ -101,7 +102,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         """Not a node whose PmidManagers refused a copy because its rank is below the floor."""
         return name not in self._ineligible
 
-    def transfer_stores(self) -> list[RecordStore]:
+    def transfer_stores(self) -> list[Records]:
         return [self.records]
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
@@ -119,7 +120,7 @@ class DataManager(GroupPersona, IntegrityChecks):
                     self._holder_left(copy, lost, ctx, out)
         return out
 
-    def record_arrived(self, store: RecordStore, key: bytes, record: dict[str, Any],
+    def record_arrived(self, store: Records, key: bytes, record: dict[str, Any],
                        ctx: Context, out: Outbox) -> None:
         """A transferred record may be behind: apply removals the group agreed before it came,
         and those of holders that left before it reached us."""
@@ -466,7 +467,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         now = ctx.now()
         if now - self._last_sweep >= SWEEP_INTERVAL:
             self._last_sweep = now
-            for copy in self.records.keys():  # noqa: SIM118 (a RecordStore, not a dict)
+            for copy in self.records.keys():  # noqa: SIM118 (Records, not a dict)
                 if ctx.is_responsible(copy):
                     self._drop_departed(copy, ctx, out)
         self.check_unstored(ctx)

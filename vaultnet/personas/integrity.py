@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import Context, Outbox, PayloadStash, body_bytes, digest, new_id
-from vaultnet.storage.store import RecordStore
+from vaultnet.storage.records import Records
 from vaultnet.xor import Name
 
 CHECKS_PER_SWEEP = 8
@@ -91,7 +91,7 @@ class IntegrityChecks:
     `_fetch` and `_remove_holder(copy, holder, reason, op_id, ctx, out)`."""
 
     if TYPE_CHECKING:  # what the mixin uses of DataManager (and its GroupPersona base)
-        records: RecordStore
+        records: Records
         stash: PayloadStash
 
         def is_lead(self, group_name: Name, ctx: Context) -> bool: ...

@@ -23,7 +23,8 @@ from vaultnet.personas.base import (
     new_id,
 )
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import CopyKind, RecordStore, copy_name
+from vaultnet.storage.records import Records
+from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.wire import MAX_CHUNK_SIZE, FrameError
 
 DEFAULT_ALLOWANCE = 1 << 40
@@ -48,7 +49,7 @@ class MaidManager(GroupPersona):
     needs_payload = frozenset({"put"})
     resendable = frozenset({"put"})
 
-    def __init__(self, params: Parameters, accounts: RecordStore, chunks: RecordStore,
+    def __init__(self, params: Parameters, accounts: Records, chunks: Records,
                  allowance: int = DEFAULT_ALLOWANCE) -> None:
         super().__init__(params)
         self.accounts = accounts
@@ -56,7 +57,7 @@ class MaidManager(GroupPersona):
         self.allowance = allowance
         self._unique: OrderedDict[bytes, _UniquePut] = OrderedDict()
 
-    def transfer_stores(self) -> list[RecordStore]:
+    def transfer_stores(self) -> list[Records]:
         return [self.accounts, self.chunks]
 
     def account(self, client: bytes) -> dict[str, Any]:

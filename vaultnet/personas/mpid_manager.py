@@ -42,7 +42,7 @@ from vaultnet.personas.base import (
     new_id,
 )
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import RecordStore
+from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
@@ -65,8 +65,8 @@ MESSAGE_REFUSED = "message_refused"
 class MpidManager(GroupPersona):
     persona = Persona.MPID_MANAGER
 
-    def __init__(self, params: Parameters, accounts: RecordStore, inbox: RecordStore,
-                 outbox: RecordStore) -> None:
+    def __init__(self, params: Parameters, accounts: Records, inbox: Records,
+                 outbox: Records) -> None:
         super().__init__(params)
         self.accounts = accounts
         self.inbox = inbox
@@ -75,7 +75,7 @@ class MpidManager(GroupPersona):
         self.outbox_limit = OUTBOX_LIMIT
         self._outbox_seen: dict[bytes, float] = {}
 
-    def transfer_stores(self) -> list[RecordStore]:
+    def transfer_stores(self) -> list[Records]:
         return [self.accounts, self.inbox, self.outbox]
 
     def account(self, mpid: Name) -> dict[str, Any]:

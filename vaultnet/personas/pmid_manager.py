@@ -31,7 +31,7 @@ from vaultnet.personas.base import (
 )
 from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import RecordStore
+from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -59,11 +59,11 @@ class PmidManager(GroupPersona):
     needs_payload = frozenset({"put"})
     resendable = frozenset({"store"})
 
-    def __init__(self, params: Parameters, accounts: RecordStore) -> None:
+    def __init__(self, params: Parameters, accounts: Records) -> None:
         super().__init__(params)
         self.accounts = accounts
 
-    def transfer_stores(self) -> list[RecordStore]:
+    def transfer_stores(self) -> list[Records]:
         return [self.accounts]
 
     def account(self, node: Name) -> dict[str, Any]:

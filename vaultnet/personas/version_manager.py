@@ -53,7 +53,7 @@ from vaultnet.personas.version_tree import (
     VersionTreeError,
 )
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import RecordStore
+from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
 
 VERSION_PUT = "version_put"
@@ -104,11 +104,11 @@ def limit_from_wire(raw: Any, default: int) -> int:
 class VersionManager(GroupPersona):
     persona = Persona.VERSION_MANAGER
 
-    def __init__(self, params: Parameters, trees: RecordStore) -> None:
+    def __init__(self, params: Parameters, trees: Records) -> None:
         super().__init__(params)
         self.trees = trees
 
-    def transfer_stores(self) -> list[RecordStore]:
+    def transfer_stores(self) -> list[Records]:
         return [self.trees]
 
     def tree(self, key: bytes) -> StructuredDataVersions | None:

@@ -29,7 +29,8 @@ from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.pmid_manager import rank as account_rank
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import CopyKind, RecordStore, chunk_name_of, copy_name
+from vaultnet.storage.records import Records
+from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.xor import NAME_SIZE, Name
 
 if TYPE_CHECKING:
@@ -337,7 +338,7 @@ def chunk_holders(net: Population, chunk: Name,
     return ChunkHolders(chunk, copies)
 
 
-def persona_stores(host: PersonaHost, personas: tuple[Persona, ...]) -> Iterator[RecordStore]:
+def persona_stores(host: PersonaHost, personas: tuple[Persona, ...]) -> Iterator[Records]:
     """The record stores of `personas` that move with churn, on one vault."""
     for persona in personas:
         yield from host.personas[persona].transfer_stores()

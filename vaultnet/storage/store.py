@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
-
 from vaultnet.filemodes import private_database
+from vaultnet.storage.records import decode, digest_of, encode
 
 NAME_SIZE = 64
 _BACKUP_MASK = 0x80
@@ -78,27 +77,6 @@ def copy_name(chunk_name: bytes, kind: CopyKind) -> bytes:
 def chunk_name_of(copy: bytes, kind: CopyKind) -> bytes:
     """The chunk name a copy name stands for (each mapping is its own inverse)."""
     return copy_name(copy, kind)
-
-
-def _canonical(obj: Any) -> Any:
-    """`obj` with every map's entries ordered by their encoded key, so that equal values
-    encode to equal bytes whatever order they were built in."""
-    if isinstance(obj, dict):
-        pairs = [(_canonical(k), _canonical(v)) for k, v in obj.items()]
-        pairs.sort(key=lambda kv: msgpack.packb(kv[0], use_bin_type=True))
-        return dict(pairs)
-    if isinstance(obj, list | tuple):
-        return [_canonical(v) for v in obj]
-    return obj
-
-
-def _encode(value: Any) -> bytes:
-    packed: bytes = msgpack.packb(_canonical(value), use_bin_type=True)
-    return packed
-
-
-def _decode(data: bytes) -> Any:
-    return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
 
 class Database:
@@ -235,7 +213,7 @@ class Database:
 
 
 class RecordStore:
-    """A persona's records: key (bytes) -> value (msgpack-able object), one table per persona.
+    """A persona's records in one sqlite table (`vaultnet.storage.records.Records`).
 
     Values are stored in a canonical msgpack encoding (maps ordered by key), so that
     `digest()` agrees between vaults holding equal records. Tuples come back as lists.
@@ -257,10 +235,10 @@ class RecordStore:
         row = self.db.connection.execute(
             f"SELECT value FROM {self._sql_table} WHERE key = ?", (bytes(key),)
         ).fetchone()
-        return None if row is None else _decode(row[0])
+        return None if row is None else decode(row[0])
 
     def put(self, key: bytes, value: Any) -> None:
-        data = _encode(value)  # encode first: an unencodable value changes nothing
+        data = encode(value)  # encode first: an unencodable value changes nothing
         self.db.writing().execute(
             f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)",
             (bytes(key), data),
@@ -306,7 +284,7 @@ class RecordStore:
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
         for key, data in self._raw_items():
-            yield key, _decode(data)
+            yield key, decode(data)
 
     def __len__(self) -> int:
         count: int = self.db.connection.execute(
@@ -322,16 +300,9 @@ class RecordStore:
         return row is not None
 
     def digest(self) -> bytes:
-        """SHA-512 over the sorted (key, canonical value bytes): equal records ⇒ equal digest.
-
-        Each field is length-prefixed so that different splits of the same bytes differ."""
-        h = hashlib.sha512()
-        for key, data in self._raw_items():
-            h.update(len(key).to_bytes(8, "big"))
-            h.update(key)
-            h.update(len(data).to_bytes(8, "big"))
-            h.update(data)
-        return h.digest()
+        """SHA-512 over the sorted (key, canonical value bytes): equal records ⇒ equal digest
+        (`vaultnet.storage.records.digest_of`)."""
+        return digest_of(self._raw_items())
 
 
 @dataclass(frozen=True)

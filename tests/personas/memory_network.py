@@ -1,0 +1,114 @@
+"""Manager groups without a network or a file: every vault's MaidManager, DataManager and
+PmidManager over `MemoryRecords`, and a loop that hands each outgoing message to every member
+of its destination group, the way the runtime would, but in one thread and in order.
+
+Messages to a single node (a client, a PmidNode) are not delivered: they are collected in
+`outside`, and the test plays that node (h11's style: the test is the peer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+
+from vaultnet.messages import Message, Persona
+from vaultnet.personas.base import GroupPersona, Note
+from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.maid_manager import MaidManager
+from vaultnet.personas.pmid_manager import PmidManager
+from vaultnet.routing import Parameters
+from vaultnet.storage.records import MemoryRecords
+from vaultnet.xor import Name, closest, name_of
+
+PARAMS = Parameters()
+MANAGERS = (Persona.MAID_MANAGER, Persona.DATA_MANAGER, Persona.PMID_MANAGER)
+DELIVERY_LIMIT = 100_000
+"""Messages one `run` may deliver: a protocol that never goes quiet fails the test instead of
+hanging it."""
+
+
+class MemoryContext:
+    """A vault's `Context` over the full population: every vault is live and known."""
+
+    def __init__(self, own: Name, population: list[Name], clock: list[float]) -> None:
+        self.own = own
+        self.params = PARAMS
+        self._population = population
+        self._clock = clock
+        self._nonces = 0
+
+    def now(self) -> float:
+        return self._clock[0]
+
+    def network_time(self) -> float:
+        return self._clock[0]
+
+    def close_group(self, name: Name) -> list[Name]:
+        return closest(name, [n for n in self._population if n != name], PARAMS.group_size)
+
+    def is_responsible(self, name: Name) -> bool:
+        return self.own in self.close_group(name)
+
+    def is_live(self, name: Name) -> bool:
+        return name in self._population
+
+    def could_be_member(self, sender: Name, group: Name) -> bool:
+        return sender in self.close_group(group)
+
+    def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
+        return closest(target, [n for n in self._population if n not in exclude], k)
+
+    def nonce(self) -> bytes:
+        self._nonces += 1
+        return self.own[:8] + self._nonces.to_bytes(8, "big")
+
+
+def managers_of(own: Name) -> dict[Persona, GroupPersona]:
+    """One vault's three managers, each over in-memory tables."""
+    personas: list[GroupPersona] = [
+        MaidManager(PARAMS, MemoryRecords("maid_accounts"), MemoryRecords("maid_chunks")),
+        DataManager(PARAMS, MemoryRecords("data_manager")),
+        PmidManager(PARAMS, MemoryRecords("pmid_accounts")),
+    ]
+    for persona in personas:
+        persona.attach(own)
+    return {p.persona: p for p in personas}
+
+
+class MemoryNetwork:
+    """`size` vaults (names SHA-512 of their index) running the three manager personas."""
+
+    def __init__(self, size: int = 12) -> None:
+        self.clock = [1_000.0]
+        self.names = [name_of(bytes([i])) for i in range(size)]
+        self.vaults = {name: managers_of(name) for name in self.names}
+        self.contexts = {name: MemoryContext(name, self.names, self.clock)
+                         for name in self.names}
+        self.outside: list[Message] = []
+        self.notes: list[tuple[Name, Note]] = []
+        self.delivered = 0
+
+    def group(self, name: Name) -> list[Name]:
+        """The close group of `name` (the same in every vault's view here)."""
+        return closest(name, [n for n in self.names if n != name], PARAMS.group_size)
+
+    def run(self, first: Message, sender: Name) -> None:
+        """Deliver `first` (sent by `sender`) and everything it causes, until quiet."""
+        queue: deque[tuple[Message, Name]] = deque([(first, sender)])
+        while queue:
+            msg, src = queue.popleft()
+            self.delivered += 1
+            assert self.delivered < DELIVERY_LIMIT, "the managers never went quiet"
+            msg = dataclasses.replace(msg, sender=src)
+            if msg.dst.persona not in MANAGERS:
+                self.outside.append(msg)
+                continue
+            members = self.group(msg.dst.name) if msg.dst.group else [msg.dst.name]
+            for member in members:
+                out = self.vaults[member][msg.dst.persona].handle(msg, self.contexts[member])
+                self.notes.extend((member, note) for note in out.notes)
+                queue.extend((sent, member) for sent in out.messages)
+
+    def sent_to(self, persona: Persona, action: str) -> list[Message]:
+        """What left the managers for `persona` (a client, a PmidNode) with `action`."""
+        return [m for m in self.outside if m.dst.persona == persona and m.action == action]
