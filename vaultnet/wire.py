@@ -146,10 +146,6 @@ class FrameDecoder:
         self._need = None
         return body
 
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
-
     def limit(self, max_frame: int) -> None:
         """Accept frames of at most `max_frame` bytes from the next one on (a connection whose
         later frames may be larger once its first was accepted: the control port's content)."""

@@ -67,7 +67,3 @@ def name_in_bucket(base: Name, index: int, rng: random.Random) -> Name:
 def short(name: Name, chars: int = 8) -> str:
     """Hex prefix for display."""
     return name.hex()[:chars]
-
-
-def is_name(value: object) -> bool:
-    return isinstance(value, bytes) and len(value) == NAME_SIZE

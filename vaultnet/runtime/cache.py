@@ -8,10 +8,10 @@ for that long, and no longer (deletes do not travel the paths Gets took).
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 
 from vaultnet.storage.store import CopyKind, chunk_name_of
+from vaultnet.xor import name_of
 
 CACHE_ENTRIES = 100
 CACHE_BYTES = 8 * 1024 * 1024
@@ -25,7 +25,7 @@ tick, so an idle cache empties)."""
 
 def matches(copy: bytes, data: bytes) -> bool:
     """Whether `data` is the content of copy name `copy` (of any kind)."""
-    h = hashlib.sha512(data).digest()
+    h = name_of(data)
     return any(chunk_name_of(copy, kind) == h for kind in CopyKind)
 
 
@@ -37,7 +37,6 @@ class RelayCache:
         self._bytes = 0
         self._max_entries = max_entries
         self._max_bytes = max_bytes
-        self.hits = 0
 
     def offer(self, copy: bytes, data: bytes, now: float) -> None:
         if copy in self._items or len(data) > self._max_bytes or not matches(copy, data):
@@ -61,7 +60,6 @@ class RelayCache:
         entry = self._items.get(copy)
         if entry is None or entry[0] < now - CACHE_TTL:
             return None
-        self.hits += 1
         return entry[1]
 
     def __len__(self) -> int:

@@ -18,7 +18,6 @@ vault's possibly stale view.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -31,7 +30,7 @@ from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
-from vaultnet.xor import NAME_SIZE, Name
+from vaultnet.xor import NAME_SIZE, Name, name_of
 
 if TYPE_CHECKING:
     from vaultnet.runtime.host import PersonaHost
@@ -390,7 +389,7 @@ def live_chunks(net: Population) -> list[Name]:
 def intact_on(vault: Vault, copy: Name, kind: CopyKind) -> bool:
     """Whether `vault`'s disk holds `copy` with content that hashes to its chunk's name."""
     content = host_of(vault).chunks.get(copy)
-    return content is not None and hashlib.sha512(content).digest() == chunk_name_of(copy, kind)
+    return content is not None and name_of(content) == chunk_name_of(copy, kind)
 
 
 def node_rank(net: Population, node: Name) -> NodeRank:

@@ -22,6 +22,7 @@ from typing import Any
 
 from vaultnet.filemodes import private_database
 from vaultnet.storage.records import decode, digest_of, encode
+from vaultnet.xor import name_of
 
 NAME_SIZE = 64
 _BACKUP_MASK = 0x80
@@ -370,7 +371,7 @@ class ChunkStore:
         kind = CopyKind(kind)
         copy = bytes(copy)
         content = bytes(content)
-        if hashlib.sha512(content).digest() != chunk_name_of(copy, kind):
+        if name_of(content) != chunk_name_of(copy, kind):
             raise CorruptChunk(copy)
         with self.db.transaction():
             if self.has(copy):
