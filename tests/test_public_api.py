@@ -30,3 +30,28 @@ async def test_a_tuple_for_a_version_name_is_refused_by_name(autojump_clock, fie
         kwargs = {"parent": good, "version": good, field: (0, chunk)}
         with pytest.raises(TypeError, match=f"{field} must be a vaultnet.VersionName"):
             await client.put_version(b"\x01" * 64, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_package_exports_the_launcher_clients_and_every_client_error() -> None:
+    import vaultnet
+    from vaultnet.client import maid, mpid
+
+    assert sorted(vaultnet.__all__) == sorted(set(vaultnet.__all__))
+    assert all(hasattr(vaultnet, name) for name in vaultnet.__all__)
+    errors = {name for module in (maid, mpid) for name, value in vars(module).items()
+              if isinstance(value, type) and issubclass(value, maid.ClientError)
+              and not name.startswith("_") and value.__module__ == module.__name__}
+    # Every public client error is exported, except the "no answer" variants per operation,
+    # which a caller catches as NoAnswer or as the operation's failure.
+    assert errors - set(vaultnet.__all__) <= {"PutNoAnswer", "GetNoAnswer", "DeleteNoAnswer",
+                                               "VersionNoAnswer"}
+
+
+async def test_a_testnet_client_is_the_exported_maid_client(autojump_clock) -> None:
+    import vaultnet
+
+    async with Testnet(vaults=8, transport="sim", seed=13) as net:
+        client = await net.client()
+        assert isinstance(client, vaultnet.MaidClient)
+        with pytest.raises(vaultnet.ChunkSizeError):
+            await client.put(b"")

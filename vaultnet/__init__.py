@@ -1,9 +1,47 @@
-"""vaultnet: a runnable MaidSafe-style vault network (trio), its dashboard and test fixtures."""
+"""vaultnet: a runnable MaidSafe-style vault network (trio), its dashboard and test fixtures.
 
+The public library is what this module exports (`__all__`): the `Testnet` launcher, the
+clients it hands out, their errors, and the types their answers use. Everything else is
+reachable by its module path but may change between releases.
+"""
+
+from vaultnet.client.maid import (
+    MAX_CHUNK_SIZE,
+    ChunkSizeError,
+    ClientError,
+    DataExists,
+    DeleteFailure,
+    InvalidVersion,
+    MaidClient,
+    NetworkUnavailable,
+    NoAnswer,
+    NoSuchData,
+    NoSuchVersion,
+    NotOwner,
+    PutFailure,
+    RequestExpired,
+    VersionError,
+    VersionLimit,
+)
+from vaultnet.client.mpid import (
+    Blocked,
+    InboxFull,
+    MessagingError,
+    MpidClient,
+    MpidMessage,
+    NotDelivered,
+    OutboxFull,
+)
 from vaultnet.identity import Identity
 from vaultnet.personas.tree_access import TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.runtime.testnet import InvariantsViolated, NotSettled, Testnet, TestnetError
 
-__all__ = ["Identity", "InvariantsViolated", "NotSettled", "Testnet", "TestnetError",
-           "TreeMode", "VersionName"]
+__all__ = [
+    "MAX_CHUNK_SIZE", "Blocked", "ChunkSizeError", "ClientError", "DataExists", "DeleteFailure",
+    "Identity", "InboxFull", "InvalidVersion", "InvariantsViolated", "MaidClient",
+    "MessagingError", "MpidClient", "MpidMessage", "NetworkUnavailable", "NoAnswer",
+    "NoSuchData", "NoSuchVersion", "NotDelivered", "NotOwner", "NotSettled", "OutboxFull",
+    "PutFailure", "RequestExpired", "Testnet", "TestnetError", "TreeMode", "VersionError",
+    "VersionLimit", "VersionName",
+]
