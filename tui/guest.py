@@ -1,4 +1,4 @@
-"""Trio in guest mode on Textual's asyncio loop (DESIGN §6, reference/textual-trio.md §1).
+"""Trio in guest mode on Textual's asyncio loop (the dashboard and the network share one thread).
 
 Both run on one thread, so Textual handlers start trio tasks with plain `start_soon` and trio
 tasks call widget methods directly. The App owns the guest: it starts it on load and cancels and

@@ -98,7 +98,7 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
 
 
 async def test_a_delete_by_another_account_succeeds_and_changes_nothing(autojump_clock) -> None:
-    """A delete always succeeds (seed 002); for a chunk the account does not hold it changes
+    """A delete always succeeds (docs/origins.md); for a chunk the account does not hold it changes
     nothing: the owner's copies stay, and neither account's `used` moves."""
     async with Testnet(vaults=8, transport="sim", seed=5) as net:
         owner, other = await net.client(), await net.client()

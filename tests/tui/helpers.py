@@ -1,5 +1,5 @@
 """Driving the dashboard in tests: sync tests that run the App on asyncio (trio_mode would
-claim an `async def` test for trio; see reference/textual-trio.md §2.4)."""
+claim an `async def` test for trio)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What every persona shares: the read-only view it is given, the effects it returns, and the
-group plumbing (accumulate, firewall, sync) seed 002 describes as "Ac, Fw, Sy".
+group plumbing (accumulate, firewall, sync) the original design (docs/origins.md) describes as "Ac, Fw, Sy".
 
 A persona never does I/O: `handle` takes a message and a `Context` and returns an `Outbox` of
 messages to send and events to emit. The vault runtime (`vaultnet.runtime.host`) delivers them.
@@ -583,7 +583,7 @@ class GroupPersona:
         if self.sync is not None:
             self.sync.on_churn(lost, added)
 
-    # -- account transfer (seed 002) ----------------------------------------------------
+    # -- account transfer (docs/origins.md) ----------------------------------------------------
 
     def transfer_stores(self) -> list[Records]:
         """The stores whose records move with churn. Convention: the first 64 bytes of a

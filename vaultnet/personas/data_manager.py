@@ -1,4 +1,4 @@
-"""DataManager: for each copy name, its size, subscriber count and holders (DESIGN §4).
+"""DataManager: for each copy name, its size, subscriber count and holders (docs/origins.md).
 
 Group: the vaults closest to the copy's name. New copy: choose holders — the closest live,
 eligible vaults to the copy's name that have not failed it, so every member picks the same ones

@@ -1,4 +1,4 @@
-"""Integrity checks (DESIGN §4): after churn, a copy's DataManager lead challenges each holder
+"""Integrity checks (docs/origins.md): after churn, a copy's DataManager lead challenges each holder
 with a nonce; the holder must answer SHA-512(content ‖ nonce). A wrong or missing answer
 counts as lost data: the holder is removed, the copy re-replicated, and the node penalised
 (its PmidManagers count the copy's bytes as lost, which lowers its rank).
@@ -7,7 +7,7 @@ Decisions:
 - Only the lead challenges (one set of challenges per copy, not four). It needs the content
   to know the right answer: from its stash, or fetched from a holder and checked against the
   copy's name first (so a liar cannot pass by also serving wrong content).
-- A failed check is a *suspicion*, not a verdict (seed 002 draws the check with "Sr": the
+- A failed check is a *suspicion*, not a verdict (the original design draws the check with "Sr": the
   group syncs the result). The lead votes for the holder's removal and asks the other
   members to check the holder themselves with the same nonce (`integrity_failure`); each
   member fetches the content it needs, verifies it against the copy's name, challenges the

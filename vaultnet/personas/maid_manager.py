@@ -1,9 +1,9 @@
-"""MaidManager: the client's account and the gate for every put and delete (seed 000/001).
+"""MaidManager: the client's account and the gate for every put and delete (docs/origins.md: the put workflow).
 
 Group: the vaults closest to the client's MAID name. Record per client: bytes used, allowance
 and how many times it put each chunk. A put it allows becomes three puts — Primary, Backup and
 Sacrificial — to the DataManager groups of the three copy names. Only the Primary's outcome is
-reported to the client: a refused Backup or Sacrificial does not fail the put (seed 000).
+reported to the client: a refused Backup or Sacrificial does not fail the put (docs/origins.md: the put workflow).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class MaidManager(GroupPersona):
             "name": name, "reason": reason}, out), ctx)
 
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A delete always succeeds (seed 002): for a chunk this account does not hold it
+        """A delete always succeeds (docs/origins.md): for a chunk this account does not hold it
         changes nothing (someone else's copy of the chunk is theirs) and is answered at once."""
         client = msg.src.name
         name = body_bytes(msg, "name")

@@ -1,4 +1,4 @@
-"""MpidManager: accounts, whitelist / blacklist and held messages of public identities (seed 002).
+"""MpidManager: accounts, whitelist / blacklist and held messages of public identities (docs/origins.md).
 
 Group: the vaults closest to an MPID's name. Records, each keyed so its first 64 bytes name the
 MPID whose group holds it (they move with churn):
@@ -6,7 +6,7 @@ MPID whose group holds it (they move with churn):
 * ``accounts``: MPID -> {whitelist, blacklist, relay (where its MpidNode was last online),
   inbox and outbox counts};
 * ``inbox``: recipient + sender + message id -> the message, held until the recipient's
-  MpidNode acknowledges it (seed 002's key);
+  MpidNode acknowledges it (the original design's key);
 * ``outbox``: sender + message id -> the message, until the recipient's group answers.
 
 A send goes MpidNode(A) -> MpidManager(A) [sync: outbox] -> MpidManager(B) [accumulate, sync:
@@ -312,7 +312,7 @@ class MpidManager(GroupPersona):
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """Besides account transfer: where an online MPID's manager group changed, every
-        member pushes its held messages again (seed 002: "may come from the database"), so a
+        member pushes its held messages again (the original design: "from the database"), so a
         push lost while the group changed does not wait for the node's next time online. The
         push's id names the churn event, so members' copies accumulate at the node."""
         out = super().churned(ctx, lost, added)

@@ -7,7 +7,7 @@ group's record of what the node should hold. Lost bytes feed its rank.
 A failure the node reports is counted with the size it claims; the copy's DataManagers, which
 know the true size, send a correction when the two differ: `stored` gets the difference back and
 the true size counts as lost, once (`LIED`). A copy lost in an integrity check leaves `stored` and
-counts as lost (the same correction, with nothing reported). Departure from seed 002: no
+counts as lost (the same correction, with nothing reported). Departure from the original design (docs/origins.md): no
 per-chunk account here; transferring one record per copy on every churn event cost 2.7 times
 the messages per event (`vaultnet bench churn`), and the DataManagers' records already know each
 copy's size.

@@ -1,4 +1,4 @@
-"""The relay cache: a bounded FIFO of chunk copies that passed through this vault (seed 002,
+"""The relay cache: a bounded FIFO of chunk copies that passed through this vault (docs/origins.md,
 "Opportunistic Caching"). Content is self-validating, so answering from it is safe: the client
 checks every answer against the name it asked for.
 

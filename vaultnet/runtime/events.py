@@ -112,7 +112,7 @@ class PeerLost(Event):
 @event("churn")
 @dataclass(frozen=True, slots=True)
 class Churn(Event):
-    """The vault's close (proximity) set changed: seed 002's "matrix change"."""
+    """The vault's close (proximity) set changed: the original design's "matrix change" (docs/origins.md)."""
 
     old: tuple[Name, ...] = ()
     new: tuple[Name, ...] = ()

@@ -61,7 +61,7 @@ class CopyKind(enum.StrEnum):
 
 
 def copy_name(chunk_name: bytes, kind: CopyKind) -> bytes:
-    """Network name of one copy of a chunk (DESIGN §2): copies are far apart in XOR space,
+    """Network name of one copy of a chunk : copies are far apart in XOR space,
     so their responsible groups differ even in small networks."""
     if len(chunk_name) != NAME_SIZE:
         raise ValueError(f"names are {NAME_SIZE} bytes, got {len(chunk_name)}")
