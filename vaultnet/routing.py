@@ -50,7 +50,8 @@ class Parameters:
 
 @dataclass(frozen=True)
 class ChurnChange:
-    """The proximity set before and after one change (the original design's matrix change, docs/origins.md)."""
+    """The proximity set before and after one change (the original design's matrix change,
+    docs/origins.md)."""
 
     old: tuple[Name, ...]
     new: tuple[Name, ...]

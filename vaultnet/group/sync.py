@@ -171,11 +171,11 @@ class Sync:
     def on_churn(self, lost: bytes | None, new: bytes | None) -> None:
         """A member left (`lost`) and/or joined (`new`) this vault's close group.
 
-        Decision (the original design: a departed member's votes are replaced): `lost`'s vote is removed
-        from every uncommitted entry, so its absence no longer counts and a further vote is
-        needed to commit. Committed entries keep their votes — the commit happened and must not
-        be re-run or undone. `new` changes nothing here: we do not invent a vote on its behalf
-        (the original design's substitution); the newcomer votes for real once peers resend to it and it
+        Decision (the original design: a departed member's votes are replaced): `lost`'s vote is
+        removed from every uncommitted entry, so its absence no longer counts and a further vote is
+        needed to commit. Committed entries keep their votes — the commit happened and must not be
+        re-run or undone. `new` changes nothing here: we do not invent a vote on its behalf (the
+        original design's substitution); the newcomer votes for real once peers resend to it and it
         accepts. Our own name as `lost` is ignored.
         """
         del new  # deliberately unused, see above

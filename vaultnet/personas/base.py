@@ -1,5 +1,6 @@
 """What every persona shares: the read-only view it is given, the effects it returns, and the
-group plumbing (accumulate, firewall, sync) the original design (docs/origins.md) describes as "Ac, Fw, Sy".
+group plumbing (accumulate, firewall, sync) the original design (docs/origins.md) describes
+as "Ac, Fw, Sy".
 
 A persona never does I/O: `handle` takes a message and a `Context` and returns an `Outbox` of
 messages to send and events to emit. The vault runtime (`vaultnet.runtime.host`) delivers them.

@@ -1,9 +1,10 @@
-"""MaidManager: the client's account and the gate for every put and delete (docs/origins.md: the put workflow).
+"""MaidManager: the client's account and the gate for every put and delete (docs/origins.md).
 
 Group: the vaults closest to the client's MAID name. Record per client: bytes used, allowance
 and how many times it put each chunk. A put it allows becomes three puts — Primary, Backup and
 Sacrificial — to the DataManager groups of the three copy names. Only the Primary's outcome is
-reported to the client: a refused Backup or Sacrificial does not fail the put (docs/origins.md: the put workflow).
+reported to the client: a refused Backup or Sacrificial does not fail the put
+(docs/origins.md: the put workflow).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""MpidManager: accounts, whitelist / blacklist and held messages of public identities (docs/origins.md).
+"""MpidManager: accounts, whitelist / blacklist and held messages of public identities
+(docs/origins.md).
 
 Group: the vaults closest to an MPID's name. Records, each keyed so its first 64 bytes name the
 MPID whose group holds it (they move with churn):

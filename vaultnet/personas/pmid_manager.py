@@ -4,13 +4,13 @@ Group: the vaults closest to the PmidNode's name (never the node itself). Every 
 for the node passes through here and is agreed (sync) before it is sent on, so the account is the
 group's record of what the node should hold. Lost bytes feed its rank.
 
-A failure the node reports is counted with the size it claims; the copy's DataManagers, which
-know the true size, send a correction when the two differ: `stored` gets the difference back and
-the true size counts as lost, once (`LIED`). A copy lost in an integrity check leaves `stored` and
-counts as lost (the same correction, with nothing reported). Departure from the original design (docs/origins.md): no
-per-chunk account here; transferring one record per copy on every churn event cost 2.7 times
-the messages per event (`vaultnet bench churn`), and the DataManagers' records already know each
-copy's size.
+A failure the node reports is counted with the size it claims; the copy's DataManagers, which know
+the true size, send a correction when the two differ: `stored` gets the difference back and the true
+size counts as lost, once (`LIED`). A copy lost in an integrity check leaves `stored` and counts as
+lost (the same correction, with nothing reported). Departure from the original design
+(docs/origins.md): no per-chunk account here; transferring one record per copy on every churn event
+cost 2.7 times the messages per event (`vaultnet bench churn`), and the DataManagers' records
+already know each copy's size.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""VersionManager: the version tree (StructuredDataVersions) of each versioned item (docs/origins.md).
+"""VersionManager: the version tree (StructuredDataVersions) of each versioned item
+(docs/origins.md).
 
 Group: the vaults closest to the versioned item's 64-byte name. Record per item, keyed by that
 name (so it moves with churn like every other group record): the tree's canonical record.
@@ -16,8 +17,8 @@ Decisions:
 * **Answers to mutations go back through the client's MaidManagers** (`version_result`), which
   send them on and record them in their firewall (Uf): a client's retry of a put or delete
   whose answer was lost reaches the MaidManagers again and gets the recorded answer, where a
-  direct answer would have left them nothing to give (the original design draws Uf at every group that
-  answers a client). Reads are answered directly and recorded here.
+  direct answer would have left them nothing to give (the original design draws Uf at every
+  group that answers a client). Reads are answered directly and recorded here.
 * **Owners** (`tree_access.py`): the client that creates a tree owns it, and its mode says who
   else reads and writes: private (only the owner), public (anyone reads, the owner writes),
   shared (the owners it named read and write; two clients forking one tree). Default: public.

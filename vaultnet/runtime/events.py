@@ -112,7 +112,8 @@ class PeerLost(Event):
 @event("churn")
 @dataclass(frozen=True, slots=True)
 class Churn(Event):
-    """The vault's close (proximity) set changed: the original design's "matrix change" (docs/origins.md)."""
+    """The vault's close (proximity) set changed: the original design's "matrix change"
+    (docs/origins.md)."""
 
     old: tuple[Name, ...] = ()
     new: tuple[Name, ...] = ()
