@@ -15,6 +15,8 @@ import enum
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from vaultnet.group.ordered import drop_expired
+
 ACCUMULATOR_TTL = 60.0
 """Seconds an entry lives (from its first copy, and again from the moment it fired). Copies of
 one group message arrive within a second or two; the latest one that matters is the lead's
@@ -129,12 +131,7 @@ class Accumulator:
 
     def expire(self, now: float) -> None:
         """Drop entries older than `ttl` (front of the time-ordered table), counting them."""
-        while self._entries:
-            oldest = next(iter(self._entries.values()))
-            if not self._is_expired(oldest, now):
-                break
-            self._entries.popitem(last=False)
-            self.expired += 1
+        self.expired += drop_expired(self._entries, lambda entry: self._is_expired(entry, now))
 
     def _is_expired(self, entry: _Pending, now: float) -> bool:
         return now >= entry.stamp + self.ttl

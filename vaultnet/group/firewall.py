@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from vaultnet.group.accumulator import check_positive
+from vaultnet.group.ordered import drop_expired
 
 FIREWALL_ENTRIES = 5_000
 """Entries per firewall (one per persona, six per vault). At about 20 puts/s a vault records
@@ -130,12 +131,7 @@ class Firewall:
 
     def prune(self, now: float) -> None:
         """Drop every entry whose window has passed (they sit at the front), counting them."""
-        while self._entries:
-            oldest = next(iter(self._entries.values()))
-            if not self._is_expired(oldest, now):
-                break
-            self._entries.popitem(last=False)
-            self.expired += 1
+        self.expired += drop_expired(self._entries, lambda entry: self._is_expired(entry, now))
 
     def __len__(self) -> int:
         return len(self._entries)
