@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
-import importlib
+import importlib.util
 import json
 import os
 import re
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from vaultnet.cli import addresses, bench
 from vaultnet.cli import main as cli
+from vaultnet.cli.errors import CommandError
 from vaultnet.runtime.events import VaultUp, read_trace
 
 TIMEOUT = 60
@@ -47,11 +50,11 @@ def trace_digest(stdout: str) -> str:
 
 
 def test_every_registered_command_has_both_functions(capsys: pytest.CaptureFixture[str]) -> None:
-    for name in cli.COMMANDS:
+    for name, command in cli.COMMANDS.items():
         ident = name.replace("-", "_")
-        home = importlib.import_module(cli.COMMAND_MODULES.get(name, "vaultnet.cli.main"))
-        assert callable(getattr(home, f"add_{ident}_parser"))
-        assert callable(getattr(home, f"cmd_{ident}"))
+        assert command.add_parser.__name__ == f"add_{ident}_parser"
+        assert command.run.__name__ == f"cmd_{ident}"
+        assert command.add_parser.__module__ == command.run.__module__
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
     for name in cli.COMMANDS:
@@ -151,7 +154,7 @@ def test_signal_stops_testnet_and_removes_address_file(tmp_path: Path, signum: i
         assert record["pid"] == proc.pid
         assert record["transport"] == "tcp"
         assert record["bootstrap"][0] == bootstrap
-        assert cli.read_address_file(tmp_path / "vaultnet")["pid"] == proc.pid
+        assert addresses.read_address_file(tmp_path / "vaultnet")["pid"] == proc.pid
 
         proc.send_signal(signum)
         rest, err = proc.communicate(timeout=TIMEOUT)
@@ -211,8 +214,8 @@ def test_replaces_a_stale_address_file(tmp_path: Path,
     dead.wait()
     stale = {"format": 1, "bootstrap": ["127.0.0.1:1"], "pid": dead.pid, "transport": "tcp"}
     (tmp_path / "testnet.json").write_text(json.dumps(stale))
-    with pytest.raises(cli.CommandError, match="no longer running"):
-        cli.read_address_file(tmp_path)
+    with pytest.raises(CommandError, match="no longer running"):
+        addresses.read_address_file(tmp_path)
     code = cli.main(["testnet", "--vaults", "2", "--data-dir", str(tmp_path),
                      "--duration", "0.3"])
     captured = capsys.readouterr()
@@ -222,18 +225,18 @@ def test_replaces_a_stale_address_file(tmp_path: Path,
 
 
 def test_read_address_file_without_a_testnet(tmp_path: Path) -> None:
-    with pytest.raises(cli.CommandError, match="no running testnet"):
-        cli.read_address_file(tmp_path)
+    with pytest.raises(CommandError, match="no running testnet"):
+        addresses.read_address_file(tmp_path)
 
 
 def test_default_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    assert cli.default_data_dir() == tmp_path / "vaultnet"
+    assert addresses.default_data_dir() == tmp_path / "vaultnet"
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert cli.default_data_dir() == tmp_path / "cache" / "vaultnet" / "testnet"
+    assert addresses.default_data_dir() == tmp_path / "cache" / "vaultnet" / "testnet"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert cli.default_data_dir() == Path.home() / ".cache" / "vaultnet" / "testnet"
+    assert addresses.default_data_dir() == Path.home() / ".cache" / "vaultnet" / "testnet"
 
 
 def test_runtime_failure_is_one_line_exit_1(tmp_path: Path,
@@ -304,7 +307,26 @@ def test_bench_passes_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [["--frames", "10"]]
 
 
+def test_every_bench_suite_of_the_library_exists() -> None:
+    for suite, module in bench.SUITES.items():
+        if module.startswith("vaultnet."):  # tui/bench.py is the dashboard's (Textual)
+            assert importlib.util.find_spec(module) is not None, suite
+
+
 @pytest.mark.parametrize("suite", ["nosuch", "../etc"])
 def test_bench_unknown_suite(suite: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["bench", suite]) == 2
     assert f"unknown benchmark suite {suite!r}" in one_error_line(capsys.readouterr().err)
+
+
+
+def test_no_command_module_imports_the_registry() -> None:
+    """main.py lists the command modules; none imports it back or looks a module up by name
+    (bench.py aside: its suites are a table of module paths, each imported when it runs)."""
+    for path in sorted(Path(cli.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+        assert "vaultnet.cli.main" not in imported, path
+        assert "importlib" not in imported or path.name == "bench.py", path

@@ -20,7 +20,7 @@ import pytest
 
 from tests.test_cli_data import vaultnet
 from tests.test_cli_versions import one_line_error
-from vaultnet.cli import main as cli
+from vaultnet.cli import addresses
 from vaultnet.client.maid import MAX_CHUNK_SIZE, ChunkSizeError, PutFailure, PutNoAnswer
 from vaultnet.identity import KEY_FILE
 from vaultnet.runtime.testnet import Testnet
@@ -120,7 +120,7 @@ async def test_a_timeout_is_reported_as_a_timeout(autojump_clock: object) -> Non
 
 def valid_record() -> dict[str, object]:
     """An address record that passes every check (the pid is this test's, so alive)."""
-    return {"format": cli.ADDRESS_FORMAT, "pid": os.getpid(), "bootstrap": ["127.0.0.1:1"],
+    return {"format": addresses.ADDRESS_FORMAT, "pid": os.getpid(), "bootstrap": ["127.0.0.1:1"],
             "transport": "tcp", "control": "127.0.0.1:1"}
 
 
@@ -154,10 +154,10 @@ CORRUPT: dict[str, tuple[str, str]] = {
 def test_a_corrupt_address_file_is_one_line_naming_it(tmp_path: Path, case: str,
                                                       command: list[str]) -> None:
     text, fragment = CORRUPT[case]
-    (tmp_path / cli.ADDRESS_FILE).write_text(text)
+    (tmp_path / addresses.ADDRESS_FILE).write_text(text)
     result = vaultnet(*(part.format(dir=tmp_path) for part in command))
     one_line_error(result, 1, fragment)
-    assert str(tmp_path / cli.ADDRESS_FILE) in result.stderr
+    assert str(tmp_path / addresses.ADDRESS_FILE) in result.stderr
 
 
 @pytest.mark.parametrize(("identity_dir", "command"), [

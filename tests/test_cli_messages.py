@@ -78,7 +78,7 @@ def test_bad_names_are_usage_errors(msg: Runner) -> None:
 
 def test_refused_send_names_its_kind() -> None:
     """The full-inbox line, without filling an inbox over a real network."""
-    from vaultnet.cli.main import CommandError
+    from vaultnet.cli.errors import CommandError
     from vaultnet.cli.messages import _send
     from vaultnet.client.mpid import InboxFull
 

@@ -30,14 +30,10 @@ from typing import Any
 
 import trio
 
-from vaultnet.cli.main import (
-    CommandError,
-    Subparsers,
-    UsageError,
-    add_client_flags,
-    address_file,
-    run_client,
-)
+from vaultnet.cli.addresses import address_file
+from vaultnet.cli.arguments import Subparsers, add_client_flags
+from vaultnet.cli.errors import CommandError, UsageError
+from vaultnet.cli.session import run_client
 from vaultnet.client.maid import open_client
 from vaultnet.client.mpid import (
     Blocked,
@@ -50,12 +46,12 @@ from vaultnet.client.mpid import (
     OutboxFull,
 )
 from vaultnet.identity import Identity
+from vaultnet.personas.mpid_manager import LIST_CHANGES
 from vaultnet.transport.base import Endpoint
 from vaultnet.xor import NAME_SIZE, Name
 
 DEFAULT_WAIT = 0.0
 HELD_DEADLINE = 10.0
-LIST_CHANGES = ("allow", "disallow", "block", "unblock")
 
 
 def mpid_ref(text: str) -> str:
@@ -85,6 +81,7 @@ def wait_seconds(text: str) -> float:
 
 
 def identity_name(text: str) -> str:
+    """A local identity's name (argparse type): letters, digits, - and _ (a directory name)."""
     if not text or not all(c.isalnum() or c in "-_" for c in text):
         raise argparse.ArgumentTypeError(f"an identity name is letters, digits, - and _, "
                                          f"got {text!r}")
@@ -92,6 +89,7 @@ def identity_name(text: str) -> str:
 
 
 def add_msg_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Declare `vaultnet msg COMMAND`, each command with `--as` and the client flags."""
     parser = subparsers.add_parser(
         "msg", help="messages between MPIDs: send, receive, whitelist, blacklist",
         description="Messaging on a running testnet, as a local identity (--as NAME). An MPID "
@@ -122,6 +120,7 @@ def add_msg_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_msg(args: argparse.Namespace) -> int:
+    """Run one messaging command as the `--as` identity and print what it got."""
     directory = address_file(args.data_dir).parent
     if args.msg_command == "whoami":
         print(Identity.load_or_create(directory / f"mpid-{args.identity}").name.hex())

@@ -15,14 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vaultnet.cli.main import (
-    CommandError,
-    Subparsers,
-    UsageError,
-    bounded_count,
-    seed_value,
-    vault_count,
-)
+from vaultnet.cli.arguments import Subparsers, bounded_count, seed_value, vault_count
+from vaultnet.cli.errors import CommandError, UsageError
 from vaultnet.testing.sweep import (
     FAULTS,
     SETTLE,
@@ -46,6 +40,7 @@ MAX_SETTLE = 3_600
 
 
 def add_sim_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Declare `vaultnet sim`: a seed sweep, or one explicit scenario (`--seed --steps`)."""
     parser = subparsers.add_parser(
         "sim", help="seed sweep: random workloads under random faults, checked, shrunk",
         description="Run generated scenarios on the simulator (virtual time) and check that "
@@ -78,6 +73,7 @@ def add_sim_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    """Run the sweep (or the one scenario), report each failure; exit 1 if any failed."""
     try:
         faults = parse_faults(args.faults)
         steps = None if args.steps is None else parse_steps(args.steps)

@@ -30,13 +30,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from vaultnet.cli.main import (
-    CommandError,
-    Subparsers,
-    add_client_flags,
-    chunk_from_file,
-    run_client,
-)
+from vaultnet.cli.arguments import Subparsers, add_client_flags
+from vaultnet.cli.errors import CommandError
+from vaultnet.cli.session import chunk_from_file, run_client
 from vaultnet.client.maid import (
     InvalidVersion,
     MaidClient,
@@ -89,10 +85,12 @@ def client_name(text: str) -> Name:
 
 
 def show(version: VersionName) -> str:
+    """A version as printed and as typed back: `INDEX:ID`."""
     return f"{version.index}:{version.id.hex()}"
 
 
 def add_version_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Declare `vaultnet version COMMAND`, each command with the client flags."""
     parser = subparsers.add_parser(
         "version", help="versioned data: put, list tips, show a branch, delete a branch",
         description="Version trees on a running testnet. KEY is the tree's name (128 hex "
@@ -125,6 +123,7 @@ def add_version_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
+    """Run one version-tree command and print the versions it names, one per line."""
     key = args.key
     if args.version_command == "put":
         data = chunk_from_file(args.file)

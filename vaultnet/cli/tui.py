@@ -1,0 +1,86 @@
+"""`vaultnet tui`: the launcher of the Textual dashboard (the `tui` package).
+
+This is the one door from the library to the dashboard: `cmd_tui` imports `tui.app` and
+`tui.errors` inside the function, so no other command (and no library import) loads Textual,
+and the library never depends on the dashboard being installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import trio
+
+from vaultnet.cli.addresses import address_file
+from vaultnet.cli.arguments import (
+    Subparsers,
+    add_network_flags,
+    byte_size,
+    check_data_dir,
+    check_record_path,
+)
+from vaultnet.cli.ctl import control_endpoint
+from vaultnet.cli.errors import AttachError, CommandError, UsageError
+from vaultnet.control import server as control
+from vaultnet.control.remote import RemoteNetwork
+
+
+def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Declare `vaultnet tui`: an embedded testnet, a replay, or an attached one."""
+    parser = subparsers.add_parser(
+        "tui", help="the dashboard: an embedded testnet you can watch and poke",
+        description="Start the Textual dashboard with an embedded testnet.")
+    add_network_flags(parser, default_vaults=16)
+    parser.add_argument("--capacity", type=byte_size, default=None, metavar="BYTES",
+                        help="storage capacity of each vault (bytes; K/M/G suffixes allowed)")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="keep vault data here (default: a temporary directory)")
+    parser.add_argument("--record", type=Path, default=None, metavar="FILE",
+                        help="write what the dashboard sees (events, samples of the network, "
+                             "your operations) to FILE, to replay with --replay")
+    parser.add_argument("--replay", type=Path, default=None, metavar="FILE",
+                        help="replay a recording (from --record, or 'vaultnet testnet "
+                             "--record') with play, pause, step, seek and speed; no network")
+    parser.add_argument("--attach", nargs="?", const="", default=None, metavar="DATA_DIR",
+                        help="open the dashboard on the 'vaultnet testnet' running on DATA_DIR "
+                             "(default: where 'vaultnet testnet' writes its address file) "
+                             "through its control port; q leaves it running")
+    return parser
+
+
+def attached_network(data_dir: Path | None) -> RemoteNetwork:
+    """The testnet running on `data_dir`, checked to answer its control port with the token
+    there; AttachError (one line, exit 2) if there is none to steer."""
+    try:
+        address, token = control_endpoint(data_dir)
+        trio.run(control.request, address, token, "status", [])
+    except (CommandError, control.ControlError) as exc:
+        raise AttachError(f"cannot attach: {exc}") from None
+    return RemoteNetwork(address, token, address_file(data_dir).parent)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """Check the flags, then hand over to the dashboard (imported here, lazily)."""
+    if args.replay is not None and args.record is not None:
+        raise UsageError("--replay plays a recording; it cannot also --record")
+    if args.attach is not None and (args.replay is not None or args.record is not None):
+        raise UsageError("--attach watches a running testnet; it cannot also --replay or "
+                         "--record")
+    if args.record is not None:
+        check_record_path(args.record)
+    check_data_dir(args.data_dir)
+    try:  # lazy: keeps Textual out of the other commands, and the library off the dashboard
+        from tui.app import main as tui_main
+        from tui.errors import DashboardError
+    except ImportError as exc:
+        raise CommandError(f"the dashboard is not available: {exc}") from None
+    attach = (attached_network(Path(args.attach) if args.attach else None)
+              if args.attach is not None else None)
+    try:
+        code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
+                        capacity=args.capacity, data_dir=args.data_dir, record=args.record,
+                        replay=args.replay, attach=attach)
+    except DashboardError as exc:
+        raise CommandError(str(exc)) from None
+    return int(code or 0)
