@@ -1,6 +1,7 @@
 """The relay cache: a bounded FIFO of chunk copies that passed through this vault (seed 002,
-"Opportunistic Caching"). Content is self-validating, so answering from it is safe: the client
-checks every answer against the name it asked for.
+"Opportunistic Caching"), and the answers a vault gives from it to Gets passing by
+(`cached_answer`). Content is self-validating, so answering from it is safe: the client checks
+every answer against the name it asked for.
 
 Entries also expire after `CACHE_TTL` seconds: a deleted chunk can still be served from a cache
 for that long, and no longer (deletes do not travel the paths Gets took).
