@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from vaultnet.messages import Message, Persona
 from vaultnet.routing import ChurnChange
 from vaultnet.xor import Name
 
-
-class StoredCopy(NamedTuple):
-    """One chunk copy on this vault's disk (a tuple: copy name, kind, size)."""
-
-    copy_name: Name
-    kind: str
-    size: int
+StoredCopy = tuple[Name, str, int]
+"""One chunk copy on this vault's disk: (copy name, kind, size)."""
 
 
 class Application(Protocol):

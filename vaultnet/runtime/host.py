@@ -219,7 +219,7 @@ class PersonaHost:
 
     def stored(self) -> list[StoredCopy]:
         """The chunk copies the PmidNode's store holds."""
-        return [StoredCopy(c.copy_name, c.kind.value, c.size) for c in self.chunks.entries()]
+        return [(c.copy_name, c.kind.value, c.size) for c in self.chunks.entries()]
 
     def close(self) -> None:
         """Close the database (the vault has stopped)."""
