@@ -35,10 +35,10 @@ backoff it waited), so the dashboard and tests can see a vault working its way b
 class Membership:
     """Keeps one vault's routing table filled with the vaults it wants, and in the network."""
 
-    def __init__(self, core: VaultCore, links: Links, peers: PeerProtocol) -> None:
+    def __init__(self, core: VaultCore, links: Links, protocol: PeerProtocol) -> None:
         self.core = core
         self.links = links
-        self.peers = peers
+        self.protocol = protocol
         self._remembered: OrderedDict[Name, str] = OrderedDict()
         self._rejoining = False
 
@@ -54,7 +54,7 @@ class Membership:
         if change is not None:
             self._churn(change)
             if change.added is not None and not core.silent:
-                self.peers.gossip_neighbour(change.added, address)
+                self.protocol.gossip_neighbour(change.added, address)
 
     def lose_peer(self, peer: Name, reason: str) -> None:
         """Drop `peer` (its connections closed or went silent) from the table."""
@@ -108,7 +108,7 @@ class Membership:
             learned = False
             for peer in candidates:
                 asked.add(peer)
-                found = await self.peers.find(peer, target)
+                found = await self.protocol.find(peer, target)
                 answered = answered or found is not None
                 for name, address in found or []:
                     if routing.wants(name) and await self.links.connect_peer(name, address):
@@ -134,7 +134,7 @@ class Membership:
         if not prox:
             return
         peer = prox[core.rng.randrange(len(prox))]
-        for name, address in await self.peers.find(peer, core.name) or []:
+        for name, address in await self.protocol.find(peer, core.name) or []:
             if core.routing.wants(name):
                 await self.links.connect_peer(name, address)
 

@@ -54,11 +54,11 @@ class Vault(VaultCore):
         self._cancel = trio.CancelScope()
         self._heard_floor = 0.0
         self.links = Links(self, self._on_frame, self._on_vault_linked, self._on_link_closed)
-        self.peers = PeerProtocol(self, self.links, self._on_message)
-        self.membership = Membership(self, self.links, self.peers)
+        self.peer_protocol = PeerProtocol(self, self.links, self._on_message)
+        self.membership = Membership(self, self.links, self.peer_protocol)
         self.delivery = LocalDelivery(self)
         self.router = Router(self, self.links, self.delivery.deliver)
-        self.lookups = GroupLookups(self, self.peers.find)
+        self.lookups = GroupLookups(self, self.peer_protocol.find)
         self.group_views = self.lookups.views
         """What lookups found of distant groups (membership is decided by it)."""
         self.cache = self.router.cache
@@ -101,7 +101,7 @@ class Vault(VaultCore):
 
     async def find(self, peer: Name, target: Name) -> list[tuple[Name, str]] | None:
         """Ask `peer` for the vaults it knows closest to `target` (None: it did not answer)."""
-        return await self.peers.find(peer, target)
+        return await self.peer_protocol.find(peer, target)
 
     async def lookup(self, target: Name) -> bool:
         """Iterative Kademlia lookup of `target`; True if any vault answered."""
@@ -150,7 +150,7 @@ class Vault(VaultCore):
 
     def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
         """A frame read off `conn`: the peer protocol reads it."""
-        self.peers.on_frame(conn, frame)
+        self.peer_protocol.on_frame(conn, frame)
 
     def _on_message(self, conn: Connection, msg: Message, final: bool) -> None:
         """A message frame: the router checks and routes it."""
@@ -162,7 +162,7 @@ class Vault(VaultCore):
 
     def _on_link_closed(self, conn: Connection, last: bool) -> None:
         """A connection closed; its peer's last one means the client left or the peer is lost."""
-        self.peers.forget(conn)
+        self.peer_protocol.forget(conn)
         if not last:
             return
         if conn.role == "client":
@@ -189,7 +189,7 @@ class Vault(VaultCore):
                 if now - max(heard, self._heard_floor) > self.timing.liveness_timeout:
                     self.membership.lose_peer(peer, "liveness timeout")
                 elif now - heard > self.timing.keepalive:
-                    self.peers.ping(peer)
+                    self.peer_protocol.ping(peer)
             for peer, conns in list(self.links.vaults.items()):
                 if peer not in self.routing and self.routing.wants(peer) and conns:
                     self.membership.consider_peer(peer, conns[0].peer_address)
