@@ -36,7 +36,7 @@ from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.allocator import limit_fragmentation
 from vaultnet.runtime.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
-from vaultnet.runtime.vault import SEEN_WINDOW
+from vaultnet.runtime.router import SEEN_WINDOW
 from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name
 

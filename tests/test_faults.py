@@ -8,6 +8,7 @@ import pytest
 from tests.data.helpers import copies_placed, holders
 from vaultnet import Testnet, TestnetError
 from vaultnet.runtime import events as ev
+from vaultnet.runtime.inspection import host_of
 from vaultnet.storage.store import CopyKind, copy_name
 
 
@@ -30,7 +31,7 @@ async def test_lose_corrupt_silent_and_heal(autojump_clock) -> None:
         net.fault(loser, "lose")
         assert not net.vault(loser).stored()
         net.fault(corrupter, "corrupt")
-        host = net.vault(corrupter).host
+        host = host_of(net.vault(corrupter))
         assert host is not None and primary in host.chunks.verify()
         silent = net.fault(net.vaults[0].name, "silent")
         assert silent.silent

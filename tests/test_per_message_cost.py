@@ -121,6 +121,7 @@ async def test_a_batch_commits_before_anything_it_answers_is_sent(tmp_path: Path
     identity = Identity.generate()
     vault = Vault(identity, TcpEndpoint(identity), ev.EventBus())
     host = PersonaHost(vault, tmp_path)
+    vault.attach(host)
     accounts = RecordStore(host.db, "maid_accounts")
 
     def handle(msg: Message, ctx: object) -> Outbox:
@@ -142,9 +143,9 @@ async def test_a_batch_commits_before_anything_it_answers_is_sent(tmp_path: Path
     host.maid_manager.handle = handle  # type: ignore[method-assign]
     vault.send = send  # type: ignore[method-assign]
     messages = [request(1, "put"), request(2, "refused"), request(3, "put")]
-    with vault.batch():
+    with host.batch():
         for msg in messages:
-            vault._dispatch_local(msg)
+            vault.delivery.dispatch(msg)
         assert sent == []
     on_disk = sorted([messages[0].msg_id, messages[2].msg_id])
     assert sent == [(messages[0].msg_id, on_disk), (messages[2].msg_id, on_disk)]

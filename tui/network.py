@@ -15,8 +15,7 @@ from vaultnet.control.operations import MpidState, Operator, Received
 from vaultnet.control.reading import NetworkReading, Query, read_network
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.runtime import events as ev
-from vaultnet.runtime.host import DEFAULT_CAPACITY
-from vaultnet.runtime.testnet import Testnet
+from vaultnet.runtime.testnet import DEFAULT_CAPACITY, Testnet
 from vaultnet.xor import Name
 
 EVENT_BUFFER = 200_000

@@ -11,6 +11,7 @@ from vaultnet.messages import Persona
 from vaultnet.personas.base import PayloadStash
 from vaultnet.runtime import events as ev
 from vaultnet.runtime import invariants
+from vaultnet.runtime.inspection import host_of
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.testing.churn_scenario import run_churn
 
@@ -72,7 +73,7 @@ async def test_copy_whose_holders_all_died_comes_back_from_a_sibling(autojump_cl
                   for h in net.holders(chunk)[kind].stored}
         assert not set(doomed) & others, "seed must give the backup holders of their own"
         for vault in net.vaults:
-            vault.host.data_manager.stash = PayloadStash()  # type: ignore[union-attr]
+            host_of(vault).data_manager.stash = PayloadStash()
         events = net.events()
         for name in doomed:
             await net.kill_vault(name)

@@ -21,8 +21,9 @@ from tests.test_cli import one_error_line
 from tests.test_ctl import ctl, vault_rows
 from vaultnet import Testnet
 from vaultnet.runtime import events as ev
+from vaultnet.runtime.membership import REJOIN_BACKOFF_MAX, REJOINING
 from vaultnet.runtime.testnet import TestnetError
-from vaultnet.runtime.vault import REJOIN_BACKOFF_MAX, REJOINING, closest_of
+from vaultnet.runtime.vault import closest_of
 from vaultnet.xor import Name
 
 HEAL_BOUND = 30.0

@@ -11,7 +11,7 @@ from vaultnet import Testnet
 from vaultnet.personas.integrity import CHECK_TIMEOUT, PERIODIC_BATCH, PERIODIC_INTERVAL
 from vaultnet.personas.pmid_manager import RANK_FLOOR
 from vaultnet.runtime import events as ev
-from vaultnet.runtime.inspection import stored_index
+from vaultnet.runtime.inspection import host_of, stored_index
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import Name
 
@@ -90,8 +90,7 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
         copies = [copy_name(c, kind) for c in chunks for kind in CopyKind]
         leads = Counter(net.true_close_group(copy)[0] for copy in copies)
         liar = next(v for v in net.vaults if v.name == leads.most_common(1)[0][0])
-        assert liar.host is not None
-        lying = liar.host.data_manager
+        lying = host_of(liar).data_manager
         accused: list[tuple[Name, Name]] = []
 
         def accuse_every_holder(copy, content, ctx, out):  # type: ignore[no-untyped-def]
@@ -107,8 +106,8 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
         lying.content_verified = accuse_every_holder  # type: ignore[method-assign]
         votes: list[Name] = []
         for vault in net.vaults:
-            if vault is not liar and vault.host is not None:
-                manager = vault.host.data_manager
+            if vault is not liar:
+                manager = host_of(vault).data_manager
                 manager.propose = _recording(manager.propose, vault.name, votes)  # type: ignore[method-assign]
         answers: set[tuple[Name, Name]] = set()  # (member that heard it, holder)
         net.bus.add_sink(lambda e: answers.add((e.vault, e.src_name))
@@ -116,11 +115,11 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
                          and e.action == "challenge_response" else None)
 
         def members_checked() -> bool:
-            others = [v for v in net.vaults if v is not liar and v.host is not None]
+            others = [v for v in net.vaults if v is not liar]
             return bool(accused) and all(
                 len({m for m, h in answers if h == holder and m != liar.name}) >= 2
                 for _, holder in accused) and not any(
-                copy in v.host.data_manager._checks for v in others  # type: ignore[union-attr]
+                copy in host_of(v).data_manager._checks for v in others
                 for copy, _ in accused)
 
         for copy in copies:

@@ -7,6 +7,7 @@ from vaultnet import Testnet
 from vaultnet.client.maid import PutFailure
 from vaultnet.personas import base
 from vaultnet.runtime import events as ev
+from vaultnet.runtime.inspection import host_of
 from vaultnet.storage.store import CopyKind, copy_name
 
 
@@ -19,11 +20,9 @@ async def test_get_falls_back_to_backup_when_primary_holders_lost_it(autojump_cl
         primary = copy_name(name, CopyKind.PRIMARY)
         for vault in net.vaults:
             if vault.name in holders(net, primary):
-                assert vault.host is not None
-                vault.host.chunks.delete(primary)  # silent loss on every Primary holder
+                host_of(vault).chunks.delete(primary)  # silent loss on every Primary holder
         for vault in net.vaults:  # no cached Primary content may answer for them
-            assert vault.host is not None
-            vault.host.data_manager.stash = base.PayloadStash()
+            host_of(vault).data_manager.stash = base.PayloadStash()
         seen: list[ev.Event] = []
         net.bus.add_sink(seen.append)
         fresh = await net.client()
@@ -52,8 +51,7 @@ async def test_lying_pmid_node_is_corrected_and_loses_rank(autojump_clock) -> No
     capacity = 30_000
     async with Testnet(vaults=8, transport="sim", seed=11, capacity=capacity) as net:
         for vault in net.vaults:
-            assert vault.host is not None
-            vault.host.pmid_node.lying = True
+            host_of(vault).pmid_node.lying = True
         notes: list[ev.PersonaEvent] = []
         net.bus.add_sink(lambda e: notes.append(e) if isinstance(e, ev.PersonaEvent) else None)
         client = await net.client()

@@ -14,7 +14,8 @@ from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas import base
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import CACHE_TTL
-from vaultnet.runtime.vault import SEEN_WINDOW
+from vaultnet.runtime.inspection import host_of
+from vaultnet.runtime.router import SEEN_WINDOW
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.transport.clock import network_time
 from vaultnet.xor import name_of
@@ -59,7 +60,7 @@ async def test_200_chunks_round_trip_on_tcp() -> None:
                                        for k in CopyKind), PLACED_WITHIN,
                            "every copy's DataManagers hold the same record", every=0.5)
         members = [v for v in net.vaults if v.name in net.true_close_group(client.name)]
-        accounts = {bytes(v.host.maid_manager.accounts.digest()) for v in members}  # type: ignore[union-attr]
+        accounts = {bytes(host_of(v).maid_manager.accounts.digest()) for v in members}
         assert len(accounts) == 1
         assert net.account(client.name).used == sum(len(d) for d in datas)
 
@@ -91,7 +92,7 @@ async def test_duplicate_put_subscribes_and_deletes_count_down(autojump_clock) -
             await client.get(name)
         assert not await client.delete(name)  # no longer in the account: changes nothing
         for vault in net.vaults:
-            account = vault.host.pmid_manager.accounts.get  # type: ignore[union-attr]
+            account = host_of(vault).pmid_manager.accounts.get
             for node in holder_names:
                 record = account(node)
                 assert record is None or record["stored"] == 0
@@ -235,11 +236,11 @@ async def test_put_unique_refused_for_existing_data_and_nothing_charged(autojump
         primary = copy_name(name, CopyKind.PRIMARY)
 
         def subscribers() -> set[int]:
-            return {v.host.data_manager.records.get(primary)["subscribers"]  # type: ignore[union-attr,index]
+            return {host_of(v).data_manager.records.get(primary)["subscribers"]  # type: ignore[index]
                     for v in net.vaults if v.name in net.true_close_group(primary)}
 
         def used(client_name: bytes) -> set[int]:
-            return {v.host.maid_manager.account(client_name)["used"]  # type: ignore[union-attr]
+            return {host_of(v).maid_manager.account(client_name)["used"]
                     for v in net.vaults if v.name in net.true_close_group(client_name)}
 
         for client in (other, owner):

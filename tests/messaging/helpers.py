@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vaultnet import Testnet
+from vaultnet.runtime.inspection import host_of
 from vaultnet.xor import Name
 
 
@@ -14,4 +15,4 @@ def group_holds(net: Testnet, mpid: Name, bodies: list[bytes]) -> bool:
 
 
 def outboxes_empty(net: Testnet) -> bool:
-    return all(len(v.host.mpid_manager.outbox) == 0 for v in net.vaults)  # type: ignore[union-attr]
+    return all(len(host_of(v).mpid_manager.outbox) == 0 for v in net.vaults)

@@ -10,6 +10,7 @@ from vaultnet import Testnet
 from vaultnet.client.maid import ClientError
 from vaultnet.client.mpid import Blocked, InboxFull, MpidMessage
 from vaultnet.runtime import events as ev
+from vaultnet.runtime.inspection import host_of
 
 
 async def test_non_listed_and_whitelisted_delivery(autojump_clock) -> None:
@@ -72,7 +73,7 @@ async def test_offline_hold_and_delivery_on_return(autojump_clock) -> None:
 async def test_full_inbox_refuses_until_read(autojump_clock) -> None:
     async with Testnet(vaults=16, transport="sim", seed=14) as net:
         for vault in net.vaults:
-            vault.host.mpid_manager.inbox_limit = 2  # type: ignore[union-attr]
+            host_of(vault).mpid_manager.inbox_limit = 2
         alice, bob = await net.mpid_client(), await net.mpid_client()
         identity = bob.identity
         await bob.aclose()
@@ -111,7 +112,7 @@ async def test_messaging_on_tcp() -> None:
 def managers_see_offline(net: Testnet, mpid: bytes) -> bool:
     """Every member of the MPID's manager group records it offline (no relay to push to)."""
     group = set(net.true_close_group(mpid))
-    return all(v.host.mpid_manager.account(mpid)["relay"] is None  # type: ignore[union-attr]
+    return all(host_of(v).mpid_manager.account(mpid)["relay"] is None
                for v in net.vaults if v.name in group)
 
 

@@ -10,11 +10,12 @@ import trio
 from tests.messaging.helpers import group_holds
 from vaultnet import Testnet
 from vaultnet.client.mpid import Blocked
+from vaultnet.runtime.inspection import host_of
 
 
 def lists_agree(net: Testnet, mpid: bytes, white: list[bytes], black: list[bytes]) -> bool:
     group = set(net.true_close_group(mpid))
-    accounts = [v.host.mpid_manager.account(mpid) for v in net.vaults  # type: ignore[union-attr]
+    accounts = [host_of(v).mpid_manager.account(mpid) for v in net.vaults
                 if v.name in group]
     return all(a["whitelist"] == white and a["blacklist"] == black for a in accounts)
 

@@ -21,13 +21,10 @@ from vaultnet.group.firewall import CLOCK_SKEW, REQUEST_WINDOW
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.runtime import events as ev
-from vaultnet.runtime.vault import (
-    MAX_CONNECTIONS_PER_PEER,
-    NEIGHBOUR_PEERS,
-    NEIGHBOUR_UNPROVEN,
-    Timing,
-    Vault,
-)
+from vaultnet.runtime.core import Timing
+from vaultnet.runtime.links import MAX_CONNECTIONS_PER_PEER
+from vaultnet.runtime.peer_protocol import NEIGHBOUR_PEERS, NEIGHBOUR_UNPROVEN
+from vaultnet.runtime.vault import Vault
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.transport.base import Connection, ConnectionClosed
 from vaultnet.transport.clock import network_time
@@ -338,7 +335,7 @@ async def test_neighbour_gossip_only_from_vaults_and_bounded() -> None:
             conn.send({"t": "find", "id": 1, "target": vault.name})
             await wait_until(lambda: any(f.get("t") == "found" for f in received),
                              "every frame before the find was handled")
-            await wait_until(lambda: accepts[0] > 0 and not vault._connecting,
+            await wait_until(lambda: accepts[0] > 0 and not vault.links.connecting,
                              "the vault tried the gossiped peers it wanted")
             assert accepts[0] <= NEIGHBOUR_UNPROVEN
             assert not conn.closed

@@ -69,7 +69,8 @@ def rejections(net: Testnet) -> list[ev.FrameRejected]:
 def registered_from(vault: Vault, sockname: tuple[str, int]) -> list[Connection]:
     """The connections `vault` has registered whose socket's far end is `sockname`."""
     found = []
-    conns = [c for group in vault._conns.values() for c in group] + list(vault._clients.values())
+    conns = ([c for group in vault.links.vaults.values() for c in group]
+             + list(vault.links.clients.values()))
     for conn in conns:
         sock = conn.stream._stream.socket  # type: ignore[attr-defined]
         with contextlib.suppress(OSError):
@@ -240,7 +241,7 @@ async def test_altered_stream_closes_only_that_connection(attack: str) -> None:
             await conn.receive()
         assert [r.reason for r in rejected if r.peer == me.name.hex()[:16]] == [
             "frame failed authentication (altered, injected, replayed or out of order)"]
-        await net.wait_for(lambda: me.name not in target._clients, 10, "connection forgotten")
+        await net.wait_for(lambda: me.name not in target.links.clients, 10, "connection forgotten")
         bystander.send({"t": "ping"})
         assert (await bystander.receive())["t"] == "pong"
         assert target.running
@@ -266,7 +267,7 @@ async def test_vault_without_the_network_key_is_refused_on_both_sides() -> None:
             while outsider.last_refusal is None:
                 await trio.sleep(0.01)
         assert str(outsider.last_refusal) == "network key does not match"
-        assert all(i.name not in v.routing and i.name not in v._conns
+        assert all(i.name not in v.routing and i.name not in v.links.vaults
                    for i in outsiders for v in net.vaults)
         # the network key admits: the same outsider identity with it is a vault peer
         insider = await TcpEndpoint(outsiders[0], network_key=net.network_key).connect(

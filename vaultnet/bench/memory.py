@@ -26,6 +26,7 @@ import trio
 
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.vault import Vault
+from vaultnet.runtime.vault_state import bounded_tables
 
 STATUS = Path("/proc/self/status")
 TABLES = ("seen", "accumulator", "firewall", "sync", "stash", "stash_kib", "waiting",
@@ -65,21 +66,8 @@ def table_sizes(vaults: Iterable[Vault]) -> dict[str, int]:
     """Entries in each bounded per-vault table, summed over `vaults` (stash also in KiB)."""
     sizes = dict.fromkeys(TABLES, 0)
     for vault in vaults:
-        sizes["seen"] += len(vault._seen)
-        sizes["cache"] += len(vault.cache)
-        if vault.host is None:
-            continue
-        personas = list(vault.host.personas.values())
-        stores = {id(p.stash.store): p.stash.store for p in personas}
-        sizes["stash"] += sum(len(s) for s in stores.values())
-        sizes["stash_kib"] += sum(s.bytes for s in stores.values()) // 1024
-        for persona in personas:
-            sizes["accumulator"] += len(persona.accumulator)
-            sizes["firewall"] += len(persona.firewall)
-            if persona.sync is not None:
-                sizes["sync"] += len(persona.sync) + persona.sync.done_entries()
-            sizes["waiting"] += persona.waiting_payloads()
-            sizes["transfers"] += persona.pending_transfers()
+        for table, size in bounded_tables(vault).items():
+            sizes[table] += size
     return sizes
 
 

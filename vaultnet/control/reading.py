@@ -22,6 +22,7 @@ from vaultnet.personas.version_manager import tree_of_record
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.vault import Vault
+from vaultnet.runtime.vault_state import holds_message, pmid_accounts, version_record
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
@@ -202,9 +203,8 @@ def _accounts(live: list[Vault]) -> dict[Name, dict[str, Any]]:
     one; members agree through sync)."""
     accounts: dict[Name, dict[str, Any]] = {}
     for vault in live:
-        if vault.host is not None:
-            for node, account in vault.host.pmid_manager.accounts.items():
-                accounts.setdefault(node, account)
+        for node, account in pmid_accounts(vault):
+            accounts.setdefault(node, account)
     return accounts
 
 
@@ -212,10 +212,9 @@ def _tree(net: Testnet, live: list[Vault], key: Name) -> VersionedState:
     """The tree at `key` as every live vault holds it; its group's majority is shown."""
     records: dict[Name, dict[str, Any]] = {}
     for vault in live:
-        if vault.host is not None:
-            record = vault.host.version_manager.trees.get(key)
-            if record is not None:
-                records[vault.name] = record
+        record = version_record(vault, key)
+        if record is not None:
+            records[vault.name] = record
     group = net.true_close_group(key)
     encoded = {name: base.canonical(record) for name, record in records.items()}
     votes = Counter(encoded[name] for name in group if name in encoded)
@@ -250,5 +249,4 @@ def _parsed_tree(record: dict[str, Any]) -> StructuredDataVersions | None:
 
 def _holding(live: list[Vault], key: bytes) -> tuple[Name, ...]:
     """The MpidManagers holding the message at `key` in their inbox."""
-    return tuple(sorted(v.name for v in live
-                        if v.host is not None and v.host.mpid_manager.inbox.get(key) is not None))
+    return tuple(sorted(v.name for v in live if holds_message(v, key)))

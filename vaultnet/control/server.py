@@ -173,7 +173,6 @@ ARGUMENTS: dict[str, tuple[Argument, ...]] = {
 }
 """Each command and its arguments: text for `vaultnet ctl`'s commands, typed values for the
 attached dashboard's."""
-COMMANDS = tuple(ARGUMENTS)
 WITH_CONTENT = frozenset({"put", "put_version"})
 """Commands followed by a content frame."""
 FIELDS = frozenset({"token", "command", "args"})
@@ -298,7 +297,7 @@ class Controller:
             raise RequestError("malformed", "the command must be a string")
         if command not in ARGUMENTS:
             raise RequestError("command", f"unknown command {command[:32]!r} (commands: "
-                                          f"{', '.join(COMMANDS)})")
+                                          f"{', '.join(ARGUMENTS)})")
         if not isinstance(args, list):
             raise RequestError("malformed", "arguments must be a list of strings (or of the "
                                             "typed values a command takes)")

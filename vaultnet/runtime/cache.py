@@ -1,6 +1,7 @@
 """The relay cache: a bounded FIFO of chunk copies that passed through this vault (docs/origins.md,
-"Opportunistic Caching"). Content is self-validating, so answering from it is safe: the client
-checks every answer against the name it asked for.
+"Opportunistic Caching"), and the answers a vault gives from it to Gets passing by
+(`cached_answer`). Content is self-validating, so answering from it is safe: the client checks
+every answer against the name it asked for.
 
 Entries also expire after `CACHE_TTL` seconds: a deleted chunk can still be served from a cache
 for that long, and no longer (deletes do not travel the paths Gets took).
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.storage.store import CopyKind, chunk_name_of
-from vaultnet.xor import name_of
+from vaultnet.xor import Name, name_of
 
 CACHE_ENTRIES = 100
 CACHE_BYTES = 8 * 1024 * 1024
@@ -39,6 +41,7 @@ class RelayCache:
         self._max_bytes = max_bytes
 
     def offer(self, copy: bytes, data: bytes, now: float) -> None:
+        """Keep `data` as copy `copy`, if it is that copy's content and fits."""
         if copy in self._items or len(data) > self._max_bytes or not matches(copy, data):
             return
         self._items[copy] = (now, data)
@@ -57,15 +60,37 @@ class RelayCache:
         self._bytes -= len(old)
 
     def get(self, copy: bytes, now: float) -> bytes | None:
+        """The content of `copy` if held and fresh (counted as a hit)."""
         entry = self._items.get(copy)
         if entry is None or entry[0] < now - CACHE_TTL:
             return None
         return entry[1]
 
     def __len__(self) -> int:
+        """Entries held."""
         return len(self._items)
 
     @property
     def bytes(self) -> int:
         """Content bytes held (what CACHE_BYTES bounds)."""
         return self._bytes
+
+
+def cached_answer(cache: RelayCache, msg: Message, own: Name, now: float) -> Message | None:
+    """Opportunistic caching for a message passing through: keep the content a `get_response`
+    carries, and answer a `get` for a copy we hold with our own `get_response` (None: route
+    `msg` on as usual)."""
+    if msg.action == "get_response" and msg.payload:
+        copy = msg.body.get("copy")
+        if isinstance(copy, bytes):
+            cache.offer(copy, msg.payload, now)
+        return None
+    if msg.action != "get" or msg.dst.persona is not Persona.DATA_MANAGER:
+        return None
+    data = cache.get(msg.dst.name, now)
+    if data is None:
+        return None
+    return Message(src=Authority(own, Persona.ROUTING), dst=msg.src, action="get_response",
+                   msg_id=derived_id("get_response", msg.msg_id), trace_id=msg.trace_id,
+                   body={"copy": msg.dst.name, "ok": True, "reason": "cached"}, sender=own,
+                   payload=data)

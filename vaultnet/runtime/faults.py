@@ -17,12 +17,16 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
+from vaultnet.runtime.vault_state import personas_of
+
 if TYPE_CHECKING:
     from vaultnet.runtime.vault import Vault
     from vaultnet.transport.sim import SimNetwork
 
 
 class Fault(enum.StrEnum):
+    """The ways a vault can be made to misbehave (see the module docstring)."""
+
     LIE = "lie"
     LOSE = "lose"
     CORRUPT = "corrupt"
@@ -36,6 +40,7 @@ class FaultError(Exception):
 
 
 def parse_fault(text: str) -> Fault:
+    """The fault named by `text` (any case); FaultError naming the choices if none."""
     try:
         return Fault(text.strip().lower())
     except ValueError:
@@ -46,7 +51,7 @@ def parse_fault(text: str) -> Fault:
 def apply_fault(vault: Vault, fault: Fault, others: list[Vault],
                 sim: SimNetwork | None) -> None:
     """Make `vault` misbehave as `fault` says. `others` are the rest of the live vaults."""
-    host = vault.host
+    host = personas_of(vault)
     if host is None:
         raise FaultError("this vault has no personas to fault")
     node = host.pmid_node

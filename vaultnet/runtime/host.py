@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.personas.version_manager import VersionManager
 from vaultnet.routing import ChurnChange, Parameters
 from vaultnet.runtime import events as ev
+from vaultnet.runtime.application import StoredCopy
 from vaultnet.storage.store import ChunkStore, Database, RecordStore
 from vaultnet.transport.clock import network_time
 from vaultnet.xor import NAME_SIZE, Name, closest, distance
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
     from vaultnet.runtime.vault import Vault
 
 DEFAULT_CAPACITY = 1 << 30
+"""Bytes a vault's chunk store may hold unless the testnet says otherwise."""
 DB_FILE = "vault.db"
+"""The sqlite database in each vault's data directory."""
 
 
 class VaultContext:
@@ -41,18 +44,23 @@ class VaultContext:
         self.params: Parameters = vault.params
 
     def now(self) -> float:
+        """The vault's clock."""
         return self._vault.now()
 
     def close_group(self, name: Name) -> list[Name]:
+        """The close group of `name` by this vault's routing table."""
         return self._vault.routing.close_group(name)
 
     def is_responsible(self, name: Name) -> bool:
+        """Whether this vault is in the close group of `name`."""
         return self._vault.routing.is_responsible(name)
 
     def is_live(self, name: Name) -> bool:
+        """Whether `name` is this vault or a peer in its table."""
         return name == self.own or name in self._vault.routing
 
     def network_time(self) -> float:
+        """The wall clock the network agrees on (for request windows)."""
         return network_time()
 
     def could_be_member(self, sender: Name, group: Name) -> bool:
@@ -81,11 +89,13 @@ class VaultContext:
         return sender not in vault.routing or vault.view_may_be_incomplete(group)
 
     def nonce(self) -> bytes:
+        """A fresh nonce (seeded on a reproducible transport)."""
         vault = self._vault
         return (vault.rng.randbytes(NONCE_SIZE) if vault.endpoint.reproducible
                 else secrets.token_bytes(NONCE_SIZE))
 
     def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
+        """The `k` live vaults (us included) closest to `target`, but `exclude`."""
         names = [p for p in self._vault.routing.peers if p not in exclude]
         if self.own not in exclude:
             names.append(self.own)
@@ -106,7 +116,8 @@ def claimed_group(msg: Message) -> Name | None:
 
 
 class PersonaHost:
-    """All personas of one vault over one sqlite database in its data directory."""
+    """All personas of one vault over one sqlite database in its data directory: the
+    `Application` a testnet vault runs (`Vault.attach`)."""
 
     def __init__(self, vault: Vault, directory: Path, capacity: int = DEFAULT_CAPACITY) -> None:
         self.vault = vault
@@ -137,32 +148,28 @@ class PersonaHost:
             # the DataManagers (PmidNode.tick).
             persona.restarted()
             persona.attach(vault.name)
-            vault.handlers[persona.persona] = self._handler(persona)
-        vault.batch = self.batch
-        vault.churn_handlers.append(self.on_churn)
-        vault.tick_handlers.append(self.tick)
-        vault.host = self
 
-    def _handler(self, persona: GroupPersona) -> Callable[[Message], None]:
-        def decide(msg: Message) -> None:
-            if self._batched is not None:
-                with self.db.savepoint():
-                    out = persona.handle(msg, self.ctx)
-                self._batched.append((out, persona.persona))
-                return
-            with self.db.transaction():
-                out = persona.handle(msg, self.ctx)
-            self.deliver(out, persona.persona)
+    def handle(self, persona: Persona, msg: Message) -> None:
+        """Hand `msg` to `persona`; first look its sender's group up if membership of it is
+        not known well enough to decide."""
+        group = claimed_group(msg)
+        if group is not None and self.ctx.unsure(msg.sender, group):
+            self.vault.hold_for_group(group, distance(group, msg.sender), msg,
+                                      functools.partial(self._decide, persona, msg))
+            return
+        self._decide(persona, msg)
 
-        def handle(msg: Message) -> None:
-            group = claimed_group(msg)
-            if group is not None and self.ctx.unsure(msg.sender, group):
-                self.vault.hold_for_group(group, distance(group, msg.sender), msg,
-                                          functools.partial(decide, msg))
-                return
-            decide(msg)
-
-        return handle
+    def _decide(self, persona: Persona, msg: Message) -> None:
+        """Run the persona's handler in a transaction (a savepoint inside an open batch)."""
+        handler = self.personas[persona]
+        if self._batched is not None:
+            with self.db.savepoint():
+                out = handler.handle(msg, self.ctx)
+            self._batched.append((out, persona))
+            return
+        with self.db.transaction():
+            out = handler.handle(msg, self.ctx)
+        self.deliver(out, persona)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -180,6 +187,7 @@ class PersonaHost:
             self.deliver(out, persona)
 
     def deliver(self, out: Outbox, persona: Persona | None = None) -> None:
+        """Emit an outbox's notes as events and send its messages."""
         now = self.vault.now()
         for note in out.notes:
             detail = dict(note.detail)
@@ -190,6 +198,7 @@ class PersonaHost:
             self.vault.send(msg)
 
     def on_churn(self, change: ChurnChange) -> None:
+        """Every persona re-replicates and hands records over for a close-group change."""
         out = Outbox()
         with self.db.transaction():
             for persona in self.personas.values():
@@ -198,6 +207,7 @@ class PersonaHost:
         self.deliver(out)
 
     def tick(self) -> None:
+        """The maintenance tick: resends, record transfers, DataManager and PmidNode checks."""
         with self.db.transaction():
             out = Outbox()
             for persona in self.personas.values():
@@ -207,5 +217,10 @@ class PersonaHost:
             out.extend(self.pmid_node.tick(self.ctx))
         self.deliver(out)
 
+    def stored(self) -> list[StoredCopy]:
+        """The chunk copies the PmidNode's store holds."""
+        return [(c.copy_name, c.kind.value, c.size) for c in self.chunks.entries()]
+
     def close(self) -> None:
+        """Close the database (the vault has stopped)."""
         self.db.close()

@@ -28,6 +28,7 @@ from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.pmid_manager import rank as account_rank
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
+from vaultnet.runtime.vault_state import personas_of
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.xor import NAME_SIZE, Name, name_of
@@ -290,9 +291,10 @@ def optional(convert: Callable[[Any], T], raw: Any | None) -> T | None:
 
 def host_of(vault: Vault) -> PersonaHost:
     """The personas of a live testnet vault (every one has them from its start)."""
-    if vault.host is None:
+    host = personas_of(vault)
+    if host is None:
         raise ValueError(f"vault {vault.name.hex()[:16]} runs no personas")
-    return vault.host
+    return host
 
 
 def group_views(net: Population, key: bytes,
@@ -438,4 +440,4 @@ def inbox(net: Population, mpid: Name) -> Inbox:
 def held_messages(vault: Vault) -> int:
     """Messages `vault` holds until a lookup of their sender's group finishes
     (`Vault.hold_for_group`): a test waits for 0 before judging what was delivered."""
-    return vault._held_count
+    return vault.held_messages()

@@ -23,9 +23,11 @@ from vaultnet.identity import KEY_FILE, Identity, write_secret
 from vaultnet.routing import Parameters
 from vaultnet.runtime import events as ev
 from vaultnet.runtime import inspection, invariants
+from vaultnet.runtime.core import Timing
 from vaultnet.runtime.faults import Fault, FaultError, apply_fault, parse_fault
-from vaultnet.runtime.host import DEFAULT_CAPACITY, PersonaHost
-from vaultnet.runtime.vault import Timing, Vault, closest_of
+from vaultnet.runtime.host import DEFAULT_CAPACITY as DEFAULT_CAPACITY  # the public default
+from vaultnet.runtime.host import PersonaHost
+from vaultnet.runtime.vault import Vault, closest_of
 from vaultnet.transport.base import Endpoint
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 from vaultnet.transport.sim import SimConfig, SimNetwork, deterministic_scheduling
@@ -205,7 +207,7 @@ class Testnet:
         vault = Vault(identity, self._endpoint(identity), self.bus, self.params, self.timing,
                       bootstrap=bootstrap, rng=random.Random(identity.name))
         self._dirs[vault.name] = directory
-        PersonaHost(vault, directory, self.capacity)
+        vault.attach(PersonaHost(vault, directory, self.capacity))
         await self._nursery.start(vault.run)
         self.vaults.append(vault)
         return vault

@@ -1,0 +1,200 @@
+"""A vault's connections: accepting and dialling them within their limits, reading each one's
+frames until it closes or goes idle, and queueing frames on the right one."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from vaultnet import wire
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.core import VaultCore
+from vaultnet.transport.base import Connection, ConnectionClosed, TransportError
+from vaultnet.wire import FrameError
+from vaultnet.xor import Name
+
+MAX_PENDING_CONNECTS = 32
+"""Outgoing connection attempts at once; past this `connect_peer` declines."""
+MAX_CONNECTIONS_PER_PEER = 4
+"""Connections one identity may hold to a vault at once (a vault peer needs one or two, a
+client one): more from the same key are refused, so one key cannot fill the listener."""
+MAX_CLIENT_CONNECTIONS = 256
+"""Client connections a vault serves at once; below the TCP listener's limit so that vault
+links always find room."""
+
+FrameHandler = Callable[[Connection, dict[str, Any]], None]
+"""Called with every frame a connection brings in (unless the vault is silent)."""
+VaultLinked = Callable[[Name, str], None]
+"""Called when a vault peer's connection is admitted, with its valid listening address."""
+LinkClosed = Callable[[Connection, bool], None]
+"""Called when a connection is forgotten; True if it was the peer's last one."""
+
+
+class Links:
+    """The open connections of one vault, to vault peers and to clients, by peer name."""
+
+    def __init__(self, core: VaultCore, on_frame: FrameHandler, on_vault: VaultLinked,
+                 on_closed: LinkClosed) -> None:
+        self.core = core
+        self.vaults: dict[Name, list[Connection]] = {}
+        self.clients: dict[Name, list[Connection]] = {}
+        self.connecting: set[Name] = set()
+        """Vaults we are dialling now (bounded by MAX_PENDING_CONNECTS)."""
+        self._on_frame = on_frame
+        self._on_vault = on_vault
+        self._on_closed = on_closed
+
+    def count(self) -> int:
+        """Connections open now, to vaults and clients."""
+        return (sum(len(c) for c in self.vaults.values())
+                + sum(len(c) for c in self.clients.values()))
+
+    def register(self, conn: Connection) -> bool:
+        """Admit a handshaken connection within the budgets; False (and an event) if refused."""
+        core = self.core
+        held = len(self.vaults.get(conn.peer, [])) + len(self.clients.get(conn.peer, []))
+        reason = ""
+        if held >= MAX_CONNECTIONS_PER_PEER:
+            reason = f"connection refused: {held} already open from this identity"
+        elif conn.role == "client" and (sum(len(c) for c in self.clients.values())
+                                        >= MAX_CLIENT_CONNECTIONS):
+            reason = "connection refused: client connections full"
+        if reason:
+            core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16], reason))
+            conn.close()
+            return False
+        if conn.role == "client":
+            self.clients.setdefault(conn.peer, []).append(conn)
+        else:
+            self.vaults.setdefault(conn.peer, []).append(conn)
+            if self.valid_address(conn.peer_address):
+                self._on_vault(conn.peer, conn.peer_address)
+        return True
+
+    def valid_address(self, address: str) -> bool:
+        """Whether `address` is one a vault of this testnet could listen on: `sim:N` on the
+        simulator, else `host:port` on a loopback address or our own listen host."""
+        own = self.core.address
+        if own.startswith("sim:"):
+            return address.startswith("sim:") and address[4:].isdigit()
+        host, sep, port = address.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            return False
+        if host == own.rpartition(":")[0]:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    async def serve_inbound(self, conn: Connection) -> None:
+        """The listener's handler: admit an accepted connection and serve it."""
+        if self.register(conn):
+            await self.serve(conn)
+
+    def adopt(self, conn: Connection) -> None:
+        """Take over an outbound connection we opened."""
+        nursery = self.core.nursery
+        assert nursery is not None
+        if self.register(conn):
+            nursery.start_soon(self.serve, conn)
+        else:
+            nursery.start_soon(conn.aclose)
+
+    async def serve(self, conn: Connection) -> None:
+        """Handle one registered connection until it closes."""
+        core = self.core
+        idle_timeout = core.timing.idle_timeout
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(conn.run_writer)
+                try:
+                    while not conn.closed:
+                        with trio.move_on_at(conn.last_active + idle_timeout) as idle:
+                            frame = await conn.receive()
+                        if idle.cancelled_caught:
+                            if conn.last_active + idle_timeout > core.now():
+                                continue  # we sent on it meanwhile (same sum as the deadline)
+                            core.emit(ev.FrameRejected(
+                                core.now(), core.name, conn.peer.hex()[:16],
+                                f"connection closed: silent for {idle_timeout:g} s"))
+                            break
+                        # Then every frame that read brought in, with no checkpoint between.
+                        next_frame: dict[str, Any] | None = frame
+                        while next_frame is not None and not conn.closed:
+                            core.frames_in += 1
+                            if not core.silent:
+                                self._on_frame(conn, next_frame)
+                            next_frame = conn.receive_ready()
+                except FrameError as exc:
+                    core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16],
+                                               str(exc)))
+                except ConnectionClosed:
+                    pass
+                conn.close()
+                nursery.cancel_scope.cancel()
+        finally:
+            await conn.aclose()
+            self._forget(conn)
+
+    def _forget(self, conn: Connection) -> None:
+        """Drop a closed connection from its peer's list and tell the vault."""
+        table = self.clients if conn.role == "client" else self.vaults
+        conns = table.get(conn.peer, [])
+        if conn in conns:
+            conns.remove(conn)
+        last = not conns
+        if last:
+            table.pop(conn.peer, None)
+        self._on_closed(conn, last)
+
+    def close_vault(self, peer: Name) -> None:
+        """Close every connection to vault `peer` (it is being dropped from our table)."""
+        for conn in self.vaults.pop(peer, []):
+            conn.close()
+
+    async def connect_peer(self, name: Name, address: str) -> bool:
+        """Open a routing connection to a vault we want in our table."""
+        core = self.core
+        if name in self.vaults or name == core.name or name in self.connecting:
+            return name in self.vaults
+        if len(self.connecting) >= MAX_PENDING_CONNECTS or core.nursery is None:
+            return False
+        self.connecting.add(name)
+        try:
+            conn = await core.endpoint.connect(address, expect=name)
+        except TransportError:
+            return False
+        finally:
+            self.connecting.discard(name)
+        self.adopt(conn)
+        return True
+
+    async def dial(self, address: str) -> bool:
+        """Open a routing connection to whoever listens at `address` (a bootstrap vault)."""
+        try:
+            conn = await self.core.endpoint.connect(address)
+        except TransportError:
+            return False
+        self.adopt(conn)
+        return True
+
+    def send_frame(self, peer: Name, frame: dict[str, Any]) -> bool:
+        """Pack `frame` and queue it for `peer` (False: no open connection took it)."""
+        return self.send_body(peer, wire.pack(frame))
+
+    def send_body(self, peer: Name, body: bytes) -> bool:
+        """Queue a packed frame on the newest open connection to `peer` that takes it."""
+        conns = self.vaults.get(peer) or self.clients.get(peer, [])
+        return any(not conn.closed and conn.send_body(body) for conn in reversed(conns))
+
+    def last_heard(self, peer: Name) -> float:
+        """When vault `peer` last sent us anything, on any connection (0: never)."""
+        return max((c.last_heard for c in self.vaults.get(peer, [])), default=0.0)
+
+    def dialled_addresses(self) -> set[str]:
+        """The addresses of the vaults we hold connections to."""
+        return {conn.peer_address for conns in self.vaults.values() for conn in conns}

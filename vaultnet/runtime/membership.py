@@ -1,0 +1,201 @@
+"""Kademlia membership of one vault: joining through a bootstrap vault, iterative lookups,
+refreshing buckets and the neighbourhood, taking peers into the routing table and losing them
+(each a churn change its application hears of), and rejoining once the table empties."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import trio
+
+from vaultnet.routing import ChurnChange
+from vaultnet.runtime import events as ev
+from vaultnet.runtime.core import VaultCore
+from vaultnet.runtime.links import Links
+from vaultnet.runtime.peer_protocol import LOOKUP_WIDTH, PeerProtocol
+from vaultnet.xor import Name, name_in_bucket
+
+LOOKUP_ROUNDS = 8
+"""Rounds of an iterative lookup at most (each asks the closest vaults not asked yet)."""
+REMEMBERED_PEERS = 64
+"""How many vaults (name -> listening address, most recently connected first) a vault keeps to
+rejoin through once its routing table has emptied: enough to cover a close group and its
+neighbourhood many times over, small enough that one rejoin attempt stays a few dozen dials."""
+REJOIN_BACKOFF_MIN = 0.5
+"""Seconds before the first rejoin attempt once the table is short of a close group."""
+REJOIN_BACKOFF_MAX = 8.0
+"""The backoff between rejoin attempts doubles up to this: a vault cut off for long keeps trying
+at least this often, without hammering addresses that stay dead."""
+REJOINING = "rejoin"
+"""The `PersonaEvent.what` a vault emits before each rejoin attempt (detail: its peers and the
+backoff it waited), so the dashboard and tests can see a vault working its way back in."""
+
+
+class Membership:
+    """Keeps one vault's routing table filled with the vaults it wants, and in the network."""
+
+    def __init__(self, core: VaultCore, links: Links, protocol: PeerProtocol) -> None:
+        self.core = core
+        self.links = links
+        self.protocol = protocol
+        self._remembered: OrderedDict[Name, str] = OrderedDict()
+        self._rejoining = False
+
+    # -- the routing table ----------------------------------------------------------------
+
+    def consider_peer(self, peer: Name, address: str) -> None:
+        """A vault we are connected to: add it to the table if it is wanted there."""
+        core = self.core
+        self._remember(peer, address)
+        change, _evicted = core.routing.add(peer, address)
+        if peer in core.routing:
+            core.emit(ev.PeerAdded(core.now(), core.name, peer))
+        if change is not None:
+            self._churn(change)
+            if change.added is not None and not core.silent:
+                self.protocol.gossip_neighbour(change.added, address)
+
+    def lose_peer(self, peer: Name, reason: str) -> None:
+        """Drop `peer` (its connections closed or went silent) from the table."""
+        core = self.core
+        self.links.close_vault(peer)
+        if trio.current_effective_deadline() == -math.inf:
+            # We are being cancelled (this vault or the whole testnet stops): our connections
+            # close because we do, not because peers left. Taken as churn, that would
+            # re-replicate, in our own records on disk, every copy those peers hold.
+            return
+        known = peer in core.routing
+        change = core.routing.remove(peer)
+        if known:
+            core.emit(ev.PeerLost(core.now(), core.name, peer, reason))
+        if change is not None:
+            self._churn(change)
+            core.spawn(self.refresh_neighbourhood)
+        self.start_rejoining()
+
+    def _churn(self, change: ChurnChange) -> None:
+        """Report a close-group change and let the application act on it."""
+        core = self.core
+        core.emit(ev.Churn(core.now(), core.name, change.old, change.new, change.lost,
+                           change.added))
+        core.application.on_churn(change)
+
+    # -- joining and refreshing -----------------------------------------------------------
+
+    async def join(self) -> None:
+        """Enter the network through the first bootstrap vault that answers a lookup; `joined`
+        says whether one did (a vault with no bootstrap list starts a network of its own)."""
+        core = self.core
+        core.joined = not core.bootstrap
+        for address in core.bootstrap:
+            if await self.links.dial(address) and await self.lookup(core.name):
+                core.joined = True
+                await self._refresh_buckets()
+                return
+
+    async def lookup(self, target: Name) -> bool:
+        """Iterative Kademlia lookup: learn, and connect to, the vaults we want near `target`.
+        True if any vault answered."""
+        routing = self.core.routing
+        asked: set[Name] = set()
+        answered = False
+        for _ in range(LOOKUP_ROUNDS):
+            candidates = [p for p in routing.closest(target, LOOKUP_WIDTH * 2, False)
+                          if p not in asked][:LOOKUP_WIDTH]
+            if not candidates:
+                break
+            learned = False
+            for peer in candidates:
+                asked.add(peer)
+                found = await self.protocol.find(peer, target)
+                answered = answered or found is not None
+                for name, address in found or []:
+                    if routing.wants(name) and await self.links.connect_peer(name, address):
+                        learned = True
+            if not learned and all(p in asked for p in routing.closest(target, 3, False)):
+                break
+        return answered
+
+    async def _refresh_buckets(self) -> None:
+        """Fill far buckets that have room, from the closest bucket outwards."""
+        core = self.core
+        counts = core.routing.bucket_counts()
+        if not counts:
+            return
+        for index in range(max(counts), -1, -1):
+            if counts.get(index, 0) < core.params.bucket_size:
+                await self.lookup(name_in_bucket(core.name, index, core.rng))
+
+    async def refresh_neighbourhood(self) -> None:
+        """Ask one random close neighbour who it knows near us, and connect to those we want."""
+        core = self.core
+        prox = core.routing.proximity()
+        if not prox:
+            return
+        peer = prox[core.rng.randrange(len(prox))]
+        for name, address in await self.protocol.find(peer, core.name) or []:
+            if core.routing.wants(name):
+                await self.links.connect_peer(name, address)
+
+    # -- rejoining ------------------------------------------------------------------------
+
+    def _remember(self, name: Name, address: str) -> None:
+        """Keep a vault we connected to as a way back in, should we lose every peer."""
+        self._remembered[name] = address
+        self._remembered.move_to_end(name)
+        while len(self._remembered) > REMEMBERED_PEERS:
+            self._remembered.popitem(last=False)
+
+    def _rejoin_targets(self) -> tuple[list[str], list[tuple[Name, str]]]:
+        """Bootstrap addresses and remembered vaults we are not connected to."""
+        core = self.core
+        dialled = self.links.dialled_addresses()
+        addresses = [a for a in core.bootstrap if a != core.address and a not in dialled]
+        named = [(name, address) for name, address in self._remembered.items()
+                 if name not in self.links.vaults and core.routing.wants(name)]
+        return addresses, named
+
+    def _needs_rejoin(self) -> bool:
+        """Short of a close group, with a bootstrap or remembered vault left to try."""
+        core = self.core
+        if core.silent or len(core.routing) >= core.params.group_size:
+            return False
+        addresses, named = self._rejoin_targets()
+        return bool(addresses or named)
+
+    async def _rejoin(self) -> None:
+        """One attempt back in: dial every bootstrap and remembered vault we miss at once, then
+        look ourselves up and fill the buckets, as a join does."""
+        addresses, named = self._rejoin_targets()
+        async with trio.open_nursery() as nursery:
+            for address in addresses:
+                nursery.start_soon(self.links.dial, address)
+            for name, address in named:
+                nursery.start_soon(self.links.connect_peer, name, address)
+        if len(self.core.routing) and await self.lookup(self.core.name):
+            await self._refresh_buckets()
+
+    def start_rejoining(self) -> None:
+        """Start the rejoin loop if we need it and it is not running: a healthy vault runs no
+        extra task (and draws nothing from its rng), so seeded runs without losses are as before."""
+        if self.core.running and not self._rejoining and self._needs_rejoin():
+            self._rejoining = True
+            self.core.spawn(self._rejoin_loop)
+
+    async def _rejoin_loop(self) -> None:
+        """While the table is short of a close group, rejoin with exponential backoff (jittered
+        from our seeded rng, so the simulator stays deterministic) capped at REJOIN_BACKOFF_MAX."""
+        core = self.core
+        delay = REJOIN_BACKOFF_MIN
+        try:
+            while self._needs_rejoin():
+                await trio.sleep(delay * (0.5 + 0.5 * core.rng.random()))
+                if self._needs_rejoin():
+                    core.emit(ev.PersonaEvent(core.now(), core.name, REJOINING, "Routing",
+                                              core.name, b"", {"peers": len(core.routing),
+                                                               "backoff": delay}))
+                    await self._rejoin()
+                delay = min(delay * 2, REJOIN_BACKOFF_MAX)
+        finally:
+            self._rejoining = False
