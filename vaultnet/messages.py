@@ -11,6 +11,7 @@ from typing import Any
 
 from vaultnet import wire
 from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE, IdentityError, name_of_key, verify
+from vaultnet.protocol import Action
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
@@ -32,8 +33,9 @@ CLIENT_PERSONAS = frozenset({Persona.MAID_NODE, Persona.MPID_NODE})
 """The personas a client speaks as: the only ones a client connection may originate."""
 
 CLIENT_ACTIONS = frozenset({
-    "put", "get", "delete", "put_version", "delete_branch", "get_versions", "get_branch",
-    "online", "send", "ack", "change_list", "get_lists", "get_inbox",
+    Action.PUT, Action.GET, Action.DELETE, Action.PUT_VERSION, Action.DELETE_BRANCH,
+    Action.GET_VERSIONS, Action.GET_BRANCH, Action.ONLINE, Action.SEND, Action.ACK,
+    Action.CHANGE_LIST, Action.GET_LISTS, Action.GET_INBOX,
 })
 """The requests a MaidNode or MpidNode sends to its managers: everything else on a client
 connection is refused (clients never relay, never speak for a group)."""
@@ -93,7 +95,7 @@ class Message:
 
     src: Authority
     dst: Authority
-    action: str
+    action: Action
     msg_id: bytes
     trace_id: bytes
     body: dict[str, Any]
@@ -182,7 +184,7 @@ class Message:
         crossed a link to us, so counting it needs no second copy of the message)."""
         if not isinstance(raw, dict):
             raise FrameError("message is not a map")
-        action = wire.field(raw, "a", str)
+        action = Action.decode(raw.get("a"))
         msg_id = wire.field(raw, "i", bytes)
         trace_id = wire.field(raw, "t", bytes)
         body = wire.field(raw, "b", dict)
@@ -192,8 +194,8 @@ class Message:
             raise FrameError("message or trace id has the wrong size")
         if len(sender) != NAME_SIZE:
             raise FrameError("sender is not a 64-byte name")
-        if not 0 <= hops < 1000 or len(action) > 64:
-            raise FrameError("hop count or action out of range")
+        if not 0 <= hops < 1000:
+            raise FrameError("hop count out of range")
         sent_at = raw.get("w", 0.0)
         if (not isinstance(sent_at, (int, float)) or isinstance(sent_at, bool)
                 or not math.isfinite(sent_at)):

@@ -27,9 +27,12 @@ from vaultnet.personas.base import (
     body_bytes,
     body_int,
     body_str,
+    commits,
+    handles,
     new_id,
 )
 from vaultnet.personas.integrity import FAILED_CHECK
+from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import RecordStore
 from vaultnet.wire import FrameError
@@ -55,34 +58,44 @@ def rank(account: dict[str, Any]) -> float:
 
 
 class PmidManager(GroupPersona):
+    """A storage node's account: what it should hold, what it lost, its rank."""
+
     persona = Persona.PMID_MANAGER
-    needs_payload = frozenset({"put"})
-    resendable = frozenset({"store"})
+    needs_payload = frozenset({Action.PUT})
+    resendable = frozenset({Action.STORE})
 
     def __init__(self, params: Parameters, accounts: RecordStore) -> None:
         super().__init__(params)
         self.accounts = accounts
 
     def transfer_stores(self) -> list[RecordStore]:
+        """The node accounts move with churn."""
         return [self.accounts]
 
     def account(self, node: Name) -> dict[str, Any]:
+        """`node`'s account record (an empty one if none)."""
         return self.accounts.get(node) or {"stored": 0, "lost": 0, "count": 0}
 
+    @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A copy's DataManagers chose the node as a holder: keep the content, propose the
+        store (the account is charged only once the group agrees)."""
         node = msg.dst.name
         copy = body_bytes(msg, "copy")
         self.stash.put(copy, payload)
-        self.propose(node, {"op": "put", "copy": copy, "kind": body_str(msg, "kind", KINDS),
+        self.propose(node, {"op": Op.PUT, "copy": copy, "kind": body_str(msg, "kind", KINDS),
                             "size": body_int(msg, "size"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.PUT)
     def commit_put(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
+        """Agreed: refuse a node ranked below the floor (PutFailure to the DataManagers),
+        otherwise charge its account and send it the store (the lead attaches content)."""
         account = self.account(node)
         if rank(account) < RANK_FLOOR:
             out.send(self.group_message(
-                node, action["copy"], "put_failure",
+                node, action["copy"], Action.PUT_FAILURE,
                 {"holder": node, "size": action["size"], "reason": BELOW_FLOOR},
                 trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
             self.stash.release(action["copy"])
@@ -92,7 +105,7 @@ class PmidManager(GroupPersona):
         self.accounts.put(node, account)
         payload = self.stash.get(action["copy"]) if self.is_lead(node, ctx) else None
         out.send(self.group_message(
-            node, node, "store",
+            node, node, Action.STORE,
             {"copy": action["copy"], "kind": action["kind"], "size": action["size"]},
             trace, new_id("pm-store", action["id"]), dst_persona=Persona.PMID_NODE,
             dst_group=False, payload=payload or b""))
@@ -105,12 +118,13 @@ class PmidManager(GroupPersona):
         for member in ctx.close_group(resend.src.name):
             if member != ctx.own:
                 out.send(Message(src=Authority(ctx.own, self.persona),
-                                 dst=Authority(member, self.persona), action="content_wanted",
+                                 dst=Authority(member, self.persona), action=Action.CONTENT_WANTED,
                                  msg_id=new_id("content_wanted", resend.msg_id, member),
                                  trace_id=resend.trace_id, sender=b"",
                                  body={"id": resend.msg_id, "node": resend.src.name,
                                        "store": resend.body}))
 
+    @handles(Action.CONTENT_WANTED)
     def on_content_wanted(self, msg: Message, payload: bytes, ctx: Context,
                           out: Outbox) -> None:
         """Our group's lead lacks a store's content the node asked for: we send the store with
@@ -123,20 +137,24 @@ class PmidManager(GroupPersona):
             raise FrameError("content_wanted from outside the node's group")
         content = self.wanted_content(wanted)
         if content is not None:
-            out.send(self.group_message(node, node, "store", wanted, msg.trace_id,
+            out.send(self.group_message(node, node, Action.STORE, wanted, msg.trace_id,
                                         body_bytes(msg, "id", ID_SIZE),
                                         dst_persona=Persona.PMID_NODE, dst_group=False,
                                         payload=content))
 
+    @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        self.propose(msg.dst.name, {"op": "delete", "copy": body_bytes(msg, "copy"),
+        """A copy's DataManagers drop the node as a holder: propose the delete."""
+        self.propose(msg.dst.name, {"op": Op.DELETE, "copy": body_bytes(msg, "copy"),
                                     "size": body_int(msg, "size"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.DELETE)
     def commit_delete(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
+        """Agreed: take the copy out of the node's account and tell the node to delete it."""
         self._shrink(node, action["size"])
-        out.send(self.group_message(node, node, "delete", {"copy": action["copy"]}, trace,
+        out.send(self.group_message(node, node, Action.DELETE, {"copy": action["copy"]}, trace,
                                     new_id("pm-del", action["id"]),
                                     dst_persona=Persona.PMID_NODE, dst_group=False))
 
@@ -146,34 +164,40 @@ class PmidManager(GroupPersona):
         account["count"] = max(0, account["count"] - 1)
         self.accounts.put(node, account)
 
+    @handles(Action.PUT_FAILURE)
     def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """From the node itself: it evicted a Sacrificial copy or refused one."""
         if msg.src.name != msg.dst.name:
             return
-        self.propose(msg.dst.name, {"op": "failed", "copy": body_bytes(msg, "copy"),
+        self.propose(msg.dst.name, {"op": Op.FAILED, "copy": body_bytes(msg, "copy"),
                                     "size": body_int(msg, "size"),
                                     "reason": body_str(msg, "reason"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.FAILED)
     def commit_failed(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
+        """Agreed: the node no longer holds the copy; tell its DataManagers, which replace it
+        (and correct the size it reported if it lied)."""
         self._shrink(node, action["size"])
         out.note(PUT_FAILURE, action["copy"], trace, persona=self.persona.value, node=node,
                  reason=action["reason"])
         out.send(self.group_message(
-            node, action["copy"], "put_failure",
+            node, action["copy"], Action.PUT_FAILURE,
             {"holder": node, "size": action["size"], "reason": action["reason"]},
             trace, new_id("pm-fail", action["id"]), dst_persona=Persona.DATA_MANAGER))
 
+    @handles(Action.CORRECTION)
     def on_correction(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The copy's DataManagers found the node failing it: it reported another size than
         the copy's (a lie), or failed an integrity check (reported 0: the copy is lost)."""
-        self.propose(msg.dst.name, {"op": "correct", "size": body_int(msg, "size"),
+        self.propose(msg.dst.name, {"op": Op.CORRECT, "size": body_int(msg, "size"),
                                     "reported": body_int(msg, "reported"),
                                     "reason": body_str(msg, "reason", (LIED, FAILED_CHECK)),
                                     "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.CORRECT)
     def commit_correct(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                        trace: bytes) -> None:
         """`stored` was cut by the reported size: it is cut by the true size instead (clamped

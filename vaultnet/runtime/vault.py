@@ -30,6 +30,7 @@ from vaultnet.messages import (
     Persona,
     derived_id,
 )
+from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import ChurnChange, Parameters, RoutingTable
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import RelayCache
@@ -74,7 +75,7 @@ STALLED_AFTER = 0.5
 """A maintenance tick waking later than this fraction of the liveness timeout past its schedule
 means our own process stalled (stopped, or its loop blocked): peers then get a fresh liveness
 window instead of being declared dead for a silence that was ours."""
-REJOINING = "rejoin"
+REJOINING = EventKind.REJOINING
 """The `PersonaEvent.what` a vault emits before each rejoin attempt (detail: its peers and the
 backoff it waited), so the dashboard and tests can see a vault working its way back in."""
 MAX_CONNECTIONS_PER_PEER = 4
@@ -346,7 +347,7 @@ class Vault:
             return
         self.send(Message(src=Authority(self.name, Persona.ROUTING),
                           dst=Authority(mpid, Persona.MPID_MANAGER, group=True),
-                          action="offline",
+                          action=Action.OFFLINE,
                           msg_id=derived_id("offline", mpid, repr(self.now()),
                                             self.rng.randbytes(8)),
                           trace_id=bytes(16), body={}, sender=b""))
@@ -600,7 +601,7 @@ class Vault:
             while self._needs_rejoin():
                 await trio.sleep(delay * (0.5 + 0.5 * self.rng.random()))
                 if self._needs_rejoin():
-                    self.emit(ev.PersonaEvent(self.now(), self.name, REJOINING, "Routing",
+                    self.emit(ev.PersonaEvent(self.now(), self.name, REJOINING, Persona.ROUTING,
                                               self.name, b"", {"peers": len(self.routing),
                                                                "backoff": delay}))
                     await self._rejoin()
@@ -868,10 +869,11 @@ class Vault:
         data = self.cache.get(msg.dst.name, self.now())
         if data is None:
             return False
-        self.emit(ev.PersonaEvent(self.now(), self.name, "cache_hit", "Routing", msg.dst.name,
-                                  msg.trace_id, {"size": len(data)}))
+        self.emit(ev.PersonaEvent(self.now(), self.name, EventKind.CACHE_HIT, Persona.ROUTING,
+                                  msg.dst.name, msg.trace_id, {"size": len(data)}))
         self.send(Message(src=Authority(self.name, Persona.ROUTING), dst=msg.src,
-                          action="get_response", msg_id=derived_id("get_response", msg.msg_id),
+                          action=Action.GET_RESPONSE,
+                          msg_id=derived_id("get_response", msg.msg_id),
                           trace_id=msg.trace_id, body={"copy": msg.dst.name, "ok": True,
                                                        "reason": "cached"},
                           sender=self.name, payload=data))
