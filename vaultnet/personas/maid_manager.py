@@ -24,6 +24,7 @@ from vaultnet.personas.base import (
     handles,
     new_id,
 )
+from vaultnet.personas.records import ChunkPuts, MaidAccount
 from vaultnet.protocol import Action, ErrorCode, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import CopyKind, RecordStore, copy_name
@@ -66,8 +67,18 @@ class MaidManager(GroupPersona):
         return [self.accounts, self.chunks]
 
     def account(self, client: bytes) -> dict[str, Any]:
-        """`client`'s account record (a fresh one with the default allowance if none)."""
-        return self.accounts.get(client) or {"used": 0, "allowance": self.allowance}
+        """`client`'s account as stored (a fresh one with the default allowance if none)."""
+        return self.account_of(client).to_record()
+
+    def account_of(self, client: bytes) -> MaidAccount:
+        """`client`'s account (a fresh one with the default allowance if none)."""
+        raw = self.accounts.get(client)
+        return MaidAccount.from_record(raw) if raw else MaidAccount(0, self.allowance)
+
+    def puts_of(self, client: bytes, name: bytes) -> ChunkPuts | None:
+        """How many times `client` put chunk `name` (None: not in its account)."""
+        raw = self.chunks.get(client + name)
+        return ChunkPuts.from_record(raw) if raw else None
 
     def _reply(self, msg: Message, action: Action, body: dict[str, Any], out: Outbox) -> Message:
         reply = self.group_message(msg.src.name, msg.src.name, action, body, msg.trace_id,
@@ -96,8 +107,8 @@ class MaidManager(GroupPersona):
             self._refuse_put(msg, name, f"chunk of {size} bytes is over the "
                              f"{MAX_CHUNK_SIZE}-byte limit", out, ctx)
             return
-        account = self.account(client)
-        if account["used"] + size > account["allowance"]:
+        account = self.account_of(client)
+        if account.used + size > account.allowance:
             self._refuse_put(msg, name, "allowance exceeded", out, ctx)
             return
         self.stash.put(b"chunk" + name, payload)
@@ -225,12 +236,10 @@ class MaidManager(GroupPersona):
         """The group agreed on a put: charge the account and send the Primary, Backup and
         Sacrificial puts to their DataManagers (the lead attaches the content)."""
         name, size = action["name"], action["size"]
-        account = self.account(client)
-        account["used"] += size
-        self.accounts.put(client, account)
-        entry = self.chunks.get(client + name) or {"count": 0, "size": size}
-        entry["count"] += 1
-        self.chunks.put(client + name, entry)
+        account = self.account_of(client)
+        self.accounts.put(client, replace(account, used=account.used + size).to_record())
+        entry = self.puts_of(client, name) or ChunkPuts(0, size)
+        self.chunks.put(client + name, replace(entry, count=entry.count + 1).to_record())
         payload = self.stash.get(b"chunk" + name) or b""
         lead = self.is_lead(client, ctx)
         for kind in CopyKind:
@@ -250,8 +259,8 @@ class MaidManager(GroupPersona):
         DataManagers, and answer the client (recorded in the firewall for its retry)."""
         name = action["name"]
         entry = self._uncount(client, name)
-        if entry:
-            self._refund(client, entry["size"])
+        if entry is not None:
+            self._refund(client, entry.size)
             for kind in CopyKind:
                 out.send(self.group_message(client, copy_name(name, kind), Action.DELETE,
                                             {"kind": kind.value}, trace,
@@ -265,21 +274,20 @@ class MaidManager(GroupPersona):
         out.send(reply)
         self.firewall.update(client + action["id"], reply, ctx.now())
 
-    def _uncount(self, client: bytes, name: bytes) -> dict[str, Any] | None:
+    def _uncount(self, client: bytes, name: bytes) -> ChunkPuts | None:
         """One put of `name` less in `client`'s account; the entry as it was, if any."""
-        entry: dict[str, Any] | None = self.chunks.get(client + name)
-        if not entry:
+        entry = self.puts_of(client, name)
+        if entry is None:
             return None
-        if entry["count"] <= 1:
+        if entry.count <= 1:
             self.chunks.delete(client + name)
         else:
-            self.chunks.put(client + name, {**entry, "count": entry["count"] - 1})
+            self.chunks.put(client + name, replace(entry, count=entry.count - 1).to_record())
         return entry
 
     def _refund(self, client: bytes, size: int) -> None:
-        account = self.account(client)
-        account["used"] = max(0, account["used"] - size)
-        self.accounts.put(client, account)
+        account = self.account_of(client)
+        self.accounts.put(client, replace(account, used=max(0, account.used - size)).to_record())
 
     # -- outcome from the Primary's DataManagers ------------------------------------------
 

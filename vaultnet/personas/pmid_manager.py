@@ -15,6 +15,8 @@ copy's size.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
@@ -32,6 +34,7 @@ from vaultnet.personas.base import (
     new_id,
 )
 from vaultnet.personas.integrity import FAILED_CHECK
+from vaultnet.personas.records import PmidAccount, node_rank
 from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import RecordStore
@@ -47,14 +50,13 @@ LIED = "lied about a size"
 """Why a node's rank dropped when it reported a failed copy with a size other than the copy's."""
 
 
-def rank(account: dict[str, Any]) -> float:
-    """Share of the data entrusted to the node that it did not lose: stored / (stored + lost).
+def rank(account: Mapping[str, Any]) -> float:
+    """Share of the data entrusted to the node that it did not lose: stored / (stored + lost),
+    of an account as stored (`PmidAccount.rank` of a typed one).
 
     A node that never lost anything ranks 1.0; one that lost as much as it holds ranks 0.5.
     """
-    stored, lost = account["stored"], account["lost"]
-    total = stored + lost
-    return 1.0 if total == 0 else stored / total
+    return node_rank(account["stored"], account["lost"])
 
 
 class PmidManager(GroupPersona):
@@ -73,8 +75,16 @@ class PmidManager(GroupPersona):
         return [self.accounts]
 
     def account(self, node: Name) -> dict[str, Any]:
-        """`node`'s account record (an empty one if none)."""
-        return self.accounts.get(node) or {"stored": 0, "lost": 0, "count": 0}
+        """`node`'s account as stored (an empty one if none)."""
+        return self.account_of(node).to_record()
+
+    def account_of(self, node: Name) -> PmidAccount:
+        """`node`'s account (an empty one if none)."""
+        raw = self.accounts.get(node)
+        return PmidAccount.from_record(raw) if raw else PmidAccount()
+
+    def _keep(self, node: Name, account: PmidAccount) -> None:
+        self.accounts.put(node, account.to_record())
 
     @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -92,17 +102,16 @@ class PmidManager(GroupPersona):
                    trace: bytes) -> None:
         """Agreed: refuse a node ranked below the floor (PutFailure to the DataManagers),
         otherwise charge its account and send it the store (the lead attaches content)."""
-        account = self.account(node)
-        if rank(account) < RANK_FLOOR:
+        account = self.account_of(node)
+        if account.rank < RANK_FLOOR:
             out.send(self.group_message(
                 node, action["copy"], Action.PUT_FAILURE,
                 {"holder": node, "size": action["size"], "reason": BELOW_FLOOR},
                 trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
             self.stash.release(action["copy"])
             return
-        account["stored"] += action["size"]
-        account["count"] += 1
-        self.accounts.put(node, account)
+        self._keep(node, replace(account, stored=account.stored + action["size"],
+                                 count=account.count + 1))
         payload = self.stash.get(action["copy"]) if self.is_lead(node, ctx) else None
         out.send(self.group_message(
             node, node, Action.STORE,
@@ -159,10 +168,9 @@ class PmidManager(GroupPersona):
                                     dst_persona=Persona.PMID_NODE, dst_group=False))
 
     def _shrink(self, node: Name, size: int) -> None:
-        account = self.account(node)
-        account["stored"] = max(0, account["stored"] - size)
-        account["count"] = max(0, account["count"] - 1)
-        self.accounts.put(node, account)
+        account = self.account_of(node)
+        self._keep(node, replace(account, stored=max(0, account.stored - size),
+                                 count=max(0, account.count - 1)))
 
     @handles(Action.PUT_FAILURE)
     def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -203,12 +211,12 @@ class PmidManager(GroupPersona):
         """`stored` was cut by the reported size: it is cut by the true size instead (clamped
         at 0, as every cut is), and the true size counts as lost, once."""
         reported, size = action["reported"], action["size"]
-        account = self.account(node)
-        account["stored"] = max(0, account["stored"] + reported - size)
+        account = self.account_of(node)
+        account = replace(account, stored=max(0, account.stored + reported - size))
         if action["reason"] == FAILED_CHECK:  # a lost copy was never counted out
-            account["count"] = max(0, account["count"] - 1)
-        before = rank(account)
-        account["lost"] += size
-        self.accounts.put(node, account)
-        out.note(RANK_CHANGED, node, trace, before=before, rank=rank(account),
+            account = replace(account, count=max(0, account.count - 1))
+        before = account.rank
+        account = replace(account, lost=account.lost + size)
+        self._keep(node, account)
+        out.note(RANK_CHANGED, node, trace, before=before, rank=account.rank,
                  reason=action["reason"])

@@ -882,7 +882,7 @@ class Vault:
     def _routing_action(self, msg: Message) -> None:
         """Routing-level probes used by tests and the dashboard: delivery is the whole effect."""
         if msg.action not in ("probe",):
-            raise FrameError(f"unknown routing action {msg.action!r}")
+            raise FrameError(f"unknown routing action {str(msg.action)!r}")
 
     def routing_authority(self, name: Name | None = None, group: bool = False) -> Authority:
         return Authority(name or self.name, Persona.ROUTING, group)
@@ -894,7 +894,7 @@ def _check_client_request(msg: Message, client: Name, relay: Name, final: bool) 
     if (final or msg.sender != client or msg.src.name != client or msg.src.group
             or msg.src.persona not in CLIENT_PERSONAS or msg.src.relay != relay
             or msg.action not in CLIENT_ACTIONS or not msg.dst.group):
-        raise FrameError(f"a client may send only its own requests (got {msg.action!r} "
+        raise FrameError(f"a client may send only its own requests (got {str(msg.action)!r} "
                          f"from {msg.src})")
 
 
