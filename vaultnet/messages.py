@@ -18,6 +18,8 @@ from vaultnet.xor import NAME_SIZE, Name
 ID_SIZE = 16
 
 class Persona(enum.StrEnum):
+    """Who acts for a name: the routing layer, a client, or one of the vault personas."""
+
     ROUTING = "Routing"
     MAID_NODE = "MaidNode"
     MAID_MANAGER = "MaidManager"
@@ -55,10 +57,12 @@ class Authority:
     relay: Name | None = None
 
     def to_wire(self) -> list[Any]:
+        """The 4-list an authority travels as: [name, persona, group, relay]."""
         return [self.name, self.persona.value, self.group, self.relay]
 
     @classmethod
     def from_wire(cls, raw: Any) -> Authority:
+        """Decode an authority; FrameError for anything malformed."""
         if not isinstance(raw, list) or len(raw) != 4:
             raise FrameError("authority is not a 4-list")
         name, persona, group, relay = raw
@@ -163,6 +167,7 @@ class Message:
             raise FrameError("forged message: signature does not verify") from exc
 
     def to_wire(self) -> dict[str, Any]:
+        """The map a message travels as (its action as the action's string)."""
         return {
             "s": self.src.to_wire(),
             "d": self.dst.to_wire(),

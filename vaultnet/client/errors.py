@@ -20,6 +20,8 @@ class ClientError(Exception):
 
 
 class PutFailure(ClientError):
+    """A put the network refused (`.reason` says why)."""
+
     def __init__(self, name: Name, reason: str) -> None:
         super().__init__(f"put of {name.hex()[:16]} refused: {reason}")
         self.name = name
@@ -31,6 +33,8 @@ class DataExists(PutFailure):
 
 
 class NoSuchData(ClientError):
+    """A get no copy of the chunk could answer."""
+
     def __init__(self, name: Name, reason: str = "no such data") -> None:
         super().__init__(f"{name.hex()[:16]}: {reason}")
         self.name = name

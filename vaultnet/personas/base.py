@@ -156,6 +156,7 @@ def canonical(obj: dict[str, Any]) -> bytes:
 
 
 def decode_record(data: bytes) -> dict[str, Any]:
+    """A record (or action) map from its msgpack bytes; FrameError if it is not one."""
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=False, max_bin_len=1 << 20)
     except Exception as exc:
@@ -250,6 +251,7 @@ def dispatch_tables(cls: type) -> tuple[Mapping[Action, Handler], Mapping[Op, Co
 
 
 def body_bytes(msg: Message, key: str, size: int | None = 64) -> bytes:
+    """`msg.body[key]` as bytes of `size` (any size if None); FrameError otherwise."""
     value = msg.body.get(key)
     if not isinstance(value, bytes) or (size is not None and len(value) != size):
         raise FrameError(f"body field {key!r} missing or malformed")
@@ -257,6 +259,7 @@ def body_bytes(msg: Message, key: str, size: int | None = 64) -> bytes:
 
 
 def body_int(msg: Message, key: str) -> int:
+    """`msg.body[key]` as a non-negative int; FrameError otherwise."""
     value = msg.body.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise FrameError(f"body field {key!r} missing or not a non-negative int")
@@ -264,6 +267,7 @@ def body_int(msg: Message, key: str) -> int:
 
 
 def body_str(msg: Message, key: str, choices: tuple[str, ...] | None = None) -> str:
+    """`msg.body[key]` as a str (one of `choices`, if given); FrameError otherwise."""
     value = msg.body.get(key)
     if not isinstance(value, str) or (choices is not None and value not in choices):
         raise FrameError(f"body field {key!r} missing or not one of {choices}")
@@ -460,11 +464,15 @@ class GroupPersona:
         return len(self._transfers)
 
     def attach(self, own: Name) -> None:
+        """Start agreeing (sync) as the vault named `own`."""
         self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
 
     # -- entry point --------------------------------------------------------------------
 
     def handle(self, msg: Message, ctx: Context) -> Outbox:
+        """Decide on one message: a sync vote is counted; a group's message is accumulated,
+        then dispatched; a single source's is answered from the firewall if it is a
+        duplicate, else dispatched (`_dispatch`: the `HANDLERS` table)."""
         out = Outbox()
         self.stash.expire(ctx.now())
         if msg.action == Action.SYNC and msg.src.persona == self.persona and msg.src.group:
@@ -668,6 +676,8 @@ class GroupPersona:
         """Hook: asked to resend `resend` with content we no longer have."""
 
     def on_churn(self, lost: Name | None, added: Name | None) -> None:
+        """Our close set changed: sync forgets votes of a member that left (not a message
+        handler: the host calls it on churn)."""
         if self.sync is not None:
             self.sync.on_churn(lost, added)
 
@@ -939,8 +949,10 @@ def _reflects(msg: Message) -> frozenset[bytes]:
 
 
 def new_id(*parts: bytes | str) -> bytes:
+    """A message id derived from `parts`, so every member sends the same one."""
     return derived_id(*parts)[:ID_SIZE]
 
 
 def digest(data: bytes) -> bytes:
+    """SHA-512 of `data`: a chunk's name."""
     return hashlib.sha512(data).digest()
