@@ -18,7 +18,7 @@ FORBIDDEN = ("textual", "tui", "rich")
 LAYERS: list[tuple[str, ...]] = [
     ("xor", "wire", "filemodes"),
     ("identity", "routing"),
-    ("messages",),
+    ("messages", "protocol"),
     ("group",),
     ("storage",),
     ("personas",),
@@ -140,7 +140,7 @@ def test_the_dashboard_uses_the_library_not_the_command_line() -> None:
 
 SANS_IO = [*sorted((LIBRARY / "group").glob("*.py")), *sorted((LIBRARY / "personas").glob("*.py")),
            LIBRARY / "routing.py", LIBRARY / "xor.py", LIBRARY / "wire.py",
-           LIBRARY / "messages.py"]
+           LIBRARY / "messages.py", LIBRARY / "protocol.py"]
 """The protocol layers: decisions only, tested without a network (docs/architecture.md)."""
 RUNTIME = ("trio", "socket", "vaultnet.runtime", "vaultnet.transport", "vaultnet.client")
 

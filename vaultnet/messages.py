@@ -11,12 +11,15 @@ from typing import Any
 
 from vaultnet import wire
 from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE, IdentityError, name_of_key, verify
+from vaultnet.protocol import Action
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
 ID_SIZE = 16
 
 class Persona(enum.StrEnum):
+    """Who acts for a name: the routing layer, a client, or one of the vault personas."""
+
     ROUTING = "Routing"
     MAID_NODE = "MaidNode"
     MAID_MANAGER = "MaidManager"
@@ -32,8 +35,9 @@ CLIENT_PERSONAS = frozenset({Persona.MAID_NODE, Persona.MPID_NODE})
 """The personas a client speaks as: the only ones a client connection may originate."""
 
 CLIENT_ACTIONS = frozenset({
-    "put", "get", "delete", "put_version", "delete_branch", "get_versions", "get_branch",
-    "online", "send", "ack", "change_list", "get_lists", "get_inbox",
+    Action.PUT, Action.GET, Action.DELETE, Action.PUT_VERSION, Action.DELETE_BRANCH,
+    Action.GET_VERSIONS, Action.GET_BRANCH, Action.ONLINE, Action.SEND, Action.ACK,
+    Action.CHANGE_LIST, Action.GET_LISTS, Action.GET_INBOX,
 })
 """The requests a MaidNode or MpidNode sends to its managers: everything else on a client
 connection is refused (clients never relay, never speak for a group)."""
@@ -53,10 +57,12 @@ class Authority:
     relay: Name | None = None
 
     def to_wire(self) -> list[Any]:
+        """The 4-list an authority travels as: [name, persona, group, relay]."""
         return [self.name, self.persona.value, self.group, self.relay]
 
     @classmethod
     def from_wire(cls, raw: Any) -> Authority:
+        """Decode an authority; FrameError for anything malformed."""
         if not isinstance(raw, list) or len(raw) != 4:
             raise FrameError("authority is not a 4-list")
         name, persona, group, relay = raw
@@ -93,7 +99,7 @@ class Message:
 
     src: Authority
     dst: Authority
-    action: str
+    action: Action
     msg_id: bytes
     trace_id: bytes
     body: dict[str, Any]
@@ -161,6 +167,7 @@ class Message:
             raise FrameError("forged message: signature does not verify") from exc
 
     def to_wire(self) -> dict[str, Any]:
+        """The map a message travels as (its action as the action's string)."""
         return {
             "s": self.src.to_wire(),
             "d": self.dst.to_wire(),
@@ -182,7 +189,7 @@ class Message:
         crossed a link to us, so counting it needs no second copy of the message)."""
         if not isinstance(raw, dict):
             raise FrameError("message is not a map")
-        action = wire.field(raw, "a", str)
+        action = Action.decode(raw.get("a"))
         msg_id = wire.field(raw, "i", bytes)
         trace_id = wire.field(raw, "t", bytes)
         body = wire.field(raw, "b", dict)
@@ -192,8 +199,8 @@ class Message:
             raise FrameError("message or trace id has the wrong size")
         if len(sender) != NAME_SIZE:
             raise FrameError("sender is not a 64-byte name")
-        if not 0 <= hops < 1000 or len(action) > 64:
-            raise FrameError("hop count or action out of range")
+        if not 0 <= hops < 1000:
+            raise FrameError("hop count out of range")
         sent_at = raw.get("w", 0.0)
         if (not isinstance(sent_at, (int, float)) or isinstance(sent_at, bool)
                 or not math.isfinite(sent_at)):

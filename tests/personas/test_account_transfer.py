@@ -18,7 +18,9 @@ from vaultnet.personas.base import (
     TRANSFER_DISPUTED,
     Outbox,
     canonical,
+    commits,
 )
+from vaultnet.protocol import Op
 from vaultnet.storage.store import Database, RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
@@ -144,6 +146,7 @@ def test_a_lone_copy_waits_before_it_is_trusted(vaults: Vaults, clock: list[floa
 class Counting(Manager):
     """A manager whose one action adds one to the record: applying it twice would show."""
 
+    @commits(Op.PUT)
     def commit_add(self, key: Name, action: dict[str, object], ctx: Ctx, out: Outbox,
                    trace: bytes) -> None:
         """Add one to the record's count."""
@@ -165,7 +168,7 @@ def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
     votes = []
     for name in (A, B, C):
         out = Outbox()
-        managers[name].propose(GROUP, {"op": "add", "id": b"request-1"}, ctxs[name], out,
+        managers[name].propose(GROUP, {"op": Op.PUT, "id": b"request-1"}, ctxs[name], out,
                                bytes(16))
         votes += [replace(m, sender=name) for m in out.messages]
     for vote in votes:
@@ -185,7 +188,7 @@ def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
         managers[NEWCOMER].handle(vote, ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
     other = Outbox()
-    managers[A].propose(GROUP, {"op": "add", "id": b"request-2"}, ctxs[A], other, bytes(16))
+    managers[A].propose(GROUP, {"op": Op.PUT, "id": b"request-2"}, ctxs[A], other, bytes(16))
     for name in (A, B, C):
         managers[NEWCOMER].handle(replace(other.messages[0], sender=name), ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 2}, "a later action still commits"

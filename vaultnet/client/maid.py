@@ -15,11 +15,32 @@ from typing import Any, TypeVar, overload
 
 import trio
 
-from vaultnet.group.firewall import SYNCHRONISING
+from vaultnet.client.errors import (
+    ChunkSizeError,
+    ClientError,
+    DataExists,
+    DeleteFailure,
+    DeleteNoAnswer,
+    GetNoAnswer,
+    InvalidVersion,
+    NetworkUnavailable,
+    NoAnswer,
+    NoSuchData,
+    NoSuchVersion,
+    NotOwner,
+    PutFailure,
+    PutNoAnswer,
+    RequestExpired,
+    VersionError,
+    VersionLimit,
+    VersionNoAnswer,
+    refusal,
+)
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
+from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint, TransportError
@@ -27,6 +48,14 @@ from vaultnet.transport.clock import network_time
 from vaultnet.wire import MAX_CHUNK_SIZE as MAX_CHUNK_SIZE  # re-exported: part of the client API
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, name_of
+
+__all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported here
+    "MAX_CHUNK_SIZE", "ChunkSizeError", "ClientError", "DataExists", "DeleteFailure",
+    "DeleteNoAnswer", "GetNoAnswer", "InvalidVersion", "MaidClient", "NetworkUnavailable",
+    "NoAnswer", "NoSuchData", "NoSuchVersion", "NotOwner", "PutFailure", "PutNoAnswer",
+    "RequestExpired", "VersionError", "VersionLimit", "VersionNoAnswer", "check_chunk_size",
+    "open_client",
+]
 
 REQUEST_TIMEOUT = 15.0
 ATTEMPTS = 3
@@ -37,126 +66,10 @@ their idle timeout (60 s), and a client may sit idle between requests for longer
 ClientT = TypeVar("ClientT", bound="MaidClient")
 
 
-class ClientError(Exception):
-    """Base of the errors a client operation raises."""
-
-
-class PutFailure(ClientError):
-    def __init__(self, name: Name, reason: str) -> None:
-        super().__init__(f"put of {name.hex()[:16]} refused: {reason}")
-        self.name = name
-        self.reason = reason
-
-
-class DataExists(PutFailure):
-    """A Put<Unique> (`put(data, unique=True)`) of a chunk the network already holds."""
-
-
-class NoSuchData(ClientError):
-    def __init__(self, name: Name, reason: str = "no such data") -> None:
-        super().__init__(f"{name.hex()[:16]}: {reason}")
-        self.name = name
-
-
-class DeleteFailure(ClientError):
-    """A delete the network did not confirm. The network answers every delete with success
-    (for a chunk your account does not hold, it changes nothing), so in practice this is its
-    `DeleteNoAnswer` twin."""
-
-    def __init__(self, name: Name, reason: str) -> None:
-        super().__init__(f"delete of {name.hex()[:16]} refused: {reason}")
-        self.name = name
-        self.reason = reason
-
-
-class NetworkUnavailable(ClientError):
-    """No bootstrap vault could be reached, or the connection was lost."""
-
-
-class NoAnswer(ClientError):
-    """No answer within the client's timeout, every attempt included: not a refusal (the
-    network may still have acted on the request). Each operation raises its own subclass,
-    which is also that operation's failure type (a PutNoAnswer is a PutFailure), so code
-    that handles a failed put handles one that timed out; only the message differs."""
-
-    def __init__(self, what: str, seconds: float, *failure: Any) -> None:
-        super().__init__(*failure)  # the operation's failure type sets its fields
-        self.seconds = seconds
-        self.args = (f"{what}: no answer from the network within {seconds:g} s",)
-
-
-class PutNoAnswer(NoAnswer, PutFailure):
-    """A put nobody answered in time."""
-
-
-class GetNoAnswer(NoAnswer, NoSuchData):
-    """A get no holder of any copy answered in time."""
-
-
-class DeleteNoAnswer(NoAnswer, DeleteFailure):
-    """A delete nobody answered in time."""
-
-
-class ChunkSizeError(ClientError):
-    """Content that cannot be a chunk: empty (on the wire an empty payload means "no content",
-    so an empty chunk could not be told from a missing one) or over MAX_CHUNK_SIZE."""
-
-    def __init__(self, size: int) -> None:
-        what = "it is empty" if size == 0 else f"it is {size} bytes"
-        super().__init__(f"{what}; a chunk is 1 to {MAX_CHUNK_SIZE} bytes")
-        self.size = size
-
-
 def check_chunk_size(size: int) -> None:
     """ChunkSizeError unless `size` bytes can be stored as one chunk (1..MAX_CHUNK_SIZE)."""
     if not 0 < size <= MAX_CHUNK_SIZE:
         raise ChunkSizeError(size)
-class RequestExpired(ClientError):
-    """The managers refused a request dated outside their replay window (a replayed request,
-    or a clock far from the network's)."""
-
-    def __init__(self, action: str, reason: str) -> None:
-        super().__init__(f"{action} refused: {reason}")
-        self.action = action
-        self.reason = reason
-
-
-class VersionError(ClientError):
-    """A version operation the network refused; `.reason` says why."""
-
-    def __init__(self, key: Name, reason: str) -> None:
-        super().__init__(f"versions at {key.hex()[:16]}: {reason}")
-        self.key = key
-        self.reason = reason
-
-
-class InvalidVersion(VersionError):
-    """Refused parent or version: a second root, a re-parented version, a cycle, a non-tip, or
-    a chunk not stored in this client's account."""
-
-
-class NoSuchVersion(VersionError):
-    """No tree at the key, or the named version is not in it."""
-
-
-class VersionLimit(VersionError):
-    """The put would exceed the tree's branch limit."""
-
-
-class NotOwner(VersionError):
-    """The tree's mode and owners do not let this client do that (write a tree it does not
-    own, read a private or shared tree it is not an owner of)."""
-
-
-class VersionNoAnswer(NoAnswer, VersionError):
-    """A version request nobody answered in time."""
-
-
-_VERSION_ERRORS: dict[str, type[VersionError]] = {
-    "InvalidParameter": InvalidVersion, "AccountRefused": InvalidVersion,
-    "NoSuchElement": NoSuchVersion, "CannotExceedLimit": VersionLimit, "NotOwner": NotOwner,
-}
-
 
 class _Waiter:
     """Collects answers to one request until a quorum of distinct senders agree."""
@@ -237,10 +150,10 @@ class MaidClient:
         if waiter is None:
             self._unsolicited(msg)
             return
-        if msg.action == SYNCHRONISING.value:
+        if msg.action == Action.SYNCHRONISING:
             waiter.accepted = True
             return
-        if msg.action == "get_response":
+        if msg.action == Action.GET_RESPONSE:
             copy = msg.body.get("copy")
             if msg.payload and isinstance(copy, bytes) and _content_matches(copy, msg.payload):
                 waiter.offer(msg, b"data", quorum=1)
@@ -252,7 +165,7 @@ class MaidClient:
     def _unsolicited(self, msg: Message) -> None:
         """A message that answers no request of ours (an MpidNode's pushed messages)."""
 
-    def _message(self, dst: Authority, action: str, body: dict[str, Any], msg_id: bytes,
+    def _message(self, dst: Authority, action: Action, body: dict[str, Any], msg_id: bytes,
                  trace: bytes, payload: bytes = b"") -> Message:
         msg = Message(src=self.authority, dst=dst, action=action, msg_id=msg_id, trace_id=trace,
                       body=body, sender=self.name, payload=payload, sent_at=network_time())
@@ -267,8 +180,8 @@ class MaidClient:
         if len(self._waiters) >= MAX_WAITERS:
             raise ClientError("too many requests in flight")
         waiter = _Waiter(quorum)
-        answers = [*answers, derived_id("request_expired", msg.msg_id),
-                   derived_id(SYNCHRONISING.value, msg.msg_id)]
+        answers = [*answers, derived_id(Action.REQUEST_EXPIRED, msg.msg_id),
+                   derived_id(Action.SYNCHRONISING, msg.msg_id)]
         for answer in answers:
             self._waiters[answer] = waiter
         try:
@@ -284,7 +197,7 @@ class MaidClient:
                     break
             if self.closed and waiter.result is None:
                 raise NetworkUnavailable("connection to the network lost")
-            if waiter.result is not None and waiter.result.action == "request_expired":
+            if waiter.result is not None and waiter.result.action == Action.REQUEST_EXPIRED:
                 raise RequestExpired(msg.action, str(waiter.result.body.get("reason", "")))
             return waiter.result
         finally:
@@ -301,15 +214,15 @@ class MaidClient:
         body: dict[str, Any] = {"name": name}
         if unique:
             body["unique"] = True
-        msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "put",
+        msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), Action.PUT,
                             body, msg_id, trace or self.new_id(), payload=data)
-        ok, failed = derived_id("put_ok", msg_id), derived_id("put_failure", msg_id)
+        ok, failed = derived_id(Action.PUT_OK, msg_id), derived_id(Action.PUT_FAILURE, msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
             raise PutNoAnswer(f"put of {name.hex()[:16]}", self.timeout * ATTEMPTS, name,
                               "no answer")
-        if answer.action != "put_ok":
-            failure = DataExists if answer.body.get("error") == "DataExists" else PutFailure
+        if answer.action != Action.PUT_OK:
+            failure = refusal(answer.body.get("error"), PutFailure)
             raise failure(name, str(answer.body.get("reason", "refused")))
         return name
 
@@ -321,8 +234,8 @@ class MaidClient:
         for kind in CopyKind:
             msg_id = self.new_id()
             msg = self._message(Authority(copy_name(name, kind), Persona.DATA_MANAGER,
-                                          group=True), "get", {}, msg_id, trace)
-            answer = await self._request(msg, [derived_id("get_response", msg_id)], 1)
+                                          group=True), Action.GET, {}, msg_id, trace)
+            answer = await self._request(msg, [derived_id(Action.GET_RESPONSE, msg_id)], 1)
             if answer is None:
                 continue
             if answer.payload:
@@ -340,9 +253,9 @@ class MaidClient:
         answered."""
         _check_name(name)
         msg_id = self.new_id()
-        msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), "delete",
-                            {"name": name}, msg_id, trace or self.new_id())
-        answer = await self._request(msg, [derived_id("delete_ok", msg_id)],
+        msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True),
+                            Action.DELETE, {"name": name}, msg_id, trace or self.new_id())
+        answer = await self._request(msg, [derived_id(Action.DELETE_OK, msg_id)],
                                      self.params.accumulation_quorum)
         if answer is None:
             raise DeleteNoAnswer(f"delete of {name.hex()[:16]}", self.timeout * ATTEMPTS,
@@ -369,20 +282,20 @@ class MaidClient:
                 "parent": None if parent is None else _version(parent, "parent").to_record(),
                 "version": _version(version, "version").to_record(), "max_versions": max_versions,
                 "max_branches": max_branches, "mode": mode.value, "owners": others}
-        answer = await self._version_request(key, "put_version", body, Persona.MAID_MANAGER,
+        answer = await self._version_request(key, Action.PUT_VERSION, body, Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
         return _versions_of(answer, "removed")
 
     async def get_versions(self, key: Name) -> list[VersionName]:
         """The tips of the tree at `key`, ascending."""
-        answer = await self._version_request(key, "get_versions", {"key": _key(key)},
+        answer = await self._version_request(key, Action.GET_VERSIONS, {"key": _key(key)},
                                              Persona.VERSION_MANAGER,
                                              self.params.accumulation_quorum)
         return _versions_of(answer, "versions")
 
     async def get_branch(self, key: Name, tip: VersionName) -> list[VersionName]:
         """The branch from `tip` back to the root (or the start of its orphan tree)."""
-        answer = await self._version_request(key, "get_branch",
+        answer = await self._version_request(key, Action.GET_BRANCH,
                                              {"key": _key(key),
                                               "tip": _version(tip, "tip").to_record()},
                                              Persona.VERSION_MANAGER,
@@ -395,7 +308,7 @@ class MaidClient:
         through the normal flow where this client's account holds them (under the same
         `trace`). Returns the removed versions."""
         trace = trace or self.new_id()
-        answer = await self._version_request(key, "delete_branch",
+        answer = await self._version_request(key, Action.DELETE_BRANCH,
                                              {"key": _key(key),
                                               "tip": _version(tip, "tip").to_record()},
                                              Persona.MAID_MANAGER,
@@ -405,18 +318,18 @@ class MaidClient:
             await self.delete(version.id, trace=trace)
         return removed
 
-    async def _version_request(self, key: Name, action: str, body: dict[str, Any],
+    async def _version_request(self, key: Name, action: Action, body: dict[str, Any],
                                to: Persona, quorum: int, trace: bytes | None = None) -> Message:
         msg_id = self.new_id()
         dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER
                else Authority(key, to, group=True))
         msg = self._message(dst, action, body, msg_id, trace or self.new_id())
-        answer = await self._request(msg, [derived_id("version_answer", msg_id)], quorum)
+        answer = await self._request(msg, [derived_id(Action.VERSION_ANSWER, msg_id)], quorum)
         if answer is None:
             raise VersionNoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS,
                                   key, "no answer")
         if answer.body.get("ok") is not True:
-            error = _VERSION_ERRORS.get(str(answer.body.get("error")), VersionError)
+            error = refusal(answer.body.get("error"), VersionError)
             raise error(key, str(answer.body.get("reason", "refused")))
         return answer
 

@@ -17,45 +17,31 @@ from typing import Any
 
 import trio
 
-from vaultnet.client.maid import ClientError, MaidClient, NetworkUnavailable, open_client
+from vaultnet.client.errors import (
+    Blocked,
+    ClientError,
+    InboxFull,
+    MessagingError,
+    NetworkUnavailable,
+    NotDelivered,
+    OutboxFull,
+    refusal,
+)
+from vaultnet.client.maid import MaidClient, open_client
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
 from vaultnet.transport.base import Connection, Endpoint
 from vaultnet.xor import NAME_SIZE, Name
 
+__all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported here
+    "Blocked", "ClientError", "InboxFull", "Lists", "MessagingError", "MpidClient", "MpidMessage",
+    "NetworkUnavailable", "NotDelivered", "OutboxFull", "open_mpid_client",
+]
+
 RECEIVED_LIMIT = 1024
 SEEN_LIMIT = 4096
-
-
-class MessagingError(ClientError):
-    """A messaging request the network refused; `.reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Blocked(MessagingError):
-    """The recipient blacklisted the sender, or keeps a whitelist the sender is not on."""
-
-
-class InboxFull(MessagingError):
-    """The recipient's managers hold as many messages for it as they may."""
-
-
-class OutboxFull(MessagingError):
-    """Too many of this sender's messages still await the recipient's managers' answer."""
-
-
-class NotDelivered(MessagingError):
-    """No answer from the recipient's managers (or no answer at all)."""
-
-
-_ERRORS: dict[str, type[MessagingError]] = {
-    "Blocked": Blocked, "InboxFull": InboxFull, "OutboxFull": OutboxFull,
-    "NotDelivered": NotDelivered,
-}
 
 
 @dataclass(frozen=True)
@@ -94,7 +80,7 @@ class MpidClient(MaidClient):
     async def go_online(self, trace: bytes | None = None) -> int:
         """Tell our managers where we are; they push what they hold. Returns how many.
         `trace` (here and in `send`) ties the operation's events together."""
-        return int((await self._ask("online", {}, trace)).get("held", 0))
+        return int((await self._ask(Action.ONLINE, {}, trace)).get("held", 0))
 
     async def send(self, to: Name, body: bytes, trace: bytes | None = None) -> None:
         """Send `body` to MPID `to`; returns once its managers hold it (or it was delivered).
@@ -103,7 +89,7 @@ class MpidClient(MaidClient):
         _check_mpid(to)
         if not isinstance(body, bytes):
             raise MessagingError("a message body is bytes")
-        await self._ask("send", {"to": to, "body": body}, trace)
+        await self._ask(Action.SEND, {"to": to, "body": body}, trace)
 
     async def receive(self) -> MpidMessage:
         """The next message pushed to us (waits for one)."""
@@ -120,7 +106,7 @@ class MpidClient(MaidClient):
 
     async def inbox(self) -> list[MpidMessage]:
         """The messages our managers still hold for us (not yet acknowledged)."""
-        raw = (await self._ask("get_inbox", {})).get("messages")
+        raw = (await self._ask(Action.GET_INBOX, {})).get("messages")
         if not isinstance(raw, list):
             raise ClientError("malformed inbox answer")
         return [MpidMessage(bytes(s), bytes(m), bytes(b)) for s, m, b in raw]
@@ -138,31 +124,31 @@ class MpidClient(MaidClient):
         return await self._change_list("unblock", name)
 
     async def lists(self) -> Lists:
-        return _lists(await self._ask("get_lists", {}))
+        return _lists(await self._ask(Action.GET_LISTS, {}))
 
     async def _change_list(self, change: str, name: Name) -> Lists:
         _check_mpid(name)
-        return _lists(await self._ask("change_list", {"change": change, "name": name}))
+        return _lists(await self._ask(Action.CHANGE_LIST, {"change": change, "name": name}))
 
-    async def _ask(self, action: str, body: dict[str, Any],
+    async def _ask(self, action: Action, body: dict[str, Any],
                    trace: bytes | None = None) -> dict[str, Any]:
         msg_id = self.new_id()
         msg = self._message(self.managers, action, body, msg_id, trace or self.new_id())
-        answer = await self._request(msg, [derived_id("mpid_answer", msg_id)],
+        answer = await self._request(msg, [derived_id(Action.MPID_ANSWER, msg_id)],
                                      self.params.accumulation_quorum)
         if answer is None:
             if self.closed:
                 raise NetworkUnavailable("connection to the network lost")
             raise NotDelivered("no answer from the network")
         if answer.body.get("ok") is not True:
-            error = _ERRORS.get(str(answer.body.get("error")), MessagingError)
+            error = refusal(answer.body.get("error"), MessagingError)
             raise error(str(answer.body.get("reason", "refused")))
         return answer.body
 
     # -- pushed messages --------------------------------------------------------------------
 
     def _unsolicited(self, msg: Message) -> None:
-        if (msg.action != "message" or msg.src != self.managers
+        if (msg.action != Action.MESSAGE or msg.src != self.managers
                 or not isinstance(msg.body.get("body"), bytes)):
             return
         sender, mid = msg.body.get("sender"), msg.body.get("mid")
@@ -184,7 +170,7 @@ class MpidClient(MaidClient):
             except trio.WouldBlock:
                 self.dropped += 1
                 return  # not acknowledged: the managers keep holding it
-        ack = self._message(self.managers, "ack", {"sender": sender, "mid": mid},
+        ack = self._message(self.managers, Action.ACK, {"sender": sender, "mid": mid},
                             self.new_id(), msg.trace_id)
         self.conn.send({"t": "msg", "m": ack.to_wire()})
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from types import FunctionType, MappingProxyType
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import msgpack
 
@@ -20,6 +21,7 @@ from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
 from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
@@ -50,22 +52,23 @@ seconds. Content is released as soon as its use is over (see `PayloadStash`); th
 outlives the last ask for content again (PAYLOAD_WAIT * PAYLOAD_ASKS) with a margin, and the
 byte budget holds the content of a burst of 1 MiB puts this vault is a manager for."""
 
-# PersonaEvent.what values (the dashboard and tests key on these)
-CHUNK_STORED = "chunk_stored"
-CHUNK_DELETED = "chunk_deleted"
-SACRIFICIAL_EVICTED = "sacrificial_evicted"
-PUT_FAILURE = "put_failure"
-HOLDER_ADDED = "holder_added"
-HOLDER_REMOVED = "holder_removed"
-REPLICATED = "replicated"
-SYNC_COMMITTED = "sync_committed"
-RANK_CHANGED = "rank_changed"
-ACCUMULATED = "accumulated"
-FIREWALL_ANSWERED = "firewall_answered"
-CACHE_HIT = "cache_hit"
-ACCOUNT_TRANSFERRED = "account_transferred"
-TRANSFER_DISPUTED = "transfer_disputed"
-REQUEST_EXPIRED = "request_expired"
+# PersonaEvent.what values: names for members of `vaultnet.protocol.EventKind` (the one list of
+# event kinds), kept for the readers (dashboard, tests) that import them from here.
+CHUNK_STORED = EventKind.CHUNK_STORED
+CHUNK_DELETED = EventKind.CHUNK_DELETED
+SACRIFICIAL_EVICTED = EventKind.SACRIFICIAL_EVICTED
+PUT_FAILURE = EventKind.PUT_FAILURE
+HOLDER_ADDED = EventKind.HOLDER_ADDED
+HOLDER_REMOVED = EventKind.HOLDER_REMOVED
+REPLICATED = EventKind.REPLICATED
+SYNC_COMMITTED = EventKind.SYNC_COMMITTED
+RANK_CHANGED = EventKind.RANK_CHANGED
+ACCUMULATED = EventKind.ACCUMULATED
+FIREWALL_ANSWERED = EventKind.FIREWALL_ANSWERED
+CACHE_HIT = EventKind.CACHE_HIT
+ACCOUNT_TRANSFERRED = EventKind.ACCOUNT_TRANSFERRED
+TRANSFER_DISPUTED = EventKind.TRANSFER_DISPUTED
+REQUEST_EXPIRED = EventKind.REQUEST_EXPIRED
 
 TRANSFER_QUORUM = 2
 TRANSFERS_PENDING = 10_000
@@ -120,7 +123,7 @@ class Context(Protocol):
 class Note:
     """An event a persona wants emitted (turned into a PersonaEvent by the host)."""
 
-    what: str
+    what: EventKind
     subject: Name
     trace: bytes
     detail: dict[str, Any] = field(default_factory=dict)
@@ -128,16 +131,21 @@ class Note:
 
 @dataclass
 class Outbox:
+    """What a persona decided: messages for the host to send, events for it to emit."""
+
     messages: list[Message] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
 
     def send(self, msg: Message) -> None:
+        """Queue `msg` for sending (the host sends it once the handler's transaction commits)."""
         self.messages.append(msg)
 
-    def note(self, what: str, subject: Name, trace: bytes, **detail: Any) -> None:
+    def note(self, what: EventKind, subject: Name, trace: bytes, **detail: Any) -> None:
+        """Queue a `what` event about `subject`, so the dashboard and tests can see it."""
         self.notes.append(Note(what, subject, trace, detail))
 
     def extend(self, other: Outbox) -> None:
+        """Add `other`'s messages and notes to ours (the host delivers several at once)."""
         self.messages.extend(other.messages)
         self.notes.extend(other.notes)
 
@@ -149,6 +157,7 @@ def canonical(obj: dict[str, Any]) -> bytes:
 
 
 def decode_record(data: bytes) -> dict[str, Any]:
+    """A record (or action) map from its msgpack bytes; FrameError if it is not one."""
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=False, max_bin_len=1 << 20)
     except Exception as exc:
@@ -176,13 +185,74 @@ def agreed_record(copies: list[bytes]) -> dict[str, Any] | None:
 
 
 def decode_action(data: bytes) -> dict[str, Any]:
+    """An agreed action record from its canonical bytes, its `op` as an `Op`: FrameError if
+    it is not a map or names no op (a malformed vote never reaches a commit)."""
     value = decode_record(data)
-    if not isinstance(value.get("op"), str):
-        raise FrameError("sync action is not a record")
+    value["op"] = Op.decode(value.get("op"))
     return value
 
 
+Handler = Callable[[Any, Message, bytes, Context, Outbox], None]
+"""A persona's handler for one `Action`: `(persona, msg, payload, ctx, out)`."""
+Commit = Callable[[Any, Name, dict[str, Any], Context, Outbox, bytes], None]
+"""A persona's commit of one agreed `Op`: `(persona, key, action, ctx, out, trace)`."""
+HandlerT = TypeVar("HandlerT", bound=Handler)
+CommitT = TypeVar("CommitT", bound=Commit)
+_HANDLES: dict[Callable[..., None], Action] = {}
+_COMMITS: dict[Callable[..., None], Op] = {}
+
+
+def handles(action: Action) -> Callable[[HandlerT], HandlerT]:
+    """Register the decorated method as its persona's one handler for `action`: the class's
+    `HANDLERS` table is built from these when the class is created."""
+
+    def register(fn: HandlerT) -> HandlerT:
+        _HANDLES[fn] = action
+        return fn
+
+    return register
+
+
+def commits(op: Op) -> Callable[[CommitT], CommitT]:
+    """Register the decorated method as its persona's one commit of `op` (the `COMMITS`
+    table), run by every member once the group agreed on an action with that op."""
+
+    def register(fn: CommitT) -> CommitT:
+        _COMMITS[fn] = op
+        return fn
+
+    return register
+
+
+def dispatch_tables(cls: type) -> tuple[Mapping[Action, Handler], Mapping[Op, Commit]]:
+    """`cls`'s handler and commit tables, from the methods registered with `handles` and
+    `commits` along its MRO (a subclass's registration for an action replaces its base's).
+    TypeError if one class registers two methods for the same action or op: each is handled
+    exactly once."""
+    handlers: dict[Action, Handler] = {}
+    commit_table: dict[Op, Commit] = {}
+    for klass in reversed(cls.__mro__):
+        own_handlers: dict[Action, Handler] = {}
+        own_commits: dict[Op, Commit] = {}
+        for fn in vars(klass).values():
+            if not isinstance(fn, FunctionType):
+                continue
+            action, op = _HANDLES.get(fn), _COMMITS.get(fn)
+            if action is not None:
+                if action in own_handlers:
+                    raise TypeError(f"{klass.__qualname__} has two handlers for {action!r}")
+                own_handlers[action] = fn
+            if op is not None:
+                if op in own_commits:
+                    raise TypeError(f"{klass.__qualname__} has two commits of {op!r}")
+                own_commits[op] = fn
+        handlers.update(own_handlers)
+        commit_table.update(own_commits)
+    return MappingProxyType(handlers), MappingProxyType(commit_table)
+
+
 def body_bytes(msg: Message, key: str, size: int | None = 64) -> bytes:
+    """`msg.body[key]` as bytes of `size` (any size if None); FrameError otherwise."""
     value = msg.body.get(key)
     if not isinstance(value, bytes) or (size is not None and len(value) != size):
         raise FrameError(f"body field {key!r} missing or malformed")
@@ -190,6 +260,7 @@ def body_bytes(msg: Message, key: str, size: int | None = 64) -> bytes:
 
 
 def body_int(msg: Message, key: str) -> int:
+    """`msg.body[key]` as a non-negative int; FrameError otherwise."""
     value = msg.body.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise FrameError(f"body field {key!r} missing or not a non-negative int")
@@ -197,6 +268,7 @@ def body_int(msg: Message, key: str) -> int:
 
 
 def body_str(msg: Message, key: str, choices: tuple[str, ...] | None = None) -> str:
+    """`msg.body[key]` as a str (one of `choices`, if given); FrameError otherwise."""
     value = msg.body.get(key)
     if not isinstance(value, str) or (choices is not None and value not in choices):
         raise FrameError(f"body field {key!r} missing or not one of {choices}")
@@ -344,19 +416,32 @@ class GroupPersona:
     """A manager persona: acts on requests only after accumulation, agrees on state changes by
     sync before committing them, and answers duplicate requests from its firewall.
 
-    Subclasses implement `on_<action>(msg, ctx, out)` for requests and `commit_<op>(action,
-    ctx, out)` for agreed actions; `needs_payload` lists actions that cannot run without content.
+    Subclasses register a handler per action they receive (`@handles(Action.FOO)` on
+    `on_foo(msg, payload, ctx, out)`) and a commit per op they agree on (`@commits(Op.BAR)` on
+    `commit_bar(key, action, ctx, out, trace)`); the class's `HANDLERS` and `COMMITS` tables are
+    built from those when the class is created, and dispatch is a lookup in them.
+    `needs_payload` lists actions that cannot run without content.
     """
 
     persona: Persona
-    needs_payload: frozenset[str] = frozenset()
-    resendable: frozenset[str] = frozenset()
+    HANDLERS: ClassVar[Mapping[Action, Handler]]
+    """Action -> its one handler (see `handles`). `Action.SYNC` is not in it: votes are
+    taken by `handle` itself, before accumulation."""
+    COMMITS: ClassVar[Mapping[Op, Commit]]
+    """Op -> its one commit (see `commits`)."""
+    needs_payload: frozenset[Action] = frozenset()
+    resendable: frozenset[Action] = frozenset()
     """Content-carrying group messages we send whose content a recipient may ask for again."""
-    unguarded: frozenset[str] = frozenset()
+    unguarded: frozenset[Action] = frozenset()
     """Single-source actions handled afresh every time instead of through the firewall: reads
     and answers to our own requests, where a duplicate costs one more answer and never a
     second change. Their answers (a get's carries up to 1 MiB) are not worth keeping, and
     the periodic integrity checks would otherwise keep every firewall full of them."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Build the subclass's dispatch tables from its registered methods."""
+        super().__init_subclass__(**kwargs)
+        cls.HANDLERS, cls.COMMITS = dispatch_tables(cls)
 
     def __init__(self, params: Parameters) -> None:
         self.params = params
@@ -380,14 +465,18 @@ class GroupPersona:
         return len(self._transfers)
 
     def attach(self, own: Name) -> None:
+        """Start agreeing (sync) as the vault named `own`."""
         self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
 
     # -- entry point --------------------------------------------------------------------
 
     def handle(self, msg: Message, ctx: Context) -> Outbox:
+        """Decide on one message: a sync vote is counted; a group's message is accumulated,
+        then dispatched; a single source's is answered from the firewall if it is a
+        duplicate, else dispatched (`_dispatch`: the `HANDLERS` table)."""
         out = Outbox()
         self.stash.expire(ctx.now())
-        if msg.action == "sync" and msg.src.persona == self.persona and msg.src.group:
+        if msg.action == Action.SYNC and msg.src.persona == self.persona and msg.src.group:
             self._on_vote(msg, ctx, out)
             return out
         if msg.src.group:
@@ -442,7 +531,7 @@ class GroupPersona:
         """The answer to a client's duplicate that arrives while the group is still agreeing
         on the original (the firewall's "synchronising"): the request was accepted, its
         answer is on its way, and re-sending it will not help."""
-        return self.group_message(msg.dst.name, msg.src.name, SYNCHRONISING.value,
+        return self.group_message(msg.dst.name, msg.src.name, Action.SYNCHRONISING,
                                   {"action": msg.action}, msg.trace_id,
                                   new_id(SYNCHRONISING.value, msg.msg_id),
                                   dst_persona=msg.src.persona, dst_group=False,
@@ -455,27 +544,30 @@ class GroupPersona:
         out.note(REQUEST_EXPIRED, msg.dst.name, msg.trace_id, action=msg.action,
                  age=round(age, 1))
         out.send(self.group_message(
-            msg.dst.name, msg.src.name, REQUEST_EXPIRED,
+            msg.dst.name, msg.src.name, Action.REQUEST_EXPIRED,
             {"action": msg.action, "reason": f"request dated {age:.0f} s ago is outside the "
              "replay window"}, msg.trace_id, new_id(REQUEST_EXPIRED, msg.msg_id),
             dst_persona=msg.src.persona, dst_group=False, relay=msg.src.relay))
 
     def _dispatch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        handler: Callable[[Message, bytes, Context, Outbox], None] | None = getattr(
-            self, f"on_{msg.action}", None)
+        """Run the handler our `HANDLERS` table has for `msg.action`; FrameError if none."""
+        handler = self.HANDLERS.get(msg.action)
         if handler is None:
-            raise FrameError(f"{self.persona.value} has no action {msg.action!r}")
-        handler(msg, payload, ctx, out)
+            raise FrameError(f"{self.persona.value} has no action {str(msg.action)!r}")
+        handler(self, msg, payload, ctx, out)
 
     # -- sync -------------------------------------------------------------------------
 
     def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                 trace: bytes) -> None:
-        """Vote for `action` on record `key` and tell the group; commit if that completes it."""
+        """Vote for `action` on record `key` and tell the group; commit if that completes it.
+        `action["op"]` is the `Op` every member will commit it with (TypeError otherwise)."""
         assert self.sync is not None
+        if not isinstance(action.get("op"), Op):
+            raise TypeError(f"a proposal's op is an Op, not {action.get('op')!r}")
         data = canonical(action)
         resolved = self.sync.add_local(key, data, ctx.now())
-        out.send(self.group_message(key, key, "sync", {"k": key, "a": data}, trace,
+        out.send(self.group_message(key, key, Action.SYNC, {"k": key, "a": data}, trace,
                                     derived_id("sync", self.persona.value, key, data, ctx.own)))
         if resolved is not None:
             self._commit(key, data, ctx, out, trace)
@@ -493,12 +585,14 @@ class GroupPersona:
             self._commit(key, data, ctx, out, msg.trace_id)
 
     def _commit(self, key: Name, data: bytes, ctx: Context, out: Outbox, trace: bytes) -> None:
+        """Run the agreed action: the commit our `COMMITS` table has for its op."""
         action = decode_action(data)
-        out.note(SYNC_COMMITTED, key, trace, persona=self.persona.value, op=action["op"])
-        handler = getattr(self, f"commit_{action['op']}", None)
-        if handler is None:
-            raise FrameError(f"{self.persona.value} cannot commit {action['op']!r}")
-        handler(key, action, ctx, out, trace)
+        op: Op = action["op"]
+        out.note(SYNC_COMMITTED, key, trace, persona=self.persona.value, op=op)
+        commit = self.COMMITS.get(op)
+        if commit is None:
+            raise FrameError(f"{self.persona.value} cannot commit {op.value!r}")
+        commit(self, key, action, ctx, out, trace)
 
     def resend(self, ctx: Context) -> Outbox:
         """Re-send our votes that have not reached every member, and ask again for content we
@@ -513,7 +607,8 @@ class GroupPersona:
             return out
         for key, data in self.sync.to_resend(ctx.now()):
             if ctx.is_responsible(key):
-                out.send(self.group_message(key, key, "sync", {"k": key, "a": data}, bytes(16),
+                out.send(self.group_message(key, key, Action.SYNC, {"k": key, "a": data},
+                                            bytes(16),
                                             derived_id("sync", self.persona.value, key, data,
                                                        ctx.own)))
         for key, waiting in self._waiting_payload.items():
@@ -524,7 +619,7 @@ class GroupPersona:
                 out.send(Message(
                     src=Authority(ctx.own, self.persona),
                     dst=Authority(msg.src.name, msg.src.persona, group=True),
-                    action="payload_wanted",
+                    action=Action.PAYLOAD_WANTED,
                     msg_id=new_id("payload_wanted", key, ctx.own, str(waiting.asks)),
                     trace_id=msg.trace_id, sender=b"",
                     body={"action": msg.action, "id": msg.msg_id, "to": msg.dst.name,
@@ -547,6 +642,7 @@ class GroupPersona:
         if not self.is_lead(group_name, ctx):
             self.stash.release(key)
 
+    @handles(Action.PAYLOAD_WANTED)
     def on_payload_wanted(self, msg: Message, payload: bytes, ctx: Context,
                           out: Outbox) -> None:
         """A recipient agreed on a message our group sent but never got its content (our lead
@@ -554,7 +650,7 @@ class GroupPersona:
         our view sends the message again with the content. Harmless if forged: the recipient
         still needs the message from a quorum of us, and the content is checked against its
         name where it is stored."""
-        action = body_str(msg, "action", tuple(self.resendable))
+        action = Action.decode(body_str(msg, "action", tuple(self.resendable)))
         to, wanted = body_bytes(msg, "to"), msg.body.get("body")
         if not isinstance(wanted, dict):
             raise FrameError("payload_wanted without the message body")
@@ -581,6 +677,8 @@ class GroupPersona:
         """Hook: asked to resend `resend` with content we no longer have."""
 
     def on_churn(self, lost: Name | None, added: Name | None) -> None:
+        """Our close set changed: sync forgets votes of a member that left (not a message
+        handler: the host calls it on churn)."""
         if self.sync is not None:
             self.sync.on_churn(lost, added)
 
@@ -646,6 +744,7 @@ class GroupPersona:
             candidates.add(lost)
         return closest(group, candidates, size)
 
+    @handles(Action.TRANSFER)
     def on_transfer(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A member's copy of a record we are newly responsible for. What we already hold wins;
         otherwise TRANSFER_QUORUM equal copies from distinct members are accepted, or, once
@@ -698,10 +797,11 @@ class GroupPersona:
             if member != ctx.own:
                 out.send(Message(
                     src=Authority(ctx.own, self.persona), dst=Authority(member, self.persona),
-                    action="transfer_query",
+                    action=Action.TRANSFER_QUERY,
                     msg_id=new_id("transfer_query", table, key, member, repr(ctx.now())),
                     trace_id=bytes(16), sender=b"", body={"store": table, "key": key}))
 
+    @handles(Action.TRANSFER_QUERY)
     def on_transfer_query(self, msg: Message, payload: bytes, ctx: Context,
                           out: Outbox) -> None:
         """A newcomer asks for our current copy of a record whose transferred copies disagreed.
@@ -723,7 +823,8 @@ class GroupPersona:
         """Our copy of a record for `member`, with the actions it already reflects."""
         reflects = self.sync.committed(key[:NAME_SIZE]) if self.sync is not None else []
         return Message(src=Authority(ctx.own, self.persona),
-                       dst=Authority(member, self.persona), action="transfer", msg_id=msg_id,
+                       dst=Authority(member, self.persona), action=Action.TRANSFER,
+                       msg_id=msg_id,
                        trace_id=bytes(16), sender=b"",
                        body={"store": table, "key": key, "value": data, "reflects": reflects})
 
@@ -785,7 +886,7 @@ class GroupPersona:
 
     # -- building messages -------------------------------------------------------------
 
-    def group_message(self, src_name: Name, dst_name: Name, action: str, body: dict[str, Any],
+    def group_message(self, src_name: Name, dst_name: Name, action: Action, body: dict[str, Any],
                       trace: bytes, msg_id: bytes, dst_persona: Persona | None = None,
                       dst_group: bool = True, payload: bytes = b"",
                       relay: Name | None = None) -> Message:
@@ -801,6 +902,9 @@ class GroupPersona:
         """Whether we attach content for our group: the member closest to the group's name."""
         group = ctx.close_group(group_name)
         return bool(group) and group[0] == ctx.own
+
+
+GroupPersona.HANDLERS, GroupPersona.COMMITS = dispatch_tables(GroupPersona)
 
 
 def knows_a_group(ctx: Context) -> bool:
@@ -846,8 +950,10 @@ def _reflects(msg: Message) -> frozenset[bytes]:
 
 
 def new_id(*parts: bytes | str) -> bytes:
+    """A message id derived from `parts`, so every member sends the same one."""
     return derived_id(*parts)[:ID_SIZE]
 
 
 def digest(data: bytes) -> bytes:
+    """SHA-512 of `data`: a chunk's name."""
     return hashlib.sha512(data).digest()

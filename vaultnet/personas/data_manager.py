@@ -32,11 +32,14 @@ from vaultnet.personas.base import (
     body_bytes,
     body_int,
     body_str,
+    commits,
     digest,
+    handles,
     new_id,
 )
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
 from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
+from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
@@ -80,10 +83,12 @@ class _Fetch:
 
 
 class DataManager(GroupPersona, IntegrityChecks):
+    """Each copy's record: kind, size, subscribers, holders; chooses and replaces holders."""
+
     persona = Persona.DATA_MANAGER
-    needs_payload = frozenset({"put"})
-    resendable = frozenset({"put"})
-    unguarded = frozenset({"get", "fetch_response", "challenge_response"})
+    needs_payload = frozenset({Action.PUT})
+    resendable = frozenset({Action.PUT})
+    unguarded = frozenset({Action.GET, Action.FETCH_RESPONSE, Action.CHALLENGE_RESPONSE})
 
     def __init__(self, params: Parameters, records: Records,
                  holders_per_copy: int = HOLDERS_PER_COPY) -> None:
@@ -159,22 +164,26 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     # -- put ------------------------------------------------------------------------------
 
+    @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A MaidManager group's put of one copy: propose it (with holders, if new)."""
         copy = msg.dst.name
         kind = body_str(msg, "kind", KINDS)
         size = body_int(msg, "size")
         if digest(payload) != body_bytes(msg, "name") or len(payload) != size:
             return
         self.stash.put(copy, payload)
-        action = {"op": "put", "kind": kind, "size": size, "id": msg.msg_id,
+        action = {"op": Op.PUT, "kind": kind, "size": size, "id": msg.msg_id,
                   "origin": body_bytes(msg, "id", 16), "client": body_bytes(msg, "client"),
                   "reply": msg.body.get("reply"), "mm": msg.src.name}
         if copy not in self.records:
             action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
         self.propose(copy, action, ctx, out, msg.trace_id)
 
+    @commits(Op.PUT)
     def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
+        """Agreed put: count a subscriber, or record the new copy and send it to its holders."""
         record = self.records.get(copy)
         if record is not None:
             record["subscribers"] += 1
@@ -210,7 +219,7 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     def _holder_put(self, copy: Name, record: dict[str, Any], holder: Name, put_id: bytes,
                     trace: bytes, payload: bytes) -> Message:
-        return self.group_message(copy, holder, "put",
+        return self.group_message(copy, holder, Action.PUT,
                                   {"copy": copy, "kind": record["kind"], "size": record["size"]},
                                   trace, put_id, dst_persona=Persona.PMID_MANAGER,
                                   payload=payload)
@@ -227,12 +236,13 @@ class DataManager(GroupPersona, IntegrityChecks):
                       ctx: Context, out: Outbox, trace: bytes) -> None:
         name = chunk_name_of(copy, CopyKind(action["kind"]))
         out.send(self.group_message(
-            copy, action["mm"], "put_response",
+            copy, action["mm"], Action.PUT_RESPONSE,
             {"name": name, "client": action["client"], "reply": action["reply"], "ok": ok,
              "reason": reason, "id": action["origin"], "size": action["size"]},
             trace, new_id("put_response", action["id"], b"ok" if ok else b"no"),
             dst_persona=Persona.MAID_MANAGER))
 
+    @handles(Action.STORED)
     def on_stored(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A holder confirms it stored the copy: the Primary's put can be answered."""
         copy = body_bytes(msg, "copy")
@@ -249,16 +259,20 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     # -- failures and replication ------------------------------------------------------------
 
+    @handles(Action.PUT_FAILURE)
     def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A holder's PmidManagers report a failed copy: propose removing the holder."""
         copy = msg.dst.name
         holder = body_bytes(msg, "holder")
-        self.propose(copy, {"op": "remove_pmid", "holder": holder,
+        self.propose(copy, {"op": Op.REMOVE_PMID, "holder": holder,
                             "reported": body_int(msg, "size"),
                             "reason": body_str(msg, "reason"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.REMOVE_PMID)
     def commit_remove_pmid(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                            trace: bytes) -> None:
+        """Agreed removal of a holder: drop it, correct its account, replace it."""
         record = self.records.get(copy)
         holder = action["holder"]
         if record is None:
@@ -282,7 +296,7 @@ class DataManager(GroupPersona, IntegrityChecks):
                  kind=record["kind"])
         if action["reported"] != record["size"]:
             out.send(self.group_message(
-                copy, holder, "correction",
+                copy, holder, Action.CORRECTION,
                 {"copy": copy, "size": record["size"], "reported": action["reported"],
                  "reason": LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK},
                 trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
@@ -318,17 +332,20 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     # -- get ------------------------------------------------------------------------------
 
+    @handles(Action.EXISTS)
     def on_exists(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """Put<Unique>: tell the client's MaidManagers whether this copy's record exists."""
         if msg.src.persona is not Persona.MAID_MANAGER:
             raise FrameError("only MaidManagers ask whether data exists")
         request = body_bytes(msg, "id", 16)
-        out.send(self.group_message(msg.dst.name, msg.src.name, "exists_answer",
+        out.send(self.group_message(msg.dst.name, msg.src.name, Action.EXISTS_ANSWER,
                                     {"id": request, "exists": msg.dst.name in self.records},
                                     msg.trace_id, new_id("exists_answer", request),
                                     dst_persona=Persona.MAID_MANAGER))
 
+    @handles(Action.GET)
     def on_get(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A client's get: the lead answers from its stash or fetches from a holder."""
         copy = msg.dst.name
         if not self.is_lead(copy, ctx):
             return
@@ -347,7 +364,7 @@ class DataManager(GroupPersona, IntegrityChecks):
     def _get_response(self, copy: Name, to: Authority, request_id: bytes, trace: bytes,
                       data: bytes, reason: str) -> Message:
         return Message(src=Authority(copy, self.persona, group=False), dst=to,
-                       action="get_response", msg_id=new_id("get_response", request_id),
+                       action=Action.GET_RESPONSE, msg_id=new_id("get_response", request_id),
                        trace_id=trace, body={"copy": copy, "ok": bool(data), "reason": reason},
                        sender=b"", payload=data)
 
@@ -380,7 +397,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         if fetch.candidates:
             fetch.asked = fetch.candidates.pop(0)
             out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
-                fetch.asked, Persona.PMID_NODE), action="fetch",
+                fetch.asked, Persona.PMID_NODE), action=Action.FETCH,
                 msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
                 body={"copy": copy}, sender=b""))
         elif fetch.siblings and (fetch.replicate_to or fetch.forward_to):
@@ -388,7 +405,7 @@ class DataManager(GroupPersona, IntegrityChecks):
             fetch.asked, fetch.timeout = fetch.siblings.pop(0), SIBLING_TIMEOUT
             out.send(Message(src=Authority(ctx.own, self.persona),
                              dst=Authority(fetch.asked, self.persona, group=True),
-                             action="sibling_fetch",
+                             action=Action.SIBLING_FETCH,
                              msg_id=new_id("sibling_fetch", copy, fetch.asked, str(ctx.now())),
                              trace_id=trace, body={"for": copy},
                              sender=b""))
@@ -398,9 +415,12 @@ class DataManager(GroupPersona, IntegrityChecks):
                 out.send(self._get_response(copy, to, request_id, client_trace, b"",
                                             "no live holder has the data"))
 
+    @handles(Action.FETCH_RESPONSE)
     def on_fetch_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A holder sent the content we fetched: check it and answer whoever waits for it."""
         self._fetched(body_bytes(msg, "copy"), msg.sender, payload, ctx, out, msg.trace_id)
 
+    @handles(Action.SIBLING_FETCH)
     def on_sibling_fetch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The lead of a sibling copy's group lost all its holders and asks us for the content;
         our lead fetches it (or has it) and sends it on."""
@@ -422,13 +442,15 @@ class DataManager(GroupPersona, IntegrityChecks):
     def _sibling_content(self, ours: Name, to: Name, theirs: Name, data: bytes, trace: bytes,
                          ctx: Context) -> Message:
         return Message(src=Authority(ctx.own, self.persona), dst=Authority(to, self.persona),
-                       action="sibling_content",
+                       action=Action.SIBLING_CONTENT,
                        msg_id=new_id("sibling_content", theirs, to, str(ctx.now())),
                        trace_id=trace, body={"copy": theirs, "from": ours}, sender=b"",
                        payload=data)
 
+    @handles(Action.SIBLING_CONTENT)
     def on_sibling_content(self, msg: Message, payload: bytes, ctx: Context,
                            out: Outbox) -> None:
+        """A sibling copy's lead sent the content we asked for: check it, use it."""
         sibling = body_bytes(msg, "from")
         if not ctx.could_be_member(msg.sender, sibling):
             raise FrameError("sibling content from outside the sibling's group")
@@ -480,6 +502,7 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     # -- rejoin -------------------------------------------------------------------------
 
+    @handles(Action.HOLDING)
     def on_holding(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A (re)joined PmidNode holds `copy`: every member tells it what its record says,
         if the record is confirmed (not one we kept across a restart and have not reconciled
@@ -503,18 +526,22 @@ class DataManager(GroupPersona, IntegrityChecks):
         else:
             verdict = NO_RECORD
         out.send(Message(src=Authority(ctx.own, self.persona),
-                         dst=Authority(msg.sender, Persona.PMID_NODE), action="reconcile",
+                         dst=Authority(msg.sender, Persona.PMID_NODE), action=Action.RECONCILE,
                          msg_id=new_id("reconcile", msg.msg_id), trace_id=msg.trace_id,
                          body={"copy": copy, "verdict": verdict}, sender=b""))
 
     # -- delete ---------------------------------------------------------------------------
 
+    @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        self.propose(msg.dst.name, {"op": "unsubscribe", "id": msg.msg_id}, ctx, out,
+        """A MaidManager group's delete of one copy: propose one subscriber less."""
+        self.propose(msg.dst.name, {"op": Op.UNSUBSCRIBE, "id": msg.msg_id}, ctx, out,
                      msg.trace_id)
 
+    @commits(Op.UNSUBSCRIBE)
     def commit_unsubscribe(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                            trace: bytes) -> None:
+        """Agreed: one subscriber less; the last one gone deletes the copy from its holders."""
         record = self.records.get(copy)
         if record is None:
             return
@@ -525,7 +552,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         self.records.delete(copy)
         out.note(CHUNK_DELETED, copy, trace, kind=record["kind"], persona=self.persona.value)
         for holder in record["holders"]:
-            out.send(self.group_message(copy, holder, "delete",
+            out.send(self.group_message(copy, holder, Action.DELETE,
                                         {"copy": copy, "size": record["size"]}, trace,
                                         new_id("dm-del", action["id"], holder),
                                         dst_persona=Persona.PMID_MANAGER))

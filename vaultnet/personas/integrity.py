@@ -41,7 +41,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import Context, Outbox, PayloadStash, body_bytes, digest, new_id
+from vaultnet.personas.base import (
+    Context,
+    Outbox,
+    PayloadStash,
+    body_bytes,
+    commits,
+    digest,
+    handles,
+    new_id,
+)
+from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.storage.records import Records
 from vaultnet.xor import Name
 
@@ -66,7 +76,7 @@ the walk costs a bounded read however large the table."""
 NONCE_SIZE = 16
 """Bytes of a challenge's nonce (`Context.nonce`)."""
 FAILED_CHECK = "failed integrity check"
-INTEGRITY_FAILED = "integrity_failed"
+INTEGRITY_FAILED = EventKind.INTEGRITY_FAILED
 
 
 def expected_answer(content: bytes, nonce: bytes) -> bytes:
@@ -283,14 +293,17 @@ class IntegrityChecks:
                    out: Outbox) -> None:
         for holder in holders:
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
-                             dst=Authority(holder, Persona.PMID_NODE), action="challenge",
+                             dst=Authority(holder, Persona.PMID_NODE), action=Action.CHALLENGE,
                              msg_id=new_id("challenge", copy, holder, check.nonce,
                                            str(check.retried)),
                              trace_id=bytes(16), sender=b"",
                              body={"copy": copy, "nonce": check.nonce}))
 
+    @handles(Action.CHALLENGE_RESPONSE)
     def on_challenge_response(self, msg: Message, payload: bytes, ctx: Context,
                               out: Outbox) -> None:
+        """A holder's answer to our challenge: a wrong one (or, asked twice, an empty one)
+        fails it; a right one confirms it holds the copy."""
         copy = body_bytes(msg, "copy")
         check = self._checks.get(copy)
         if check is None or msg.sender not in check.waiting:
@@ -311,15 +324,16 @@ class IntegrityChecks:
         """Our own check of `holder` failed: vote for its removal (Sr) and, as its auditor,
         ask the other members to check it with the same nonce before they vote too."""
         nonce = check.nonce
-        verdict = {"op": "integrity_failed", "holder": holder, "nonce": nonce}
+        verdict = {"op": Op.INTEGRITY_FAILED, "holder": holder, "nonce": nonce}
         if not check.asked:
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
                              dst=Authority(copy, Persona.DATA_MANAGER, group=True),
-                             action="integrity_failure",
+                             action=Action.INTEGRITY_FAILURE,
                              msg_id=new_id("integrity", copy, holder, nonce),
                              trace_id=bytes(16), sender=b"", body=verdict | {"copy": copy}))
         self.propose(copy, verdict, ctx, out, bytes(16))
 
+    @handles(Action.INTEGRITY_FAILURE)
     def on_integrity_failure(self, msg: Message, payload: bytes, ctx: Context,
                              out: Outbox) -> None:
         """The holder's auditor (by our own view) found it failing a check: check that holder
@@ -332,6 +346,7 @@ class IntegrityChecks:
             return
         self._start_check(copy, ctx, out, asked=(nonce, holder))
 
+    @commits(Op.INTEGRITY_FAILED)
     def commit_integrity_failed(self, copy: Name, action: dict[str, Any], ctx: Context,
                                 out: Outbox, trace: bytes) -> None:
         """A sync quorum of members failed the holder in their own checks: remove it,
@@ -350,8 +365,9 @@ def answer_challenge(content: bytes | None, nonce: bytes, lying: bool) -> bytes:
 
 
 def challenge_reply(msg: Message, own: Name, answer: bytes) -> Message:
+    """A PmidNode's answer to the challenge `msg`, back to the DataManager that sent it."""
     return Message(src=Authority(own, Persona.PMID_NODE), dst=msg.src,
-                   action="challenge_response", msg_id=new_id("answer", msg.msg_id),
+                   action=Action.CHALLENGE_RESPONSE, msg_id=new_id("answer", msg.msg_id),
                    trace_id=msg.trace_id, sender=b"",
                    body={"copy": msg.body.get("copy"), "answer": answer})
 

@@ -21,8 +21,12 @@ from vaultnet.personas.base import (
     Outbox,
     body_bytes,
     body_int,
+    commits,
+    handles,
     new_id,
 )
+from vaultnet.personas.records import ChunkPuts, MaidAccount
+from vaultnet.protocol import Action, ErrorCode, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, copy_name
@@ -31,7 +35,7 @@ from vaultnet.wire import MAX_CHUNK_SIZE, FrameError
 DEFAULT_ALLOWANCE = 1 << 40
 
 
-DATA_EXISTS = "DataExists"
+DATA_EXISTS = ErrorCode.DATA_EXISTS
 """The error a Put<Unique> of a chunk that exists is refused with."""
 
 
@@ -46,9 +50,11 @@ class _UniquePut:
 
 
 class MaidManager(GroupPersona):
+    """The client's account: allowance, bytes used, how often it put each chunk."""
+
     persona = Persona.MAID_MANAGER
-    needs_payload = frozenset({"put"})
-    resendable = frozenset({"put"})
+    needs_payload = frozenset({Action.PUT})
+    resendable = frozenset({Action.PUT})
 
     def __init__(self, params: Parameters, accounts: Records, chunks: Records,
                  allowance: int = DEFAULT_ALLOWANCE) -> None:
@@ -59,12 +65,24 @@ class MaidManager(GroupPersona):
         self._unique: OrderedDict[bytes, _UniquePut] = OrderedDict()
 
     def transfer_stores(self) -> list[Records]:
+        """Accounts and per-chunk put counts move with churn."""
         return [self.accounts, self.chunks]
 
     def account(self, client: bytes) -> dict[str, Any]:
-        return self.accounts.get(client) or {"used": 0, "allowance": self.allowance}
+        """`client`'s account as stored (a fresh one with the default allowance if none)."""
+        return self.account_of(client).to_record()
 
-    def _reply(self, msg: Message, action: str, body: dict[str, Any], out: Outbox) -> Message:
+    def account_of(self, client: bytes) -> MaidAccount:
+        """`client`'s account (a fresh one with the default allowance if none)."""
+        raw = self.accounts.get(client)
+        return MaidAccount.from_record(raw) if raw else MaidAccount(0, self.allowance)
+
+    def puts_of(self, client: bytes, name: bytes) -> ChunkPuts | None:
+        """How many times `client` put chunk `name` (None: not in its account)."""
+        raw = self.chunks.get(client + name)
+        return ChunkPuts.from_record(raw) if raw else None
+
+    def _reply(self, msg: Message, action: Action, body: dict[str, Any], out: Outbox) -> Message:
         reply = self.group_message(msg.src.name, msg.src.name, action, body, msg.trace_id,
                                    new_id(action, msg.msg_id), dst_persona=Persona.MAID_NODE,
                                    dst_group=False, relay=msg.src.relay)
@@ -74,10 +92,14 @@ class MaidManager(GroupPersona):
     # -- client requests ------------------------------------------------------------------
 
     def wanted_content(self, body: dict[str, Any]) -> bytes | None:
+        """A resent put's chunk, if it is still in the stash."""
         name = body.get("name")
         return self.stash.get(b"chunk" + name) if isinstance(name, bytes) else None
 
+    @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A client's put: refuse it over the size limit or the allowance, otherwise propose
+        charging it (a Put<Unique> asks the Primary's DataManagers first)."""
         client = msg.src.name
         name = body_bytes(msg, "name")
         size = len(payload)
@@ -87,8 +109,8 @@ class MaidManager(GroupPersona):
             self._refuse_put(msg, name, f"chunk of {size} bytes is over the "
                              f"{MAX_CHUNK_SIZE}-byte limit", out, ctx)
             return
-        account = self.account(client)
-        if account["used"] + size > account["allowance"]:
+        account = self.account_of(client)
+        if account.used + size > account.allowance:
             self._refuse_put(msg, name, "allowance exceeded", out, ctx)
             return
         self.stash.put(b"chunk" + name, payload)
@@ -99,7 +121,7 @@ class MaidManager(GroupPersona):
 
     def _propose_put(self, msg: Message, name: bytes, size: int, ctx: Context,
                      out: Outbox) -> None:
-        self.propose(msg.src.name, {"op": "put", "name": name, "size": size, "id": msg.msg_id,
+        self.propose(msg.src.name, {"op": Op.PUT, "name": name, "size": size, "id": msg.msg_id,
                                     "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
 
     def _ask_exists(self, msg: Message, name: bytes, size: int, ctx: Context,
@@ -109,11 +131,13 @@ class MaidManager(GroupPersona):
         self._unique[msg.msg_id] = _UniquePut(replace(msg, payload=b""), name, size)
         while len(self._unique) > WAITING_LIMIT:
             self._unique.popitem(last=False)
-        out.send(self.group_message(msg.src.name, copy_name(name, CopyKind.PRIMARY), "exists",
+        out.send(self.group_message(msg.src.name, copy_name(name, CopyKind.PRIMARY),
+                                    Action.EXISTS,
                                     {"id": msg.msg_id}, msg.trace_id,
                                     new_id("mm-exists", msg.msg_id),
                                     dst_persona=Persona.DATA_MANAGER))
 
+    @handles(Action.EXISTS_ANSWER)
     def on_exists_answer(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The Primary's DataManagers answered a Put<Unique>'s question: refuse it if the
         chunk exists, otherwise put it as usual."""
@@ -125,7 +149,7 @@ class MaidManager(GroupPersona):
         del self._unique[pending.msg.msg_id]
         if msg.body.get("exists") is True:
             self.stash.release(b"chunk" + pending.name)
-            self._record_reply(pending.msg, self._reply(pending.msg, "put_failure", {
+            self._record_reply(pending.msg, self._reply(pending.msg, Action.PUT_FAILURE, {
                 "name": pending.name, "reason": "the data already exists",
                 "error": DATA_EXISTS}, out), ctx)
             return
@@ -133,21 +157,23 @@ class MaidManager(GroupPersona):
 
     def _refuse_put(self, msg: Message, name: bytes, reason: str, out: Outbox,
                     ctx: Context) -> None:
-        self._record_reply(msg, self._reply(msg, "put_failure", {
+        self._record_reply(msg, self._reply(msg, Action.PUT_FAILURE, {
             "name": name, "reason": reason}, out), ctx)
 
+    @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A delete always succeeds (docs/origins.md): for a chunk this account does not hold it
         changes nothing (someone else's copy of the chunk is theirs) and is answered at once."""
         client = msg.src.name
         name = body_bytes(msg, "name")
         if not self.chunks.get(client + name):
-            self._record_reply(msg, self._reply(msg, "delete_ok", {"name": name, "held": False},
-                                                out), ctx)
+            self._record_reply(msg, self._reply(msg, Action.DELETE_OK,
+                                                {"name": name, "held": False}, out), ctx)
             return
-        self.propose(client, {"op": "delete", "name": name, "id": msg.msg_id,
+        self.propose(client, {"op": Op.DELETE, "name": name, "id": msg.msg_id,
                               "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
 
+    @handles(Action.PUT_VERSION)
     def on_put_version(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """Account check, then on to the item's VersionManagers: the version's chunk must be
         stored in this client's account (put through the normal flow first)."""
@@ -157,16 +183,18 @@ class MaidManager(GroupPersona):
             self._refuse_version(msg, "the version's chunk is not stored in your account", out,
                                  ctx)
             return
-        self._forward_version(msg, "put_version", ("parent", "version", "max_versions",
+        self._forward_version(msg, Action.PUT_VERSION, ("parent", "version", "max_versions",
                                                    "max_branches", "mode", "owners"), out)
 
+    @handles(Action.DELETE_BRANCH)
     def on_delete_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A client's branch delete: on to the item's VersionManagers if it has an account."""
         if msg.src.name not in self.accounts:
             self._refuse_version(msg, "no account: put a chunk first", out, ctx)
             return
-        self._forward_version(msg, "delete_branch", ("tip",), out)
+        self._forward_version(msg, Action.DELETE_BRANCH, ("tip",), out)
 
-    def _forward_version(self, msg: Message, action: str, fields: tuple[str, ...],
+    def _forward_version(self, msg: Message, action: Action, fields: tuple[str, ...],
                          out: Outbox) -> None:
         body = {f: msg.body.get(f) for f in fields}
         body.update(id=msg.msg_id, reply=msg.src.to_wire())
@@ -174,6 +202,7 @@ class MaidManager(GroupPersona):
                                     msg.trace_id, new_id("mm-" + action, msg.msg_id),
                                     dst_persona=Persona.VERSION_MANAGER))
 
+    @handles(Action.VERSION_RESULT)
     def on_version_result(self, msg: Message, payload: bytes, ctx: Context,
                           out: Outbox) -> None:
         """The VersionManagers' answer to a version request we forwarded: on to the client,
@@ -187,7 +216,7 @@ class MaidManager(GroupPersona):
         reply_to = Authority.from_wire(msg.body.get("reply"))
         if reply_to.name != client:
             raise FrameError("version result for another client")
-        reply = self.group_message(client, client, "version_answer", answer, msg.trace_id,
+        reply = self.group_message(client, client, Action.VERSION_ANSWER, answer, msg.trace_id,
                                    new_id("version_answer", request),
                                    dst_persona=Persona.MAID_NODE, dst_group=False,
                                    relay=reply_to.relay)
@@ -195,47 +224,51 @@ class MaidManager(GroupPersona):
         self.firewall.update(client + request, reply, ctx.now())
 
     def _refuse_version(self, msg: Message, reason: str, out: Outbox, ctx: Context) -> None:
-        self._record_reply(msg, self._reply(msg, "version_answer", {
-            "ok": False, "error": "AccountRefused", "reason": reason}, out), ctx)
+        self._record_reply(msg, self._reply(msg, Action.VERSION_ANSWER, {
+            "ok": False, "error": ErrorCode.ACCOUNT_REFUSED, "reason": reason}, out), ctx)
 
     def _record_reply(self, msg: Message, reply: Message, ctx: Context) -> None:
         self.firewall.update(msg.sender + msg.msg_id, reply, ctx.now())
 
     # -- agreed actions -------------------------------------------------------------------
 
+    @commits(Op.PUT)
     def commit_put(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
+        """The group agreed on a put: charge the account and send the Primary, Backup and
+        Sacrificial puts to their DataManagers (the lead attaches the content)."""
         name, size = action["name"], action["size"]
-        account = self.account(client)
-        account["used"] += size
-        self.accounts.put(client, account)
-        entry = self.chunks.get(client + name) or {"count": 0, "size": size}
-        entry["count"] += 1
-        self.chunks.put(client + name, entry)
+        account = self.account_of(client)
+        self.accounts.put(client, replace(account, used=account.used + size).to_record())
+        entry = self.puts_of(client, name) or ChunkPuts(0, size)
+        self.chunks.put(client + name, replace(entry, count=entry.count + 1).to_record())
         payload = self.stash.get(b"chunk" + name) or b""
         lead = self.is_lead(client, ctx)
         for kind in CopyKind:
             copy = copy_name(name, kind)
             out.send(self.group_message(
-                client, copy, "put",
+                client, copy, Action.PUT,
                 {"name": name, "kind": kind.value, "size": size, "client": client,
                  "id": action["id"], "reply": action["reply"]},
                 trace, new_id("mm-put", action["id"], kind.value),
                 dst_persona=Persona.DATA_MANAGER, payload=payload if lead else b""))
         self.release_unless_lead(b"chunk" + name, client, ctx)
 
+    @commits(Op.DELETE)
     def commit_delete(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
+        """The group agreed on a delete: uncount one put, refund it, tell the copies'
+        DataManagers, and answer the client (recorded in the firewall for its retry)."""
         name = action["name"]
         entry = self._uncount(client, name)
-        if entry:
-            self._refund(client, entry["size"])
+        if entry is not None:
+            self._refund(client, entry.size)
             for kind in CopyKind:
-                out.send(self.group_message(client, copy_name(name, kind), "delete",
+                out.send(self.group_message(client, copy_name(name, kind), Action.DELETE,
                                             {"kind": kind.value}, trace,
                                             new_id("mm-del", action["id"], kind.value),
                                             dst_persona=Persona.DATA_MANAGER))
-        reply = self.group_message(client, client, "delete_ok",
+        reply = self.group_message(client, client, Action.DELETE_OK,
                                    {"name": name, "held": entry is not None}, trace,
                                    new_id("delete_ok", action["id"]),
                                    dst_persona=Persona.MAID_NODE, dst_group=False,
@@ -243,30 +276,32 @@ class MaidManager(GroupPersona):
         out.send(reply)
         self.firewall.update(client + action["id"], reply, ctx.now())
 
-    def _uncount(self, client: bytes, name: bytes) -> dict[str, Any] | None:
+    def _uncount(self, client: bytes, name: bytes) -> ChunkPuts | None:
         """One put of `name` less in `client`'s account; the entry as it was, if any."""
-        entry: dict[str, Any] | None = self.chunks.get(client + name)
-        if not entry:
+        entry = self.puts_of(client, name)
+        if entry is None:
             return None
-        if entry["count"] <= 1:
+        if entry.count <= 1:
             self.chunks.delete(client + name)
         else:
-            self.chunks.put(client + name, {**entry, "count": entry["count"] - 1})
+            self.chunks.put(client + name, replace(entry, count=entry.count - 1).to_record())
         return entry
 
     def _refund(self, client: bytes, size: int) -> None:
-        account = self.account(client)
-        account["used"] = max(0, account["used"] - size)
-        self.accounts.put(client, account)
+        account = self.account_of(client)
+        self.accounts.put(client, replace(account, used=max(0, account.used - size)).to_record())
 
     # -- outcome from the Primary's DataManagers ------------------------------------------
 
+    @handles(Action.PUT_RESPONSE)
     def on_put_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The Primary's DataManagers say how its put ended: answer the client (and record it
+        for its retry); a failed put is uncounted and refunded in full."""
         client = body_bytes(msg, "client")
         name = body_bytes(msg, "name")
         reply_to = Authority.from_wire(msg.body.get("reply"))
         ok = msg.body.get("ok") is True
-        action = "put_ok" if ok else "put_failure"
+        action = Action.PUT_OK if ok else Action.PUT_FAILURE
         body: dict[str, Any] = {"name": name}
         if not ok:
             body["reason"] = str(msg.body.get("reason", "refused"))

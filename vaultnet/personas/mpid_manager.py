@@ -40,8 +40,11 @@ from vaultnet.personas.base import (
     Outbox,
     body_bytes,
     body_str,
+    commits,
+    handles,
     new_id,
 )
+from vaultnet.protocol import Action, ErrorCode, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
@@ -54,16 +57,18 @@ MAX_BODY = 64 * 1024
 OUTBOX_TTL = 120.0
 LIST_CHANGES = ("allow", "disallow", "block", "unblock")
 
-MESSAGE_HELD = "message_held"
-MESSAGE_DELIVERED = "message_delivered"
-MPID_OFFLINE = "mpid_offline"
+MESSAGE_HELD = EventKind.MESSAGE_HELD
+MESSAGE_DELIVERED = EventKind.MESSAGE_DELIVERED
+MPID_OFFLINE = EventKind.MPID_OFFLINE
 PUSHES_PER_CHURN = 256
 """Held messages re-pushed after one change of our close set, at most (each is one message
 per member): a burst of churn cannot become a burst of pushes."""
-MESSAGE_REFUSED = "message_refused"
+MESSAGE_REFUSED = EventKind.MESSAGE_REFUSED
 
 
 class MpidManager(GroupPersona):
+    """Public identities' accounts, lists and held messages: sends, delivers and pushes."""
+
     persona = Persona.MPID_MANAGER
 
     def __init__(self, params: Parameters, accounts: Records, inbox: Records,
@@ -77,9 +82,11 @@ class MpidManager(GroupPersona):
         self._outbox_seen: dict[bytes, float] = {}
 
     def transfer_stores(self) -> list[Records]:
+        """Accounts, held messages and unanswered sends move with churn."""
         return [self.accounts, self.inbox, self.outbox]
 
     def account(self, mpid: Name) -> dict[str, Any]:
+        """`mpid`'s account record (an empty one if none)."""
         return self.accounts.get(mpid) or {"whitelist": [], "blacklist": [], "relay": None,
                                            "inbox": 0, "outbox": 0}
 
@@ -89,19 +96,25 @@ class MpidManager(GroupPersona):
 
     # -- requests from the MpidNode -----------------------------------------------------------
 
+    @handles(Action.SEND)
     def on_send(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """An MpidNode sends a message: refuse an oversized body, otherwise propose it into
+        the sender's outbox."""
         body = msg.body.get("body")
         if not isinstance(body, bytes) or len(body) > MAX_BODY:
-            self._answer_now(msg, {"ok": False, "error": "MessageTooLarge",
+            self._answer_now(msg, {"ok": False, "error": ErrorCode.MESSAGE_TOO_LARGE,
                                    "reason": f"a message body is bytes, at most {MAX_BODY}"},
                              ctx, out)
             return
-        self._propose_for(msg, {"op": "send", "to": body_bytes(msg, "to"), "body": body}, ctx,
+        self._propose_for(msg, {"op": Op.SEND, "to": body_bytes(msg, "to"), "body": body}, ctx,
                           out)
 
+    @handles(Action.ONLINE)
     def on_online(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        self._propose_for(msg, {"op": "online"}, ctx, out)
+        """An MpidNode says where it is connected: propose recording it (then push)."""
+        self._propose_for(msg, {"op": Op.ONLINE}, ctx, out)
 
+    @handles(Action.OFFLINE)
     def on_offline(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The vault an MpidNode went online through says its connection closed: believed
         only from that vault (the relay the account records), then agreed."""
@@ -109,10 +122,12 @@ class MpidManager(GroupPersona):
         relay = self.account(mpid)["relay"]
         if relay is None or Authority.from_wire(relay).relay != msg.sender:
             return
-        self.propose(mpid, {"op": "offline", "relay": msg.sender}, ctx, out, msg.trace_id)
+        self.propose(mpid, {"op": Op.OFFLINE, "relay": msg.sender}, ctx, out, msg.trace_id)
 
+    @commits(Op.OFFLINE)
     def commit_offline(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                        trace: bytes) -> None:
+        """Agreed: the node is offline (unless it came back through another vault): hold."""
         account = self.account(mpid)
         relay = account["relay"]
         if relay is None or Authority.from_wire(relay).relay != action["relay"]:
@@ -122,21 +137,29 @@ class MpidManager(GroupPersona):
         out.note(MPID_OFFLINE, mpid, trace, persona=self.persona.value,
                  held=len(self.held(mpid)))
 
+    @handles(Action.ACK)
     def on_ack(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        self.propose(msg.src.name, {"op": "ack", "sender": body_bytes(msg, "sender"),
+        """The node took a pushed message: propose dropping it from the inbox."""
+        self.propose(msg.src.name, {"op": Op.ACK, "sender": body_bytes(msg, "sender"),
                                     "mid": body_bytes(msg, "mid", 16)}, ctx, out, msg.trace_id)
 
+    @handles(Action.CHANGE_LIST)
     def on_change_list(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        self._propose_for(msg, {"op": "change_list", "change": body_str(msg, "change",
+        """The node allows, disallows, blocks or unblocks a sender: propose the change."""
+        self._propose_for(msg, {"op": Op.CHANGE_LIST, "change": body_str(msg, "change",
                                                                          LIST_CHANGES),
                                 "name": body_bytes(msg, "name")}, ctx, out)
 
+    @handles(Action.GET_LISTS)
     def on_get_lists(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The node reads its white- and blacklist: answered from our record."""
         account = self.account(msg.src.name)
         self._answer_now(msg, {"ok": True, "whitelist": account["whitelist"],
                                "blacklist": account["blacklist"]}, ctx, out)
 
+    @handles(Action.GET_INBOX)
     def on_get_inbox(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The node reads the messages held for it: answered from our inbox."""
         self._answer_now(msg, {"ok": True, "messages": [
             [m["sender"], m["mid"], m["body"]] for m in self.held(msg.src.name)]}, ctx, out)
 
@@ -160,20 +183,23 @@ class MpidManager(GroupPersona):
     def _answer(self, mpid: Name, reply: Any, request_id: bytes, body: dict[str, Any],
                 trace: bytes) -> Message:
         to = Authority.from_wire(reply)
-        return self.group_message(mpid, to.name, "mpid_answer", body, trace,
+        return self.group_message(mpid, to.name, Action.MPID_ANSWER, body, trace,
                                   new_id("mpid_answer", request_id), dst_persona=to.persona,
                                   dst_group=False, relay=to.relay)
 
     # -- agreed actions -------------------------------------------------------------------------
 
+    @commits(Op.SEND)
     def commit_send(self, sender: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                     trace: bytes) -> None:
+        """Agreed send: into the outbox (refused when full), then on to the recipient's
+        managers."""
         key = sender + action["id"]
         account = self.account(sender)
         if key not in self.outbox:
             if account["outbox"] >= self.outbox_limit:
                 self._answer_recorded(sender, action["reply"], action["id"], {
-                    "ok": False, "error": "OutboxFull",
+                    "ok": False, "error": ErrorCode.OUTBOX_FULL,
                     "reason": f"{account['outbox']} messages await an answer"}, trace, ctx,
                     out)
                 return
@@ -182,22 +208,27 @@ class MpidManager(GroupPersona):
             self.outbox.put(key, {"to": action["to"], "body": action["body"],
                                   "reply": action["reply"]})
             self._outbox_seen[key] = ctx.now()
-        out.send(self.group_message(sender, action["to"], "deliver",
+        out.send(self.group_message(sender, action["to"], Action.DELIVER,
                                     {"sender": sender, "mid": action["id"],
                                      "body": action["body"]},
                                     trace, new_id("deliver", key)))
 
+    @handles(Action.DELIVER)
     def on_deliver(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The sender's managers deliver a message to our MPID: propose taking it."""
         sender = body_bytes(msg, "sender")
         if sender != msg.src.name:
             raise FrameError("a message must come from its sender's managers")
-        self.propose(msg.dst.name, {"op": "deliver", "sender": sender,
+        self.propose(msg.dst.name, {"op": Op.DELIVER, "sender": sender,
                                     "mid": body_bytes(msg, "mid", 16),
                                     "body": body_bytes(msg, "body", None)}, ctx, out,
                      msg.trace_id)
 
+    @commits(Op.DELIVER)
     def commit_deliver(self, recipient: Name, action: dict[str, Any], ctx: Context,
                        out: Outbox, trace: bytes) -> None:
+        """Agreed delivery: refuse it by the lists or a full inbox, else hold it (and push it
+        if the recipient is online); answer the sender's managers either way."""
         sender, mid = action["sender"], action["mid"]
         account = self.account(recipient)
         key = recipient + sender + mid
@@ -216,27 +247,31 @@ class MpidManager(GroupPersona):
                      mid=mid, online=account["relay"] is not None)
             if account["relay"] is not None:
                 out.send(self._push(recipient, account["relay"], message, trace, b"held"))
-        out.send(self.group_message(recipient, sender, "delivery", answer, trace,
+        out.send(self.group_message(recipient, sender, Action.DELIVERY, answer, trace,
                                     new_id("delivery", key)))
 
-    def _refusal(self, account: dict[str, Any], sender: Name) -> tuple[str, str] | None:
+    def _refusal(self, account: dict[str, Any], sender: Name) -> tuple[ErrorCode, str] | None:
         if sender in account["blacklist"]:
-            return "Blocked", "the recipient has blacklisted you"
+            return ErrorCode.BLOCKED, "the recipient has blacklisted you"
         if account["whitelist"] and sender not in account["whitelist"]:
-            return "Blocked", "you are not on the recipient's whitelist"
+            return ErrorCode.BLOCKED, "you are not on the recipient's whitelist"
         if account["inbox"] >= self.inbox_limit:
-            return "InboxFull", f"the recipient's inbox holds {account['inbox']} messages"
+            return ErrorCode.INBOX_FULL, f"the recipient's inbox holds {account['inbox']} messages"
         return None
 
+    @handles(Action.DELIVERY)
     def on_delivery(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The recipient's managers answered a delivery: propose clearing the outbox entry."""
         answer = {k: msg.body.get(k) for k in ("ok", "error", "reason")}
         if msg.body.get("to") != msg.src.name:
             raise FrameError("a delivery answer must come from the recipient's managers")
-        self.propose(msg.dst.name, {"op": "delivered", "mid": body_bytes(msg, "mid", 16),
+        self.propose(msg.dst.name, {"op": Op.DELIVERED, "mid": body_bytes(msg, "mid", 16),
                                     "answer": answer}, ctx, out, msg.trace_id)
 
+    @commits(Op.DELIVERED)
     def commit_delivered(self, sender: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                          trace: bytes) -> None:
+        """Agreed: clear the outbox entry and pass the recipient's answer to the sender."""
         entry = self._clear_outbox(sender, action["mid"])
         if entry is not None:
             self._answer_recorded(sender, entry["reply"], action["mid"],
@@ -255,8 +290,10 @@ class MpidManager(GroupPersona):
         self.accounts.put(sender, account)
         return entry
 
+    @commits(Op.ONLINE)
     def commit_online(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
+        """Agreed: record where the node is and push it everything we hold for it."""
         account = self.account(mpid)
         relay = Authority.from_wire(action["reply"]).to_wire()
         account["relay"] = relay
@@ -272,15 +309,17 @@ class MpidManager(GroupPersona):
         """Each push occasion gets its own message id: routing would drop a re-push that reuses
         the id of one lost at a departed relay moments ago as a link-level duplicate."""
         to = Authority.from_wire(relay)
-        return self.group_message(mpid, mpid, "message",
+        return self.group_message(mpid, mpid, Action.MESSAGE,
                                   {"sender": message["sender"], "mid": message["mid"],
                                    "body": message["body"]}, trace,
                                   new_id("message", message["sender"], message["mid"], occasion),
                                   dst_persona=Persona.MPID_NODE, dst_group=False,
                                   relay=to.relay)
 
+    @commits(Op.ACK)
     def commit_ack(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
+        """Agreed: the node has the message; drop it from the inbox."""
         key = mpid + action["sender"] + action["mid"]
         if not self.inbox.delete(key):
             return
@@ -290,8 +329,10 @@ class MpidManager(GroupPersona):
         out.note(MESSAGE_DELIVERED, mpid, trace, persona=self.persona.value,
                  sender=action["sender"], mid=action["mid"])
 
+    @commits(Op.CHANGE_LIST)
     def commit_change_list(self, mpid: Name, action: dict[str, Any], ctx: Context,
                            out: Outbox, trace: bytes) -> None:
+        """Agreed: apply the list change (refused past LIST_LIMIT) and answer the node."""
         account = self.account(mpid)
         change, name = action["change"], action["name"]
         which = "whitelist" if change in ("allow", "disallow") else "blacklist"
@@ -299,7 +340,7 @@ class MpidManager(GroupPersona):
         body: dict[str, Any] = {"ok": True}
         if change in ("allow", "block") and name not in names:
             if len(names) >= LIST_LIMIT:
-                body = {"ok": False, "error": "ListFull",
+                body = {"ok": False, "error": ErrorCode.LIST_FULL,
                         "reason": f"the {which} holds {LIST_LIMIT} names"}
             else:
                 names.append(name)
@@ -345,6 +386,6 @@ class MpidManager(GroupPersona):
                 sender, mid = key[:NAME_SIZE], key[NAME_SIZE:]
                 self._clear_outbox(sender, mid)
                 self._answer_recorded(sender, entry["reply"], mid, {
-                    "ok": False, "error": "NotDelivered",
+                    "ok": False, "error": ErrorCode.NOT_DELIVERED,
                     "reason": "the recipient's managers did not answer"}, bytes(16), ctx, out)
         return out

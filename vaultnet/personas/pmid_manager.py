@@ -15,6 +15,8 @@ already know each copy's size.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
@@ -27,9 +29,13 @@ from vaultnet.personas.base import (
     body_bytes,
     body_int,
     body_str,
+    commits,
+    handles,
     new_id,
 )
 from vaultnet.personas.integrity import FAILED_CHECK
+from vaultnet.personas.records import PmidAccount, node_rank
+from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
@@ -44,55 +50,71 @@ LIED = "lied about a size"
 """Why a node's rank dropped when it reported a failed copy with a size other than the copy's."""
 
 
-def rank(account: dict[str, Any]) -> float:
-    """Share of the data entrusted to the node that it did not lose: stored / (stored + lost).
+def rank(account: Mapping[str, Any]) -> float:
+    """Share of the data entrusted to the node that it did not lose: stored / (stored + lost),
+    of an account as stored (`PmidAccount.rank` of a typed one).
 
     A node that never lost anything ranks 1.0; one that lost as much as it holds ranks 0.5.
     """
-    stored, lost = account["stored"], account["lost"]
-    total = stored + lost
-    return 1.0 if total == 0 else stored / total
+    return node_rank(account["stored"], account["lost"])
 
 
 class PmidManager(GroupPersona):
+    """A storage node's account: what it should hold, what it lost, its rank."""
+
     persona = Persona.PMID_MANAGER
-    needs_payload = frozenset({"put"})
-    resendable = frozenset({"store"})
+    needs_payload = frozenset({Action.PUT})
+    resendable = frozenset({Action.STORE})
 
     def __init__(self, params: Parameters, accounts: Records) -> None:
         super().__init__(params)
         self.accounts = accounts
 
     def transfer_stores(self) -> list[Records]:
+        """The node accounts move with churn."""
         return [self.accounts]
 
     def account(self, node: Name) -> dict[str, Any]:
-        return self.accounts.get(node) or {"stored": 0, "lost": 0, "count": 0}
+        """`node`'s account as stored (an empty one if none)."""
+        return self.account_of(node).to_record()
 
+    def account_of(self, node: Name) -> PmidAccount:
+        """`node`'s account (an empty one if none)."""
+        raw = self.accounts.get(node)
+        return PmidAccount.from_record(raw) if raw else PmidAccount()
+
+    def _keep(self, node: Name, account: PmidAccount) -> None:
+        self.accounts.put(node, account.to_record())
+
+    @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A copy's DataManagers chose the node as a holder: keep the content, propose the
+        store (the account is charged only once the group agrees)."""
         node = msg.dst.name
         copy = body_bytes(msg, "copy")
         self.stash.put(copy, payload)
-        self.propose(node, {"op": "put", "copy": copy, "kind": body_str(msg, "kind", KINDS),
+        self.propose(node, {"op": Op.PUT, "copy": copy, "kind": body_str(msg, "kind", KINDS),
                             "size": body_int(msg, "size"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.PUT)
     def commit_put(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
-        account = self.account(node)
-        if rank(account) < RANK_FLOOR:
+        """Agreed: refuse a node ranked below the floor (PutFailure to the DataManagers),
+        otherwise charge its account and send it the store (the lead attaches content)."""
+        account = self.account_of(node)
+        if account.rank < RANK_FLOOR:
             out.send(self.group_message(
-                node, action["copy"], "put_failure",
+                node, action["copy"], Action.PUT_FAILURE,
                 {"holder": node, "size": action["size"], "reason": BELOW_FLOOR},
                 trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
             self.stash.release(action["copy"])
             return
-        account["stored"] += action["size"]
-        account["count"] += 1
-        self.accounts.put(node, account)
+        self._keep(node, replace(account, stored=account.stored + action["size"],
+                                 count=account.count + 1))
         payload = self.stash.get(action["copy"]) if self.is_lead(node, ctx) else None
         out.send(self.group_message(
-            node, node, "store",
+            node, node, Action.STORE,
             {"copy": action["copy"], "kind": action["kind"], "size": action["size"]},
             trace, new_id("pm-store", action["id"]), dst_persona=Persona.PMID_NODE,
             dst_group=False, payload=payload or b""))
@@ -105,12 +127,13 @@ class PmidManager(GroupPersona):
         for member in ctx.close_group(resend.src.name):
             if member != ctx.own:
                 out.send(Message(src=Authority(ctx.own, self.persona),
-                                 dst=Authority(member, self.persona), action="content_wanted",
+                                 dst=Authority(member, self.persona), action=Action.CONTENT_WANTED,
                                  msg_id=new_id("content_wanted", resend.msg_id, member),
                                  trace_id=resend.trace_id, sender=b"",
                                  body={"id": resend.msg_id, "node": resend.src.name,
                                        "store": resend.body}))
 
+    @handles(Action.CONTENT_WANTED)
     def on_content_wanted(self, msg: Message, payload: bytes, ctx: Context,
                           out: Outbox) -> None:
         """Our group's lead lacks a store's content the node asked for: we send the store with
@@ -123,68 +146,77 @@ class PmidManager(GroupPersona):
             raise FrameError("content_wanted from outside the node's group")
         content = self.wanted_content(wanted)
         if content is not None:
-            out.send(self.group_message(node, node, "store", wanted, msg.trace_id,
+            out.send(self.group_message(node, node, Action.STORE, wanted, msg.trace_id,
                                         body_bytes(msg, "id", ID_SIZE),
                                         dst_persona=Persona.PMID_NODE, dst_group=False,
                                         payload=content))
 
+    @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        self.propose(msg.dst.name, {"op": "delete", "copy": body_bytes(msg, "copy"),
+        """A copy's DataManagers drop the node as a holder: propose the delete."""
+        self.propose(msg.dst.name, {"op": Op.DELETE, "copy": body_bytes(msg, "copy"),
                                     "size": body_int(msg, "size"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.DELETE)
     def commit_delete(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
+        """Agreed: take the copy out of the node's account and tell the node to delete it."""
         self._shrink(node, action["size"])
-        out.send(self.group_message(node, node, "delete", {"copy": action["copy"]}, trace,
+        out.send(self.group_message(node, node, Action.DELETE, {"copy": action["copy"]}, trace,
                                     new_id("pm-del", action["id"]),
                                     dst_persona=Persona.PMID_NODE, dst_group=False))
 
     def _shrink(self, node: Name, size: int) -> None:
-        account = self.account(node)
-        account["stored"] = max(0, account["stored"] - size)
-        account["count"] = max(0, account["count"] - 1)
-        self.accounts.put(node, account)
+        account = self.account_of(node)
+        self._keep(node, replace(account, stored=max(0, account.stored - size),
+                                 count=max(0, account.count - 1)))
 
+    @handles(Action.PUT_FAILURE)
     def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """From the node itself: it evicted a Sacrificial copy or refused one."""
         if msg.src.name != msg.dst.name:
             return
-        self.propose(msg.dst.name, {"op": "failed", "copy": body_bytes(msg, "copy"),
+        self.propose(msg.dst.name, {"op": Op.FAILED, "copy": body_bytes(msg, "copy"),
                                     "size": body_int(msg, "size"),
                                     "reason": body_str(msg, "reason"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.FAILED)
     def commit_failed(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
+        """Agreed: the node no longer holds the copy; tell its DataManagers, which replace it
+        (and correct the size it reported if it lied)."""
         self._shrink(node, action["size"])
         out.note(PUT_FAILURE, action["copy"], trace, persona=self.persona.value, node=node,
                  reason=action["reason"])
         out.send(self.group_message(
-            node, action["copy"], "put_failure",
+            node, action["copy"], Action.PUT_FAILURE,
             {"holder": node, "size": action["size"], "reason": action["reason"]},
             trace, new_id("pm-fail", action["id"]), dst_persona=Persona.DATA_MANAGER))
 
+    @handles(Action.CORRECTION)
     def on_correction(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The copy's DataManagers found the node failing it: it reported another size than
         the copy's (a lie), or failed an integrity check (reported 0: the copy is lost)."""
-        self.propose(msg.dst.name, {"op": "correct", "size": body_int(msg, "size"),
+        self.propose(msg.dst.name, {"op": Op.CORRECT, "size": body_int(msg, "size"),
                                     "reported": body_int(msg, "reported"),
                                     "reason": body_str(msg, "reason", (LIED, FAILED_CHECK)),
                                     "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
+    @commits(Op.CORRECT)
     def commit_correct(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                        trace: bytes) -> None:
         """`stored` was cut by the reported size: it is cut by the true size instead (clamped
         at 0, as every cut is), and the true size counts as lost, once."""
         reported, size = action["reported"], action["size"]
-        account = self.account(node)
-        account["stored"] = max(0, account["stored"] + reported - size)
+        account = self.account_of(node)
+        account = replace(account, stored=max(0, account.stored + reported - size))
         if action["reason"] == FAILED_CHECK:  # a lost copy was never counted out
-            account["count"] = max(0, account["count"] - 1)
-        before = rank(account)
-        account["lost"] += size
-        self.accounts.put(node, account)
-        out.note(RANK_CHANGED, node, trace, before=before, rank=rank(account),
+            account = replace(account, count=max(0, account.count - 1))
+        before = account.rank
+        account = replace(account, lost=account.lost + size)
+        self._keep(node, account)
+        out.note(RANK_CHANGED, node, trace, before=before, rank=account.rank,
                  reason=action["reason"])

@@ -21,11 +21,13 @@ from vaultnet.personas.base import (
     Outbox,
     body_bytes,
     body_str,
+    handles,
     knows_a_group,
     new_id,
 )
 from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
+from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
 from vaultnet.xor import Name
@@ -45,9 +47,11 @@ dashboard tell an eviction from a refused store by it)."""
 
 
 class PmidNode(GroupPersona):
+    """The vault's own disk: stores, evicts, deletes and proves the copies it holds."""
+
     persona = Persona.PMID_NODE
-    needs_payload = frozenset({"store"})
-    unguarded = frozenset({"fetch", "challenge"})
+    needs_payload = frozenset({Action.STORE})
+    unguarded = frozenset({Action.FETCH, Action.CHALLENGE})
 
     def __init__(self, params: Parameters, chunks: ChunkStore) -> None:
         super().__init__(params)
@@ -63,7 +67,10 @@ class PmidNode(GroupPersona):
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
         return msg.src.persona == Persona.PMID_MANAGER and msg.src.name == ctx.own
 
+    @handles(Action.STORE)
     def on_store(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """Our PmidManagers agreed we store a copy: store it (evicting Sacrificial copies for
+        a Primary) or report the failure."""
         if not self._from_own_managers(msg, ctx):
             return
         copy = body_bytes(msg, "copy")
@@ -90,7 +97,7 @@ class PmidNode(GroupPersona):
             self.chunks.put(copy, kind, payload)
         out.note(CHUNK_STORED, copy, msg.trace_id, kind=kind.value, size=len(payload))
         out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
-            copy, Persona.DATA_MANAGER, group=True), action="stored",
+            copy, Persona.DATA_MANAGER, group=True), action=Action.STORED,
             msg_id=new_id("stored", msg.msg_id, ctx.own), trace_id=msg.trace_id,
             body={"copy": copy}, sender=b""))
 
@@ -104,12 +111,14 @@ class PmidNode(GroupPersona):
                 ctx: Context, out: Outbox) -> None:
         reported = size * 2 + 1 if self.lying else size
         out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
-            ctx.own, Persona.PMID_MANAGER, group=True), action="put_failure",
+            ctx.own, Persona.PMID_MANAGER, group=True), action=Action.PUT_FAILURE,
             msg_id=new_id("pn-fail", ctx.own, copy, trace, reason), trace_id=trace,
             body={"copy": copy, "kind": kind.value, "size": reported, "reason": reason},
             sender=b""))
 
+    @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """Our PmidManagers agreed we no longer hold a copy: delete it."""
         if not self._from_own_managers(msg, ctx):
             return
         copy = body_bytes(msg, "copy")
@@ -136,11 +145,12 @@ class PmidNode(GroupPersona):
         self._undecided.intersection_update(held)
         for copy in held if fast else sorted(self._undecided):
             out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
-                copy, Persona.DATA_MANAGER, group=True), action="holding",
+                copy, Persona.DATA_MANAGER, group=True), action=Action.HOLDING,
                 msg_id=new_id("holding", ctx.own, copy, str(self._reconcile_rounds)),
                 trace_id=bytes(16), body={"copy": copy}, sender=b""))
         return out
 
+    @handles(Action.RECONCILE)
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A DataManager of the copy says whether its record still names us as a holder. Each
         member's latest answer counts; we drop the copy only once a quorum of members say we
@@ -166,6 +176,7 @@ class PmidNode(GroupPersona):
             out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
 
+    @handles(Action.CHALLENGE)
     def on_challenge(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """An integrity check: SHA-512(content ‖ nonce) of the copy we hold."""
         copy = body_bytes(msg, "copy")
@@ -173,9 +184,11 @@ class PmidNode(GroupPersona):
         answer = answer_challenge(self.chunks.get(copy), nonce, self.lying)
         out.send(challenge_reply(msg, ctx.own, answer))
 
+    @handles(Action.FETCH)
     def on_fetch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A DataManager lead fetches a copy's content (empty if we do not hold it)."""
         copy = body_bytes(msg, "copy")
         data = self.chunks.get(copy) or b""
         out.send(Message(src=Authority(ctx.own, self.persona), dst=msg.src,
-                         action="fetch_response", msg_id=new_id("fetched", msg.msg_id),
+                         action=Action.FETCH_RESPONSE, msg_id=new_id("fetched", msg.msg_id),
                          trace_id=msg.trace_id, body={"copy": copy}, sender=b"", payload=data))

@@ -40,6 +40,8 @@ from vaultnet.personas.base import (
     GroupPersona,
     Outbox,
     body_bytes,
+    commits,
+    handles,
     new_id,
 )
 from vaultnet.personas.tree_access import (
@@ -53,13 +55,14 @@ from vaultnet.personas.version_tree import (
     VersionName,
     VersionTreeError,
 )
+from vaultnet.protocol import Action, ErrorCode, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
 
-VERSION_PUT = "version_put"
-VERSION_DELETED = "version_deleted"
-VERSION_RESULT = "version_result"
+VERSION_PUT = EventKind.VERSION_PUT
+VERSION_DELETED = EventKind.VERSION_DELETED
+VERSION_RESULT = Action.VERSION_RESULT
 """The VersionManagers' agreed answer to a put or delete, sent to the client's MaidManagers."""
 DEFAULT_MAX_VERSIONS = 100
 DEFAULT_MAX_BRANCHES = 10
@@ -76,8 +79,9 @@ def version_from_wire(raw: Any) -> VersionName | None:
         raise FrameError(f"malformed version: {exc}") from exc
 
 
-NO_TREE = {"ok": False, "error": "NoSuchElement", "reason": "no version tree at this key"}
-NOT_OWNER = {"ok": False, "error": "NotOwner",
+NO_TREE = {"ok": False, "error": ErrorCode.NO_SUCH_ELEMENT,
+           "reason": "no version tree at this key"}
+NOT_OWNER = {"ok": False, "error": ErrorCode.NOT_OWNER,
              "reason": "the tree's owners do not include this client"}
 
 
@@ -103,6 +107,8 @@ def limit_from_wire(raw: Any, default: int) -> int:
 
 
 class VersionManager(GroupPersona):
+    """Each versioned item's tree: agreed puts and branch deletes, reads from any member."""
+
     persona = Persona.VERSION_MANAGER
 
     def __init__(self, params: Parameters, trees: Records) -> None:
@@ -110,6 +116,7 @@ class VersionManager(GroupPersona):
         self.trees = trees
 
     def transfer_stores(self) -> list[Records]:
+        """The trees move with churn."""
         return [self.trees]
 
     def tree(self, key: bytes) -> StructuredDataVersions | None:
@@ -124,12 +131,14 @@ class VersionManager(GroupPersona):
 
     # -- mutations, from the MaidManager group -------------------------------------------------
 
+    @handles(Action.PUT_VERSION)
     def on_put_version(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The client's MaidManagers forward a put: check the version and limits, propose it."""
         key = msg.dst.name
         version = version_from_wire(msg.body.get("version"))
         if version is None:
             raise FrameError("put_version needs a version")
-        action = {"op": "put_version", "parent": msg.body.get("parent"),
+        action = {"op": Op.PUT_VERSION, "parent": msg.body.get("parent"),
                   "version": version.to_record(),
                   "max_versions": limit_from_wire(msg.body.get("max_versions"),
                                                   DEFAULT_MAX_VERSIONS),
@@ -140,11 +149,13 @@ class VersionManager(GroupPersona):
         version_from_wire(action["parent"])
         self._propose_for_client(key, msg, action, ctx, out)
 
+    @handles(Action.DELETE_BRANCH)
     def on_delete_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """The client's MaidManagers forward a branch delete: propose it."""
         tip = version_from_wire(msg.body.get("tip"))
         if tip is None:
             raise FrameError("delete_branch needs a tip")
-        self._propose_for_client(msg.dst.name, msg, {"op": "delete_branch",
+        self._propose_for_client(msg.dst.name, msg, {"op": Op.DELETE_BRANCH,
                                                      "tip": tip.to_record()}, ctx, out)
 
     def _propose_for_client(self, key: bytes, msg: Message, action: dict[str, Any],
@@ -153,8 +164,11 @@ class VersionManager(GroupPersona):
         action.update(id=body_bytes(msg, "id", 16), reply=msg.body.get("reply"))
         self.propose(key, action, ctx, out, msg.trace_id)
 
+    @commits(Op.PUT_VERSION)
     def commit_put_version(self, key: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
                            trace: bytes) -> None:
+        """Agreed put: create the tree or add the version (owners permitting), and answer
+        through the client's MaidManagers."""
         parent = version_from_wire(action["parent"])
         version = version_from_wire(action["version"])
         assert version is not None
@@ -182,8 +196,11 @@ class VersionManager(GroupPersona):
         removed = [] if dropped is None else [dropped.to_record()]
         self._answer(key, action, {"ok": True, "removed": removed}, out, trace)
 
+    @commits(Op.DELETE_BRANCH)
     def commit_delete_branch(self, key: bytes, action: dict[str, Any], ctx: Context,
                              out: Outbox, trace: bytes) -> None:
+        """Agreed delete: remove the branch until its fork (owners permitting), and answer
+        with the removed versions."""
         tip = version_from_wire(action["tip"])
         assert tip is not None
         stored = self.stored(key)
@@ -215,7 +232,7 @@ class VersionManager(GroupPersona):
 
     def _refuse(self, key: bytes, action: dict[str, Any], exc: VersionTreeError, out: Outbox,
                 trace: bytes) -> None:
-        self._answer(key, action, {"ok": False, "error": type(exc).__name__,
+        self._answer(key, action, {"ok": False, "error": exc.code,
                                    "reason": str(exc)}, out, trace)
 
     def _answer(self, key: bytes, action: dict[str, Any], body: dict[str, Any], out: Outbox,
@@ -229,13 +246,17 @@ class VersionManager(GroupPersona):
 
     # -- reads, straight from the client -------------------------------------------------------
 
+    @handles(Action.GET_VERSIONS)
     def on_get_versions(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A client reads the tree's tips: answered from our own tree (readers permitting)."""
         tree = self._readable(msg, ctx, out)
         if tree is not None:
             self._read_answer(msg, {"ok": True, "versions": [v.to_record() for v in tree.get()]},
                               ctx, out)
 
+    @handles(Action.GET_BRANCH)
     def on_get_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A client reads one branch back from its tip: answered from our own tree."""
         tip = version_from_wire(msg.body.get("tip"))
         if tip is None:
             raise FrameError("get_branch needs a tip")
@@ -246,7 +267,7 @@ class VersionManager(GroupPersona):
         try:
             body = {"ok": True, "versions": [v.to_record() for v in tree.get_branch(tip)]}
         except VersionTreeError as exc:
-            body = {"ok": False, "error": type(exc).__name__, "reason": str(exc)}
+            body = {"ok": False, "error": exc.code, "reason": str(exc)}
         self._read_answer(msg, body, ctx, out)
 
     def _readable(self, msg: Message, ctx: Context,
@@ -265,7 +286,7 @@ class VersionManager(GroupPersona):
 
     def _read_answer(self, msg: Message, body: dict[str, Any], ctx: Context,
                      out: Outbox) -> None:
-        reply = self.group_message(msg.dst.name, msg.src.name, "version_answer", body,
+        reply = self.group_message(msg.dst.name, msg.src.name, Action.VERSION_ANSWER, body,
                                    msg.trace_id, new_id("version_answer", msg.msg_id),
                                    dst_persona=msg.src.persona, dst_group=False,
                                    relay=msg.src.relay)

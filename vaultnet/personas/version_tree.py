@@ -27,27 +27,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from vaultnet.protocol import ErrorCode
 from vaultnet.xor import NAME_SIZE
 
 MAX_INDEX = 2**64 - 1
 
 
 class VersionTreeError(Exception):
-    """Base of every version-tree refusal; a refused operation leaves the tree unchanged."""
+    """Base of every version-tree refusal; a refused operation leaves the tree unchanged.
+    `code` is the error a VersionManager answers it with (each subclass its own)."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INVALID_PARAMETER
 
 
 class InvalidParameter(VersionTreeError):
     """Bad limits, re-parenting, a second root, a cycle, a non-tip, or a malformed record."""
 
+    code = ErrorCode.INVALID_PARAMETER
+
 
 class NoSuchElement(VersionTreeError):
     """The named version is not in the tree."""
 
+    code = ErrorCode.NO_SUCH_ELEMENT
+
 
 class CannotExceedLimit(VersionTreeError):
     """The put would exceed `max_branches` and dropping the root would not help."""
+
+    code = ErrorCode.CANNOT_EXCEED_LIMIT
 
 
 @dataclass(frozen=True, order=True, slots=True)

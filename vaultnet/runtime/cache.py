@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.protocol import Action
 from vaultnet.storage.store import CopyKind, chunk_name_of
 from vaultnet.xor import Name, name_of
 
@@ -80,17 +81,17 @@ def cached_answer(cache: RelayCache, msg: Message, own: Name, now: float) -> Mes
     """Opportunistic caching for a message passing through: keep the content a `get_response`
     carries, and answer a `get` for a copy we hold with our own `get_response` (None: route
     `msg` on as usual)."""
-    if msg.action == "get_response" and msg.payload:
+    if msg.action is Action.GET_RESPONSE and msg.payload:
         copy = msg.body.get("copy")
         if isinstance(copy, bytes):
             cache.offer(copy, msg.payload, now)
         return None
-    if msg.action != "get" or msg.dst.persona is not Persona.DATA_MANAGER:
+    if msg.action is not Action.GET or msg.dst.persona is not Persona.DATA_MANAGER:
         return None
     data = cache.get(msg.dst.name, now)
     if data is None:
         return None
-    return Message(src=Authority(own, Persona.ROUTING), dst=msg.src, action="get_response",
+    return Message(src=Authority(own, Persona.ROUTING), dst=msg.src, action=Action.GET_RESPONSE,
                    msg_id=derived_id("get_response", msg.msg_id), trace_id=msg.trace_id,
                    body={"copy": msg.dst.name, "ok": True, "reason": "cached"}, sender=own,
                    payload=data)

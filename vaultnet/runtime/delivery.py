@@ -77,4 +77,4 @@ class LocalDelivery:
 def routing_action(msg: Message) -> None:
     """Routing-level probes used by tests and the dashboard: delivery is the whole effect."""
     if msg.action not in ("probe",):
-        raise FrameError(f"unknown routing action {msg.action!r}")
+        raise FrameError(f"unknown routing action {str(msg.action)!r}")

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, ClassVar
 import msgpack
 import trio
 
+from vaultnet.protocol import EventKind
 from vaultnet.xor import Name
 
 SUBSCRIPTION_BUFFER = 100_000
@@ -37,6 +38,9 @@ class Event:
     time: float
     vault: Name
     kind: ClassVar[str] = "event"
+    decoders: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    """Per field, how `from_record` turns its recorded value back into the field's type
+    (a `PersonaEvent.what` is recorded as its string, read back as its `EventKind`)."""
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"kind": self.kind}
@@ -74,12 +78,16 @@ def is_annotation(kind: str) -> bool:
 
 
 def from_record(record: dict[str, Any]) -> Event:
+    """The event a `to_record` record describes (KeyError or ValueError for an unknown kind)."""
     cls = _REGISTRY[record["kind"]]
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in record:  # a field added after the trace was recorded: its default
             continue
         value = record[f.name]
+        decode = cls.decoders.get(f.name)
+        if decode is not None:
+            value = decode(value)
         kwargs[f.name] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
 
@@ -179,11 +187,12 @@ class FaultInjected(Event):
 class PersonaEvent(Event):
     """A persona's state change (chunk stored, eviction, sync commit, rank change, ...).
 
-    `what` names it (see the constants in `vaultnet.personas.base`), `subject` is the name it is
+    `what` names it (an `EventKind`: every kind is listed there), `subject` is the name it is
     about (a chunk, a copy, a node), `detail` carries small extra fields.
     """
 
-    what: str = ""
+    decoders: ClassVar[dict[str, Callable[[Any], Any]]] = {"what": EventKind}
+    what: EventKind
     persona: str = ""
     subject: Name = b""
     trace: bytes = b""

@@ -19,6 +19,7 @@ from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.personas.version_manager import VersionManager
+from vaultnet.protocol import Action
 from vaultnet.routing import ChurnChange, Parameters
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.application import StoredCopy
@@ -102,7 +103,8 @@ class VaultContext:
         return closest(target, names, k)
 
 
-GROUP_FIELDS = {"sibling_content": "from", "reconcile": "copy", "payload_wanted": "to"}
+GROUP_FIELDS = {Action.SIBLING_CONTENT: "from", Action.RECONCILE: "copy",
+                Action.PAYLOAD_WANTED: "to"}
 """Single-sender messages whose sender must be a member of a (possibly distant) group named in
 the body: the persona checks membership of that group."""
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from vaultnet.client.mpid import MpidMessage
 from vaultnet.messages import Persona
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
-from vaultnet.personas.pmid_manager import rank as account_rank
+from vaultnet.personas.records import PmidAccount as PmidAccount  # re-exported: the record
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
 from vaultnet.runtime.vault_state import personas_of
@@ -195,25 +195,6 @@ class HeldCopy:
     def chunk(self) -> Name:
         """The chunk this is a copy of (the copy-name mapping, undone)."""
         return chunk_name_of(self.copy_name, self.kind)
-
-
-@dataclass(frozen=True)
-class PmidAccount:
-    """A PmidManager's account of one storage node: what it should hold and what it lost."""
-
-    stored: int
-    lost: int
-    count: int
-
-    @classmethod
-    def from_record(cls, raw: Mapping[str, Any]) -> PmidAccount:
-        """The account as the PmidManager stores it."""
-        return cls(raw["stored"], raw["lost"], raw["count"])
-
-    @property
-    def rank(self) -> float:
-        """stored / (stored + lost): a node below RANK_FLOOR is refused new copies."""
-        return account_rank({"stored": self.stored, "lost": self.lost})
 
 
 @dataclass(frozen=True)

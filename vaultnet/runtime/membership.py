@@ -9,6 +9,8 @@ from collections import OrderedDict
 
 import trio
 
+from vaultnet.messages import Persona
+from vaultnet.protocol import EventKind
 from vaultnet.routing import ChurnChange
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import VaultCore
@@ -27,7 +29,7 @@ REJOIN_BACKOFF_MIN = 0.5
 REJOIN_BACKOFF_MAX = 8.0
 """The backoff between rejoin attempts doubles up to this: a vault cut off for long keeps trying
 at least this often, without hammering addresses that stay dead."""
-REJOINING = "rejoin"
+REJOINING = EventKind.REJOINING
 """The `PersonaEvent.what` a vault emits before each rejoin attempt (detail: its peers and the
 backoff it waited), so the dashboard and tests can see a vault working its way back in."""
 
@@ -192,7 +194,7 @@ class Membership:
             while self._needs_rejoin():
                 await trio.sleep(delay * (0.5 + 0.5 * core.rng.random()))
                 if self._needs_rejoin():
-                    core.emit(ev.PersonaEvent(core.now(), core.name, REJOINING, "Routing",
+                    core.emit(ev.PersonaEvent(core.now(), core.name, REJOINING, Persona.ROUTING,
                                               core.name, b"", {"peers": len(core.routing),
                                                                "backoff": delay}))
                     await self._rejoin()

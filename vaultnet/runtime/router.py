@@ -18,6 +18,7 @@ from vaultnet.messages import (
     Persona,
     derived_id,
 )
+from vaultnet.protocol import Action, EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import RelayCache, cached_answer
 from vaultnet.runtime.core import VaultCore
@@ -133,8 +134,8 @@ class Router:
         answer = cached_answer(self.cache, msg, core.name, core.now())
         if answer is None:
             return False
-        core.emit(ev.PersonaEvent(core.now(), core.name, "cache_hit", "Routing", msg.dst.name,
-                                  msg.trace_id, {"size": len(answer.payload)}))
+        core.emit(ev.PersonaEvent(core.now(), core.name, EventKind.CACHE_HIT, Persona.ROUTING,
+                                  msg.dst.name, msg.trace_id, {"size": len(answer.payload)}))
         self.send(answer)
         return True
 
@@ -191,7 +192,7 @@ class Router:
             return
         self.send(Message(src=Authority(core.name, Persona.ROUTING),
                           dst=Authority(client, Persona.MPID_MANAGER, group=True),
-                          action="offline",
+                          action=Action.OFFLINE,
                           msg_id=derived_id("offline", client, repr(core.now()),
                                             core.rng.randbytes(8)),
                           trace_id=bytes(16), body={}, sender=b""))
@@ -203,5 +204,5 @@ def check_client_request(msg: Message, client: Name, relay: Name, final: bool) -
     if (final or msg.sender != client or msg.src.name != client or msg.src.group
             or msg.src.persona not in CLIENT_PERSONAS or msg.src.relay != relay
             or msg.action not in CLIENT_ACTIONS or not msg.dst.group):
-        raise FrameError(f"a client may send only its own requests (got {msg.action!r} "
+        raise FrameError(f"a client may send only its own requests (got {str(msg.action)!r} "
                          f"from {msg.src})")

@@ -1,0 +1,181 @@
+"""What a client operation raises, and the one table from a refusal's wire code (`ErrorCode`,
+the `error` field of a manager's answer) to the exception it raises.
+
+`vaultnet.client.maid` and `vaultnet.client.mpid` re-export these under their old names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from vaultnet.protocol import ErrorCode
+from vaultnet.wire import MAX_CHUNK_SIZE
+from vaultnet.xor import Name
+
+ErrorT = TypeVar("ErrorT", bound="ClientError")
+
+
+class ClientError(Exception):
+    """Base of the errors a client operation raises."""
+
+
+class PutFailure(ClientError):
+    """A put the network refused (`.reason` says why)."""
+
+    def __init__(self, name: Name, reason: str) -> None:
+        super().__init__(f"put of {name.hex()[:16]} refused: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class DataExists(PutFailure):
+    """A Put<Unique> (`put(data, unique=True)`) of a chunk the network already holds."""
+
+
+class NoSuchData(ClientError):
+    """A get no copy of the chunk could answer."""
+
+    def __init__(self, name: Name, reason: str = "no such data") -> None:
+        super().__init__(f"{name.hex()[:16]}: {reason}")
+        self.name = name
+
+
+class DeleteFailure(ClientError):
+    """A delete the network did not confirm. The network answers every delete with success
+    (for a chunk your account does not hold, it changes nothing), so in practice this is its
+    `DeleteNoAnswer` twin."""
+
+    def __init__(self, name: Name, reason: str) -> None:
+        super().__init__(f"delete of {name.hex()[:16]} refused: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class NetworkUnavailable(ClientError):
+    """No bootstrap vault could be reached, or the connection was lost."""
+
+
+class NoAnswer(ClientError):
+    """No answer within the client's timeout, every attempt included: not a refusal (the
+    network may still have acted on the request). Each operation raises its own subclass,
+    which is also that operation's failure type (a PutNoAnswer is a PutFailure), so code
+    that handles a failed put handles one that timed out; only the message differs."""
+
+    def __init__(self, what: str, seconds: float, *failure: Any) -> None:
+        super().__init__(*failure)  # the operation's failure type sets its fields
+        self.seconds = seconds
+        self.args = (f"{what}: no answer from the network within {seconds:g} s",)
+
+
+class PutNoAnswer(NoAnswer, PutFailure):
+    """A put nobody answered in time."""
+
+
+class GetNoAnswer(NoAnswer, NoSuchData):
+    """A get no holder of any copy answered in time."""
+
+
+class DeleteNoAnswer(NoAnswer, DeleteFailure):
+    """A delete nobody answered in time."""
+
+
+class ChunkSizeError(ClientError):
+    """Content that cannot be a chunk: empty (on the wire an empty payload means "no content",
+    so an empty chunk could not be told from a missing one) or over MAX_CHUNK_SIZE."""
+
+    def __init__(self, size: int) -> None:
+        what = "it is empty" if size == 0 else f"it is {size} bytes"
+        super().__init__(f"{what}; a chunk is 1 to {MAX_CHUNK_SIZE} bytes")
+        self.size = size
+
+
+class RequestExpired(ClientError):
+    """The managers refused a request dated outside their replay window (a replayed request,
+    or a clock far from the network's)."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"{action} refused: {reason}")
+        self.action = action
+        self.reason = reason
+
+
+class VersionError(ClientError):
+    """A version operation the network refused; `.reason` says why."""
+
+    def __init__(self, key: Name, reason: str) -> None:
+        super().__init__(f"versions at {key.hex()[:16]}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class InvalidVersion(VersionError):
+    """Refused parent or version: a second root, a re-parented version, a cycle, a non-tip, or
+    a chunk not stored in this client's account."""
+
+
+class NoSuchVersion(VersionError):
+    """No tree at the key, or the named version is not in it."""
+
+
+class VersionLimit(VersionError):
+    """The put would exceed the tree's branch limit."""
+
+
+class NotOwner(VersionError):
+    """The tree's mode and owners do not let this client do that (write a tree it does not
+    own, read a private or shared tree it is not an owner of)."""
+
+
+class VersionNoAnswer(NoAnswer, VersionError):
+    """A version request nobody answered in time."""
+
+
+class MessagingError(ClientError):
+    """A messaging request the network refused; `.reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Blocked(MessagingError):
+    """The recipient blacklisted the sender, or keeps a whitelist the sender is not on."""
+
+
+class InboxFull(MessagingError):
+    """The recipient's managers hold as many messages for it as they may."""
+
+
+class OutboxFull(MessagingError):
+    """Too many of this sender's messages still await the recipient's managers' answer."""
+
+
+class NotDelivered(MessagingError):
+    """No answer from the recipient's managers (or no answer at all)."""
+
+
+ERRORS: dict[ErrorCode, type[ClientError]] = {
+    ErrorCode.DATA_EXISTS: DataExists,
+    ErrorCode.INVALID_PARAMETER: InvalidVersion,
+    ErrorCode.ACCOUNT_REFUSED: InvalidVersion,
+    ErrorCode.NO_SUCH_ELEMENT: NoSuchVersion,
+    ErrorCode.CANNOT_EXCEED_LIMIT: VersionLimit,
+    ErrorCode.NOT_OWNER: NotOwner,
+    ErrorCode.BLOCKED: Blocked,
+    ErrorCode.INBOX_FULL: InboxFull,
+    ErrorCode.OUTBOX_FULL: OutboxFull,
+    ErrorCode.NOT_DELIVERED: NotDelivered,
+}
+"""Refusal code -> the exception a client raises for it. A code not here (MessageTooLarge,
+ListFull, ...) raises its operation's general failure (`refusal`'s `family`)."""
+
+
+_CODES = frozenset(ErrorCode)
+
+
+def refusal(code: object, family: type[ErrorT]) -> type[ErrorT]:
+    """The exception class for an answer refused with `code` by an operation whose failures
+    are `family` (PutFailure, VersionError, MessagingError): the table's class when it is one
+    of that family, else `family` itself."""
+    cls = ERRORS.get(ErrorCode(code)) if isinstance(code, str) and code in _CODES else None
+    return cls if cls is not None and issubclass(cls, family) else family

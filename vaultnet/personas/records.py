@@ -1,0 +1,69 @@
+"""Typed persona records: frozen dataclasses with one codec to and from the msgpack map a
+`RecordStore` keeps in sqlite (`from_record` / `to_record`), so a persona reads and changes a
+record by its fields instead of by string keys.
+
+The map's keys are the field names, in field order: a record written from one of these is byte
+for byte the map the persona wrote before it had them (members compare records by their
+canonical bytes when an account transfers, `vaultnet.personas.base.agreed_record`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Base of a typed record: the codec every record shares."""
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Self:
+        """The record a stored map holds (KeyError for a map missing one of its fields; keys
+        that are not fields are ignored)."""
+        return cls(**{f.name: raw[f.name] for f in dataclasses.fields(cls)})
+
+    def to_record(self) -> dict[str, Any]:
+        """The map to store: field name -> value, in field order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def node_rank(stored: int, lost: int) -> float:
+    """Share of the data entrusted to a node that it did not lose: stored / (stored + lost)
+    (1.0 for a node that never lost anything, 0.5 for one that lost as much as it holds)."""
+    total = stored + lost
+    return 1.0 if total == 0 else stored / total
+
+
+@dataclass(frozen=True, slots=True)
+class MaidAccount(Record):
+    """A client's account at its MaidManagers: bytes charged, and how many it may use."""
+
+    used: int
+    allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPuts(Record):
+    """How many times a client put one chunk (a delete refunds `size` when the last goes)."""
+
+    count: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PmidAccount(Record):
+    """A storage node's account at its PmidManagers: bytes it should hold, bytes it lost,
+    copies it holds."""
+
+    stored: int = 0
+    lost: int = 0
+    count: int = 0
+
+    @property
+    def rank(self) -> float:
+        """stored / (stored + lost): a node below the PmidManagers' RANK_FLOOR is refused new
+        copies."""
+        return node_rank(self.stored, self.lost)
