@@ -220,7 +220,7 @@ async def test_a_frame_with_an_unknown_action_costs_only_its_link() -> None:
         net.bus.add_sink(lambda e: got.append(e) if isinstance(e, ev.MessageReceived)
                          and e.msg_id == b"p" * 16 else None)
         sender = net.vaults[1]
-        sender.send(Message(src=sender.routing_authority(),
+        sender.send(Message(src=Authority(sender.name, Persona.ROUTING),
                             dst=Authority(target.name, Persona.ROUTING), action=Action.PROBE,
                             msg_id=b"p" * 16, trace_id=bytes(16), body={},
                             sender=sender.name))
