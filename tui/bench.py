@@ -59,13 +59,13 @@ async def _offer_puts(app: VaultnetApp, rate: float, seconds: float, done: list[
 async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str, Any]:
     app = VaultnetApp(NetworkConfig(vaults=vaults))
     renders = [0]
-    original = app._render_shown
+    original = app.render_shown
 
     def counted() -> None:
         renders[0] += 1
         original()
 
-    app._render_shown = counted  # type: ignore[method-assign]  # counting this app's renders
+    app.render_shown = counted  # type: ignore[method-assign]  # counting this app's renders
     figures: dict[str, Any] = {}
     async with app.run_test(size=(140, 44)) as pilot:
         while not (app.network and app.network.ready):

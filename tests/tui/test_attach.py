@@ -24,8 +24,8 @@ from tui import model
 from tui.app import VaultnetApp
 from tui.widgets.vault_table import VaultTable
 from vaultnet.cli import main as cli
+from vaultnet.control import reading
 from vaultnet.control import server as control
-from vaultnet.control.handle import reading
 from vaultnet.personas.base import CHUNK_STORED
 from vaultnet.runtime import events as ev
 from vaultnet.storage.store import CopyKind, copy_name

@@ -1,7 +1,7 @@
 """A one-line question (put size or file, fault kind, log filter, a y/n confirmation); dismisses
 with the answer, or None when cancelled with escape.
 
-Keys typed ahead are the App's business (`VaultnetApp.on_event`): it holds them while a prompt
+Keys typed ahead are the App's business (`tui.typeahead`): it holds them while a prompt
 is opening (its input has no focus yet) or closing (enter or escape has been sent to it), and
 routes them in order once the prompt is ready or gone. The prompt tells it when."""
 

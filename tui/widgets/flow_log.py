@@ -22,7 +22,10 @@ def matches(line: str, words: list[str]) -> bool:
 class FilteredLog(Log):
     """A Log fed with new lines in batches, showing only those matching the filter."""
 
-    DEFAULT_CSS = "FilteredLog { height: 1fr; }"
+    DEFAULT_CSS = """
+    FilteredLog { height: 1fr; border: round $panel-lighten-2; }
+    FilteredLog:focus { border: round $accent; }
+    """
 
     def __init__(self, highlight: bool = False, *, auto_scroll: bool = True,
                  name: str | None = None, id: str | None = None, classes: str | None = None,

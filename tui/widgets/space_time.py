@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from tui.model import FlowStep, NetworkModel
+from tui.model import SIDED, FlowStep, NetworkModel
 from vaultnet.xor import short
 
 LANES = ("MaidNode", "MaidManager", "DataManager", "PmidManager", "PmidNode", "VersionManager",
          "MpidManager")
-SIDED = ("MpidNode", "MpidManager")  # in the order of the first side's lanes
 SHORT = {"VersionManager": "VersionMgr"}  # lane headers longer than LANE_WIDTH - 1
 LANE_WIDTH = 14
 MAX_ROWS = 400
