@@ -25,6 +25,7 @@ from tui.messages import ModelRefreshed
 from tui.network import NetworkConfig
 from tui.palette import Actions
 from tui.screens.help import HelpScreen
+from tui.tour import TourPanel
 from tui.views.base import View
 from tui.views.chunks import MAX_PUT, ChunksView
 from tui.views.events import EventsView
@@ -72,6 +73,10 @@ class VaultnetApp(LiveApp):
             ("c", "event_kind", "show the next kind of event"),
             ("space", "pause", "pause the display"))),
         Binding("question_mark", "help", "help", priority=True),
+        Binding("T", "tour", "guided tour", show=False, priority=True),
+        *(Binding(key, action, text, show=False, priority=True) for key, action, text in (
+            ("enter,right", "tour_next", "tour: next step"),
+            ("left", "tour_back", "tour: step back"), ("escape", "tour_leave", "leave the tour"))),
         Binding("q", "quit", "quit", priority=True),
         Binding("ctrl+c", "interrupt", "quit (ctrl+c)", show=False, priority=True),
         *(Binding(str(i), f"tab('{tab}')", f"view {i}: {tab}", show=False, priority=True)
@@ -80,10 +85,13 @@ class VaultnetApp(LiveApp):
     """The App's keys are priority bindings: they run as the App takes each key from the
     terminal, in the order typed, so a prompt a key opens is on the screen before the next key
     is routed (that key lands in the prompt). While a prompt or the help is open they are
-    off (`check_action`) and keys go to it, except ctrl+c."""
+    off (`check_action`) and keys go to it, except ctrl+c. The tour's keys (enter, arrows,
+    escape) are on only while the tour is."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The App's keys are off while a prompt or the help is on top (they type there)."""
+        if action.startswith("tour_") and not self.query(TourPanel):
+            return False
         return action in ("interrupt", "command_palette") or len(self.screen_stack) == 1
 
     async def action_footer_key(self, action: str) -> None:
@@ -252,6 +260,28 @@ class VaultnetApp(LiveApp):
     def action_help(self) -> None:
         """?: every key and view."""
         self.push_screen(HelpScreen())
+
+    # -- the guided tour ---------------------------------------------------------------------
+
+    def action_tour(self) -> None:
+        """T: a guided tour of the views (from its first step again if it is on)."""
+        if tours := self.query(TourPanel):
+            tours.first().go(-len(tours.first().steps))
+            return
+        home = self.shown.id if self.shown is not None and self.shown.id else "vaults-pane"
+        self.mount(TourPanel(home.removesuffix("-pane")), before=self.query_one(Footer))
+
+    def action_tour_next(self) -> None:
+        """enter / →: the tour's next step."""
+        self.query_one(TourPanel).go(1)
+
+    def action_tour_back(self) -> None:
+        """←: the tour's step before."""
+        self.query_one(TourPanel).go(-1)
+
+    def action_tour_leave(self) -> None:
+        """escape: leave the tour, back to the view it started from."""
+        self.query_one(TourPanel).leave()
 
 
 def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,

@@ -115,7 +115,7 @@ class LiveApp(TypeAheadApp):
                                                       self.network.group_size)
         self.status = self.network.describe()
         self._sync_identities()
-        self.notify(f"testnet up: {self.status}; press ? for help")
+        self.notify(f"testnet up: {self.status}; press ? for help, T for a guided tour")
 
     # -- the drain: events in batches, samples of the network, then one render ---------------
 

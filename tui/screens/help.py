@@ -61,6 +61,8 @@ HELP = """\
   space  pause the display (the network keeps running)
   ctrl+p command palette (every action, with its key; Screenshot saves an SVG
      in the data directory, else the current one)
+  T  a guided tour of the views: enter or → next step, ← back, escape leaves
+     (back to the view you were on)
   ?  this help    q or ctrl+c  quit (SIGTERM and SIGINT quit cleanly too)
 
 Press escape or ? to close."""
