@@ -9,7 +9,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 HELP = """\
-[b]vaultnet dashboard[/]: a live testnet; everything you do here happens on the real network.
+[b]vaultnet dashboard[/]: a live testnet; everything you do here happens on the real
+network.
 
 [b]Views[/] (1-6, or click a tab)
   1 Vaults     state, stored / capacity, copies by kind (P/B/S), rank, messages/s;
@@ -34,7 +35,8 @@ HELP = """\
 
 [b]Keys[/] (each view's footer shows its own; every key works in every view)
   arrows, j / k  move in the focused table    home / end  first / last row
-  tab / shift+tab  move the focus between panes (the focused one has an accent border)
+  tab / shift+tab  move the focus between panes (the focused one has an accent
+                   border)
   p  put: random bytes of a size (4096, 64K, 1M) or a regular file's path (at
      most the chunk limit; read in the background, never blocking the network)
   g  get the selected chunk        D  delete the selected chunk (asks y / n)

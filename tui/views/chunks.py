@@ -20,6 +20,17 @@ from vaultnet.client.chunk_input import ChunkInputError, parse_size, read_chunk_
 from vaultnet.client.maid import MAX_CHUNK_SIZE
 
 MAX_PUT = MAX_CHUNK_SIZE
+NOTICE_CHARS = 200
+"""The longest notice about the put prompt's answer: a path pasted by mistake (thousands of
+characters) must not fill the screen with one toast."""
+
+
+def clip(text: str, limit: int = NOTICE_CHARS) -> str:
+    """`text`, or its start and end around an ellipsis if it is longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return f"{text[:half]}…{text[len(text) - (limit - 1 - half):]}"
 
 
 class PutInputError(ValueError):
@@ -92,8 +103,8 @@ class ChunksView(View):
         network on it never wait for a disk or a device), then put it on the network."""
         try:
             data = await asyncio.to_thread(data_for, answer)
-        except PutInputError as exc:
-            self.notify(str(exc), severity="error")
+        except PutInputError as exc:  # it quotes what was typed: plain text, clipped
+            self.notify(clip(str(exc)), severity="error", markup=False)
             return
         if (network := self.dashboard.network) is None:
             return
