@@ -90,7 +90,7 @@ class VaultnetApp(LiveApp):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The App's keys are off while a prompt or the help is on top (they type there)."""
-        if action.startswith("tour_") and not self.query(TourPanel):
+        if action.startswith("tour_") and self.tour is None:
             return False
         return action in ("interrupt", "command_palette") or len(self.screen_stack) == 1
 
@@ -135,8 +135,11 @@ class VaultnetApp(LiveApp):
         self.take_signals()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Give the shown view's main widget the keyboard (arrows move in it, not the tabs)."""
-        if isinstance(event.pane, View):
+        """Give the shown view's main widget the keyboard (arrows move in it, not the tabs).
+        Only if that view is still the one shown: keys typed fast switch views faster than
+        these messages arrive, and focusing a widget in a view already left makes Textual's
+        TabbedContent show that view again (TabPane.Focused), so a burst of 4 5 ended on 4."""
+        if isinstance(event.pane, View) and event.pane is self.shown:
             event.pane.focus_main()
         self.render_shown()
 
@@ -263,25 +266,33 @@ class VaultnetApp(LiveApp):
 
     # -- the guided tour ---------------------------------------------------------------------
 
+    @property
+    def tour(self) -> TourPanel | None:
+        """The tour, while it is on."""
+        return next((t for t in self.query(TourPanel) if not t.done), None)
+
     def action_tour(self) -> None:
         """T: a guided tour of the views (from its first step again if it is on)."""
-        if tours := self.query(TourPanel):
-            tours.first().go(-len(tours.first().steps))
+        if tour := self.tour:
+            tour.go(-len(tour.steps))
             return
         home = self.shown.id if self.shown is not None and self.shown.id else "vaults-pane"
         self.mount(TourPanel(home.removesuffix("-pane")), before=self.query_one(Footer))
 
     def action_tour_next(self) -> None:
         """enter / →: the tour's next step."""
-        self.query_one(TourPanel).go(1)
+        if tour := self.tour:
+            tour.go(1)
 
     def action_tour_back(self) -> None:
         """←: the tour's step before."""
-        self.query_one(TourPanel).go(-1)
+        if tour := self.tour:
+            tour.go(-1)
 
     def action_tour_leave(self) -> None:
         """escape: leave the tour, back to the view it started from."""
-        self.query_one(TourPanel).leave()
+        if tour := self.tour:
+            tour.leave()
 
 
 def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,

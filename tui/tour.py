@@ -99,6 +99,7 @@ class TourPanel(Static):
         self.home = home
         self.steps = steps
         self.index = 0
+        self.done = False  # left: a step still queued (its mount) must not show a view
         self._target: Widget | None = None
         self._title: str | None = None  # the outlined widget's border title before
 
@@ -108,11 +109,13 @@ class TourPanel(Static):
         return self.steps[self.index]
 
     def on_mount(self) -> None:
-        """Show the first step."""
+        """Show the step (the first, unless keys typed ahead have moved on, or left)."""
         self.show_step()
 
     def show_step(self) -> None:
         """Show the step's view, outline its widget, say what to look at."""
+        if self.done:
+            return
         step = self.step
         self._host().action_tab(step.tab)
         self._outline(self.app.query_one(step.target))
@@ -133,6 +136,9 @@ class TourPanel(Static):
 
     def leave(self) -> None:
         """End the tour: no outline, the view it started from, the panel gone."""
+        if self.done:
+            return
+        self.done = True
         self._outline(None)
         self._host().action_tab(self.home)
         self.remove()

@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from tests.tui.frozen import frozen_model
+from tests.tui.helpers import burst, wait_until
 from tui.app import TABS, VaultnetApp
 from tui.model import NetworkModel
 from tui.screens.ask import AskScreen
@@ -118,5 +119,21 @@ def test_keys_still_work_during_the_tour_and_a_prompt_keeps_its_escape(
         await pilot.pause()
         assert app.query_one(TourPanel).index == 0
         assert shown(app) == STEPS[0].tab
+
+    run(app, body)
+
+
+def test_a_tour_typed_ahead_ends_on_the_view_it_began_from(model: NetworkModel) -> None:
+    """T, → → ←, escape all queued at once (before the tour's panel has even mounted): the
+    tour ends where it began, and its first step, shown late, does not move the view."""
+    app = VaultnetApp(model=model)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        burst(app, ["4", "c", "c", "T", "right", "right", "left", "escape"])
+        await wait_until(pilot, lambda: shown(app) == "evictions" and not app.query(TourPanel),
+                         lambda: f"back on evictions; on {shown(app)}")
+        await pilot.pause(0.3)
+        assert shown(app) == "evictions"
+        assert outlined(app) == []
 
     run(app, body)

@@ -81,7 +81,9 @@ class View(TabPane):
 
     def focus_main(self) -> None:
         """Give the view's main widget the keyboard (arrows move in it, not the tabs)."""
-        self.query_one(self.MAIN).focus()
+        for widget in self.query(self.MAIN).results():  # none while the App shuts down
+            widget.focus()
+            break
 
     def live_network(self) -> NetworkHandle | None:
         """The network if it is up, else None (and the user is told)."""
