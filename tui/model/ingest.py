@@ -86,7 +86,7 @@ class Ingest(Tracking):
     def _flow_line(self, e: ev.MessageReceived) -> str:
         group = "group " if e.group else ""
         return (f"{self._t(e)} {short(e.vault)} {e.src_persona:>11} → {e.dst_persona:<11} "
-                f"{e.action:<16} {group}{short(e.dst_name)} trace {short(e.trace, 6)}")
+                f"{e.action:<18} {group}{short(e.dst_name)} trace {short(e.trace, 6)}")
 
     def _persona_event(self, e: ev.PersonaEvent) -> None:
         if e.what == base.SACRIFICIAL_EVICTED:

@@ -8,7 +8,9 @@ from textual.widgets import Static
 from tui.model import NetworkModel
 from vaultnet.xor import short
 
-BLOCKS = " ▁▂▃▄▅▆▇█"
+BLOCKS = "▁▂▃▄▅▆▇█"
+"""Rank 0 is the lowest bar, not a blank: a vault at 0 all along (a liar) shows a flat line
+at the bottom, not what looks like no history."""
 HISTORY_SHOWN = 40
 
 
