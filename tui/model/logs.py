@@ -90,10 +90,12 @@ class BoundedLog:
         self.total = 0
 
     def append(self, line: str) -> None:
+        """Add a line (the oldest dropped past `maxlen`)."""
         self.lines.append(line)
         self.total += 1
 
     def since(self, seen: int) -> list[str]:
+        """The lines added after the first `seen` (those still kept)."""
         new = min(self.total - seen, len(self.lines))
         return list(islice(self.lines, len(self.lines) - new, None)) if new > 0 else []
 

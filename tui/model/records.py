@@ -12,6 +12,8 @@ from vaultnet.xor import Name
 
 @dataclass(frozen=True)
 class VaultRow:
+    """One row of view 1: a vault as last sampled."""
+
     name: Name
     state: str  # "up", "down", or the faults it carries ("lie", "silent", ...)
     stored: int
@@ -28,6 +30,8 @@ class VaultRow:
 
 @dataclass
 class ChunkInfo:
+    """A chunk the dashboard put, and who holds each kind of copy."""
+
     name: Name
     size: int
     trace: bytes
@@ -36,6 +40,7 @@ class ChunkInfo:
 
     @property
     def lost(self) -> bool:
+        """Not deleted, sampled, and no copy held anywhere."""
         return not self.deleted and bool(self.holders) and not any(self.holders.values())
 
 
@@ -76,10 +81,12 @@ class FlowStep:
 
     @property
     def src_lane(self) -> tuple[str, str]:
+        """The lane the step starts on: (persona, side)."""
         return self.src, self.src_side
 
     @property
     def dst_lane(self) -> tuple[str, str]:
+        """The lane the step ends on: (persona, side)."""
         return self.dst, self.dst_side
 
 
@@ -99,9 +106,11 @@ class VersionedItem:
 
     @property
     def agreeing(self) -> int:
+        """How many members of its group hold the same tree."""
         return sum(1 for m in self.group if m.state == "agrees")
 
     def children(self, version: VersionName) -> list[VersionName]:
+        """`version`'s children, in order."""
         return sorted(v for v, p in self.parents.items() if p == version)
 
     def starts(self) -> list[VersionName]:
@@ -111,6 +120,7 @@ class VersionedItem:
         return ([self.root] if self.root is not None else []) + orphans
 
     def newest_tip(self) -> VersionName | None:
+        """The newest tip, or None for an empty tree."""
         return max(self.tips, default=None)
 
 
@@ -132,6 +142,8 @@ class MessageInfo:
 
 @dataclass
 class Summary:
+    """The summary bar: counts over the whole network."""
+
     vaults_up: int = 0
     vaults_down: int = 0
     chunks: int = 0

@@ -101,5 +101,6 @@ class HelpScreen(ModalScreen[None]):
         self.text = REPLAY_HELP + HELP if replay else HELP
 
     def compose(self) -> ComposeResult:
+        """The text, scrolled."""
         with VerticalScroll():
             yield Static(self.text)

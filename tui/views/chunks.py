@@ -68,6 +68,7 @@ class ChunksView(View):
                             ("t", "follow", "follow"), ("x", "xor_focus", "XOR")))
 
     def compose(self) -> ComposeResult:
+        """The chunk table beside the XOR view."""
         with Horizontal():
             yield ChunkTable()
             yield XorView()

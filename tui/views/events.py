@@ -18,6 +18,7 @@ class EventsView(View):
                             ("space", "pause", "pause")))
 
     def compose(self) -> ComposeResult:
+        """The counts above the events table."""
         yield EventCounts()
         yield EventTable()
 

@@ -26,6 +26,7 @@ class FlowsView(View):
         self.seen = 0  # lines of the model's message log shown
 
     def compose(self) -> ComposeResult:
+        """The space-time diagram above the message log."""
         with VerticalScroll():
             yield SpaceTime()
         yield FilteredLog(id="flow-log")

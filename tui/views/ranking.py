@@ -16,6 +16,7 @@ class RankingsView(View):
     BINDINGS = footer_keys((("space", "pause", "pause"),))
 
     def compose(self) -> ComposeResult:
+        """The ranking in a scroll."""
         with VerticalScroll(id="ranking"):
             yield RankingView()
 

@@ -19,6 +19,7 @@ class VaultsView(View):
                             ("x", "xor_focus", "XOR"), ("p", "put", "put")))
 
     def compose(self) -> ComposeResult:
+        """The vault table above the selected vault's detail."""
         yield VaultTable()
         yield VaultDetail()
 

@@ -43,6 +43,7 @@ class VersionsView(View):
         self.counter = 0  # makes the default texts of versions and messages differ
 
     def compose(self) -> ComposeResult:
+        """Trees and group side by side, then the MPIDs and the messages."""
         with Horizontal():
             yield VersionTable()
             yield VersionGroup()

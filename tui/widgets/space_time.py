@@ -58,9 +58,12 @@ def _lane_line(step: FlowStep, lanes: list[Lane]) -> str:
 
 
 class SpaceTime(Static):
+    """The followed operation as a space-time diagram."""
+
     DEFAULT_CSS = "SpaceTime { height: auto; padding: 0 1; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw the followed operation's steps."""
         trace = model.followed_trace
         if trace is None:
             self.update("no operation followed yet: put a chunk (p), or follow a chunk's trace "
