@@ -87,8 +87,8 @@ class TourPanel(Static):
     """The tour: the step's text above the footer, its widget outlined in the view."""
 
     DEFAULT_CSS = """
-    TourPanel { height: auto; max-height: 10; border: round $success; padding: 0 1;
-                background: $boost; }
+    TourPanel { height: auto; max-height: 50%; border: round $success; padding: 0 1;
+                background: $boost; border-subtitle-color: $text-muted; }
     *.tour-target, *.tour-target:focus { border: heavy $success; border-title-color: $success; }
     """
     SCOPED_CSS = False  # the outline is on a widget outside the panel
@@ -123,7 +123,8 @@ class TourPanel(Static):
         keys = ("enter or → ends the tour" if last else "enter or → next") + (
             "   ← back" if self.index else "") + "   escape leaves"
         self.border_title = f"tour {self.index + 1}/{len(self.steps)}"
-        self.update(f"[b]{step.title}[/]  {step.text}\n[dim]{keys}[/]")
+        self.border_subtitle = keys  # on the border: seen even when a small screen cuts the text
+        self.update(f"[b]{step.title}[/]  {step.text}")
 
     def go(self, steps: int) -> None:
         """Move `steps` on (or back); past the last step the tour ends."""

@@ -58,7 +58,7 @@ def test_every_step_shows_its_view_and_text_then_the_tour_ends_where_it_began(
             assert step.title in text
             assert tour.border_title == f"tour {number}/{len(STEPS)}"
             assert outlined(app) == [app.query_one(step.target)], step.title
-            assert ("ends the tour" in text) == (number == len(STEPS))
+            assert ("ends the tour" in str(tour.border_subtitle)) == (number == len(STEPS))
             await pilot.press("enter" if number % 2 else "right")
             await pilot.pause()
         assert not app.query(TourPanel)
@@ -137,3 +137,21 @@ def test_a_tour_typed_ahead_ends_on_the_view_it_began_from(model: NetworkModel) 
         assert outlined(app) == []
 
     run(app, body)
+
+
+def test_on_a_tiny_terminal_the_tour_still_says_how_to_go_on_and_leave(
+        model: NetworkModel) -> None:
+    """40x12: the panel takes at most half the screen, and its keys are on its border."""
+    app = VaultnetApp(model=model)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await pilot.press("T")
+        await pilot.pause()
+        tour = app.query_one(TourPanel)
+        assert tour.region.height <= 6
+        assert "escape leaves" in str(tour.border_subtitle)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.query(TourPanel)
+
+    run(app, body, size=(40, 12))
