@@ -54,10 +54,23 @@ async def ask(pilot: Pilot[Any], key: str, text: str) -> None:
     await pilot.press("enter")
 
 
+MONOSPACE = '"DejaVu Sans Mono", monospace'
+"""The PNGs' font. Textual's SVG asks for Fira Code (a web font, fetched by a browser); CairoSVG
+cannot fetch it and, where Fira Code is not installed, fontconfig gives it a proportional font:
+columns drift and text overlaps. DejaVu Sans Mono is on every Debian with fontconfig."""
+
+
+def png_svg(svg: str) -> str:
+    """The SVG with its terminal font replaced by MONOSPACE, for CairoSVG."""
+    return svg.replace('font-family: "Fira Code"', f"font-family: {MONOSPACE}").replace(
+        "font-family: Fira Code, monospace", f"font-family: {MONOSPACE}")
+
+
 def export(app: VaultnetApp, name: str) -> None:
+    """Save the screen as screenshots/NAME.svg and .png."""
     svg = app.export_screenshot(title=f"vaultnet tui: {name}")
     (OUT / f"{name}.svg").write_text(svg)
-    cairosvg.svg2png(bytestring=svg.encode(), write_to=str(OUT / f"{name}.png"),
+    cairosvg.svg2png(bytestring=png_svg(svg).encode(), write_to=str(OUT / f"{name}.png"),
                      output_width=1400)
     print(f"screenshots/{name}.svg, .png")
 

@@ -57,15 +57,16 @@ async def _offer_puts(app: VaultnetApp, rate: float, seconds: float, done: list[
 
 
 async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str, Any]:
+    """Drive the dashboard on a live network of `vaults` for `seconds`; the figures measured."""
     app = VaultnetApp(NetworkConfig(vaults=vaults))
     renders = [0]
-    original = app._render_shown
+    original = app.render_shown
 
     def counted() -> None:
         renders[0] += 1
         original()
 
-    app._render_shown = counted  # type: ignore[method-assign]  # counting this app's renders
+    app.render_shown = counted  # type: ignore[method-assign]  # counting this app's renders
     figures: dict[str, Any] = {}
     async with app.run_test(size=(140, 44)) as pilot:
         while not (app.network and app.network.ready):
@@ -107,6 +108,7 @@ async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`vaultnet bench tui`: print the figures; the exit code."""
     parser = argparse.ArgumentParser(prog="vaultnet bench tui", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, default=16)

@@ -59,6 +59,7 @@ class TrioGuest:
 
     @property
     def finished(self) -> bool:
+        """Whether the trio run has ended."""
         return self._done is not None and self._done.done()
 
     async def aclose(self) -> None:

@@ -9,19 +9,12 @@ class ModelRefreshed(Message):
     """The network model has new data; a newer one supersedes a queued older one."""
 
     def can_replace(self, message: Message) -> bool:
+        """A newer refresh replaces a queued one."""
         return isinstance(message, ModelRefreshed)
 
 
 class NetworkReady(Message):
     """The embedded testnet is up."""
-
-
-class FocusChanged(Message):
-    """The user chose a name (a chunk or a vault) to look at in the XOR view."""
-
-    def __init__(self, name: bytes) -> None:
-        super().__init__()
-        self.name = name
 
 
 class KeysMayFlow(Message):

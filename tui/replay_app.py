@@ -23,8 +23,8 @@ from tui.recording import Recorder, TraceError, TraceIndex, open_recording
 from tui.replay import Replay
 from tui.screens.ask import AskScreen
 from tui.screens.help import HelpScreen
+from tui.views.flows import FlowsView
 from tui.widgets.event_table import EventTable
-from tui.widgets.flow_log import FilteredLog
 from tui.widgets.timeline import JUMP, Timeline
 
 REFUSED = {"put": "put", "get": "get", "delete": "delete", "add": "add a vault",
@@ -104,16 +104,14 @@ class ReplayApp(VaultnetApp):
         if model is not self.model:
             self.model = model
             self.query_one(EventTable).redraw()
-            log = self.query_one("#flow-log", FilteredLog)
-            log.set_filter(" ".join(log.words), model.flow.lines)
-            self._flow_seen = model.flow.total
-        self._render_shown()
+            self.view(FlowsView).redraw_log()
+        self.render_shown()
 
     def action_xor_focus(self) -> None:
         """As live, the XOR view drawn from the sample at the cursor."""
         super().action_xor_focus()
         self.model.refocus()
-        self._render_shown()
+        self.render_shown()
 
     def action_help(self) -> None:
         """The help with the replay's keys first."""

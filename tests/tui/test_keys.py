@@ -14,7 +14,7 @@ from textual.widgets import Footer, TabbedContent
 from textual.widgets._footer import FooterKey
 
 from tests.tui.frozen import frozen_model, frozen_versions_model
-from tests.tui.helpers import record_notifications, wait_until
+from tests.tui.helpers import burst, record_notifications, wait_until
 from tui.app import TABS, VaultnetApp
 from tui.model import NetworkModel
 from tui.screens.ask import AskScreen
@@ -158,5 +158,25 @@ def test_the_palette_lists_actions_with_their_keys(model: NetworkModel, typed: s
         prompts = [str(commands.get_option_at_index(i).prompt)
                    for i in range(commands.option_count)]
         assert f"{title}\nkey {key}" in prompts
+
+    run(app, body)
+
+
+@pytest.mark.parametrize("keys", ["45", "1234565432123456", "2x4cc5"])
+def test_view_keys_typed_in_a_burst_end_on_the_last_view(model: NetworkModel, keys: str) -> None:
+    """Views switched faster than the app handles the switches: the view shown at the end is
+    the last one asked for (a late focus in a view already left used to bring it back: 4 5
+    ended on 4), and its main widget has the keyboard."""
+    app = VaultnetApp(model=model)
+    last = {"x": "chunks", "c": "evictions"}.get(keys[-1]) or TABS[int(keys[-1]) - 1]
+
+    async def body(pilot: Pilot[Any]) -> None:
+        burst(app, list(keys))
+        await wait_until(pilot, lambda: app.query_one(TabbedContent).active == f"{last}-pane",
+                         lambda: f"{last} shown, not {app.query_one(TabbedContent).active}")
+        await pilot.pause(0.5)
+        assert app.query_one(TabbedContent).active == f"{last}-pane"
+        pane = app.query_one(TabbedContent).active_pane
+        assert pane is not None and app.focused is not None and pane in app.focused.ancestors
 
     run(app, body)

@@ -45,3 +45,10 @@ def test_followed_flows(snap_compare, versions_model, which: str) -> None:
     else:
         versions_model.followed_trace = next(reversed(versions_model.versioned.values())).trace
     assert snap_compare(VaultnetApp(model=versions_model), press=["3"], terminal_size=SIZE)
+
+
+def test_tour_step(snap_compare, model) -> None:
+    """The guided tour's XOR step: the view, its widget outlined, the step's text above the
+    footer."""
+    assert snap_compare(VaultnetApp(model=model), press=["T", "right", "right", "right"],
+                        terminal_size=SIZE)

@@ -1,7 +1,7 @@
 """A one-line question (put size or file, fault kind, log filter, a y/n confirmation); dismisses
 with the answer, or None when cancelled with escape.
 
-Keys typed ahead are the App's business (`VaultnetApp.on_event`): it holds them while a prompt
+Keys typed ahead are the App's business (`tui.typeahead`): it holds them while a prompt
 is opening (its input has no focus yet) or closing (enter or escape has been sent to it), and
 routes them in order once the prompt is ready or gone. The prompt tells it when."""
 
@@ -21,6 +21,8 @@ CLOSE_KEYS = frozenset({"enter", "escape"})
 
 
 class AskScreen(ModalScreen[str | None]):
+    """A one-line question over the dashboard; dismissed with the answer or None."""
+
     DEFAULT_CSS = """
     AskScreen { align: center middle; }
     AskScreen > Vertical { width: 70; height: auto; border: thick $primary;
@@ -36,6 +38,7 @@ class AskScreen(ModalScreen[str | None]):
         self.closing = False  # the App sent it enter or escape: keys after that are not its
 
     def compose(self) -> ComposeResult:
+        """The question and its input, holding the default answer."""
         with Vertical():
             yield Label(self.question)
             yield Input(value=self.default, select_on_focus=True)
@@ -46,13 +49,16 @@ class AskScreen(ModalScreen[str | None]):
         return isinstance(self.focused, Input) and not self.closing
 
     def on_descendant_focus(self, _: events.DescendantFocus) -> None:
+        """The input has the keyboard: held keys may go to it."""
         self._keys_may_flow()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """enter: answer with what is typed."""
         event.stop()
         self._close(event.value)
 
     def action_cancel(self) -> None:
+        """escape: answer None."""
         self._close(None)
 
     def _close(self, answer: str | None) -> None:

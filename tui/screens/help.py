@@ -9,7 +9,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 HELP = """\
-[b]vaultnet dashboard[/]: a live testnet; everything you do here happens on the real network.
+[b]vaultnet dashboard[/]: a live testnet; everything you do here happens on the real
+network.
 
 [b]Views[/] (1-6, or click a tab)
   1 Vaults     state, stored / capacity, copies by kind (P/B/S), rank, messages/s;
@@ -34,7 +35,8 @@ HELP = """\
 
 [b]Keys[/] (each view's footer shows its own; every key works in every view)
   arrows, j / k  move in the focused table    home / end  first / last row
-  tab / shift+tab  move the focus between panes (the focused one has an accent border)
+  tab / shift+tab  move the focus between panes (the focused one has an accent
+                   border)
   p  put: random bytes of a size (4096, 64K, 1M) or a regular file's path (at
      most the chunk limit; read in the background, never blocking the network)
   g  get the selected chunk        D  delete the selected chunk (asks y / n)
@@ -61,6 +63,8 @@ HELP = """\
   space  pause the display (the network keeps running)
   ctrl+p command palette (every action, with its key; Screenshot saves an SVG
      in the data directory, else the current one)
+  T  a guided tour of the views: enter or → next step, ← back, escape leaves
+     (back to the view you were on)
   ?  this help    q or ctrl+c  quit (SIGTERM and SIGINT quit cleanly too)
 
 Press escape or ? to close."""
@@ -97,5 +101,6 @@ class HelpScreen(ModalScreen[None]):
         self.text = REPLAY_HELP + HELP if replay else HELP
 
     def compose(self) -> ComposeResult:
+        """The text, scrolled."""
         with VerticalScroll():
             yield Static(self.text)

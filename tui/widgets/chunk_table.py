@@ -11,11 +11,14 @@ COLUMNS = (("chunk", "chunk"), ("size", "size"), ("P", "Primary"), ("B", "Backup
 
 
 class ChunkTable(KeyedTable):
+    """The chunks put from the dashboard, newest first, with their holders."""
+
     COLUMNS = COLUMNS
     WIDTHS = {"P": 13, "B": 13, "S": 13, "state": 7}
     DEFAULT_CSS = "ChunkTable { height: 1fr; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw the rows from the model."""
         chunks = reversed(model.chunks.values())  # newest first
         self.show_rows([(chunk.name, self._cells(chunk)) for chunk in chunks])
 

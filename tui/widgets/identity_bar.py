@@ -11,9 +11,12 @@ STATES = {"online": "[green]online[/]", "offline": "[red]offline[/]"}
 
 
 class IdentityBar(Static):
+    """The dashboard's MPIDs and whether each is online."""
+
     DEFAULT_CSS = "IdentityBar { height: 2; padding: 0 1; border-top: solid $primary; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw it from the model."""
         if not model.identities:
             self.update("MPIDs: none yet (they connect when the network is up)")
             return

@@ -24,12 +24,15 @@ class KeyedTable(DataTable[str]):
                 Binding("end", "last_row", "last row", show=False)]
 
     def action_first_row(self) -> None:
+        """home: the first row."""
         self.move_cursor(row=0)
 
     def action_last_row(self) -> None:
+        """end: the last row."""
         self.move_cursor(row=max(self.row_count - 1, 0))
 
     def on_mount(self) -> None:
+        """Row cursor, and the columns."""
         self.cursor_type = "row"
         for key, label in self.COLUMNS:
             self.add_column(label, key=key, width=self.WIDTHS.get(key))
@@ -51,6 +54,7 @@ class KeyedTable(DataTable[str]):
                 self.update_cell(name.hex(), key, cell)
 
     def selected_name(self) -> bytes | None:
+        """The name of the row under the cursor, or None if there are no rows."""
         if not self.row_count:
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value

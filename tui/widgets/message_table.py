@@ -21,11 +21,14 @@ def _cut(text: str, width: int) -> str:
 
 
 class MessageTable(KeyedTable):
+    """Every message between the MPIDs, newest first, with its state."""
+
     COLUMNS = COLUMNS
     WIDTHS = {"route": 15, "text": TEXT_SHOWN, "state": STATE_SHOWN, "held": 20, "got": 8}
     DEFAULT_CSS = "MessageTable { height: 1fr; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw the rows from the model."""
         messages = reversed(model.messages.values())  # newest first
         self.show_rows([(m.trace, self._cells(model, m)) for m in messages])
 

@@ -8,7 +8,9 @@ from textual.widgets import Static
 from tui.model import NetworkModel
 from vaultnet.xor import short
 
-BLOCKS = " ▁▂▃▄▅▆▇█"
+BLOCKS = "▁▂▃▄▅▆▇█"
+"""Rank 0 is the lowest bar, not a blank: a vault at 0 all along (a liar) shows a flat line
+at the bottom, not what looks like no history."""
 HISTORY_SHOWN = 40
 
 
@@ -18,9 +20,12 @@ def sparkline(values: list[float]) -> str:
 
 
 class RankingView(Static):
+    """Nodes by rank, lowest first, each with its rank over time."""
+
     DEFAULT_CSS = "RankingView { height: auto; padding: 0 1; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw it from the model."""
         ranked = sorted((row for row in model.vaults.values() if row.rank is not None),
                         key=lambda r: (r.rank, r.name))
         if not ranked:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from tui.model import FlowStep, NetworkModel
+from tui.model import SIDED, FlowStep, NetworkModel
 from vaultnet.xor import short
 
 LANES = ("MaidNode", "MaidManager", "DataManager", "PmidManager", "PmidNode", "VersionManager",
          "MpidManager")
-SIDED = ("MpidNode", "MpidManager")  # in the order of the first side's lanes
 SHORT = {"VersionManager": "VersionMgr"}  # lane headers longer than LANE_WIDTH - 1
 LANE_WIDTH = 14
 MAX_ROWS = 400
@@ -59,9 +58,12 @@ def _lane_line(step: FlowStep, lanes: list[Lane]) -> str:
 
 
 class SpaceTime(Static):
+    """The followed operation as a space-time diagram."""
+
     DEFAULT_CSS = "SpaceTime { height: auto; padding: 0 1; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw the followed operation's steps."""
         trace = model.followed_trace
         if trace is None:
             self.update("no operation followed yet: put a chunk (p), or follow a chunk's trace "

@@ -8,11 +8,14 @@ from tui.model import NetworkModel
 
 
 class SummaryBar(Static):
+    """The top line: the network at a glance."""
+
     DEFAULT_CSS = """
     SummaryBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     """
 
     def show(self, model: NetworkModel, paused: bool, status: str) -> None:
+        """Draw it from the model (paused, and what the network is)."""
         s = model.summary
         lost = f"[b red]lost {s.lost}[/]" if s.lost else "lost 0"
         pause = "  [reverse] PAUSED [/]" if paused else ""

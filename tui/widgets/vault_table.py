@@ -27,10 +27,13 @@ def _rank(row: VaultRow) -> str:
 
 
 class VaultTable(KeyedTable):
+    """Every vault the dashboard has seen, a gone one as down."""
+
     COLUMNS = COLUMNS
     DEFAULT_CSS = "VaultTable { height: 1fr; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw the rows from the model."""
         ordered = sorted(model.vaults.values(), key=lambda r: (r.state == "down", r.name))
         self.show_rows([(row.name, self._cells(row)) for row in ordered])
 
@@ -47,9 +50,12 @@ class VaultTable(KeyedTable):
 
 
 class VaultDetail(Static):
+    """The selected vault's close group, account and copies."""
+
     DEFAULT_CSS = "VaultDetail { height: 1fr; border-top: solid $primary; padding: 0 1; }"
 
     def show(self, row: VaultRow | None) -> None:
+        """Draw `row` (None: nothing selected)."""
         if row is None:
             self.update("select a vault (arrow keys) to see its close group, account and copies")
             return

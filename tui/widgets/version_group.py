@@ -14,9 +14,12 @@ STATES = {"agrees": "[green]agrees[/]", "differs": "[b red]differs[/]",
 
 
 class VersionGroup(Static):
+    """The selected tree's VersionManager group, member by member."""
+
     DEFAULT_CSS = "VersionGroup { height: 1fr; padding: 0 1; border-left: solid $primary; }"
 
     def show(self, item: VersionedItem | None) -> None:
+        """Draw `item` (None: nothing selected)."""
         if item is None:
             self.update("no version tree yet: n creates a versioned item with its first "
                         "version, v puts a child of the selected version (a second child is "

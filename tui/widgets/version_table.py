@@ -57,11 +57,14 @@ def _count(n: int, what: str) -> str:
 
 
 class VersionTable(KeyedTable):
+    """Every version tree the dashboard has seen, drawn as a tree."""
+
     COLUMNS = COLUMNS
     WIDTHS = {"tree": 28, "chunk": 8}
     DEFAULT_CSS = "VersionTable { height: 1fr; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw the rows from the model."""
         rows: list[tuple[bytes, tuple[str, ...]]] = []
         for item in reversed(model.versioned.values()):  # newest first
             rows.append((item.key, (f"[b]{item.label}[/] {short(item.key, 6)}", "",

@@ -22,9 +22,12 @@ def _bits(name: bytes, count: int = BITS_SHOWN) -> str:
 
 
 class XorView(Static):
+    """The vaults nearest the focused name, by XOR distance."""
+
     DEFAULT_CSS = "XorView { height: 1fr; padding: 0 1; border-left: solid $primary; }"
 
     def show(self, model: NetworkModel) -> None:
+        """Draw it from the model."""
         if model.focus is None:
             self.update("put a chunk (p) or choose one in the list to see its close group")
             return
