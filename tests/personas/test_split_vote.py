@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from vaultnet.store import CopyKind, Database, RecordStore, copy_name
-
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.group.sync import SYNC_TTL
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import Outbox, digest
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
+from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, closest
 
 CONTENT = b"a copy whose holders the group must agree on" * 20

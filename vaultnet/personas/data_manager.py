@@ -169,7 +169,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         record = self.records.get(copy)
         if record is None or holder not in record["holders"]:
             return
-        action = {"op": "remove_pmid", "holder": holder, "reported": record["size"],
+        action = {"op": Op.REMOVE_PMID, "holder": holder, "reported": record["size"],
                   "reason": LEFT, "id": new_id("left", copy, holder)}
         if ctx.own not in self.sync.votes(copy, canonical(action)):
             self.propose(copy, action, ctx, out, bytes(16))
