@@ -27,7 +27,6 @@ from vaultnet.personas.base import (
     WAITING_TTL,
     StashStore,
     canonical,
-    digest,
     share_stash,
 )
 from vaultnet.personas.maid_manager import MaidManager
@@ -38,11 +37,11 @@ from vaultnet.runtime.allocator import limit_fragmentation
 from vaultnet.runtime.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
 from vaultnet.runtime.router import SEEN_WINDOW
 from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
-from vaultnet.xor import Name
+from vaultnet.xor import Name, name_of
 
 NODE = MEMBERS[0]
 CONTENT = b"budget" * 100
-COPY = copy_name(digest(CONTENT), CopyKind.PRIMARY)
+COPY = copy_name(name_of(CONTENT), CopyKind.PRIMARY)
 
 
 # -- the payload stash ---------------------------------------------------------------------
@@ -107,7 +106,7 @@ def test_personas_of_a_vault_share_one_budget_but_not_their_keys(tmp_path: Path)
 def _store_message(sender: Name, payload: bytes = b"", copy: bytes = COPY) -> Message:
     return Message(src=Authority(NODE, Persona.PMID_MANAGER, group=True),
                    dst=Authority(NODE, Persona.PMID_NODE), action="store",
-                   msg_id=digest(copy)[:16], trace_id=bytes(16), sender=sender, payload=payload,
+                   msg_id=name_of(copy)[:16], trace_id=bytes(16), sender=sender, payload=payload,
                    body={"copy": copy, "kind": "P", "size": len(CONTENT)})
 
 
@@ -135,7 +134,7 @@ def test_waiting_payloads_are_bounded_and_forgotten(node: PmidNode) -> None:
     clock = [0.0]
     ctx = Ctx(NODE, clock)
     for i in range(WAITING_LIMIT + 20):  # agreed without content, none ever arrives
-        copy = copy_name(digest(i.to_bytes(4, "big")), CopyKind.PRIMARY)
+        copy = copy_name(name_of(i.to_bytes(4, "big")), CopyKind.PRIMARY)
         for member in ctx.close_group(NODE):
             node.handle(_store_message(member, copy=copy), ctx)
     assert node.waiting_payloads() == WAITING_LIMIT
@@ -151,7 +150,7 @@ def test_waiting_payloads_are_bounded_and_forgotten(node: PmidNode) -> None:
 def _transfer(sender: Name, key: bytes, value: dict[str, object]) -> Message:
     return Message(src=Authority(sender, Persona.MAID_MANAGER),
                    dst=Authority(NODE, Persona.MAID_MANAGER), action="transfer",
-                   msg_id=digest(key + sender)[:16], trace_id=bytes(16), sender=sender,
+                   msg_id=name_of(key + sender)[:16], trace_id=bytes(16), sender=sender,
                    body={"store": "accounts", "key": key, "value": canonical(value)})
 
 
@@ -221,9 +220,9 @@ def test_relay_cache_bounded_and_empties_when_idle() -> None:
     cache = RelayCache()
     datas = [os.urandom(64) for _ in range(CACHE_ENTRIES + 5)]
     for data in datas:
-        cache.offer(copy_name(digest(data), CopyKind.PRIMARY), data, 0.0)
+        cache.offer(copy_name(name_of(data), CopyKind.PRIMARY), data, 0.0)
     assert len(cache) == CACHE_ENTRIES
-    assert cache.get(copy_name(digest(datas[-1]), CopyKind.PRIMARY), 1.0) == datas[-1]
+    assert cache.get(copy_name(name_of(datas[-1]), CopyKind.PRIMARY), 1.0) == datas[-1]
     cache.expire(CACHE_TTL / 2)
     assert len(cache) == CACHE_ENTRIES
     cache.expire(CACHE_TTL + 1)

@@ -11,13 +11,13 @@ from typing import Any
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Message, Persona
-from vaultnet.personas.base import Outbox, digest
+from vaultnet.personas.base import Outbox
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
-from vaultnet.xor import closest
+from vaultnet.xor import closest, name_of
 
 CONTENT = b"refused everywhere" * 100
-COPY = copy_name(digest(CONTENT), CopyKind.PRIMARY)
+COPY = copy_name(name_of(CONTENT), CopyKind.PRIMARY)
 FIRST = closest(COPY, MEMBERS, HOLDERS_PER_COPY)
 TRACE = bytes(16)
 
@@ -30,7 +30,7 @@ def put_action() -> dict[str, Any]:
 
 def refusal(holder: bytes) -> dict[str, Any]:
     return {"holder": holder, "reported": len(CONTENT), "reason": "full (0 bytes free)",
-            "id": digest(b"refused by " + holder)[:16]}
+            "id": name_of(b"refused by " + holder)[:16]}
 
 
 def refuse_all(member: bytes, first_order: list[bytes],

@@ -11,16 +11,17 @@ import pytest
 
 from tests.personas.helpers import MEMBERS, Ctx
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import RANK_CHANGED, Outbox, digest
+from vaultnet.personas.base import RANK_CHANGED, Outbox
 from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import LIED, PmidManager, rank
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
+from vaultnet.xor import name_of
 
 NODE = MEMBERS[0]
-BIG = copy_name(digest(b"big"), CopyKind.PRIMARY)
-SMALL = copy_name(digest(b"small"), CopyKind.SACRIFICIAL)
+BIG = copy_name(name_of(b"big"), CopyKind.PRIMARY)
+SMALL = copy_name(name_of(b"small"), CopyKind.SACRIFICIAL)
 TRACE = bytes(16)
 
 
@@ -34,7 +35,7 @@ def manager(tmp_path: Path) -> PmidManager:
 
 def commit(persona: Any, op: str, key: bytes, **action: Any) -> Outbox:
     out = Outbox()
-    getattr(persona, f"commit_{op}")(key, {"id": digest(repr(action).encode())[:16], **action},
+    getattr(persona, f"commit_{op}")(key, {"id": name_of(repr(action).encode())[:16], **action},
                                      Ctx(MEMBERS[1], [0.0]), out, TRACE)
     return out
 
@@ -83,7 +84,7 @@ def test_a_failed_integrity_check_moves_the_copy_from_stored_to_lost(
 # -- MaidManager ---------------------------------------------------------------------------
 
 CLIENT = b"\x77" * 64
-CHUNK = digest(b"a chunk")
+CHUNK = name_of(b"a chunk")
 
 
 @pytest.fixture

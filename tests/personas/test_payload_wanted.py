@@ -12,15 +12,16 @@ import pytest
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import PAYLOAD_ASKS, PAYLOAD_WAIT, digest
+from vaultnet.personas.base import PAYLOAD_ASKS, PAYLOAD_WAIT
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.wire import FrameError
+from vaultnet.xor import name_of
 
 NODE = MEMBERS[0]
 CONTENT = b"content" * 100
-COPY = copy_name(digest(CONTENT), CopyKind.PRIMARY)
+COPY = copy_name(name_of(CONTENT), CopyKind.PRIMARY)
 STORE_ID = b"s" * 16
 
 

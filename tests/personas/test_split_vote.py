@@ -12,13 +12,13 @@ from pathlib import Path
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.group.sync import SYNC_TTL
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import Outbox, digest
+from vaultnet.personas.base import Outbox
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
-from vaultnet.xor import Name, closest
+from vaultnet.xor import Name, closest, name_of
 
 CONTENT = b"a copy whose holders the group must agree on" * 20
-CHUNK = digest(CONTENT)
+CHUNK = name_of(CONTENT)
 COPY = copy_name(CHUNK, CopyKind.BACKUP)
 HIDDEN = closest(COPY, MEMBERS, 1)[0]
 """The vault nearest the copy: the one some members do not see yet."""

@@ -8,7 +8,6 @@ messages to send and events to emit. The vault runtime (`vaultnet.runtime.host`)
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
-from vaultnet.storage.records import Records
+from vaultnet.storage.records import Records, encode
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, closest
 
@@ -155,9 +154,9 @@ class Outbox:
 
 
 def canonical(obj: dict[str, Any]) -> bytes:
-    """Canonical bytes of an action record (sorted keys), so members' votes compare equal."""
-    packed: bytes = msgpack.packb(dict(sorted(obj.items())), use_bin_type=True)
-    return packed
+    """Canonical bytes of an action or record, so members' votes and copies compare equal: the
+    one canonical encoding the record stores use (`vaultnet.storage.records.encode`)."""
+    return encode(obj)
 
 
 def decode_record(data: bytes) -> dict[str, Any]:
@@ -1020,6 +1019,3 @@ def new_id(*parts: bytes | str) -> bytes:
     return derived_id(*parts)[:ID_SIZE]
 
 
-def digest(data: bytes) -> bytes:
-    """SHA-512 of `data`: a chunk's name."""
-    return hashlib.sha512(data).digest()

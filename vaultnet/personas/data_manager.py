@@ -35,7 +35,6 @@ from vaultnet.personas.base import (
     body_str,
     canonical,
     commits,
-    digest,
     handles,
     new_id,
 )
@@ -46,7 +45,7 @@ from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.wire import FrameError
-from vaultnet.xor import Name
+from vaultnet.xor import Name, name_of
 
 HOLDERS_PER_COPY = 2
 """Vaults holding each copy of a chunk. A chunk has one copy of each CopyKind (Primary, Backup,
@@ -197,7 +196,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         copy = msg.dst.name
         kind = body_str(msg, "kind", KINDS)
         size = body_int(msg, "size")
-        if digest(payload) != body_bytes(msg, "name") or len(payload) != size:
+        if name_of(payload) != body_bytes(msg, "name") or len(payload) != size:
             return
         self.stash.put(copy, payload)
         action = {"op": Op.PUT, "kind": kind, "size": size, "id": msg.msg_id,
@@ -513,7 +512,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         record = self.records.get(copy)
         if fetch is None or fetch.asked != source or record is None:
             return
-        if digest(payload) != chunk_name_of(copy, CopyKind(record["kind"])):
+        if name_of(payload) != chunk_name_of(copy, CopyKind(record["kind"])):
             self._ask_next(copy, fetch, ctx, out, trace)
             return
         del self._fetches[copy]

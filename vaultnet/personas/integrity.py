@@ -47,13 +47,12 @@ from vaultnet.personas.base import (
     PayloadStash,
     body_bytes,
     commits,
-    digest,
     handles,
     new_id,
 )
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.storage.records import Records
-from vaultnet.xor import Name
+from vaultnet.xor import Name, name_of
 
 CHECKS_PER_SWEEP = 8
 CHECK_TIMEOUT = 5.0
@@ -80,7 +79,7 @@ INTEGRITY_FAILED = EventKind.INTEGRITY_FAILED
 
 
 def expected_answer(content: bytes, nonce: bytes) -> bytes:
-    return digest(content + nonce)
+    return name_of(content + nonce)
 
 
 @dataclass
@@ -360,7 +359,7 @@ class IntegrityChecks:
 def answer_challenge(content: bytes | None, nonce: bytes, lying: bool) -> bytes:
     """A PmidNode's answer: empty when it has nothing, a wrong hash when it lies."""
     if lying:
-        return digest(b"not the content" + nonce)
+        return name_of(b"not the content" + nonce)
     return expected_answer(content, nonce) if content else b""
 
 

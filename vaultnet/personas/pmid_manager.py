@@ -38,10 +38,10 @@ from vaultnet.personas.records import PmidAccount, node_rank
 from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
+from vaultnet.storage.store import COPY_KIND_VALUES
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
-KINDS = ("P", "B", "S")
 RANK_FLOOR = 0.75
 """A node ranked below this is refused new copies: its PmidManagers answer the DataManagers'
 put with a PutFailure (BELOW_FLOOR), and the DataManagers stop choosing it."""
@@ -93,7 +93,8 @@ class PmidManager(GroupPersona):
         node = msg.dst.name
         copy = body_bytes(msg, "copy")
         self.stash.put(copy, payload)
-        self.propose(node, {"op": Op.PUT, "copy": copy, "kind": body_str(msg, "kind", KINDS),
+        kind = body_str(msg, "kind", COPY_KIND_VALUES)
+        self.propose(node, {"op": Op.PUT, "copy": copy, "kind": kind,
                             "size": body_int(msg, "size"), "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 

@@ -29,7 +29,7 @@ from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
+from vaultnet.storage.store import COPY_KIND_VALUES, ChunkStore, CopyKind, CorruptChunk, StoreFull
 from vaultnet.xor import Name
 
 RECONCILE_ROUNDS = 3
@@ -74,7 +74,7 @@ class PmidNode(GroupPersona):
         if not self._from_own_managers(msg, ctx):
             return
         copy = body_bytes(msg, "copy")
-        kind = CopyKind(body_str(msg, "kind", ("P", "B", "S")))
+        kind = CopyKind(body_str(msg, "kind", COPY_KIND_VALUES))
         try:
             self._store(copy, kind, payload, msg, ctx, out)
         except StoreFull as full:

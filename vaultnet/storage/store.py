@@ -60,6 +60,10 @@ class CopyKind(enum.StrEnum):
     SACRIFICIAL = "S"
 
 
+COPY_KIND_VALUES: tuple[str, ...] = tuple(kind.value for kind in CopyKind)
+"""The kinds as they travel in message bodies ("P", "B", "S"): what a body's `kind` must be."""
+
+
 def copy_name(chunk_name: bytes, kind: CopyKind) -> bytes:
     """Network name of one copy of a chunk : copies are far apart in XOR space,
     so their responsible groups differ even in small networks."""
