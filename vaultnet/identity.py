@@ -22,6 +22,7 @@ class IdentityError(Exception):
 
 
 def name_of_key(verify_key: bytes) -> Name:
+    """A node's network name: the SHA-512 of its verify key, so a name proves its key."""
     return hashlib.sha512(verify_key).digest()
 
 
@@ -55,6 +56,7 @@ class Identity:
         return identity
 
     def sign(self, data: bytes) -> bytes:
+        """Sign `data` with our key (the signature alone), so peers can check it came from us."""
         return self._signing_key.sign(data).signature
 
 

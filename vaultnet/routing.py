@@ -27,6 +27,7 @@ removed, so an answer is always the one a fresh sort would give."""
 
 @dataclass(frozen=True)
 class Parameters:
+    """The network's sizes (group, proximity, buckets, peers, hops): one set per testnet."""
     group_size: int = 4
     proximity_size: int = 16
     bucket_size: int = 8
@@ -41,10 +42,12 @@ class Parameters:
 
     @property
     def accumulation_quorum(self) -> int:
+        """Group messages that must agree before one is acted on (all but one member)."""
         return max(1, self.group_size - 1)
 
     @property
     def sync_quorum(self) -> int:
+        """Votes that commit a group decision: a strict majority of the group."""
         return self.group_size // 2 + 1
 
 
@@ -60,6 +63,7 @@ class ChurnChange:
 
 
 class RoutingTable:
+    """A vault's view of its peers by XOR distance: routes messages and finds close groups."""
     def __init__(self, own: Name, params: Parameters | None = None) -> None:
         self.own = own
         self.params = params or Parameters()
@@ -76,9 +80,11 @@ class RoutingTable:
 
     @property
     def peers(self) -> list[Name]:
+        """The names of every peer we hold, in no particular order."""
         return list(self._peers)
 
     def address(self, name: Name) -> str | None:
+        """Where to reach peer `name`, or None if it is not in the table."""
         return self._peers.get(name)
 
     def proximity(self) -> tuple[Name, ...]:
@@ -155,6 +161,7 @@ class RoutingTable:
         return closest(self.own, by_bucket[fullest])[-1]
 
     def remove(self, name: Name) -> ChurnChange | None:
+        """Drop peer `name`; returns the proximity change it caused, if any, for churn handling."""
         if name not in self._peers:
             return None
         before = self.proximity()
@@ -171,6 +178,7 @@ class RoutingTable:
                            added if added in after else None)
 
     def closest(self, target: Name, k: int, include_self: bool = True) -> list[Name]:
+        """The `k` names closest to `target` among our peers (and us, unless excluded)."""
         names = list(self._peers)
         if include_self:
             names.append(self.own)

@@ -81,6 +81,7 @@ def check_shape(body: bytes) -> None:
 
 
 def pack(obj: dict[str, Any]) -> bytes:
+    """Msgpack-encode a frame body (binary kept as bytes, not str)."""
     packed: bytes = msgpack.packb(obj, use_bin_type=True)
     return packed
 
@@ -100,6 +101,7 @@ def unpack(body: bytes) -> dict[str, Any]:
 
 
 def encode_frame(obj: dict[str, Any]) -> bytes:
+    """A length-prefixed frame for `obj`; FrameError if it exceeds MAX_FRAME_SIZE."""
     body = pack(obj)
     if len(body) > MAX_FRAME_SIZE:
         raise FrameError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_SIZE}")
@@ -115,6 +117,7 @@ class FrameDecoder:
         self._need: int | None = None
 
     def feed(self, data: bytes | bytearray) -> None:
+        """Add received bytes to the buffer that `next_body` cuts frames from."""
         self._buf += data
 
     def next_frame(self) -> dict[str, Any] | None:

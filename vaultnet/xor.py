@@ -51,6 +51,7 @@ def bucket_index(a: Name, b: Name) -> int:
 
 
 def random_name(rng: random.Random) -> Name:
+    """A random node name from `rng` (seeded, so a simulated network reproduces)."""
     return rng.randbytes(NAME_SIZE)
 
 

@@ -88,6 +88,7 @@ def _unsettled(exc: BaseException) -> NotSettled | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the churn benchmark from the command line; returns the process exit status."""
     parser = argparse.ArgumentParser(prog="vaultnet bench churn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, default=32)

@@ -134,6 +134,7 @@ async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, ev
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the memory benchmark from the command line; returns the process exit status."""
     parser = argparse.ArgumentParser(prog="vaultnet bench memory", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, default=16)

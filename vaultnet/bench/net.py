@@ -158,6 +158,7 @@ async def _memory_per_vault(vaults: int) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the transport benchmark from the command line; returns the process exit status."""
     parser = argparse.ArgumentParser(prog="vaultnet bench net", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=50_000, help="frames per round")

@@ -108,10 +108,12 @@ class MaidClient:
         self._rng = rng  # seeded only on the simulator, where runs must be reproducible
 
     def new_id(self) -> bytes:
+        """A fresh random message id (seeded on the simulator, so runs reproduce)."""
         return self._rng.randbytes(ID_SIZE) if self._rng is not None else os.urandom(ID_SIZE)
 
     @property
     def authority(self) -> Authority:
+        """Who we are on the wire: our name and persona, via our relay, so answers find us."""
         return Authority(self.name, self.node_persona, relay=self.relay)
 
     async def run(self) -> None:
@@ -334,6 +336,7 @@ class MaidClient:
         return answer
 
     async def aclose(self) -> None:
+        """Close the connection to the bootstrap vault; the `run` loop then ends."""
         await self.conn.aclose()
 
 

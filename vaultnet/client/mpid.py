@@ -55,6 +55,7 @@ class MpidMessage:
 
 @dataclass(frozen=True)
 class Lists:
+    """An MPID's whitelist and blacklist as its managers hold them after a change."""
     whitelist: list[Name]
     blacklist: list[Name]
 
@@ -75,6 +76,7 @@ class MpidClient(MaidClient):
 
     @property
     def managers(self) -> Authority:
+        """Our MpidManager group: the close group of our name that holds our lists and messages."""
         return Authority(self.name, Persona.MPID_MANAGER, group=True)
 
     async def go_online(self, trace: bytes | None = None) -> int:
@@ -112,18 +114,23 @@ class MpidClient(MaidClient):
         return [MpidMessage(bytes(s), bytes(m), bytes(b)) for s, m, b in raw]
 
     async def allow(self, name: Name) -> Lists:
+        """Whitelist `name` so its messages reach us; returns the lists as they now stand."""
         return await self._change_list("allow", name)
 
     async def disallow(self, name: Name) -> Lists:
+        """Take `name` off the whitelist; returns the lists as they now stand."""
         return await self._change_list("disallow", name)
 
     async def block(self, name: Name) -> Lists:
+        """Blacklist `name` so our managers refuse its messages; returns the updated lists."""
         return await self._change_list("block", name)
 
     async def unblock(self, name: Name) -> Lists:
+        """Take `name` off the blacklist; returns the lists as they now stand."""
         return await self._change_list("unblock", name)
 
     async def lists(self) -> Lists:
+        """The lists our managers hold for us, read without changing them."""
         return _lists(await self._ask(Action.GET_LISTS, {}))
 
     async def _change_list(self, change: str, name: Name) -> Lists:

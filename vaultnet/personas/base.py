@@ -99,22 +99,34 @@ class Context(Protocol):
     own: Name
     params: Parameters
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """The vault's clock: what persona timeouts are measured on (virtual on the simulator)."""
+        ...
 
-    def network_time(self) -> float: ...
+    def network_time(self) -> float:
+        """The wall clock the network agrees on, for request windows other vaults check too."""
+        ...
 
-    def close_group(self, name: Name) -> list[Name]: ...
+    def close_group(self, name: Name) -> list[Name]:
+        """The close group of `name` by our routing table (whom a group message goes to)."""
+        ...
 
-    def is_responsible(self, name: Name) -> bool: ...
+    def is_responsible(self, name: Name) -> bool:
+        """Whether we are in the close group of `name`, i.e. must act for it."""
+        ...
 
-    def is_live(self, name: Name) -> bool: ...
+    def is_live(self, name: Name) -> bool:
+        """Whether `name` is us or a peer in our table, i.e. worth sending to now."""
+        ...
 
     def could_be_member(self, sender: Name, group: Name) -> bool:
         """Whether `sender` is a vault we know (or learnt of by looking the group up) and is
         in the group for `group` by our own view: never the benefit of the doubt."""
         ...
 
-    def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]: ...
+    def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
+        """The `k` live vaults (us included) closest to `target` but `exclude`, to pick holders."""
+        ...
 
     def nonce(self) -> bytes:
         """16 bytes nobody else can predict (on the simulator: from the vault's seeded
@@ -385,9 +397,11 @@ class PayloadStash:
         self._prefix = prefix
 
     def put(self, key: bytes, data: bytes) -> None:
+        """Keep `data` under `key` until released (namespaced by this stash's prefix)."""
         self.store.put(self._prefix + key, data)
 
     def get(self, key: bytes) -> bytes | None:
+        """The content held under `key`, or None if it was released or never held."""
         return self.store.get(self._prefix + key)
 
     def pop(self, key: bytes) -> bytes | None:

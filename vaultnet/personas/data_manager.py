@@ -117,6 +117,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         return name not in self._ineligible
 
     def transfer_stores(self) -> list[Records]:
+        """Only the chunk records move with churn: the other state is rebuilt or transient."""
         return [self.records]
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:

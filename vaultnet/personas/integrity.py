@@ -79,6 +79,7 @@ INTEGRITY_FAILED = EventKind.INTEGRITY_FAILED
 
 
 def expected_answer(content: bytes, nonce: bytes) -> bytes:
+    """The answer to an integrity check: hashing content with the nonce proves it is held."""
     return name_of(content + nonce)
 
 
@@ -103,10 +104,14 @@ class IntegrityChecks:
         records: Records
         stash: PayloadStash
 
-        def is_lead(self, group_name: Name, ctx: Context) -> bool: ...
+        def is_lead(self, group_name: Name, ctx: Context) -> bool:
+            """Whether we are the member closest to `group_name` (GroupPersona's, for the mixin)."""
+            ...
 
         def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
-                    trace: bytes) -> None: ...
+                    trace: bytes) -> None:
+            """Put `action` to the group vote (DataManager's, declared for the mixin)."""
+            ...
 
         def _fetch(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
                    trace: bytes, client: tuple[Authority, bytes, bytes] | None = None,

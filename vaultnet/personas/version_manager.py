@@ -99,6 +99,7 @@ def tree_of_record(record: dict[str, Any]) -> tuple[StructuredDataVersions, Tree
 
 
 def limit_from_wire(raw: Any, default: int) -> int:
+    """A client's version limit from the wire: `default` if absent, else a checked int."""
     if raw is None:
         return default
     if type(raw) is not int or not 1 <= raw <= LIMIT_CEILING:

@@ -78,10 +78,12 @@ class VersionName:
             raise InvalidParameter(f"version id must be {NAME_SIZE} bytes")
 
     def to_record(self) -> list[Any]:
+        """The record form [index, id], for storing and hashing the tree."""
         return [self.index, self.id]
 
     @classmethod
     def from_record(cls, r: Any) -> VersionName:
+        """Read back a `to_record` form, refusing a malformed one before it enters a tree."""
         if not isinstance(r, list | tuple) or len(r) != 2:
             raise InvalidParameter("malformed version name record")
         return cls(r[0], r[1])
@@ -133,10 +135,12 @@ class StructuredDataVersions:
 
     @property
     def max_versions(self) -> int:
+        """How many versions the tree holds before the oldest are pruned."""
         return self._max_versions
 
     @property
     def max_branches(self) -> int:
+        """How many branches (tips) the tree may have before a new fork is refused."""
         return self._max_branches
 
     @property

@@ -43,6 +43,7 @@ class Event:
     (a `PersonaEvent.what` is recorded as its string, read back as its `EventKind`)."""
 
     def to_record(self) -> dict[str, Any]:
+        """The event as a plain msgpack-able map (with its kind), for traces and subscribers."""
         record: dict[str, Any] = {"kind": self.kind}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -95,24 +96,28 @@ def from_record(record: dict[str, Any]) -> Event:
 @event("vault_up")
 @dataclass(frozen=True, slots=True)
 class VaultUp(Event):
+    """A vault started and is listening at `address`."""
     address: str = ""
 
 
 @event("vault_down")
 @dataclass(frozen=True, slots=True)
 class VaultDown(Event):
+    """A vault stopped; `reason` says why (killed, crashed, shut down)."""
     reason: str = ""
 
 
 @event("peer_added")
 @dataclass(frozen=True, slots=True)
 class PeerAdded(Event):
+    """A peer joined this vault's routing table."""
     peer: Name = b""
 
 
 @event("peer_lost")
 @dataclass(frozen=True, slots=True)
 class PeerLost(Event):
+    """A peer left this vault's routing table; `reason` says why."""
     peer: Name = b""
     reason: str = ""
 
@@ -132,6 +137,7 @@ class Churn(Event):
 @event("sent")
 @dataclass(frozen=True, slots=True)
 class MessageSent(Event):
+    """A vault sent a persona message (one hop), with enough to follow it across vaults."""
     to: Name = b""
     src_persona: str = ""
     dst_persona: str = ""
@@ -146,6 +152,7 @@ class MessageSent(Event):
 @event("received")
 @dataclass(frozen=True, slots=True)
 class MessageReceived(Event):
+    """A vault received a persona message; `hops` is how far it travelled."""
     sender: Name = b""
     src_persona: str = ""
     dst_persona: str = ""
@@ -161,6 +168,7 @@ class MessageReceived(Event):
 @event("dropped")
 @dataclass(frozen=True, slots=True)
 class MessageDropped(Event):
+    """A vault dropped a message without handling it; `reason` says why."""
     action: str = ""
     msg_id: bytes = b""
     reason: str = ""
@@ -170,6 +178,7 @@ class MessageDropped(Event):
 @event("frame_rejected")
 @dataclass(frozen=True, slots=True)
 class FrameRejected(Event):
+    """A frame from `peer` was refused before decoding (malformed, too large, unsealed)."""
     peer: str = ""
     reason: str = ""
 
@@ -217,6 +226,7 @@ class Subscription:
             pass
 
     def close(self) -> None:
+        """Stop receiving: detach from the bus so the buffer can be freed."""
         self._bus._subscriptions.discard(self)
         self._send.close()
 
@@ -231,9 +241,11 @@ class Subscription:
             self.close()
 
     async def receive(self) -> Event:
+        """Wait for the next event (an error once the subscription is closed)."""
         return await self._receive.receive()
 
     def receive_nowait(self) -> Event:
+        """The next buffered event without waiting; trio.WouldBlock if none is buffered."""
         return self._receive.receive_nowait()
 
 
@@ -246,6 +258,7 @@ class EventBus:
         self.emitted = 0
 
     def emit(self, ev: Event) -> None:
+        """Hand `ev` to every sink and subscription; never blocks (full buffers drop)."""
         self.emitted += 1
         for sink in self._sinks:
             sink(ev)
@@ -253,9 +266,11 @@ class EventBus:
             sub._offer(ev)
 
     def add_sink(self, sink: Callable[[Event], None]) -> None:
+        """Call `sink` with every later event; it runs inline, so it must not block."""
         self._sinks.append(sink)
 
     def remove_sink(self, sink: Callable[[Event], None]) -> None:
+        """Stop calling `sink` (a no-op if it was not added)."""
         if sink in self._sinks:
             self._sinks.remove(sink)
 
@@ -279,6 +294,7 @@ class TraceRecorder:
         self.count = 0
 
     def __call__(self, ev: Event) -> None:
+        """Append `ev` to the trace and the running hash."""
         data = msgpack.packb(ev.to_record(), use_bin_type=True)
         self._hash.update(data)
         self.count += 1
@@ -287,6 +303,7 @@ class TraceRecorder:
 
     @property
     def digest(self) -> str:
+        """SHA-256 hex of every record so far: equal digests mean byte-identical runs."""
         return self._hash.hexdigest()
 
 

@@ -190,6 +190,7 @@ class Testnet:
         return TcpEndpoint(identity, network_key=self.network_key)
 
     def client_endpoint(self, identity: Identity) -> Endpoint:
+        """A client's endpoint on this testnet's transport (no network key: clients need none)."""
         if self.sim is not None:
             return self.sim.endpoint(identity, role="client")
         return TcpEndpoint(identity, role="client")
@@ -213,6 +214,7 @@ class Testnet:
         return vault
 
     def bootstrap_addresses(self) -> list[str]:
+        """Where a new vault or client joins: the first three vaults' addresses."""
         return [v.address for v in self.vaults[:3]]
 
     def vault(self, name: Name | str) -> Vault:
@@ -242,6 +244,7 @@ class Testnet:
                            f"answered ({', '.join(vault.bootstrap)})")
 
     async def kill_vault(self, name: Name | str) -> None:
+        """Stop vault `name` and drop it from the testnet, so its peers see it leave (churn)."""
         vault = self.vault(name)
         self.vaults.remove(vault)
         vault.stop()
@@ -310,6 +313,7 @@ class Testnet:
     # -- the oracle: brute-force truth over live vaults --------------------------------------
 
     def true_close_group(self, target: Name) -> list[Name]:
+        """The oracle's close group of `target` over all live vaults, to check vaults' views."""
         return closest_of(target, self.vaults, self.params.group_size)
 
     def converged(self) -> bool:
@@ -433,6 +437,7 @@ class Testnet:
         return {v.name: inspection.held_messages(v) for v in self.vaults}
 
     def summary(self) -> dict[str, float]:
+        """Headline numbers for the dashboard and benchmarks (vaults, links, messages, fill)."""
         return {
             "vaults": len(self.vaults),
             "connections": sum(v.connections() for v in self.vaults),

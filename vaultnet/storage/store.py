@@ -117,12 +117,14 @@ class Database:
 
     @property
     def connection(self) -> sqlite3.Connection:
+        """The open sqlite connection; StoreError once closed, so use-after-close is loud."""
         if self._conn is None:
             raise StoreError("database is closed")
         return self._conn
 
     @property
     def in_transaction(self) -> bool:
+        """Whether a `transaction()` block is open (writes then commit together)."""
         return self._depth > 0
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
@@ -237,12 +239,14 @@ class RecordStore:
         )
 
     def get(self, key: bytes) -> Any | None:
+        """The decoded value under `key`, or None if there is none."""
         row = self.db.connection.execute(
             f"SELECT value FROM {self._sql_table} WHERE key = ?", (bytes(key),)
         ).fetchone()
         return None if row is None else decode(row[0])
 
     def put(self, key: bytes, value: Any) -> None:
+        """Store `value` under `key`, replacing any old value."""
         data = encode(value)  # encode first: an unencodable value changes nothing
         self.db.writing().execute(
             f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)",
@@ -250,15 +254,18 @@ class RecordStore:
         )
 
     def delete(self, key: bytes) -> bool:
+        """Remove `key`; returns whether it was there."""
         cur = self.db.writing().execute(
             f"DELETE FROM {self._sql_table} WHERE key = ?", (bytes(key),)
         )
         return cur.rowcount > 0
 
     def clear(self) -> None:
+        """Remove every record in this table (others are untouched)."""
         self.db.writing().execute(f"DELETE FROM {self._sql_table}")
 
     def keys(self) -> list[bytes]:
+        """Every key, in order (the whole table: use `keys_after` to walk a large one)."""
         rows = self.db.connection.execute(f"SELECT key FROM {self._sql_table} ORDER BY key")
         return [r[0] for r in rows]
 
@@ -288,6 +295,7 @@ class RecordStore:
             ).fetchall()
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
+        """Every (key, decoded value), in key order."""
         for key, data in self._raw_items():
             yield key, decode(data)
 
@@ -312,6 +320,7 @@ class RecordStore:
 
 @dataclass(frozen=True)
 class StoredCopy:
+    """What the ChunkStore holds for one copy: its name, kind and size, without content."""
     copy_name: bytes
     kind: CopyKind
     size: int
@@ -357,9 +366,11 @@ class ChunkStore:
         return int(row[0])
 
     def free(self) -> int:
+        """Bytes still available before the capacity is reached."""
         return max(0, self.capacity - self.used)
 
     def has(self, copy: bytes) -> bool:
+        """Whether the copy `copy` is stored here."""
         row = self.db.connection.execute(
             f"SELECT 1 FROM {self._TABLE} WHERE copy = ?", (bytes(copy),)
         ).fetchone()

@@ -21,6 +21,7 @@ SETTLE = 120.0
 
 @dataclass
 class ChurnReport:
+    """What a churn scenario observed per event: settle time, messages, chunks lost."""
     events: list[str] = field(default_factory=list)
     settle_times: list[float] = field(default_factory=list)  # trio-clock seconds per event
     messages: list[int] = field(default_factory=list)  # persona messages per event

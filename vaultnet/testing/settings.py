@@ -63,7 +63,9 @@ class TestnetFactory(Protocol):
 
     async def __call__(self, *, vaults: int | None = None, transport: str | None = None,
                        seed: int | None = None, capacity: int | None = None,
-                       **testnet_kwargs: Any) -> Testnet: ...
+                       **testnet_kwargs: Any) -> Testnet:
+        """Start one more network, closed when the test ends (see the class docstring)."""
+        ...
 
 
 def _check_int(name: str, value: object, minimum: int,

@@ -73,7 +73,9 @@ class FrameStream(abc.ABC):
         return None
 
     @abc.abstractmethod
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Close the stream; later sends and receives raise ConnectionClosed."""
+        ...
 
 
 class Connection:
@@ -163,10 +165,12 @@ class Connection:
         return frame
 
     def close(self) -> None:
+        """Mark closed and wake the writer so it stops; frames still queued are not sent."""
         self.closed = True
         self._wake.set()
 
     async def aclose(self) -> None:
+        """Stop the writer and close the stream, shielded so a cancelled caller still closes."""
         self.close()
         with trio.CancelScope(shield=True):
             await self.stream.aclose()
@@ -193,4 +197,6 @@ class Endpoint(abc.ABC):
         TransportError."""
 
     @abc.abstractmethod
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Stop listening and release the endpoint's sockets or simulated address."""
+        ...

@@ -205,6 +205,7 @@ class Handshake:
 
     @property
     def done(self) -> bool:
+        """Whether the handshake finished, so sealed frames may flow."""
         return self._state is _State.DONE
 
     def start(self) -> bytes:

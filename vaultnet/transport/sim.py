@@ -45,6 +45,7 @@ class LinkModel:
 
 @dataclass
 class SimConfig:
+    """Link behaviour for a simulated network: latency range and drop/duplicate rates."""
     min_latency: float = 0.002
     max_latency: float = 0.020
     drop: float = 0.0
@@ -71,6 +72,7 @@ class SimStream(FrameStream):
             pass  # the receiving end already closed: the frame is lost, as on a real link
 
     async def send_bodies(self, bodies: list[bytes]) -> None:
+        """Schedule each body for delivery to the peer end after the link's simulated latency."""
         if self.closed or self.peer is None:
             raise ConnectionClosed("stream closed")
         for body in bodies:
@@ -78,6 +80,7 @@ class SimStream(FrameStream):
         await trio.lowlevel.checkpoint()
 
     async def receive_body(self) -> bytes:
+        """The next body delivered by the simulator; ConnectionClosed once the link ends."""
         if self.closed:
             raise ConnectionClosed("stream closed")
         try:
@@ -90,6 +93,7 @@ class SimStream(FrameStream):
         return body
 
     def ready_body(self) -> bytes | None:
+        """A body already delivered, without waiting (None if none is queued)."""
         if self.closed:
             return None
         try:
@@ -102,6 +106,7 @@ class SimStream(FrameStream):
         return body
 
     async def aclose(self) -> None:
+        """Close this end and schedule an end-of-stream to the peer, as a TCP close would."""
         if not self.closed:
             self.closed = True
             if self.peer is not None:
@@ -136,6 +141,7 @@ class SimNetwork:
         self.overflowed = 0
 
     def new_address(self) -> str:
+        """A fresh unique `sim:N` address for a listener."""
         address = f"sim:{self._next_port}"
         self._next_port += 1
         return address
@@ -171,6 +177,7 @@ class SimNetwork:
                 self._blocked.add((b, a))
 
     def heal(self) -> None:
+        """Lift every partition, so all links carry frames again."""
         self._blocked.clear()
 
     def _schedule(self, source: SimStream, target: SimStream, body: bytes) -> None:
@@ -274,14 +281,17 @@ class SimEndpoint(Endpoint):
         return nacl.public.PrivateKey(self.rng.randbytes(32))
 
     async def listen(self, nursery: trio.Nursery, handler: ConnectionHandler) -> str:
+        """Register with the simulated network under a new `sim:N` address."""
         self.address = self.net.new_address()
         self.net._listeners[self.address] = (self, handler, nursery)
         return self.address
 
     async def connect(self, address: str, expect: bytes | None = None) -> Connection:
+        """Open a simulated link to `address` and run the real handshake over it."""
         return await self.net._open(self, address, expect)
 
     async def aclose(self) -> None:
+        """Stop accepting: unregister our address from the simulated network."""
         self.net._listeners.pop(self.address, None)
         await trio.lowlevel.checkpoint()
 

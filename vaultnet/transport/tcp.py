@@ -40,6 +40,7 @@ class TcpFrameStream(FrameStream):
         self._decoder = wire.FrameDecoder(max_frame=wire.MAX_FRAME_SIZE + TAG_SIZE)
 
     async def send_bodies(self, bodies: list[bytes]) -> None:
+        """Write each body behind its length header, all in one send."""
         parts = []
         for body in bodies:
             parts.append(wire.HEADER.pack(len(body)))
@@ -47,6 +48,7 @@ class TcpFrameStream(FrameStream):
         await self._stream.send_all(b"".join(parts))
 
     async def receive_body(self) -> bytes:
+        """Read from the socket until a whole length-prefixed body has arrived."""
         while True:
             body = self._decoder.next_body()
             if body is not None:
@@ -60,9 +62,11 @@ class TcpFrameStream(FrameStream):
             self._decoder.feed(data)
 
     def ready_body(self) -> bytes | None:
+        """A body already buffered from an earlier read, without touching the socket."""
         return self._decoder.next_body()
 
     async def aclose(self) -> None:
+        """Close the TCP stream."""
         await self._stream.aclose()
 
 
@@ -85,6 +89,7 @@ class TcpEndpoint(Endpoint):
         """Why the latest inbound handshake was refused (e.g. AdmissionRefused)."""
 
     async def listen(self, nursery: trio.Nursery, handler: ConnectionHandler) -> str:
+        """Listen on our host and port; each accepted stream is handshaken, then handled."""
         self._listeners = await trio.open_tcp_listeners(self._port, host=self._host)
         sockname = self._listeners[0].socket.getsockname()
         self.address = f"{sockname[0]}:{sockname[1]}"
@@ -117,6 +122,7 @@ class TcpEndpoint(Endpoint):
         return self.address
 
     async def connect(self, address: str, expect: bytes | None = None) -> Connection:
+        """Dial `address` over TCP (with a timeout) and run the handshake on the new stream."""
         host, port = parse_address(address)
         with trio.move_on_after(CONNECT_TIMEOUT):
             try:
@@ -136,5 +142,6 @@ class TcpEndpoint(Endpoint):
         raise TransportError(f"timed out connecting to {address}")
 
     async def aclose(self) -> None:
+        """Close every TCP listener."""
         for listener in self._listeners:
             await listener.aclose()
