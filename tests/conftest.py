@@ -1,4 +1,4 @@
-"""Fixtures shared by the CLI tests."""
+"""Fixtures shared by the CLI tests, and the `slow` marker for the modules the fast loop skips."""
 
 from __future__ import annotations
 
@@ -10,6 +10,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+SLOW = (
+    "tests/churn/", "tests/messaging/", "tests/versions/", "tests/plugin/", "tests/security/",
+    "tests/data/test_immutable.py", "tests/data/test_faults_and_cache.py",
+    "tests/test_cli", "tests/test_ctl.py", "tests/test_control_", "tests/test_inspection.py",
+    "tests/test_network_core.py", "tests/test_sweep.py", "tests/test_lost_answers.py",
+    "tests/test_faults.py", "tests/test_per_message_cost.py", "tests/test_public_api.py",
+    "tests/tui/test_attach.py", "tests/tui/test_live.py", "tests/tui/test_terminal.py",
+    "tests/tui/test_replay.py", "tests/tui/test_prompts.py",
+)
+"""Modules that start TCP testnets, subprocesses or long simulations: `pytest -m "not slow"`
+(the fast development loop, README "Tests") leaves them out; the default run and CI run all."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test of a SLOW module `slow`."""
+    root = Path(config.rootpath)
+    for item in items:
+        where = Path(item.path).relative_to(root).as_posix()
+        if where.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 @contextlib.contextmanager
