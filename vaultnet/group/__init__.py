@@ -4,7 +4,6 @@ None of these touch I/O or clocks: the vault runtime passes `now` and sends the 
 """
 
 from vaultnet.group.accumulator import Accumulation, Accumulator, GroupConfigError
-from vaultnet.group.contest import Contests, Revote
 from vaultnet.group.firewall import SYNCHRONISING, Firewall, FirewallEntry, FirewallState
 from vaultnet.group.sync import Sync, SyncResolved
 from vaultnet.group.views import Ball, GroupViews
@@ -14,13 +13,11 @@ __all__ = [
     "Accumulation",
     "Accumulator",
     "Ball",
-    "Contests",
     "Firewall",
     "FirewallEntry",
     "FirewallState",
     "GroupConfigError",
     "GroupViews",
-    "Revote",
     "Sync",
     "SyncResolved",
 ]

@@ -22,7 +22,6 @@ from typing import Any
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import (
     CHUNK_DELETED,
-    CONTEST_ROUND,
     HOLDER_ADDED,
     HOLDER_REMOVED,
     PENDING_LIMIT,
@@ -33,7 +32,6 @@ from vaultnet.personas.base import (
     body_bytes,
     body_int,
     body_str,
-    canonical,
     commits,
     handles,
     new_id,
@@ -51,19 +49,11 @@ HOLDERS_PER_COPY = 2
 """Vaults holding each copy of a chunk. A chunk has one copy of each CopyKind (Primary, Backup,
 Sacrificial), each under its own copy name and DataManager group, so a fully replicated chunk
 is 3 x 2 = 6 stored copies (`vaultnet.runtime.inspection.COPIES_PER_CHUNK`)."""
-PLAUSIBLE_SLACK = 4
-"""How far past the nearest `holders_per_copy` live vaults a peer's choice of holders for a new
-copy may reach and still get our vote (one close group's worth): our views of who is live near
-the copy differ by the vaults a partition or a broken link hid from one of us."""
 MAX_FAILED = 8
 FETCH_TIMEOUT = 5.0
 SIBLING_TIMEOUT = 3 * FETCH_TIMEOUT
 """A sibling copy's lead may itself have to try its holders one by one before it answers."""
 SWEEP_INTERVAL = 5.0
-LEFT_AFTER = 3.0
-"""Seconds a holder must have been gone from our view before we vote it out (at the next
-sweep, so 3 to 8 s after it left): longer than a link flap or the sweep's partition spells
-(2 s), after which the vault comes back with its copies."""
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
@@ -109,7 +99,7 @@ class DataManager(GroupPersona, IntegrityChecks):
         self._fetches: OrderedDict[bytes, _Fetch] = OrderedDict()
         self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
         self._last_sweep = 0.0
-        self._departed: OrderedDict[Name, float] = OrderedDict()  # vault we saw leave -> when
+        self._departed: OrderedDict[Name, None] = OrderedDict()  # vaults we saw leave
         self._init_checks()
 
     def is_eligible(self, name: Name) -> bool:
@@ -121,58 +111,41 @@ class DataManager(GroupPersona, IntegrityChecks):
         return [self.records]
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
-        """Account transfer, and noting departures: a holder gone for LEFT_AFTER seconds is
-        voted out and replaced (see `_drop_departed`)."""
+        """Account transfer, and re-replication when a holder leaves (see `_holder_left`)."""
         out = super().churned(ctx, lost, added)
         self.queue_checks(ctx)
         if added is not None:
             self._departed.pop(added, None)
-        if lost is not None and lost not in self._departed:
-            self._departed[lost] = ctx.now()
+        if lost is not None:
+            self._departed[lost] = None
             while len(self._departed) > DEPARTED_KEPT:
                 self._departed.popitem(last=False)
+            for copy in [c for c, r in self.records.items() if lost in r["holders"]]:
+                if ctx.is_responsible(copy):
+                    self._holder_left(copy, lost, ctx, out)
         return out
 
     def record_arrived(self, store: Records, key: bytes, record: dict[str, Any],
                        ctx: Context, out: Outbox) -> None:
         """A transferred record may be behind: apply removals the group agreed before it came,
-        and vote out holders that left before it reached us."""
+        and those of holders that left before it reached us."""
         for action in self._early_removals.pop(key, []):
             self.commit_remove_pmid(key, action, ctx, out, bytes(16))
         self._drop_departed(key, ctx, out)
 
     def _drop_departed(self, copy: Name, ctx: Context, out: Outbox) -> None:
-        """Vote out holders we saw leave at least LEFT_AFTER seconds ago and still do not see.
-        Only those: a vault that merely does not know a holder yet (a newcomer) must not
-        decide it is gone, and a link that broke and came back (a flap) is no departure."""
+        """Replace holders we saw leave. Only those: a vault that merely does not know a holder
+        yet (a newcomer) must not decide it is gone."""
         record = self.records.get(copy)
         for holder in record["holders"] if record else []:
-            left = self._departed.get(holder)
-            if left is not None and ctx.now() - left >= LEFT_AFTER and not ctx.is_live(holder):
+            if holder in self._departed and not ctx.is_live(holder):
                 self._holder_left(copy, holder, ctx, out)
 
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
-        """A holder left the network by our view: vote for its removal; once a sync quorum of
-        members agrees, each removes it and replaces it by the usual rule (see `replicate` for
-        the replacement put's id).
-
-        Decision: a vote, not a removal each member applies on its own view. A broken link or
-        a short partition hides a live holder from some members only; members that removed it
-        alone, and chose a replacement, left the group's records different for good (a
-        sweep found it: a duplicated frame broke two members' links to a holder). A holder
-        that really left is seen leaving by every member that knew it, so the quorum comes.
-        A member votes only once the holder has been gone LEFT_AFTER seconds (a link that
-        breaks and comes back at once is no departure: its vote would linger in peers' Sync
-        for its ttl and add up with other flaps). Our vote is proposed once; Sync resends it,
-        and the periodic sweep (`tick`) votes again only once its entry has expired."""
-        assert self.sync is not None
-        record = self.records.get(copy)
-        if record is None or holder not in record["holders"]:
-            return
-        action = {"op": Op.REMOVE_PMID, "holder": holder, "reported": record["size"],
-                  "reason": LEFT, "id": new_id("left", copy, holder)}
-        if ctx.own not in self.sync.votes(copy, canonical(action)):
-            self.propose(copy, action, ctx, out, bytes(16))
+        """A holder left the network: every member sees that for itself, so each applies the
+        removal directly (no vote) and replaces the holder by the usual rule (see `replicate`
+        for the replacement put's id)."""
+        self._remove_holder(copy, holder, LEFT, new_id("left", copy), ctx, out)
 
     def _remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes, ctx: Context,
                        out: Outbox) -> None:
@@ -203,29 +176,9 @@ class DataManager(GroupPersona, IntegrityChecks):
         action = {"op": Op.PUT, "kind": kind, "size": size, "id": msg.msg_id,
                   "origin": body_bytes(msg, "id", 16), "client": body_bytes(msg, "client"),
                   "reply": msg.body.get("reply"), "mm": msg.src.name}
-        if copy in self.records:
-            self.propose(copy, action, ctx, out, msg.trace_id)  # one more subscriber
-            return
-        action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
-        action[CONTEST_ROUND] = 0
-        self.propose_contested(copy, action, ctx, out, msg.trace_id)
-
-    def plausible(self, key: Name, action: dict[str, Any], ctx: Context) -> bool:
-        """A peer's holders for a new copy we may vote for: as many distinct vaults as we would
-        choose ourselves (or more), each live and eligible by our view and among the
-        PLAUSIBLE_SLACK vaults beyond `holders_per_copy` nearest the copy. Members whose views
-        differ agree on one such choice; a member choosing far-off or unknown vaults does not
-        get our vote."""
-        holders = action.get("holders")
-        if (action.get("op") != "put" or not isinstance(holders, list)
-                or len(set(holders)) != len(holders)
-                or not all(isinstance(h, bytes) for h in holders)
-                or len(holders) > self.holders_per_copy):
-            return False
-        near = ctx.closest_live(key, self.holders_per_copy + PLAUSIBLE_SLACK, set())
-        ours = self.choose_holders(key, self.holders_per_copy, set(), ctx)
-        return len(holders) >= len(ours) and all(h in near and self.is_eligible(h)
-                                                 for h in holders)
+        if copy not in self.records:
+            action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
+        self.propose(copy, action, ctx, out, msg.trace_id)
 
     @commits(Op.PUT)
     def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
@@ -447,10 +400,8 @@ class DataManager(GroupPersona, IntegrityChecks):
                 fetch.asked, Persona.PMID_NODE), action=Action.FETCH,
                 msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
                 body={"copy": copy}, sender=b""))
-        elif fetch.siblings and (fetch.replicate_to or fetch.forward_to or copy in self._checks):
-            # Re-replication and integrity checks need this (a client falls back to the
-            # siblings itself): when every holder lost the copy, a check that gave up for want
-            # of content never caught them, and the record named them for good.
+        elif fetch.siblings and (fetch.replicate_to or fetch.forward_to):
+            # Only re-replication needs this: a client falls back to the siblings itself.
             fetch.asked, fetch.timeout = fetch.siblings.pop(0), SIBLING_TIMEOUT
             out.send(Message(src=Authority(ctx.own, self.persona),
                              dst=Authority(fetch.asked, self.persona, group=True),
@@ -531,7 +482,7 @@ class DataManager(GroupPersona, IntegrityChecks):
 
     def tick(self, ctx: Context) -> Outbox:
         """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
-        vote out holders gone LEFT_AFTER seconds (see `_drop_departed`); challenge
+        replace holders that left without our noticing (a missed churn event); challenge
         holders that never confirmed their copy (see `check_unstored`) and, a few at a time,
         every copy we lead (`queue_periodic`)."""
         out = Outbox()
