@@ -51,11 +51,11 @@ from vaultnet.cli.arguments import (
     network_key_file,
     positive_seconds,
 )
-from vaultnet.cli.errors import UsageError, error_line
+from vaultnet.cli.errors import CommandError, UsageError, error_line
 from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime.events import TraceRecorder
-from vaultnet.runtime.testnet import Testnet
+from vaultnet.runtime.testnet import Testnet, TooFewDescriptors
 
 
 def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -92,6 +92,13 @@ def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                         help="admit only vaults holding the 32-byte key in FILE (default: the "
                              "data directory's network.key, created on first use)")
     return parser
+
+
+class DescriptorShortage(CommandError):
+    """The testnet does not fit the process's file-descriptor limit (exit 2, one line naming
+    what it needs and what is allowed): nothing was started."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -172,6 +179,8 @@ def cmd_testnet(args: argparse.Namespace) -> int:
         if args.record is not None:
             record_file = os.fdopen(open_private(args.record, os.O_WRONLY | os.O_TRUNC), "wb")
         recorder = trio.run(_testnet_main, args, run, addr_path, record_file, clock=clock)
+    except TooFewDescriptors as exc:
+        raise DescriptorShortage(f"{exc}: use fewer --vaults or raise the limit") from None
     finally:
         remove_address_file(addr_path)
         if record_file is not None:
@@ -184,7 +193,8 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
     net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
-                  data_dir=args.data_dir, network_key=args.network_key)
+                  data_dir=args.data_dir, network_key=args.network_key,
+                  reserved_descriptors=control.DESCRIPTORS)
     stats = _Stats()
     net.bus.add_sink(stats)
     recorder = None

@@ -101,6 +101,9 @@ SUBSCRIBER_BATCH = 500
 """Events in one frame of the stream (about 150 KiB)."""
 SUBSCRIBER_STALL = 30.0
 """Seconds a subscriber may take to accept one frame before it is closed."""
+DESCRIPTORS = 1 + MAX_PREAUTH + MAX_RUNNING + MAX_SUBSCRIBERS
+"""Descriptors the control port may hold at once (its listener, waiting, running and
+subscribed connections): what `vaultnet testnet` reserves for it besides its vaults."""
 DROPPED = "control.dropped"
 """The kind of the stream's record that counts the events dropped so far (an annotation:
 `vaultnet.runtime.events.is_annotation`)."""

@@ -24,6 +24,10 @@ client one): more from the same key are refused, so one key cannot fill the list
 MAX_CLIENT_CONNECTIONS = 256
 """Client connections a vault serves at once; below the TCP listener's limit so that vault
 links always find room."""
+MAX_VAULT_CONNECTIONS = 128
+"""Vault links a vault holds at once, those being dialled included: twice the routing table
+(each table peer once each way), so a process's descriptors can be budgeted
+(`runtime/descriptors.py`); a further one is refused or not dialled."""
 
 FrameHandler = Callable[[Connection, dict[str, Any]], None]
 """Called with every frame a connection brings in (unless the vault is silent)."""
@@ -52,6 +56,10 @@ class Links:
         return (sum(len(c) for c in self.vaults.values())
                 + sum(len(c) for c in self.clients.values()))
 
+    def vault_links(self) -> int:
+        """Connections open now to vault peers (bounded by MAX_VAULT_CONNECTIONS)."""
+        return sum(len(c) for c in self.vaults.values())
+
     def register(self, conn: Connection) -> bool:
         """Admit a handshaken connection within the budgets; False (and an event) if refused."""
         core = self.core
@@ -62,6 +70,8 @@ class Links:
         elif conn.role == "client" and (sum(len(c) for c in self.clients.values())
                                         >= MAX_CLIENT_CONNECTIONS):
             reason = "connection refused: client connections full"
+        elif conn.role != "client" and self.vault_links() >= MAX_VAULT_CONNECTIONS:
+            reason = "connection refused: vault connections full"
         if reason:
             core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16], reason))
             conn.close()
@@ -161,7 +171,8 @@ class Links:
         core = self.core
         if name in self.vaults or name == core.name or name in self.connecting:
             return name in self.vaults
-        if len(self.connecting) >= MAX_PENDING_CONNECTS or core.nursery is None:
+        if (len(self.connecting) >= MAX_PENDING_CONNECTS or core.nursery is None
+                or self.vault_links() + len(self.connecting) >= MAX_VAULT_CONNECTIONS):
             return False
         self.connecting.add(name)
         try:

@@ -21,8 +21,8 @@ from vaultnet.client.maid import MaidClient, open_client
 from vaultnet.client.mpid import MpidClient, open_mpid_client
 from vaultnet.identity import KEY_FILE, Identity, write_secret
 from vaultnet.routing import Parameters
+from vaultnet.runtime import descriptors, inspection, invariants
 from vaultnet.runtime import events as ev
-from vaultnet.runtime import inspection, invariants
 from vaultnet.runtime.core import Timing
 from vaultnet.runtime.faults import Fault, FaultError, apply_fault, parse_fault
 from vaultnet.runtime.host import DEFAULT_CAPACITY as DEFAULT_CAPACITY  # the public default
@@ -47,6 +47,17 @@ class TestnetError(Exception):
     """A request the testnet cannot carry out (unknown vault, bad configuration, ...)."""
 
     __test__ = False
+
+
+class TooFewDescriptors(TestnetError):
+    """The process may not open the file descriptors the testnet needs at its vaults'
+    connection caps (`vaultnet.runtime.descriptors`), even with its soft limit raised to the
+    hard one: `.needed` and `.available` say by how much."""
+
+    def __init__(self, shortage: descriptors.Shortage) -> None:
+        self.needed = shortage.needed
+        self.available = shortage.available
+        super().__init__(f"too many vaults for this process: {shortage}")
 
 
 class NotSettled(TestnetError):
@@ -88,6 +99,11 @@ class Testnet:
     first use and kept, so a restarted testnet keeps its key. A seeded simulator testnet derives
     a new key from its seed instead of the system's randomness, so that its runs reproduce byte
     for byte (nothing outside the process can reach it). Clients need no key.
+
+    Before it opens anything it reserves the file descriptors its vaults need at their
+    connection caps (`vaultnet.runtime.descriptors`, plus `reserved_descriptors` the caller
+    holds besides, such as a control port), raising the soft limit toward the hard one:
+    TooFewDescriptors if they cannot fit, here and in `add_vault`.
     """
 
     __test__ = False
@@ -95,7 +111,8 @@ class Testnet:
     def __init__(self, vaults: int = 16, transport: str = "tcp", seed: int | None = None,
                  data_dir: str | Path | None = None, params: Parameters | None = None,
                  timing: Timing | None = None, sim_config: SimConfig | None = None,
-                 capacity: int = DEFAULT_CAPACITY, network_key: bytes | None = None) -> None:
+                 capacity: int = DEFAULT_CAPACITY, network_key: bytes | None = None,
+                 reserved_descriptors: int = 0) -> None:
         if transport not in TRANSPORTS:
             raise TestnetError(f"unknown transport {transport!r} (choose tcp or sim)")
         if vaults < 1:
@@ -108,6 +125,8 @@ class Testnet:
         self.capacity = capacity
         self.initial_vaults = vaults
         self.transport = transport
+        self.reserved_descriptors = reserved_descriptors
+        self._reserve_descriptors(vaults)
         self.seed = seed
         self.params = params or Parameters()
         self.timing = timing or Timing()
@@ -133,10 +152,12 @@ class Testnet:
         self._nursery_cm = trio.open_nursery()
         self._nursery = await self._nursery_cm.__aenter__()
         try:
+            count = max(self.initial_vaults, self._kept_vaults())
+            self._reserve_descriptors(count)
             if self.sim is not None:
                 self._nursery.start_soon(self.sim.run)
             first = await self._start_vault()
-            for _ in range(max(self.initial_vaults, self._kept_vaults()) - 1):
+            for _ in range(count - 1):
                 await self._start_vault(bootstrap=[first.address])
             await self.wait_converged()
         except BaseException as exc:
@@ -154,6 +175,13 @@ class Testnet:
             if self._own_dir:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
         return False
+
+    def _reserve_descriptors(self, vaults: int) -> None:
+        """Make sure this process may hold `vaults` vaults at their caps (TooFewDescriptors)."""
+        shortage = descriptors.reserve(descriptors.needed(vaults, self.transport)
+                                       + self.reserved_descriptors)
+        if shortage is not None:
+            raise TooFewDescriptors(shortage)
 
     def _kept_vaults(self) -> int:
         """How many vaults an earlier run on our data directory left there (the highest
@@ -232,7 +260,9 @@ class Testnet:
 
     async def add_vault(self) -> Vault:
         """Start one more vault through the bootstrap vaults; TestnetError (and the vault
-        stopped again) if none of them answered its join."""
+        stopped again) if none of them answered its join; TooFewDescriptors if one more vault
+        would not fit the process's descriptor limit."""
+        self._reserve_descriptors(len(self.vaults) + 1)
         return await self._joined(await self._start_vault(bootstrap=self.bootstrap_addresses()))
 
     async def _joined(self, vault: Vault) -> Vault:

@@ -1,0 +1,72 @@
+"""The file-descriptor budget of a testnet process: what its vaults can hold open at their caps,
+checked against the process limit before any socket is opened, so a testnet too large for the
+limit is refused in one line instead of failing later with EMFILE.
+
+Per TCP vault: its listener, `MAX_VAULT_CONNECTIONS` vault links (registered and being dialled),
+the far ends of `MAX_PENDING_CONNECTS` dials in flight (handshaking, not yet counted by the
+vault they reach) and its sqlite files (database, WAL, shared memory). A simulated vault opens
+no socket, only its sqlite files. Per process: the client connections of the bootstrap vaults
+(clients are pointed at the first `BOOTSTRAP_VAULTS`), and `MARGIN` for the rest (stdio, trio's
+epoll and wake-up pair, the event recording, the address file, the testnet's own clients). The
+caller adds what it serves besides the vaults (the control port: `vaultnet.control`).
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+from vaultnet.runtime.links import (
+    MAX_CLIENT_CONNECTIONS,
+    MAX_PENDING_CONNECTS,
+    MAX_VAULT_CONNECTIONS,
+)
+
+SQLITE_FILES = 3
+"""Descriptors a vault's database holds: the file, its WAL and its shared-memory index."""
+BOOTSTRAP_VAULTS = 3
+"""Vaults clients are pointed at (`Testnet.bootstrap_addresses`): theirs are the client
+connections budgeted."""
+MARGIN = 64
+"""Descriptors for everything else in the process (stdio, trio's epoll and wake-up socket
+pair, the `--record` file, the address and token files, the testnet's own few clients)."""
+
+
+def per_vault(transport: str) -> int:
+    """Descriptors one vault holds at its caps: listener, links, dials' far ends, sqlite."""
+    if transport == "sim":
+        return SQLITE_FILES
+    return 1 + MAX_VAULT_CONNECTIONS + MAX_PENDING_CONNECTS + SQLITE_FILES
+
+
+def needed(vaults: int, transport: str) -> int:
+    """Descriptors a process running `vaults` vaults needs at their caps, margin included."""
+    clients = 0 if transport == "sim" else min(vaults, BOOTSTRAP_VAULTS) * MAX_CLIENT_CONNECTIONS
+    return vaults * per_vault(transport) + clients + MARGIN
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A process limit below what a testnet needs: `needed` descriptors, `available` allowed."""
+
+    needed: int
+    available: int
+
+    def __str__(self) -> str:
+        return (f"needs {self.needed:,} file descriptors at the vaults' connection caps, but "
+                f"this process may open only {self.available:,} (ulimit -n, hard limit)")
+
+
+def reserve(count: int) -> Shortage | None:
+    """Make sure this process may open `count` descriptors, raising the soft limit toward the
+    hard limit when it is lower; the shortage if even the hard limit is too low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or count <= soft:
+        return None
+    if hard != resource.RLIM_INFINITY and count > hard:
+        return Shortage(count, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+    except (ValueError, OSError):
+        return Shortage(count, soft)
+    return None
