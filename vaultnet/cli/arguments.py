@@ -14,8 +14,10 @@ from typing import TypeAlias
 
 from vaultnet.cli.errors import Parser, UsageError
 from vaultnet.client.chunk_input import ChunkInputError, parse_size
-from vaultnet.runtime.testnet import TRANSPORTS
+from vaultnet.runtime.testnet import TRANSPORTS, TestnetError, check_host
+from vaultnet.transport.base import TransportError
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
+from vaultnet.transport.tcp import parse_address
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 """What `add_subparsers` returns, which each command's `add_<name>_parser` is given."""
@@ -82,6 +84,25 @@ def network_key_file(text: str) -> bytes:
         raise argparse.ArgumentTypeError(
             f"network key file {text} holds {len(key)} bytes, not {NETWORK_KEY_SIZE}")
     return key
+
+
+def host_address(text: str) -> str:
+    """An IP address to listen on and advertise (argparse type): not a name, not 0.0.0.0."""
+    try:
+        check_host(text)
+    except TestnetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def vault_address(text: str) -> str:
+    """A vault's HOST:PORT (argparse type), HOST an IP address."""
+    try:
+        host, _ = parse_address(text)
+        check_host(host)
+    except (TransportError, TestnetError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def add_network_flags(parser: argparse.ArgumentParser, default_vaults: int) -> None:

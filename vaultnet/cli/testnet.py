@@ -48,14 +48,16 @@ from vaultnet.cli.arguments import (
     add_network_flags,
     check_data_dir,
     check_record_path,
+    host_address,
     network_key_file,
     positive_seconds,
+    vault_address,
 )
 from vaultnet.cli.errors import CommandError, UsageError, error_line
 from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime.events import TraceRecorder
-from vaultnet.runtime.testnet import Testnet, TooFewDescriptors
+from vaultnet.runtime.testnet import DEFAULT_HOST, Testnet, TooFewDescriptors
 
 
 def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -91,6 +93,13 @@ def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--network-key", type=network_key_file, default=None, metavar="FILE",
                         help="admit only vaults holding the 32-byte key in FILE (default: the "
                              "data directory's network.key, created on first use)")
+    parser.add_argument("--host", type=host_address, default=DEFAULT_HOST, metavar="ADDR",
+                        help="IP address the vaults and the control port listen on and "
+                             f"advertise (default {DEFAULT_HOST})")
+    parser.add_argument("--join", type=vault_address, default=None, metavar="ADDR",
+                        help="join the running testnet that has a vault at ADDR (its "
+                             "'bootstrap:' line), on this host or another, instead of starting "
+                             "one; needs that testnet's --network-key")
     return parser
 
 
@@ -161,6 +170,10 @@ def cmd_testnet(args: argparse.Namespace) -> int:
     """Run the testnet until stopped; the address file exists exactly while it serves."""
     if args.fast and args.transport != "sim":
         raise UsageError("--fast only applies to --transport sim")
+    if args.join is not None and args.transport != "tcp":
+        raise UsageError("--join only applies to --transport tcp")
+    if args.join is not None and args.network_key is None:
+        raise UsageError("--join needs --network-key FILE, the key of the testnet it joins")
     check_data_dir(args.data_dir)
     if args.data_dir is not None:
         private_dir(args.data_dir)
@@ -194,7 +207,8 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
     net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
-                  reserved_descriptors=control.DESCRIPTORS)
+                  reserved_descriptors=control.DESCRIPTORS, host=args.host,
+                  join=[args.join] if args.join is not None else [])
     stats = _Stats()
     net.bus.add_sink(stats)
     recorder = None
@@ -208,7 +222,8 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_watch_signals, signals, run, addr_path)
             seed = "random" if args.seed is None else args.seed
-            run.say(f"starting {args.vaults} vaults on {args.transport} (seed {seed})")
+            joining = f", joining {args.join}" if args.join is not None else ""
+            run.say(f"starting {args.vaults} vaults on {args.transport} (seed {seed}){joining}")
             with run.scope:
                 async with net:
                     run.up_at = trio.current_time()
@@ -240,7 +255,7 @@ async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: P
     async with trio.open_nursery() as control_nursery:
         token = control.write_token(addr_path.parent)
         record["control"] = await control_nursery.start(
-            control.serve, control.Controller(net, token))
+            control.serve, control.Controller(net, token), args.host)
         try:
             await _report_until_stopped(net, args, run, addr_path, record, stats, start)
         finally:

@@ -1,11 +1,12 @@
 """Steering a running testnet from another terminal (`vaultnet ctl ...`).
 
-`vaultnet testnet` listens on 127.0.0.1 only, on a port it writes into its address file, and
-accepts one request per connection: a length-prefixed msgpack map `{"token", "command", "args"}`
-answered by `{"ok": true, "result": ...}` or `{"ok": false, "error": TEXT, "kind": KIND}` (KIND
-is one of `ERROR_KINDS`). The token is a random secret in `control.token` (mode 0600, removed
-at exit) beside the address file, so only a user who can read the testnet's data directory can
-steer it.
+`vaultnet testnet` listens on its `--host` (127.0.0.1 by default), on a port it writes into its
+address file, and accepts one request per connection: a length-prefixed msgpack map `{"token",
+"command", "args"}` answered by `{"ok": true, "result": ...}` or `{"ok": false, "error": TEXT,
+"kind": KIND}` (KIND is one of `ERROR_KINDS`). The token is a random secret in `control.token`
+(mode 0600, removed at exit) beside the address file, so only a user who can read the
+testnet's data directory can steer it. Off loopback the token crosses the network unencrypted:
+give a testnet a non-loopback `--host` only on a network you trust.
 
 Whatever arrives, the testnet answers (or, for a peer that resets, just closes) and keeps
 serving: a request that is not a map, has unknown fields, wrong types, an unknown command or
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import ipaddress
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -246,7 +248,8 @@ def read_token(directory: Path) -> str:
 def _vault_row(net: Testnet, name: bytes) -> dict[str, Any]:
     vault = net.vault(name)
     return {"name": vault.name.hex(), "address": vault.address, "peers": len(vault.routing),
-            "copies": len(vault.stored()), "silent": vault.silent}
+            "copies": len(vault.stored()), "silent": vault.silent,
+            "proximity": [peer.hex() for peer in vault.routing.proximity()]}
 
 
 def _usage(command: str) -> str:
@@ -530,9 +533,10 @@ async def _until_closed(stream: trio.SocketStream, scope: trio.CancelScope) -> N
     scope.cancel()
 
 
-async def serve(controller: Controller, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-    """Listen on 127.0.0.1 (a free port); `task_status.started` reports "127.0.0.1:PORT"."""
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+async def serve(controller: Controller, host: str = "127.0.0.1",
+                task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Listen on `host` (a free port); `task_status.started` reports "HOST:PORT"."""
+    listeners = await trio.open_tcp_listeners(0, host=host)
     host, port = listeners[0].socket.getsockname()[:2]
     waiting = _Waiting(MAX_PREAUTH)
     running = trio.CapacityLimiter(MAX_RUNNING)
@@ -579,9 +583,15 @@ async def serve(controller: Controller, task_status: Any = trio.TASK_STATUS_IGNO
 
 
 def _check_address(address: str) -> tuple[str, int]:
+    """HOST:PORT of a control port, HOST an IP address (a name would be looked up)."""
     host, _, port = address.rpartition(":")
-    if host != "127.0.0.1" or not port.isdigit():
-        raise ControlError(f"refusing control address {address!r}: loopback only")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ControlError(f"refusing control address {address!r}: not an IP address and "
+                           "port") from None
+    if not port.isdigit():
+        raise ControlError(f"refusing control address {address!r}: not an IP address and port")
     return host, int(port)
 
 

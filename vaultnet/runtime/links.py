@@ -86,19 +86,25 @@ class Links:
 
     def valid_address(self, address: str) -> bool:
         """Whether `address` is one a vault of this testnet could listen on: `sim:N` on the
-        simulator, else `host:port` on a loopback address or our own listen host."""
+        simulator, else `host:port` on a loopback address or our own listen host, or, when we
+        listen off loopback (vaults on several hosts), on any unicast address."""
         own = self.core.address
         if own.startswith("sim:"):
             return address.startswith("sim:") and address[4:].isdigit()
         host, sep, port = address.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             return False
-        if host == own.rpartition(":")[0]:
+        own_host = own.rpartition(":")[0]
+        if host == own_host:
             return True
         try:
-            return ipaddress.ip_address(host).is_loopback
+            ip = ipaddress.ip_address(host)
+            if ip.is_loopback:
+                return True
+            own_ip = ipaddress.ip_address(own_host)
         except ValueError:
             return False
+        return not (own_ip.is_loopback or ip.is_unspecified or ip.is_multicast)
 
     async def serve_inbound(self, conn: Connection) -> None:
         """The listener's handler: admit an accepted connection and serve it."""

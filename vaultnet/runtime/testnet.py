@@ -4,6 +4,7 @@ dashboard. This is the public library surface (`vaultnet.Testnet`)."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import os
 import random
@@ -28,13 +29,15 @@ from vaultnet.runtime.faults import Fault, FaultError, apply_fault, parse_fault
 from vaultnet.runtime.host import DEFAULT_CAPACITY as DEFAULT_CAPACITY  # the public default
 from vaultnet.runtime.host import PersonaHost
 from vaultnet.runtime.vault import Vault, closest_of
-from vaultnet.transport.base import Endpoint
+from vaultnet.transport.base import AdmissionRefused, Endpoint, TransportError
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 from vaultnet.transport.sim import SimConfig, SimNetwork, deterministic_scheduling
 from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.xor import Name, closest
 
 TRANSPORTS = ("tcp", "sim")
+DEFAULT_HOST = "127.0.0.1"
+"""The address TCP vaults listen on and advertise unless told another (`host=`)."""
 SETTLE_TIMEOUT = 60.0
 CHECK_EVERY = 0.1
 """Seconds (simulated under autojump) between checks of an invariant while waiting for it:
@@ -58,6 +61,11 @@ class TooFewDescriptors(TestnetError):
         self.needed = shortage.needed
         self.available = shortage.available
         super().__init__(f"too many vaults for this process: {shortage}")
+
+
+class JoinRefused(TestnetError):
+    """A testnet told to join another (`join=`) could not: the vault there refused our network
+    key, or nothing there answered; nothing of ours is left running."""
 
 
 class NotSettled(TestnetError):
@@ -104,6 +112,13 @@ class Testnet:
     connection caps (`vaultnet.runtime.descriptors`, plus `reserved_descriptors` the caller
     holds besides, such as a control port), raising the soft limit toward the hard one:
     TooFewDescriptors if they cannot fit, here and in `add_vault`.
+
+    TCP vaults listen on, and advertise, `host` (an IP address, 127.0.0.1 by default). With
+    `join=[address, ...]` (vaults of a running testnet, in any process, on any host) the vaults
+    join that network instead of starting one: they need its `network_key`, and JoinRefused says
+    why if the first one cannot get in. Such a testnet's oracle (`converged`,
+    `true_close_group`, the inspection methods) knows only the vaults of this process, so it
+    waits only for each of them to have joined, not for the network's routing to converge.
     """
 
     __test__ = False
@@ -112,9 +127,13 @@ class Testnet:
                  data_dir: str | Path | None = None, params: Parameters | None = None,
                  timing: Timing | None = None, sim_config: SimConfig | None = None,
                  capacity: int = DEFAULT_CAPACITY, network_key: bytes | None = None,
-                 reserved_descriptors: int = 0) -> None:
+                 reserved_descriptors: int = 0, host: str = DEFAULT_HOST,
+                 join: Sequence[str] = ()) -> None:
         if transport not in TRANSPORTS:
             raise TestnetError(f"unknown transport {transport!r} (choose tcp or sim)")
+        check_host(host)
+        if join and transport != "tcp":
+            raise TestnetError("only a tcp testnet can join another")
         if vaults < 1:
             raise TestnetError("a testnet needs at least one vault")
         if capacity < 1:
@@ -126,6 +145,8 @@ class Testnet:
         self.initial_vaults = vaults
         self.transport = transport
         self.reserved_descriptors = reserved_descriptors
+        self.host = host
+        self.join = list(join)
         self._reserve_descriptors(vaults)
         self.seed = seed
         self.params = params or Parameters()
@@ -156,10 +177,16 @@ class Testnet:
             self._reserve_descriptors(count)
             if self.sim is not None:
                 self._nursery.start_soon(self.sim.run)
-            first = await self._start_vault()
-            for _ in range(count - 1):
-                await self._start_vault(bootstrap=[first.address])
-            await self.wait_converged()
+            if self.join:
+                await self._join_network(count)
+            else:
+                first = await self._start_vault()
+                for _ in range(count - 1):
+                    await self._start_vault(bootstrap=[first.address])
+                await self.wait_converged()
+        except TestnetError:  # ours, raised here: the caller gets it, not a group around it
+            await self.__aexit__(None, None, None)
+            raise
         except BaseException as exc:
             await self.__aexit__(type(exc), exc, exc.__traceback__)
             raise
@@ -175,6 +202,31 @@ class Testnet:
             if self._own_dir:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
         return False
+
+    async def _join_network(self, count: int) -> None:
+        """Start `count` vaults joining the network at `self.join` (JoinRefused if the first
+        cannot); the others join through it as well."""
+        first = await self._start_vault(bootstrap=self.join)
+        if not first.joined:
+            await self.kill_vault(first.name)
+            raise JoinRefused(await self._why_not_joined())
+        for _ in range(count - 1):
+            await self._joined(await self._start_vault(bootstrap=[first.address, *self.join]))
+
+    async def _why_not_joined(self) -> str:
+        """Why our vaults could not join through `self.join`: a handshake with the first
+        address tells a refused network key from nothing answering."""
+        address = self.join[0]
+        probe = TcpEndpoint(Identity.generate(), host=self.host, network_key=self.network_key)
+        try:
+            conn = await probe.connect(address)
+        except AdmissionRefused:
+            return (f"the vault at {address} refused our network key: join with the key of the "
+                    "testnet there")
+        except TransportError as exc:
+            return f"cannot join through {address}: {exc}"
+        await conn.aclose()
+        return f"the vault at {address} did not answer the join"
 
     def _reserve_descriptors(self, vaults: int) -> None:
         """Make sure this process may hold `vaults` vaults at their caps (TooFewDescriptors)."""
@@ -215,7 +267,7 @@ class Testnet:
     def _endpoint(self, identity: Identity) -> Endpoint:
         if self.sim is not None:
             return self.sim.endpoint(identity, network_key=self.network_key)
-        return TcpEndpoint(identity, network_key=self.network_key)
+        return TcpEndpoint(identity, host=self.host, network_key=self.network_key)
 
     def client_endpoint(self, identity: Identity) -> Endpoint:
         """A client's endpoint on this testnet's transport (no network key: clients need none)."""
@@ -475,3 +527,14 @@ class Testnet:
             "bucket_fill": math.fsum(len(v.routing) for v in self.vaults)
             / max(1, len(self.vaults)),
         }
+
+
+def check_host(host: str) -> None:
+    """TestnetError unless `host` is an IP address a vault can listen on and others can dial
+    (not 0.0.0.0 or ::, which would be advertised as is)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise TestnetError(f"not an IP address: {host!r}") from None
+    if address.is_unspecified or address.is_multicast:
+        raise TestnetError(f"cannot listen on {host} and advertise it: give a vault address")
