@@ -5,68 +5,11 @@ refused in one line."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import trio
-
+from tests.launchers import launcher, vaultnet, wait_exact
 from vaultnet.cli.addresses import read_address_file
-from vaultnet.control import server as control
-from vaultnet.xor import closest
-
-TIMEOUT = 90
-PROXIMITY = 16
-
-
-@contextlib.contextmanager
-def launcher(data_dir: Path, *flags: str) -> Iterator[str]:
-    """A `vaultnet testnet` process until SIGTERM, from 'ready:'; yields its bootstrap address."""
-    proc = subprocess.Popen([sys.executable, "-m", "vaultnet", "testnet", "--data-dir",
-                             str(data_dir), *flags], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        bootstrap = ""
-        for line in proc.stdout:
-            if line.startswith("bootstrap: "):
-                bootstrap = line.split()[1]
-            if line.startswith("ready:"):
-                break
-        else:
-            raise AssertionError("testnet exited before it was ready")
-        yield bootstrap
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-
-
-def status(data_dir: Path) -> dict[str, Any]:
-    """The launcher's `ctl status` answer, its rows holding each vault's own proximity set."""
-    record = read_address_file(data_dir)
-    token = (data_dir / control.TOKEN_FILE).read_text().strip()
-    result: dict[str, Any] = trio.run(control.request, record["control"], token, "status", [])
-    return result
-
-
-def wrong_proximity(rows: list[dict[str, Any]]) -> list[str]:
-    """The vaults whose own proximity set is not the true one over every row's vault."""
-    names = [bytes.fromhex(row["name"]) for row in rows]
-    wrong = []
-    for row, name in zip(rows, names, strict=True):
-        truth = closest(name, [n for n in names if n != name], PROXIMITY)
-        if [bytes.fromhex(p) for p in row["proximity"]] != list(truth):
-            wrong.append(row["name"][:16])
-    return wrong
-
-
-def vaultnet(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vaultnet", *argv], capture_output=True,
-                          text=True, timeout=TIMEOUT)
 
 
 def test_two_launchers_on_two_hosts_are_one_network(tmp_path: Path) -> None:
@@ -77,12 +20,7 @@ def test_two_launchers_on_two_hosts_are_one_network(tmp_path: Path) -> None:
                       "--network-key", str(key)):
             assert read_address_file(second_dir)["bootstrap"][0].startswith("127.0.0.2:")
             assert read_address_file(second_dir)["control"].startswith("127.0.0.2:")
-            for _ in range(120):
-                rows = status(first_dir)["vault_list"] + status(second_dir)["vault_list"]
-                if not wrong_proximity(rows):
-                    break
-                trio.run(trio.sleep, 0.5)
-            assert len(rows) == 10 and not wrong_proximity(rows)
+            assert len(wait_exact(first_dir, second_dir)) == 10
 
             chunk = tmp_path / "chunk"
             chunk.write_bytes(os.urandom(5000))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
@@ -103,6 +104,25 @@ def vault_address(text: str) -> str:
     except (TransportError, TestnetError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+MAX_PROCESSES = 64
+"""Most processes a testnet may be spread over (`--processes`)."""
+VAULTS_PER_PROCESS = 64
+"""Vaults per process when `--processes` is not given: below this one process is quicker (a
+worker costs a Python start-up and a join), so small testnets, and every existing test, stay in
+one process."""
+
+process_count = bounded_count(MAX_PROCESSES)
+"""A process count on the command line (1 to MAX_PROCESSES)."""
+
+
+def default_processes(vaults: int, asked: int | None) -> int:
+    """The processes to run `vaults` in: `asked`, else one per VAULTS_PER_PROCESS vaults, at
+    most one per core; never more than there are vaults."""
+    if asked is None:
+        asked = max(1, min(os.cpu_count() or 1, vaults // VAULTS_PER_PROCESS))
+    return min(asked, vaults)
 
 
 def add_network_flags(parser: argparse.ArgumentParser, default_vaults: int) -> None:

@@ -44,13 +44,16 @@ from vaultnet.cli.addresses import (
     write_address_file,
 )
 from vaultnet.cli.arguments import (
+    VAULTS_PER_PROCESS,
     Subparsers,
     add_network_flags,
     check_data_dir,
     check_record_path,
+    default_processes,
     host_address,
     network_key_file,
     positive_seconds,
+    process_count,
     vault_address,
 )
 from vaultnet.cli.errors import CommandError, UsageError, error_line
@@ -58,6 +61,7 @@ from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime.events import TraceRecorder
 from vaultnet.runtime.testnet import DEFAULT_HOST, Testnet, TooFewDescriptors
+from vaultnet.runtime.workers import PIPE_DESCRIPTORS, WorkerPool, shares
 
 
 def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -96,6 +100,10 @@ def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--host", type=host_address, default=DEFAULT_HOST, metavar="ADDR",
                         help="IP address the vaults and the control port listen on and "
                              f"advertise (default {DEFAULT_HOST})")
+    parser.add_argument("--processes", type=process_count, default=None, metavar="P",
+                        help="run the vaults in P processes: this one and P-1 workers, each "
+                             "with its own event loop, talking TCP like any vaults (default: "
+                             f"one per {VAULTS_PER_PROCESS} vaults, at most one per core)")
     parser.add_argument("--join", type=vault_address, default=None, metavar="ADDR",
                         help="join the running testnet that has a vault at ADDR (its "
                              "'bootstrap:' line), on this host or another, instead of starting "
@@ -172,6 +180,9 @@ def cmd_testnet(args: argparse.Namespace) -> int:
         raise UsageError("--fast only applies to --transport sim")
     if args.join is not None and args.transport != "tcp":
         raise UsageError("--join only applies to --transport tcp")
+    args.processes = default_processes(args.vaults, args.processes)
+    if args.processes > 1 and args.transport != "tcp":
+        raise UsageError("--processes only applies to --transport tcp")
     if args.join is not None and args.network_key is None:
         raise UsageError("--join needs --network-key FILE, the key of the testnet it joins")
     check_data_dir(args.data_dir)
@@ -205,10 +216,13 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
-    net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
+    counts = shares(args.vaults, args.processes)
+    pipes = PIPE_DESCRIPTORS * (len(counts) - 1)
+    net = Testnet(vaults=counts[0], transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
-                  reserved_descriptors=control.DESCRIPTORS, host=args.host,
+                  reserved_descriptors=control.DESCRIPTORS + pipes, host=args.host,
                   join=[args.join] if args.join is not None else [])
+    pool = WorkerPool(net.bus)
     stats = _Stats()
     net.bus.add_sink(stats)
     recorder = None
@@ -223,11 +237,16 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
             nursery.start_soon(_watch_signals, signals, run, addr_path)
             seed = "random" if args.seed is None else args.seed
             joining = f", joining {args.join}" if args.join is not None else ""
-            run.say(f"starting {args.vaults} vaults on {args.transport} (seed {seed}){joining}")
+            processes = f" in {args.processes} processes" if args.processes > 1 else ""
+            run.say(f"starting {args.vaults} vaults on {args.transport}{processes} "
+                    f"(seed {seed}){joining}")
             with run.scope:
-                async with net:
+                async with net, trio.open_nursery() as workers:
+                    await pool.start(workers, counts[1:], _worker_config(net, args),
+                                     args.data_dir)
                     run.up_at = trio.current_time()
-                    await _serve(net, args, run, addr_path, stats, start)
+                    await _serve(net, pool, args, run, addr_path, stats, start)
+                    workers.cancel_scope.cancel()
             nursery.cancel_scope.cancel()
     reason = run.stop_reason or "cancelled"
     if run.up_at is None or run.stopped_at is None:
@@ -239,8 +258,15 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
     return recorder
 
 
-async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: Path,
-                 stats: _Stats, start: float) -> None:
+def _worker_config(net: Testnet, args: argparse.Namespace) -> dict[str, Any]:
+    """What each worker is told: join our first vault with our key, on our host; worker i
+    derives its seed as seed + i, so a seeded run does not repeat our identities."""
+    return {"network_key": net.network_key, "host": args.host,
+            "join": [net.vaults[0].address], "seed": args.seed}
+
+
+async def _serve(net: Testnet, pool: WorkerPool, args: argparse.Namespace, run: _Run,
+                 addr_path: Path, stats: _Stats, start: float) -> None:
     """Serve `vaultnet ctl` requests and print summaries until stopped."""
     record = {
         "format": ADDRESS_FORMAT,
@@ -255,17 +281,17 @@ async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: P
     async with trio.open_nursery() as control_nursery:
         token = control.write_token(addr_path.parent)
         record["control"] = await control_nursery.start(
-            control.serve, control.Controller(net, token), args.host)
+            control.serve, control.Controller(net, token, pool), args.host)
         try:
-            await _report_until_stopped(net, args, run, addr_path, record, stats, start)
+            await _report_until_stopped(net, pool, args, run, addr_path, record, stats, start)
         finally:
             control_nursery.cancel_scope.cancel()
             (addr_path.parent / control.TOKEN_FILE).unlink(missing_ok=True)
 
 
-async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Run,
-                                addr_path: Path, record: dict[str, Any], stats: _Stats,
-                                start: float) -> None:
+async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.Namespace,
+                                run: _Run, addr_path: Path, record: dict[str, Any],
+                                stats: _Stats, start: float) -> None:
     assert run.up_at is not None
     up = run.up_at
     addresses = record["bootstrap"]
@@ -274,7 +300,7 @@ async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Ru
         run.say(f"bootstrap: {addresses[0]}")
         run.say(f"address file: {addr_path}")
         run.say(f"control: {record['control']} (vaultnet ctl)")
-        run.say(f"ready: {len(net.vaults)} vaults up in {up - start:.1f}s")
+        run.say(f"ready: {len(net.vaults) + pool.live} vaults up in {up - start:.1f}s")
         # --duration and the summary clock `t=` count from here, not from the start-up.
         deadline = up + args.duration if args.duration is not None else float("inf")
         last_time, last_received, last_events = up, stats.received, stats.events
@@ -287,7 +313,7 @@ async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Ru
             now = trio.current_time()
             span = max(now - last_time, 1e-9)
             rate = ((stats.received - last_received) / span, (stats.events - last_events) / span)
-            run.say(_summary_line(now - up, net, stats, rate))
+            run.say(_summary_line(now - up, net, pool, stats, rate))
             last_time, last_received, last_events = now, stats.received, stats.events
     finally:
         if run.stopped_at is None:
@@ -295,15 +321,19 @@ async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Ru
         remove_address_file(addr_path)
 
 
-def _summary_line(elapsed: float, net: Testnet, stats: _Stats, rate: tuple[float, float]) -> str:
+def _summary_line(elapsed: float, net: Testnet, pool: WorkerPool, stats: _Stats,
+                  rate: tuple[float, float]) -> str:
     """One summary line. `t=` is seconds since the network was up (virtual seconds on the
     simulator); connections counts both ends of every link; msgs/s is persona messages delivered
     to vaults (`received` events); events/s is everything on the event stream; events and
-    dropped (messages a vault had to drop) are totals since start-up."""
-    vaults = sum(1 for v in net.vaults if v.running)
+    dropped (messages a vault had to drop) are totals since start-up. With workers, `vaults=`
+    counts theirs too, connections only this process's, and `worker_dropped=` the events the
+    workers could not send us."""
+    vaults = sum(1 for v in net.vaults if v.running) + pool.live
     conns = sum(v.connections() for v in net.vaults)
-    return (f"t={elapsed:.1f}s vaults={vaults} connections={conns} msgs/s={rate[0]:.1f} "
+    line = (f"t={elapsed:.1f}s vaults={vaults} connections={conns} msgs/s={rate[0]:.1f} "
             f"events/s={rate[1]:.1f} events={stats.events} dropped={stats.dropped}")
+    return f"{line} worker_dropped={pool.dropped}" if pool.workers else line
 
 
 async def _watch_signals(signals: Any, run: _Run, addr_path: Path) -> None:

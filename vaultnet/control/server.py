@@ -62,6 +62,7 @@ from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import Testnet, TestnetError
+from vaultnet.runtime.workers import WorkerPool, vault_row
 from vaultnet.storage.store import StoreError
 from vaultnet.xor import NAME_SIZE
 
@@ -245,13 +246,6 @@ def read_token(directory: Path) -> str:
                            f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _vault_row(net: Testnet, name: bytes) -> dict[str, Any]:
-    vault = net.vault(name)
-    return {"name": vault.name.hex(), "address": vault.address, "peers": len(vault.routing),
-            "copies": len(vault.stored()), "silent": vault.silent,
-            "proximity": [peer.hex() for peer in vault.routing.proximity()]}
-
-
 def _usage(command: str) -> str:
     return " ".join((command, *(a.label for a in ARGUMENTS[command])))
 
@@ -267,10 +261,13 @@ class Checked:
 
 
 class Controller:
-    """Carries out control commands on one testnet (the server side of `vaultnet ctl`)."""
+    """Carries out control commands on one testnet (the server side of `vaultnet ctl`); with
+    `workers`, `status` covers their vaults too and `kill`, `restart` and `fault` of a vault
+    that ran in a worker (a name or prefix matching exactly one there) go to that worker."""
 
-    def __init__(self, net: Testnet, token: str) -> None:
+    def __init__(self, net: Testnet, token: str, workers: WorkerPool | None = None) -> None:
         self.net = net
+        self.workers = workers
         self._token = token.encode()
         self._commands: dict[str, Callable[[Checked], Awaitable[Any]]] = {
             "status": self._status, "add": self._add, "kill": self._kill,
@@ -331,21 +328,41 @@ class Controller:
             return RequestError("refused", str(exc) or type(exc).__name__).reply()
 
     async def _status(self, request: Checked) -> Any:
-        return {**self.net.summary(),
-                "vault_list": [_vault_row(self.net, v.name) for v in self.net.vaults]}
+        rows = [vault_row(v) for v in self.net.vaults]
+        if self.workers is not None:
+            rows += await self.workers.rows()
+        return {**self.net.summary(), "vaults": len(rows),
+                "connections": sum(row["connections"] for row in rows),
+                "messages": sum(row["messages"] for row in rows), "vault_list": rows}
 
     async def _add(self, request: Checked) -> Any:
-        return _vault_row(self.net, (await self.net.add_vault()).name)
+        return vault_row(await self.net.add_vault())
+
+    async def _forward(self, request: Checked) -> tuple[bool, Any]:
+        """(True, the answer) if the vault `request` names ran in a worker, else (False, None)."""
+        worker = None if self.workers is None else self.workers.owner(request.args[0])
+        if worker is None or self.workers is None:
+            return False, None
+        return True, await self.workers.request(worker, request.command, list(request.args))
 
     async def _kill(self, request: Checked) -> Any:
+        forwarded, answer = await self._forward(request)
+        if forwarded:
+            return answer
         name = self.net.vault(request.args[0]).name
         await self.net.kill_vault(name)
         return {"name": name.hex()}
 
     async def _restart(self, request: Checked) -> Any:
-        return _vault_row(self.net, (await self.net.restart_vault(request.args[0])).name)
+        forwarded, answer = await self._forward(request)
+        if forwarded:
+            return answer
+        return vault_row(await self.net.restart_vault(request.args[0]))
 
     async def _fault(self, request: Checked) -> Any:
+        forwarded, answer = await self._forward(request)
+        if forwarded:
+            return answer
         vault = self.net.fault(request.args[0], request.args[1])
         return {"name": vault.name.hex(), "fault": request.args[1]}
 
