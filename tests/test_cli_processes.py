@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.launchers import ctl, launcher, vaultnet, wait_exact
+from vaultnet.cli.arguments import default_processes
 from vaultnet.runtime import events as ev
+from vaultnet.runtime.workers import shares
 
 VAULTS = 8
 
@@ -47,3 +51,28 @@ def test_two_processes_are_one_testnet(tmp_path: Path) -> None:
     assert up == {row["name"] for row in rows}, "every process's vaults in the one stream"
     down = [e for e in events if isinstance(e, ev.VaultDown) and e.vault.hex() == in_worker]
     assert down, "the worker's vault going down reached the launcher's stream"
+
+
+@pytest.mark.parametrize(("vaults", "asked", "cores", "expected"), [
+    (16, None, 2, 1),    # small testnets (every other test) stay in one process
+    (128, None, 2, 2),   # one per 64 vaults...
+    (500, None, 2, 2),   # ...at most one per core
+    (500, None, None, 1),
+    (3, 8, 2, 3),        # never more processes than vaults
+    (16, 4, 2, 4),
+])
+def test_the_default_processes(monkeypatch: pytest.MonkeyPatch, vaults: int, asked: int | None,
+                               cores: int | None, expected: int) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert default_processes(vaults, asked) == expected
+
+
+def test_shares_put_the_larger_ones_first() -> None:
+    assert shares(10, 3) == [4, 3, 3]
+    assert sum(shares(256, 2)) == 256
+
+
+def test_processes_need_tcp() -> None:
+    refused = vaultnet("testnet", "--transport", "sim", "--vaults", "4", "--processes", "2")
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "--processes only applies" in refused.stderr

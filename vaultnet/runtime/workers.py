@@ -286,7 +286,11 @@ class WorkerPool:
         self._ids += 1
         send, receive = trio.open_memory_channel[dict[str, Any]](1)
         worker.waiting[self._ids] = send
-        await worker.pipe.send({"id": self._ids, "command": command, "args": args})
+        try:
+            await worker.pipe.send({"id": self._ids, "command": command, "args": args})
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            worker.waiting.pop(self._ids, None)
+            raise WorkerError("the worker running that vault has gone") from None
         with trio.move_on_after(WORKER_ANSWER_TIMEOUT):
             try:
                 reply = await receive.receive()
