@@ -59,6 +59,7 @@ from vaultnet.cli.arguments import (
 from vaultnet.cli.errors import CommandError, UsageError, error_line
 from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
+from vaultnet.runtime import descriptors
 from vaultnet.runtime.events import TraceRecorder
 from vaultnet.runtime.testnet import DEFAULT_HOST, Testnet, TooFewDescriptors
 from vaultnet.runtime.workers import PIPE_DESCRIPTORS, WorkerPool, shares
@@ -204,7 +205,8 @@ def cmd_testnet(args: argparse.Namespace) -> int:
             record_file = os.fdopen(open_private(args.record, os.O_WRONLY | os.O_TRUNC), "wb")
         recorder = trio.run(_testnet_main, args, run, addr_path, record_file, clock=clock)
     except TooFewDescriptors as exc:
-        raise DescriptorShortage(f"{exc}: use fewer --vaults or raise the limit") from None
+        raise DescriptorShortage(f"{exc}: use fewer --vaults, more --processes or a higher "
+                                 "limit") from None
     finally:
         remove_address_file(addr_path)
         if record_file is not None:
@@ -217,6 +219,10 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
     counts = shares(args.vaults, args.processes)
+    if len(counts) > 1:  # workers inherit our limits: check the largest share's budget now
+        shortage = descriptors.reserve(descriptors.needed(counts[1], args.transport))
+        if shortage is not None:
+            raise TooFewDescriptors(shortage)
     pipes = PIPE_DESCRIPTORS * (len(counts) - 1)
     net = Testnet(vaults=counts[0], transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
