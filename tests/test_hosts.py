@@ -14,6 +14,7 @@ from vaultnet.runtime.testnet import JoinRefused, Testnet, TestnetError
 from vaultnet.runtime.vault import Vault, closest_of
 from vaultnet.xor import Name, random_name
 
+pytestmark = pytest.mark.slow  # TCP testnets: left out of the fast loop, like tests/conftest.SLOW
 TIMEOUT = 60.0
 
 
