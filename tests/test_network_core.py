@@ -130,7 +130,7 @@ async def test_forged_name_refused_and_bad_frames_close_only_that_connection() -
             me = Identity.generate()
             conn = await TcpEndpoint(me, network_key=net.network_key).connect(target.address)
             before = len(rejected)
-            await conn.stream._stream.send_all(junk)  # type: ignore[attr-defined]
+            conn.stream.socket.send(junk)  # type: ignore[attr-defined]
             await net.wait_for(lambda b=before: len(rejected) > b, 10, "frame rejected")
             await conn.aclose()
         assert target.running

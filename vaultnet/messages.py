@@ -155,6 +155,13 @@ class Message:
                        sender, self.hops, self.payload, self.sent_at, verify_key,
                        sign(self._header_bytes(sender)), self.extra)
 
+    def sent_by(self, sender: Name) -> Message:
+        """An unsigned copy sent by `sender`: what a vault originates. It is signed only if it
+        leaves on a link that is not its last (`signed`): a copy delivered straight to its
+        destination is attributed by the channel's handshake instead."""
+        return Message(self.src, self.dst, self.action, self.msg_id, self.trace_id, self.body,
+                       sender, self.hops, self.payload, self.sent_at, b"", b"", self.extra)
+
     def check_signature(self) -> None:
         """Raise FrameError unless the sender's key matches its name and signed this message."""
         if len(self.sender_key) != VERIFY_KEY_SIZE or len(self.signature) != SIGNATURE_SIZE:

@@ -72,16 +72,15 @@ def registered_from(vault: Vault, sockname: tuple[str, int]) -> list[Connection]
     conns = ([c for group in vault.links.vaults.values() for c in group]
              + list(vault.links.clients.values()))
     for conn in conns:
-        sock = conn.stream._stream.socket  # type: ignore[attr-defined]
+        sock = conn.stream.socket  # type: ignore[attr-defined]
         with contextlib.suppress(OSError):
             if sock.getpeername()[:2] == sockname:
                 found.append(conn)
     return found
 
 
-async def raw_stream(address: str) -> tuple[TcpFrameStream, trio.SocketStream]:
-    stream = await trio.open_tcp_stream(*parse_address(address))
-    return TcpFrameStream(stream), stream
+async def raw_stream(address: str) -> TcpFrameStream:
+    return TcpFrameStream(await trio.open_tcp_stream(*parse_address(address)))
 
 
 async def read_until_closed(stream: TcpFrameStream) -> bytes:
@@ -119,9 +118,9 @@ async def test_relayed_handshake_cannot_register_the_relayer_as_a_vault() -> Non
     no private key for either ephemeral, so the message does not even decrypt at V."""
     async with Testnet(vaults=8, transport="tcp") as net:
         v, b = net.vaults[0], net.vaults[1]
-        to_v, raw_v = await raw_stream(v.address)
-        to_b, _ = await raw_stream(b.address)
-        relayer_at_v = raw_v.socket.getsockname()[:2]
+        to_v = await raw_stream(v.address)
+        to_b = await raw_stream(b.address)
+        relayer_at_v = to_v.socket.getsockname()[:2]
         refused_before = v.endpoint.refused
 
         await to_v.send_bodies([LABEL + os.urandom(EPHEMERAL_SIZE)])

@@ -21,6 +21,9 @@ MAX_PENDING_CONNECTS = 32
 MAX_CONNECTIONS_PER_PEER = 4
 """Connections one identity may hold to a vault at once (a vault peer needs one or two, a
 client one): more from the same key are refused, so one key cannot fill the listener."""
+IDLE_SLACK = 1.0
+"""Seconds a connection's idle deadline may lag its last activity before it is moved on: a
+deadline that fires early is checked against the last activity and re-armed."""
 MAX_CLIENT_CONNECTIONS = 256
 """Client connections a vault serves at once; below the TCP listener's limit so that vault
 links always find room."""
@@ -129,22 +132,28 @@ class Links:
                 nursery.start_soon(conn.run_writer)
                 try:
                     while not conn.closed:
-                        with trio.move_on_at(conn.last_active + idle_timeout) as idle:
-                            frame = await conn.receive()
-                        if idle.cancelled_caught:
-                            if conn.last_active + idle_timeout > core.now():
-                                continue  # we sent on it meanwhile (same sum as the deadline)
-                            core.emit(ev.FrameRejected(
-                                core.now(), core.name, conn.peer.hex()[:16],
-                                f"connection closed: silent for {idle_timeout:g} s"))
+                        # One scope for many frames, its deadline moved on as the link is used
+                        # (at most IDLE_SLACK late: moving a deadline costs as much as a scope).
+                        with trio.CancelScope(deadline=conn.last_active + idle_timeout) as idle:
+                            while not conn.closed:
+                                frame: dict[str, Any] | None = await conn.receive()
+                                # Then every frame that read brought in, with no checkpoint
+                                # between.
+                                while frame is not None and not conn.closed:
+                                    core.frames_in += 1
+                                    if not core.silent:
+                                        self._on_frame(conn, frame)
+                                    frame = conn.receive_ready()
+                                if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
+                                    idle.deadline = conn.last_active + idle_timeout
+                        if not idle.cancelled_caught:
                             break
-                        # Then every frame that read brought in, with no checkpoint between.
-                        next_frame: dict[str, Any] | None = frame
-                        while next_frame is not None and not conn.closed:
-                            core.frames_in += 1
-                            if not core.silent:
-                                self._on_frame(conn, next_frame)
-                            next_frame = conn.receive_ready()
+                        if conn.last_active + idle_timeout > core.now():
+                            continue  # we sent on it meanwhile (same sum as the deadline)
+                        core.emit(ev.FrameRejected(
+                            core.now(), core.name, conn.peer.hex()[:16],
+                            f"connection closed: silent for {idle_timeout:g} s"))
+                        break
                 except FrameError as exc:
                     core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16],
                                                str(exc)))

@@ -1,7 +1,7 @@
-"""Routing of messages through one vault: originating them (signed), checking what arrives
-(a client's own requests only, originators' signatures), dropping link-level duplicates,
-answering Gets from the relay cache, and passing each message on hop by hop, fanning a group
-message out to its members, or handing it to the local delivery."""
+"""Routing of messages through one vault: originating them (signed when relayed), checking what
+arrives (a client's own requests only, originators' signatures), dropping link-level
+duplicates, answering Gets from the relay cache, and passing each message on hop by hop,
+fanning a group message out to its members, or handing it to the local delivery."""
 
 from __future__ import annotations
 
@@ -58,9 +58,10 @@ class Router:
         the client connections we serve)."""
 
     def send(self, msg: Message) -> None:
-        """Originate a message: sign it, record it, route it."""
+        """Originate a message: record it and route it (signed once it leaves on a link that
+        is not its last: see `_forward`)."""
         core = self.core
-        msg = msg.signed(core.identity.sign, core.identity.verify_key, core.name)
+        msg = msg.sent_by(core.name)
         core.messages_out += 1
         core.emit(ev.MessageSent(core.now(), core.name, self._first_hop(msg),
                                  msg.src.persona.value, msg.dst.persona.value, msg.dst.name,
@@ -175,11 +176,15 @@ class Router:
             self._forward(msg, dst.name)
 
     def _forward(self, msg: Message, target: Name) -> None:
-        """Pass `msg` to `target` if it is a peer, else to the peer closest to it."""
-        routing = self.core.routing
+        """Pass `msg` to `target` if it is a peer, else to the peer closest to it; a message we
+        originated is signed first, since whoever receives it may pass it on."""
+        core = self.core
+        routing = core.routing
+        if msg.sender == core.name and not msg.signature:
+            msg = msg.signed(core.identity.sign, core.identity.verify_key)
         hop = target if target in routing else routing.next_hop(target)
         if hop is None or not self.links.send_frame(hop, {"t": "msg", "m": msg.to_wire()}):
-            self.core.drop(msg, "no route")
+            core.drop(msg, "no route")
 
     def client_gone(self, client: Name) -> None:
         """The last connection of `client` closed: if it was an MpidNode online through us,

@@ -72,6 +72,24 @@ class FrameStream(abc.ABC):
         reader take every frame one read brought in without a checkpoint per frame."""
         return None
 
+    direct = False
+    """Whether `write_nowait` works: the connection then writes a frame from the task that
+    sends it when nothing waits before it, instead of waking its writer task (TCP; the
+    simulator's deliveries go through its writer task, so its runs replay as before)."""
+
+    def write_nowait(self, bodies: list[bytes]) -> bool:
+        """Accept bodies and send what the stream takes now, without waiting; True if nothing
+        is left for `flush`. ConnectionClosed if the stream failed. Only when `direct`."""
+        raise NotImplementedError
+
+    def pending(self) -> bool:
+        """Whether bytes accepted by `write_nowait` still wait for `flush`."""
+        return False
+
+    async def flush(self) -> None:
+        """Send the bytes `write_nowait` accepted but could not send yet."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Close the stream; later sends and receives raise ConnectionClosed."""
@@ -125,16 +143,31 @@ class Connection:
                 or len(self._queue) >= MAX_QUEUED_FRAMES):
             self.close()
             return False
+        self.last_sent = trio.current_time()
+        stream = self.stream
+        if stream.direct and not self._queue and not stream.pending():
+            # Nothing waits before this frame: write it now, from the sending task.
+            try:
+                if not stream.write_nowait([self.protector.seal(body)]):
+                    self._wake.set()  # the writer flushes what the socket did not take
+            except ConnectionClosed:
+                self.close()
+                return False
+            self.frames_sent += 1
+            return True
         self._queue.append(body)
         self._queued_bytes += len(body)
-        self.last_sent = trio.current_time()
         self._wake.set()
         return True
 
     async def run_writer(self) -> None:
         """Drain the queue until closed; returns when the connection closes."""
+        stream = self.stream
         try:
             while not self.closed:
+                if stream.pending():
+                    await stream.flush()
+                    continue
                 if not self._queue:
                     self._wake = trio.Event()
                     await self._wake.wait()
@@ -142,7 +175,7 @@ class Connection:
                 batch = list(self._queue)
                 self._queue.clear()
                 self._queued_bytes = 0
-                await self.stream.send_bodies([self.protector.seal(body) for body in batch])
+                await stream.send_bodies([self.protector.seal(body) for body in batch])
                 self.frames_sent += len(batch)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed, OSError):
             self.close()
