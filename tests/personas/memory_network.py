@@ -12,8 +12,9 @@ import dataclasses
 from collections import deque
 
 from vaultnet.messages import Message, Persona
-from vaultnet.personas.base import GroupPersona, Note
+from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.effects import Note
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.routing import Parameters

@@ -24,19 +24,14 @@ from vaultnet.personas.base import (
     CHUNK_DELETED,
     HOLDER_ADDED,
     HOLDER_REMOVED,
-    PENDING_LIMIT,
     REPLICATED,
-    Context,
     GroupPersona,
-    Outbox,
-    body_bytes,
-    body_int,
-    body_str,
-    commits,
-    handles,
-    new_id,
 )
+from vaultnet.personas.context import Context
+from vaultnet.personas.dispatch import commits, handles
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
+from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
 from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
 from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
@@ -63,6 +58,11 @@ NO_RECORD = "no record"
 VERDICTS = (KEEP, REPLACED, NO_RECORD)
 """A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
 holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
+
+PENDING_LIMIT = 10_000
+"""Entries in each of a DataManager's small bookkeeping tables (awaited Primary stores,
+outstanding fetches, removals that came before their record): a table never holds more, the
+oldest is dropped first."""
 
 
 @dataclass

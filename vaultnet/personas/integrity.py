@@ -41,15 +41,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    Context,
-    Outbox,
-    PayloadStash,
-    body_bytes,
-    commits,
-    handles,
-    new_id,
-)
+from vaultnet.personas.context import Context
+from vaultnet.personas.dispatch import commits, handles
+from vaultnet.personas.effects import Outbox
+from vaultnet.personas.message_fields import body_bytes, new_id
+from vaultnet.personas.stash import PayloadStash
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.storage.records import Records
 from vaultnet.xor import Name, name_of

@@ -4,7 +4,7 @@ record by its fields instead of by string keys.
 
 The map's keys are the field names, in field order: a record written from one of these is byte
 for byte the map the persona wrote before it had them (members compare records by their
-canonical bytes when an account transfers, `vaultnet.personas.base.agreed_record`).
+canonical bytes when an account transfers, `vaultnet.personas.account_transfer.agreed_record`).
 """
 
 from __future__ import annotations

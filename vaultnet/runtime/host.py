@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaultnet.messages import Message, Persona
-from vaultnet.personas.base import GroupPersona, Outbox, share_stash
+from vaultnet.personas.base import GroupPersona, share_stash
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import NONCE_SIZE
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
