@@ -16,6 +16,7 @@ from vaultnet.personas.content_fetch import (
     SiblingWaiter,
 )
 from vaultnet.personas.effects import Outbox
+from vaultnet.personas.records import CopyRecord
 from vaultnet.protocol import Action
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import name_of
@@ -25,8 +26,7 @@ CHUNK = name_of(CONTENT)
 COPY = copy_name(CHUNK, CopyKind.PRIMARY)
 H1, H2 = b"\x11" * 64, b"\x22" * 64
 LEAD = b"\x33" * 64
-RECORD = {"kind": CopyKind.PRIMARY.value, "size": len(CONTENT), "subscribers": 1,
-          "holders": [H1, H2], "failed": []}
+RECORD = CopyRecord(CopyKind.PRIMARY, len(CONTENT), 1, (H1, H2), ())
 CLIENT = ClientWaiter(Authority(b"\x44" * 64, Persona.MAID_NODE), b"r" * 16, b"t" * 16)
 SIBLINGS = {copy_name(CHUNK, k) for k in CopyKind if k is not CopyKind.PRIMARY}
 

@@ -21,6 +21,7 @@ from vaultnet.personas.integrity import (
     challenge_reply,
     expected_answer,
 )
+from vaultnet.personas.records import CopyRecord
 from vaultnet.personas.stash import PayloadStash
 from vaultnet.protocol import Action, Op
 from vaultnet.storage.records import MemoryRecords
@@ -41,6 +42,10 @@ class Copies:
         self.stash = PayloadStash()
         self.votes: list[tuple[Name, dict[str, Any]]] = []
         self.removed: list[tuple[Name, Name, str]] = []
+
+    def record(self, copy: Name) -> CopyRecord | None:
+        raw = self.records.get(copy)
+        return CopyRecord.from_record(raw) if raw is not None else None
 
     def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                 trace: bytes) -> None:

@@ -23,12 +23,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.context import Context
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.message_fields import new_id
+from vaultnet.personas.records import CopyRecord
 from vaultnet.protocol import Action
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.xor import Name, name_of
@@ -125,7 +126,7 @@ class ContentFetch:
         """The fetch of `copy`'s content under way, if any."""
         return self._fetches.get(copy)
 
-    def start(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
+    def start(self, copy: Name, record: CopyRecord, ctx: Context, out: Outbox, *,
               trace: bytes, waiter: Waiter | None = None) -> None:
         """Fetch `copy`'s content for `waiter` (joining a fetch under way): from its live
         holders by `record`, then, unless a sibling group asked us, from its sibling copies."""
@@ -133,8 +134,8 @@ class ContentFetch:
         if fetch is not None:
             fetch.add(waiter)
             return
-        live = [h for h in record["holders"] if ctx.is_live(h)]
-        kind = CopyKind(record["kind"])
+        live = [h for h in record.holders if ctx.is_live(h)]
+        kind = record.kind
         chunk = chunk_name_of(copy, kind)
         # A sibling group asking us must not be asked back: that loop would only time out.
         asked_by_sibling = isinstance(waiter, SiblingWaiter)

@@ -16,6 +16,7 @@ a 1 MiB answer from travelling four times.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
@@ -39,6 +40,7 @@ from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
 from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
 from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
+from vaultnet.personas.records import CopyRecord
 from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
@@ -91,6 +93,14 @@ class DataManager(GroupPersona):
         self._departed: OrderedDict[Name, None] = OrderedDict()  # vaults we saw leave
         self.checks = IntegrityChecks(self, self.fetches)
 
+    def record(self, copy: Name) -> CopyRecord | None:
+        """Our record of `copy`, if we hold one."""
+        raw = self.records.get(copy)
+        return CopyRecord.from_record(raw) if raw is not None else None
+
+    def _store(self, copy: Name, record: CopyRecord) -> None:
+        self.records.put(copy, record.to_record())
+
     def is_eligible(self, name: Name) -> bool:
         """Not a node whose PmidManagers refused a copy because its rank is below the floor."""
         return name not in self._ineligible
@@ -109,7 +119,8 @@ class DataManager(GroupPersona):
             self._departed[lost] = None
             while len(self._departed) > DEPARTED_KEPT:
                 self._departed.popitem(last=False)
-            for copy in [c for c, r in self.records.items() if lost in r["holders"]]:
+            for copy in [c for c, r in self.records.items()
+                         if lost in CopyRecord.from_record(r).holders]:
                 if ctx.is_responsible(copy):
                     self._holder_left(copy, lost, ctx, out)
         return out
@@ -125,8 +136,8 @@ class DataManager(GroupPersona):
     def _drop_departed(self, copy: Name, ctx: Context, out: Outbox) -> None:
         """Replace holders we saw leave. Only those: a vault that merely does not know a holder
         yet (a newcomer) must not decide it is gone."""
-        record = self.records.get(copy)
-        for holder in record["holders"] if record else []:
+        record = self.record(copy)
+        for holder in record.holders if record else ():
             if holder in self._departed and not ctx.is_live(holder):
                 self._holder_left(copy, holder, ctx, out)
 
@@ -140,9 +151,9 @@ class DataManager(GroupPersona):
                       out: Outbox) -> None:
         """Drop `holder` from `copy`'s record for `reason` without a vote (every member saw it
         leave, or a quorum already failed it), correct its account and replace it."""
-        record = self.records.get(copy)
-        if record is not None and holder in record["holders"]:
-            reported = 0 if reason == FAILED_CHECK else record["size"]  # 0: penalise
+        record = self.record(copy)
+        if record is not None and holder in record.holders:
+            reported = 0 if reason == FAILED_CHECK else record.size  # 0: penalise
             self.commit_remove_pmid(copy, {"holder": holder, "reported": reported,
                                            "reason": reason, "id": op_id},
                                     ctx, out, bytes(16))
@@ -175,17 +186,15 @@ class DataManager(GroupPersona):
     def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
         """Agreed put: count a subscriber, or record the new copy and send it to its holders."""
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is not None:
-            record["subscribers"] += 1
-            self.records.put(copy, record)
+            self._store(copy, replace(record, subscribers=record.subscribers + 1))
             if action["kind"] == CopyKind.PRIMARY.value:
                 self._put_response(copy, action, True, "", ctx, out, trace)
             return
-        holders = list(action.get("holders") or [])
-        record = {"kind": action["kind"], "size": action["size"], "subscribers": 1,
-                  "holders": holders, "failed": []}
-        self.records.put(copy, record)
+        holders = tuple(action.get("holders") or ())
+        record = CopyRecord(CopyKind(action["kind"]), action["size"], 1, holders, ())
+        self._store(copy, record)
         if action["kind"] == CopyKind.PRIMARY.value:
             if not holders:
                 self._put_response(copy, action, False, "no vault can hold the copy", ctx, out,
@@ -199,7 +208,7 @@ class DataManager(GroupPersona):
             self.checks.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, action["id"], ctx, out, trace)
 
-    def _send_to_holder(self, copy: Name, record: dict[str, Any], holder: Name, op_id: bytes,
+    def _send_to_holder(self, copy: Name, record: CopyRecord, holder: Name, op_id: bytes,
                         ctx: Context, out: Outbox, trace: bytes) -> None:
         lead = self.is_lead(copy, ctx)
         payload = self.stash.get(copy) if lead else None
@@ -209,18 +218,18 @@ class DataManager(GroupPersona):
             self.fetches.start(copy, record, ctx, out, trace=trace,
                                waiter=HolderWaiter(holder, put_id))
 
-    def _holder_put(self, copy: Name, record: dict[str, Any], holder: Name, put_id: bytes,
+    def _holder_put(self, copy: Name, record: CopyRecord, holder: Name, put_id: bytes,
                     trace: bytes, payload: bytes) -> Message:
         return self.group_message(copy, holder, Action.PUT,
-                                  {"copy": copy, "kind": record["kind"], "size": record["size"]},
+                                  {"copy": copy, "kind": record.kind.value, "size": record.size},
                                   trace, put_id, dst_persona=Persona.PMID_MANAGER,
                                   payload=payload)
 
     def content_missing(self, resend: Message, ctx: Context, out: Outbox) -> None:
         """A holder's PmidManagers want the content of a put we no longer have: fetch it."""
         copy = resend.src.name
-        record = self.records.get(copy)
-        if record is not None and resend.dst.name in record["holders"]:
+        record = self.record(copy)
+        if record is not None and resend.dst.name in record.holders:
             self.fetches.start(copy, record, ctx, out, trace=resend.trace_id,
                                waiter=HolderWaiter(resend.dst.name, resend.msg_id))
 
@@ -238,8 +247,8 @@ class DataManager(GroupPersona):
     def on_stored(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A holder confirms it stored the copy: the Primary's put can be answered."""
         copy = body_bytes(msg, "copy")
-        record = self.records.get(copy)
-        if record is None or msg.sender not in record["holders"]:
+        record = self.record(copy)
+        if record is None or msg.sender not in record.holders:
             self.checks.stored_before_chosen(copy, msg.sender)
             return
         self.checks.holder_confirmed(copy, msg.sender)
@@ -265,7 +274,7 @@ class DataManager(GroupPersona):
     def commit_remove_pmid(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                            trace: bytes) -> None:
         """Agreed removal of a holder: drop it, correct its account, replace it."""
-        record = self.records.get(copy)
+        record = self.record(copy)
         holder = action["holder"]
         if record is None:
             # Agreed before the record's transfer reached us: apply it when the record comes.
@@ -273,9 +282,11 @@ class DataManager(GroupPersona):
             while len(self._early_removals) > PENDING_LIMIT:
                 self._early_removals.popitem(last=False)
             return
-        if holder not in record["holders"]:
+        if holder not in record.holders:
             return
-        record["holders"].remove(holder)
+        holders = list(record.holders)
+        holders.remove(holder)
+        record = replace(record, holders=tuple(holders))
         if action["reason"] == BELOW_FLOOR:
             self._ineligible[holder] = None
             while len(self._ineligible) > DEPARTED_KEPT:
@@ -283,18 +294,18 @@ class DataManager(GroupPersona):
         if action["reason"] != LEFT:
             # A vault that left is not live, so it is not chosen again anyway; keeping it out
             # of `failed` keeps members' records equal whatever order they saw departures in.
-            record["failed"] = (record["failed"] + [holder])[-MAX_FAILED:]
+            record = replace(record, failed=(*record.failed, holder)[-MAX_FAILED:])
         out.note(HOLDER_REMOVED, copy, trace, holder=holder, reason=action["reason"],
-                 kind=record["kind"])
-        if action["reported"] != record["size"]:
+                 kind=record.kind.value)
+        if action["reported"] != record.size:
             out.send(self.group_message(
                 copy, holder, Action.CORRECTION,
-                {"copy": copy, "size": record["size"], "reported": action["reported"],
+                {"copy": copy, "size": record.size, "reported": action["reported"],
                  "reason": LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK},
                 trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
         self.replicate(copy, record, ctx, out, trace)
 
-    def replicate(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox,
+    def replicate(self, copy: Name, record: CopyRecord, ctx: Context, out: Outbox,
                   trace: bytes) -> None:
         """Restore the holder count; every member computes the same replacement.
 
@@ -303,17 +314,17 @@ class DataManager(GroupPersona):
         once reach each member in a different order), so a member may pick a given holder
         after removing a different one than its peers did, and the put must still accumulate
         at the holder's PmidManagers."""
-        missing = self.holders_per_copy - len(record["holders"])
-        exclude = set(record["holders"]) | set(record["failed"])
+        missing = self.holders_per_copy - len(record.holders)
+        exclude = set(record.holders) | set(record.failed)
         added = self.choose_holders(copy, missing, exclude, ctx) if missing > 0 else []
-        record["holders"].extend(added)
-        if record["holders"]:
-            self.records.put(copy, record)
+        record = replace(record, holders=(*record.holders, *added))
+        if record.holders:
+            self._store(copy, record)
         for holder in added:
-            out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
+            out.note(REPLICATED, copy, trace, holder=holder, kind=record.kind.value)
             self.checks.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, new_id("replace", copy), ctx, out, trace)
-        if not record["holders"]:
+        if not record.holders:
             # Nobody can hold it any more: forget the copy rather than keep a record that
             # would make a later put of the same chunk look like a duplicate.
             self.records.delete(copy)
@@ -341,7 +352,7 @@ class DataManager(GroupPersona):
         copy = msg.dst.name
         if not self.is_lead(copy, ctx):
             return
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None:
             out.send(get_response(copy, msg.src, msg.msg_id, msg.trace_id, b"", "no such data"))
             return
@@ -362,10 +373,10 @@ class DataManager(GroupPersona):
         """The lead of a sibling copy's group lost all its holders and asks us for the content;
         our lead fetches it (or has it) and sends it on."""
         copy, for_copy = msg.dst.name, body_bytes(msg, "for")
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None or not self.is_lead(copy, ctx):
             return
-        chunk = chunk_name_of(copy, CopyKind(record["kind"]))
+        chunk = chunk_name_of(copy, record.kind)
         if for_copy not in {copy_name(chunk, k) for k in CopyKind}:
             raise FrameError("a sibling fetch must be for a copy of the same chunk")
         cached = self.stash.get(copy)
@@ -397,12 +408,11 @@ class DataManager(GroupPersona):
                  trace: bytes) -> None:
         """Content for `copy` arrived from `source` (a holder, or a sibling copy's group):
         check it against the chunk's name, then answer everyone waiting for it."""
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None:
             return
-        fetch = self.fetches.arrived(copy, source, payload,
-                                     chunk_name_of(copy, CopyKind(record["kind"])), ctx, out,
-                                     trace)
+        fetch = self.fetches.arrived(copy, source, payload, chunk_name_of(copy, record.kind),
+                                     ctx, out, trace)
         if fetch is None:
             return
         if fetch.clients or fetch.replicate_to or fetch.forward_to:
@@ -469,14 +479,14 @@ class DataManager(GroupPersona):
         copy = body_bytes(msg, "copy")
         if not ctx.is_responsible(copy):
             return
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None or not self.is_confirmed(self.records, copy):
             verdict = NO_RECORD
-        elif msg.sender in record["holders"]:
+        elif msg.sender in record.holders:
             verdict = KEEP
-        elif msg.sender in record["failed"] or (
-                len(record["holders"]) >= self.holders_per_copy
-                and all(self.checks.is_stored(copy, h) for h in record["holders"])):
+        elif msg.sender in record.failed or (
+                len(record.holders) >= self.holders_per_copy
+                and all(self.checks.is_stored(copy, h) for h in record.holders)):
             verdict = REPLACED
         else:
             verdict = NO_RECORD
@@ -497,17 +507,17 @@ class DataManager(GroupPersona):
     def commit_unsubscribe(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                            trace: bytes) -> None:
         """Agreed: one subscriber less; the last one gone deletes the copy from its holders."""
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None:
             return
-        record["subscribers"] -= 1
-        if record["subscribers"] > 0:
-            self.records.put(copy, record)
+        record = replace(record, subscribers=record.subscribers - 1)
+        if record.subscribers > 0:
+            self._store(copy, record)
             return
         self.records.delete(copy)
-        out.note(CHUNK_DELETED, copy, trace, kind=record["kind"], persona=self.persona.value)
-        for holder in record["holders"]:
+        out.note(CHUNK_DELETED, copy, trace, kind=record.kind.value, persona=self.persona.value)
+        for holder in record.holders:
             out.send(self.group_message(copy, holder, Action.DELETE,
-                                        {"copy": copy, "size": record["size"]}, trace,
+                                        {"copy": copy, "size": record.size}, trace,
                                         new_id("dm-del", action["id"], holder),
                                         dst_persona=Persona.PMID_MANAGER))

@@ -54,6 +54,7 @@ from vaultnet.personas.content_fetch import ContentFetch
 from vaultnet.personas.context import Context
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.message_fields import body_bytes, new_id
+from vaultnet.personas.records import CopyRecord
 from vaultnet.personas.stash import PayloadStash
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.storage.records import Records
@@ -116,6 +117,10 @@ class CheckedCopies(Protocol):
 
     records: Records
     stash: PayloadStash
+
+    def record(self, copy: Name) -> CopyRecord | None:
+        """The DataManager's record of `copy`, if it holds one."""
+        ...
 
     def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                 trace: bytes) -> None:
@@ -190,8 +195,8 @@ class IntegrityChecks:
             (copy, holder), since = next(iter(self._unstored.items()))
             if ctx.now() - since <= UNSTORED_WAIT:
                 return
-            record = self._copies.records.get(copy)
-            if record is None or holder not in record["holders"]:
+            record = self._copies.record(copy)
+            if record is None or holder not in record.holders:
                 del self._unstored[(copy, holder)]
                 continue
             self._unstored[(copy, holder)] = ctx.now()
@@ -266,8 +271,8 @@ class IntegrityChecks:
         if group and group[0] == ctx.own:
             return True, None
         if len(group) > 1 and group[1] == ctx.own:
-            record = self._copies.records.get(copy)
-            if record is not None and group[0] in record["holders"]:
+            record = self._copies.record(copy)
+            if record is not None and group[0] in record.holders:
                 return True, group[0]
         return False, None
 
@@ -281,7 +286,7 @@ class IntegrityChecks:
                      asked: tuple[bytes, Name] | None = None) -> None:
         """As an auditor, check the holders we audit; `asked` (nonce, holder): another
         member's check failed that holder, so check it with that nonce before voting."""
-        record = self._copies.records.get(copy)
+        record = self._copies.record(copy)
         if record is None or copy in self._checks:
             return
         if asked is None:
@@ -303,13 +308,13 @@ class IntegrityChecks:
     def content_verified(self, copy: Name, content: bytes, ctx: Context, out: Outbox) -> None:
         """We hold the copy's verified content: send the challenges if a check waits for it."""
         check = self._checks.get(copy)
-        record = self._copies.records.get(copy)
+        record = self._copies.record(copy)
         if check is None or check.state is not CheckState.FETCHING_CONTENT or record is None:
             return
         check.state = CheckState.CHALLENGED
         check.expected = expected_answer(content, check.nonce)
         check.started = ctx.now()
-        check.waiting = {h for h in record["holders"] if ctx.is_live(h) and h != ctx.own
+        check.waiting = {h for h in record.holders if ctx.is_live(h) and h != ctx.own
                          and check.only in (None, h) and self._settled_holder(copy, h, ctx)}
         self._challenge(copy, check, sorted(check.waiting), ctx, out)
 
@@ -362,9 +367,9 @@ class IntegrityChecks:
         ourselves with the auditor's nonce; only our own failed check makes us vote."""
         copy, holder = body_bytes(msg, "copy"), body_bytes(msg, "holder")
         nonce = body_bytes(msg, "nonce", NONCE_SIZE)
-        record = self._copies.records.get(copy)
+        record = self._copies.record(copy)
         if (msg.sender == ctx.own or not self._is_auditor(msg.sender, copy, holder, ctx)
-                or record is None or holder not in record["holders"]):
+                or record is None or holder not in record.holders):
             return
         self._start_check(copy, ctx, out, asked=(nonce, holder))
 
