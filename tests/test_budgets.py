@@ -19,23 +19,18 @@ from vaultnet.group.accumulator import ACCUMULATOR_ENTRIES, ACCUMULATOR_TTL
 from vaultnet.group.firewall import FIREWALL_ENTRIES, FIREWALL_TTL
 from vaultnet.group.sync import SYNC_ENTRIES, SYNC_TTL
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    STASH_TTL,
-    TRANSFER_TTL,
-    TRANSFERS_PENDING,
-    WAITING_LIMIT,
-    WAITING_TTL,
-    StashStore,
-    canonical,
-    share_stash,
-)
+from vaultnet.personas.account_transfer import TRANSFER_TTL, TRANSFERS_PENDING
+from vaultnet.personas.base import share_stash
 from vaultnet.personas.maid_manager import MaidManager
+from vaultnet.personas.payload_wanted import WAITING_LIMIT, WAITING_TTL
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
+from vaultnet.personas.stash import STASH_TTL, StashStore
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.allocator import limit_fragmentation
 from vaultnet.runtime.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
 from vaultnet.runtime.router import SEEN_WINDOW
+from vaultnet.storage.records import encode
 from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, name_of
 
@@ -151,7 +146,7 @@ def _transfer(sender: Name, key: bytes, value: dict[str, object]) -> Message:
     return Message(src=Authority(sender, Persona.MAID_MANAGER),
                    dst=Authority(NODE, Persona.MAID_MANAGER), action="transfer",
                    msg_id=name_of(key + sender)[:16], trace_id=bytes(16), sender=sender,
-                   body={"store": "accounts", "key": key, "value": canonical(value)})
+                   body={"store": "accounts", "key": key, "value": encode(value)})
 
 
 def test_disputed_transfers_are_forgotten_after_their_window(tmp_path: Path) -> None:

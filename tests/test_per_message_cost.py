@@ -12,7 +12,7 @@ import pytest
 
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
-from vaultnet.personas.base import Outbox
+from vaultnet.personas.effects import Outbox
 from vaultnet.routing import NEAREST_CACHE, Parameters, RoutingTable
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.host import DB_FILE, PersonaHost

@@ -18,15 +18,10 @@ from vaultnet.client.maid import DataExists, NotOwner, PutFailure, VersionError
 from vaultnet.client.mpid import Blocked, MessagingError
 from vaultnet.identity import Identity
 from vaultnet.messages import CLIENT_ACTIONS, Authority, Message, Persona
-from vaultnet.personas.base import (
-    GroupPersona,
-    Outbox,
-    canonical,
-    commits,
-    dispatch_tables,
-    handles,
-)
+from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.dispatch import commits, dispatch_tables, handles
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.pmid_manager import PmidManager
@@ -34,6 +29,7 @@ from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.personas.version_manager import VersionManager
 from vaultnet.protocol import Action, ErrorCode, EventKind, Op
 from vaultnet.runtime import events as ev
+from vaultnet.storage.records import encode
 from vaultnet.storage.store import Database, RecordStore
 from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.wire import FrameError
@@ -143,7 +139,7 @@ def test_decoded_actions_are_members_and_keep_the_wire_bytes() -> None:
     assert decoded.action is Action.PROBE
     decoded.check_signature()  # the signed header is byte for byte the same
     assert wire.pack(raw) == wire.pack({**raw, "a": "probe"})
-    assert canonical({"op": Op.PUT}) == canonical({"op": "put"})
+    assert encode({"op": Op.PUT}) == encode({"op": "put"})
 
 
 def test_an_unknown_or_foreign_op_is_refused_at_commit(tmp_path: Path) -> None:
@@ -154,7 +150,7 @@ def test_an_unknown_or_foreign_op_is_refused_at_commit(tmp_path: Path) -> None:
     manager = Manager(RecordStore(Database(tmp_path / "db"), "accounts"))
     manager.attach(own)
     for i, op in enumerate(("bogus", Op.SEND.value)):
-        data = canonical({"op": op, "n": i})
+        data = encode({"op": op, "n": i})
         votes = [Message(src=Authority(GROUP, Persona.MAID_MANAGER, group=True),
                          dst=Authority(GROUP, Persona.MAID_MANAGER, group=True),
                          action=Action.SYNC, msg_id=bytes([i, j]) * 8, trace_id=bytes(16),

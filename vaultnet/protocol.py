@@ -17,7 +17,7 @@ from vaultnet.wire import FrameError
 
 class Action(enum.StrEnum):
     """What a message asks of its destination (`Message.action`). Each persona handles the
-    actions in its `HANDLERS` table (see `vaultnet.personas.base.handles`)."""
+    actions in its `HANDLERS` table (see `vaultnet.personas.dispatch.handles`)."""
 
     # requests a client (MaidNode, MpidNode) sends its managers: CLIENT_ACTIONS
     PUT = "put"

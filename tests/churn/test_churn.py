@@ -8,7 +8,7 @@ import trio
 
 from vaultnet import Testnet
 from vaultnet.messages import Persona
-from vaultnet.personas.base import PayloadStash
+from vaultnet.personas.stash import PayloadStash
 from vaultnet.runtime import events as ev
 from vaultnet.runtime import invariants
 from vaultnet.runtime.inspection import host_of

@@ -91,19 +91,20 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
         leads = Counter(net.true_close_group(copy)[0] for copy in copies)
         liar = next(v for v in net.vaults if v.name == leads.most_common(1)[0][0])
         lying = host_of(liar).data_manager
+        checks = lying.checks
         accused: list[tuple[Name, Name]] = []
 
         def accuse_every_holder(copy, content, ctx, out):  # type: ignore[no-untyped-def]
-            check = lying._checks.pop(copy, None)
+            check = checks._checks.pop(copy, None)
             record = lying.records.get(copy)
             if check is None or check.expected is not None or record is None:
                 return
             for holder in record["holders"]:
                 if holder != ctx.own and ctx.is_live(holder):
                     accused.append((copy, holder))
-                    lying._failed(copy, holder, check, ctx, out)
+                    checks._failed(copy, holder, check, ctx, out)
 
-        lying.content_verified = accuse_every_holder  # type: ignore[method-assign]
+        checks.content_verified = accuse_every_holder  # type: ignore[method-assign]
         votes: list[Name] = []
         for vault in net.vaults:
             if vault is not liar:
@@ -119,11 +120,11 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
             return bool(accused) and all(
                 len({m for m, h in answers if h == holder and m != liar.name}) >= 2
                 for _, holder in accused) and not any(
-                copy in host_of(v).data_manager._checks for v in others
+                copy in host_of(v).data_manager.checks._checks for v in others
                 for copy, _ in accused)
 
         for copy in copies:
-            lying._check_queue[copy] = None  # the lead checks every copy it leads now
+            checks._check_queue[copy] = None  # the lead checks every copy it leads now
         await net.wait_for(members_checked, 120, "the other members checked the accused")
         assert votes == [], "an honest member voted to remove an honest holder"
         assert all(r == 1.0 for r in ranks(net).values()), ranks(net)

@@ -11,8 +11,8 @@ from typing import Any
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Message, Persona
-from vaultnet.personas.base import Outbox
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
+from vaultnet.personas.effects import Outbox
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import closest, name_of
 

@@ -11,56 +11,20 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 
+from tests.personas.helpers import PARAMS, Ctx, in_close_group
 from vaultnet.messages import Message, Persona
-from vaultnet.personas.base import GroupPersona, Note
+from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.effects import Note
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager
-from vaultnet.routing import Parameters
 from vaultnet.storage.records import MemoryRecords
 from vaultnet.xor import Name, closest, name_of
 
-PARAMS = Parameters()
 MANAGERS = (Persona.MAID_MANAGER, Persona.DATA_MANAGER, Persona.PMID_MANAGER)
 DELIVERY_LIMIT = 100_000
 """Messages one `run` may deliver: a protocol that never goes quiet fails the test instead of
 hanging it."""
-
-
-class MemoryContext:
-    """A vault's `Context` over the full population: every vault is live and known."""
-
-    def __init__(self, own: Name, population: list[Name], clock: list[float]) -> None:
-        self.own = own
-        self.params = PARAMS
-        self._population = population
-        self._clock = clock
-        self._nonces = 0
-
-    def now(self) -> float:
-        return self._clock[0]
-
-    def network_time(self) -> float:
-        return self._clock[0]
-
-    def close_group(self, name: Name) -> list[Name]:
-        return closest(name, [n for n in self._population if n != name], PARAMS.group_size)
-
-    def is_responsible(self, name: Name) -> bool:
-        return self.own in self.close_group(name)
-
-    def is_live(self, name: Name) -> bool:
-        return name in self._population
-
-    def could_be_member(self, sender: Name, group: Name) -> bool:
-        return sender in self.close_group(group)
-
-    def closest_live(self, target: Name, k: int, exclude: set[Name]) -> list[Name]:
-        return closest(target, [n for n in self._population if n not in exclude], k)
-
-    def nonce(self) -> bytes:
-        self._nonces += 1
-        return self.own[:8] + self._nonces.to_bytes(8, "big")
 
 
 def managers_of(own: Name) -> dict[Persona, GroupPersona]:
@@ -82,8 +46,8 @@ class MemoryNetwork:
         self.clock = [1_000.0]
         self.names = [name_of(bytes([i])) for i in range(size)]
         self.vaults = {name: managers_of(name) for name in self.names}
-        self.contexts = {name: MemoryContext(name, self.names, self.clock)
-                         for name in self.names}
+        self.contexts = {name: Ctx(name, self.clock, self.names, in_close_group,
+                                   all_live=False) for name in self.names}
         self.outside: list[Message] = []
         self.notes: list[tuple[Name, Note]] = []
         self.delivered = 0

@@ -11,16 +11,16 @@ import pytest
 
 from tests.personas.helpers import GROUP, MEMBERS, Ctx, Manager
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
+from vaultnet.personas.account_transfer import (
     LONE_TRANSFER_WAIT,
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
-    TRANSFER_DISPUTED,
-    Outbox,
-    canonical,
-    commits,
 )
+from vaultnet.personas.base import TRANSFER_DISPUTED
+from vaultnet.personas.dispatch import commits
+from vaultnet.personas.effects import Outbox
 from vaultnet.protocol import Op
+from vaultnet.storage.records import encode
 from vaultnet.storage.store import Database, RecordStore
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
@@ -52,7 +52,7 @@ def vaults(tmp_path: Path, clock: list[float]) -> Vaults:
 def transfer(sender: Name, value: dict[str, object], msg_id: bytes) -> Message:
     return Message(src=_auth(sender), dst=_auth(NEWCOMER), action="transfer", msg_id=msg_id,
                    trace_id=bytes(16), sender=sender,
-                   body={"store": "accounts", "key": KEY, "value": canonical(value)})
+                   body={"store": "accounts", "key": KEY, "value": encode(value)})
 
 
 def _auth(name: Name) -> Authority:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.personas.helpers import MEMBERS, Ctx
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import RANK_CHANGED, Outbox
+from vaultnet.personas.base import RANK_CHANGED
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import LIED, PmidManager, rank

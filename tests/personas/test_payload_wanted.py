@@ -12,7 +12,7 @@ import pytest
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import PAYLOAD_ASKS, PAYLOAD_WAIT
+from vaultnet.personas.payload_wanted import PAYLOAD_ASKS, PAYLOAD_WAIT
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from vaultnet.personas.base import canonical
 from vaultnet.personas.pmid_manager import rank
 from vaultnet.personas.records import ChunkPuts, MaidAccount, PmidAccount
+from vaultnet.storage.records import encode
 
 
 @pytest.mark.parametrize("record, raw", [
@@ -20,7 +20,7 @@ def test_a_record_round_trips_as_the_map_it_replaced(record: object, raw: dict[s
     assert cls.from_record(raw) == record  # type: ignore[attr-defined]
     stored = record.to_record()  # type: ignore[attr-defined]
     assert stored == raw and list(stored) == list(raw)
-    assert canonical(stored) == canonical(raw)
+    assert encode(stored) == encode(raw)
 
 
 def test_a_malformed_record_is_refused_and_extra_keys_ignored() -> None:

@@ -13,16 +13,16 @@ import pytest
 
 from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx, Manager
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
+from vaultnet.personas.account_transfer import (
     LONE_TRANSFER_WAIT,
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
-    Outbox,
-    canonical,
 )
 from vaultnet.personas.data_manager import KEEP, NO_RECORD, REPLACED, DataManager
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import CHECK_TIMEOUT, UNSTORED_WAIT, expected_answer
 from vaultnet.personas.pmid_node import RECONCILE_LATER, RECONCILE_ROUNDS, PmidNode
+from vaultnet.storage.records import encode
 from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, closest
 
@@ -212,7 +212,7 @@ def test_replaced_only_once_the_replacement_confirmed_its_copy(tmp_path: Path,
     that store may never arrive, and then the node's copy is the one that exists."""
     manager = data_manager(tmp_path, A)
     ctx = WideCtx(A, clock)
-    manager.holder_chosen(GROUP, OTHER, ctx)
+    manager.checks.holder_chosen(GROUP, OTHER, ctx)
     assert verdict(manager, ctx, FAR, b"1" * 16) == NO_RECORD
     manager.handle(stored(OTHER, b"s" * 16), ctx)
     assert verdict(manager, ctx, FAR, b"2" * 16) == REPLACED
@@ -229,7 +229,7 @@ def test_a_store_confirmed_before_our_own_commit_counts(tmp_path: Path,
     manager.handle(stored(OTHER, b"s" * 16), ctx)  # not named by our record yet
     manager.records.put(GROUP, {"kind": "P", "size": len(CONTENT), "subscribers": 1,
                                 "holders": [HOLDER, OTHER], "failed": []})
-    manager.holder_chosen(GROUP, OTHER, ctx)
+    manager.checks.holder_chosen(GROUP, OTHER, ctx)
     assert verdict(manager, ctx, FAR, b"1" * 16) == REPLACED
 
 
@@ -241,7 +241,7 @@ def test_the_lead_challenges_a_holder_that_never_confirmed_and_replaces_it(
     manager = data_manager(tmp_path, lead)
     ctx = WideCtx(lead, clock)
     manager.stash.put(GROUP, CONTENT)
-    manager.holder_chosen(GROUP, OTHER, ctx)
+    manager.checks.holder_chosen(GROUP, OTHER, ctx)
     assert not [m for m in manager.tick(ctx).messages if m.action == "challenge"]
     clock[0] += UNSTORED_WAIT + 1
     challenges = [m for m in manager.tick(ctx).messages if m.action == "challenge"]
@@ -260,7 +260,7 @@ def test_the_lead_challenges_a_holder_that_never_confirmed_and_replaces_it(
         clock[0] += CHECK_TIMEOUT + 1
         manager.tick(ctx)
     assert manager.records.get(GROUP)["holders"] == [HOLDER, OTHER]  # our vote alone: kept
-    verdict = canonical({"op": "integrity_failed", "holder": OTHER, "nonce": nonce})
+    verdict = encode({"op": "integrity_failed", "holder": OTHER, "nonce": nonce})
     for member in [m for m in MEMBERS if m not in (lead, GROUP)][:2]:  # their own checks agree
         manager.handle(Message(src=Authority(GROUP, Persona.DATA_MANAGER, group=True),
                                dst=Authority(GROUP, Persona.DATA_MANAGER, group=True),

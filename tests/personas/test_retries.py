@@ -8,8 +8,8 @@ from pathlib import Path
 
 from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Authority, Message, Persona, derived_id
-from vaultnet.personas.base import Outbox
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.version_manager import VersionManager

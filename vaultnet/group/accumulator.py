@@ -22,7 +22,7 @@ ACCUMULATOR_TTL = 60.0
 one group message arrive within a second or two; the latest one that matters is the lead's
 copy with the content, sent again when a member asks for it: it must still find the entry
 fired, or it would start a round that never fires. So this is at least as long as a persona
-waits for content (`vaultnet.personas.base.WAITING_TTL`)."""
+waits for content (`vaultnet.personas.payload_wanted.WAITING_TTL`)."""
 ACCUMULATOR_ENTRIES = 5_000
 """Entries per accumulator (one per persona, six per vault). At the rate a 16-vault testnet
 puts 4 KiB chunks (about 20 puts/s, 3 new keys per put per vault) a vault holds about 1,800

@@ -16,7 +16,7 @@ a 1 MiB answer from travelling four times.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
@@ -24,20 +24,23 @@ from vaultnet.personas.base import (
     CHUNK_DELETED,
     HOLDER_ADDED,
     HOLDER_REMOVED,
-    PENDING_LIMIT,
     REPLICATED,
-    Context,
     GroupPersona,
-    Outbox,
-    body_bytes,
-    body_int,
-    body_str,
-    commits,
-    handles,
-    new_id,
 )
+from vaultnet.personas.content_fetch import (
+    ClientWaiter,
+    ContentFetch,
+    HolderWaiter,
+    SiblingWaiter,
+    get_response,
+)
+from vaultnet.personas.context import Context
+from vaultnet.personas.dispatch import commits, handles
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
+from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
 from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
+from vaultnet.personas.records import CopyRecord
 from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
@@ -50,9 +53,6 @@ HOLDERS_PER_COPY = 2
 Sacrificial), each under its own copy name and DataManager group, so a fully replicated chunk
 is 3 x 2 = 6 stored copies (`vaultnet.runtime.inspection.COPIES_PER_CHUNK`)."""
 MAX_FAILED = 8
-FETCH_TIMEOUT = 5.0
-SIBLING_TIMEOUT = 3 * FETCH_TIMEOUT
-"""A sibling copy's lead may itself have to try its holders one by one before it answers."""
 SWEEP_INTERVAL = 5.0
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
@@ -64,25 +64,16 @@ VERDICTS = (KEEP, REPLACED, NO_RECORD)
 """A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
 holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
 
-
-@dataclass
-class _Fetch:
-    """A lead's outstanding fetch of a copy's content: from its holders, then from the groups
-    of its sibling copies. Whoever asked waits here: clients, replacement holders, and sibling
-    groups' leads (vault, their copy name)."""
-
-    candidates: list[Name]
-    siblings: list[Name]
-    asked: Name | None = None
-    started: float = 0.0
-    timeout: float = FETCH_TIMEOUT
-    clients: list[tuple[Authority, bytes, bytes]] = field(default_factory=list)
-    replicate_to: list[tuple[Name, bytes]] = field(default_factory=list)  # (holder, put id)
-    forward_to: list[tuple[Name, Name]] = field(default_factory=list)
+PENDING_LIMIT = 10_000
+"""Entries in each of a DataManager's small bookkeeping tables (awaited Primary stores,
+outstanding fetches, removals that came before their record): a table never holds more, the
+oldest is dropped first."""
 
 
-class DataManager(GroupPersona, IntegrityChecks):
-    """Each copy's record: kind, size, subscribers, holders; chooses and replaces holders."""
+class DataManager(GroupPersona):
+    """Each copy's record: kind, size, subscribers, holders; chooses and replaces holders.
+    Its content fetches (`ContentFetch`) and integrity checks (`IntegrityChecks`) are
+    components it holds."""
 
     persona = Persona.DATA_MANAGER
     needs_payload = frozenset({Action.PUT})
@@ -96,11 +87,19 @@ class DataManager(GroupPersona, IntegrityChecks):
         self.holders_per_copy = holders_per_copy
         self._ineligible: OrderedDict[Name, None] = OrderedDict()  # refused: rank too low
         self._awaiting_primary: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
-        self._fetches: OrderedDict[bytes, _Fetch] = OrderedDict()
+        self.fetches = ContentFetch(PENDING_LIMIT)
         self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
         self._last_sweep = 0.0
         self._departed: OrderedDict[Name, None] = OrderedDict()  # vaults we saw leave
-        self._init_checks()
+        self.checks = IntegrityChecks(self, self.fetches)
+
+    def record(self, copy: Name) -> CopyRecord | None:
+        """Our record of `copy`, if we hold one."""
+        raw = self.records.get(copy)
+        return CopyRecord.from_record(raw) if raw is not None else None
+
+    def _store(self, copy: Name, record: CopyRecord) -> None:
+        self.records.put(copy, record.to_record())
 
     def is_eligible(self, name: Name) -> bool:
         """Not a node whose PmidManagers refused a copy because its rank is below the floor."""
@@ -113,14 +112,15 @@ class DataManager(GroupPersona, IntegrityChecks):
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """Account transfer, and re-replication when a holder leaves (see `_holder_left`)."""
         out = super().churned(ctx, lost, added)
-        self.queue_checks(ctx)
+        self.checks.queue_checks(ctx)
         if added is not None:
             self._departed.pop(added, None)
         if lost is not None:
             self._departed[lost] = None
             while len(self._departed) > DEPARTED_KEPT:
                 self._departed.popitem(last=False)
-            for copy in [c for c, r in self.records.items() if lost in r["holders"]]:
+            for copy in [c for c, r in self.records.items()
+                         if lost in CopyRecord.from_record(r).holders]:
                 if ctx.is_responsible(copy):
                     self._holder_left(copy, lost, ctx, out)
         return out
@@ -136,8 +136,8 @@ class DataManager(GroupPersona, IntegrityChecks):
     def _drop_departed(self, copy: Name, ctx: Context, out: Outbox) -> None:
         """Replace holders we saw leave. Only those: a vault that merely does not know a holder
         yet (a newcomer) must not decide it is gone."""
-        record = self.records.get(copy)
-        for holder in record["holders"] if record else []:
+        record = self.record(copy)
+        for holder in record.holders if record else ():
             if holder in self._departed and not ctx.is_live(holder):
                 self._holder_left(copy, holder, ctx, out)
 
@@ -145,13 +145,15 @@ class DataManager(GroupPersona, IntegrityChecks):
         """A holder left the network: every member sees that for itself, so each applies the
         removal directly (no vote) and replaces the holder by the usual rule (see `replicate`
         for the replacement put's id)."""
-        self._remove_holder(copy, holder, LEFT, new_id("left", copy), ctx, out)
+        self.remove_holder(copy, holder, LEFT, new_id("left", copy), ctx, out)
 
-    def _remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes, ctx: Context,
-                       out: Outbox) -> None:
-        record = self.records.get(copy)
-        if record is not None and holder in record["holders"]:
-            reported = 0 if reason == FAILED_CHECK else record["size"]  # 0: penalise
+    def remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes, ctx: Context,
+                      out: Outbox) -> None:
+        """Drop `holder` from `copy`'s record for `reason` without a vote (every member saw it
+        leave, or a quorum already failed it), correct its account and replace it."""
+        record = self.record(copy)
+        if record is not None and holder in record.holders:
+            reported = 0 if reason == FAILED_CHECK else record.size  # 0: penalise
             self.commit_remove_pmid(copy, {"holder": holder, "reported": reported,
                                            "reason": reason, "id": op_id},
                                     ctx, out, bytes(16))
@@ -184,17 +186,15 @@ class DataManager(GroupPersona, IntegrityChecks):
     def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
         """Agreed put: count a subscriber, or record the new copy and send it to its holders."""
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is not None:
-            record["subscribers"] += 1
-            self.records.put(copy, record)
+            self._store(copy, replace(record, subscribers=record.subscribers + 1))
             if action["kind"] == CopyKind.PRIMARY.value:
                 self._put_response(copy, action, True, "", ctx, out, trace)
             return
-        holders = list(action.get("holders") or [])
-        record = {"kind": action["kind"], "size": action["size"], "subscribers": 1,
-                  "holders": holders, "failed": []}
-        self.records.put(copy, record)
+        holders = tuple(action.get("holders") or ())
+        record = CopyRecord(CopyKind(action["kind"]), action["size"], 1, holders, ())
+        self._store(copy, record)
         if action["kind"] == CopyKind.PRIMARY.value:
             if not holders:
                 self._put_response(copy, action, False, "no vault can hold the copy", ctx, out,
@@ -205,32 +205,33 @@ class DataManager(GroupPersona, IntegrityChecks):
                     self._awaiting_primary.popitem(last=False)
         for holder in holders:
             out.note(HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
-            self.holder_chosen(copy, holder, ctx)
+            self.checks.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, action["id"], ctx, out, trace)
 
-    def _send_to_holder(self, copy: Name, record: dict[str, Any], holder: Name, op_id: bytes,
+    def _send_to_holder(self, copy: Name, record: CopyRecord, holder: Name, op_id: bytes,
                         ctx: Context, out: Outbox, trace: bytes) -> None:
         lead = self.is_lead(copy, ctx)
         payload = self.stash.get(copy) if lead else None
         put_id = new_id("dm-put", op_id, holder)
         out.send(self._holder_put(copy, record, holder, put_id, trace, payload or b""))
         if lead and payload is None:
-            self._fetch(copy, record, ctx, out, replicate_to=(holder, put_id), trace=trace)
+            self.fetches.start(copy, record, ctx, out, trace=trace,
+                               waiter=HolderWaiter(holder, put_id))
 
-    def _holder_put(self, copy: Name, record: dict[str, Any], holder: Name, put_id: bytes,
+    def _holder_put(self, copy: Name, record: CopyRecord, holder: Name, put_id: bytes,
                     trace: bytes, payload: bytes) -> Message:
         return self.group_message(copy, holder, Action.PUT,
-                                  {"copy": copy, "kind": record["kind"], "size": record["size"]},
+                                  {"copy": copy, "kind": record.kind.value, "size": record.size},
                                   trace, put_id, dst_persona=Persona.PMID_MANAGER,
                                   payload=payload)
 
     def content_missing(self, resend: Message, ctx: Context, out: Outbox) -> None:
         """A holder's PmidManagers want the content of a put we no longer have: fetch it."""
         copy = resend.src.name
-        record = self.records.get(copy)
-        if record is not None and resend.dst.name in record["holders"]:
-            self._fetch(copy, record, ctx, out, replicate_to=(resend.dst.name, resend.msg_id),
-                        trace=resend.trace_id)
+        record = self.record(copy)
+        if record is not None and resend.dst.name in record.holders:
+            self.fetches.start(copy, record, ctx, out, trace=resend.trace_id,
+                               waiter=HolderWaiter(resend.dst.name, resend.msg_id))
 
     def _put_response(self, copy: Name, action: dict[str, Any], ok: bool, reason: str,
                       ctx: Context, out: Outbox, trace: bytes) -> None:
@@ -246,11 +247,11 @@ class DataManager(GroupPersona, IntegrityChecks):
     def on_stored(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A holder confirms it stored the copy: the Primary's put can be answered."""
         copy = body_bytes(msg, "copy")
-        record = self.records.get(copy)
-        if record is None or msg.sender not in record["holders"]:
-            self.stored_before_chosen(copy, msg.sender)
+        record = self.record(copy)
+        if record is None or msg.sender not in record.holders:
+            self.checks.stored_before_chosen(copy, msg.sender)
             return
-        self.holder_confirmed(copy, msg.sender)
+        self.checks.holder_confirmed(copy, msg.sender)
         if not self.is_lead(copy, ctx):  # a holder has it; the lead keeps it for checks, Gets
             self.stash.discard(copy)
         action = self._awaiting_primary.pop(copy, None)
@@ -273,7 +274,7 @@ class DataManager(GroupPersona, IntegrityChecks):
     def commit_remove_pmid(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                            trace: bytes) -> None:
         """Agreed removal of a holder: drop it, correct its account, replace it."""
-        record = self.records.get(copy)
+        record = self.record(copy)
         holder = action["holder"]
         if record is None:
             # Agreed before the record's transfer reached us: apply it when the record comes.
@@ -281,9 +282,11 @@ class DataManager(GroupPersona, IntegrityChecks):
             while len(self._early_removals) > PENDING_LIMIT:
                 self._early_removals.popitem(last=False)
             return
-        if holder not in record["holders"]:
+        if holder not in record.holders:
             return
-        record["holders"].remove(holder)
+        holders = list(record.holders)
+        holders.remove(holder)
+        record = replace(record, holders=tuple(holders))
         if action["reason"] == BELOW_FLOOR:
             self._ineligible[holder] = None
             while len(self._ineligible) > DEPARTED_KEPT:
@@ -291,18 +294,18 @@ class DataManager(GroupPersona, IntegrityChecks):
         if action["reason"] != LEFT:
             # A vault that left is not live, so it is not chosen again anyway; keeping it out
             # of `failed` keeps members' records equal whatever order they saw departures in.
-            record["failed"] = (record["failed"] + [holder])[-MAX_FAILED:]
+            record = replace(record, failed=(*record.failed, holder)[-MAX_FAILED:])
         out.note(HOLDER_REMOVED, copy, trace, holder=holder, reason=action["reason"],
-                 kind=record["kind"])
-        if action["reported"] != record["size"]:
+                 kind=record.kind.value)
+        if action["reported"] != record.size:
             out.send(self.group_message(
                 copy, holder, Action.CORRECTION,
-                {"copy": copy, "size": record["size"], "reported": action["reported"],
+                {"copy": copy, "size": record.size, "reported": action["reported"],
                  "reason": LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK},
                 trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
         self.replicate(copy, record, ctx, out, trace)
 
-    def replicate(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox,
+    def replicate(self, copy: Name, record: CopyRecord, ctx: Context, out: Outbox,
                   trace: bytes) -> None:
         """Restore the holder count; every member computes the same replacement.
 
@@ -311,17 +314,17 @@ class DataManager(GroupPersona, IntegrityChecks):
         once reach each member in a different order), so a member may pick a given holder
         after removing a different one than its peers did, and the put must still accumulate
         at the holder's PmidManagers."""
-        missing = self.holders_per_copy - len(record["holders"])
-        exclude = set(record["holders"]) | set(record["failed"])
+        missing = self.holders_per_copy - len(record.holders)
+        exclude = set(record.holders) | set(record.failed)
         added = self.choose_holders(copy, missing, exclude, ctx) if missing > 0 else []
-        record["holders"].extend(added)
-        if record["holders"]:
-            self.records.put(copy, record)
+        record = replace(record, holders=(*record.holders, *added))
+        if record.holders:
+            self._store(copy, record)
         for holder in added:
-            out.note(REPLICATED, copy, trace, holder=holder, kind=record["kind"])
-            self.holder_chosen(copy, holder, ctx)
+            out.note(REPLICATED, copy, trace, holder=holder, kind=record.kind.value)
+            self.checks.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, new_id("replace", copy), ctx, out, trace)
-        if not record["holders"]:
+        if not record.holders:
             # Nobody can hold it any more: forget the copy rather than keep a record that
             # would make a later put of the same chunk look like a duplicate.
             self.records.delete(copy)
@@ -349,71 +352,16 @@ class DataManager(GroupPersona, IntegrityChecks):
         copy = msg.dst.name
         if not self.is_lead(copy, ctx):
             return
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None:
-            out.send(self._get_response(copy, msg.src, msg.msg_id, msg.trace_id, b"",
-                                        "no such data"))
+            out.send(get_response(copy, msg.src, msg.msg_id, msg.trace_id, b"", "no such data"))
             return
         cached = self.stash.get(copy)
         if cached is not None:
-            out.send(self._get_response(copy, msg.src, msg.msg_id, msg.trace_id, cached, ""))
+            out.send(get_response(copy, msg.src, msg.msg_id, msg.trace_id, cached, ""))
             return
-        self._fetch(copy, record, ctx, out, client=(msg.src, msg.msg_id, msg.trace_id),
-                    trace=msg.trace_id)
-
-    def _get_response(self, copy: Name, to: Authority, request_id: bytes, trace: bytes,
-                      data: bytes, reason: str) -> Message:
-        return Message(src=Authority(copy, self.persona, group=False), dst=to,
-                       action=Action.GET_RESPONSE, msg_id=new_id("get_response", request_id),
-                       trace_id=trace, body={"copy": copy, "ok": bool(data), "reason": reason},
-                       sender=b"", payload=data)
-
-    def _fetch(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
-               trace: bytes, client: tuple[Authority, bytes, bytes] | None = None,
-               replicate_to: tuple[Name, bytes] | None = None,
-               forward_to: tuple[Name, Name] | None = None) -> None:
-        fetch = self._fetches.get(copy)
-        if fetch is None:
-            live = [h for h in record["holders"] if ctx.is_live(h)]
-            kind = CopyKind(record["kind"])
-            chunk = chunk_name_of(copy, kind)
-            # A sibling group asking us must not be asked back: that loop would only time out.
-            siblings = [] if forward_to else [copy_name(chunk, k) for k in CopyKind if k != kind]
-            fetch = self._fetches[copy] = _Fetch(candidates=live, siblings=siblings)
-            while len(self._fetches) > PENDING_LIMIT:
-                self._fetches.popitem(last=False)
-        if client is not None:
-            fetch.clients.append(client)
-        if replicate_to is not None and replicate_to not in fetch.replicate_to:
-            fetch.replicate_to.append(replicate_to)
-        if forward_to is not None:
-            fetch.forward_to.append(forward_to)
-        if fetch.asked is None:
-            self._ask_next(copy, fetch, ctx, out, trace)
-
-    def _ask_next(self, copy: Name, fetch: _Fetch, ctx: Context, out: Outbox,
-                  trace: bytes) -> None:
-        fetch.started = ctx.now()
-        if fetch.candidates:
-            fetch.asked = fetch.candidates.pop(0)
-            out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
-                fetch.asked, Persona.PMID_NODE), action=Action.FETCH,
-                msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
-                body={"copy": copy}, sender=b""))
-        elif fetch.siblings and (fetch.replicate_to or fetch.forward_to):
-            # Only re-replication needs this: a client falls back to the siblings itself.
-            fetch.asked, fetch.timeout = fetch.siblings.pop(0), SIBLING_TIMEOUT
-            out.send(Message(src=Authority(ctx.own, self.persona),
-                             dst=Authority(fetch.asked, self.persona, group=True),
-                             action=Action.SIBLING_FETCH,
-                             msg_id=new_id("sibling_fetch", copy, fetch.asked, str(ctx.now())),
-                             trace_id=trace, body={"for": copy},
-                             sender=b""))
-        else:
-            del self._fetches[copy]
-            for to, request_id, client_trace in fetch.clients:
-                out.send(self._get_response(copy, to, request_id, client_trace, b"",
-                                            "no live holder has the data"))
+        self.fetches.start(copy, record, ctx, out, trace=msg.trace_id,
+                           waiter=ClientWaiter(msg.src, msg.msg_id, msg.trace_id))
 
     @handles(Action.FETCH_RESPONSE)
     def on_fetch_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -425,10 +373,10 @@ class DataManager(GroupPersona, IntegrityChecks):
         """The lead of a sibling copy's group lost all its holders and asks us for the content;
         our lead fetches it (or has it) and sends it on."""
         copy, for_copy = msg.dst.name, body_bytes(msg, "for")
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None or not self.is_lead(copy, ctx):
             return
-        chunk = chunk_name_of(copy, CopyKind(record["kind"]))
+        chunk = chunk_name_of(copy, record.kind)
         if for_copy not in {copy_name(chunk, k) for k in CopyKind}:
             raise FrameError("a sibling fetch must be for a copy of the same chunk")
         cached = self.stash.get(copy)
@@ -436,8 +384,8 @@ class DataManager(GroupPersona, IntegrityChecks):
             out.send(self._sibling_content(copy, msg.sender, for_copy, cached, msg.trace_id,
                                            ctx))
         else:
-            self._fetch(copy, record, ctx, out, trace=msg.trace_id,
-                        forward_to=(msg.sender, for_copy))
+            self.fetches.start(copy, record, ctx, out, trace=msg.trace_id,
+                               waiter=SiblingWaiter(msg.sender, for_copy))
 
     def _sibling_content(self, ours: Name, to: Name, theirs: Name, data: bytes, trace: bytes,
                          ctx: Context) -> Message:
@@ -460,21 +408,20 @@ class DataManager(GroupPersona, IntegrityChecks):
                  trace: bytes) -> None:
         """Content for `copy` arrived from `source` (a holder, or a sibling copy's group):
         check it against the chunk's name, then answer everyone waiting for it."""
-        fetch = self._fetches.get(copy)
-        record = self.records.get(copy)
-        if fetch is None or fetch.asked != source or record is None:
+        record = self.record(copy)
+        if record is None:
             return
-        if name_of(payload) != chunk_name_of(copy, CopyKind(record["kind"])):
-            self._ask_next(copy, fetch, ctx, out, trace)
+        fetch = self.fetches.arrived(copy, source, payload, chunk_name_of(copy, record.kind),
+                                     ctx, out, trace)
+        if fetch is None:
             return
-        del self._fetches[copy]
         if fetch.clients or fetch.replicate_to or fetch.forward_to:
             # Kept a while, to answer the next get or replacement without a fetch; content
             # fetched only for an integrity check (the periodic walk) is not worth the memory.
             self.stash.put(copy, payload)
-        self.content_verified(copy, payload, ctx, out)
+        self.checks.content_verified(copy, payload, ctx, out)
         for to, request_id, client_trace in fetch.clients:
-            out.send(self._get_response(copy, to, request_id, client_trace, payload, ""))
+            out.send(get_response(copy, to, request_id, client_trace, payload, ""))
         for holder, put_id in fetch.replicate_to:
             out.send(self._holder_put(copy, record, holder, put_id, trace, payload))
         for vault, their_copy in fetch.forward_to:
@@ -483,8 +430,8 @@ class DataManager(GroupPersona, IntegrityChecks):
     def tick(self, ctx: Context) -> Outbox:
         """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
         replace holders that left without our noticing (a missed churn event); challenge
-        holders that never confirmed their copy (see `check_unstored`) and, a few at a time,
-        every copy we lead (`queue_periodic`)."""
+        holders that never confirmed their copy (see `IntegrityChecks.check_unstored`) and, a
+        few at a time, every copy we lead (`IntegrityChecks.queue_periodic`)."""
         out = Outbox()
         now = ctx.now()
         if now - self._last_sweep >= SWEEP_INTERVAL:
@@ -492,13 +439,31 @@ class DataManager(GroupPersona, IntegrityChecks):
             for copy in self.records.keys():  # noqa: SIM118 (Records, not a dict)
                 if ctx.is_responsible(copy):
                     self._drop_departed(copy, ctx, out)
-        self.check_unstored(ctx)
-        self.queue_periodic(ctx)
-        self.run_checks(ctx, out)
-        for copy, fetch in list(self._fetches.items()):
-            if fetch.asked is not None and now - fetch.started > fetch.timeout:
-                self._ask_next(copy, fetch, ctx, out, bytes(16))
+        self.checks.check_unstored(ctx)
+        self.checks.queue_periodic(ctx)
+        self.checks.run_checks(ctx, out)
+        self.fetches.timeouts(ctx, out)
         return out
+
+    # -- integrity checks: the `IntegrityChecks` component (personas/integrity.py) -----------
+
+    @handles(Action.CHALLENGE_RESPONSE)
+    def on_challenge_response(self, msg: Message, payload: bytes, ctx: Context,
+                              out: Outbox) -> None:
+        """A holder's answer to our challenge (`IntegrityChecks.on_challenge_response`)."""
+        self.checks.on_challenge_response(msg, ctx, out)
+
+    @handles(Action.INTEGRITY_FAILURE)
+    def on_integrity_failure(self, msg: Message, payload: bytes, ctx: Context,
+                             out: Outbox) -> None:
+        """A holder's auditor found it failing: check it ourselves (`IntegrityChecks`)."""
+        self.checks.on_integrity_failure(msg, ctx, out)
+
+    @commits(Op.INTEGRITY_FAILED)
+    def commit_integrity_failed(self, copy: Name, action: dict[str, Any], ctx: Context,
+                                out: Outbox, trace: bytes) -> None:
+        """A quorum failed the holder: remove it (`IntegrityChecks.commit_failed`)."""
+        self.checks.commit_failed(copy, action, ctx, out, trace)
 
     # -- rejoin -------------------------------------------------------------------------
 
@@ -514,14 +479,14 @@ class DataManager(GroupPersona, IntegrityChecks):
         copy = body_bytes(msg, "copy")
         if not ctx.is_responsible(copy):
             return
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None or not self.is_confirmed(self.records, copy):
             verdict = NO_RECORD
-        elif msg.sender in record["holders"]:
+        elif msg.sender in record.holders:
             verdict = KEEP
-        elif msg.sender in record["failed"] or (
-                len(record["holders"]) >= self.holders_per_copy
-                and all(self.is_stored(copy, h) for h in record["holders"])):
+        elif msg.sender in record.failed or (
+                len(record.holders) >= self.holders_per_copy
+                and all(self.checks.is_stored(copy, h) for h in record.holders)):
             verdict = REPLACED
         else:
             verdict = NO_RECORD
@@ -542,17 +507,17 @@ class DataManager(GroupPersona, IntegrityChecks):
     def commit_unsubscribe(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                            trace: bytes) -> None:
         """Agreed: one subscriber less; the last one gone deletes the copy from its holders."""
-        record = self.records.get(copy)
+        record = self.record(copy)
         if record is None:
             return
-        record["subscribers"] -= 1
-        if record["subscribers"] > 0:
-            self.records.put(copy, record)
+        record = replace(record, subscribers=record.subscribers - 1)
+        if record.subscribers > 0:
+            self._store(copy, record)
             return
         self.records.delete(copy)
-        out.note(CHUNK_DELETED, copy, trace, kind=record["kind"], persona=self.persona.value)
-        for holder in record["holders"]:
+        out.note(CHUNK_DELETED, copy, trace, kind=record.kind.value, persona=self.persona.value)
+        for holder in record.holders:
             out.send(self.group_message(copy, holder, Action.DELETE,
-                                        {"copy": copy, "size": record["size"]}, trace,
+                                        {"copy": copy, "size": record.size}, trace,
                                         new_id("dm-del", action["id"], holder),
                                         dst_persona=Persona.PMID_MANAGER))

@@ -32,24 +32,30 @@ Decisions:
   loses data is caught without any churn (see PERIODIC_BATCH for the bound).
 - Nonces are random (`Context.nonce`: the OS's generator; the vault's seeded one on the
   simulator, so a seed reproduces its run), so a holder cannot precompute answers.
+
+`IntegrityChecks` is the component a DataManager holds for this; what it needs from the
+DataManager is the `CheckedCopies` protocol, and it fetches content through the DataManager's
+`ContentFetch`. Each check (`_Check`) is in a `CheckState`: FETCHING_CONTENT (the auditor
+waits for the verified content to know the right answer), CHALLENGED (the holders were sent
+the nonce), CHALLENGED_AGAIN (a holder that had not answered or said "not held" was asked once
+more after CHECK_TIMEOUT); a check leaves the table once every holder answered or its time ran
+out.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import Any, Protocol
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    Context,
-    Outbox,
-    PayloadStash,
-    body_bytes,
-    commits,
-    handles,
-    new_id,
-)
+from vaultnet.personas.content_fetch import ContentFetch
+from vaultnet.personas.context import Context
+from vaultnet.personas.effects import Outbox
+from vaultnet.personas.message_fields import body_bytes, new_id
+from vaultnet.personas.records import CopyRecord
+from vaultnet.personas.stash import PayloadStash
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.storage.records import Records
 from vaultnet.xor import Name, name_of
@@ -83,45 +89,58 @@ def expected_answer(content: bytes, nonce: bytes) -> bytes:
     return name_of(content + nonce)
 
 
+class CheckState(Enum):
+    """Where one copy's check stands (see the module docstring)."""
+
+    FETCHING_CONTENT = "fetching content"
+    CHALLENGED = "challenged"
+    CHALLENGED_AGAIN = "challenged again"
+
+
 @dataclass
 class _Check:
     nonce: bytes
     started: float
-    expected: bytes | None = None  # None until the lead has the verified content
+    state: CheckState = CheckState.FETCHING_CONTENT
+    expected: bytes | None = None
+    """The right answer, once the auditor has the verified content (None before)."""
     waiting: set[Name] = field(default_factory=set)
-    retried: bool = False
+    """The holders challenged that have not answered yet."""
     only: Name | None = None
     """The one holder this check is about (None: every holder but us, as lead)."""
     asked: bool = False
     """Whether another member's failed check asked us for ours (we then only vote)."""
 
 
+class CheckedCopies(Protocol):
+    """What integrity checks need from the DataManager they audit for."""
+
+    records: Records
+    stash: PayloadStash
+
+    def record(self, copy: Name) -> CopyRecord | None:
+        """The DataManager's record of `copy`, if it holds one."""
+        ...
+
+    def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                trace: bytes) -> None:
+        """Put `action` on record `key` to the group's vote (sync)."""
+        ...
+
+    def remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes,
+                      ctx: Context, out: Outbox) -> None:
+        """Drop `holder` from `copy`'s record for `reason`, correct its account, replace it."""
+        ...
+
+
 class IntegrityChecks:
-    """Mixed into DataManager, which provides `records`, `stash`, `is_lead`, `propose`,
-    `_fetch` and `_remove_holder(copy, holder, reason, op_id, ctx, out)`."""
+    """A DataManager's integrity checks: the copies queued for a check, the checks under way,
+    and what it knows of holders' stores (chosen, confirmed, confirmed early), each table
+    bounded by CHECKS_QUEUED."""
 
-    if TYPE_CHECKING:  # what the mixin uses of DataManager (and its GroupPersona base)
-        records: Records
-        stash: PayloadStash
-
-        def is_lead(self, group_name: Name, ctx: Context) -> bool:
-            """Whether we are the member closest to `group_name` (GroupPersona's, for the mixin)."""
-            ...
-
-        def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
-                    trace: bytes) -> None:
-            """Put `action` to the group vote (DataManager's, declared for the mixin)."""
-            ...
-
-        def _fetch(self, copy: Name, record: dict[str, Any], ctx: Context, out: Outbox, *,
-                   trace: bytes, client: tuple[Authority, bytes, bytes] | None = None,
-                   replicate_to: tuple[Name, bytes] | None = None,
-                   forward_to: tuple[Name, Name] | None = None) -> None: ...
-
-        def _remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes,
-                           ctx: Context, out: Outbox) -> None: ...
-
-    def _init_checks(self) -> None:
+    def __init__(self, copies: CheckedCopies, fetches: ContentFetch) -> None:
+        self._copies = copies
+        self._fetches = fetches
         self._check_queue: OrderedDict[Name, None] = OrderedDict()
         self._checks: OrderedDict[Name, _Check] = OrderedDict()
         self._new_holders: OrderedDict[tuple[Name, Name], float] = OrderedDict()
@@ -134,6 +153,11 @@ class IntegrityChecks:
         self._stored_early: OrderedDict[tuple[Name, Name], None] = OrderedDict()
         """(copy, holder) whose "stored" came before we chose the holder ourselves (the other
         members' agreement, and so the store, can run ahead of our own commit)."""
+
+    def state(self, copy: Name) -> CheckState | None:
+        """Where our check of `copy` stands (None: no check under way)."""
+        check = self._checks.get(copy)
+        return check.state if check is not None else None
 
     def holder_chosen(self, copy: Name, holder: Name, ctx: Context) -> None:
         """`holder` is to store `copy`: unconfirmed until it says "stored", and meanwhile left
@@ -171,8 +195,8 @@ class IntegrityChecks:
             (copy, holder), since = next(iter(self._unstored.items()))
             if ctx.now() - since <= UNSTORED_WAIT:
                 return
-            record = self.records.get(copy)
-            if record is None or holder not in record["holders"]:
+            record = self._copies.record(copy)
+            if record is None or holder not in record.holders:
                 del self._unstored[(copy, holder)]
                 continue
             self._unstored[(copy, holder)] = ctx.now()
@@ -192,7 +216,7 @@ class IntegrityChecks:
             return
         self._last_periodic = ctx.now()
         queued = 0
-        keys = self.records.keys_after(self._periodic_cursor, PERIODIC_SCAN)
+        keys = self._copies.records.keys_after(self._periodic_cursor, PERIODIC_SCAN)
         for copy in keys:
             self._periodic_cursor = copy
             if self._audits(copy, ctx)[0]:
@@ -211,7 +235,7 @@ class IntegrityChecks:
 
     def queue_checks(self, ctx: Context) -> None:
         """Churn touched our close set: check the copies we audit."""
-        for copy in self.records.keys():  # noqa: SIM118
+        for copy in self._copies.records.keys():  # noqa: SIM118
             if self._audits(copy, ctx)[0]:
                 self._check_queue[copy] = None
                 while len(self._check_queue) > CHECKS_QUEUED:
@@ -227,14 +251,15 @@ class IntegrityChecks:
         for copy, check in list(self._checks.items()):
             if ctx.now() - check.started <= CHECK_TIMEOUT:
                 continue
-            if check.expected is not None and check.waiting and not check.retried:
+            if check.state is CheckState.CHALLENGED and check.waiting:
                 # A holder chosen moments ago may still be receiving the copy: ask once more.
-                check.retried = True
+                check.state = CheckState.CHALLENGED_AGAIN
                 check.started = ctx.now()
                 self._challenge(copy, check, sorted(check.waiting), ctx, out)
                 continue
             del self._checks[copy]  # answered late, or the content could not be fetched
-            for holder in sorted(check.waiting) if check.expected is not None else []:
+            challenged = check.state is not CheckState.FETCHING_CONTENT
+            for holder in sorted(check.waiting) if challenged else []:
                 if ctx.is_live(holder):
                     self._failed(copy, holder, check, ctx, out)
 
@@ -246,8 +271,8 @@ class IntegrityChecks:
         if group and group[0] == ctx.own:
             return True, None
         if len(group) > 1 and group[1] == ctx.own:
-            record = self.records.get(copy)
-            if record is not None and group[0] in record["holders"]:
+            record = self._copies.record(copy)
+            if record is not None and group[0] in record.holders:
                 return True, group[0]
         return False, None
 
@@ -261,7 +286,7 @@ class IntegrityChecks:
                      asked: tuple[bytes, Name] | None = None) -> None:
         """As an auditor, check the holders we audit; `asked` (nonce, holder): another
         member's check failed that holder, so check it with that nonce before voting."""
-        record = self.records.get(copy)
+        record = self._copies.record(copy)
         if record is None or copy in self._checks:
             return
         if asked is None:
@@ -274,38 +299,38 @@ class IntegrityChecks:
         self._checks[copy] = check
         while len(self._checks) > CHECKS_QUEUED:
             self._checks.popitem(last=False)
-        content = self.stash.get(copy)
+        content = self._copies.stash.get(copy)
         if content is None:
-            self._fetch(copy, record, ctx, out, trace=bytes(16))
+            self._fetches.start(copy, record, ctx, out, trace=bytes(16))
         else:
             self.content_verified(copy, content, ctx, out)
 
     def content_verified(self, copy: Name, content: bytes, ctx: Context, out: Outbox) -> None:
         """We hold the copy's verified content: send the challenges if a check waits for it."""
         check = self._checks.get(copy)
-        record = self.records.get(copy)
-        if check is None or check.expected is not None or record is None:
+        record = self._copies.record(copy)
+        if check is None or check.state is not CheckState.FETCHING_CONTENT or record is None:
             return
+        check.state = CheckState.CHALLENGED
         check.expected = expected_answer(content, check.nonce)
         check.started = ctx.now()
-        check.waiting = {h for h in record["holders"] if ctx.is_live(h) and h != ctx.own
+        check.waiting = {h for h in record.holders if ctx.is_live(h) and h != ctx.own
                          and check.only in (None, h) and self._settled_holder(copy, h, ctx)}
         self._challenge(copy, check, sorted(check.waiting), ctx, out)
 
     @staticmethod
     def _challenge(copy: Name, check: _Check, holders: list[Name], ctx: Context,
                    out: Outbox) -> None:
+        again = check.state is CheckState.CHALLENGED_AGAIN
         for holder in holders:
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
                              dst=Authority(holder, Persona.PMID_NODE), action=Action.CHALLENGE,
                              msg_id=new_id("challenge", copy, holder, check.nonce,
-                                           str(check.retried)),
+                                           str(again)),
                              trace_id=bytes(16), sender=b"",
                              body={"copy": copy, "nonce": check.nonce}))
 
-    @handles(Action.CHALLENGE_RESPONSE)
-    def on_challenge_response(self, msg: Message, payload: bytes, ctx: Context,
-                              out: Outbox) -> None:
+    def on_challenge_response(self, msg: Message, ctx: Context, out: Outbox) -> None:
         """A holder's answer to our challenge: a wrong one (or, asked twice, an empty one)
         fails it; a right one confirms it holds the copy."""
         copy = body_bytes(msg, "copy")
@@ -313,7 +338,7 @@ class IntegrityChecks:
         if check is None or msg.sender not in check.waiting:
             return
         answer = body_bytes(msg, "answer", None)
-        if not answer and not check.retried:
+        if not answer and check.state is not CheckState.CHALLENGED_AGAIN:
             return  # "not holding it (yet)": stays waiting, asked again after the timeout
         check.waiting.discard(msg.sender)
         if answer != check.expected:
@@ -335,29 +360,26 @@ class IntegrityChecks:
                              action=Action.INTEGRITY_FAILURE,
                              msg_id=new_id("integrity", copy, holder, nonce),
                              trace_id=bytes(16), sender=b"", body=verdict | {"copy": copy}))
-        self.propose(copy, verdict, ctx, out, bytes(16))
+        self._copies.propose(copy, verdict, ctx, out, bytes(16))
 
-    @handles(Action.INTEGRITY_FAILURE)
-    def on_integrity_failure(self, msg: Message, payload: bytes, ctx: Context,
-                             out: Outbox) -> None:
+    def on_integrity_failure(self, msg: Message, ctx: Context, out: Outbox) -> None:
         """The holder's auditor (by our own view) found it failing a check: check that holder
         ourselves with the auditor's nonce; only our own failed check makes us vote."""
         copy, holder = body_bytes(msg, "copy"), body_bytes(msg, "holder")
         nonce = body_bytes(msg, "nonce", NONCE_SIZE)
-        record = self.records.get(copy)
+        record = self._copies.record(copy)
         if (msg.sender == ctx.own or not self._is_auditor(msg.sender, copy, holder, ctx)
-                or record is None or holder not in record["holders"]):
+                or record is None or holder not in record.holders):
             return
         self._start_check(copy, ctx, out, asked=(nonce, holder))
 
-    @commits(Op.INTEGRITY_FAILED)
-    def commit_integrity_failed(self, copy: Name, action: dict[str, Any], ctx: Context,
-                                out: Outbox, trace: bytes) -> None:
+    def commit_failed(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                      trace: bytes) -> None:
         """A sync quorum of members failed the holder in their own checks: remove it,
         re-replicate, penalise."""
         holder, nonce = action["holder"], action["nonce"]
-        self._remove_holder(copy, holder, FAILED_CHECK, new_id("integrity", copy, holder, nonce),
-                            ctx, out)
+        self._copies.remove_holder(copy, holder, FAILED_CHECK,
+                                   new_id("integrity", copy, holder, nonce), ctx, out)
         out.note(INTEGRITY_FAILED, copy, trace, holder=holder)
 
 

@@ -14,17 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    WAITING_LIMIT,
-    Context,
-    GroupPersona,
-    Outbox,
-    body_bytes,
-    body_int,
-    commits,
-    handles,
-    new_id,
-)
+from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.context import Context
+from vaultnet.personas.dispatch import commits, handles
+from vaultnet.personas.effects import Outbox
+from vaultnet.personas.message_fields import body_bytes, body_int, new_id
+from vaultnet.personas.payload_wanted import WAITING_LIMIT
 from vaultnet.personas.records import ChunkPuts, MaidAccount
 from vaultnet.protocol import Action, ErrorCode, Op
 from vaultnet.routing import Parameters

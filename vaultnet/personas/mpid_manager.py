@@ -34,16 +34,11 @@ from __future__ import annotations
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    Context,
-    GroupPersona,
-    Outbox,
-    body_bytes,
-    body_str,
-    commits,
-    handles,
-    new_id,
-)
+from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.context import Context
+from vaultnet.personas.dispatch import commits, handles
+from vaultnet.personas.effects import Outbox
+from vaultnet.personas.message_fields import body_bytes, body_str, new_id
 from vaultnet.protocol import Action, ErrorCode, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
@@ -367,7 +362,7 @@ class MpidManager(GroupPersona):
                 continue
             members = ctx.close_group(mpid)
             if ctx.own not in members or set(members) == set(
-                    self._group_before(mpid, ctx, lost, added)):
+                    self.transfers.group_before(mpid, ctx, lost, added)):
                 continue
             for message in self.held(mpid)[:budget]:
                 out.send(self._push(mpid, account["relay"], message, bytes(16), occasion))

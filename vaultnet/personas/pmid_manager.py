@@ -20,20 +20,12 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
-from vaultnet.personas.base import (
-    PUT_FAILURE,
-    RANK_CHANGED,
-    Context,
-    GroupPersona,
-    Outbox,
-    body_bytes,
-    body_int,
-    body_str,
-    commits,
-    handles,
-    new_id,
-)
+from vaultnet.personas.base import PUT_FAILURE, RANK_CHANGED, GroupPersona
+from vaultnet.personas.context import Context
+from vaultnet.personas.dispatch import commits, handles
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import FAILED_CHECK
+from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
 from vaultnet.personas.records import PmidAccount, node_rank
 from vaultnet.protocol import Action, Op
 from vaultnet.routing import Parameters

@@ -16,17 +16,14 @@ from vaultnet.personas.base import (
     CHUNK_STORED,
     PUT_FAILURE,
     SACRIFICIAL_EVICTED,
-    Context,
     GroupPersona,
-    Outbox,
-    body_bytes,
-    body_str,
-    handles,
-    knows_a_group,
-    new_id,
 )
+from vaultnet.personas.context import Context, knows_a_group
 from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
+from vaultnet.personas.dispatch import handles
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
+from vaultnet.personas.message_fields import body_bytes, body_str, new_id
 from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import COPY_KIND_VALUES, ChunkStore, CopyKind, CorruptChunk, StoreFull

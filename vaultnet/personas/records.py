@@ -4,7 +4,7 @@ record by its fields instead of by string keys.
 
 The map's keys are the field names, in field order: a record written from one of these is byte
 for byte the map the persona wrote before it had them (members compare records by their
-canonical bytes when an account transfers, `vaultnet.personas.base.agreed_record`).
+canonical bytes when an account transfers, `vaultnet.personas.account_transfer.agreed_record`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
+
+from vaultnet.storage.store import CopyKind
+from vaultnet.xor import Name
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +70,23 @@ class PmidAccount(Record):
         """stored / (stored + lost): a node below the PmidManagers' RANK_FLOOR is refused new
         copies."""
         return node_rank(self.stored, self.lost)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRecord(Record):
+    """A chunk copy's record at its DataManagers: its kind and size, how many puts subscribe
+    to it, the vaults holding it, and those that failed it (never chosen again)."""
+
+    kind: CopyKind
+    size: int
+    subscribers: int
+    holders: tuple[Name, ...]
+    failed: tuple[Name, ...]
+    """Holders removed for failing the copy (refused, evicted, lost): never chosen again."""
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Self:
+        """The record a stored map holds (its kind stored as the kind's letter, its holder
+        lists coming back from the store as lists)."""
+        return cls(CopyKind(raw["kind"]), raw["size"], raw["subscribers"],
+                   tuple(raw["holders"]), tuple(raw["failed"]))

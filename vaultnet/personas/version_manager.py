@@ -35,15 +35,11 @@ from __future__ import annotations
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    Context,
-    GroupPersona,
-    Outbox,
-    body_bytes,
-    commits,
-    handles,
-    new_id,
-)
+from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.context import Context
+from vaultnet.personas.dispatch import commits, handles
+from vaultnet.personas.effects import Outbox
+from vaultnet.personas.message_fields import body_bytes, new_id
 from vaultnet.personas.tree_access import (
     TreeAccess,
     TreeMode,

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from vaultnet.group.views import GroupViews
 from vaultnet.messages import Message, Persona
-from vaultnet.personas.base import GroupPersona, Outbox, share_stash
+from vaultnet.personas.base import GroupPersona, share_stash
 from vaultnet.personas.data_manager import DataManager
+from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import NONCE_SIZE
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
@@ -20,15 +23,12 @@ from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import PmidNode
 from vaultnet.personas.version_manager import VersionManager
 from vaultnet.protocol import Action
-from vaultnet.routing import ChurnChange, Parameters
+from vaultnet.routing import ChurnChange, Parameters, RoutingTable
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.application import StoredCopy
 from vaultnet.storage.store import ChunkStore, Database, RecordStore
 from vaultnet.transport.clock import network_time
 from vaultnet.xor import NAME_SIZE, Name, closest, distance
-
-if TYPE_CHECKING:
-    from vaultnet.runtime.vault import Vault
 
 DEFAULT_CAPACITY = 1 << 30
 """Bytes a vault's chunk store may hold unless the testnet says otherwise."""
@@ -36,10 +36,78 @@ DB_FILE = "vault.db"
 """The sqlite database in each vault's data directory."""
 
 
+class Transport(Protocol):
+    """What the host reads of its vault's transport."""
+
+    @property
+    def reproducible(self) -> bool:
+        """Whether runs replay from a seed (the simulator): nonces come from the vault's
+        seeded generator then."""
+        ...
+
+
+class HostedVault(Protocol):
+    """What the persona host uses of its vault (`runtime/vault.py`'s `Vault` is one): its
+    name, parameters and clock; its routing table and group views, read only; a seeded
+    generator for nonces; sending, emitting events, and holding a message until a distant
+    group's membership is known."""
+
+    @property
+    def name(self) -> Name:
+        """The vault's name (its identity's)."""
+        ...
+
+    @property
+    def params(self) -> Parameters:
+        """The network's protocol parameters (group size, quorums)."""
+        ...
+
+    @property
+    def routing(self) -> RoutingTable:
+        """The vault's routing table, read only: close groups, responsibility, live peers."""
+        ...
+
+    @property
+    def group_views(self) -> GroupViews:
+        """What lookups near distant groups found, read only: who is in those groups."""
+        ...
+
+    @property
+    def rng(self) -> random.Random:
+        """The vault's seeded generator (nonces on a reproducible transport)."""
+        ...
+
+    @property
+    def endpoint(self) -> Transport:
+        """The vault's transport (whether it is reproducible)."""
+        ...
+
+    def now(self) -> float:
+        """The vault's clock (virtual on the simulator)."""
+        ...
+
+    def send(self, msg: Message) -> None:
+        """Originate `msg`: sign it and route it."""
+        ...
+
+    def emit(self, event: ev.Event) -> None:
+        """Publish `event` on the testnet's bus."""
+        ...
+
+    def view_may_be_incomplete(self, group: Name) -> bool:
+        """Whether vaults closer to `group` than those we know may exist."""
+        ...
+
+    def hold_for_group(self, group: Name, radius: int, msg: Message,
+                       decide: Callable[[], None]) -> None:
+        """Keep `msg` until every vault within `radius` of `group` is known, then `decide`."""
+        ...
+
+
 class VaultContext:
     """The `Context` personas decide with: this vault's routing view and clock, read-only."""
 
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: HostedVault) -> None:
         self._vault = vault
         self.own = vault.name
         self.params: Parameters = vault.params
@@ -121,7 +189,8 @@ class PersonaHost:
     """All personas of one vault over one sqlite database in its data directory: the
     `Application` a testnet vault runs (`Vault.attach`)."""
 
-    def __init__(self, vault: Vault, directory: Path, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, vault: HostedVault, directory: Path,
+                 capacity: int = DEFAULT_CAPACITY) -> None:
         self.vault = vault
         self.db = Database(directory / DB_FILE)
         params = vault.params

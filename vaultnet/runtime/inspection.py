@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from vaultnet.client.mpid import MpidMessage
 from vaultnet.messages import Persona
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
+from vaultnet.personas.records import CopyRecord as CopyRecord  # re-exported: the record
 from vaultnet.personas.records import PmidAccount as PmidAccount  # re-exported: the record
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
@@ -122,24 +123,6 @@ class GroupViews(Generic[T]):
             if value not in values:
                 values.append(value)
         return len(values)
-
-
-@dataclass(frozen=True)
-class CopyRecord:
-    """One DataManager's record of one copy: what it believes is stored, and where."""
-
-    kind: CopyKind
-    size: int
-    subscribers: int
-    holders: tuple[Name, ...]
-    failed: tuple[Name, ...]
-    """Holders removed for failing the copy (refused, evicted, lost): never chosen again."""
-
-    @classmethod
-    def from_record(cls, raw: Mapping[str, Any]) -> CopyRecord:
-        """The record as the DataManager stores it."""
-        return cls(CopyKind(raw["kind"]), raw["size"], raw["subscribers"],
-                   tuple(raw["holders"]), tuple(raw["failed"]))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,151 @@
+"""The integrity checks as a component, sans-IO: a check fetches the content it needs
+(FETCHING_CONTENT), challenges the holders (CHALLENGED), asks the silent ones once more
+(CHALLENGED_AGAIN), and a wrong or missing answer becomes a vote, never a removal by itself;
+everything it needs from the DataManager is the `CheckedCopies` it is given."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tests.personas.helpers import Ctx
+from vaultnet.messages import Message
+from vaultnet.personas.content_fetch import ContentFetch
+from vaultnet.personas.context import Context
+from vaultnet.personas.effects import Outbox
+from vaultnet.personas.integrity import (
+    CHECK_TIMEOUT,
+    FAILED_CHECK,
+    CheckState,
+    IntegrityChecks,
+    challenge_reply,
+    expected_answer,
+)
+from vaultnet.personas.records import CopyRecord
+from vaultnet.personas.stash import PayloadStash
+from vaultnet.protocol import Action, Op
+from vaultnet.storage.records import MemoryRecords
+from vaultnet.storage.store import CopyKind, copy_name
+from vaultnet.xor import Name, name_of
+
+CONTENT = b"content an auditor checks"
+COPY = copy_name(name_of(CONTENT), CopyKind.PRIMARY)
+H1, H2 = b"\x11" * 64, b"\x22" * 64
+
+
+class Copies:
+    """The DataManager side of the contract: its records and stash; votes and removals are
+    recorded instead of agreed."""
+
+    def __init__(self) -> None:
+        self.records = MemoryRecords("data_manager")
+        self.stash = PayloadStash()
+        self.votes: list[tuple[Name, dict[str, Any]]] = []
+        self.removed: list[tuple[Name, Name, str]] = []
+
+    def record(self, copy: Name) -> CopyRecord | None:
+        raw = self.records.get(copy)
+        return CopyRecord.from_record(raw) if raw is not None else None
+
+    def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                trace: bytes) -> None:
+        self.votes.append((key, action))
+
+    def remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes,
+                      ctx: Context, out: Outbox) -> None:
+        self.removed.append((copy, holder, reason))
+
+
+def auditor(clock: list[float], content: bool = True) -> tuple[IntegrityChecks, Copies, Ctx]:
+    """The lead of COPY's group, with the copy's record (and its content, if `content`)."""
+    copies = Copies()
+    copies.records.put(COPY, {"kind": "P", "size": len(CONTENT), "subscribers": 1,
+                              "holders": [H1, H2], "failed": []})
+    if content:
+        copies.stash.put(COPY, CONTENT)
+    lead = Ctx(bytes(64), clock).close_group(COPY)[0]
+    return IntegrityChecks(copies, ContentFetch(limit=10)), copies, Ctx(lead, clock)
+
+
+def run(checks: IntegrityChecks, ctx: Ctx) -> Outbox:
+    out = Outbox()
+    checks.run_checks(ctx, out)
+    return out
+
+
+def challenges(out: Outbox) -> list[Message]:
+    return [m for m in out.messages if m.action == Action.CHALLENGE]
+
+
+def answer(challenge: Message, holder: Name, content: bytes) -> Message:
+    nonce = challenge.body["nonce"]
+    reply = challenge_reply(challenge, holder, expected_answer(content, nonce) if content else b"")
+    return dataclasses.replace(reply, sender=holder)
+
+
+def test_a_lead_with_the_content_challenges_every_holder_and_a_right_answer_ends_it() -> None:
+    checks, copies, ctx = auditor([0.0])
+    checks.queue_checks(ctx)
+    sent = challenges(run(checks, ctx))
+    assert sorted(m.dst.name for m in sent) == [H1, H2]
+    assert checks.state(COPY) is CheckState.CHALLENGED
+    for m in sent:
+        checks.on_challenge_response(answer(m, m.dst.name, CONTENT), ctx, Outbox())
+    assert checks.state(COPY) is None and copies.votes == []
+
+
+def test_without_the_content_the_check_fetches_it_first() -> None:
+    checks, _, ctx = auditor([0.0], content=False)
+    checks.queue_checks(ctx)
+    out = run(checks, ctx)
+    assert checks.state(COPY) is CheckState.FETCHING_CONTENT
+    assert [m.action for m in out.messages] == [Action.FETCH] and challenges(out) == []
+    verified = Outbox()
+    checks.content_verified(COPY, CONTENT, ctx, verified)
+    assert checks.state(COPY) is CheckState.CHALLENGED and len(challenges(verified)) == 2
+
+
+def test_a_wrong_answer_is_a_vote_and_a_request_to_the_others_never_a_removal() -> None:
+    checks, copies, ctx = auditor([0.0])
+    checks.queue_checks(ctx)
+    sent = {m.dst.name: m for m in challenges(run(checks, ctx))}
+    out = Outbox()
+    checks.on_challenge_response(answer(sent[H1], H1, b"other content"), ctx, out)
+    assert copies.votes == [(COPY, {"op": Op.INTEGRITY_FAILED, "holder": H1,
+                                    "nonce": sent[H1].body["nonce"]})]
+    assert [m.action for m in out.messages] == [Action.INTEGRITY_FAILURE]
+    assert copies.removed == [] and checks.state(COPY) is CheckState.CHALLENGED  # H2 waits
+
+
+def test_a_silent_holder_is_asked_once_more_then_voted_against() -> None:
+    clock = [0.0]
+    checks, copies, ctx = auditor(clock)
+    checks.queue_checks(ctx)
+    sent = {m.dst.name: m for m in challenges(run(checks, ctx))}
+    checks.on_challenge_response(answer(sent[H1], H1, CONTENT), ctx, Outbox())
+    checks.on_challenge_response(answer(sent[H2], H2, b""), ctx, Outbox())  # "not held (yet)"
+    assert checks.state(COPY) is CheckState.CHALLENGED and copies.votes == []
+    clock[0] += CHECK_TIMEOUT + 1
+    again = challenges(run(checks, ctx))
+    assert [m.dst.name for m in again] == [H2]
+    assert checks.state(COPY) is CheckState.CHALLENGED_AGAIN
+    clock[0] += CHECK_TIMEOUT + 1
+    run(checks, ctx)
+    assert checks.state(COPY) is None and [v[1]["holder"] for v in copies.votes] == [H2]
+
+
+def test_a_holder_just_chosen_is_left_alone_while_its_copy_travels() -> None:
+    checks, _, ctx = auditor([0.0])
+    checks.holder_chosen(COPY, H2, ctx)
+    checks.queue_checks(ctx)
+    assert [m.dst.name for m in challenges(run(checks, ctx))] == [H1]
+    assert not checks.is_stored(COPY, H2)
+    checks.holder_confirmed(COPY, H2)
+    assert checks.is_stored(COPY, H2)
+
+
+def test_an_agreed_failure_removes_the_holder_through_the_data_manager() -> None:
+    checks, copies, ctx = auditor([0.0])
+    checks.commit_failed(COPY, {"op": Op.INTEGRITY_FAILED, "holder": H1, "nonce": b"n" * 16},
+                         ctx, Outbox(), bytes(16))
+    assert copies.removed == [(COPY, H1, FAILED_CHECK)]

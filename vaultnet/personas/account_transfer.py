@@ -1,0 +1,318 @@
+"""Account transfer (docs/origins.md): when a close group changes, its remaining members send
+each record to the vaults newly responsible for it, and a newcomer accepts a record once enough
+members' copies agree. A restarted vault reconciles the records it kept the same way.
+
+`AccountTransfer` is the component every group persona holds for this; what it needs from its
+persona is the `TransferringPersona` protocol."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from vaultnet.group import Sync
+from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.context import Context, knows_a_group
+from vaultnet.personas.effects import Outbox
+from vaultnet.personas.message_fields import body_bytes, body_str, new_id
+from vaultnet.personas.record_codec import decode_record
+from vaultnet.protocol import Action, EventKind
+from vaultnet.routing import Parameters
+from vaultnet.storage.records import Records, encode
+from vaultnet.wire import FrameError
+from vaultnet.xor import NAME_SIZE, Name, closest
+
+TRANSFER_QUORUM = 2
+TRANSFERS_PENDING = 10_000
+TRANSFER_TTL = 60.0
+"""Records whose transferred copies are still being collected, per persona: at most this many
+(the oldest is dropped first: a newcomer taking over a group's whole share of records), each
+for at most this many seconds (well past LONE_TRANSFER_WAIT and the last dispute round); a
+record dropped unaccepted is sent again at the next churn of its group."""
+LONE_TRANSFER_WAIT = 10.0
+"""Seconds after which a record only one member sent is accepted: when most of a group left at
+once, the lone survivor's copy is all there is (a contradicting copy in the meantime wins)."""
+TRANSFER_ASK_INTERVAL = 2.0
+TRANSFER_ASK_ROUNDS = 3
+"""When members' copies of a record disagree (one was sent before a change committed, another
+after), the newcomer asks the whole group for its current copy, at most this many times, this
+many seconds apart; each answer replaces that member's earlier copy."""
+RECONCILE_PER_TICK = 32
+"""Records a restarted vault starts reconciling per tick: each one asks every other member of
+its group, so thousands of kept records must not turn into one burst of queries."""
+
+
+class TransferringPersona(Protocol):
+    """What account transfer needs from the persona it works for."""
+
+    persona: Persona
+    params: Parameters
+    sync: Sync | None
+
+    def transfer_stores(self) -> list[Records]:
+        """The stores whose records move with churn (keys start with their group's name)."""
+        ...
+
+    def record_arrived(self, store: Records, key: bytes, record: dict[str, Any],
+                       ctx: Context, out: Outbox) -> None:
+        """A transferred record was accepted (the persona may act on churn it missed)."""
+        ...
+
+
+def agreed_record(copies: list[bytes]) -> dict[str, Any] | None:
+    """The record a newcomer accepts from members' copies, or None while undecided: one held
+    by TRANSFER_QUORUM members, else (three or more copies of a counters-only record, e.g. a
+    PmidManager account) the per-field median."""
+    for data in set(copies):
+        if copies.count(data) >= TRANSFER_QUORUM:
+            return decode_record(data)
+    if len(copies) < 3:
+        return None
+    records = [decode_record(data) for data in copies]
+    fields = set(records[0])
+    if any(set(r) != fields or not all(isinstance(v, int) for v in r.values())
+           for r in records):
+        return None
+    return {f: sorted(r[f] for r in records)[len(records) // 2] for f in sorted(fields)}
+
+
+@dataclass
+class _PendingTransfer:
+    first: float
+    copies: dict[Name, bytes] = field(default_factory=dict)
+    reflects: dict[Name, frozenset[bytes]] = field(default_factory=dict)
+    asked: float | None = None
+    rounds: int = 0
+
+    def disputed(self) -> bool:
+        return len(set(self.copies.values())) > 1
+
+    def reflected_by(self, record: dict[str, Any]) -> frozenset[bytes]:
+        """The actions every copy equal to the accepted `record` says it reflects (all copies
+        when none is equal, a per-field median): what the accepted record surely holds."""
+        data = encode(record)
+        senders = [s for s, copy in self.copies.items() if copy == data] or list(self.copies)
+        return frozenset.intersection(*(self.reflects.get(s, frozenset()) for s in senders))
+
+
+def _reflects(msg: Message) -> frozenset[bytes]:
+    """The action digests a transfer says its record reflects (checked: a bounded list)."""
+    value = msg.body.get("reflects", [])
+    if (not isinstance(value, list) or len(value) > REFLECTED_PER_KEY
+            or not all(isinstance(d, bytes) and len(d) == DIGEST_SIZE for d in value)):
+        raise FrameError("transfer lists malformed reflected actions")
+    return frozenset(value)
+
+
+class AccountTransfer:
+    """One persona's records in transit: the copies collected per record (bounded by
+    TRANSFERS_PENDING and TRANSFER_TTL), and the records kept across a restart that their
+    group has not confirmed yet."""
+
+    def __init__(self, owner: TransferringPersona) -> None:
+        self._owner = owner
+        self._transfers: OrderedDict[tuple[str, bytes], _PendingTransfer] = OrderedDict()
+        # Records kept across a restart and not yet reconciled with their group (at most one
+        # entry per stored record), and those of them not yet asked about.
+        self._unconfirmed: set[tuple[str, bytes]] = set()
+        self._to_reconcile: deque[tuple[str, bytes]] = deque()
+
+    def pending(self) -> int:
+        """Records whose transferred copies are still being collected (bounded)."""
+        return len(self._transfers)
+
+    def restarted(self) -> None:
+        """The vault (re)started on the records it kept: each stays in use but is unconfirmed
+        until its group's current copy confirms or replaces it (asked by `tick`).
+        An unconfirmed record is never a reason to tell anyone to delete anything."""
+        for store in self._owner.transfer_stores():
+            for key in store.keys():  # noqa: SIM118 (Records, not a dict)
+                self._unconfirmed.add((store.table, key))
+                self._to_reconcile.append((store.table, key))
+
+    def is_confirmed(self, store: Records, key: bytes) -> bool:
+        """Whether our record for `key` is current: not one kept across a restart that the
+        group has not confirmed yet."""
+        return (store.table, key) not in self._unconfirmed
+
+    def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
+        """After a change in our close set: send each record we still hold to every vault that
+        has just become responsible for it, and drop those a newcomer has taken from us.
+
+        Every remaining member sends, so the receiver can accept at TRANSFER_QUORUM equal
+        copies. The message id names the churn event: a vault that left a group and comes back
+        into it must not have the second transfer answered by its firewall as a duplicate.
+        A record is dropped only when `added` pushed us out of its group (not when our view
+        merely shrank), so a vault never throws away the last copy on a partial view.
+        """
+        out = Outbox()
+        for store in self._owner.transfer_stores():
+            dropped = []
+            for key, value in store.items():
+                group = key[:NAME_SIZE]
+                members = ctx.close_group(group)
+                if ctx.own not in members:
+                    if added is not None and added in members:
+                        dropped.append(key)
+                    continue
+                before = self.group_before(group, ctx, lost, added)
+                data = encode(value)
+                for member in members:
+                    if member != ctx.own and member not in before:
+                        out.send(self._transfer(ctx, member, store.table, key, data,
+                                                new_id("transfer", store.table, key, data,
+                                                       member, lost or b"", added or b"")))
+            for key in dropped:
+                store.delete(key)
+        return out
+
+    def group_before(self, group: Name, ctx: Context, lost: Name | None,
+                     added: Name | None) -> list[Name]:
+        """The close group of `group` as we saw it before `lost` left and `added` came."""
+        size = self._owner.params.group_size
+        candidates = set(ctx.closest_live(group, size + 1, {group}))
+        candidates.discard(added)
+        if lost is not None and lost != group:
+            candidates.add(lost)
+        return closest(group, candidates, size)
+
+    def on_transfer(self, msg: Message, ctx: Context, out: Outbox) -> None:
+        """A member's copy of a record we are newly responsible for. What we already hold wins;
+        otherwise TRANSFER_QUORUM equal copies from distinct members are accepted, or, once
+        three members disagree about counters, their per-field median."""
+        stores = {store.table: store for store in self._owner.transfer_stores()}
+        store = stores.get(body_str(msg, "store", tuple(stores)))
+        key = body_bytes(msg, "key", None)
+        data = body_bytes(msg, "value", None)
+        reflects = _reflects(msg)
+        if store is None or len(key) < NAME_SIZE:
+            raise FrameError("transfer of an unknown record")
+        group = key[:NAME_SIZE]
+        # We may not have noticed the departure that made us a member yet: being next in line
+        # (within group size + 1 in our view) is enough when members send us the record.
+        next_in_line = ctx.own in ctx.closest_live(group, self._owner.params.group_size + 1,
+                                                   {group})
+        if ((key in store and self.is_confirmed(store, key)) or not next_in_line
+                or not ctx.could_be_member(msg.sender, group)):
+            return
+        pending = self._pending(store, key, ctx)
+        pending.copies[msg.sender] = data
+        pending.reflects[msg.sender] = reflects
+        accepted = agreed_record(list(pending.copies.values()))
+        if accepted is not None:
+            self._accept(store, key, accepted, ctx, out)
+        elif pending.disputed() and pending.asked is None:
+            self._ask_group(store.table, key, pending, ctx, out)
+
+    def _pending(self, store: Records, key: bytes, ctx: Context) -> _PendingTransfer:
+        """The copies collected for `key`; a record we kept across a restart counts as our own
+        copy, so one member's equal copy confirms it."""
+        pending = self._transfers.get((store.table, key))
+        if pending is None:
+            pending = self._transfers[(store.table, key)] = _PendingTransfer(ctx.now())
+            value = store.get(key) if not self.is_confirmed(store, key) else None
+            if value is not None:
+                pending.copies[ctx.own] = encode(value)
+            while len(self._transfers) > TRANSFERS_PENDING:
+                self._transfers.popitem(last=False)
+        return pending
+
+    def _ask_group(self, table: str, key: bytes, pending: _PendingTransfer, ctx: Context,
+                   out: Outbox) -> None:
+        """Members sent different copies, or we reconcile a record kept across a restart: ask
+        every member for its current one."""
+        persona = self._owner.persona
+        pending.asked, pending.rounds = ctx.now(), pending.rounds + 1
+        if pending.disputed():
+            out.note(EventKind.TRANSFER_DISPUTED, key, bytes(16), store=table,
+                     round=pending.rounds, copies=len(pending.copies), persona=persona.value)
+        for member in ctx.close_group(key[:NAME_SIZE]):
+            if member != ctx.own:
+                out.send(Message(
+                    src=Authority(ctx.own, persona), dst=Authority(member, persona),
+                    action=Action.TRANSFER_QUERY,
+                    msg_id=new_id("transfer_query", table, key, member, repr(ctx.now())),
+                    trace_id=bytes(16), sender=b"", body={"store": table, "key": key}))
+
+    def on_transfer_query(self, msg: Message, ctx: Context, out: Outbox) -> None:
+        """A newcomer asks for our current copy of a record whose transferred copies disagreed.
+        Only a vault that could be in the record's group is answered, and only by members."""
+        stores = {store.table: store for store in self._owner.transfer_stores()}
+        table = body_str(msg, "store", tuple(stores))
+        key = body_bytes(msg, "key", None)
+        group = key[:NAME_SIZE]
+        if len(key) < NAME_SIZE or not ctx.could_be_member(msg.sender, group):
+            raise FrameError("transfer query from outside the record's group")
+        value = stores[table].get(key)
+        if value is not None and ctx.is_responsible(group):
+            data = encode(value)
+            out.send(self._transfer(ctx, msg.sender, table, key, data,
+                                    new_id("transfer_answer", table, key, data, msg.msg_id)))
+
+    def _transfer(self, ctx: Context, member: Name, table: str, key: bytes, data: bytes,
+                  msg_id: bytes) -> Message:
+        """Our copy of a record for `member`, with the actions it already reflects."""
+        sync, persona = self._owner.sync, self._owner.persona
+        reflects = sync.committed(key[:NAME_SIZE]) if sync is not None else []
+        return Message(src=Authority(ctx.own, persona),
+                       dst=Authority(member, persona), action=Action.TRANSFER,
+                       msg_id=msg_id,
+                       trace_id=bytes(16), sender=b"",
+                       body={"store": table, "key": key, "value": data, "reflects": reflects})
+
+    def _accept(self, store: Records, key: bytes, record: dict[str, Any], ctx: Context,
+                out: Outbox) -> None:
+        """Take `record` as ours for `key` (unless a confirmed one came meanwhile) and tell the
+        persona if it changed what we held."""
+        pending = self._transfers.pop((store.table, key))
+        kept = store.get(key)
+        if kept is not None and self.is_confirmed(store, key):
+            return
+        sync = self._owner.sync
+        if sync is not None:
+            sync.mark_reflected(key[:NAME_SIZE], pending.reflected_by(record), ctx.now())
+        self._unconfirmed.discard((store.table, key))
+        if kept is None and ctx.own in pending.copies:
+            return  # a record we kept, deleted meanwhile (by agreement, or we left its group)
+        if kept is None or encode(kept) != encode(record):
+            store.put(key, record)
+            out.note(EventKind.ACCOUNT_TRANSFERRED, key, bytes(16), store=store.table,
+                     copies=len(pending.copies), replaced=kept is not None)
+            self._owner.record_arrived(store, key, record, ctx, out)
+
+    def tick(self, ctx: Context) -> Outbox:
+        """Accept records only one member sent, once LONE_TRANSFER_WAIT has passed; ask the
+        group again about records still disputed (at most TRANSFER_ASK_ROUNDS times); start
+        reconciling up to RECONCILE_PER_TICK records kept across a restart.
+
+        A kept record is reconciled like a transfer in which we sent our own copy: the group's
+        agreed copy replaces it; with no member answering within LONE_TRANSFER_WAIT (the whole
+        group restarted, or we are all that is left of it) our own copy is accepted."""
+        out = Outbox()
+        stores = {store.table: store for store in self._owner.transfer_stores()}
+        now = ctx.now()
+        while self._transfers and now - next(iter(self._transfers.values())).first > TRANSFER_TTL:
+            self._transfers.popitem(last=False)
+        started = 0
+        while self._to_reconcile and started < RECONCILE_PER_TICK and knows_a_group(ctx):
+            table, key = self._to_reconcile.popleft()
+            store = stores[table]
+            if (table, key) not in self._unconfirmed or (table, key) in self._transfers:
+                continue
+            if key not in store:
+                self._unconfirmed.discard((table, key))
+                continue
+            started += 1
+            self._ask_group(table, key, self._pending(store, key, ctx), ctx, out)
+        for (table, key), pending in list(self._transfers.items()):
+            if len(pending.copies) == 1 and now - pending.first > LONE_TRANSFER_WAIT:
+                (data,) = pending.copies.values()
+                self._accept(stores[table], key, decode_record(data), ctx, out)
+            elif ((pending.disputed() or set(pending.copies) == {ctx.own})
+                  and pending.asked is not None
+                  and pending.rounds < TRANSFER_ASK_ROUNDS
+                  and now - pending.asked >= TRANSFER_ASK_INTERVAL):
+                self._ask_group(table, key, pending, ctx, out)
+        return out
