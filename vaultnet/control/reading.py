@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from vaultnet.messages import ID_SIZE
-from vaultnet.personas import base
 from vaultnet.personas.version_manager import tree_of_record
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.vault import Vault
 from vaultnet.runtime.vault_state import holds_message, pmid_accounts, version_record
+from vaultnet.storage.records import encode
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
@@ -216,7 +216,7 @@ def _tree(net: Testnet, live: list[Vault], key: Name) -> VersionedState:
         if record is not None:
             records[vault.name] = record
     group = net.true_close_group(key)
-    encoded = {name: base.canonical(record) for name, record in records.items()}
+    encoded = {name: encode(record) for name, record in records.items()}
     votes = Counter(encoded[name] for name in group if name in encoded)
     if not votes:
         votes = Counter(encoded.values())

@@ -51,10 +51,6 @@ ACCOUNT_TRANSFERRED = EventKind.ACCOUNT_TRANSFERRED
 TRANSFER_DISPUTED = EventKind.TRANSFER_DISPUTED
 REQUEST_EXPIRED = EventKind.REQUEST_EXPIRED
 
-canonical = encode
-"""The canonical record encoding under the name `vaultnet.control.reading` reads it by."""
-
-
 def share_stash(personas: Iterable[GroupPersona]) -> StashStore:
     """Give every persona of one vault a view of the same store, so the budget is per vault."""
     store = StashStore()

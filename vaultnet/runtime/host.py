@@ -140,8 +140,11 @@ class VaultContext:
             return False
         views, now = self._vault.group_views, self.now()
         ball = views.covering(group, distance(group, sender), now)
+        found = ball.names if ball is not None else views.near(group, now)
+        if not found:  # our table alone: its close group (kept until the peers change) answers
+            return sender in self._vault.routing.close_group(group)
         known = set(self._vault.routing.peers)
-        known |= ball.names if ball is not None else views.near(group, now)
+        known |= found
         known.add(self.own)
         known.discard(group)
         return sender in known and sender in closest(group, known, self.params.group_size)
