@@ -33,6 +33,7 @@ from tui.widgets.vault_table import VaultTable
 from vaultnet.client.maid import MAX_CHUNK_SIZE
 from vaultnet.control.handle import NetworkHandle
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
+from vaultnet.personas.pmid_manager import RANK_FLOOR
 from vaultnet.xor import Name, short
 
 TOUR_VAULTS = 8
@@ -258,8 +259,8 @@ SCENES = (
           "sizes and answers integrity checks wrongly. Every 10 s a copy's DataManager lead "
           "challenges its holders to hash the content with a fresh nonce; a wrong answer is "
           "voted on by the group, and at a quorum the holder loses the copy. Its PmidManagers "
-          "count those bytes as lost: [b]rank[/] = stored / (stored + lost), and other "
-          "vaults are preferred to it. Waiting for a check can take a minute.", lie),
+          "count those bytes as lost: [b]rank[/] = stored / (stored + lost); below "
+          f"{RANK_FLOOR} its PmidManagers refuse it new copies. The check may take a minute.", lie),
     Scene("chunks", ChunkTable, "Churn: a vault dies, its copies are re-replicated",
           "The tour killed a holder of your chunk ([b]K[/]). Its close groups notice it is "
           "gone, the DataManagers remove it as a holder and copy the content from a "
@@ -280,7 +281,7 @@ class ScenarioPanel(TourPanel):
     (below them when the terminal is narrower than SIDE_WIDTH)."""
 
     DEFAULT_CSS = """
-    ScenarioPanel.side { dock: right; width: 46; height: 1fr; max-height: 100%; }
+    ScenarioPanel.side { dock: right; width: 46; height: 1fr; max-height: 100%; margin-bottom: 1; }
     """
     SIDE_WIDTH = 120
 
@@ -358,4 +359,5 @@ class ScenarioPanel(TourPanel):
             status = "[b yellow]…[/] at work on the network"
         else:
             status = ""
-        self.update(f"[b]{scene.title}[/]\n{scene.text}" + (f"\n\n{status}" if status else ""))
+        # the result first: a small terminal (the panel at most half of it) still shows it
+        self.update(f"[b]{scene.title}[/]\n" + (f"{status}\n\n" if status else "") + scene.text)
