@@ -240,7 +240,11 @@ SCENES = (
           "per message. Read it top down: the MaidNode asks its MaidManagers, which charge "
           "the account and pass it to the chunk's DataManagers; they choose holders and ask "
           "each holder's PmidManagers, which pass the content to the PmidNode that stores "
-          "it. xN folds a group's N identical messages: the group agreeing.",
+          "it. xN folds a group's N identical messages. A ◆ is a step inside a group: "
+          "[b]accumulated[/] (a member has the same request from a quorum of the group "
+          "before it, so no single vault can forge it), [b]sync[/] (members tell each other "
+          "what they will do), [b]committed[/] (a quorum agreed: it is done); "
+          "[b]stored[/] at the bottom is the PmidNode writing the copy.",
           put_and_follow),
     Scene("chunks", ChunkTable, "Three copies: Primary, Backup, Sacrificial",
           "The chunk's row: each of its three copies (P, B, S) has its own name and lives on "
@@ -260,7 +264,9 @@ SCENES = (
           "challenges its holders to hash the content with a fresh nonce; a wrong answer is "
           "voted on by the group, and at a quorum the holder loses the copy. Its PmidManagers "
           "count those bytes as lost: [b]rank[/] = stored / (stored + lost); below "
-          f"{RANK_FLOOR} its PmidManagers refuse it new copies. The check may take a minute.", lie),
+          f"{RANK_FLOOR} its PmidManagers refuse it new copies. The check may take a "
+          "minute. (View 2 may still list the liar: the bytes stay on its disk, but the "
+          "DataManagers no longer count it as a holder.)", lie),
     Scene("chunks", ChunkTable, "Churn: a vault dies, its copies are re-replicated",
           "The tour killed a holder of your chunk ([b]K[/]). Its close groups notice it is "
           "gone, the DataManagers remove it as a holder and copy the content from a "
