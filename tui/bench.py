@@ -61,8 +61,12 @@ async def _offer_puts(app: VaultnetApp, rate: float, seconds: float, done: list[
 
 
 async def _rss_probe(samples: list[float], every: float, stop: asyncio.Event) -> None:
+    """Sample RSS every `every` seconds, each also printed as taken (a long run shows it
+    growing, or not, while it runs)."""
+    start = time.perf_counter()
     while not stop.is_set():
         samples.append(rss_mib())
+        print(f"RSS {samples[-1]:.1f} MiB at {time.perf_counter() - start:.0f} s", flush=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
 
