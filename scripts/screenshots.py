@@ -1,4 +1,5 @@
-"""Regenerate screenshots/: every main view of the dashboard on a live 16-vault TCP testnet.
+"""Regenerate screenshots/: every main view of the dashboard on a live 16-vault TCP testnet, at
+160x48 (a few again at 80x24: NAME-80x24), and the scenario tour (`vaultnet tui --tour`).
 
     .venv/bin/pip install -e '.[screenshots]' && .venv/bin/python scripts/screenshots.py
 
@@ -6,7 +7,8 @@ Drives the real app with Textual's Pilot: puts chunks (one vault lying, capacity
 for sacrificial evictions), deletes one, kills a vault, then exports each view as SVG and PNG;
 then puts version trees (one with a fork), sends alice's messages to bob (one while bob is
 offline: held) and exports view 6 and the flow of a message. The run is recorded (as
-`vaultnet tui --record` does) and the last screenshot is its replay, half way through.
+`vaultnet tui --record` does) and its replay, half way through, is shot too. Last, the scenario
+tour runs on a simulated network of its own settings and two of its scenes are shot.
 
     .venv/bin/python scripts/screenshots.py --replay FILE
 
@@ -30,10 +32,12 @@ from tui.app import VaultnetApp
 from tui.network import NetworkConfig
 from tui.recording import open_recording
 from tui.replay_app import RecordingApp, ReplayApp, open_replay
+from tui.scenario import TOUR_CAPACITY, TOUR_VAULTS, ScenarioPanel
 from tui.widgets.version_table import VersionTable, version_row
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
-SIZE = (140, 44)
+SIZE = (160, 48)
+SMALL = (80, 24)
 VIEWS = (("vaults", ["1"]), ("vault-detail", ["1", "down", "down"]), ("chunks-xor", ["2"]),
          ("flows", ["3"]), ("evictions", ["4"]), ("ranking", ["5"]), ("help", ["question_mark"]))
 
@@ -73,6 +77,15 @@ def export(app: VaultnetApp, name: str) -> None:
     cairosvg.svg2png(bytestring=png_svg(svg).encode(), write_to=str(OUT / f"{name}.png"),
                      output_width=1400)
     print(f"screenshots/{name}.svg, .png")
+
+
+async def export_small(pilot: Pilot[Any], name: str) -> None:
+    """Save the screen at SMALL as screenshots/NAME-80x24.svg and .png, then resize back."""
+    await pilot.resize_terminal(*SMALL)
+    await pilot.pause(0.5)
+    export(pilot.app, f"{name}-{SMALL[0]}x{SMALL[1]}")
+    await pilot.resize_terminal(*SIZE)
+    await pilot.pause(0.5)
 
 
 async def versions_and_messages(pilot: Pilot[Any], app: VaultnetApp) -> None:
@@ -120,6 +133,7 @@ async def replay(path: Path) -> None:
         await pilot.press("4")
         await pilot.pause(0.5)
         export(app, "replay")
+        await export_small(pilot, "replay")
 
 
 async def shoot(recording: Path) -> None:
@@ -149,9 +163,29 @@ async def shoot(recording: Path) -> None:
             await pilot.press(*keys)
             await pilot.pause(0.5)
             export(app, name)
+            if name in ("vaults", "evictions"):
+                await export_small(pilot, name)
             if name == "help":
                 await pilot.press("escape")
         await versions_and_messages(pilot, app)
+
+
+async def tour() -> None:
+    """The scenario tour on its own network: its put scene (view 3) and its liar scene."""
+    app = VaultnetApp(NetworkConfig(vaults=TOUR_VAULTS, transport="sim", seed=5,
+                                    capacity=TOUR_CAPACITY))
+    app.scenario = True
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.network is not None and app.network.ready
+                    and app.query(ScenarioPanel))
+        panel = app.query_one(ScenarioPanel)
+        for scene, name in ((1, "tour-put"), (2, None), (3, None), (4, "tour-liar")):
+            await pilot.press("enter")
+            await until(pilot, lambda n=scene: n in panel.results, 300)
+            await pilot.pause(1.5)
+            if name is not None:
+                export(app, name)
+                await export_small(pilot, name)
 
 
 async def main(argv: list[str]) -> None:
@@ -162,6 +196,7 @@ async def main(argv: list[str]) -> None:
         recording = Path(tmp) / "screenshots.trace"
         await shoot(recording)
         await replay(recording)
+    await tour()
 
 
 if __name__ == "__main__":

@@ -278,7 +278,7 @@ def test_tui_passes_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert code == 3
     assert seen == {"vaults": 8, "transport": "sim", "seed": 5, "capacity": 64 << 20,
                     "data_dir": tmp_path, "record": tmp_path / "run.trace", "replay": None,
-                    "attach": None}
+                    "attach": None, "tour": False}
     assert cli.main(["tui", "--replay", str(tmp_path / "run.trace")]) == 3
     assert seen["replay"] == tmp_path / "run.trace" and seen["record"] is None
 
@@ -286,9 +286,20 @@ def test_tui_passes_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_tui_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
     fake_dashboard(monkeypatch, lambda **kw: seen.update(kw) or 0)
-    assert cli.main(["tui"]) == 0
-    assert seen == {"vaults": 16, "transport": "tcp", "seed": None, "capacity": None,
-                    "data_dir": None, "record": None, "replay": None, "attach": None}
+    assert cli.main(["tui"]) == 0  # no --vaults: the dashboard's default (16, or the tour's 8)
+    assert seen == {"vaults": None, "transport": "tcp", "seed": None, "capacity": None,
+                    "data_dir": None, "record": None, "replay": None, "attach": None,
+                    "tour": False}
+
+
+def test_tui_tour(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                  capsys: pytest.CaptureFixture[str]) -> None:
+    seen: dict[str, object] = {}
+    fake_dashboard(monkeypatch, lambda **kw: seen.update(kw) or 0)
+    assert cli.main(["tui", "--tour", "--transport", "sim"]) == 0
+    assert seen["tour"] is True and seen["vaults"] is None and seen["transport"] == "sim"
+    assert cli.main(["tui", "--tour", "--replay", str(tmp_path / "run.trace")]) == 2
+    assert "--tour acts on a network" in one_error_line(capsys.readouterr().err)
 
 
 def test_tui_unavailable(monkeypatch: pytest.MonkeyPatch,

@@ -24,6 +24,7 @@ from tui.live import DRAIN_INTERVAL, LiveApp
 from tui.messages import ModelRefreshed
 from tui.network import NetworkConfig
 from tui.palette import Actions
+from tui.scenario import TOUR_CAPACITY, TOUR_VAULTS, ScenarioPanel, Stage
 from tui.screens.help import HelpScreen
 from tui.tour import TourPanel
 from tui.views.base import View
@@ -88,6 +89,9 @@ class VaultnetApp(LiveApp):
     off (`check_action`) and keys go to it, except ctrl+c. The tour's keys (enter, arrows,
     escape) are on only while the tour is."""
 
+    scenario = False
+    """Start the scenario tour (`vaultnet tui --tour`) as the dashboard opens."""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The App's keys are off while a prompt or the help is on top (they type there)."""
         if action.startswith("tour_") and self.tour is None:
@@ -133,6 +137,8 @@ class VaultnetApp(LiveApp):
         self.render_shown()
         self.view(VaultsView).focus_main()
         self.take_signals()
+        if self.scenario:
+            self.mount(ScenarioPanel("vaults", Stage(self)), before=self.query_one(Footer))
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Give the shown view's main widget the keyboard (arrows move in it, not the tabs).
@@ -295,23 +301,28 @@ class VaultnetApp(LiveApp):
             tour.leave()
 
 
-def main(vaults: int = 16, transport: str = "tcp", seed: int | None = None,
+def main(vaults: int | None = None, transport: str = "tcp", seed: int | None = None,
          capacity: int | None = None, data_dir: Path | None = None,
          record: Path | None = None, replay: Path | None = None,
-         attach: NetworkHandle | None = None) -> int:
+         attach: NetworkHandle | None = None, tour: bool = False) -> int:
     """Run the dashboard on a new embedded testnet (written to `record` if given), on the
-    recording `replay`, or on the running testnet `attach`; the exit code (1 if the network
-    crashed or went away)."""
+    recording `replay`, or on the running testnet `attach`; with `tour`, the scenario tour
+    acts on it (on a testnet of its own: TOUR_VAULTS vaults of TOUR_CAPACITY unless `vaults`
+    or `capacity` say otherwise). The exit code (1 if the network crashed or went away)."""
     if replay is not None:
         from tui.replay_app import replay_main  # tui.replay_app imports this module
 
         return replay_main(replay)
-    config = NetworkConfig(vaults, transport, seed, capacity or NetworkConfig.capacity, data_dir)
+    if tour:
+        vaults, capacity = vaults or TOUR_VAULTS, capacity or TOUR_CAPACITY
+    config = NetworkConfig(vaults or NetworkConfig.vaults, transport, seed,
+                           capacity or NetworkConfig.capacity, data_dir)
     if record is not None:
         from tui.replay_app import record_main
 
-        return record_main(config, record)
+        return record_main(config, record, tour)
     app = VaultnetApp(config, network=attach)
     app.handle_signals = True
+    app.scenario = tour
     app.run()
     return app.return_code or 0

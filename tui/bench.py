@@ -7,6 +7,8 @@ second can its drain take in?
 
 - while clients offer `--rate` puts/s (1 KiB): puts/s achieved, renders/s, and the event loop's
   lag (how late a 20 ms timer fires: what a key press waits for), median and p99;
+- the process's RSS at the start of the puts and every `--rss-every` seconds of them (the
+  dashboard and its network together: a long `--seconds` shows whether it stays flat);
 - the ingest rate: a burst of synthetic message events emitted into the stream at once, and the
   events per second the drain (ingest + render, in batches) got through until none were left.
 Figures are printed, never asserted.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import time
@@ -26,9 +29,13 @@ import trio
 from tui.app import VaultnetApp
 from tui.network import LiveNetwork, NetworkConfig
 from vaultnet.bench.data import percentile
+from vaultnet.bench.memory import rss_mib
 from vaultnet.runtime import events as ev
 
 TICK = 0.02
+BURST_WAIT = 120.0
+"""Seconds the burst may take to drain before the figures are printed anyway: twice a
+10-minute run never got past the burst and printed nothing (not investigated)."""
 
 
 async def _lag_probe(samples: list[float], stop: asyncio.Event) -> None:
@@ -56,7 +63,19 @@ async def _offer_puts(app: VaultnetApp, rate: float, seconds: float, done: list[
         nursery.cancel_scope.deadline = trio.current_time() + 10
 
 
-async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str, Any]:
+async def _rss_probe(samples: list[float], every: float, stop: asyncio.Event) -> None:
+    """Sample RSS every `every` seconds, each also printed as taken (a long run shows it
+    growing, or not, while it runs)."""
+    start = time.perf_counter()
+    while not stop.is_set():
+        samples.append(rss_mib())
+        print(f"RSS {samples[-1]:.1f} MiB at {time.perf_counter() - start:.0f} s", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+async def run(vaults: int, seconds: float, rate: float, burst: int,
+              rss_every: float = 60.0) -> dict[str, Any]:
     """Drive the dashboard on a live network of `vaults` for `seconds`; the figures measured."""
     app = VaultnetApp(NetworkConfig(vaults=vaults))
     renders = [0]
@@ -74,6 +93,9 @@ async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str,
         lags: list[float] = []
         stop = asyncio.Event()
         probe = asyncio.create_task(_lag_probe(lags, stop))
+        rss: list[float] = []
+        rss_stop = asyncio.Event()
+        rss_probe = asyncio.create_task(_rss_probe(rss, rss_every, rss_stop))
         done = [0]
         renders[0] = 0
         started = time.perf_counter()
@@ -85,6 +107,10 @@ async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str,
         figures["renders/s"] = renders[0] / elapsed
         figures["loop lag p50 ms"] = 1e3 * statistics.median(lags)
         figures["loop lag p99 ms"] = 1e3 * percentile(lags, 0.99)
+        rss_stop.set()
+        await rss_probe
+        rss.append(rss_mib())
+        figures[f"RSS MiB, every {rss_every:g} s"] = " ".join(f"{m:.0f}" for m in rss)
         await asyncio.sleep(2)  # let the offered puts finish before the burst
 
         assert isinstance(app.network, LiveNetwork)
@@ -96,11 +122,14 @@ async def run(vaults: int, seconds: float, rate: float, burst: int) -> dict[str,
             net.bus.emit(ev.MessageReceived(float(i), vault.name, vault.name, "MaidNode",
                                             "MaidManager", vault.name, True, "put",
                                             i.to_bytes(16, "big"), b"\0" * 16, 1))
-        while app.model.summary.events - before < burst:
+        deadline = started + BURST_WAIT
+        while (app.model.summary.events - before < burst
+               and time.perf_counter() < deadline):
             await pilot.pause(0.01)
         drained = time.perf_counter() - started
-        figures["burst events"] = burst
-        figures["ingest events/s"] = burst / drained
+        taken = min(burst, app.model.summary.events - before)
+        figures["burst events (taken in)"] = f"{burst:,} ({taken:,})"
+        figures["ingest events/s"] = taken / drained
         figures["events dropped (buffer full)"] = app.network.dropped()
         stop.set()
         await probe
@@ -115,11 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=float, default=100.0, help="puts per second offered")
     parser.add_argument("--burst", type=int, default=150_000, help="synthetic events")
+    parser.add_argument("--rss-every", type=float, default=60.0,
+                        help="seconds between RSS samples during the puts")
     args = parser.parse_args(argv)
-    figures = asyncio.run(run(args.vaults, args.seconds, args.rate, args.burst))
+    figures = asyncio.run(run(args.vaults, args.seconds, args.rate, args.burst,
+                              args.rss_every))
     width = max(map(len, figures))
     for key, value in figures.items():
-        shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+        shown = (f"{value:,.1f}" if isinstance(value, float) else value
+                 if isinstance(value, str) else f"{value:,}")
         print(f"{key:<{width}}  {shown}")
     return 0
 

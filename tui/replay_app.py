@@ -209,11 +209,13 @@ def replay_main(path: Path) -> int:
     return app.return_code or 0
 
 
-def record_main(config: NetworkConfig, path: Path) -> int:
-    """Run the live dashboard recording to `path` (OSError if it cannot be created)."""
+def record_main(config: NetworkConfig, path: Path, tour: bool = False) -> int:
+    """Run the live dashboard recording to `path` (OSError if it cannot be created), with the
+    scenario tour if `tour`."""
     recorder = open_recording(path, trio.current_time)
     app = RecordingApp(config, recorder)
     app.handle_signals = True
+    app.scenario = tour
     try:
         app.run()
     finally:

@@ -4,6 +4,7 @@ that cover every event seen, not only the rows kept."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from textual.pilot import Pilot
@@ -181,3 +182,32 @@ def test_an_eviction_on_a_full_network_is_an_eviction_row() -> None:
 
     run_app(app, body)
     assert app.return_code in (None, 0)
+
+
+def test_the_count_lines_do_not_wrap_at_120_columns() -> None:
+    """Large counts (a long session) at 120 columns: each kind and its count still on one
+    line, and the line under it too; with small counts the full kind names are kept."""
+    model = NetworkModel(capacity=1 << 20)
+    model.ingest(happenings())
+    app = VaultnetApp(model=model)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await pilot.press("4")
+        counts = app.query_one(EventCounts)
+        assert counts.region.height == 2
+        assert "put failure 1  holder removed 0" in str(counts.render())  # the full names fit
+        for i, kind in enumerate(EVENT_KINDS):
+            model.events.counts[kind] = 123_456 + i
+        model.events.reports = 9_876_543
+        app.post_message(ModelRefreshed())
+        await wait_until(pilot, lambda: "123k" in str(counts.render()), "the counts redrawn")
+        assert counts.region.height == 2
+        lines = str(counts.render()).splitlines()
+        assert len(lines) == 2 and all(len(line) <= 118 for line in lines), lines
+        assert "evicted 123k" in lines[0] and "fault 123k" in lines[0]
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await body(pilot)
+
+    asyncio.run(main())

@@ -12,7 +12,10 @@ appended, and a cursor on the last row follows the newest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.markup import escape
+from rich.text import Text
 from textual.widgets import Static
 
 from tui.model import EVENT_KINDS, VAULT, EventRow, NetworkModel
@@ -113,21 +116,44 @@ def _key(row: EventRow) -> bytes:
     return row.seq.to_bytes(8, "big")
 
 
+SHORT = dict(zip(EVENT_KINDS, ("evicted", "put failed", "removed", "replicated", "rank",
+                               "integrity", "churn", "vault", "fault"), strict=True))
+"""Each kind's name in the counts line when the full names do not fit on one line."""
+
+
+def compact(count: int) -> str:
+    """A count in at most 4 characters: 9999, 12k, 1.2M."""
+    if count < 10_000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count // 1000}k"
+    return f"{count / 1_000_000:.1f}M"
+
+
 class EventCounts(Static):
     """Above the table: every kind with how many were ever seen (the kind shown reversed),
-    then the filter and how many kept rows pass it, or that none does."""
+    then the filter and how many kept rows pass it, or that none does. Each line is written
+    the longest way that fits the width (the full kind names and counts, else short ones),
+    so at 120 columns neither wraps however large the counts grow."""
 
     DEFAULT_CSS = "EventCounts { height: auto; padding: 0 1; }"
     _text = ""
+    _lines: tuple[list[str], list[str]] = ([], [])  # each line's ways, longest first
 
     def show(self, model: NetworkModel, table: EventTable) -> None:
         """The counts of `model`'s event log, and `table`'s filter and rows."""
         log = model.events
-        parts = []
-        for kind in EVENT_KINDS:
-            count = log.counts[kind]
-            text = f"[{STYLES[kind]}]{kind}[/] {count:,}" if count else f"[dim]{kind} 0[/]"
-            parts.append(f"[reverse]{text}[/]" if kind == table.kind else text)
+
+        def counts(names: dict[str, str], number: Callable[[int], str], gap: str) -> str:
+            parts = []
+            for kind in EVENT_KINDS:
+                count, name = log.counts[kind], names[kind]
+                text = (f"[{STYLES[kind]}]{name}[/] {number(count)}" if count
+                        else f"[dim]{name} 0[/]")
+                parts.append(f"[reverse]{text}[/]" if kind == table.kind else text)
+            return gap.join(parts)
+
+        full = {kind: kind for kind in EVENT_KINDS}
         words = f" with '{escape(' '.join(table.words))}'" if table.words else ""
         what = f"{table.kind or 'every kind'}{words}"
         if not log.rows:
@@ -136,8 +162,22 @@ class EventCounts(Static):
             shown = f"[b reverse]no events match[/] {what}, among {len(log.rows):,} kept rows"
         else:
             shown = f"showing {what}: {table.row_count:,} of {len(log.rows):,} kept rows"
-        text = (f"{'  '.join(parts)}\n{shown}  [dim](counts: all {log.reports:,} reports seen; "
-                f"rows: the last {log.maxlen:,} kept)  c kind, / words[/]")
+        self._lines = (
+            [counts(full, "{:,}".format, "  "), counts(SHORT, compact, "  "),
+             counts(SHORT, compact, " ")],
+            [f"{shown}  [dim](counts: all {log.reports:,} reports seen; rows: the last "
+             f"{log.maxlen:,} kept)  c kind, / words[/]", f"{shown}  [dim]c kind, / words[/]",
+             shown])
+        self._fit()
+
+    def on_resize(self) -> None:
+        """Write the lines again the longest way that fits the new width."""
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.content_region.width or self.app.size.width - 2
+        text = "\n".join(next((way for way in ways if Text.from_markup(way).cell_len <= width),
+                              ways[-1]) for ways in self._lines if ways)
         if text != self._text:  # an update lays the screen out again: only on a change
             self._text = text
             self.update(text)

@@ -37,6 +37,11 @@ class KeyedTable(DataTable[str]):
         for key, label in self.COLUMNS:
             self.add_column(label, key=key, width=self.WIDTHS.get(key))
 
+    def on_resize(self) -> None:
+        """Keep the selected row in view when the table shrinks (a smaller terminal, or the
+        scenario tour's panel beside it): it was left below the bottom edge."""
+        self.call_after_refresh(lambda: self.move_cursor(row=self.cursor_row, scroll=True))
+
     def show_rows(self, rows: list[tuple[bytes, tuple[str, ...]]]) -> None:
         """Rows as (name, cells): cells are updated in place while the set of names and their
         order stay the same; otherwise the table is rebuilt with the cursor on the same name."""

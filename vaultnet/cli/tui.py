@@ -32,8 +32,14 @@ def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         "tui", help="the dashboard: an embedded testnet you can watch and poke",
         description="Start the Textual dashboard with an embedded testnet.")
     add_network_flags(parser, default_vaults=16)
+    parser.set_defaults(vaults=None)  # 16, or the tour's 8: the dashboard decides
     parser.add_argument("--capacity", type=byte_size, default=None, metavar="BYTES",
                         help="storage capacity of each vault (bytes; K/M/G suffixes allowed)")
+    parser.add_argument("--tour", action="store_true",
+                        help="a guided tour that acts on the network: a put followed across "
+                             "the personas, its three copies, an eviction, a lying vault "
+                             "sinking, churn (its own testnet: 8 vaults of 96 KiB unless "
+                             "--vaults / --capacity say otherwise)")
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                         help="keep vault data here (default: a temporary directory)")
     parser.add_argument("--record", type=Path, default=None, metavar="FILE",
@@ -67,6 +73,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     if args.attach is not None and (args.replay is not None or args.record is not None):
         raise UsageError("--attach watches a running testnet; it cannot also --replay or "
                          "--record")
+    if args.tour and args.replay is not None:
+        raise UsageError("--tour acts on a network; a --replay has none")
     if args.record is not None:
         check_record_path(args.record)
     check_data_dir(args.data_dir)
@@ -80,7 +88,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     try:
         code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
                         capacity=args.capacity, data_dir=args.data_dir, record=args.record,
-                        replay=args.replay, attach=attach)
+                        replay=args.replay, attach=attach, tour=args.tour)
     except DashboardError as exc:
         raise CommandError(str(exc)) from None
     return int(code or 0)
