@@ -10,8 +10,8 @@ from tests.versions.helpers import group_holds
 from vaultnet import Testnet
 from vaultnet.client.maid import MaidClient
 from vaultnet.messages import Message
-from vaultnet.personas.base import FIREWALL_ANSWERED
 from vaultnet.personas.version_tree import VersionName
+from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.xor import name_of
 
@@ -64,7 +64,7 @@ async def test_retries_after_lost_answers_get_the_recorded_answers(autojump_cloc
         assert lost["version_answer"] > 0 and lost["get_response"] > 0
 
         answered = [e for e in events if isinstance(e, ev.PersonaEvent)
-                    and e.what == FIREWALL_ANSWERED]
+                    and e.what == EventKind.FIREWALL_ANSWERED]
         assert {e.detail.get("action") for e in answered} >= {"put_version", "delete_branch"}
 
         sender, recipient = await net.mpid_client(), await net.mpid_client()

@@ -6,6 +6,7 @@ from tests.data.helpers import copies_placed, holders
 from vaultnet import Testnet
 from vaultnet.client.maid import PutFailure
 from vaultnet.personas import base
+from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.inspection import host_of
 from vaultnet.storage.store import CopyKind, copy_name
@@ -41,9 +42,10 @@ async def test_second_get_served_from_relay_cache(autojump_clock) -> None:
         seen: list[ev.Event] = []
         net.bus.add_sink(seen.append)
         assert await reader.get(name) == data
-        assert not any(isinstance(e, ev.PersonaEvent) and e.what == base.CACHE_HIT for e in seen)
+        assert not any(isinstance(e, ev.PersonaEvent) and e.what == EventKind.CACHE_HIT
+                       for e in seen)
         assert await reader.get(name) == data
-        hits = [e for e in seen if isinstance(e, ev.PersonaEvent) and e.what == base.CACHE_HIT]
+        hits = [e for e in seen if isinstance(e, ev.PersonaEvent) and e.what == EventKind.CACHE_HIT]
         assert hits and hits[0].subject == copy_name(name, CopyKind.PRIMARY)
 
 
@@ -60,8 +62,8 @@ async def test_lying_pmid_node_is_corrected_and_loses_rank(autojump_clock) -> No
                 await client.put(bytes([i]) * 6_000)
             except PutFailure:  # a full network may refuse; the evictions already happened
                 break
-        await net.wait_for(lambda: any(n.what == base.RANK_CHANGED for n in notes), 60,
+        await net.wait_for(lambda: any(n.what == EventKind.RANK_CHANGED for n in notes), 60,
                            "a rank change")
-        change = next(n for n in notes if n.what == base.RANK_CHANGED)
+        change = next(n for n in notes if n.what == EventKind.RANK_CHANGED)
         assert change.detail["rank"] < change.detail["before"]
         assert change.detail["reason"] == "lied about a size"

@@ -11,7 +11,7 @@ from tests.data.helpers import copies_placed, copy_records_agreed, nothing_store
 from vaultnet import Testnet
 from vaultnet.client.maid import MAX_CHUNK_SIZE, DataExists, NoSuchData, PutFailure
 from vaultnet.messages import Authority, Message, Persona, derived_id
-from vaultnet.personas import base
+from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import CACHE_TTL
 from vaultnet.runtime.inspection import host_of
@@ -136,12 +136,12 @@ async def test_sacrificial_evictions_then_put_failure(autojump_clock, seed: int)
                 break
         assert refused is not None, "the network never filled up"
         assert "primary" in refused.reason or "hold" in refused.reason
-        evictions = [n for n in notes if n.what == base.SACRIFICIAL_EVICTED]
+        evictions = [n for n in notes if n.what == EventKind.SACRIFICIAL_EVICTED]
         assert evictions, "no sacrificial copy was evicted"
         evicted = {n.subject for n in evictions}
         chain = {(n.what, n.persona) for n in notes if n.subject in evicted}
-        assert (base.PUT_FAILURE, Persona.PMID_MANAGER.value) in chain
-        assert (base.HOLDER_REMOVED, Persona.DATA_MANAGER.value) in chain
+        assert (EventKind.PUT_FAILURE, Persona.PMID_MANAGER.value) in chain
+        assert (EventKind.HOLDER_REMOVED, Persona.DATA_MANAGER.value) in chain
         for name, data in stored.items():
             assert await client.get(name) == data
         for vault in net.vaults:
@@ -191,11 +191,11 @@ async def test_replayed_client_put_answered_by_firewall(autojump_clock) -> None:
         await net.wait_for(lambda: net.account(client.name).used == len(data), 30,
                            "account charged")
         before = len([n for n in notes if isinstance(n, ev.PersonaEvent)
-                      and n.what == base.FIREWALL_ANSWERED])
+                      and n.what == EventKind.FIREWALL_ANSWERED])
         await trio.sleep(SEEN_WINDOW + 1)  # simulated: past routing's link-duplicate filter
         original(put_frame)
         await net.wait_for(lambda: len([n for n in notes if isinstance(n, ev.PersonaEvent)
-                                        and n.what == base.FIREWALL_ANSWERED]) >= before + 3,
+                                        and n.what == EventKind.FIREWALL_ANSWERED]) >= before + 3,
                            30, "firewall answers")
         await trio.sleep(5)  # simulated: lets any wrongly re-run action finish before checking
         assert net.account(client.name).used == len(data)
@@ -221,7 +221,7 @@ async def test_one_put_followed_by_trace_id(autojump_clock) -> None:
             assert any(e.src_persona == Persona.DATA_MANAGER.value
                        and e.dst_persona == Persona.PMID_MANAGER.value for e in flow)
         stored = [e for e in seen if isinstance(e, ev.PersonaEvent)
-                  and e.what == base.CHUNK_STORED and e.trace == trace]
+                  and e.what == EventKind.CHUNK_STORED and e.trace == trace]
         assert {e.detail["kind"] for e in stored} == {"P", "B", "S"}
 
 

@@ -16,10 +16,9 @@ from vaultnet.personas.account_transfer import (
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
 )
-from vaultnet.personas.base import TRANSFER_DISPUTED
 from vaultnet.personas.dispatch import commits
 from vaultnet.personas.effects import Outbox
-from vaultnet.protocol import Op
+from vaultnet.protocol import EventKind, Op
 from vaultnet.storage.records import encode
 from vaultnet.storage.store import Database, RecordStore
 from vaultnet.wire import FrameError
@@ -97,7 +96,7 @@ def test_disagreement_is_resolved_by_asking_the_group(vaults: Vaults, clock: lis
     deliver(vaults, NEWCOMER, transfer(A, {"owner": "before"}, b"1" * 16))
     out = deliver(vaults, NEWCOMER, transfer(B, {"owner": "after", "chunks": ["c1"]}, b"2" * 16))
     assert held(vaults) is None
-    assert [n.what for n in out.notes] == [TRANSFER_DISPUTED]
+    assert [n.what for n in out.notes] == [EventKind.TRANSFER_DISPUTED]
     queries = out.messages
     assert sorted(q.dst.name for q in queries) == [A, B, C]
     assert {q.action for q in queries} == {"transfer_query"}
@@ -118,7 +117,7 @@ def test_asking_is_repeated_a_bounded_number_of_times(vaults: Vaults, clock: lis
         clock[0] += TRANSFER_ASK_INTERVAL
         out = manager.tick_transfers(ctx)
         rounds += len(out.notes)
-        assert all(n.what == TRANSFER_DISPUTED for n in out.notes)
+        assert all(n.what == EventKind.TRANSFER_DISPUTED for n in out.notes)
     assert rounds == TRANSFER_ASK_ROUNDS
     assert held(vaults) is None
 

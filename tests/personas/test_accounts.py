@@ -11,11 +11,11 @@ import pytest
 
 from tests.personas.helpers import MEMBERS, Ctx
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import RANK_CHANGED
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import LIED, PmidManager, rank
+from vaultnet.protocol import EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import name_of
@@ -49,7 +49,7 @@ def store_two_copies(manager: PmidManager) -> None:
 
 
 def rank_changes(out: Outbox) -> list[dict[str, Any]]:
-    return [n.detail for n in out.notes if n.what == RANK_CHANGED]
+    return [n.detail for n in out.notes if n.what == EventKind.RANK_CHANGED]
 
 
 def test_an_honest_eviction_leaves_the_rank_alone(manager: PmidManager) -> None:

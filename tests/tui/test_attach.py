@@ -26,7 +26,7 @@ from tui.widgets.vault_table import VaultTable
 from vaultnet.cli import main as cli
 from vaultnet.control import reading
 from vaultnet.control import server as control
-from vaultnet.personas.base import CHUNK_STORED
+from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.storage.store import CopyKind, copy_name
 
@@ -102,7 +102,7 @@ def test_the_dashboard_attaches_acts_and_leaves_the_testnet_running(tmp_path: Pa
             assert put.returncode == 0, put.stderr
             copies = {copy_name(bytes.fromhex(put.stdout.strip()), k) for k in CopyKind}
             await wait_until(pilot, lambda: any(
-                isinstance(e, ev.PersonaEvent) and e.what == CHUNK_STORED
+                isinstance(e, ev.PersonaEvent) and e.what == EventKind.CHUNK_STORED
                 and e.subject in copies for e in seen), "the other client's put, as events")
 
             await pilot.press("1")

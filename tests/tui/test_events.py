@@ -16,8 +16,8 @@ from tui.messages import ModelRefreshed
 from tui.model import EVENT_KINDS, EVENT_ROWS, FOLD_SECONDS, NetworkModel
 from tui.network import NetworkConfig
 from tui.widgets.event_table import EventCounts, EventTable
-from vaultnet.personas import base
 from vaultnet.personas.pmid_node import EVICTED
+from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.xor import name_of, short
 
@@ -38,13 +38,13 @@ def happenings() -> list[ev.Event]:
     refused put (the node and its 4 managers), a vault gone as 3 vaults saw it, and the same
     vault gone again as one saw it FOLD_SECONDS later (it had come back meanwhile)."""
     return [
-        note(1.0, NODE, base.SACRIFICIAL_EVICTED, "PmidNode", COPY, size=5000,
+        note(1.0, NODE, EventKind.SACRIFICIAL_EVICTED, "PmidNode", COPY, size=5000,
              for_copy=PRIMARY),
-        *(note(1.1, m, base.PUT_FAILURE, "PmidManager", COPY, node=NODE, reason=EVICTED)
+        *(note(1.1, m, EventKind.PUT_FAILURE, "PmidManager", COPY, node=NODE, reason=EVICTED)
           for m in MANAGERS),
-        note(1.2, FULL, base.PUT_FAILURE, "PmidNode", OTHER, kind="B",
+        note(1.2, FULL, EventKind.PUT_FAILURE, "PmidNode", OTHER, kind="B",
              reason="full (0 bytes free)"),
-        *(note(1.3, m, base.PUT_FAILURE, "PmidManager", OTHER, node=FULL,
+        *(note(1.3, m, EventKind.PUT_FAILURE, "PmidManager", OTHER, node=FULL,
                reason="full (0 bytes free)") for m in MANAGERS),
         *(ev.Churn(2.0 + i / 10, m, lost=GONE) for i, m in enumerate(MANAGERS[:3])),
         ev.Churn(2.0 + FOLD_SECONDS + 1, NODE, lost=GONE),
@@ -152,7 +152,7 @@ def test_an_eviction_on_a_full_network_is_an_eviction_row() -> None:
 
     def evictions() -> list[ev.PersonaEvent]:
         return [e for e in emitted if isinstance(e, ev.PersonaEvent)
-                and e.what == base.SACRIFICIAL_EVICTED]
+                and e.what == EventKind.SACRIFICIAL_EVICTED]
 
     async def body(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: app.network and app.network.ready, "network up")

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from tui.model.records import FlowStep
-from vaultnet.personas import base
 from vaultnet.personas import mpid_manager as mpid
 from vaultnet.personas import version_manager as vm
+from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.xor import Name
 
@@ -18,10 +18,10 @@ CLIENTS = ("MaidNode", "MpidNode")
 SIDED = ("MpidNode", "MpidManager")
 """The messaging personas: a lane per side (whose node, whose managers), in the order of
 the first side's lanes in the space-time view."""
-MARKS = {base.ACCUMULATED: "accumulated", base.SYNC_COMMITTED: "committed",
-         base.CHUNK_STORED: "stored", base.SACRIFICIAL_EVICTED: "evicted",
-         base.PUT_FAILURE: "put failure", base.CHUNK_DELETED: "deleted",
-         base.CACHE_HIT: "cache hit",
+MARKS = {EventKind.ACCUMULATED: "accumulated", EventKind.SYNC_COMMITTED: "committed",
+         EventKind.CHUNK_STORED: "stored", EventKind.SACRIFICIAL_EVICTED: "evicted",
+         EventKind.PUT_FAILURE: "put failure", EventKind.CHUNK_DELETED: "deleted",
+         EventKind.CACHE_HIT: "cache hit",
          vm.VERSION_PUT: "version put", vm.VERSION_DELETED: "branch deleted",
          mpid.MESSAGE_HELD: "held", mpid.MESSAGE_DELIVERED: "delivered",
          mpid.MESSAGE_REFUSED: "refused"}

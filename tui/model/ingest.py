@@ -17,11 +17,11 @@ from tui.model.logs import (
 )
 from tui.model.state import EVENTS_PER_TRACE, TRACES_KEPT, journaled
 from tui.model.tracking import Tracking
-from vaultnet.personas import base
 from vaultnet.personas import mpid_manager as mpid
 from vaultnet.personas import version_manager as vm
 from vaultnet.personas.integrity import FAILED_CHECK, INTEGRITY_FAILED
 from vaultnet.personas.pmid_node import EVICTED
+from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.xor import Name, short
 
@@ -89,7 +89,7 @@ class Ingest(Tracking):
                 f"{e.action:<18} {group}{short(e.dst_name)} trace {short(e.trace, 6)}")
 
     def _persona_event(self, e: ev.PersonaEvent) -> None:
-        if e.what == base.SACRIFICIAL_EVICTED:
+        if e.what == EventKind.SACRIFICIAL_EVICTED:
             self.summary.evictions += 1
         elif e.what in (vm.VERSION_PUT, vm.VERSION_DELETED):
             self.track_versioned(e.subject, trace=e.trace)
@@ -105,7 +105,7 @@ class Ingest(Tracking):
         holder = _name_or(d, "holder", e.vault)
         kind = f"{d['kind']} copy" if "kind" in d else "copy"
         reason = str(d.get("reason", ""))
-        if e.what == base.SACRIFICIAL_EVICTED or (e.what == base.PUT_FAILURE
+        if e.what == EventKind.SACRIFICIAL_EVICTED or (e.what == EventKind.PUT_FAILURE
                                                    and reason == EVICTED):
             node = _name_or(d, "node", e.vault)
             size = f", {d['size']} B" if "size" in d else ""
@@ -113,17 +113,17 @@ class Ingest(Tracking):
                        if isinstance(d.get("for_copy"), bytes) else " for a primary")
             self.events.add(at, EVICTION, node, e.vault, subject, trace,
                             f"S copy{size} evicted{primary}", key=(subject, trace, node))
-        elif e.what == base.PUT_FAILURE:
+        elif e.what == EventKind.PUT_FAILURE:
             node = _name_or(d, "node", e.vault)
             self.events.add(at, PUT_FAILED, node, e.vault, subject, trace,
                             f"{kind} refused: {reason}", key=(subject, trace, node))
-        elif e.what == base.HOLDER_REMOVED:
+        elif e.what == EventKind.HOLDER_REMOVED:
             self.events.add(at, REMOVED, holder, e.vault, subject, trace, f"{kind}: {reason}",
                             key=(subject, trace, holder))
-        elif e.what == base.REPLICATED:
+        elif e.what == EventKind.REPLICATED:
             self.events.add(at, REPLICATED, holder, e.vault, subject, trace,
                             f"{kind} put on a new holder", key=(subject, trace, holder))
-        elif e.what == base.RANK_CHANGED:
+        elif e.what == EventKind.RANK_CHANGED:
             before, after = d.get("before"), d.get("rank")
             change = (f"{before:.2f} → {after:.2f}" if isinstance(before, float | int)
                       and isinstance(after, float | int) else "changed")

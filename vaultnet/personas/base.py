@@ -33,23 +33,6 @@ from vaultnet.storage.records import Records, encode
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
-# PersonaEvent.what values: names for members of `vaultnet.protocol.EventKind` (the one list of
-# event kinds), kept for the readers (dashboard, tests) that import them from here.
-CHUNK_STORED = EventKind.CHUNK_STORED
-CHUNK_DELETED = EventKind.CHUNK_DELETED
-SACRIFICIAL_EVICTED = EventKind.SACRIFICIAL_EVICTED
-PUT_FAILURE = EventKind.PUT_FAILURE
-HOLDER_ADDED = EventKind.HOLDER_ADDED
-HOLDER_REMOVED = EventKind.HOLDER_REMOVED
-REPLICATED = EventKind.REPLICATED
-SYNC_COMMITTED = EventKind.SYNC_COMMITTED
-RANK_CHANGED = EventKind.RANK_CHANGED
-ACCUMULATED = EventKind.ACCUMULATED
-FIREWALL_ANSWERED = EventKind.FIREWALL_ANSWERED
-CACHE_HIT = EventKind.CACHE_HIT
-ACCOUNT_TRANSFERRED = EventKind.ACCOUNT_TRANSFERRED
-TRANSFER_DISPUTED = EventKind.TRANSFER_DISPUTED
-REQUEST_EXPIRED = EventKind.REQUEST_EXPIRED
 
 def share_stash(personas: Iterable[GroupPersona]) -> StashStore:
     """Give every persona of one vault a view of the same store, so the budget is per vault."""
@@ -140,7 +123,7 @@ class GroupPersona:
             if msg.action in self.needs_payload and not payload:
                 self.waiting.wait(key, msg, ctx.now())
                 return out
-            out.note(ACCUMULATED, msg.dst.name, msg.trace_id, action=msg.action,
+            out.note(EventKind.ACCUMULATED, msg.dst.name, msg.trace_id, action=msg.action,
                      persona=self.persona.value)
             self._dispatch(msg, payload, ctx, out)
             return out
@@ -157,7 +140,7 @@ class GroupPersona:
         fw_key = msg.sender + msg.msg_id
         entry = self.firewall.lookup(fw_key, ctx.now())
         if entry is not None:
-            out.note(FIREWALL_ANSWERED, msg.dst.name, msg.trace_id, action=msg.action)
+            out.note(EventKind.FIREWALL_ANSWERED, msg.dst.name, msg.trace_id, action=msg.action)
             if isinstance(entry.result, Message):
                 out.send(entry.result)
             elif client:
@@ -182,12 +165,12 @@ class GroupPersona:
         """A client request dated outside the replay window (a replay, or a badly wrong
         clock): answer with a refusal the client raises, never act on it."""
         age = ctx.network_time() - msg.sent_at
-        out.note(REQUEST_EXPIRED, msg.dst.name, msg.trace_id, action=msg.action,
+        out.note(EventKind.REQUEST_EXPIRED, msg.dst.name, msg.trace_id, action=msg.action,
                  age=round(age, 1))
         out.send(self.group_message(
             msg.dst.name, msg.src.name, Action.REQUEST_EXPIRED,
             {"action": msg.action, "reason": f"request dated {age:.0f} s ago is outside the "
-             "replay window"}, msg.trace_id, new_id(REQUEST_EXPIRED, msg.msg_id),
+             "replay window"}, msg.trace_id, new_id(EventKind.REQUEST_EXPIRED, msg.msg_id),
             dst_persona=msg.src.persona, dst_group=False, relay=msg.src.relay))
 
     def _dispatch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -229,7 +212,7 @@ class GroupPersona:
         """Run the agreed action: the commit our `COMMITS` table has for its op."""
         action = decode_action(data)
         op: Op = action["op"]
-        out.note(SYNC_COMMITTED, key, trace, persona=self.persona.value, op=op)
+        out.note(EventKind.SYNC_COMMITTED, key, trace, persona=self.persona.value, op=op)
         commit = self.COMMITS.get(op)
         if commit is None:
             raise FrameError(f"{self.persona.value} cannot commit {op.value!r}")

@@ -20,13 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    CHUNK_DELETED,
-    HOLDER_ADDED,
-    HOLDER_REMOVED,
-    REPLICATED,
-    GroupPersona,
-)
+from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.content_fetch import (
     ClientWaiter,
     ContentFetch,
@@ -41,7 +35,7 @@ from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
 from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
 from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
 from vaultnet.personas.records import CopyRecord
-from vaultnet.protocol import Action, Op
+from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
@@ -204,7 +198,7 @@ class DataManager(GroupPersona):
                 while len(self._awaiting_primary) > PENDING_LIMIT:
                     self._awaiting_primary.popitem(last=False)
         for holder in holders:
-            out.note(HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
+            out.note(EventKind.HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
             self.checks.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, action["id"], ctx, out, trace)
 
@@ -295,7 +289,7 @@ class DataManager(GroupPersona):
             # A vault that left is not live, so it is not chosen again anyway; keeping it out
             # of `failed` keeps members' records equal whatever order they saw departures in.
             record = replace(record, failed=(*record.failed, holder)[-MAX_FAILED:])
-        out.note(HOLDER_REMOVED, copy, trace, holder=holder, reason=action["reason"],
+        out.note(EventKind.HOLDER_REMOVED, copy, trace, holder=holder, reason=action["reason"],
                  kind=record.kind.value)
         if action["reported"] != record.size:
             out.send(self.group_message(
@@ -321,7 +315,7 @@ class DataManager(GroupPersona):
         if record.holders:
             self._store(copy, record)
         for holder in added:
-            out.note(REPLICATED, copy, trace, holder=holder, kind=record.kind.value)
+            out.note(EventKind.REPLICATED, copy, trace, holder=holder, kind=record.kind.value)
             self.checks.holder_chosen(copy, holder, ctx)
             self._send_to_holder(copy, record, holder, new_id("replace", copy), ctx, out, trace)
         if not record.holders:
@@ -515,7 +509,8 @@ class DataManager(GroupPersona):
             self._store(copy, record)
             return
         self.records.delete(copy)
-        out.note(CHUNK_DELETED, copy, trace, kind=record.kind.value, persona=self.persona.value)
+        out.note(EventKind.CHUNK_DELETED, copy, trace, kind=record.kind.value,
+                 persona=self.persona.value)
         for holder in record.holders:
             out.send(self.group_message(copy, holder, Action.DELETE,
                                         {"copy": copy, "size": record.size}, trace,

@@ -20,14 +20,14 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
-from vaultnet.personas.base import PUT_FAILURE, RANK_CHANGED, GroupPersona
+from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
 from vaultnet.personas.records import PmidAccount, node_rank
-from vaultnet.protocol import Action, Op
+from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import COPY_KIND_VALUES
@@ -181,8 +181,8 @@ class PmidManager(GroupPersona):
         """Agreed: the node no longer holds the copy; tell its DataManagers, which replace it
         (and correct the size it reported if it lied)."""
         self._shrink(node, action["size"])
-        out.note(PUT_FAILURE, action["copy"], trace, persona=self.persona.value, node=node,
-                 reason=action["reason"])
+        out.note(EventKind.PUT_FAILURE, action["copy"], trace, persona=self.persona.value,
+                 node=node, reason=action["reason"])
         out.send(self.group_message(
             node, action["copy"], Action.PUT_FAILURE,
             {"holder": node, "size": action["size"], "reason": action["reason"]},
@@ -211,5 +211,5 @@ class PmidManager(GroupPersona):
         before = account.rank
         account = replace(account, lost=account.lost + size)
         self._keep(node, account)
-        out.note(RANK_CHANGED, node, trace, before=before, rank=account.rank,
+        out.note(EventKind.RANK_CHANGED, node, trace, before=before, rank=account.rank,
                  reason=action["reason"])

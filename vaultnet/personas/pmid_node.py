@@ -11,20 +11,14 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import (
-    CHUNK_DELETED,
-    CHUNK_STORED,
-    PUT_FAILURE,
-    SACRIFICIAL_EVICTED,
-    GroupPersona,
-)
+from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.context import Context, knows_a_group
 from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
 from vaultnet.personas.dispatch import handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
 from vaultnet.personas.message_fields import body_bytes, body_str, new_id
-from vaultnet.protocol import Action
+from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import COPY_KIND_VALUES, ChunkStore, CopyKind, CorruptChunk, StoreFull
 from vaultnet.xor import Name
@@ -86,13 +80,13 @@ class PmidNode(GroupPersona):
                 if self.chunks.free() >= len(payload):
                     break
                 self.chunks.delete(victim.copy_name)
-                out.note(SACRIFICIAL_EVICTED, victim.copy_name, msg.trace_id,
+                out.note(EventKind.SACRIFICIAL_EVICTED, victim.copy_name, msg.trace_id,
                          size=victim.size, for_copy=copy)
                 self._report(victim.copy_name, CopyKind.SACRIFICIAL, victim.size,
                              EVICTED, msg.trace_id, ctx, out)
         if not self.losing:
             self.chunks.put(copy, kind, payload)
-        out.note(CHUNK_STORED, copy, msg.trace_id, kind=kind.value, size=len(payload))
+        out.note(EventKind.CHUNK_STORED, copy, msg.trace_id, kind=kind.value, size=len(payload))
         out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
             copy, Persona.DATA_MANAGER, group=True), action=Action.STORED,
             msg_id=new_id("stored", msg.msg_id, ctx.own), trace_id=msg.trace_id,
@@ -100,8 +94,8 @@ class PmidNode(GroupPersona):
 
     def _fail(self, copy: bytes, kind: CopyKind, size: int, reason: str, msg: Message,
               ctx: Context, out: Outbox) -> None:
-        out.note(PUT_FAILURE, copy, msg.trace_id, persona=self.persona.value, kind=kind.value,
-                 reason=reason)
+        out.note(EventKind.PUT_FAILURE, copy, msg.trace_id, persona=self.persona.value,
+                 kind=kind.value, reason=reason)
         self._report(copy, kind, size, reason, msg.trace_id, ctx, out)
 
     def _report(self, copy: bytes, kind: CopyKind, size: int, reason: str, trace: bytes,
@@ -120,7 +114,7 @@ class PmidNode(GroupPersona):
             return
         copy = body_bytes(msg, "copy")
         if self.chunks.delete(copy):
-            out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value)
+            out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value)
 
     # -- rejoin -------------------------------------------------------------------------
 
@@ -170,7 +164,7 @@ class PmidNode(GroupPersona):
         if replaced >= self.params.accumulation_quorum and self.chunks.delete(copy):
             self._undecided.discard(copy)
             del self._verdicts[copy]
-            out.note(CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
+            out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
 
     @handles(Action.CHALLENGE)
