@@ -108,6 +108,10 @@ class TcpFrameStream(FrameStream):
             body = self._decoder.next_body()
             if body is not None:
                 return body
+            self._reads += 1
+            if self._reads % READS_PER_CHECKPOINT == 0:
+                # Before the read, so that a cancellation here leaves nothing half-consumed.
+                await trio.lowlevel.checkpoint()
             try:
                 data = self._sock.recv(RECEIVE_SIZE)
             except (BlockingIOError, InterruptedError):
@@ -121,9 +125,6 @@ class TcpFrameStream(FrameStream):
             if not data:
                 raise ConnectionClosed("end of stream")
             self._decoder.feed(data)
-            self._reads += 1
-            if self._reads % READS_PER_CHECKPOINT == 0:
-                await trio.lowlevel.checkpoint()
 
     def ready_body(self) -> bytes | None:
         """A body already buffered from an earlier read, without touching the socket."""
