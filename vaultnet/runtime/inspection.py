@@ -397,7 +397,7 @@ def version_tree(net: Population, key: Name) -> VersionTrees:
 def inbox(net: Population, mpid: Name) -> Inbox:
     """The messages held for `mpid` as each member of its MpidManager group holds them."""
     views = group_views(net, mpid, lambda host: tuple(
-        MpidMessage(m["sender"], m["mid"], m["body"]) for m in host.mpid_manager.held(mpid)))
+        MpidMessage(m.sender, m.mid, m.body) for m in host.mpid_manager.held(mpid)))
     return Inbox(mpid, views.views)
 
 
