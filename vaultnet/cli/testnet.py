@@ -59,10 +59,9 @@ from vaultnet.cli.arguments import (
 from vaultnet.cli.errors import CommandError, UsageError, error_line
 from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
-from vaultnet.runtime import descriptors
 from vaultnet.runtime.events import TraceRecorder
 from vaultnet.runtime.testnet import DEFAULT_HOST, Testnet, TooFewDescriptors
-from vaultnet.runtime.workers import PIPE_DESCRIPTORS, WorkerPool, shares
+from vaultnet.runtime.worker_pool import WorkerPool
 
 
 def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -218,17 +217,11 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
-    counts = shares(args.vaults, args.processes)
-    if len(counts) > 1:  # workers inherit our limits: check the largest share's budget now
-        shortage = descriptors.reserve(descriptors.needed(counts[1], args.transport))
-        if shortage is not None:
-            raise TooFewDescriptors(shortage)
-    pipes = PIPE_DESCRIPTORS * (len(counts) - 1)
-    net = Testnet(vaults=counts[0], transport=args.transport, seed=args.seed,
+    net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
-                  reserved_descriptors=control.DESCRIPTORS + pipes, host=args.host,
-                  join=[args.join] if args.join is not None else [])
-    pool = WorkerPool(net.bus)
+                  reserved_descriptors=control.DESCRIPTORS, host=args.host,
+                  join=[args.join] if args.join is not None else [], processes=args.processes)
+    pool = net.workers
     stats = _Stats()
     net.bus.add_sink(stats)
     recorder = None
@@ -247,12 +240,9 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
             run.say(f"starting {args.vaults} vaults on {args.transport}{processes} "
                     f"(seed {seed}){joining}")
             with run.scope:
-                async with net, trio.open_nursery() as workers:
-                    await pool.start(workers, counts[1:], _worker_config(net, args),
-                                     args.data_dir)
+                async with net:
                     run.up_at = trio.current_time()
                     await _serve(net, pool, args, run, addr_path, stats, start)
-                    workers.cancel_scope.cancel()
             nursery.cancel_scope.cancel()
     reason = run.stop_reason or "cancelled"
     if run.up_at is None or run.stopped_at is None:
@@ -262,13 +252,6 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
     run.say(f"stopped {when} ({reason}): {stats.events} events, {stats.received} messages, "
             f"{stats.dropped} dropped")
     return recorder
-
-
-def _worker_config(net: Testnet, args: argparse.Namespace) -> dict[str, Any]:
-    """What each worker is told: join our first vault with our key, on our host; worker i
-    derives its seed as seed + i, so a seeded run does not repeat our identities."""
-    return {"network_key": net.network_key, "host": args.host,
-            "join": [net.vaults[0].address], "seed": args.seed}
 
 
 async def _serve(net: Testnet, pool: WorkerPool, args: argparse.Namespace, run: _Run,

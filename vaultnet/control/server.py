@@ -62,7 +62,7 @@ from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import Testnet, TestnetError
-from vaultnet.runtime.workers import WorkerPool, vault_row
+from vaultnet.runtime.worker_pool import WorkerPool, vault_row
 from vaultnet.storage.store import StoreError
 from vaultnet.xor import NAME_SIZE
 
