@@ -12,7 +12,7 @@ import trio
 from vaultnet import wire
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import VaultCore
-from vaultnet.transport.base import Connection, ConnectionClosed, TransportError
+from vaultnet.transport.base import WRITE_BATCH, Connection, ConnectionClosed, TransportError
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -138,12 +138,13 @@ class Links:
                             while not conn.closed:
                                 frame: dict[str, Any] | None = await conn.receive()
                                 # Then every frame that read brought in, with no checkpoint
-                                # between.
-                                while frame is not None and not conn.closed:
-                                    core.frames_in += 1
-                                    if not core.silent:
-                                        self._on_frame(conn, frame)
-                                    frame = conn.receive_ready()
+                                # between, what they send written once they are all handled.
+                                with WRITE_BATCH.open():
+                                    while frame is not None and not conn.closed:
+                                        core.frames_in += 1
+                                        if not core.silent:
+                                            self._on_frame(conn, frame)
+                                        frame = conn.receive_ready()
                                 if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
                                     idle.deadline = conn.last_active + idle_timeout
                         if not idle.cancelled_caught:
