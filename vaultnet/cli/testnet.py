@@ -47,6 +47,7 @@ from vaultnet.cli.arguments import (
     VAULTS_PER_PROCESS,
     Subparsers,
     add_network_flags,
+    byte_size,
     check_data_dir,
     check_record_path,
     default_processes,
@@ -61,7 +62,7 @@ from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime import descriptors
 from vaultnet.runtime.events import TraceRecorder
-from vaultnet.runtime.testnet import DEFAULT_HOST, Testnet, TooFewDescriptors
+from vaultnet.runtime.testnet import DEFAULT_CAPACITY, DEFAULT_HOST, Testnet, TooFewDescriptors
 from vaultnet.runtime.workers import PIPE_DESCRIPTORS, WorkerPool, shares
 
 
@@ -79,6 +80,9 @@ def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
             "ahead instead, which with --seed makes the event trace reproducible."),
     )
     add_network_flags(parser, default_vaults=16)
+    parser.add_argument("--capacity", type=byte_size, default=None, metavar="BYTES",
+                        help="storage capacity of each vault (bytes; K/M/G suffixes allowed; "
+                             "one process only)")
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                         help="keep vault data and the address file here (default: vault data "
                              "in a temporary directory, address file in $XDG_RUNTIME_DIR/"
@@ -184,6 +188,8 @@ def cmd_testnet(args: argparse.Namespace) -> int:
     args.processes = default_processes(args.vaults, args.processes)
     if args.processes > 1 and args.transport != "tcp":
         raise UsageError("--processes only applies to --transport tcp")
+    if args.capacity is not None and args.processes > 1:
+        raise UsageError("--capacity applies to one process: add --processes 1")
     if args.join is not None and args.network_key is None:
         raise UsageError("--join needs --network-key FILE, the key of the testnet it joins")
     check_data_dir(args.data_dir)
@@ -227,7 +233,8 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
     net = Testnet(vaults=counts[0], transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
                   reserved_descriptors=control.DESCRIPTORS + pipes, host=args.host,
-                  join=[args.join] if args.join is not None else [])
+                  join=[args.join] if args.join is not None else [],
+                  capacity=args.capacity or DEFAULT_CAPACITY)
     pool = WorkerPool(net.bus)
     stats = _Stats()
     net.bus.add_sink(stats)
