@@ -4,24 +4,15 @@ This is the one door from the library to the dashboard: `cmd_tui` imports `tui.a
 `tui.errors` inside the function, so no other command (and no library import) loads Textual,
 and the library never depends on the dashboard being installed.
 
-By default the dashboard's testnet runs in a process of its own (`vaultnet testnet`, started
-here and attached to through its control port), so the network's work never delays a key
-press: in one process, trio's guest ticks took 37 of 40 s of the UI's event loop (issue 17).
-`--in-process` keeps the embedded testnet (trio guest mode); `--record` implies it.
+By default the dashboard's testnet runs in a process of its own
+(`vaultnet.control.process.testnet_process`); `--in-process` keeps it embedded (trio guest mode
+on the UI's loop), and `--record` implies that.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import trio
@@ -37,8 +28,8 @@ from vaultnet.cli.arguments import (
 from vaultnet.cli.ctl import control_endpoint
 from vaultnet.cli.errors import AttachError, CommandError, UsageError
 from vaultnet.control import server as control
+from vaultnet.control.process import TestnetStartError, testnet_process
 from vaultnet.control.remote import RemoteNetwork
-from vaultnet.filemodes import private_dir
 
 
 def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -74,89 +65,6 @@ def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-READY_WAIT = 120.0
-"""Seconds the dashboard's own testnet may take to print its ready line."""
-STOP_WAIT = 20.0
-"""Seconds it may take to stop after SIGTERM before it is killed."""
-LOG_FILE = "testnet.log"
-"""Its output, in its data directory (read for the ready line and for why it failed)."""
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child: SIGTERM it if the dashboard dies without stopping it (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def testnet_command(args: argparse.Namespace, data_dir: Path) -> list[str]:
-    """The `vaultnet testnet` command line of the dashboard's own testnet: the launcher's
-    network flags, on `data_dir`, in one process (as the embedded one was)."""
-    command = [sys.executable, "-m", "vaultnet", "testnet", "--data-dir", str(data_dir),
-               "--vaults", str(args.vaults), "--transport", args.transport,
-               "--processes", "1"]
-    if args.seed is not None:
-        command += ["--seed", str(args.seed)]
-    if args.capacity is not None:
-        command += ["--capacity", str(args.capacity)]
-    return command
-
-
-@contextlib.contextmanager
-def own_testnet(args: argparse.Namespace) -> Iterator[RemoteNetwork]:
-    """A `vaultnet testnet` subprocess for the dashboard, attached once it printed its ready
-    line; stopped on the way out however the dashboard ends (SIGTERM, a wait, SIGKILL if it
-    does not stop), and killed by the kernel if this process dies first. CommandError (one
-    line) if it does not start."""
-    temporary = args.data_dir is None
-    data_dir = (Path(tempfile.mkdtemp(prefix="vaultnet-tui-")) if temporary
-                else args.data_dir.resolve())
-    private_dir(data_dir)
-    log = data_dir / LOG_FILE
-    try:
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                testnet_command(args, data_dir), stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent)  # prctl only: safe between fork and exec
-        try:
-            _wait_ready(process, log)
-            yield attached_network(data_dir)
-        finally:
-            _stop(process)
-    finally:
-        if temporary:
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], log: Path) -> None:
-    """Until the testnet's ready line; CommandError with its last line if it exits first."""
-    deadline = time.monotonic() + READY_WAIT
-    while True:
-        lines = log.read_text(errors="replace").splitlines()
-        if any(line.startswith("ready:") for line in lines):
-            return
-        if process.poll() is not None:
-            last = lines[-1] if lines else "no output"
-            raise CommandError(f"the dashboard's testnet did not start (exit "
-                               f"{process.returncode}): {last}")
-        if time.monotonic() > deadline:
-            raise CommandError(f"the dashboard's testnet was not ready in {READY_WAIT:g}s "
-                               f"(see {log})")
-        time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, wait for the clean shutdown, SIGKILL if it hangs."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def attached_network(data_dir: Path | None) -> RemoteNetwork:
     """The testnet running on `data_dir`, checked to answer its control port with the token
     there; AttachError (one line, exit 2) if there is none to steer."""
@@ -184,9 +92,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     check_data_dir(args.data_dir)
     try:  # lazy: keeps Textual out of the other commands, and the library off the dashboard
         from tui.app import main as tui_main
+        from tui.app import network_size
         from tui.errors import DashboardError
-        from tui.network import NetworkConfig
-        from tui.scenario import TOUR_CAPACITY, TOUR_VAULTS
     except ImportError as exc:
         raise CommandError(f"the dashboard is not available: {exc}") from None
     with contextlib.ExitStack() as stack:
@@ -194,11 +101,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
         if args.attach is not None:
             attach = attached_network(Path(args.attach) if args.attach else None)
         elif args.replay is None and args.record is None and not args.in_process:
-            if args.tour:
-                args.vaults, args.capacity = (args.vaults or TOUR_VAULTS,
-                                              args.capacity or TOUR_CAPACITY)
-            args.vaults = args.vaults or NetworkConfig.vaults
-            attach = stack.enter_context(own_testnet(args))
+            vaults, capacity = network_size(args.vaults, args.capacity, args.tour)
+            try:
+                attach = stack.enter_context(testnet_process(
+                    vaults, args.transport, args.seed, capacity, args.data_dir))
+            except TestnetStartError as exc:
+                raise CommandError(str(exc)) from None
         try:
             code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
                             capacity=args.capacity, data_dir=args.data_dir,
