@@ -64,8 +64,9 @@ def wait_gone(pid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
-                         ids=["SIGTERM", "SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                                    signal.SIGKILL],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGKILL"])
 def test_a_signal_ends_the_dashboard_its_testnet_and_restores_the_terminal(
         tmp_path: Path, signum: int) -> None:
     controller, terminal = os.openpty()
@@ -92,6 +93,8 @@ def test_a_signal_ends_the_dashboard_its_testnet_and_restores_the_terminal(
             return
         assert code == 128 + signum
         assert not (tmp_path / cli.ADDRESS_FILE).exists()  # stopped cleanly, not killed
+        assert (tmp_path / "testnet.log").read_text().splitlines()[-1].startswith(
+            "stopped after ")  # its own clean shutdown's last line: SIGTERM, not SIGKILL
         after = bytes(output[before:])
         for what, sequence in RESTORE.items():
             assert sequence in after, what
