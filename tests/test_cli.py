@@ -366,3 +366,9 @@ def test_no_command_module_imports_the_registry() -> None:
                      for alias in node.names}
         assert "vaultnet.cli.main" not in imported, path
         assert "importlib" not in imported or path.name == "bench.py", path
+
+
+def test_testnet_capacity_is_for_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    """Workers do not take --capacity: asked for with more than one process, a usage error."""
+    assert cli.main(["testnet", "--vaults", "2", "--processes", "2", "--capacity", "1K"]) == 2
+    assert "--capacity applies to one process" in one_error_line(capsys.readouterr().err)
