@@ -31,7 +31,7 @@ async def exact_rows(net: Testnet) -> list[dict[str, Any]]:
 
 
 async def test_a_testnet_over_two_processes_is_one_network() -> None:
-    async with Testnet(vaults=VAULTS, transport="tcp", processes=2) as net:
+    async with Testnet(vaults=VAULTS, transport="tcp", processes=2, capacity=1 << 24) as net:
         seen: list[ev.Event] = []
         net.bus.add_sink(seen.append)
         rows = await exact_rows(net)

@@ -97,10 +97,10 @@ class LiveNetwork:
         """Messages the MPIDs received since the last call."""
         return self.operator.take_received()
 
-    async def put(self, data: bytes) -> tuple[Name, bytes]:
-        """Store `data`; its name and the put's trace."""
+    async def put(self, data: bytes, unique: bool = False) -> tuple[Name, bytes]:
+        """Store `data` (`unique`: a Put<Unique>); its name and the put's trace."""
         trace = self.operator.new_trace()
-        return await self.operator.put(data, trace), trace
+        return await self.operator.put(data, trace, unique), trace
 
     async def get(self, name: Name) -> int:
         """The size of the chunk, fetched and checked."""

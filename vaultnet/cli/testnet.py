@@ -47,6 +47,7 @@ from vaultnet.cli.arguments import (
     VAULTS_PER_PROCESS,
     Subparsers,
     add_network_flags,
+    byte_size,
     check_data_dir,
     check_record_path,
     default_processes,
@@ -60,7 +61,7 @@ from vaultnet.cli.errors import CommandError, UsageError, error_line
 from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime.events import TraceRecorder
-from vaultnet.runtime.testnet import DEFAULT_HOST, Testnet, TooFewDescriptors
+from vaultnet.runtime.testnet import DEFAULT_CAPACITY, DEFAULT_HOST, Testnet, TooFewDescriptors
 from vaultnet.runtime.worker_pool import WorkerPool
 
 
@@ -78,6 +79,8 @@ def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
             "ahead instead, which with --seed makes the event trace reproducible."),
     )
     add_network_flags(parser, default_vaults=16)
+    parser.add_argument("--capacity", type=byte_size, default=None, metavar="BYTES",
+                        help="storage capacity of each vault (bytes; K/M/G suffixes allowed)")
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                         help="keep vault data and the address file here (default: vault data "
                              "in a temporary directory, address file in $XDG_RUNTIME_DIR/"
@@ -220,7 +223,8 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
     net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
                   reserved_descriptors=control.DESCRIPTORS, host=args.host,
-                  join=[args.join] if args.join is not None else [], processes=args.processes)
+                  join=[args.join] if args.join is not None else [], processes=args.processes,
+                  capacity=args.capacity or DEFAULT_CAPACITY)
     pool = net.workers
     stats = _Stats()
     net.bus.add_sink(stats)

@@ -28,10 +28,11 @@ An attached dashboard (`vaultnet tui --attach`) uses the rest of the commands:
 - `session` connects the testnet's own dashboard client and its MPIDs alice and bob
   (`vaultnet.control.operations.Operator`, once, shared by every attached dashboard); `read QUERY`
   answers a `vaultnet.control.reading` of the network, the MPIDs' states and the messages they
-  received since the last `read`; `put`, `get`, `delete`, `put_version`, `delete_branch`,
-  `send` and `toggle` run the dashboard's operations with that client. Their arguments are
-  typed (a chunk's 64-byte name, a 16-byte trace, a version as `[index, id]`, a query map):
-  anything else is an error reply. `put` and `put_version` send the content as a second frame
+  received since the last `read`; `put`, `put_unique` (a Put<Unique>: refused if the chunk is
+  already stored), `get`, `delete`, `put_version`, `delete_branch`, `send` and `toggle` run the
+  dashboard's operations with that client. Their arguments are typed (a chunk's 64-byte name, a
+  16-byte trace, a version as `[index, id]`, a query map): anything else is an error reply.
+  `put`, `put_unique` and `put_version` send the content as a second frame
   `{"content": BYTES}` (1 byte to MAX_CHUNK_SIZE) after the request; it is read only once the
   token has been checked, so a caller without the token can make the port hold no more than
   MAX_REQUEST a connection.
@@ -170,7 +171,7 @@ _TRACE = Argument("TRACE", _exact_bytes(ID_SIZE))
 ARGUMENTS: dict[str, tuple[Argument, ...]] = {
     "status": (), "add": (), "kill": (_NAME,), "restart": (_NAME,), "fault": (_NAME, _KIND),
     "subscribe": (), "session": (), "read": (Argument("QUERY", _query),),
-    "put": (_TRACE,), "get": (_CHUNK,), "delete": (_CHUNK,),
+    "put": (_TRACE,), "put_unique": (_TRACE,), "get": (_CHUNK,), "delete": (_CHUNK,),
     "put_version": (_KEY, Argument("PARENT", _parent), _TRACE),
     "delete_branch": (_KEY, Argument("TIP", _version), _TRACE),
     "send": (Argument("FROM", _text), Argument("TO", _text), Argument("TEXT", _message),
@@ -179,7 +180,7 @@ ARGUMENTS: dict[str, tuple[Argument, ...]] = {
 }
 """Each command and its arguments: text for `vaultnet ctl`'s commands, typed values for the
 attached dashboard's."""
-WITH_CONTENT = frozenset({"put", "put_version"})
+WITH_CONTENT = frozenset({"put", "put_unique", "put_version"})
 """Commands followed by a content frame."""
 FIELDS = frozenset({"token", "command", "args"})
 COMMAND_FAILURES = (TestnetError, IdentityError, StoreError, OSError, ClientError,
@@ -272,7 +273,8 @@ class Controller:
         self._commands: dict[str, Callable[[Checked], Awaitable[Any]]] = {
             "status": self._status, "add": self._add, "kill": self._kill,
             "restart": self._restart, "fault": self._fault, "session": self._session,
-            "read": self._read, "put": self._put, "get": self._get, "delete": self._delete,
+            "read": self._read, "put": self._put, "put_unique": self._put_unique,
+            "get": self._get, "delete": self._delete,
             "put_version": self._put_version, "delete_branch": self._delete_branch,
             "send": self._send, "toggle": self._toggle,
         }
@@ -395,6 +397,10 @@ class Controller:
 
     async def _put(self, request: Checked) -> Any:
         return {"name": await (await self.operator()).put(request.content, request.args[0])}
+
+    async def _put_unique(self, request: Checked) -> Any:
+        return {"name": await (await self.operator()).put(request.content, request.args[0],
+                                                          unique=True)}
 
     async def _get(self, request: Checked) -> Any:
         return {"size": len(await (await self.operator()).get(request.args[0]))}

@@ -203,7 +203,8 @@ class Testnet:
             if len(self.shares) > 1:
                 await self.workers.start(self._nursery, self.shares[1:], {
                     "network_key": self.network_key, "host": self.host,
-                    "join": [self.vaults[0].address], "seed": self.seed}, self.data_dir)
+                    "join": [self.vaults[0].address], "seed": self.seed,
+                    "capacity": self.capacity}, self.data_dir)
         except TestnetError:  # ours, raised here: the caller gets it, not a group around it
             await self.__aexit__(None, None, None)
             raise

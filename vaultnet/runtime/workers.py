@@ -25,7 +25,8 @@ async def _run_worker(pipe: Pipe) -> None:
     try:
         net = Testnet(vaults=config["vaults"], data_dir=config["data_dir"],
                       network_key=config["network_key"], host=config["host"],
-                      join=config["join"], seed=config["seed"])
+                      join=config["join"], seed=config["seed"],
+                      capacity=config["capacity"])
         events = net.events(WORKER_BUFFER)  # from before the first vault: its VaultUp too
         async with net:
             await pipe.send({"ready": [vault_row(v) for v in net.vaults]})
