@@ -135,9 +135,11 @@ WRITE_BATCH = WriteBatch()
 class Connection:
     """An authenticated, encrypted link to one peer with a single writer task.
 
-    `send` never blocks: frames go to a bounded queue and the writer seals and sends everything
-    queued in one write (about 6x cheaper here than one send per frame). `receive` opens each
-    body; one that fails authentication is a FrameError, and the caller closes the connection.
+    `send` never blocks. On a direct stream (TCP) a frame with nothing waiting before it is
+    sealed and written at once by the sending task (held instead while a `WriteBatch` is open);
+    otherwise frames go to a bounded queue and the writer task seals and sends everything
+    queued in one write. `receive` opens each body; one that fails authentication is a
+    FrameError, and the caller closes the connection.
     """
 
     def __init__(self, stream: FrameStream, protector: FrameProtector, peer: Name,
