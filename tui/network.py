@@ -69,13 +69,7 @@ class LiveNetwork:
 
     def drain(self, limit: int) -> list[ev.Event]:
         """Up to `limit` waiting events, without blocking."""
-        batch: list[ev.Event] = []
-        while len(batch) < limit:
-            try:
-                batch.append(self.events.receive_nowait())
-            except trio.WouldBlock:
-                break
-        return batch
+        return self.events.drain(limit)
 
     def dropped(self) -> int:
         """Events the subscription dropped."""

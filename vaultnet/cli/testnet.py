@@ -62,7 +62,6 @@ from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime.events import TraceRecorder
 from vaultnet.runtime.testnet import DEFAULT_CAPACITY, DEFAULT_HOST, Testnet, TooFewDescriptors
-from vaultnet.runtime.worker_pool import WorkerPool
 
 
 def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -225,7 +224,6 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                   reserved_descriptors=control.DESCRIPTORS, host=args.host,
                   join=[args.join] if args.join is not None else [], processes=args.processes,
                   capacity=args.capacity or DEFAULT_CAPACITY)
-    pool = net.workers
     stats = _Stats()
     net.bus.add_sink(stats)
     recorder = None
@@ -246,7 +244,7 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
             with run.scope:
                 async with net:
                     run.up_at = trio.current_time()
-                    await _serve(net, pool, args, run, addr_path, stats, start)
+                    await _serve(net, args, run, addr_path, stats, start)
             nursery.cancel_scope.cancel()
     reason = run.stop_reason or "cancelled"
     if run.up_at is None or run.stopped_at is None:
@@ -258,8 +256,8 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
     return recorder
 
 
-async def _serve(net: Testnet, pool: WorkerPool, args: argparse.Namespace, run: _Run,
-                 addr_path: Path, stats: _Stats, start: float) -> None:
+async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: Path,
+                 stats: _Stats, start: float) -> None:
     """Serve `vaultnet ctl` requests and print summaries until stopped."""
     record = {
         "format": ADDRESS_FORMAT,
@@ -274,17 +272,17 @@ async def _serve(net: Testnet, pool: WorkerPool, args: argparse.Namespace, run: 
     async with trio.open_nursery() as control_nursery:
         token = control.write_token(addr_path.parent)
         record["control"] = await control_nursery.start(
-            control.serve, control.Controller(net, token, pool), args.host)
+            control.serve, control.Controller(net, token), args.host)
         try:
-            await _report_until_stopped(net, pool, args, run, addr_path, record, stats, start)
+            await _report_until_stopped(net, args, run, addr_path, record, stats, start)
         finally:
             control_nursery.cancel_scope.cancel()
             (addr_path.parent / control.TOKEN_FILE).unlink(missing_ok=True)
 
 
-async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.Namespace,
-                                run: _Run, addr_path: Path, record: dict[str, Any],
-                                stats: _Stats, start: float) -> None:
+async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Run,
+                                addr_path: Path, record: dict[str, Any], stats: _Stats,
+                                start: float) -> None:
     assert run.up_at is not None
     up = run.up_at
     addresses = record["bootstrap"]
@@ -293,7 +291,7 @@ async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.N
         run.say(f"bootstrap: {addresses[0]}")
         run.say(f"address file: {addr_path}")
         run.say(f"control: {record['control']} (vaultnet ctl)")
-        run.say(f"ready: {len(net.vaults) + pool.live} vaults up in {up - start:.1f}s")
+        run.say(f"ready: {len(net.vaults) + net.workers.live} vaults up in {up - start:.1f}s")
         # --duration and the summary clock `t=` count from here, not from the start-up.
         deadline = up + args.duration if args.duration is not None else float("inf")
         last_time, last_received, last_events = up, stats.received, stats.events
@@ -306,7 +304,7 @@ async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.N
             now = trio.current_time()
             span = max(now - last_time, 1e-9)
             rate = ((stats.received - last_received) / span, (stats.events - last_events) / span)
-            run.say(_summary_line(now - up, net, pool, stats, rate))
+            run.say(_summary_line(now - up, net, stats, rate))
             last_time, last_received, last_events = now, stats.received, stats.events
     finally:
         if run.stopped_at is None:
@@ -314,14 +312,14 @@ async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.N
         remove_address_file(addr_path)
 
 
-def _summary_line(elapsed: float, net: Testnet, pool: WorkerPool, stats: _Stats,
-                  rate: tuple[float, float]) -> str:
+def _summary_line(elapsed: float, net: Testnet, stats: _Stats, rate: tuple[float, float]) -> str:
     """One summary line. `t=` is seconds since the network was up (virtual seconds on the
     simulator); connections counts both ends of every link; msgs/s is persona messages delivered
     to vaults (`received` events); events/s is everything on the event stream; events and
     dropped (messages a vault had to drop) are totals since start-up. With workers, `vaults=`
     counts theirs too, connections only this process's, and `worker_dropped=` the events the
     workers could not send us."""
+    pool = net.workers
     vaults = sum(1 for v in net.vaults if v.running) + pool.live
     conns = sum(v.connections() for v in net.vaults)
     line = (f"t={elapsed:.1f}s vaults={vaults} connections={conns} msgs/s={rate[0]:.1f} "

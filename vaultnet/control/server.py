@@ -63,7 +63,7 @@ from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import Testnet, TestnetError
-from vaultnet.runtime.worker_pool import WorkerPool, vault_row
+from vaultnet.runtime.worker_pool import vault_row
 from vaultnet.storage.store import StoreError
 from vaultnet.xor import NAME_SIZE
 
@@ -262,13 +262,13 @@ class Checked:
 
 
 class Controller:
-    """Carries out control commands on one testnet (the server side of `vaultnet ctl`); with
-    `workers`, `status` covers their vaults too and `kill`, `restart` and `fault` of a vault
-    that ran in a worker (a name or prefix matching exactly one there) go to that worker."""
+    """Carries out control commands on one testnet (the server side of `vaultnet ctl`): with
+    worker processes (`Testnet(processes=)`), `status` covers their vaults too and `kill`,
+    `restart` and `fault` of a vault that ran in a worker (a name or prefix matching exactly
+    one there) go to that worker."""
 
-    def __init__(self, net: Testnet, token: str, workers: WorkerPool | None = None) -> None:
+    def __init__(self, net: Testnet, token: str) -> None:
         self.net = net
-        self.workers = workers
         self._token = token.encode()
         self._commands: dict[str, Callable[[Checked], Awaitable[Any]]] = {
             "status": self._status, "add": self._add, "kill": self._kill,
@@ -330,9 +330,7 @@ class Controller:
             return RequestError("refused", str(exc) or type(exc).__name__).reply()
 
     async def _status(self, request: Checked) -> Any:
-        rows = [vault_row(v) for v in self.net.vaults]
-        if self.workers is not None:
-            rows += await self.workers.rows()
+        rows = await self.net.vault_rows()
         return {**self.net.summary(), "vaults": len(rows),
                 "connections": sum(row["connections"] for row in rows),
                 "messages": sum(row["messages"] for row in rows), "vault_list": rows}
@@ -342,10 +340,11 @@ class Controller:
 
     async def _forward(self, request: Checked) -> tuple[bool, Any]:
         """(True, the answer) if the vault `request` names ran in a worker, else (False, None)."""
-        worker = None if self.workers is None else self.workers.owner(request.args[0])
-        if worker is None or self.workers is None:
+        workers = self.net.workers
+        worker = workers.owner(request.args[0])
+        if worker is None:
             return False, None
-        return True, await self.workers.request(worker, request.command, list(request.args))
+        return True, await workers.request(worker, request.command, list(request.args))
 
     async def _kill(self, request: Checked) -> Any:
         forwarded, answer = await self._forward(request)
@@ -529,12 +528,8 @@ async def _stream_events(stream: trio.SocketStream, bus: ev.EventBus) -> None:
             nursery.start_soon(_until_closed, stream, nursery.cancel_scope)
             reported = 0
             while True:
-                batch = [(await subscription.receive()).to_record()]
-                while len(batch) < SUBSCRIBER_BATCH:
-                    try:
-                        batch.append(subscription.receive_nowait().to_record())
-                    except trio.WouldBlock:
-                        break
+                batch = [e.to_record()
+                         for e in await subscription.receive_batch(SUBSCRIBER_BATCH)]
                 if subscription.dropped != reported:
                     reported = subscription.dropped
                     batch.append({"kind": DROPPED, "dropped": reported})

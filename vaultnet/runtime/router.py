@@ -162,7 +162,7 @@ class Router:
                     if member == core.name:
                         self._deliver(msg)
                         continue
-                    body = body or wire.pack({"t": "msg", "m": msg.to_wire(), "final": True})
+                    body = body or wire.pack(msg.frame(final=True))
                     if not self.links.send_body(member, body):
                         core.drop(msg, "group member unreachable")
                 return
@@ -171,7 +171,7 @@ class Router:
         if dst.name == core.name:
             self._deliver(msg)
         elif dst.name in self.links.clients:
-            self.links.send_frame(dst.name, {"t": "msg", "m": msg.to_wire(), "final": True})
+            self.links.send_frame(dst.name, msg.frame(final=True))
         else:
             self._forward(msg, dst.name)
 
@@ -186,9 +186,7 @@ class Router:
         final = hop == target == msg.dst.name and not msg.dst.group
         if not final and msg.sender == core.name and not msg.signature:
             msg = msg.signed(core.identity.sign, core.identity.verify_key)
-        frame = {"t": "msg", "m": msg.to_wire(), "final": True} if final else {
-            "t": "msg", "m": msg.to_wire()}
-        if hop is None or not self.links.send_frame(hop, frame):
+        if hop is None or not self.links.send_frame(hop, msg.frame(final)):
             core.drop(msg, "no route")
 
     def client_gone(self, client: Name) -> None:

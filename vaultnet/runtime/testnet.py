@@ -158,9 +158,7 @@ class Testnet:
         self.host = host
         self.join = list(join)
         if processes > 1:  # a worker inherits our limits: its share must fit them too
-            shortage = descriptors.reserve(descriptors.needed(self.shares[1], transport))
-            if shortage is not None:
-                raise TooFewDescriptors(shortage)
+            reserve_descriptors(descriptors.needed(self.shares[1], transport))
         self._reserve_descriptors(self.initial_vaults)
         self.seed = seed
         self.params = params or Parameters()
@@ -251,10 +249,8 @@ class Testnet:
 
     def _reserve_descriptors(self, vaults: int) -> None:
         """Make sure this process may hold `vaults` vaults at their caps (TooFewDescriptors)."""
-        shortage = descriptors.reserve(descriptors.needed(vaults, self.transport)
-                                       + self.reserved_descriptors)
-        if shortage is not None:
-            raise TooFewDescriptors(shortage)
+        reserve_descriptors(descriptors.needed(vaults, self.transport)
+                            + self.reserved_descriptors)
 
     def _kept_vaults(self) -> int:
         """How many vaults an earlier run on our data directory left there (the highest
@@ -453,11 +449,7 @@ class Testnet:
                 while not condition():
                     with trio.move_on_after(self.timing.keepalive):
                         await sub.receive()
-                    while True:
-                        try:
-                            sub.receive_nowait()
-                        except trio.WouldBlock:
-                            break
+                    sub.drain(1)  # its buffer holds one: this empties it
                 return
         finally:
             sub.close()
@@ -553,6 +545,14 @@ class Testnet:
             "bucket_fill": math.fsum(len(v.routing) for v in self.vaults)
             / max(1, len(self.vaults)),
         }
+
+
+def reserve_descriptors(needed: int) -> None:
+    """Make sure this process may open `needed` file descriptors, raising its soft limit toward
+    the hard one if it must (TooFewDescriptors if even that is too few)."""
+    shortage = descriptors.reserve(needed)
+    if shortage is not None:
+        raise TooFewDescriptors(shortage)
 
 
 def check_host(host: str) -> None:

@@ -43,12 +43,7 @@ async def _send_events(pipe: Pipe, subscription: ev.Subscription) -> None:
     """Forward events in batches; what the pipe cannot take meanwhile is dropped, counted."""
     try:
         while True:
-            batch = [(await subscription.receive()).to_record()]
-            while len(batch) < WORKER_BATCH:
-                try:
-                    batch.append(subscription.receive_nowait().to_record())
-                except trio.WouldBlock:
-                    break
+            batch = [e.to_record() for e in await subscription.receive_batch(WORKER_BATCH)]
             await pipe.send({"records": batch, "dropped": subscription.dropped,
                              "now": trio.current_time()})
     finally:

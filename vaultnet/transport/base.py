@@ -119,7 +119,7 @@ class WriteBatch:
             if not self._depth:
                 held, self._held = self._held, {}
                 for conn in held:
-                    conn.write_held()
+                    conn.write_queued()
 
     def hold(self, conn: Connection) -> bool:
         """Whether `conn`'s next frame waits for the batch to close (one is open)."""
@@ -135,11 +135,10 @@ WRITE_BATCH = WriteBatch()
 class Connection:
     """An authenticated, encrypted link to one peer with a single writer task.
 
-    `send` never blocks. On a direct stream (TCP) a frame with nothing waiting before it is
-    sealed and written at once by the sending task (held instead while a `WriteBatch` is open);
-    otherwise frames go to a bounded queue and the writer task seals and sends everything
-    queued in one write. `receive` opens each body; one that fails authentication is a
-    FrameError, and the caller closes the connection.
+    `send` never blocks: frames go to a bounded queue. On a direct stream (TCP) the sending
+    task seals and writes the queue at once (or when the open `WriteBatch` closes); otherwise
+    the writer task seals and sends everything queued in one write. `receive` opens each body;
+    one that fails authentication is a FrameError, and the caller closes the connection.
     """
 
     def __init__(self, stream: FrameStream, protector: FrameProtector, peer: Name,
@@ -182,27 +181,18 @@ class Connection:
             self.close()
             return False
         self.last_sent = trio.current_time()
-        stream = self.stream
-        held = stream.direct and WRITE_BATCH.hold(self)
-        if stream.direct and not held and not self._queue and not stream.pending():
-            # Nothing waits before this frame: write it now, from the sending task.
-            try:
-                if not stream.write_nowait([self.protector.seal(body)]):
-                    self._wake.set()  # the writer flushes what the socket did not take
-            except ConnectionClosed:
-                self.close()
-                return False
-            self.frames_sent += 1
-            return True
         self._queue.append(body)
         self._queued_bytes += len(body)
-        if not held:
+        if not self.stream.direct:
             self._wake.set()
-        return True
+        elif not WRITE_BATCH.hold(self):
+            self.write_queued()
+        return not self.closed
 
-    def write_held(self) -> None:
-        """Write what a write batch held, from the task that closed it (the writer flushes
-        what the socket does not take, and writes it all if bytes still wait before it)."""
+    def write_queued(self) -> None:
+        """On a direct stream, seal and write what is queued now, from the calling task (the
+        writer flushes what the socket does not take, and writes it all if bytes still wait
+        before it)."""
         if self.closed or not self._queue:
             return
         if self.stream.pending():
