@@ -25,7 +25,7 @@ from tui.app import VaultnetApp
 from tui.widgets.vault_table import VaultTable
 from vaultnet.cli import main as cli
 from vaultnet.control import reading
-from vaultnet.control import server as control
+from vaultnet.control.auth import TOKEN_FILE
 from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.storage.store import CopyKind, copy_name
@@ -59,7 +59,7 @@ def _serving(data_dir: Path) -> bool:
         record = json.loads((data_dir / cli.ADDRESS_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return "control" in record and (data_dir / control.TOKEN_FILE).is_file()
+    return "control" in record and (data_dir / TOKEN_FILE).is_file()
 
 
 def vaultnet(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,7 @@
 """A running `vaultnet testnet` reached from another process through its control port: the
 `NetworkHandle` of an attached dashboard (`vaultnet tui --attach`).
 
-`RemoteNetwork.run` subscribes to the testnet's events (`vaultnet.control.server.EventStream`),
+`RemoteNetwork.run` subscribes to the testnet's events (`vaultnet.control.client.EventStream`),
 opens the testnet's dashboard session (its client and MPIDs live in the testnet process: a simulator
 testnet can be attached too) and asks for a reading every POLL_INTERVAL, or at once after an
 operation. What arrives waits in bounded buffers for the dashboard's drain: EVENT_BUFFER events
@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 import trio
 
-from vaultnet.control import server as control
+from vaultnet.control import client as control
 from vaultnet.control.operations import MpidState, Received
+from vaultnet.control.protocol import DROPPED
 from vaultnet.control.reading import NetworkReading, Query, ReadingError
 from vaultnet.messages import ID_SIZE
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
@@ -100,7 +101,7 @@ class RemoteNetwork:
         while True:
             for record in await stream.records():
                 kind = record.get("kind")
-                if kind == control.DROPPED:
+                if kind == DROPPED:
                     dropped = record.get("dropped")
                     if isinstance(dropped, int):
                         self._dropped_there = dropped
