@@ -42,10 +42,13 @@ _T = TypeVar("_T")
 class RemoteNetwork:
     """A testnet in another process, driven through its control port (a NetworkHandle)."""
 
-    def __init__(self, address: str, token: str, data_dir: Path | None = None) -> None:
+    def __init__(self, address: str, token: str, data_dir: Path | None = None,
+                 attached: bool = True) -> None:
         """The testnet whose control port is `address` (127.0.0.1:PORT), steered with `token`;
-        `data_dir` is where it keeps its files (screenshots go there)."""
+        `data_dir` is where it keeps its files (screenshots go there); `attached`: the user
+        pointed the dashboard at it (`--attach`), rather than the dashboard starting it."""
         self.address = address
+        self.attached = attached
         self._token = token
         self.data_dir = data_dir
         self.ready = False
@@ -150,8 +153,9 @@ class RemoteNetwork:
     # -- what the dashboard reads ------------------------------------------------------------
 
     def describe(self) -> str:
-        """Where the testnet is, its transport and vaults."""
-        return f"attached {self.address}: {self._transport} {self._vaults} vaults"
+        """Its transport and vaults, and where it is if the dashboard was attached to it."""
+        where = f"attached {self.address}: " if self.attached else ""
+        return f"{where}{self._transport} {self._vaults} vaults"
 
     def drain(self, limit: int) -> list[ev.Event]:
         """Up to `limit` events received."""
