@@ -14,7 +14,8 @@ from typing import Any
 import trio
 
 from vaultnet.cli.addresses import read_address_file
-from vaultnet.control import server as control
+from vaultnet.control.auth import TOKEN_FILE
+from vaultnet.control.client import request
 from vaultnet.xor import closest
 
 TIMEOUT = 90
@@ -46,8 +47,8 @@ def ctl(data_dir: Path, command: str, *args: str) -> Any:
     """The launcher's answer to a control command (`status` rows hold each vault's own
     proximity set)."""
     record = read_address_file(data_dir)
-    token = (data_dir / control.TOKEN_FILE).read_text().strip()
-    return trio.run(control.request, record["control"], token, command, list(args))
+    token = (data_dir / TOKEN_FILE).read_text().strip()
+    return trio.run(request, record["control"], token, command, list(args))
 
 
 def wrong_proximity(rows: list[dict[str, Any]]) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vaultnet.control import server as control
+from vaultnet.control.listener import DESCRIPTORS
 from vaultnet.identity import Identity
 from vaultnet.runtime import descriptors
 from vaultnet.runtime import events as ev
@@ -41,7 +41,7 @@ def test_a_testnet_beyond_the_limit_exits_2_with_one_line(tmp_path: Path) -> Non
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("vaultnet: error: ")
     needed = descriptors.needed(4, "tcp")
-    assert f"needs {needed + control.DESCRIPTORS:,} file descriptors" in lines[0]
+    assert f"needs {needed + DESCRIPTORS:,} file descriptors" in lines[0]
     assert f"only {LOW_LIMIT:,}" in lines[0]
     assert proc.stdout == "", "nothing started"
     assert not (tmp_path / "net" / "vault-001").exists()

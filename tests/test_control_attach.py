@@ -12,7 +12,11 @@ import trio
 
 from vaultnet import wire
 from vaultnet.client.maid import MAX_CHUNK_SIZE
-from vaultnet.control import server as control
+from vaultnet.control import listener, subscriptions
+from vaultnet.control.client import ControlError, ControlRefused, EventStream, WrongToken, request
+from vaultnet.control.controller import Controller
+from vaultnet.control.listener import serve
+from vaultnet.control.protocol import DROPPED
 from vaultnet.control.reading import (
     MAX_CHUNKS,
     MESSAGE_KEY_SIZE,
@@ -39,27 +43,27 @@ KEY = b"k" * 64
 async def port(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Testnet, str]]:
     """A 6-vault TCP testnet and the address of its control port, with small limits: a
     subscriber buffer of 10 events, one subscriber, 0.5 s for a content frame."""
-    monkeypatch.setattr(control, "SUBSCRIBER_BUFFER", 10)
-    monkeypatch.setattr(control, "MAX_SUBSCRIBERS", 1)
-    monkeypatch.setattr(control, "CONTENT_TIMEOUT", 0.5)
+    monkeypatch.setattr(subscriptions, "SUBSCRIBER_BUFFER", 10)
+    monkeypatch.setattr(subscriptions, "MAX_SUBSCRIBERS", 1)
+    monkeypatch.setattr(listener, "CONTENT_TIMEOUT", 0.5)
     async with Testnet(vaults=6, transport="tcp") as net, trio.open_nursery() as nursery:
-        yield net, await nursery.start(control.serve, control.Controller(net, TOKEN))
+        yield net, await nursery.start(serve, Controller(net, TOKEN))
         nursery.cancel_scope.cancel()
 
 
 async def test_a_slow_subscriber_loses_events_counted_and_never_holds_the_network(
         port: tuple[Testnet, str]) -> None:
     net, address = port
-    stream = await control.EventStream.open(address, TOKEN)
+    stream = await EventStream.open(address, TOKEN)
     vault = net.vaults[0]
     for i in range(100):  # all at once: the subscriber cannot read a single one meanwhile
         net.bus.emit(ev.FaultInjected(float(i), vault.name, f"mark-{i}"))
     records: list[dict[str, Any]] = []
     with trio.fail_after(DEADLINE):
-        while not any(r["kind"] == control.DROPPED for r in records):
+        while not any(r["kind"] == DROPPED for r in records):
             records += await stream.records()
     marks = [r["fault"] for r in records if r["kind"] == "fault"]
-    dropped = max(r["dropped"] for r in records if r["kind"] == control.DROPPED)
+    dropped = max(r["dropped"] for r in records if r["kind"] == DROPPED)
     assert marks == [f"mark-{i}" for i in range(len(marks))]  # the oldest kept, in order
     # the buffer's 10, and one more if the port's sender was already waiting for an event
     assert 0 < len(marks) <= 11 and dropped >= 100 - len(marks)
@@ -71,22 +75,22 @@ async def test_a_slow_subscriber_loses_events_counted_and_never_holds_the_networ
 async def test_subscribers_are_limited_and_a_closed_one_frees_its_place(
         port: tuple[Testnet, str]) -> None:
     _, address = port
-    first = await control.EventStream.open(address, TOKEN)
-    with pytest.raises(control.ControlRefused) as busy:
-        await control.EventStream.open(address, TOKEN)
+    first = await EventStream.open(address, TOKEN)
+    with pytest.raises(ControlRefused) as busy:
+        await EventStream.open(address, TOKEN)
     assert busy.value.kind == "busy"
-    with pytest.raises(control.WrongToken):
-        await control.EventStream.open(address, "not the token")
+    with pytest.raises(WrongToken):
+        await EventStream.open(address, "not the token")
     await first.aclose()
     with trio.fail_after(DEADLINE):
         while True:  # the testnet frees the place once it sees the connection closed
             try:
-                await (await control.EventStream.open(address, TOKEN)).aclose()
+                await (await EventStream.open(address, TOKEN)).aclose()
                 break
-            except control.ControlRefused as exc:
+            except ControlRefused as exc:
                 assert exc.kind == "busy"
                 await trio.sleep(0.05)
-    assert (await control.request(address, TOKEN, "status", []))["vaults"] == 6
+    assert (await request(address, TOKEN, "status", []))["vaults"] == 6
 
 
 # Each bad request: command, arguments, content frame (None: none), the reply's kind, and a
@@ -120,8 +124,8 @@ async def test_bad_data_requests_get_error_replies_and_the_port_serves_on(
         port: tuple[Testnet, str]) -> None:
     _, address = port
     for case, (command, args, content, kind, fragment) in BAD.items():
-        with pytest.raises(control.ControlRefused) as refused:
-            await control.request(address, TOKEN, command, args, content)
+        with pytest.raises(ControlRefused) as refused:
+            await request(address, TOKEN, command, args, content)
         assert refused.value.kind == kind, case
         assert fragment in str(refused.value), (case, str(refused.value))
 
@@ -135,21 +139,21 @@ async def test_bad_data_requests_get_error_replies_and_the_port_serves_on(
             while (reply := decoder.next_frame()) is None:
                 decoder.feed(await raw.receive_some(4096))
     assert reply["kind"] == "malformed" and "a content frame is a map" in reply["error"]
-    assert (await control.request(address, TOKEN, "status", []))["vaults"] == 6
+    assert (await request(address, TOKEN, "status", []))["vaults"] == 6
 
 
 async def test_a_put_get_read_and_delete_through_the_port(port: tuple[Testnet, str]) -> None:
     _, address = port
-    session = await control.request(address, TOKEN, "session", [])
+    session = await request(address, TOKEN, "session", [])
     assert session["transport"] == "tcp" and session["vaults"] == 6
     assert [m[0] for m in session["mpids"]] == ["alice", "bob"]
-    name = (await control.request(address, TOKEN, "put", [TRACE], b"attached" * 100))["name"]
-    assert (await control.request(address, TOKEN, "get", [name]))["size"] == 800
-    answer = await control.request(address, TOKEN, "read", [Query(chunks=(name,)).to_record()])
+    name = (await request(address, TOKEN, "put", [TRACE], b"attached" * 100))["name"]
+    assert (await request(address, TOKEN, "get", [name]))["size"] == 800
+    answer = await request(address, TOKEN, "read", [Query(chunks=(name,)).to_record()])
     reading = NetworkReading.from_record(answer["reading"])
     assert len(reading.vaults) == 6
     assert dict(reading.holders)[name]["P"]  # the Primary is stored when the put returns
-    assert await control.request(address, TOKEN, "delete", [name]) == {}
+    assert await request(address, TOKEN, "delete", [name]) == {}
 
 
 def test_a_reading_survives_the_wire_and_a_malformed_one_is_refused() -> None:
@@ -176,7 +180,7 @@ async def test_a_remote_network_drains_reads_and_says_when_the_testnet_is_gone()
 
         async def port(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
             with port_scope:
-                await control.serve(control.Controller(net, TOKEN), task_status=task_status)
+                await serve(Controller(net, TOKEN), task_status=task_status)
 
         remote = RemoteNetwork(await outer.start(port), TOKEN)
         ready = trio.Event()
@@ -194,7 +198,7 @@ async def test_a_remote_network_drains_reads_and_says_when_the_testnet_is_gone()
                     while not any(getattr(e, "trace", b"") == trace for e in remote.drain(1000)):
                         await trio.sleep(0.05)
                 port_scope.cancel()  # the testnet stops serving
-        assert all(isinstance(e, control.ControlError) for e in leaves(gone.value))
+        assert all(isinstance(e, ControlError) for e in leaves(gone.value))
         assert not remote.ready
         outer.cancel_scope.cancel()
 

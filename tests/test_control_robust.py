@@ -22,7 +22,11 @@ from tests.test_cli import one_error_line
 from tests.test_ctl import ctl, vault_rows
 from vaultnet import wire
 from vaultnet.cli import main as cli
-from vaultnet.control import server as control
+from vaultnet.control import client, listener
+from vaultnet.control.auth import TOKEN_FILE
+from vaultnet.control.client import ControlRefused, request
+from vaultnet.control.controller import Controller
+from vaultnet.control.listener import MAX_PREAUTH, PREAUTH_TIMEOUT, serve
 from vaultnet.identity import KEY_FILE, name_of_key
 from vaultnet.runtime.testnet import Testnet
 
@@ -37,7 +41,7 @@ def control_port(data_dir: Path) -> int:
 
 
 def token_of(data_dir: Path) -> str:
-    return (data_dir / control.TOKEN_FILE).read_text().strip()
+    return (data_dir / TOKEN_FILE).read_text().strip()
 
 
 def raw_frame(obj: Any) -> bytes:
@@ -154,10 +158,10 @@ def test_a_vault_whose_files_are_unusable_is_refused(testnet_dir: Path) -> None:
 def test_a_silent_connection_is_answered_timeout(module_testnet_dir: Path) -> None:
     reply = reply_of(exchange(control_port(module_testnet_dir), b"", close_write=False))
     assert reply == {"ok": False, "kind": "timeout",
-                     "error": f"no whole request within {control.PREAUTH_TIMEOUT:g} s"}
+                     "error": f"no whole request within {PREAUTH_TIMEOUT:g} s"}
 
 
-@pytest.mark.parametrize("idle", [8, control.MAX_PREAUTH + 8])
+@pytest.mark.parametrize("idle", [8, MAX_PREAUTH + 8])
 def test_silent_sockets_do_not_keep_the_owner_out(module_testnet_dir: Path, idle: int) -> None:
     port = control_port(module_testnet_dir)
     with contextlib.ExitStack() as stack:
@@ -168,8 +172,8 @@ def test_silent_sockets_do_not_keep_the_owner_out(module_testnet_dir: Path, idle
         received = [read_to_end(sock) for sock in sockets]
     pushed_out = [r for r in received if r == b""]  # closed without a word for newer ones
     assert all(reply_of(r)["kind"] == "timeout" for r in received if r)
-    assert len(pushed_out) >= idle - control.MAX_PREAUTH
-    if idle <= control.MAX_PREAUTH - 1:  # room for all of them and for `ctl status`
+    assert len(pushed_out) >= idle - MAX_PREAUTH
+    if idle <= MAX_PREAUTH - 1:  # room for all of them and for `ctl status`
         assert not pushed_out
     assert_status_works(module_testnet_dir)
 
@@ -180,13 +184,13 @@ def copy_of(data_dir: Path, tmp_path: Path, **changes: Any) -> Path:
     copy.mkdir(parents=True)
     record = json.loads((data_dir / cli.ADDRESS_FILE).read_text())
     (copy / cli.ADDRESS_FILE).write_text(json.dumps({**record, **changes}))
-    shutil.copy(data_dir / control.TOKEN_FILE, copy / control.TOKEN_FILE)
+    shutil.copy(data_dir / TOKEN_FILE, copy / TOKEN_FILE)
     return copy
 
 
 def test_a_wrong_token_says_so(module_testnet_dir: Path, tmp_path: Path) -> None:
     copy = copy_of(module_testnet_dir, tmp_path)
-    (copy / control.TOKEN_FILE).write_text("0" * 64 + "\n")
+    (copy / TOKEN_FILE).write_text("0" * 64 + "\n")
     result = ctl(copy, "status")
     assert result.returncode == 1
     assert one_error_line(result.stderr) == (
@@ -240,7 +244,7 @@ def test_ctl_says_what_happened(module_testnet_dir: Path, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str], behaviour: str,
                                 expected: str) -> None:
-    monkeypatch.setattr(control, "ANSWER_TIMEOUT", 0.5)
+    monkeypatch.setattr(client, "ANSWER_TIMEOUT", 0.5)
     with contextlib.ExitStack() as stack:
         port = (free_port() if behaviour == "refused"
                 else stack.enter_context(fake_control_port(behaviour)))
@@ -254,11 +258,11 @@ def test_ctl_says_what_happened(module_testnet_dir: Path, tmp_path: Path,
 async def test_commands_over_the_running_limit_are_answered_busy(
         monkeypatch: pytest.MonkeyPatch) -> None:
     async with Testnet(vaults=2, transport="tcp") as net, trio.open_nursery() as nursery:
-        address = await nursery.start(control.serve, control.Controller(net, "secret"))
-        monkeypatch.setattr(control, "MAX_RUNNING", 0)  # read when serve makes its limiter
-        busy_address = await nursery.start(control.serve, control.Controller(net, "secret"))
-        with pytest.raises(control.ControlRefused) as busy:
-            await control.request(busy_address, "secret", "status", [])
+        address = await nursery.start(serve, Controller(net, "secret"))
+        monkeypatch.setattr(listener, "MAX_RUNNING", 0)  # read when serve makes its limiter
+        busy_address = await nursery.start(serve, Controller(net, "secret"))
+        with pytest.raises(ControlRefused) as busy:
+            await request(busy_address, "secret", "status", [])
         assert busy.value.kind == "busy"
-        assert (await control.request(address, "secret", "status", []))["vaults"] == 2
+        assert (await request(address, "secret", "status", []))["vaults"] == 2
         nursery.cancel_scope.cancel()

@@ -10,7 +10,10 @@ import trio
 
 from tests.test_cli import one_error_line
 from vaultnet import wire
-from vaultnet.control import server as control
+from vaultnet.control.client import request
+from vaultnet.control.controller import Controller
+from vaultnet.control.listener import serve
+from vaultnet.control.protocol import MAX_REQUEST
 from vaultnet.runtime.testnet import Testnet
 
 
@@ -82,9 +85,9 @@ def test_ctl_errors_are_one_line(testnet_dir: Path, tmp_path: Path) -> None:
 
 async def test_control_port_survives_garbage_and_oversized_requests() -> None:
     async with Testnet(vaults=2, transport="tcp") as net, trio.open_nursery() as nursery:
-        address = await nursery.start(control.serve, control.Controller(net, "secret"))
+        address = await nursery.start(serve, Controller(net, "secret"))
         host, port = address.split(":")
-        for junk in (b"\xc1\xc1\xc1\xc1\xc1", wire.HEADER.pack(control.MAX_REQUEST + 1),
+        for junk in (b"\xc1\xc1\xc1\xc1\xc1", wire.HEADER.pack(MAX_REQUEST + 1),
                      wire.encode_frame({"token": "secret", "command": "status", "args": 3})):
             stream = await trio.open_tcp_stream(host, int(port))
             async with stream:
@@ -95,6 +98,6 @@ async def test_control_port_survives_garbage_and_oversized_requests() -> None:
                     decoder.feed(data)
                 reply = decoder.next_frame()
                 assert reply is not None and reply["ok"] is False, reply
-        status = await control.request(address, "secret", "status", [])
+        status = await request(address, "secret", "status", [])
         assert status["vaults"] == 2
         nursery.cancel_scope.cancel()

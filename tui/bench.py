@@ -35,8 +35,9 @@ from tui.app import VaultnetApp
 from tui.network import LiveNetwork, NetworkConfig
 from vaultnet.bench.data import percentile
 from vaultnet.bench.memory import rss_mib
+from vaultnet.control.client import ControlRefused
+from vaultnet.control.listener import MAX_RUNNING
 from vaultnet.control.process import testnet_process
-from vaultnet.control.server import MAX_RUNNING, ControlRefused
 from vaultnet.runtime import events as ev
 
 TICK = 0.02

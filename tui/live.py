@@ -25,8 +25,8 @@ from tui.model import NetworkModel
 from tui.network import LiveNetwork, NetworkConfig
 from tui.typeahead import TypeAheadApp
 from tui.views.base import EXPECTED
+from vaultnet.control.client import ControlError
 from vaultnet.control.handle import NetworkHandle
-from vaultnet.control.server import ControlError
 
 DRAIN_INTERVAL = 0.1
 DRAIN_BATCH = 20_000

@@ -156,6 +156,9 @@ class TraceIndex:
     capacity: int = 0
     group_size: int = 4
     samples: int = 0
+    first_event: float | None = None
+    """The time written on the first event record (unclamped): where a model that replays the
+    file counts its rows' and lines' times from (`NetworkModel.ingest`)."""
 
     @classmethod
     def open(cls, path: Path) -> TraceIndex:
@@ -190,6 +193,8 @@ class TraceIndex:
             if len(self.offsets) >= MAX_RECORDS:
                 raise TraceError(f"{self.path} is too long to replay: more than "
                                  f"{MAX_RECORDS:,} records")
+            if self.first_event is None and kind not in (HEADER, SAMPLE, CALL):
+                self.first_event = at
             last = max(last, at)  # the header (at -inf) takes the first record's time
             self.offsets.append(offset)
             self.times.append(last)

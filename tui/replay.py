@@ -12,6 +12,12 @@ checkpoints of at most CHECKPOINT_BYTES all told: they are spaced so that checkp
 model's size over the whole recording fit, and past it every other one is dropped and they are
 made half as often.
 
+The cursor's times count from the recording's first event (or its first record, if earlier):
+the model counts view 4's and the logs' times from its first event too. A dashboard recording
+begins once its network is up, with the events of its start-up written in its first batch at
+their own, earlier times; the index clamps them to the first record's time, so they are shown
+from there on, never before the cursor reaches them, and no row is later than the cursor.
+
 A trace from `vaultnet testnet --record` has no samples: the vault list (up, down, faults) is
 made from its vault_up / vault_down / fault events; what only a sample tells (stored bytes,
 copies, ranks, holders, accounts, routing, version trees, held messages) stays empty.
@@ -107,8 +113,11 @@ class Replay:
 
     @property
     def start(self) -> float:
-        """Time of the first record."""
-        return self.index.times[0]
+        """Time of the first record, or of the first event if that is earlier: the model
+        counts view 4's and the logs' times from its first event, so the cursor counts from
+        no later, and no row shown is later than the cursor."""
+        first = self.index.times[0]
+        return first if self.index.first_event is None else min(first, self.index.first_event)
 
     @property
     def end(self) -> float:

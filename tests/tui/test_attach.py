@@ -22,10 +22,11 @@ from tests.test_ctl import ctl
 from tests.tui.helpers import answer, record_notifications, run_app, wait_until
 from tui import model
 from tui.app import VaultnetApp
+from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.vault_table import VaultTable
 from vaultnet.cli import main as cli
-from vaultnet.control import reading
-from vaultnet.control import server as control
+from vaultnet.control import process, reading
+from vaultnet.control.auth import TOKEN_FILE
 from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.storage.store import CopyKind, copy_name
@@ -59,7 +60,7 @@ def _serving(data_dir: Path) -> bool:
         record = json.loads((data_dir / cli.ADDRESS_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return "control" in record and (data_dir / control.TOKEN_FILE).is_file()
+    return "control" in record and (data_dir / TOKEN_FILE).is_file()
 
 
 def vaultnet(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -133,6 +134,33 @@ def test_the_dashboard_attaches_acts_and_leaves_the_testnet_running(tmp_path: Pa
         status = ctl(data_dir, "status")
         assert status.returncode == 0, status.stderr
         assert status.stdout.startswith("vaults=6 ")  # 6, one added, one killed
+
+
+@pytest.mark.parametrize("how", ["started", "attached"])
+def test_the_header_says_attached_only_when_attached(tmp_path: Path, how: str) -> None:
+    """`vaultnet tui` (the dashboard starts its own testnet process) shows that testnet's
+    transport and vaults, as the in-process dashboard does; `--attach` says attached."""
+    data_dir = tmp_path / "net"
+    with contextlib.ExitStack() as stack:
+        if how == "started":
+            network = stack.enter_context(process.testnet_process(4, data_dir=data_dir))
+        else:
+            stack.enter_context(running_process(data_dir, vaults=4))
+            network = cli.attached_network(data_dir)
+        app = VaultnetApp(network=network)
+
+        async def body(pilot: Pilot[Any]) -> None:
+            header = app.query_one(SummaryBar)
+            await wait_until(pilot, lambda: "4 up" in str(header.render()),
+                             lambda: f"the header with the four vaults ({header.render()})")
+            text = str(header.render())
+            if how == "started":
+                assert "attached" not in text and text.startswith("vaultnet  tcp 4 vaults  ")
+            else:
+                assert text.startswith("vaultnet  attached 127.0.0.1:")
+                assert ": tcp 4 vaults  " in text
+
+        run_app(app, body)
 
 
 @pytest.mark.parametrize("problem", ["no testnet", "no token"])

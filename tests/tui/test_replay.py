@@ -14,12 +14,12 @@ import trio
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.tui.helpers import record_notifications, run_app, wait_until
+from tests.tui.helpers import event_rows, record_notifications, run_app, wait_until
 from tests.tui.recorded import Recorded, record_run, state
 from tui.app import VaultnetApp
 from tui.model import NetworkModel
 from tui.network import NetworkConfig
-from tui.recording import TraceIndex, open_recording
+from tui.recording import Recorder, TraceIndex, open_recording
 from tui.replay import SPEEDS
 from tui.replay_app import REFUSED, RecordingApp, ReplayApp, open_replay
 from tui.screens.help import HelpScreen
@@ -165,10 +165,11 @@ def test_the_replay_footers_leave_out_the_network_keys(recorded: Recorded) -> No
         assert live_shown[view] - refused <= actions, view  # the other keys stay
 
 
-def test_record_in_the_dashboard_then_replay_to_its_end(tmp_path: Path) -> None:
-    """`vaultnet tui --record`: a live dashboard on the simulator, a put; its final model is
-    what the replay holds at the end (the selection's focus aside: the user's cursor)."""
-    path = tmp_path / "live.trace"
+@pytest.fixture(scope="module")
+def live_recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Recorder, NetworkModel]:
+    """`vaultnet tui --record`: a live dashboard on the simulator, a put; the file, its
+    recorder and the live model at the end."""
+    path = tmp_path_factory.mktemp("live") / "live.trace"
     recorder = open_recording(path, trio.current_time)
     app = RecordingApp(NetworkConfig(vaults=8, transport="sim", seed=3), recorder)
 
@@ -183,13 +184,48 @@ def test_record_in_the_dashboard_then_replay_to_its_end(tmp_path: Path) -> None:
             "the chunk's holders sampled")
 
     run_app(app, body)
-    live = state(app.model)
+    return path, recorder, app.model
+
+
+def test_record_in_the_dashboard_then_replay_to_its_end(
+        live_recorded: tuple[Path, Recorder, NetworkModel]) -> None:
+    """The live model at the end of a recorded session is what the replay holds at the end
+    (the selection's focus aside: the user's cursor)."""
+    path, recorder, model = live_recorded
+    live = state(model)
     replay = open_replay(path)
     replay.seek_position(len(replay.index))
     replayed = state(replay.model)
     assert recorder.error is None and recorder.records > 100
     assert {k: v for k, v in replayed.items() if k != "focus"} == {
         k: v for k, v in live.items() if k != "focus"}
+
+
+def test_view_4_shows_no_row_after_the_cursor(
+        live_recorded: tuple[Path, Recorder, NetworkModel]) -> None:
+    """A dashboard recording begins once its network is up, after the events of its start-up
+    (written with their own, earlier times): wherever the cursor goes, back or forth, view 4
+    shows no row later than the cursor, and going back drops the rows after it."""
+    app = replay_app(live_recorded[0])
+    replay = app.replay
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await pilot.press("4")
+        await pilot.press("dollar_sign")
+        await pilot.pause()
+        at_end = len(event_rows(app))
+        assert at_end
+        shown = []
+        for fraction in (1.0, 0.5, 0.2, 0.0, 0.8):
+            await goto(pilot, (replay.end - replay.start) * fraction)
+            await pilot.pause()
+            cursor = float(f"{replay.time - replay.start:.2f}")  # as the timeline says it
+            rows = event_rows(app)
+            assert all(float(row[0].rstrip("s")) <= cursor for row in rows), (cursor, rows[-1])
+            shown.append(len(rows))
+        assert min(shown) < shown[0] == at_end  # going back dropped rows
+
+    run_app(app, body)
 
 
 @pytest.mark.parametrize("content,says", [

@@ -20,8 +20,8 @@ from textual.widgets import TabPane
 from tui.model import NetworkModel
 from tui.screens.ask import AskScreen
 from vaultnet.client.maid import ClientError
+from vaultnet.control.client import ControlError
 from vaultnet.control.handle import NetworkHandle
-from vaultnet.control.server import ControlError
 from vaultnet.runtime.testnet import TestnetError
 
 EXPECTED = (ClientError, TestnetError, ControlError, OSError)

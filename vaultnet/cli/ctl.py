@@ -12,7 +12,8 @@ import trio
 from vaultnet.cli.addresses import address_file, read_address_file
 from vaultnet.cli.arguments import Subparsers
 from vaultnet.cli.errors import CommandError
-from vaultnet.control import server as control
+from vaultnet.control.auth import read_token
+from vaultnet.control.client import request
 from vaultnet.runtime.faults import Fault
 
 
@@ -24,7 +25,7 @@ def control_endpoint(data_dir: Path | None) -> tuple[str, str]:
     if not isinstance(address, str):
         raise CommandError("that testnet does not accept control commands (started by an "
                            "older vaultnet?)")
-    return address, control.read_token(address_file(data_dir).parent)
+    return address, read_token(address_file(data_dir).parent)
 
 
 def add_ctl_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -55,7 +56,7 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     """Send the command to the testnet and print its answer, one line per fact."""
     address, token = control_endpoint(args.data_dir)
     argv = [a for a in (getattr(args, "name", None), getattr(args, "kind", None)) if a]
-    result = trio.run(control.request, address, token, args.ctl_command, argv)
+    result = trio.run(request, address, token, args.ctl_command, argv)
     try:
         lines = _ctl_lines(args.ctl_command, result)
     except (KeyError, TypeError, ValueError):

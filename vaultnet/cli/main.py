@@ -20,7 +20,7 @@ from vaultnet.cli.addresses import ADDRESS_FILE, ADDRESS_FORMAT
 from vaultnet.cli.arguments import Subparsers
 from vaultnet.cli.errors import PROG, CommandError, Parser, UsageError, error_line, leaves
 from vaultnet.cli.tui import attached_network
-from vaultnet.control.server import ControlError
+from vaultnet.control.client import ControlError
 from vaultnet.identity import IdentityError
 from vaultnet.runtime.allocator import limit_fragmentation
 from vaultnet.runtime.testnet import TestnetError

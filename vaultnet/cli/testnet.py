@@ -58,7 +58,9 @@ from vaultnet.cli.arguments import (
     vault_address,
 )
 from vaultnet.cli.errors import CommandError, UsageError, error_line
-from vaultnet.control import server as control
+from vaultnet.control.auth import TOKEN_FILE, write_token
+from vaultnet.control.controller import Controller
+from vaultnet.control.listener import DESCRIPTORS, serve
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime.events import TraceRecorder
 from vaultnet.runtime.testnet import DEFAULT_CAPACITY, DEFAULT_HOST, Testnet, TooFewDescriptors
@@ -221,7 +223,7 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
     net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
-                  reserved_descriptors=control.DESCRIPTORS, host=args.host,
+                  reserved_descriptors=DESCRIPTORS, host=args.host,
                   join=[args.join] if args.join is not None else [], processes=args.processes,
                   capacity=args.capacity or DEFAULT_CAPACITY)
     stats = _Stats()
@@ -270,14 +272,14 @@ async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: P
         "started": time.time(),
     }
     async with trio.open_nursery() as control_nursery:
-        token = control.write_token(addr_path.parent)
+        token = write_token(addr_path.parent)
         record["control"] = await control_nursery.start(
-            control.serve, control.Controller(net, token), args.host)
+            serve, Controller(net, token), args.host)
         try:
             await _report_until_stopped(net, args, run, addr_path, record, stats, start)
         finally:
             control_nursery.cancel_scope.cancel()
-            (addr_path.parent / control.TOKEN_FILE).unlink(missing_ok=True)
+            (addr_path.parent / TOKEN_FILE).unlink(missing_ok=True)
 
 
 async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Run,

@@ -27,7 +27,7 @@ from vaultnet.cli.arguments import (
 )
 from vaultnet.cli.ctl import control_endpoint
 from vaultnet.cli.errors import AttachError, CommandError, UsageError
-from vaultnet.control import server as control
+from vaultnet.control.client import ControlError, request
 from vaultnet.control.process import TestnetStartError, testnet_process
 from vaultnet.control.remote import RemoteNetwork
 
@@ -70,8 +70,8 @@ def attached_network(data_dir: Path | None) -> RemoteNetwork:
     there; AttachError (one line, exit 2) if there is none to steer."""
     try:
         address, token = control_endpoint(data_dir)
-        trio.run(control.request, address, token, "status", [])
-    except (CommandError, control.ControlError) as exc:
+        trio.run(request, address, token, "status", [])
+    except (CommandError, ControlError) as exc:
         raise AttachError(f"cannot attach: {exc}") from None
     return RemoteNetwork(address, token, address_file(data_dir).parent)
 

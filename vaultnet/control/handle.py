@@ -6,7 +6,7 @@ is the same for both.
 The synchronous members never wait: `drain`, `read` and `take_received` hand over what has
 already arrived (in process, that is everything; attached, what the last answers brought).
 Failures of the asynchronous operations are `vaultnet.client.maid.ClientError`,
-`vaultnet.runtime.testnet.TestnetError`, `vaultnet.control.server.ControlError` or `OSError`.
+`vaultnet.runtime.testnet.TestnetError`, `vaultnet.control.client.ControlError` or `OSError`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from vaultnet.control import server as control
+from vaultnet.control.auth import read_token
 from vaultnet.control.remote import RemoteNetwork
 from vaultnet.filemodes import private_dir
 
@@ -78,7 +78,7 @@ def testnet_process(vaults: int, transport: str = "tcp", seed: int | None = None
                 preexec_fn=_die_with_parent)  # prctl only: safe between fork and exec
         try:
             address = _wait_ready(process, log)
-            yield RemoteNetwork(address, control.read_token(where), where)
+            yield RemoteNetwork(address, read_token(where), where, attached=False)
         finally:
             _stop(process)
     finally:

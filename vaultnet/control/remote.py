@@ -1,7 +1,7 @@
 """A running `vaultnet testnet` reached from another process through its control port: the
 `NetworkHandle` of an attached dashboard (`vaultnet tui --attach`).
 
-`RemoteNetwork.run` subscribes to the testnet's events (`vaultnet.control.server.EventStream`),
+`RemoteNetwork.run` subscribes to the testnet's events (`vaultnet.control.client.EventStream`),
 opens the testnet's dashboard session (its client and MPIDs live in the testnet process: a simulator
 testnet can be attached too) and asks for a reading every POLL_INTERVAL, or at once after an
 operation. What arrives waits in bounded buffers for the dashboard's drain: EVENT_BUFFER events
@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 import trio
 
-from vaultnet.control import server as control
+from vaultnet.control import client as control
 from vaultnet.control.operations import MpidState, Received
+from vaultnet.control.protocol import DROPPED
 from vaultnet.control.reading import NetworkReading, Query, ReadingError
 from vaultnet.messages import ID_SIZE
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
@@ -41,10 +42,13 @@ _T = TypeVar("_T")
 class RemoteNetwork:
     """A testnet in another process, driven through its control port (a NetworkHandle)."""
 
-    def __init__(self, address: str, token: str, data_dir: Path | None = None) -> None:
+    def __init__(self, address: str, token: str, data_dir: Path | None = None,
+                 attached: bool = True) -> None:
         """The testnet whose control port is `address` (127.0.0.1:PORT), steered with `token`;
-        `data_dir` is where it keeps its files (screenshots go there)."""
+        `data_dir` is where it keeps its files (screenshots go there); `attached`: the user
+        pointed the dashboard at it (`--attach`), rather than the dashboard starting it."""
         self.address = address
+        self.attached = attached
         self._token = token
         self.data_dir = data_dir
         self.ready = False
@@ -100,7 +104,7 @@ class RemoteNetwork:
         while True:
             for record in await stream.records():
                 kind = record.get("kind")
-                if kind == control.DROPPED:
+                if kind == DROPPED:
                     dropped = record.get("dropped")
                     if isinstance(dropped, int):
                         self._dropped_there = dropped
@@ -149,8 +153,9 @@ class RemoteNetwork:
     # -- what the dashboard reads ------------------------------------------------------------
 
     def describe(self) -> str:
-        """Where the testnet is, its transport and vaults."""
-        return f"attached {self.address}: {self._transport} {self._vaults} vaults"
+        """Its transport and vaults, and where it is if the dashboard was attached to it."""
+        where = f"attached {self.address}: " if self.attached else ""
+        return f"{where}{self._transport} {self._vaults} vaults"
 
     def drain(self, limit: int) -> list[ev.Event]:
         """Up to `limit` events received."""
