@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.base import CONTEST_ROUND, GroupPersona
 from vaultnet.personas.content_fetch import (
     ClientWaiter,
     ContentFetch,
@@ -46,6 +46,10 @@ HOLDERS_PER_COPY = 2
 """Vaults holding each copy of a chunk. A chunk has one copy of each CopyKind (Primary, Backup,
 Sacrificial), each under its own copy name and DataManager group, so a fully replicated chunk
 is 3 x 2 = 6 stored copies (`vaultnet.runtime.inspection.COPIES_PER_CHUNK`)."""
+PLAUSIBLE_SLACK = 4
+"""How far past the nearest `holders_per_copy` live vaults a peer's choice of holders for a new
+copy may reach and still get our vote (one close group's worth): our views of who is live near
+the copy differ by the vaults a partition or a broken link hid from one of us."""
 MAX_FAILED = 8
 SWEEP_INTERVAL = 5.0
 LEFT = "holder left"
@@ -162,7 +166,8 @@ class DataManager(GroupPersona):
 
     @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A MaidManager group's put of one copy: propose it (with holders, if new)."""
+        """A MaidManager group's put of one copy: propose it; a new copy's holders, chosen by
+        our own view, are a contested vote (see `GroupPersona.propose_contested`)."""
         copy = msg.dst.name
         kind = body_str(msg, "kind", KINDS)
         size = body_int(msg, "size")
@@ -172,9 +177,29 @@ class DataManager(GroupPersona):
         action = {"op": Op.PUT, "kind": kind, "size": size, "id": msg.msg_id,
                   "origin": body_bytes(msg, "id", 16), "client": body_bytes(msg, "client"),
                   "reply": msg.body.get("reply"), "mm": msg.src.name}
-        if copy not in self.records:
-            action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
-        self.propose(copy, action, ctx, out, msg.trace_id)
+        if copy in self.records:
+            self.propose(copy, action, ctx, out, msg.trace_id)  # one more subscriber
+            return
+        action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
+        action[CONTEST_ROUND] = 0
+        self.propose_contested(copy, action, ctx, out, msg.trace_id)
+
+    def plausible(self, key: Name, action: dict[str, Any], ctx: Context) -> bool:
+        """A peer's holders for a new copy we may vote for: as many distinct vaults as we would
+        choose ourselves (or more), each live and eligible by our view and among the
+        PLAUSIBLE_SLACK vaults beyond `holders_per_copy` nearest the copy. Members whose views
+        differ agree on one such choice; a member choosing far-off or unknown vaults does not
+        get our vote."""
+        holders = action.get("holders")
+        if (action.get("op") is not Op.PUT or not isinstance(holders, list)
+                or len(set(holders)) != len(holders)
+                or not all(isinstance(h, bytes) for h in holders)
+                or len(holders) > self.holders_per_copy):
+            return False
+        near = ctx.closest_live(key, self.holders_per_copy + PLAUSIBLE_SLACK, set())
+        ours = self.choose_holders(key, self.holders_per_copy, set(), ctx)
+        return len(holders) >= len(ours) and all(h in near and self.is_eligible(h)
+                                                 for h in holders)
 
     @commits(Op.PUT)
     def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
