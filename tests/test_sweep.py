@@ -78,24 +78,14 @@ def test_a_small_sweep_of_churn_restarts_liars_and_losers() -> None:
                        faults=("churn", "restart", "lie", "lose")) == []
 
 
-def test_a_put_after_a_partition_heals() -> None:
-    """Found by the sweep (seed 10): members that saw different live vaults after a partition
-    proposed a new copy's put with different holders (2 + 1), which plain sync never commits;
-    the split vote is now re-voted in rounds until one set of holders wins."""
-    steps = sweep.parse_steps("partition:95684110,put:762532116")
-    outcome = run(Scenario(10, 8, steps), settle=120)
-    assert outcome.failure is None, outcome.failure
-
-
-@pytest.mark.xfail(strict=True, reason="known bug, found by this sweep: a duplicated frame "
-                   "breaks two DataManagers' links to a live holder; each applies 'holder left' "
-                   "(removal and replacement) on its own view, the other two keep the holder, "
-                   "and the group's records differ for good; strict, so the fix makes this "
-                   "test fail until the mark goes")
-def test_a_holder_whose_links_broke_during_a_put() -> None:
-    """Found by the sweep (seed 9): see the xfail reason."""
-    steps = sweep.parse_steps("put:813938401,duplicate:907497995")
-    outcome = run(Scenario(9, 8, steps), settle=120)
+@pytest.mark.parametrize("seed, steps", [(10, "partition:95684110,put:762532116"),
+                                         (9, "put:813938401,duplicate:907497995")])
+def test_link_faults_before_or_during_a_put(seed: int, steps: str) -> None:
+    """Found by the sweep: members that saw different live vaults after a partition proposed
+    a put with different holders (seed 10: the split vote is now re-voted), and members whose
+    links to a live holder broke for a moment removed and replaced it on their own (seed 9: a
+    departure now counts once it has lasted LEFT_AFTER seconds)."""
+    outcome = run(Scenario(seed, 8, sweep.parse_steps(steps)), settle=120)
     assert outcome.failure is None, outcome.failure
 
 

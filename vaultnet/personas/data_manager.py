@@ -52,6 +52,10 @@ copy may reach and still get our vote (one close group's worth): our views of wh
 the copy differ by the vaults a partition or a broken link hid from one of us."""
 MAX_FAILED = 8
 SWEEP_INTERVAL = 5.0
+LEFT_AFTER = 3.0
+"""Seconds a holder must have been gone from our view before we replace it (at the next
+sweep, so 3 to 8 s after it left): longer than a link flap or the sweep's partition spells
+(2 s), after which the vault comes back with its copies."""
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
@@ -88,7 +92,7 @@ class DataManager(GroupPersona):
         self.fetches = ContentFetch(PENDING_LIMIT)
         self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
         self._last_sweep = 0.0
-        self._departed: OrderedDict[Name, None] = OrderedDict()  # vaults we saw leave
+        self._departed: OrderedDict[Name, float] = OrderedDict()  # vault we saw leave -> when
         self.checks = IntegrityChecks(self, self.fetches)
 
     def record(self, copy: Name) -> CopyRecord | None:
@@ -108,19 +112,16 @@ class DataManager(GroupPersona):
         return [self.records]
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
-        """Account transfer, and re-replication when a holder leaves (see `_holder_left`)."""
+        """Account transfer, and noting departures: a holder gone LEFT_AFTER seconds is
+        replaced at the next sweep (see `_drop_departed`)."""
         out = super().churned(ctx, lost, added)
         self.checks.queue_checks(ctx)
         if added is not None:
             self._departed.pop(added, None)
-        if lost is not None:
-            self._departed[lost] = None
+        if lost is not None and lost not in self._departed:
+            self._departed[lost] = ctx.now()
             while len(self._departed) > DEPARTED_KEPT:
                 self._departed.popitem(last=False)
-            for copy in [c for c, r in self.records.items()
-                         if lost in CopyRecord.from_record(r).holders]:
-                if ctx.is_responsible(copy):
-                    self._holder_left(copy, lost, ctx, out)
         return out
 
     def record_arrived(self, store: Records, key: bytes, record: dict[str, Any],
@@ -132,11 +133,20 @@ class DataManager(GroupPersona):
         self._drop_departed(key, ctx, out)
 
     def _drop_departed(self, copy: Name, ctx: Context, out: Outbox) -> None:
-        """Replace holders we saw leave. Only those: a vault that merely does not know a holder
-        yet (a newcomer) must not decide it is gone."""
+        """Replace holders we saw leave at least LEFT_AFTER seconds ago and still do not see.
+        Only those: a vault that merely does not know a holder yet (a newcomer) must not
+        decide it is gone, and a link that broke and came back (a flap) is no departure.
+
+        Decision: each member applies a departure on its own view, without a vote (a vote
+        missed by members that were not yet responsible left records different in the churn
+        soak), but only once it has lasted LEFT_AFTER: a duplicated frame or a short partition
+        breaks some members' links to a live holder for a moment, and members that removed
+        and replaced it at once, while their peers kept it, differed for good (sweep seed 9).
+        A holder that really left stays gone, and every member that knew it removes it."""
         record = self.record(copy)
         for holder in record.holders if record else ():
-            if holder in self._departed and not ctx.is_live(holder):
+            left = self._departed.get(holder)
+            if left is not None and ctx.now() - left >= LEFT_AFTER and not ctx.is_live(holder):
                 self._holder_left(copy, holder, ctx, out)
 
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
@@ -448,7 +458,7 @@ class DataManager(GroupPersona):
 
     def tick(self, ctx: Context) -> Outbox:
         """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
-        replace holders that left without our noticing (a missed churn event); challenge
+        replace holders gone LEFT_AFTER seconds (see `_drop_departed`); challenge
         holders that never confirmed their copy (see `IntegrityChecks.check_unstored`) and, a
         few at a time, every copy we lead (`IntegrityChecks.queue_periodic`)."""
         out = Outbox()
