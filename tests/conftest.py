@@ -17,9 +17,9 @@ SLOW = (
     "tests/test_cli", "tests/test_ctl.py", "tests/test_control_", "tests/test_inspection.py",
     "tests/test_network_core.py", "tests/test_sweep.py", "tests/test_lost_answers.py",
     "tests/test_faults.py", "tests/test_per_message_cost.py", "tests/test_public_api.py",
-    "tests/test_determinism.py",
+    "tests/test_determinism.py", "tests/test_processes.py",
     "tests/tui/test_attach.py", "tests/tui/test_live.py", "tests/tui/test_terminal.py",
-    "tests/tui/test_replay.py", "tests/tui/test_prompts.py",
+    "tests/tui/test_replay.py", "tests/tui/test_prompts.py", "tests/tui/test_scenario.py",
 )
 """Modules that start TCP testnets, subprocesses or long simulations: `pytest -m "not slow"`
 (the fast development loop, README "Tests") leaves them out; the default run and CI run all."""

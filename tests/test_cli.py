@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -14,13 +15,14 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from vaultnet.cli import addresses, bench
 from vaultnet.cli import main as cli
+from vaultnet.cli import tui as tui_command
 from vaultnet.cli.errors import CommandError
 from vaultnet.runtime.events import VaultUp, read_trace
 
@@ -258,7 +260,9 @@ def fake_dashboard(monkeypatch: pytest.MonkeyPatch, main: Callable[..., object])
     """`tui.app.main` is `main`, and the dashboard's error type a plain one (so `vaultnet tui`
     runs without Textual)."""
     monkeypatch.setitem(sys.modules, "tui", types.ModuleType("tui"))
-    monkeypatch.setitem(sys.modules, "tui.app", types.SimpleNamespace(main=main))
+    monkeypatch.setitem(sys.modules, "tui.app", types.SimpleNamespace(
+        main=main, network_size=lambda vaults, capacity, tour: (
+            vaults or (8 if tour else 16), capacity or (98_304 if tour else None))))
     monkeypatch.setitem(sys.modules, "tui.errors",
                         types.SimpleNamespace(DashboardError=type("DashboardError",
                                                                   (Exception,), {})))
@@ -283,21 +287,42 @@ def test_tui_passes_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert seen["replay"] == tmp_path / "run.trace" and seen["record"] is None
 
 
+def fake_testnet_process(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """`vaultnet tui`'s own testnet process is a stand-in: the arguments it was started with
+    are recorded, and the dashboard is handed the string "remote" to attach to."""
+    started: list[tuple[object, ...]] = []
+
+    @contextlib.contextmanager
+    def fake(*args: object) -> Iterator[str]:
+        started.append(args)
+        yield "remote"
+
+    monkeypatch.setattr(tui_command, "testnet_process", fake)
+    return started
+
+
 def test_tui_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
     fake_dashboard(monkeypatch, lambda **kw: seen.update(kw) or 0)
-    assert cli.main(["tui"]) == 0  # no --vaults: the dashboard's default (16, or the tour's 8)
+    started = fake_testnet_process(monkeypatch)
+    assert cli.main(["tui", "--in-process"]) == 0  # the dashboard's default (16, or the tour's 8)
     assert seen == {"vaults": None, "transport": "tcp", "seed": None, "capacity": None,
                     "data_dir": None, "record": None, "replay": None, "attach": None,
                     "tour": False}
+    assert started == []
+    assert cli.main(["tui"]) == 0  # the default: a testnet in its own process, attached
+    assert started == [(16, "tcp", None, None, None)] and seen["attach"] == "remote"
 
 
 def test_tui_tour(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                   capsys: pytest.CaptureFixture[str]) -> None:
     seen: dict[str, object] = {}
     fake_dashboard(monkeypatch, lambda **kw: seen.update(kw) or 0)
+    started = fake_testnet_process(monkeypatch)
     assert cli.main(["tui", "--tour", "--transport", "sim"]) == 0
     assert seen["tour"] is True and seen["vaults"] is None and seen["transport"] == "sim"
+    assert started == [(8, "sim", None, 98_304, None)]  # the tour's small vaults, attached
+    assert seen["attach"] == "remote"
     assert cli.main(["tui", "--tour", "--replay", str(tmp_path / "run.trace")]) == 2
     assert "--tour acts on a network" in one_error_line(capsys.readouterr().err)
 

@@ -13,7 +13,7 @@ import pytest
 from tests.launchers import ctl, launcher, vaultnet, wait_exact
 from vaultnet.cli.arguments import default_processes
 from vaultnet.runtime import events as ev
-from vaultnet.runtime.workers import shares
+from vaultnet.runtime.worker_pool import shares
 
 VAULTS = 8
 

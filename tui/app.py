@@ -301,6 +301,15 @@ class VaultnetApp(LiveApp):
             tour.leave()
 
 
+def network_size(vaults: int | None, capacity: int | None, tour: bool) -> tuple[int, int | None]:
+    """The dashboard's testnet's vaults and capacity (None: the default) from the flags: the
+    tour's small testnet unless they say otherwise, else 16 vaults (one place for both the
+    embedded testnet and one in its own process)."""
+    if tour:
+        return vaults or TOUR_VAULTS, capacity or TOUR_CAPACITY
+    return vaults or NetworkConfig.vaults, capacity
+
+
 def main(vaults: int | None = None, transport: str = "tcp", seed: int | None = None,
          capacity: int | None = None, data_dir: Path | None = None,
          record: Path | None = None, replay: Path | None = None,
@@ -313,10 +322,9 @@ def main(vaults: int | None = None, transport: str = "tcp", seed: int | None = N
         from tui.replay_app import replay_main  # tui.replay_app imports this module
 
         return replay_main(replay)
-    if tour:
-        vaults, capacity = vaults or TOUR_VAULTS, capacity or TOUR_CAPACITY
-    config = NetworkConfig(vaults or NetworkConfig.vaults, transport, seed,
-                           capacity or NetworkConfig.capacity, data_dir)
+    vaults, capacity = network_size(vaults, capacity, tour)
+    config = NetworkConfig(vaults, transport, seed, capacity or NetworkConfig.capacity,
+                           data_dir)
     if record is not None:
         from tui.replay_app import record_main
 

@@ -70,14 +70,15 @@ class LiveApp(TypeAheadApp):
         await self.guest.aclose()
 
     def take_signals(self) -> None:
-        """Quit cleanly on SIGTERM and SIGINT, if `handle_signals` (main() sets it)."""
+        """Quit cleanly on SIGTERM, SIGINT and SIGHUP (its terminal closed), if
+        `handle_signals` (main() sets it), so a testnet it started is stopped too."""
         if self.handle_signals:
             loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.add_signal_handler(signum, self._signalled, signum)
 
     def _signalled(self, signum: int) -> None:
-        """SIGTERM / SIGINT: exit the normal way, so the terminal is restored (alternate
+        """SIGTERM / SIGINT / SIGHUP: exit the normal way, so the terminal is restored (alternate
         screen left, cursor shown, mouse tracking off) and the network shut down."""
         self.exit(return_code=128 + signum)
 

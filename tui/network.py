@@ -69,13 +69,7 @@ class LiveNetwork:
 
     def drain(self, limit: int) -> list[ev.Event]:
         """Up to `limit` waiting events, without blocking."""
-        batch: list[ev.Event] = []
-        while len(batch) < limit:
-            try:
-                batch.append(self.events.receive_nowait())
-            except trio.WouldBlock:
-                break
-        return batch
+        return self.events.drain(limit)
 
     def dropped(self) -> int:
         """Events the subscription dropped."""
@@ -97,10 +91,10 @@ class LiveNetwork:
         """Messages the MPIDs received since the last call."""
         return self.operator.take_received()
 
-    async def put(self, data: bytes) -> tuple[Name, bytes]:
-        """Store `data`; its name and the put's trace."""
+    async def put(self, data: bytes, unique: bool = False) -> tuple[Name, bytes]:
+        """Store `data` (`unique`: a Put<Unique>); its name and the put's trace."""
         trace = self.operator.new_trace()
-        return await self.operator.put(data, trace), trace
+        return await self.operator.put(data, trace, unique), trace
 
     async def get(self, name: Name) -> int:
         """The size of the chunk, fetched and checked."""

@@ -173,6 +173,14 @@ class Message:
         except IdentityError as exc:
             raise FrameError("forged message: signature does not verify") from exc
 
+    def frame(self, final: bool = False) -> dict[str, Any]:
+        """The `msg` frame a link carries this message in; `final` marks the copy its receiver
+        only delivers (the channel's handshake attributes it) rather than checks and passes on."""
+        frame: dict[str, Any] = {"t": "msg", "m": self.to_wire()}
+        if final:
+            frame["final"] = True
+        return frame
+
     def to_wire(self) -> dict[str, Any]:
         """The map a message travels as (its action as the action's string)."""
         return {

@@ -7,7 +7,7 @@ import random
 import pytest
 import trio
 
-from tests.data.helpers import copies_placed, copy_records_agreed, nothing_stored
+from tests.data.helpers import all_copies_placed, copies_placed, copy_records_agreed, nothing_stored
 from vaultnet import Testnet
 from vaultnet.client.maid import MAX_CHUNK_SIZE, DataExists, NoSuchData, PutFailure
 from vaultnet.messages import Authority, Message, Persona, derived_id
@@ -52,7 +52,7 @@ async def test_200_chunks_round_trip_on_tcp() -> None:
                 nursery.start_soon(put, i)
         for name, data in zip(names, datas, strict=True):
             assert await client.get(name) == data
-        await net.wait_for(lambda: all(copies_placed(net, n) for n in names), PLACED_WITHIN,
+        await net.wait_for(lambda: all_copies_placed(net, names), PLACED_WITHIN,
                            "every copy on its closest holders")
         # A holder stores before its "stored" reaches every DataManager member: the records
         # agree a moment after the copies are placed, not necessarily at once.

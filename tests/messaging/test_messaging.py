@@ -112,7 +112,7 @@ async def test_messaging_on_tcp() -> None:
 def managers_see_offline(net: Testnet, mpid: bytes) -> bool:
     """Every member of the MPID's manager group records it offline (no relay to push to)."""
     group = set(net.true_close_group(mpid))
-    return all(host_of(v).mpid_manager.account(mpid)["relay"] is None
+    return all(host_of(v).mpid_manager.account(mpid).relay is None
                for v in net.vaults if v.name in group)
 
 

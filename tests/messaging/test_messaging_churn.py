@@ -17,7 +17,7 @@ def lists_agree(net: Testnet, mpid: bytes, white: list[bytes], black: list[bytes
     group = set(net.true_close_group(mpid))
     accounts = [host_of(v).mpid_manager.account(mpid) for v in net.vaults
                 if v.name in group]
-    return all(a["whitelist"] == white and a["blacklist"] == black for a in accounts)
+    return all(a.whitelist == white and a.blacklist == black for a in accounts)
 
 
 @pytest.mark.parametrize("seed", [21, 22])

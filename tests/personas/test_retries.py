@@ -71,7 +71,7 @@ def test_a_retry_after_an_agreed_answer_gets_that_answer(tmp_path: Path) -> None
     (answer,) = out.messages
     assert answer.action == "mpid_answer" and answer.body["ok"] is True
     assert manager.handle(change_list(b"c" * 16), ctx).messages == [answer]
-    assert manager.account(CLIENT)["blacklist"] == [b"\x55" * 64]
+    assert manager.account(CLIENT).blacklist == [b"\x55" * 64]
 
 
 VERSION_KEY = b"\x44" * 64

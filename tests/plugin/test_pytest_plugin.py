@@ -160,7 +160,7 @@ def test_an_unknown_marker_argument_is_a_clear_error(pytester: pytest.Pytester) 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([
         "*TestnetMarkerError: @pytest.mark.testnet got unknown argument vault "
-        "(it accepts vaults, transport, seed, capacity)"])
+        "(it accepts vaults, transport, seed, capacity, processes)"])
 
 
 def test_settings_resolve_option_over_marker_over_default() -> None:

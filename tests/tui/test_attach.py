@@ -181,3 +181,13 @@ def test_attach_with_record_or_replay_is_a_usage_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str) -> None:
     assert cli.main(["tui", "--attach", str(tmp_path), flag, str(tmp_path / "x")]) == 2
     assert "cannot also --replay or --record" in one_error_line(capsys.readouterr().err)
+
+
+def test_the_dashboards_own_testnet_failing_to_start_is_one_line_and_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data_dir = tmp_path / "net"
+    with running_process(data_dir, vaults=4):  # the data directory is taken
+        assert cli.main(["tui", "--vaults", "4", "--data-dir", str(data_dir)]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith("vaultnet: error: the dashboard's testnet did not start (exit 1): "
+                           "vaultnet: error: a testnet is already running here"), line

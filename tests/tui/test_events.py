@@ -211,3 +211,32 @@ def test_the_count_lines_do_not_wrap_at_120_columns() -> None:
             await body(pilot)
 
     asyncio.run(main())
+
+
+def test_the_count_lines_do_not_wrap_at_80_columns() -> None:
+    """At 80x24, the smallest terminal the dashboard takes, the counts line falls back to
+    two-letter kinds rather than wrap, small counts or large."""
+    model = NetworkModel(capacity=1 << 20)
+    model.ingest(happenings())
+    app = VaultnetApp(model=model)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await pilot.press("4")
+        counts = app.query_one(EventCounts)
+        await wait_until(pilot, lambda: counts.region.width > 0, "the counts laid out")
+        assert counts.region.height == 2
+        assert "pf 1 rm 0" in str(counts.render())
+        for i, kind in enumerate(EVENT_KINDS):
+            model.events.counts[kind] = 1_234_567 + i
+        app.post_message(ModelRefreshed())
+        await wait_until(pilot, lambda: "1.2M" in str(counts.render()), "the counts redrawn")
+        assert counts.region.height == 2
+        lines = str(counts.render()).splitlines()
+        assert len(lines) == 2 and all(len(line) <= 78 for line in lines), lines
+        assert lines[0].startswith("ev 1.2M") and lines[0].endswith("ft 1.2M"), lines
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await body(pilot)
+
+    asyncio.run(main())

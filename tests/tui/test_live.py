@@ -228,3 +228,30 @@ def test_version_tree_with_a_fork_and_an_offline_hold_from_the_keyboard() -> Non
 
     run_app(app, body)
     assert app.return_code in (None, 0)
+
+
+def test_a_unique_put_from_the_prompt_is_refused_when_the_chunk_is_stored(
+        tmp_path: Path) -> None:
+    """'unique FILE' in the put prompt is a Put<Unique>: stored the first time, refused the
+    second (DataExists, a notification), while a plain put of the same file still succeeds."""
+    chunk_file = tmp_path / "chunk"
+    chunk_file.write_bytes(b"unique content " * 100)
+    app = VaultnetApp(NetworkConfig(vaults=8))
+    notes = record_notifications(app)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: app.network and app.network.ready, "network up")
+        await answer(pilot, "p", f"unique {chunk_file}")
+        await wait_until(pilot, lambda: any(n.startswith("stored unique chunk") for n in notes),
+                         "the unique put stored")
+        await answer(pilot, "p", f"unique {chunk_file}")
+        await wait_until(pilot, lambda: any(n.startswith("put failed") for n in notes),
+                         "the second unique put refused")
+        await answer(pilot, "p", str(chunk_file))
+        await wait_until(pilot, lambda: any(n.startswith("stored chunk") for n in notes),
+                         "the plain put stored")
+
+    run_app(app, body)
+    assert app.return_code in (None, 0)
+    failed = [n for n in notes if n.startswith("put failed")]
+    assert len(failed) == 1 and "exist" in failed[0].lower(), notes

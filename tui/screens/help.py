@@ -26,7 +26,8 @@ network.
                removed / replicated, rank changes, integrity failures, churn,
                vaults up / down, faults (a group's identical reports are one
                row; "seen by" counts the vaults that reported it); above it how
-               many of each kind were ever seen, and the filter (c, /)
+               many of each kind were ever seen (narrow: ev pf rm rp rk in ch vt
+               ft, in that order), and the filter (c, /)
   5 Ranking    nodes by rank (stored / (stored + lost)), rank over time
   6 Versions   version trees (tips, forks, orphans) and whether each tree's
                VersionManager group agrees; the dashboard's MPIDs (alice, bob)

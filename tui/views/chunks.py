@@ -23,6 +23,9 @@ MAX_PUT = MAX_CHUNK_SIZE
 NOTICE_CHARS = 200
 """The longest notice about the put prompt's answer: a path pasted by mistake (thousands of
 characters) must not fill the screen with one toast."""
+UNIQUE = "unique "
+"""Typed before the size or path in the put prompt: a Put<Unique> (refused with DataExists if
+the chunk is already stored), as `vaultnet put --unique`."""
 
 
 def clip(text: str, limit: int = NOTICE_CHARS) -> str:
@@ -94,14 +97,18 @@ class ChunksView(View):
 
     def action_put(self) -> None:
         """Ask for a size or a file, then put it as a chunk."""
-        self.ask("put: a size in bytes (4096, 64K, 1M) or a file path", "4096", self._put)
+        self.ask("put: a size in bytes (4096, 64K, 1M) or a file path; 'unique ' before it: "
+                 "refused if already stored", "4096", self._put)
 
     def _put(self, answer: str | None) -> None:
         if not answer:
             return
-        self.run_worker(self._read_and_put(answer.strip()), group="put")
+        answer = answer.strip()
+        unique = answer.startswith(UNIQUE)
+        self.run_worker(self._read_and_put(answer.removeprefix(UNIQUE).strip(), unique),
+                        group="put")
 
-    async def _read_and_put(self, answer: str) -> None:
+    async def _read_and_put(self, answer: str, unique: bool) -> None:
         """Make the chunk in a thread (a file is read there, bounded: the UI loop and the
         network on it never wait for a disk or a device), then put it on the network."""
         try:
@@ -114,9 +121,10 @@ class ChunksView(View):
         model = self.model
 
         async def put() -> str:
-            name, trace = await network.put(data)
+            name, trace = await network.put(data, unique)
             model.add_chunk(name, len(data), trace)
-            return f"stored chunk {name.hex()[:16]} ({len(data)} bytes)"
+            kind = "unique chunk" if unique else "chunk"
+            return f"stored {kind} {name.hex()[:16]} ({len(data)} bytes)"
 
         self.dashboard.start_operation("put", put)
 

@@ -119,6 +119,9 @@ def _key(row: EventRow) -> bytes:
 SHORT = dict(zip(EVENT_KINDS, ("evicted", "put failed", "removed", "replicated", "rank",
                                "integrity", "churn", "vault", "fault"), strict=True))
 """Each kind's name in the counts line when the full names do not fit on one line."""
+TINY = dict(zip(EVENT_KINDS, ("ev", "pf", "rm", "rp", "rk", "in", "ch", "vt", "ft"), strict=True))
+"""Each kind's name when even the short names do not fit (80 columns: the short names and
+their counts take 88); the help (?) and docs/dashboard.md spell them out."""
 
 
 def compact(count: int) -> str:
@@ -134,7 +137,7 @@ class EventCounts(Static):
     """Above the table: every kind with how many were ever seen (the kind shown reversed),
     then the filter and how many kept rows pass it, or that none does. Each line is written
     the longest way that fits the width (the full kind names and counts, else short ones),
-    so at 120 columns neither wraps however large the counts grow."""
+    else two-letter ones), so at 80 columns neither wraps however large the counts grow."""
 
     DEFAULT_CSS = "EventCounts { height: auto; padding: 0 1; }"
     _text = ""
@@ -164,7 +167,7 @@ class EventCounts(Static):
             shown = f"showing {what}: {table.row_count:,} of {len(log.rows):,} kept rows"
         self._lines = (
             [counts(full, "{:,}".format, "  "), counts(SHORT, compact, "  "),
-             counts(SHORT, compact, " ")],
+             counts(SHORT, compact, " "), counts(TINY, compact, " ")],
             [f"{shown}  [dim](counts: all {log.reports:,} reports seen; rows: the last "
              f"{log.maxlen:,} kept)  c kind, / words[/]", f"{shown}  [dim]c kind, / words[/]",
              shown])

@@ -47,6 +47,7 @@ from vaultnet.cli.arguments import (
     VAULTS_PER_PROCESS,
     Subparsers,
     add_network_flags,
+    byte_size,
     check_data_dir,
     check_record_path,
     default_processes,
@@ -59,10 +60,8 @@ from vaultnet.cli.arguments import (
 from vaultnet.cli.errors import CommandError, UsageError, error_line
 from vaultnet.control import server as control
 from vaultnet.filemodes import open_private, private_dir
-from vaultnet.runtime import descriptors
 from vaultnet.runtime.events import TraceRecorder
-from vaultnet.runtime.testnet import DEFAULT_HOST, Testnet, TooFewDescriptors
-from vaultnet.runtime.workers import PIPE_DESCRIPTORS, WorkerPool, shares
+from vaultnet.runtime.testnet import DEFAULT_CAPACITY, DEFAULT_HOST, Testnet, TooFewDescriptors
 
 
 def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -79,6 +78,8 @@ def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
             "ahead instead, which with --seed makes the event trace reproducible."),
     )
     add_network_flags(parser, default_vaults=16)
+    parser.add_argument("--capacity", type=byte_size, default=None, metavar="BYTES",
+                        help="storage capacity of each vault (bytes; K/M/G suffixes allowed)")
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                         help="keep vault data and the address file here (default: vault data "
                              "in a temporary directory, address file in $XDG_RUNTIME_DIR/"
@@ -218,17 +219,11 @@ def cmd_testnet(args: argparse.Namespace) -> int:
 
 async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
                         record_file: BinaryIO | None) -> TraceRecorder | None:
-    counts = shares(args.vaults, args.processes)
-    if len(counts) > 1:  # workers inherit our limits: check the largest share's budget now
-        shortage = descriptors.reserve(descriptors.needed(counts[1], args.transport))
-        if shortage is not None:
-            raise TooFewDescriptors(shortage)
-    pipes = PIPE_DESCRIPTORS * (len(counts) - 1)
-    net = Testnet(vaults=counts[0], transport=args.transport, seed=args.seed,
+    net = Testnet(vaults=args.vaults, transport=args.transport, seed=args.seed,
                   data_dir=args.data_dir, network_key=args.network_key,
-                  reserved_descriptors=control.DESCRIPTORS + pipes, host=args.host,
-                  join=[args.join] if args.join is not None else [])
-    pool = WorkerPool(net.bus)
+                  reserved_descriptors=control.DESCRIPTORS, host=args.host,
+                  join=[args.join] if args.join is not None else [], processes=args.processes,
+                  capacity=args.capacity or DEFAULT_CAPACITY)
     stats = _Stats()
     net.bus.add_sink(stats)
     recorder = None
@@ -247,12 +242,9 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
             run.say(f"starting {args.vaults} vaults on {args.transport}{processes} "
                     f"(seed {seed}){joining}")
             with run.scope:
-                async with net, trio.open_nursery() as workers:
-                    await pool.start(workers, counts[1:], _worker_config(net, args),
-                                     args.data_dir)
+                async with net:
                     run.up_at = trio.current_time()
-                    await _serve(net, pool, args, run, addr_path, stats, start)
-                    workers.cancel_scope.cancel()
+                    await _serve(net, args, run, addr_path, stats, start)
             nursery.cancel_scope.cancel()
     reason = run.stop_reason or "cancelled"
     if run.up_at is None or run.stopped_at is None:
@@ -264,15 +256,8 @@ async def _testnet_main(args: argparse.Namespace, run: _Run, addr_path: Path,
     return recorder
 
 
-def _worker_config(net: Testnet, args: argparse.Namespace) -> dict[str, Any]:
-    """What each worker is told: join our first vault with our key, on our host; worker i
-    derives its seed as seed + i, so a seeded run does not repeat our identities."""
-    return {"network_key": net.network_key, "host": args.host,
-            "join": [net.vaults[0].address], "seed": args.seed}
-
-
-async def _serve(net: Testnet, pool: WorkerPool, args: argparse.Namespace, run: _Run,
-                 addr_path: Path, stats: _Stats, start: float) -> None:
+async def _serve(net: Testnet, args: argparse.Namespace, run: _Run, addr_path: Path,
+                 stats: _Stats, start: float) -> None:
     """Serve `vaultnet ctl` requests and print summaries until stopped."""
     record = {
         "format": ADDRESS_FORMAT,
@@ -287,17 +272,17 @@ async def _serve(net: Testnet, pool: WorkerPool, args: argparse.Namespace, run: 
     async with trio.open_nursery() as control_nursery:
         token = control.write_token(addr_path.parent)
         record["control"] = await control_nursery.start(
-            control.serve, control.Controller(net, token, pool), args.host)
+            control.serve, control.Controller(net, token), args.host)
         try:
-            await _report_until_stopped(net, pool, args, run, addr_path, record, stats, start)
+            await _report_until_stopped(net, args, run, addr_path, record, stats, start)
         finally:
             control_nursery.cancel_scope.cancel()
             (addr_path.parent / control.TOKEN_FILE).unlink(missing_ok=True)
 
 
-async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.Namespace,
-                                run: _Run, addr_path: Path, record: dict[str, Any],
-                                stats: _Stats, start: float) -> None:
+async def _report_until_stopped(net: Testnet, args: argparse.Namespace, run: _Run,
+                                addr_path: Path, record: dict[str, Any], stats: _Stats,
+                                start: float) -> None:
     assert run.up_at is not None
     up = run.up_at
     addresses = record["bootstrap"]
@@ -306,7 +291,7 @@ async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.N
         run.say(f"bootstrap: {addresses[0]}")
         run.say(f"address file: {addr_path}")
         run.say(f"control: {record['control']} (vaultnet ctl)")
-        run.say(f"ready: {len(net.vaults) + pool.live} vaults up in {up - start:.1f}s")
+        run.say(f"ready: {len(net.vaults) + net.workers.live} vaults up in {up - start:.1f}s")
         # --duration and the summary clock `t=` count from here, not from the start-up.
         deadline = up + args.duration if args.duration is not None else float("inf")
         last_time, last_received, last_events = up, stats.received, stats.events
@@ -319,7 +304,7 @@ async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.N
             now = trio.current_time()
             span = max(now - last_time, 1e-9)
             rate = ((stats.received - last_received) / span, (stats.events - last_events) / span)
-            run.say(_summary_line(now - up, net, pool, stats, rate))
+            run.say(_summary_line(now - up, net, stats, rate))
             last_time, last_received, last_events = now, stats.received, stats.events
     finally:
         if run.stopped_at is None:
@@ -327,14 +312,14 @@ async def _report_until_stopped(net: Testnet, pool: WorkerPool, args: argparse.N
         remove_address_file(addr_path)
 
 
-def _summary_line(elapsed: float, net: Testnet, pool: WorkerPool, stats: _Stats,
-                  rate: tuple[float, float]) -> str:
+def _summary_line(elapsed: float, net: Testnet, stats: _Stats, rate: tuple[float, float]) -> str:
     """One summary line. `t=` is seconds since the network was up (virtual seconds on the
     simulator); connections counts both ends of every link; msgs/s is persona messages delivered
     to vaults (`received` events); events/s is everything on the event stream; events and
     dropped (messages a vault had to drop) are totals since start-up. With workers, `vaults=`
     counts theirs too, connections only this process's, and `worker_dropped=` the events the
     workers could not send us."""
+    pool = net.workers
     vaults = sum(1 for v in net.vaults if v.running) + pool.live
     conns = sum(v.connections() for v in net.vaults)
     line = (f"t={elapsed:.1f}s vaults={vaults} connections={conns} msgs/s={rate[0]:.1f} "

@@ -3,11 +3,16 @@
 This is the one door from the library to the dashboard: `cmd_tui` imports `tui.app` and
 `tui.errors` inside the function, so no other command (and no library import) loads Textual,
 and the library never depends on the dashboard being installed.
+
+By default the dashboard's testnet runs in a process of its own
+(`vaultnet.control.process.testnet_process`); `--in-process` keeps it embedded (trio guest mode
+on the UI's loop), and `--record` implies that.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import trio
@@ -23,6 +28,7 @@ from vaultnet.cli.arguments import (
 from vaultnet.cli.ctl import control_endpoint
 from vaultnet.cli.errors import AttachError, CommandError, UsageError
 from vaultnet.control import server as control
+from vaultnet.control.process import TestnetStartError, testnet_process
 from vaultnet.control.remote import RemoteNetwork
 
 
@@ -52,6 +58,10 @@ def add_tui_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                         help="open the dashboard on the 'vaultnet testnet' running on DATA_DIR "
                              "(default: where 'vaultnet testnet' writes its address file) "
                              "through its control port; q leaves it running")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the testnet inside the dashboard's process (trio guest mode) "
+                             "instead of a 'vaultnet testnet' of its own: the UI then waits "
+                             "for the network (implied by --record)")
     return parser
 
 
@@ -73,6 +83,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     if args.attach is not None and (args.replay is not None or args.record is not None):
         raise UsageError("--attach watches a running testnet; it cannot also --replay or "
                          "--record")
+    if args.in_process and (args.attach is not None or args.replay is not None):
+        raise UsageError("--in-process starts a testnet; it cannot also --attach or --replay")
     if args.tour and args.replay is not None:
         raise UsageError("--tour acts on a network; a --replay has none")
     if args.record is not None:
@@ -80,15 +92,26 @@ def cmd_tui(args: argparse.Namespace) -> int:
     check_data_dir(args.data_dir)
     try:  # lazy: keeps Textual out of the other commands, and the library off the dashboard
         from tui.app import main as tui_main
+        from tui.app import network_size
         from tui.errors import DashboardError
     except ImportError as exc:
         raise CommandError(f"the dashboard is not available: {exc}") from None
-    attach = (attached_network(Path(args.attach) if args.attach else None)
-              if args.attach is not None else None)
-    try:
-        code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
-                        capacity=args.capacity, data_dir=args.data_dir, record=args.record,
-                        replay=args.replay, attach=attach, tour=args.tour)
-    except DashboardError as exc:
-        raise CommandError(str(exc)) from None
+    with contextlib.ExitStack() as stack:
+        attach = None
+        if args.attach is not None:
+            attach = attached_network(Path(args.attach) if args.attach else None)
+        elif args.replay is None and args.record is None and not args.in_process:
+            vaults, capacity = network_size(args.vaults, args.capacity, args.tour)
+            try:
+                attach = stack.enter_context(testnet_process(
+                    vaults, args.transport, args.seed, capacity, args.data_dir))
+            except TestnetStartError as exc:
+                raise CommandError(str(exc)) from None
+        try:
+            code = tui_main(vaults=args.vaults, transport=args.transport, seed=args.seed,
+                            capacity=args.capacity, data_dir=args.data_dir,
+                            record=args.record, replay=args.replay, attach=attach,
+                            tour=args.tour)
+        except DashboardError as exc:
+            raise CommandError(str(exc)) from None
     return int(code or 0)

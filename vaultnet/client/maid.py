@@ -190,7 +190,7 @@ class MaidClient:
             for _ in range(ATTEMPTS):
                 # A request the managers said they are still agreeing on is not sent again
                 # (it would only be answered "synchronising" again): we wait once more.
-                if not waiter.accepted and not self.conn.send({"t": "msg", "m": msg.to_wire()}):
+                if not waiter.accepted and not self.conn.send(msg.frame()):
                     raise NetworkUnavailable("connection to the network lost")
                 waiter.accepted = False
                 with trio.move_on_after(self.timeout):

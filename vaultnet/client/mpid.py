@@ -179,7 +179,7 @@ class MpidClient(MaidClient):
                 return  # not acknowledged: the managers keep holding it
         ack = self._message(self.managers, Action.ACK, {"sender": sender, "mid": mid},
                             self.new_id(), msg.trace_id)
-        self.conn.send({"t": "msg", "m": ack.to_wire()})
+        self.conn.send(ack.frame())
 
 
 def _check_mpid(name: object) -> None:

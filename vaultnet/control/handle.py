@@ -58,8 +58,9 @@ class NetworkHandle(Protocol):
     def take_received(self) -> list[Received]:
         """Messages the MPIDs received since the last call."""
 
-    async def put(self, data: bytes) -> tuple[Name, bytes]:
-        """Store `data`; its name and the trace of the put."""
+    async def put(self, data: bytes, unique: bool = False) -> tuple[Name, bytes]:
+        """Store `data` (with `unique`, a Put<Unique>: refused with DataExists if the chunk is
+        already stored); its name and the trace of the put."""
 
     async def get(self, name: Name) -> int:
         """Fetch the chunk `name` (checked against its name); its size."""

@@ -137,9 +137,10 @@ class Operator:
         """A fresh trace id for an operation."""
         return self._client().new_id()
 
-    async def put(self, data: bytes, trace: bytes) -> Name:
-        """Store `data` under `trace`; its name."""
-        return await self._client().put(data, trace=trace)
+    async def put(self, data: bytes, trace: bytes, unique: bool = False) -> Name:
+        """Store `data` under `trace` (with `unique`, refused if it is already stored); its
+        name."""
+        return await self._client().put(data, trace=trace, unique=unique)
 
     async def get(self, name: Name) -> bytes:
         """The chunk `name` (checked against its name)."""

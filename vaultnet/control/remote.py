@@ -183,10 +183,10 @@ class RemoteNetwork:
 
     # -- what the dashboard's keys do -----------------------------------------------------------
 
-    async def put(self, data: bytes) -> tuple[Name, bytes]:
-        """Store `data` with the testnet's client."""
+    async def put(self, data: bytes, unique: bool = False) -> tuple[Name, bytes]:
+        """Store `data` with the testnet's client (`unique`: a Put<Unique>)."""
         trace = self.new_trace()
-        result = await self._operate("put", [trace], data)
+        result = await self._operate("put_unique" if unique else "put", [trace], data)
         return _parsed(lambda: _name(result["name"])), trace
 
     async def get(self, name: Name) -> int:

@@ -28,10 +28,11 @@ An attached dashboard (`vaultnet tui --attach`) uses the rest of the commands:
 - `session` connects the testnet's own dashboard client and its MPIDs alice and bob
   (`vaultnet.control.operations.Operator`, once, shared by every attached dashboard); `read QUERY`
   answers a `vaultnet.control.reading` of the network, the MPIDs' states and the messages they
-  received since the last `read`; `put`, `get`, `delete`, `put_version`, `delete_branch`,
-  `send` and `toggle` run the dashboard's operations with that client. Their arguments are
-  typed (a chunk's 64-byte name, a 16-byte trace, a version as `[index, id]`, a query map):
-  anything else is an error reply. `put` and `put_version` send the content as a second frame
+  received since the last `read`; `put`, `put_unique` (a Put<Unique>: refused if the chunk is
+  already stored), `get`, `delete`, `put_version`, `delete_branch`, `send` and `toggle` run the
+  dashboard's operations with that client. Their arguments are typed (a chunk's 64-byte name, a
+  16-byte trace, a version as `[index, id]`, a query map): anything else is an error reply.
+  `put`, `put_unique` and `put_version` send the content as a second frame
   `{"content": BYTES}` (1 byte to MAX_CHUNK_SIZE) after the request; it is read only once the
   token has been checked, so a caller without the token can make the port hold no more than
   MAX_REQUEST a connection.
@@ -62,7 +63,7 @@ from vaultnet.personas.mpid_manager import MAX_BODY
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import Testnet, TestnetError
-from vaultnet.runtime.workers import WorkerPool, vault_row
+from vaultnet.runtime.worker_pool import vault_row
 from vaultnet.storage.store import StoreError
 from vaultnet.xor import NAME_SIZE
 
@@ -170,7 +171,7 @@ _TRACE = Argument("TRACE", _exact_bytes(ID_SIZE))
 ARGUMENTS: dict[str, tuple[Argument, ...]] = {
     "status": (), "add": (), "kill": (_NAME,), "restart": (_NAME,), "fault": (_NAME, _KIND),
     "subscribe": (), "session": (), "read": (Argument("QUERY", _query),),
-    "put": (_TRACE,), "get": (_CHUNK,), "delete": (_CHUNK,),
+    "put": (_TRACE,), "put_unique": (_TRACE,), "get": (_CHUNK,), "delete": (_CHUNK,),
     "put_version": (_KEY, Argument("PARENT", _parent), _TRACE),
     "delete_branch": (_KEY, Argument("TIP", _version), _TRACE),
     "send": (Argument("FROM", _text), Argument("TO", _text), Argument("TEXT", _message),
@@ -179,7 +180,7 @@ ARGUMENTS: dict[str, tuple[Argument, ...]] = {
 }
 """Each command and its arguments: text for `vaultnet ctl`'s commands, typed values for the
 attached dashboard's."""
-WITH_CONTENT = frozenset({"put", "put_version"})
+WITH_CONTENT = frozenset({"put", "put_unique", "put_version"})
 """Commands followed by a content frame."""
 FIELDS = frozenset({"token", "command", "args"})
 COMMAND_FAILURES = (TestnetError, IdentityError, StoreError, OSError, ClientError,
@@ -261,18 +262,19 @@ class Checked:
 
 
 class Controller:
-    """Carries out control commands on one testnet (the server side of `vaultnet ctl`); with
-    `workers`, `status` covers their vaults too and `kill`, `restart` and `fault` of a vault
-    that ran in a worker (a name or prefix matching exactly one there) go to that worker."""
+    """Carries out control commands on one testnet (the server side of `vaultnet ctl`): with
+    worker processes (`Testnet(processes=)`), `status` covers their vaults too and `kill`,
+    `restart` and `fault` of a vault that ran in a worker (a name or prefix matching exactly
+    one there) go to that worker."""
 
-    def __init__(self, net: Testnet, token: str, workers: WorkerPool | None = None) -> None:
+    def __init__(self, net: Testnet, token: str) -> None:
         self.net = net
-        self.workers = workers
         self._token = token.encode()
         self._commands: dict[str, Callable[[Checked], Awaitable[Any]]] = {
             "status": self._status, "add": self._add, "kill": self._kill,
             "restart": self._restart, "fault": self._fault, "session": self._session,
-            "read": self._read, "put": self._put, "get": self._get, "delete": self._delete,
+            "read": self._read, "put": self._put, "put_unique": self._put_unique,
+            "get": self._get, "delete": self._delete,
             "put_version": self._put_version, "delete_branch": self._delete_branch,
             "send": self._send, "toggle": self._toggle,
         }
@@ -328,9 +330,7 @@ class Controller:
             return RequestError("refused", str(exc) or type(exc).__name__).reply()
 
     async def _status(self, request: Checked) -> Any:
-        rows = [vault_row(v) for v in self.net.vaults]
-        if self.workers is not None:
-            rows += await self.workers.rows()
+        rows = await self.net.vault_rows()
         return {**self.net.summary(), "vaults": len(rows),
                 "connections": sum(row["connections"] for row in rows),
                 "messages": sum(row["messages"] for row in rows), "vault_list": rows}
@@ -340,10 +340,11 @@ class Controller:
 
     async def _forward(self, request: Checked) -> tuple[bool, Any]:
         """(True, the answer) if the vault `request` names ran in a worker, else (False, None)."""
-        worker = None if self.workers is None else self.workers.owner(request.args[0])
-        if worker is None or self.workers is None:
+        workers = self.net.workers
+        worker = workers.owner(request.args[0])
+        if worker is None:
             return False, None
-        return True, await self.workers.request(worker, request.command, list(request.args))
+        return True, await workers.request(worker, request.command, list(request.args))
 
     async def _kill(self, request: Checked) -> Any:
         forwarded, answer = await self._forward(request)
@@ -395,6 +396,10 @@ class Controller:
 
     async def _put(self, request: Checked) -> Any:
         return {"name": await (await self.operator()).put(request.content, request.args[0])}
+
+    async def _put_unique(self, request: Checked) -> Any:
+        return {"name": await (await self.operator()).put(request.content, request.args[0],
+                                                          unique=True)}
 
     async def _get(self, request: Checked) -> Any:
         return {"size": len(await (await self.operator()).get(request.args[0]))}
@@ -523,12 +528,8 @@ async def _stream_events(stream: trio.SocketStream, bus: ev.EventBus) -> None:
             nursery.start_soon(_until_closed, stream, nursery.cancel_scope)
             reported = 0
             while True:
-                batch = [(await subscription.receive()).to_record()]
-                while len(batch) < SUBSCRIBER_BATCH:
-                    try:
-                        batch.append(subscription.receive_nowait().to_record())
-                    except trio.WouldBlock:
-                        break
+                batch = [e.to_record()
+                         for e in await subscription.receive_batch(SUBSCRIBER_BATCH)]
                 if subscription.dropped != reported:
                     reported = subscription.dropped
                     batch.append({"kind": DROPPED, "dropped": reported})

@@ -4,11 +4,11 @@
 Group: the vaults closest to an MPID's name. Records, each keyed so its first 64 bytes name the
 MPID whose group holds it (they move with churn):
 
-* ``accounts``: MPID -> {whitelist, blacklist, relay (where its MpidNode was last online),
-  inbox and outbox counts};
-* ``inbox``: recipient + sender + message id -> the message, held until the recipient's
+* ``accounts``: MPID -> `MpidAccount` (whitelist, blacklist, relay: where its MpidNode was
+  last online, inbox and outbox counts);
+* ``inbox``: recipient + sender + message id -> `HeldMessage`, held until the recipient's
   MpidNode acknowledges it (the original design's key);
-* ``outbox``: sender + message id -> the message, until the recipient's group answers.
+* ``outbox``: sender + message id -> `OutboxEntry`, until the recipient's group answers.
 
 A send goes MpidNode(A) -> MpidManager(A) [sync: outbox] -> MpidManager(B) [accumulate, sync:
 lists and room checked, inbox] -> MpidManager(A) [accumulate, sync: outbox cleared] -> MpidNode(A)
@@ -31,6 +31,7 @@ Decisions:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
@@ -39,6 +40,7 @@ from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.message_fields import body_bytes, body_str, new_id
+from vaultnet.personas.records import HeldMessage, MpidAccount, OutboxEntry
 from vaultnet.protocol import Action, ErrorCode, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
@@ -80,14 +82,18 @@ class MpidManager(GroupPersona):
         """Accounts, held messages and unanswered sends move with churn."""
         return [self.accounts, self.inbox, self.outbox]
 
-    def account(self, mpid: Name) -> dict[str, Any]:
+    def account(self, mpid: Name) -> MpidAccount:
         """`mpid`'s account record (an empty one if none)."""
-        return self.accounts.get(mpid) or {"whitelist": [], "blacklist": [], "relay": None,
-                                           "inbox": 0, "outbox": 0}
+        raw = self.accounts.get(mpid)
+        return MpidAccount() if raw is None else MpidAccount.from_record(raw)
 
-    def held(self, mpid: Name) -> list[dict[str, Any]]:
+    def _keep(self, mpid: Name, account: MpidAccount) -> None:
+        self.accounts.put(mpid, account.to_record())
+
+    def held(self, mpid: Name) -> list[HeldMessage]:
         """The messages held for `mpid`, in key order (sender, then id)."""
-        return [value for key, value in self.inbox.items() if key[:NAME_SIZE] == mpid]
+        return [HeldMessage.from_record(value) for key, value in self.inbox.items()
+                if key[:NAME_SIZE] == mpid]
 
     # -- requests from the MpidNode -----------------------------------------------------------
 
@@ -114,7 +120,7 @@ class MpidManager(GroupPersona):
         """The vault an MpidNode went online through says its connection closed: believed
         only from that vault (the relay the account records), then agreed."""
         mpid = msg.dst.name
-        relay = self.account(mpid)["relay"]
+        relay = self.account(mpid).relay
         if relay is None or Authority.from_wire(relay).relay != msg.sender:
             return
         self.propose(mpid, {"op": Op.OFFLINE, "relay": msg.sender}, ctx, out, msg.trace_id)
@@ -124,11 +130,10 @@ class MpidManager(GroupPersona):
                        trace: bytes) -> None:
         """Agreed: the node is offline (unless it came back through another vault): hold."""
         account = self.account(mpid)
-        relay = account["relay"]
+        relay = account.relay
         if relay is None or Authority.from_wire(relay).relay != action["relay"]:
             return  # it came back online through another vault since
-        account["relay"] = None
-        self.accounts.put(mpid, account)
+        self._keep(mpid, dataclasses.replace(account, relay=None))
         out.note(MPID_OFFLINE, mpid, trace, persona=self.persona.value,
                  held=len(self.held(mpid)))
 
@@ -149,14 +154,14 @@ class MpidManager(GroupPersona):
     def on_get_lists(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node reads its white- and blacklist: answered from our record."""
         account = self.account(msg.src.name)
-        self._answer_now(msg, {"ok": True, "whitelist": account["whitelist"],
-                               "blacklist": account["blacklist"]}, ctx, out)
+        self._answer_now(msg, {"ok": True, "whitelist": account.whitelist,
+                               "blacklist": account.blacklist}, ctx, out)
 
     @handles(Action.GET_INBOX)
     def on_get_inbox(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node reads the messages held for it: answered from our inbox."""
         self._answer_now(msg, {"ok": True, "messages": [
-            [m["sender"], m["mid"], m["body"]] for m in self.held(msg.src.name)]}, ctx, out)
+            [m.sender, m.mid, m.body] for m in self.held(msg.src.name)]}, ctx, out)
 
     def _propose_for(self, msg: Message, action: dict[str, Any], ctx: Context,
                      out: Outbox) -> None:
@@ -192,16 +197,15 @@ class MpidManager(GroupPersona):
         key = sender + action["id"]
         account = self.account(sender)
         if key not in self.outbox:
-            if account["outbox"] >= self.outbox_limit:
+            if account.outbox >= self.outbox_limit:
                 self._answer_recorded(sender, action["reply"], action["id"], {
                     "ok": False, "error": ErrorCode.OUTBOX_FULL,
-                    "reason": f"{account['outbox']} messages await an answer"}, trace, ctx,
+                    "reason": f"{account.outbox} messages await an answer"}, trace, ctx,
                     out)
                 return
-            account["outbox"] += 1
-            self.accounts.put(sender, account)
-            self.outbox.put(key, {"to": action["to"], "body": action["body"],
-                                  "reply": action["reply"]})
+            self._keep(sender, dataclasses.replace(account, outbox=account.outbox + 1))
+            self.outbox.put(key, OutboxEntry(action["to"], action["body"],
+                                             action["reply"]).to_record())
             self._outbox_seen[key] = ctx.now()
         out.send(self.group_message(sender, action["to"], Action.DELIVER,
                                     {"sender": sender, "mid": action["id"],
@@ -234,24 +238,23 @@ class MpidManager(GroupPersona):
             out.note(MESSAGE_REFUSED, recipient, trace, persona=self.persona.value,
                      sender=sender, mid=mid, error=refusal[0], reason=refusal[1])
         elif key not in self.inbox:
-            message = {"sender": sender, "mid": mid, "body": action["body"]}
-            self.inbox.put(key, message)
-            account["inbox"] += 1
-            self.accounts.put(recipient, account)
+            message = HeldMessage(sender, mid, action["body"])
+            self.inbox.put(key, message.to_record())
+            self._keep(recipient, dataclasses.replace(account, inbox=account.inbox + 1))
             out.note(MESSAGE_HELD, recipient, trace, persona=self.persona.value, sender=sender,
-                     mid=mid, online=account["relay"] is not None)
-            if account["relay"] is not None:
-                out.send(self._push(recipient, account["relay"], message, trace, b"held"))
+                     mid=mid, online=account.relay is not None)
+            if account.relay is not None:
+                out.send(self._push(recipient, account.relay, message, trace, b"held"))
         out.send(self.group_message(recipient, sender, Action.DELIVERY, answer, trace,
                                     new_id("delivery", key)))
 
-    def _refusal(self, account: dict[str, Any], sender: Name) -> tuple[ErrorCode, str] | None:
-        if sender in account["blacklist"]:
+    def _refusal(self, account: MpidAccount, sender: Name) -> tuple[ErrorCode, str] | None:
+        if sender in account.blacklist:
             return ErrorCode.BLOCKED, "the recipient has blacklisted you"
-        if account["whitelist"] and sender not in account["whitelist"]:
+        if account.whitelist and sender not in account.whitelist:
             return ErrorCode.BLOCKED, "you are not on the recipient's whitelist"
-        if account["inbox"] >= self.inbox_limit:
-            return ErrorCode.INBOX_FULL, f"the recipient's inbox holds {account['inbox']} messages"
+        if account.inbox >= self.inbox_limit:
+            return ErrorCode.INBOX_FULL, f"the recipient's inbox holds {account.inbox} messages"
         return None
 
     @handles(Action.DELIVERY)
@@ -269,45 +272,41 @@ class MpidManager(GroupPersona):
         """Agreed: clear the outbox entry and pass the recipient's answer to the sender."""
         entry = self._clear_outbox(sender, action["mid"])
         if entry is not None:
-            self._answer_recorded(sender, entry["reply"], action["mid"],
+            self._answer_recorded(sender, entry.reply, action["mid"],
                                   {k: v for k, v in action["answer"].items() if v is not None},
                                   trace, ctx, out)
 
-    def _clear_outbox(self, sender: Name, mid: bytes) -> dict[str, Any] | None:
+    def _clear_outbox(self, sender: Name, mid: bytes) -> OutboxEntry | None:
         key = sender + mid
-        entry: dict[str, Any] | None = self.outbox.get(key)
+        raw = self.outbox.get(key)
         self._outbox_seen.pop(key, None)
-        if entry is None:
+        if raw is None:
             return None
         self.outbox.delete(key)
         account = self.account(sender)
-        account["outbox"] = max(0, account["outbox"] - 1)
-        self.accounts.put(sender, account)
-        return entry
+        self._keep(sender, dataclasses.replace(account, outbox=max(0, account.outbox - 1)))
+        return OutboxEntry.from_record(raw)
 
     @commits(Op.ONLINE)
     def commit_online(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """Agreed: record where the node is and push it everything we hold for it."""
-        account = self.account(mpid)
         relay = Authority.from_wire(action["reply"]).to_wire()
-        account["relay"] = relay
-        self.accounts.put(mpid, account)
+        self._keep(mpid, dataclasses.replace(self.account(mpid), relay=relay))
         held = self.held(mpid)
         for message in held:
             out.send(self._push(mpid, relay, message, trace, action["id"]))
         self._answer_recorded(mpid, action["reply"], action["id"],
                               {"ok": True, "held": len(held)}, trace, ctx, out)
 
-    def _push(self, mpid: Name, relay: Any, message: dict[str, Any], trace: bytes,
+    def _push(self, mpid: Name, relay: Any, message: HeldMessage, trace: bytes,
               occasion: bytes) -> Message:
         """Each push occasion gets its own message id: routing would drop a re-push that reuses
         the id of one lost at a departed relay moments ago as a link-level duplicate."""
         to = Authority.from_wire(relay)
         return self.group_message(mpid, mpid, Action.MESSAGE,
-                                  {"sender": message["sender"], "mid": message["mid"],
-                                   "body": message["body"]}, trace,
-                                  new_id("message", message["sender"], message["mid"], occasion),
+                                  message.to_record(), trace,
+                                  new_id("message", message.sender, message.mid, occasion),
                                   dst_persona=Persona.MPID_NODE, dst_group=False,
                                   relay=to.relay)
 
@@ -319,8 +318,7 @@ class MpidManager(GroupPersona):
         if not self.inbox.delete(key):
             return
         account = self.account(mpid)
-        account["inbox"] = max(0, account["inbox"] - 1)
-        self.accounts.put(mpid, account)
+        self._keep(mpid, dataclasses.replace(account, inbox=max(0, account.inbox - 1)))
         out.note(MESSAGE_DELIVERED, mpid, trace, persona=self.persona.value,
                  sender=action["sender"], mid=action["mid"])
 
@@ -331,7 +329,7 @@ class MpidManager(GroupPersona):
         account = self.account(mpid)
         change, name = action["change"], action["name"]
         which = "whitelist" if change in ("allow", "disallow") else "blacklist"
-        names: list[bytes] = account[which]
+        names = list(getattr(account, which))
         body: dict[str, Any] = {"ok": True}
         if change in ("allow", "block") and name not in names:
             if len(names) >= LIST_LIMIT:
@@ -343,8 +341,10 @@ class MpidManager(GroupPersona):
         elif change in ("disallow", "unblock") and name in names:
             names.remove(name)
         if body["ok"]:
-            self.accounts.put(mpid, account)
-            body.update(whitelist=account["whitelist"], blacklist=account["blacklist"])
+            account = (dataclasses.replace(account, whitelist=names) if which == "whitelist"
+                       else dataclasses.replace(account, blacklist=names))
+            self._keep(mpid, account)
+            body.update(whitelist=account.whitelist, blacklist=account.blacklist)
         self._answer_recorded(mpid, action["reply"], action["id"], body, trace, ctx, out)
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
@@ -355,17 +355,18 @@ class MpidManager(GroupPersona):
         out = super().churned(ctx, lost, added)
         budget = PUSHES_PER_CHURN
         occasion = b"churn" + (lost or b"") + (added or b"")
-        for mpid, account in self.accounts.items():
+        for mpid, raw in self.accounts.items():
             if budget <= 0:
                 break
-            if not account["inbox"] or account["relay"] is None:
+            account = MpidAccount.from_record(raw)
+            if not account.inbox or account.relay is None:
                 continue
             members = ctx.close_group(mpid)
             if ctx.own not in members or set(members) == set(
                     self.transfers.group_before(mpid, ctx, lost, added)):
                 continue
             for message in self.held(mpid)[:budget]:
-                out.send(self._push(mpid, account["relay"], message, bytes(16), occasion))
+                out.send(self._push(mpid, account.relay, message, bytes(16), occasion))
                 budget -= 1
         return out
 
@@ -375,12 +376,12 @@ class MpidManager(GroupPersona):
         """Besides re-sending sync votes, drop outbox entries nobody answered in time."""
         out = super().resend(ctx)
         now = ctx.now()
-        for key, entry in list(self.outbox.items()):
+        for key, raw in list(self.outbox.items()):
             seen = self._outbox_seen.setdefault(key, now)
             if now - seen > OUTBOX_TTL:
                 sender, mid = key[:NAME_SIZE], key[NAME_SIZE:]
                 self._clear_outbox(sender, mid)
-                self._answer_recorded(sender, entry["reply"], mid, {
+                self._answer_recorded(sender, OutboxEntry.from_record(raw).reply, mid, {
                     "ok": False, "error": ErrorCode.NOT_DELIVERED,
                     "reason": "the recipient's managers did not answer"}, bytes(16), ctx, out)
         return out

@@ -90,3 +90,35 @@ class CopyRecord(Record):
         lists coming back from the store as lists)."""
         return cls(CopyKind(raw["kind"]), raw["size"], raw["subscribers"],
                    tuple(raw["holders"]), tuple(raw["failed"]))
+
+
+@dataclass(frozen=True, slots=True)
+class MpidAccount(Record):
+    """A public identity's account at its MpidManagers: who may message it, where its MpidNode
+    was last online (an authority's wire form; None: offline, hold), and how many messages it
+    holds and has waiting for an answer."""
+
+    whitelist: list[bytes] = dataclasses.field(default_factory=list)
+    blacklist: list[bytes] = dataclasses.field(default_factory=list)
+    relay: list[Any] | None = None
+    inbox: int = 0
+    outbox: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage(Record):
+    """A message the recipient's MpidManagers hold until its MpidNode acknowledges it."""
+
+    sender: Name
+    mid: bytes
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry(Record):
+    """A sent message waiting at the sender's MpidManagers for the recipient's group's answer,
+    with where to pass that answer on."""
+
+    to: Name
+    body: bytes
+    reply: list[Any]

@@ -11,6 +11,7 @@ import trio
 from vaultnet.messages import Message, Persona
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import VaultCore
+from vaultnet.transport.base import WRITE_BATCH
 from vaultnet.wire import FrameError
 
 LOCAL_INBOX = 100_000
@@ -49,7 +50,7 @@ class LocalDelivery:
                 self._ready = trio.Event()
                 await self._ready.wait()
             taken = [self._inbox.popleft() for _ in range(min(LOCAL_BATCH, len(self._inbox)))]
-            with core.application.batch():
+            with WRITE_BATCH.open(), core.application.batch():
                 for msg in taken:
                     core.messages_in += 1
                     core.emit(ev.MessageReceived(

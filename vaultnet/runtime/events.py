@@ -248,6 +248,22 @@ class Subscription:
         """The next buffered event without waiting; trio.WouldBlock if none is buffered."""
         return self._receive.receive_nowait()
 
+    def drain(self, limit: int) -> list[Event]:
+        """Up to `limit` buffered events, without waiting (none if none is buffered)."""
+        batch: list[Event] = []
+        while len(batch) < limit:
+            try:
+                batch.append(self._receive.receive_nowait())
+            except trio.WouldBlock:
+                break
+        return batch
+
+    async def receive_batch(self, limit: int) -> list[Event]:
+        """Wait for the next event, then take up to `limit` in all of those already buffered:
+        what a reader forwarding events in frames sends at once."""
+        first = await self._receive.receive()
+        return [first, *self.drain(limit - 1)]
+
 
 class EventBus:
     """Fan-out of events to sinks (plain callables, must not block) and subscriptions."""

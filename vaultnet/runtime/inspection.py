@@ -290,6 +290,11 @@ def copy_record(host: PersonaHost, copy: Name) -> CopyRecord | None:
     return optional(CopyRecord.from_record, host.data_manager.records.get(copy))
 
 
+def copy_record_views(net: Population, copy: Name) -> GroupViews[CopyRecord]:
+    """Each member of the copy's DataManager group: its record of `copy`."""
+    return group_views(net, copy, functools.partial(copy_record, copy=copy))
+
+
 def chunk_holders(net: Population, chunk: Name,
                   index: Mapping[Name, tuple[Name, ...]] | None = None) -> ChunkHolders:
     """Every copy of `chunk`: who stores it and what its DataManagers record. `index` is a
@@ -298,8 +303,7 @@ def chunk_holders(net: Population, chunk: Name,
     copies = {}
     for kind in COPY_KINDS:
         copy = copy_name(chunk, kind)
-        records = group_views(net, copy, functools.partial(copy_record, copy=copy))
-        copies[kind] = CopyHolders(kind, copy, index.get(copy, ()), records)
+        copies[kind] = CopyHolders(kind, copy, index.get(copy, ()), copy_record_views(net, copy))
     return ChunkHolders(chunk, copies)
 
 
@@ -397,7 +401,7 @@ def version_tree(net: Population, key: Name) -> VersionTrees:
 def inbox(net: Population, mpid: Name) -> Inbox:
     """The messages held for `mpid` as each member of its MpidManager group holds them."""
     views = group_views(net, mpid, lambda host: tuple(
-        MpidMessage(m["sender"], m["mid"], m["body"]) for m in host.mpid_manager.held(mpid)))
+        MpidMessage(m.sender, m.mid, m.body) for m in host.mpid_manager.held(mpid)))
     return Inbox(mpid, views.views)
 
 

@@ -12,7 +12,7 @@ import trio
 from vaultnet import wire
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import VaultCore
-from vaultnet.transport.base import Connection, ConnectionClosed, TransportError
+from vaultnet.transport.base import WRITE_BATCH, Connection, ConnectionClosed, TransportError
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -56,12 +56,15 @@ class Links:
 
     def count(self) -> int:
         """Connections open now, to vaults and clients."""
-        return (sum(len(c) for c in self.vaults.values())
-                + sum(len(c) for c in self.clients.values()))
+        return self.vault_links() + self.client_links()
 
     def vault_links(self) -> int:
         """Connections open now to vault peers (bounded by MAX_VAULT_CONNECTIONS)."""
         return sum(len(c) for c in self.vaults.values())
+
+    def client_links(self) -> int:
+        """Connections open now to clients (bounded by MAX_CLIENT_CONNECTIONS)."""
+        return sum(len(c) for c in self.clients.values())
 
     def register(self, conn: Connection) -> bool:
         """Admit a handshaken connection within the budgets; False (and an event) if refused."""
@@ -70,8 +73,7 @@ class Links:
         reason = ""
         if held >= MAX_CONNECTIONS_PER_PEER:
             reason = f"connection refused: {held} already open from this identity"
-        elif conn.role == "client" and (sum(len(c) for c in self.clients.values())
-                                        >= MAX_CLIENT_CONNECTIONS):
+        elif conn.role == "client" and self.client_links() >= MAX_CLIENT_CONNECTIONS:
             reason = "connection refused: client connections full"
         elif conn.role != "client" and self.vault_links() >= MAX_VAULT_CONNECTIONS:
             reason = "connection refused: vault connections full"
@@ -136,14 +138,7 @@ class Links:
                         # (at most IDLE_SLACK late: moving a deadline costs as much as a scope).
                         with trio.CancelScope(deadline=conn.last_active + idle_timeout) as idle:
                             while not conn.closed:
-                                frame: dict[str, Any] | None = await conn.receive()
-                                # Then every frame that read brought in, with no checkpoint
-                                # between.
-                                while frame is not None and not conn.closed:
-                                    core.frames_in += 1
-                                    if not core.silent:
-                                        self._on_frame(conn, frame)
-                                    frame = conn.receive_ready()
+                                self._handle_read(conn, await conn.receive())
                                 if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
                                     idle.deadline = conn.last_active + idle_timeout
                         if not idle.cancelled_caught:
@@ -164,6 +159,18 @@ class Links:
         finally:
             await conn.aclose()
             self._forget(conn)
+
+    def _handle_read(self, conn: Connection, frame: dict[str, Any]) -> None:
+        """Handle `frame` and every other frame the same read brought in, with no checkpoint
+        between; what they send is written once they are all handled (one write per peer)."""
+        core = self.core
+        ready: dict[str, Any] | None = frame
+        with WRITE_BATCH.open():
+            while ready is not None and not conn.closed:
+                core.frames_in += 1
+                if not core.silent:
+                    self._on_frame(conn, ready)
+                ready = conn.receive_ready()
 
     def _forget(self, conn: Connection) -> None:
         """Drop a closed connection from its peer's list and tell the vault."""

@@ -162,7 +162,7 @@ class Router:
                     if member == core.name:
                         self._deliver(msg)
                         continue
-                    body = body or wire.pack({"t": "msg", "m": msg.to_wire(), "final": True})
+                    body = body or wire.pack(msg.frame(final=True))
                     if not self.links.send_body(member, body):
                         core.drop(msg, "group member unreachable")
                 return
@@ -171,19 +171,22 @@ class Router:
         if dst.name == core.name:
             self._deliver(msg)
         elif dst.name in self.links.clients:
-            self.links.send_frame(dst.name, {"t": "msg", "m": msg.to_wire(), "final": True})
+            self.links.send_frame(dst.name, msg.frame(final=True))
         else:
             self._forward(msg, dst.name)
 
     def _forward(self, msg: Message, target: Name) -> None:
-        """Pass `msg` to `target` if it is a peer, else to the peer closest to it; a message we
-        originated is signed first, since whoever receives it may pass it on."""
+        """Pass `msg` to `target` if it is a peer, else to the peer closest to it. A copy that
+        reaches its one destination vault on this hop goes as its final copy (the handshake
+        attributes it, as a group member's fan-out copies); any other is signed first if we
+        originated it, since whoever receives it passes it on."""
         core = self.core
         routing = core.routing
-        if msg.sender == core.name and not msg.signature:
-            msg = msg.signed(core.identity.sign, core.identity.verify_key)
         hop = target if target in routing else routing.next_hop(target)
-        if hop is None or not self.links.send_frame(hop, {"t": "msg", "m": msg.to_wire()}):
+        final = hop == target == msg.dst.name and not msg.dst.group
+        if not final and msg.sender == core.name and not msg.signature:
+            msg = msg.signed(core.identity.sign, core.identity.verify_key)
+        if hop is None or not self.links.send_frame(hop, msg.frame(final)):
             core.drop(msg, "no route")
 
     def client_gone(self, client: Name) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import trio
 
@@ -25,10 +25,12 @@ from vaultnet.routing import Parameters
 from vaultnet.runtime import descriptors, inspection, invariants
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import Timing
+from vaultnet.runtime.errors import TestnetError as TestnetError  # the public name
 from vaultnet.runtime.faults import Fault, FaultError, apply_fault, parse_fault
 from vaultnet.runtime.host import DEFAULT_CAPACITY as DEFAULT_CAPACITY  # the public default
 from vaultnet.runtime.host import PersonaHost
 from vaultnet.runtime.vault import Vault, closest_of
+from vaultnet.runtime.worker_pool import PIPE_DESCRIPTORS, WorkerPool, shares, vault_row
 from vaultnet.transport.base import AdmissionRefused, Endpoint, TransportError
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 from vaultnet.transport.sim import SimConfig, SimNetwork, deterministic_scheduling
@@ -44,12 +46,6 @@ CHECK_EVERY = 0.1
 checking after every event costs more than the network itself at hundreds of chunks."""
 VAULT_DIR_PREFIX = "vault-"
 NETWORK_KEY_FILE = "network.key"
-
-
-class TestnetError(Exception):
-    """A request the testnet cannot carry out (unknown vault, bad configuration, ...)."""
-
-    __test__ = False
 
 
 class TooFewDescriptors(TestnetError):
@@ -119,6 +115,13 @@ class Testnet:
     why if the first one cannot get in. Such a testnet's oracle (`converged`,
     `true_close_group`, the inspection methods) knows only the vaults of this process, so it
     waits only for each of them to have joined, not for the network's routing to converge.
+
+    With `processes=P` (TCP only) the vaults are shared out over this process and P-1 worker
+    processes (`vaultnet.runtime.worker_pool`), each with its own trio loop, whose vaults join
+    ours over TCP. Their events come onto `net.bus` with ours, `vault_rows()` describes every
+    vault whichever process runs it (its own proximity set included), and `net.workers.on_vault`
+    kills, restarts or faults a worker's vault. Everything else (`vaults`, `kill_vault`, the
+    clients' bootstrap, the inspection methods) is this process's share only.
     """
 
     __test__ = False
@@ -128,7 +131,7 @@ class Testnet:
                  timing: Timing | None = None, sim_config: SimConfig | None = None,
                  capacity: int = DEFAULT_CAPACITY, network_key: bytes | None = None,
                  reserved_descriptors: int = 0, host: str = DEFAULT_HOST,
-                 join: Sequence[str] = ()) -> None:
+                 join: Sequence[str] = (), processes: int = 1) -> None:
         if transport not in TRANSPORTS:
             raise TestnetError(f"unknown transport {transport!r} (choose tcp or sim)")
         check_host(host)
@@ -136,18 +139,27 @@ class Testnet:
             raise TestnetError("only a tcp testnet can join another")
         if vaults < 1:
             raise TestnetError("a testnet needs at least one vault")
+        if not 1 <= processes <= vaults:
+            raise TestnetError(f"processes must be between 1 and the number of vaults "
+                               f"({vaults}), not {processes}")
+        if processes > 1 and transport != "tcp":
+            raise TestnetError("vaults in several processes talk TCP: use transport='tcp'")
         if capacity < 1:
             raise TestnetError("capacity must be a positive number of bytes")
         if network_key is not None and len(network_key) != NETWORK_KEY_SIZE:
             raise TestnetError(f"a network key is {NETWORK_KEY_SIZE} bytes, not "
                                f"{len(network_key)}")
         self.capacity = capacity
-        self.initial_vaults = vaults
+        self.shares = shares(vaults, processes)
+        """Vaults per process, ours first (the largest share)."""
+        self.initial_vaults = self.shares[0]
         self.transport = transport
-        self.reserved_descriptors = reserved_descriptors
+        self.reserved_descriptors = reserved_descriptors + PIPE_DESCRIPTORS * (processes - 1)
         self.host = host
         self.join = list(join)
-        self._reserve_descriptors(vaults)
+        if processes > 1:  # a worker inherits our limits: its share must fit them too
+            reserve_descriptors(descriptors.needed(self.shares[1], transport))
+        self._reserve_descriptors(self.initial_vaults)
         self.seed = seed
         self.params = params or Parameters()
         self.timing = timing or Timing()
@@ -158,6 +170,8 @@ class Testnet:
         self.network_key = network_key or self._load_network_key()
         self.sim = SimNetwork(seed or 0, sim_config) if transport == "sim" else None
         self.vaults: list[Vault] = []
+        self.workers = WorkerPool(self.bus)
+        """The worker processes running the other shares (none unless `processes` > 1)."""
         self._mpid_connects = 0
         self._client_reconnects = 0
         self._dirs: dict[Name, Path] = {}
@@ -184,6 +198,11 @@ class Testnet:
                 for _ in range(count - 1):
                     await self._start_vault(bootstrap=[first.address])
                 await self.wait_converged()
+            if len(self.shares) > 1:
+                await self.workers.start(self._nursery, self.shares[1:], {
+                    "network_key": self.network_key, "host": self.host,
+                    "join": [self.vaults[0].address], "seed": self.seed,
+                    "capacity": self.capacity}, self.data_dir)
         except TestnetError:  # ours, raised here: the caller gets it, not a group around it
             await self.__aexit__(None, None, None)
             raise
@@ -230,10 +249,8 @@ class Testnet:
 
     def _reserve_descriptors(self, vaults: int) -> None:
         """Make sure this process may hold `vaults` vaults at their caps (TooFewDescriptors)."""
-        shortage = descriptors.reserve(descriptors.needed(vaults, self.transport)
-                                       + self.reserved_descriptors)
-        if shortage is not None:
-            raise TooFewDescriptors(shortage)
+        reserve_descriptors(descriptors.needed(vaults, self.transport)
+                            + self.reserved_descriptors)
 
     def _kept_vaults(self) -> int:
         """How many vaults an earlier run on our data directory left there (the highest
@@ -292,6 +309,11 @@ class Testnet:
         await self._nursery.start(vault.run)
         self.vaults.append(vault)
         return vault
+
+    async def vault_rows(self) -> list[dict[str, Any]]:
+        """Every running vault as `vaultnet ctl status` lists it (`worker_pool.vault_row`: name,
+        address, peers, copies, its own proximity set, ...): ours, then each worker's."""
+        return [vault_row(v) for v in self.vaults] + await self.workers.rows()
 
     def bootstrap_addresses(self) -> list[str]:
         """Where a new vault or client joins: the first three vaults' addresses."""
@@ -427,11 +449,7 @@ class Testnet:
                 while not condition():
                     with trio.move_on_after(self.timing.keepalive):
                         await sub.receive()
-                    while True:
-                        try:
-                            sub.receive_nowait()
-                        except trio.WouldBlock:
-                            break
+                    sub.drain(1)  # its buffer holds one: this empties it
                 return
         finally:
             sub.close()
@@ -527,6 +545,14 @@ class Testnet:
             "bucket_fill": math.fsum(len(v.routing) for v in self.vaults)
             / max(1, len(self.vaults)),
         }
+
+
+def reserve_descriptors(needed: int) -> None:
+    """Make sure this process may open `needed` file descriptors, raising its soft limit toward
+    the hard one if it must (TooFewDescriptors if even that is too few)."""
+    shortage = descriptors.reserve(needed)
+    if shortage is not None:
+        raise TooFewDescriptors(shortage)
 
 
 def check_host(host: str) -> None:

@@ -3,8 +3,9 @@
 Loaded through the `pytest11` entry point `vaultnet` (or `-p vaultnet.testing.pytest_plugin`
 when vaultnet is not installed). Fixtures: `testnet` (one network for the test), and
 `testnet_factory` (start more inside the test). Marker: `@pytest.mark.testnet(vaults=,
-transport=, seed=, capacity=)`. Options: `--vaultnet-seed`, `--vaultnet-transport` (win over
-the marker, so a failure's printed command reproduces it) and `--vaultnet-trace-events`.
+transport=, seed=, capacity=, processes=)`. Options: `--vaultnet-seed`,
+`--vaultnet-transport` (win over the marker, so a failure's printed command reproduces it) and
+`--vaultnet-trace-events`.
 
 A project's own fixture named `testnet` or `testnet_factory` (in a conftest or test module)
 wins over these by pytest's usual rules; the plugin then adds nothing to those tests.

@@ -15,7 +15,7 @@ from vaultnet.runtime.testnet import TRANSPORTS, Testnet, TestnetError
 
 DEFAULT_VAULTS = 8
 DEFAULT_TRANSPORT = "sim"
-MARKER_ARGUMENTS = ("vaults", "transport", "seed", "capacity")
+MARKER_ARGUMENTS = ("vaults", "transport", "seed", "capacity", "processes")
 SEED_LIMIT = 2**32
 """Random seeds are drawn below this: short enough to copy from a report."""
 
@@ -43,6 +43,8 @@ class TestnetSettings:
     seed: int = 0
     capacity: int = DEFAULT_CAPACITY
     seed_origin: SeedOrigin = "random"
+    processes: int = 1
+    """Processes the vaults run in (more than one: TCP only; `vaultnet.Testnet`'s `processes`)."""
 
     def replace(self, **changes: Any) -> TestnetSettings:
         """A copy with some fields changed (a factory network's own vaults, seed, ...)."""
@@ -51,6 +53,7 @@ class TestnetSettings:
     def testnet(self, **testnet_kwargs: Any) -> Testnet:
         """The (not yet started) network these settings describe; one place for both
         fixtures, so a setting cannot reach one of them and not the other."""
+        testnet_kwargs.setdefault("processes", self.processes)
         return Testnet(vaults=self.vaults, transport=self.transport, seed=self.seed,
                        capacity=self.capacity, **testnet_kwargs)
 
@@ -119,6 +122,11 @@ def settings_from(marker_args: Sequence[object] = (),
                                  "@pytest.mark.testnet")
     if option_transport is not None:
         transport = _check_transport(option_transport, "--vaultnet-transport")
+    processes = _check_int("processes", kwargs.get("processes", 1), 1)
+    if processes > 1 and transport != "tcp":
+        raise TestnetMarkerError(f"@pytest.mark.testnet: processes={processes} needs "
+                                 f"transport='tcp' (vaults in several processes talk TCP), "
+                                 f"not {transport!r}")
     origin: SeedOrigin
     if option_seed is not None:
         seed, origin = _check_int("the seed", option_seed, 0, "--vaultnet-seed"), "option"
@@ -128,4 +136,4 @@ def settings_from(marker_args: Sequence[object] = (),
         seed = random_seed if random_seed is not None else secrets.randbelow(SEED_LIMIT)
         origin = "random"
     return TestnetSettings(vaults=vaults, transport=transport, seed=seed, capacity=capacity,
-                           seed_origin=origin)
+                           seed_origin=origin, processes=processes)

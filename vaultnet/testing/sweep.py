@@ -15,7 +15,10 @@ allowed; what must hold is checked once the faults are healed and the network se
 - nothing acknowledged is lost: every chunk whose put was answered, and not deleted since,
   can be fetched with its content;
 - full replication: every live chunk's copies are on their holders and every member of each
-  copy's group holds the same record (`vaultnet.runtime.invariants.replication`).
+  copy's group holds the same record (`vaultnet.runtime.invariants.replication`);
+- every acknowledged version is still in its tree (on a branch from one of the tips), and every
+  member of each tree's VersionManager group holds the same tree;
+- every acknowledged message reached its recipient: pushed to it, or held for it.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ import trio.testing
 
 from vaultnet import wire
 from vaultnet.client.maid import ClientError, MaidClient
+from vaultnet.client.mpid import MpidClient
+from vaultnet.personas.version_tree import VersionName
 from vaultnet.runtime import events as ev
 from vaultnet.runtime import invariants
 from vaultnet.runtime.testnet import NotSettled, Testnet, TestnetError
-from vaultnet.xor import Name
+from vaultnet.xor import Name, name_of
 
 SETTLE = 300.0
 """Simulated seconds the network gets, after the last step and the heal, to settle."""
@@ -58,6 +63,8 @@ class StepKind(enum.StrEnum):
     PUT = "put"
     GET = "get"
     DELETE = "delete"
+    VERSION = "version"
+    MESSAGE = "message"
     KILL = "kill"
     ADD = "add"
     RESTART = "restart"
@@ -68,8 +75,12 @@ class StepKind(enum.StrEnum):
     DUPLICATE = "duplicate"
 
 
-OPERATIONS = (StepKind.PUT, StepKind.PUT, StepKind.GET, StepKind.DELETE)
-"""The workload's operations, puts weighted double."""
+OPERATIONS = (StepKind.PUT, StepKind.PUT, StepKind.GET, StepKind.DELETE, StepKind.VERSION,
+              StepKind.MESSAGE)
+"""The workload's operations, puts weighted double: a version puts the next version of one of
+VERSION_TREES trees, a message goes from one MPID of the workload to the other."""
+VERSION_TREES = 2
+"""Version trees a workload writes (a step's number picks one)."""
 FAULTS: dict[str, tuple[StepKind, ...]] = {
     "churn": (StepKind.KILL, StepKind.ADD),
     "restart": (StepKind.RESTART,),
@@ -213,6 +224,12 @@ class _State:
     acknowledged: dict[Name, bytes] = field(default_factory=dict)
     deleted: set[Name] = field(default_factory=set)
     faulted: set[Name] = field(default_factory=set)
+    versions: dict[Name, list[VersionName]] = field(default_factory=dict)
+    """Acknowledged versions per tree key, in the order they were put."""
+    mpids: tuple[MpidClient, MpidClient] | None = None
+    """The workload's sender and recipient, connected at its first message."""
+    messages: list[bytes] = field(default_factory=list)
+    """Bodies of the messages whose send was acknowledged."""
     refused: int = 0
 
     def live(self) -> list[Name]:
@@ -255,6 +272,20 @@ async def _apply(net: Testnet, state: _State, step: Step) -> None:
                 name = live[arg % len(live)]
                 await state.client.delete(name)
                 state.deleted.add(name)
+            elif kind is StepKind.VERSION:
+                key = name_of(b"sweep tree %d" % (arg % VERSION_TREES))
+                chain = state.versions.setdefault(key, [])
+                parent = chain[-1] if chain else None
+                version = VersionName(0 if parent is None else parent.index + 1,
+                                      name_of(b"sweep version %d" % arg))
+                await state.client.put_version(key, parent, version)
+                chain.append(version)
+            elif kind is StepKind.MESSAGE:
+                if state.mpids is None:
+                    state.mpids = (await net.mpid_client(), await net.mpid_client())
+                body = b"sweep message %d" % arg
+                await state.mpids[0].send(state.mpids[1].name, body)
+                state.messages.append(body)
             else:
                 await _fault(net, state, kind, arg)
     except (ClientError, TestnetError, trio.TooSlowError):
@@ -310,6 +341,53 @@ async def _settle_and_check(net: Testnet, state: _State, settle: float) -> Failu
             return Failure("acknowledged-lost", f"{name.hex()[:16]}: {exc}")
         if data != state.acknowledged[name]:
             return Failure("acknowledged-lost", f"{name.hex()[:16]}: wrong content")
+    return await _versions_kept(net, state, reader, settle) or await _messages_reached(net, state)
+
+
+async def _versions_kept(net: Testnet, state: _State, reader: MaidClient,
+                         settle: float) -> Failure | None:
+    """Every acknowledged version is on a branch from one of its tree's tips, and each tree's
+    group holds it alike (once settled)."""
+    try:
+        await net.wait_for(lambda: not invariants.version_trees(net), settle,
+                           "version trees agree", every=CHECK_EVERY)
+    except NotSettled:
+        return Failure("versions", invariants.describe(invariants.version_trees(net), 3))
+    for key, chain in state.versions.items():
+        if not chain:
+            continue
+        kept: set[VersionName] = set()
+        try:
+            with trio.fail_after(OP_TIMEOUT):
+                for tip in await reader.get_versions(key):
+                    kept.update(await reader.get_branch(key, tip))
+        except (ClientError, trio.TooSlowError) as exc:
+            return Failure("acknowledged-lost", f"version tree {key.hex()[:16]}: {exc}")
+        missing = [v for v in chain if v not in kept]
+        if missing:
+            return Failure("acknowledged-lost", f"version tree {key.hex()[:16]}: "
+                                                f"{len(missing)} acknowledged versions missing")
+    return None
+
+
+async def _messages_reached(net: Testnet, state: _State) -> Failure | None:
+    """Every acknowledged message was pushed to the recipient or is held for it (asked by the
+    recipient connecting again, as its first connection's vault may have gone)."""
+    if state.mpids is None or not state.messages:
+        return None
+    first = state.mpids[1]
+    got = {m.body for m in first.received_nowait()}
+    try:
+        with trio.fail_after(OP_TIMEOUT):
+            again = await net.mpid_client(identity=first.identity)
+            got.update(m.body for m in await again.inbox())
+    except (ClientError, trio.TooSlowError) as exc:
+        return Failure("acknowledged-lost", f"messages: the recipient cannot read them: {exc}")
+    got.update(m.body for m in again.received_nowait())
+    missing = [body for body in state.messages if body not in got]
+    if missing:
+        return Failure("acknowledged-lost", f"messages: {len(missing)} acknowledged of "
+                                            f"{len(state.messages)} never reached the recipient")
     return None
 
 
