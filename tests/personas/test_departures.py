@@ -72,20 +72,20 @@ def test_a_link_that_breaks_and_comes_back_is_no_departure() -> None:
 
 
 def test_a_holder_gone_left_after_seconds_is_replaced() -> None:
-    """H2 leaves and stays gone: the first sweep LEFT_AFTER seconds later removes it and puts
-    the copy to the next nearest vault we see; a sweep before that keeps it."""
+    """H2 leaves and stays gone: the first tick LEFT_AFTER seconds later removes it and puts
+    the copy to the next nearest vault we see, without waiting for the next sweep; a tick
+    before that keeps it."""
     manager, view, clock = member()
-    assert LEFT_AFTER < SWEEP_INTERVAL
-    clock[0] = SWEEP_INTERVAL
-    manager.tick(view)  # a sweep, with nothing gone
-    clock[0] = 2 * SWEEP_INTERVAL - 1.0
+    assert LEFT_AFTER + 1.0 < SWEEP_INTERVAL
+    manager.tick(view)  # a sweep at 0, with nothing gone
+    clock[0] = 1.0
     view.gone.add(H2)
     manager.churned(view, H2, None)
-    clock[0] = 2 * SWEEP_INTERVAL
-    manager.tick(view)  # the next sweep: gone for 1 s only
+    clock[0] = 1.0 + LEFT_AFTER - 0.5
+    manager.tick(view)  # gone for less than LEFT_AFTER
     assert holders(manager) == (H1, H2)
-    clock[0] = 3 * SWEEP_INTERVAL
-    out = manager.tick(view)
+    clock[0] = 1.0 + LEFT_AFTER
+    out = manager.tick(view)  # no sweep is due: the departure is
     replacement = closest(COPY, [v for v in VAULTS if v not in (H1, H2)], 1)[0]
     assert holders(manager) == (H1, replacement)
     puts = [m for m in out.messages if m.action == Action.PUT]

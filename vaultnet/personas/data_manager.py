@@ -53,9 +53,9 @@ the copy differ by the vaults a partition or a broken link hid from one of us.""
 MAX_FAILED = 8
 SWEEP_INTERVAL = 5.0
 LEFT_AFTER = 3.0
-"""Seconds a holder must have been gone from our view before we replace it (at the next
-sweep, so 3 to 8 s after it left): longer than a link flap or the sweep's partition spells
-(2 s), after which the vault comes back with its copies."""
+"""Seconds a holder must have been gone from our view before we replace it (at the first tick
+after that): longer than a link flap or the sweep's partition spells (2 s), after which the
+vault comes back with its copies."""
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
@@ -93,6 +93,8 @@ class DataManager(GroupPersona):
         self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
         self._last_sweep = 0.0
         self._departed: OrderedDict[Name, float] = OrderedDict()  # vault we saw leave -> when
+        self._departures_due: OrderedDict[Name, float] = OrderedDict()
+        """Departures not yet applied -> when they are due (LEFT_AFTER after), oldest first."""
         self.checks = IntegrityChecks(self, self.fetches)
 
     def record(self, copy: Name) -> CopyRecord | None:
@@ -113,15 +115,18 @@ class DataManager(GroupPersona):
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """Account transfer, and noting departures: a holder gone LEFT_AFTER seconds is
-        replaced at the next sweep (see `_drop_departed`)."""
+        replaced at the first tick after that (see `_apply_due_departures`)."""
         out = super().churned(ctx, lost, added)
         self.checks.queue_checks(ctx)
         if added is not None:
             self._departed.pop(added, None)
+            self._departures_due.pop(added, None)
         if lost is not None and lost not in self._departed:
             self._departed[lost] = ctx.now()
-            while len(self._departed) > DEPARTED_KEPT:
-                self._departed.popitem(last=False)
+            self._departures_due[lost] = ctx.now() + LEFT_AFTER
+            for table in (self._departed, self._departures_due):
+                while len(table) > DEPARTED_KEPT:
+                    table.popitem(last=False)
         return out
 
     def record_arrived(self, store: Records, key: bytes, record: dict[str, Any],
@@ -148,6 +153,23 @@ class DataManager(GroupPersona):
             left = self._departed.get(holder)
             if left is not None and ctx.now() - left >= LEFT_AFTER and not ctx.is_live(holder):
                 self._holder_left(copy, holder, ctx, out)
+
+    def _apply_due_departures(self, ctx: Context, out: Outbox) -> None:
+        """Replace, in the copies we are responsible for, the holders whose departure has
+        lasted LEFT_AFTER: the sweep would do it too, but up to SWEEP_INTERVAL later, and every
+        second a copy waits for its replacement is a second it has one holder fewer."""
+        now = ctx.now()
+        while self._departures_due:
+            holder, due = next(iter(self._departures_due.items()))
+            if now < due:
+                return
+            del self._departures_due[holder]
+            if ctx.is_live(holder):
+                continue
+            for copy in [c for c, r in self.records.items()
+                         if holder in CopyRecord.from_record(r).holders]:
+                if ctx.is_responsible(copy):
+                    self._drop_departed(copy, ctx, out)
 
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
         """A holder left the network: every member sees that for itself, so each applies the
@@ -457,12 +479,14 @@ class DataManager(GroupPersona):
             out.send(self._sibling_content(copy, vault, their_copy, payload, trace, ctx))
 
     def tick(self, ctx: Context) -> Outbox:
-        """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
-        replace holders gone LEFT_AFTER seconds (see `_drop_departed`); challenge
+        """Move on from holders that did not answer a fetch in time; replace holders gone
+        LEFT_AFTER seconds (`_apply_due_departures`, and every SWEEP_INTERVAL a sweep of every
+        record, for departures we missed: see `_drop_departed`); challenge
         holders that never confirmed their copy (see `IntegrityChecks.check_unstored`) and, a
         few at a time, every copy we lead (`IntegrityChecks.queue_periodic`)."""
         out = Outbox()
         now = ctx.now()
+        self._apply_due_departures(ctx, out)
         if now - self._last_sweep >= SWEEP_INTERVAL:
             self._last_sweep = now
             for copy in self.records.keys():  # noqa: SIM118 (Records, not a dict)
