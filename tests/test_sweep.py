@@ -95,6 +95,16 @@ def test_link_faults_before_or_during_a_put(seed: int, steps: str) -> None:
     assert outcome.failure is None, outcome.failure
 
 
+def test_a_copy_every_holder_lost_is_caught_and_replaced() -> None:
+    """Found by the sweep (seed 102, shrunk): both holders of a Primary are vaults that lose
+    what they store. The auditor needs the content to check them and fetched it only from
+    those holders, so the check gave up and the record named them for good; it now fetches
+    from a sibling copy's group too, fails both, and the copy is replaced."""
+    steps = sweep.parse_steps("lose:769311305,lose:391881952,put:809858954")
+    outcome = run(Scenario(102, 8, steps), settle=120)
+    assert outcome.failure is None, outcome.failure
+
+
 def vaultnet(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vaultnet", *args], capture_output=True,
                           text=True, timeout=600)
