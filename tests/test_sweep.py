@@ -43,7 +43,8 @@ def test_scenarios_come_from_the_seed_and_respect_the_fault_kinds() -> None:
     assert sweep.parse_steps(Scenario(1, 8, steps).command().split("--steps ")[1]) == steps
 
 
-def test_a_planted_bug_is_found_and_shrunk_to_a_few_steps(monkeypatch) -> None:
+def test_a_planted_bug_is_found_and_shrunk_to_a_few_steps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A PmidNode that says "stored" for a Backup copy without keeping it (planted here, not
     in the shipped code): the sweep's replication invariant catches it, and the shrink cuts
     the workload down to the one put that shows it."""
@@ -83,14 +84,24 @@ def test_a_small_sweep_of_churn_restarts_liars_and_losers() -> None:
                        faults=("churn", "restart", "lie", "lose")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, found by this sweep: after a partition heals, "
-                   "DataManager members that saw different live vaults vote for a put with "
-                   "different holders, and the vote never resolves (the Backup copy is never "
-                   "stored); strict, so the fix makes this test fail until the mark goes")
 @pytest.mark.parametrize("seed, steps", [(10, "partition:95684110,put:762532116"),
                                          (9, "put:813938401,duplicate:907497995")])
 def test_link_faults_before_or_during_a_put(seed: int, steps: str) -> None:
+    """Found by the sweep: members that saw different live vaults after a partition proposed
+    a put with different holders (seed 10: the split vote is now re-voted), and members whose
+    links to a live holder broke for a moment removed and replaced it on their own (seed 9: a
+    departure now counts once it has lasted LEFT_AFTER seconds)."""
     outcome = run(Scenario(seed, 8, sweep.parse_steps(steps)), settle=120)
+    assert outcome.failure is None, outcome.failure
+
+
+def test_a_copy_every_holder_lost_is_caught_and_replaced() -> None:
+    """Found by the sweep (seed 102, shrunk): both holders of a Primary are vaults that lose
+    what they store. The auditor needs the content to check them and fetched it only from
+    those holders, so the check gave up and the record named them for good; it now fetches
+    from a sibling copy's group too, fails both, and the copy is replaced."""
+    steps = sweep.parse_steps("lose:769311305,lose:391881952,put:809858954")
+    outcome = run(Scenario(102, 8, steps), settle=120)
     assert outcome.failure is None, outcome.failure
 
 

@@ -4,11 +4,14 @@ and the fetch ends DONE with its waiters or FAILED with its clients refused."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.personas.helpers import Ctx
 from vaultnet.messages import Authority, Persona
 from vaultnet.personas.content_fetch import (
     FETCH_TIMEOUT,
     SIBLING_TIMEOUT,
+    CheckWaiter,
     ClientWaiter,
     ContentFetch,
     FetchState,
@@ -31,7 +34,7 @@ CLIENT = ClientWaiter(Authority(b"\x44" * 64, Persona.MAID_NODE), b"r" * 16, b"t
 SIBLINGS = {copy_name(CHUNK, k) for k in CopyKind if k is not CopyKind.PRIMARY}
 
 
-def started(waiter: ClientWaiter | HolderWaiter | SiblingWaiter | None,
+def started(waiter: ClientWaiter | HolderWaiter | SiblingWaiter | CheckWaiter | None,
             clock: list[float]) -> tuple[ContentFetch, Ctx, Outbox]:
     fetches, ctx, out = ContentFetch(limit=10), Ctx(LEAD, clock), Outbox()
     fetches.start(COPY, RECORD, ctx, out, trace=bytes(16), waiter=waiter)
@@ -86,9 +89,14 @@ def test_with_no_one_left_to_ask_a_client_is_refused() -> None:
     assert refusal.body["ok"] is False and refusal.body["reason"] == "no live holder has the data"
 
 
-def test_a_replacement_waits_on_the_sibling_copies_groups_after_the_holders() -> None:
+@pytest.mark.parametrize("waiter", [HolderWaiter(H2, b"p" * 16), CheckWaiter(COPY)],
+                         ids=["replacement", "integrity check"])
+def test_a_replacement_or_a_check_waits_on_the_sibling_copies_groups_after_the_holders(
+        waiter: HolderWaiter | CheckWaiter) -> None:
+    """Sweep seed 102: when every holder lost the copy, an integrity check needs the content
+    from a sibling copy's group to catch them."""
     clock = [0.0]
-    fetches, ctx, _ = started(HolderWaiter(H2, b"p" * 16), clock)
+    fetches, ctx, _ = started(waiter, clock)
     out = Outbox()
     for _ in range(2):
         clock[0] += FETCH_TIMEOUT + 1

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
+from vaultnet.group import Accumulation, Accumulator, Contests, Firewall, Sync
 from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.personas.account_transfer import AccountTransfer
@@ -25,13 +25,17 @@ from vaultnet.personas.dispatch import Commit, Handler, dispatch_tables, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.message_fields import body_bytes, body_str, new_id
 from vaultnet.personas.payload_wanted import WaitingPayloads
-from vaultnet.personas.record_codec import decode_action
+from vaultnet.personas.record_codec import decode_action, decode_record
 from vaultnet.personas.stash import PayloadStash, StashStore
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records, encode
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
+
+CONTEST_ROUND = "round"
+"""The field of a contested sync action naming its round (see `GroupPersona.propose_contested`);
+its "id" names the ballot."""
 
 
 def share_stash(personas: Iterable[GroupPersona]) -> StashStore:
@@ -78,6 +82,7 @@ class GroupPersona:
         self.accumulator = Accumulator(quorum=params.accumulation_quorum)
         self.firewall = Firewall()
         self.sync: Sync | None = None
+        self.contests: Contests | None = None
         self.stash = PayloadStash()
         self.waiting = WaitingPayloads()
         self.transfers = AccountTransfer(self)
@@ -93,6 +98,8 @@ class GroupPersona:
     def attach(self, own: Name) -> None:
         """Start agreeing (sync) as the vault named `own`."""
         self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
+        self.contests = Contests(own, quorum=self.params.sync_quorum,
+                                 group_size=self.params.group_size)
 
     # -- entry point --------------------------------------------------------------------
 
@@ -196,21 +203,75 @@ class GroupPersona:
         if resolved is not None:
             self._commit(key, data, ctx, out, trace)
 
+    def propose_contested(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+                          trace: bytes) -> None:
+        """Propose `action`, which carries a choice made from our own view of the network
+        (a new copy's holders), as our vote in round `action["round"]` of the ballot
+        `action["id"]` (the request's id).
+
+        Members whose views differ propose different choices; plain Sync would never commit
+        such a split vote. Decision (`vaultnet.group.contest`): each member votes once per
+        round; a round seen split by a quorum of votes is voted again, for the choice that may
+        already have won it or else the round's leading one, and only if `plausible` by our
+        own view (never one chosen by a single vault for us). Bounded: CONTEST_ROUNDS rounds
+        within CONTEST_TTL."""
+        assert self.contests is not None
+        round_ = action[CONTEST_ROUND]
+        if self.contests.vote(ctx.own, key, action["id"], round_, _choice(action), ctx.now()):
+            self.propose(key, action, ctx, out, trace)
+        self._revote(ctx, out)
+
+    def plausible(self, key: Name, action: dict[str, Any], ctx: Context) -> bool:
+        """Hook: whether a peer's choice in a contested action is one we may vote for, judged
+        by our own view (a persona that proposes contested actions must say how)."""
+        return False
+
+    def _revote(self, ctx: Context, out: Outbox) -> None:
+        """Vote the next round of every contest whose round we voted in is split (see
+        `propose_contested`); one with no plausible choice yet waits for our next tick."""
+        assert self.contests is not None
+        for revote in self.contests.revotes(ctx.now()):
+            if not ctx.is_responsible(revote.key):
+                continue
+            choices = (revote.forced,) if revote.forced is not None else revote.candidates
+            for choice in choices:
+                action = decode_action(choice)
+                action[CONTEST_ROUND] = revote.round
+                if self.plausible(revote.key, action, ctx):
+                    if self.contests.vote(ctx.own, revote.key, revote.ballot, revote.round,
+                                          choice, ctx.now()):
+                        self.propose(revote.key, action, ctx, out, bytes(16))
+                    break
+
     def _on_vote(self, msg: Message, ctx: Context, out: Outbox) -> None:
-        assert self.sync is not None
+        assert self.sync is not None and self.contests is not None
         key = body_bytes(msg, "k")
         data = body_bytes(msg, "a", None)
         if not ctx.could_be_member(msg.sender, key):
             raise FrameError("sync vote from outside the group")
         if not ctx.is_responsible(key):
             return
+        action = decode_record(data)  # its op is checked at commit, as for any vote
+        contested = CONTEST_ROUND in action
+        if contested:
+            round_, ballot = action[CONTEST_ROUND], action.get("id")
+            if (not isinstance(round_, int) or isinstance(round_, bool) or round_ < 0
+                    or not isinstance(ballot, bytes)):
+                raise FrameError("contested sync action without its round and ballot")
+            self.contests.vote(msg.sender, key, ballot, round_, _choice(action), ctx.now())
         resolved = self.sync.add_peer(msg.sender, key, data, ctx.now())
         if resolved is not None:
             self._commit(key, data, ctx, out, msg.trace_id)
+        if contested:
+            self._revote(ctx, out)
 
     def _commit(self, key: Name, data: bytes, ctx: Context, out: Outbox, trace: bytes) -> None:
-        """Run the agreed action: the commit our `COMMITS` table has for its op."""
+        """Run the agreed action: the commit our `COMMITS` table has for its op (a contested
+        action only the first time one of its ballot's rounds commits)."""
         action = decode_action(data)
+        if (CONTEST_ROUND in action and self.contests is not None
+                and not self.contests.resolve(key, action["id"], _choice(action), ctx.now())):
+            return  # an earlier round of this ballot committed here already
         op: Op = action["op"]
         out.note(EventKind.SYNC_COMMITTED, key, trace, persona=self.persona.value, op=op)
         commit = self.COMMITS.get(op)
@@ -229,6 +290,7 @@ class GroupPersona:
         self.waiting.expire(ctx.now())
         if self.sync is None:
             return out
+        self._revote(ctx, out)
         for key, data in self.sync.to_resend(ctx.now()):
             if ctx.is_responsible(key):
                 out.send(self.group_message(key, key, Action.SYNC, {"k": key, "a": data},
@@ -345,3 +407,8 @@ class GroupPersona:
 
 
 GroupPersona.HANDLERS, GroupPersona.COMMITS = dispatch_tables(GroupPersona)
+
+
+def _choice(action: dict[str, Any]) -> bytes:
+    """A contested action without its round: what members' votes in different rounds compare."""
+    return encode({k: v for k, v in action.items() if k != CONTEST_ROUND})

@@ -6,7 +6,8 @@ replacement holder's put, a sibling copy's group, an integrity check.
 
 - ASKING_HOLDER: a live holder was asked (`Action.FETCH`); on a timeout or content that does
   not match the chunk's name the next holder is asked;
-- ASKING_SIBLING: every holder failed and a replacement or a sibling group waits, so the
+- ASKING_SIBLING: every holder failed and a replacement, a sibling group or an integrity
+  check waits, so the
   DataManagers of a sibling copy (the same chunk's other kinds) were asked
   (`Action.SIBLING_FETCH`), one group after another;
 - DONE: verified content arrived: the fetch leaves the table and the DataManager hands the
@@ -70,13 +71,19 @@ class SiblingWaiter(NamedTuple):
     copy: Name
 
 
-Waiter = ClientWaiter | HolderWaiter | SiblingWaiter
+class CheckWaiter(NamedTuple):
+    """An integrity check of `copy` waiting for the content, to know the right answer."""
+
+    copy: Name
+
+
+Waiter = ClientWaiter | HolderWaiter | SiblingWaiter | CheckWaiter
 
 
 @dataclass
 class PendingFetch:
     """One copy's fetch: whom it may still ask, whom it asked and since when, and who waits
-    for the content (an integrity check waits by the copy name alone)."""
+    for the content (an integrity check only needs it to reach the DataManager)."""
 
     candidates: list[Name]
     siblings: list[Name]
@@ -86,6 +93,7 @@ class PendingFetch:
     clients: list[ClientWaiter] = field(default_factory=list)
     replicate_to: list[HolderWaiter] = field(default_factory=list)
     forward_to: list[SiblingWaiter] = field(default_factory=list)
+    checked: bool = False
 
     def add(self, waiter: Waiter | None) -> None:
         """`waiter` waits for the content too (a holder's put only once)."""
@@ -96,6 +104,8 @@ class PendingFetch:
                 self.replicate_to.append(waiter)
         elif isinstance(waiter, SiblingWaiter):
             self.forward_to.append(waiter)
+        elif isinstance(waiter, CheckWaiter):
+            self.checked = True
 
     @property
     def timeout(self) -> float:
@@ -149,8 +159,12 @@ class ContentFetch:
 
     def _ask_next(self, copy: Name, fetch: PendingFetch, ctx: Context, out: Outbox,
                   trace: bytes) -> None:
-        """Ask the next holder, else the next sibling group (only for a replacement or a
-        sibling: a client falls back to the siblings itself), else give up."""
+        """Ask the next holder, else the next sibling group (only for a replacement, a sibling
+        or an integrity check: a client falls back to the siblings itself), else give up.
+
+        An integrity check asks the siblings too: when every holder lost the copy (sweep seed
+        102: both holders of a Primary were vaults that lose what they store), a check that
+        gave up for want of content never caught them, and the record named them for good."""
         fetch.started = ctx.now()
         if fetch.candidates:
             fetch.state, fetch.asked = FetchState.ASKING_HOLDER, fetch.candidates.pop(0)
@@ -158,7 +172,7 @@ class ContentFetch:
                 fetch.asked, Persona.PMID_NODE), action=Action.FETCH,
                 msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
                 body={"copy": copy}, sender=b""))
-        elif fetch.siblings and (fetch.replicate_to or fetch.forward_to):
+        elif fetch.siblings and (fetch.replicate_to or fetch.forward_to or fetch.checked):
             fetch.state, fetch.asked = FetchState.ASKING_SIBLING, fetch.siblings.pop(0)
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
                              dst=Authority(fetch.asked, Persona.DATA_MANAGER, group=True),

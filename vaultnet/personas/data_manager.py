@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.base import CONTEST_ROUND, GroupPersona
 from vaultnet.personas.content_fetch import (
     ClientWaiter,
     ContentFetch,
@@ -46,8 +46,16 @@ HOLDERS_PER_COPY = 2
 """Vaults holding each copy of a chunk. A chunk has one copy of each CopyKind (Primary, Backup,
 Sacrificial), each under its own copy name and DataManager group, so a fully replicated chunk
 is 3 x 2 = 6 stored copies (`vaultnet.runtime.inspection.COPIES_PER_CHUNK`)."""
+PLAUSIBLE_SLACK = 4
+"""How far past the nearest `holders_per_copy` live vaults a peer's choice of holders for a new
+copy may reach and still get our vote (one close group's worth): our views of who is live near
+the copy differ by the vaults a partition or a broken link hid from one of us."""
 MAX_FAILED = 8
 SWEEP_INTERVAL = 5.0
+LEFT_AFTER = 3.0
+"""Seconds a holder must have been gone from our view before we replace it (at the first tick
+after that): longer than a link flap or the sweep's partition spells (2 s), after which the
+vault comes back with its copies."""
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
 KINDS = tuple(k.value for k in CopyKind)
@@ -84,7 +92,9 @@ class DataManager(GroupPersona):
         self.fetches = ContentFetch(PENDING_LIMIT)
         self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
         self._last_sweep = 0.0
-        self._departed: OrderedDict[Name, None] = OrderedDict()  # vaults we saw leave
+        self._departed: OrderedDict[Name, float] = OrderedDict()  # vault we saw leave -> when
+        self._departures_due: OrderedDict[Name, float] = OrderedDict()
+        """Departures not yet applied -> when they are due (LEFT_AFTER after), oldest first."""
         self.checks = IntegrityChecks(self, self.fetches)
 
     def record(self, copy: Name) -> CopyRecord | None:
@@ -104,19 +114,19 @@ class DataManager(GroupPersona):
         return [self.records]
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
-        """Account transfer, and re-replication when a holder leaves (see `_holder_left`)."""
+        """Account transfer, and noting departures: a holder gone LEFT_AFTER seconds is
+        replaced at the first tick after that (see `_apply_due_departures`)."""
         out = super().churned(ctx, lost, added)
         self.checks.queue_checks(ctx)
         if added is not None:
             self._departed.pop(added, None)
-        if lost is not None:
-            self._departed[lost] = None
-            while len(self._departed) > DEPARTED_KEPT:
-                self._departed.popitem(last=False)
-            for copy in [c for c, r in self.records.items()
-                         if lost in CopyRecord.from_record(r).holders]:
-                if ctx.is_responsible(copy):
-                    self._holder_left(copy, lost, ctx, out)
+            self._departures_due.pop(added, None)
+        if lost is not None and lost not in self._departed:
+            self._departed[lost] = ctx.now()
+            self._departures_due[lost] = ctx.now() + LEFT_AFTER
+            for table in (self._departed, self._departures_due):
+                while len(table) > DEPARTED_KEPT:
+                    table.popitem(last=False)
         return out
 
     def record_arrived(self, store: Records, key: bytes, record: dict[str, Any],
@@ -128,12 +138,38 @@ class DataManager(GroupPersona):
         self._drop_departed(key, ctx, out)
 
     def _drop_departed(self, copy: Name, ctx: Context, out: Outbox) -> None:
-        """Replace holders we saw leave. Only those: a vault that merely does not know a holder
-        yet (a newcomer) must not decide it is gone."""
+        """Replace holders we saw leave at least LEFT_AFTER seconds ago and still do not see.
+        Only those: a vault that merely does not know a holder yet (a newcomer) must not
+        decide it is gone, and a link that broke and came back (a flap) is no departure.
+
+        Decision: each member applies a departure on its own view, without a vote (a vote
+        missed by members that were not yet responsible left records different in the churn
+        soak), but only once it has lasted LEFT_AFTER: a duplicated frame or a short partition
+        breaks some members' links to a live holder for a moment, and members that removed
+        and replaced it at once, while their peers kept it, differed for good (sweep seed 9).
+        A holder that really left stays gone, and every member that knew it removes it."""
         record = self.record(copy)
         for holder in record.holders if record else ():
-            if holder in self._departed and not ctx.is_live(holder):
+            left = self._departed.get(holder)
+            if left is not None and ctx.now() - left >= LEFT_AFTER and not ctx.is_live(holder):
                 self._holder_left(copy, holder, ctx, out)
+
+    def _apply_due_departures(self, ctx: Context, out: Outbox) -> None:
+        """Replace, in the copies we are responsible for, the holders whose departure has
+        lasted LEFT_AFTER: the sweep would do it too, but up to SWEEP_INTERVAL later, and every
+        second a copy waits for its replacement is a second it has one holder fewer."""
+        now = ctx.now()
+        while self._departures_due:
+            holder, due = next(iter(self._departures_due.items()))
+            if now < due:
+                return
+            del self._departures_due[holder]
+            if ctx.is_live(holder):
+                continue
+            for copy in [c for c, r in self.records.items()
+                         if holder in CopyRecord.from_record(r).holders]:
+                if ctx.is_responsible(copy):
+                    self._drop_departed(copy, ctx, out)
 
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
         """A holder left the network: every member sees that for itself, so each applies the
@@ -162,7 +198,8 @@ class DataManager(GroupPersona):
 
     @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A MaidManager group's put of one copy: propose it (with holders, if new)."""
+        """A MaidManager group's put of one copy: propose it; a new copy's holders, chosen by
+        our own view, are a contested vote (see `GroupPersona.propose_contested`)."""
         copy = msg.dst.name
         kind = body_str(msg, "kind", KINDS)
         size = body_int(msg, "size")
@@ -172,9 +209,29 @@ class DataManager(GroupPersona):
         action = {"op": Op.PUT, "kind": kind, "size": size, "id": msg.msg_id,
                   "origin": body_bytes(msg, "id", 16), "client": body_bytes(msg, "client"),
                   "reply": msg.body.get("reply"), "mm": msg.src.name}
-        if copy not in self.records:
-            action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
-        self.propose(copy, action, ctx, out, msg.trace_id)
+        if copy in self.records:
+            self.propose(copy, action, ctx, out, msg.trace_id)  # one more subscriber
+            return
+        action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
+        action[CONTEST_ROUND] = 0
+        self.propose_contested(copy, action, ctx, out, msg.trace_id)
+
+    def plausible(self, key: Name, action: dict[str, Any], ctx: Context) -> bool:
+        """A peer's holders for a new copy we may vote for: as many distinct vaults as we would
+        choose ourselves (or more), each live and eligible by our view and among the
+        PLAUSIBLE_SLACK vaults beyond `holders_per_copy` nearest the copy. Members whose views
+        differ agree on one such choice; a member choosing far-off or unknown vaults does not
+        get our vote."""
+        holders = action.get("holders")
+        if (action.get("op") is not Op.PUT or not isinstance(holders, list)
+                or len(set(holders)) != len(holders)
+                or not all(isinstance(h, bytes) for h in holders)
+                or len(holders) > self.holders_per_copy):
+            return False
+        near = ctx.closest_live(key, self.holders_per_copy + PLAUSIBLE_SLACK, set())
+        ours = self.choose_holders(key, self.holders_per_copy, set(), ctx)
+        return len(holders) >= len(ours) and all(h in near and self.is_eligible(h)
+                                                 for h in holders)
 
     @commits(Op.PUT)
     def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
@@ -422,12 +479,14 @@ class DataManager(GroupPersona):
             out.send(self._sibling_content(copy, vault, their_copy, payload, trace, ctx))
 
     def tick(self, ctx: Context) -> Outbox:
-        """Move on from holders that did not answer a fetch in time; every SWEEP_INTERVAL,
-        replace holders that left without our noticing (a missed churn event); challenge
+        """Move on from holders that did not answer a fetch in time; replace holders gone
+        LEFT_AFTER seconds (`_apply_due_departures`, and every SWEEP_INTERVAL a sweep of every
+        record, for departures we missed: see `_drop_departed`); challenge
         holders that never confirmed their copy (see `IntegrityChecks.check_unstored`) and, a
         few at a time, every copy we lead (`IntegrityChecks.queue_periodic`)."""
         out = Outbox()
         now = ctx.now()
+        self._apply_due_departures(ctx, out)
         if now - self._last_sweep >= SWEEP_INTERVAL:
             self._last_sweep = now
             for copy in self.records.keys():  # noqa: SIM118 (Records, not a dict)

@@ -50,7 +50,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.content_fetch import ContentFetch
+from vaultnet.personas.content_fetch import CheckWaiter, ContentFetch
 from vaultnet.personas.context import Context
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.message_fields import body_bytes, new_id
@@ -301,7 +301,8 @@ class IntegrityChecks:
             self._checks.popitem(last=False)
         content = self._copies.stash.get(copy)
         if content is None:
-            self._fetches.start(copy, record, ctx, out, trace=bytes(16))
+            self._fetches.start(copy, record, ctx, out, trace=bytes(16),
+                                waiter=CheckWaiter(copy))
         else:
             self.content_verified(copy, content, ctx, out)
 
