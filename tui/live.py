@@ -105,8 +105,9 @@ class LiveApp(TypeAheadApp):
     def _crashed(self, error: BaseException) -> None:
         leaves = error.exceptions if isinstance(error, BaseExceptionGroup) else (error,)
         text = "; ".join(f"{type(e).__name__}: {e}" for e in leaves)
-        what = ("lost the attached testnet" if all(isinstance(e, ControlError) for e in leaves)
-                else "the network crashed")
+        attached = self.network is not None and self.network.attached
+        what = ("the network crashed" if not all(isinstance(e, ControlError) for e in leaves)
+                else "lost the attached testnet" if attached else "lost its testnet process")
         self.exit(return_code=1, message=f"vaultnet: error: {what}: {text}")
 
     def on_network_ready(self, _: NetworkReady) -> None:

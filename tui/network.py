@@ -48,6 +48,7 @@ class LiveNetwork:
         self.capacity = config.capacity
         self.group_size = self.net.params.group_size
         self.data_dir = config.data_dir
+        self.attached = False
 
     async def run(self, on_ready: Callable[[], object]) -> None:
         """Start the vaults, a client and the MPIDs, report ready, and keep them running until

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tui.app import VaultnetApp
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.vault_table import VaultTable
 from vaultnet.cli import main as cli
+from vaultnet.cli.addresses import read_address_file
 from vaultnet.control import process, reading
 from vaultnet.control.auth import TOKEN_FILE
 from vaultnet.protocol import EventKind
@@ -202,6 +204,25 @@ def test_the_dashboard_says_so_when_the_attached_testnet_stops(
         said = " ".join(capsys.readouterr().err.split())  # the terminal's width wraps it
         assert said.startswith("vaultnet: error: lost the attached testnet: ControlClosed: "
                                "the testnet on 127.0.0.1:"), said
+
+
+def test_the_dashboard_says_so_when_its_own_testnet_process_dies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`vaultnet tui` without --attach: the testnet process it started is killed, and the
+    dashboard exits 1 saying it lost its testnet process (not an "attached" one)."""
+    data_dir = tmp_path / "net"
+    with process.testnet_process(4, data_dir=data_dir) as network:
+        app = VaultnetApp(network=network)
+
+        async def body(pilot: Pilot[Any]) -> None:
+            await wait_until(pilot, lambda: app.model.vaults, "the testnet's vaults")
+            os.kill(read_address_file(data_dir)["pid"], signal.SIGKILL)
+            await wait_until(pilot, lambda: app.return_code is not None, "the app to exit")
+
+        run_app(app, body)
+    assert app.return_code == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert said.startswith("vaultnet: error: lost its testnet process: ControlClosed: "), said
 
 
 @pytest.mark.parametrize("flag", ["--record", "--replay"])

@@ -33,6 +33,9 @@ class NetworkHandle(Protocol):
     """Vaults in a close group (known once ready)."""
     data_dir: Path | None
     """Where the network keeps its files, if the dashboard may write beside them."""
+    attached: bool
+    """The user attached the dashboard to a testnet it did not start (`--attach`): it keeps
+    running when the dashboard quits, and losing it is said in those words."""
 
     async def run(self, on_ready: Callable[[], object]) -> None:
         """Start (or reach) the network, call `on_ready`, keep it until cancelled."""
