@@ -29,13 +29,14 @@ def test_shrinking_keeps_the_cursor_row_in_view_and_the_whole_summary() -> None:
                          "the newest row selected and shown")
         assert table.cursor_row == table.row_count - 1
         summary = app.query_one(SummaryBar)
-        assert "evictions 8" in str(summary.render())
+        evictions = app.model.summary.evictions
+        assert evictions > 0 and f"evictions {evictions}  " in str(summary.render())
         await pilot.resize_terminal(80, 24)
         await wait_until(pilot, lambda: in_view(table),
                          lambda: f"row {table.cursor_row} in view (from {table.scroll_offset.y})")
         assert table.cursor_row == table.row_count - 1
         text = str(summary.render())
-        assert len(text) <= 78 and "evict 8" in text and "lost 0" in text, text
+        assert len(text) <= 78 and f"evict {evictions} " in text and "lost 0" in text, text
 
     async def main() -> None:
         async with app.run_test(size=(160, 48)) as pilot:
