@@ -1,0 +1,147 @@
+"""Message bodies as typed records: every record round-trips through its map (and the wire)
+unchanged, encodes to the map the network always sent, and every malformed field (missing,
+mistyped, a name of the wrong length, a string not among its choices) is a FrameError, as is a
+record its action does not carry."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from vaultnet import wire
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas import bodies
+from vaultnet.personas.bodies import BODIES, Body
+from vaultnet.protocol import Action, Op
+from vaultnet.storage.store import CopyKind
+from vaultnet.wire import FrameError
+
+N1, N2 = b"\x01" * 64, b"\x02" * 64
+ID = b"\x03" * 16
+REPLY = Authority(N1, Persona.MAID_NODE, relay=N2)
+SAMPLES: list[tuple[Action, Body]] = [
+    (Action.SYNC, bodies.SyncBody(N1, b"agreed action")),
+    (Action.PAYLOAD_WANTED, bodies.PayloadWantedBody(Action.PUT, ID, N1, Persona.PMID_MANAGER,
+                                                     True, {"copy": N2})),
+    (Action.SYNCHRONISING, bodies.SynchronisingBody(Action.PUT)),
+    (Action.REQUEST_EXPIRED, bodies.ExpiredBody(Action.GET, "too old")),
+    (Action.STORED, bodies.CopyBody(N1)),
+    (Action.PUT, bodies.CopyPutBody(N1, CopyKind.BACKUP, 7, N2, ID, REPLY)),
+    (Action.PUT_RESPONSE, bodies.PutResponseBody(N1, N2, REPLY, False, "no vault", ID, 7)),
+    (Action.STORE, bodies.HolderPutBody(N1, CopyKind.PRIMARY, 7)),
+    (Action.PUT_FAILURE, bodies.NodeFailureBody(N1, CopyKind.SACRIFICIAL, 7, "full")),
+    (Action.PUT_FAILURE, bodies.HolderFailureBody(N1, 7, "rank below floor")),
+    (Action.DELETE, bodies.CopyDeleteBody(N1, 7)),
+    (Action.DELETE, bodies.KindBody(CopyKind.PRIMARY)),
+    (Action.CORRECTION, bodies.CorrectionBody(N1, 7, 0, bodies.FAILED_CHECK)),
+    (Action.CONTENT_WANTED, bodies.ContentWantedBody(ID, N1, {"copy": N2})),
+    (Action.RECONCILE, bodies.ReconcileBody(N1, bodies.KEEP)),
+    (Action.EXISTS, bodies.ExistsBody(ID)),
+    (Action.EXISTS_ANSWER, bodies.ExistsAnswerBody(ID, True)),
+    (Action.GET, bodies.EmptyBody()),
+    (Action.GET_RESPONSE, bodies.GetResponseBody(N1, True, "")),
+    (Action.SIBLING_FETCH, bodies.SiblingFetchBody(N1)),
+    (Action.SIBLING_CONTENT, bodies.SiblingContentBody(N1, N2)),
+    (Action.CHALLENGE, bodies.ChallengeBody(N1, b"nonce")),
+    (Action.CHALLENGE_RESPONSE, bodies.ChallengeResponseBody(N1, b"")),
+    (Action.INTEGRITY_FAILURE, bodies.IntegrityFailureBody(Op.INTEGRITY_FAILED, N1, ID, N2)),
+]
+IDS = [type(body).__name__ for _, body in SAMPLES]
+
+
+def message(action: Action, body: dict[str, Any]) -> Message:
+    return Message(src=Authority(N1, Persona.DATA_MANAGER, group=True),
+                   dst=Authority(N2, Persona.PMID_MANAGER, group=True), action=action,
+                   msg_id=ID, trace_id=ID, body=body, sender=N1)
+
+
+def test_every_record_is_sampled() -> None:
+    carried = {record for records in BODIES.values() for record in records}
+    assert carried == {type(body) for _, body in SAMPLES}
+
+
+@pytest.mark.parametrize(("action", "body"), SAMPLES, ids=IDS)
+def test_round_trip(action: Action, body: Body) -> None:
+    raw = body.encode()
+    assert type(body).decode(action, raw) == body
+    travelled = Message.from_wire(wire.unpack(wire.pack(message(action, raw).to_wire())))
+    assert travelled.typed(type(body)) == body
+
+
+def test_encodes_the_maps_the_network_always_sent() -> None:
+    """Same keys, same order, same value types: the same bytes (signatures, message ids and
+    sync votes hash them)."""
+    sent = [
+        (bodies.SyncBody(N1, b"x"), {"k": N1, "a": b"x"}),
+        (bodies.HolderPutBody(N1, CopyKind.PRIMARY, 7), {"copy": N1, "kind": "P", "size": 7}),
+        (bodies.SiblingContentBody(N1, N2), {"copy": N1, "from": N2}),
+        (bodies.PayloadWantedBody(Action.PUT, ID, N1, Persona.PMID_MANAGER, False, {}),
+         {"action": "put", "id": ID, "to": N1, "persona": "PmidManager", "group": False,
+          "body": {}}),
+        (bodies.IntegrityFailureBody(Op.INTEGRITY_FAILED, N1, ID, N2),
+         {"op": "integrity_failed", "holder": N1, "nonce": ID, "copy": N2}),
+        (bodies.PutResponseBody(N1, N2, REPLY, True, "", ID, 7),
+         {"name": N1, "client": N2, "reply": [N1, "MaidNode", False, N2], "ok": True,
+          "reason": "", "id": ID, "size": 7}),
+    ]
+    for body, legacy in sent:
+        assert wire.pack(body.encode()) == wire.pack(legacy)
+
+
+def malformed(body: Body) -> list[tuple[str, dict[str, Any]]]:
+    """Each field missing, then of a type no field accepts (a flag is only ever false)."""
+    raw = body.encode()
+    return [case for key in raw if not isinstance(raw[key], bool)
+            for case in ((f"no {key}", {k: v for k, v in raw.items() if k != key}),
+                         (f"{key} a float", raw | {key: 1.5}))]
+
+
+@pytest.mark.parametrize(("action", "body"), SAMPLES, ids=IDS)
+def test_malformed_fields_are_frame_errors(action: Action, body: Body) -> None:
+    for case, raw in malformed(body):
+        with pytest.raises(FrameError):
+            type(body).decode(action, raw)
+            pytest.fail(case)
+        with pytest.raises(FrameError):
+            message(action, raw).typed(type(body))
+
+
+@pytest.mark.parametrize(("record", "field", "value"), [
+    (bodies.CopyBody, "copy", b"\x01" * 63),
+    (bodies.ExistsBody, "id", b"\x03" * 17),
+    (bodies.IntegrityFailureBody, "nonce", b"\x03" * 15),
+    (bodies.HolderPutBody, "kind", "X"),
+    (bodies.HolderPutBody, "size", -1),
+    (bodies.HolderPutBody, "size", True),
+    (bodies.ReconcileBody, "verdict", "maybe"),
+    (bodies.CorrectionBody, "reason", "felt like it"),
+    (bodies.PayloadWantedBody, "persona", "Nobody"),
+    (bodies.PayloadWantedBody, "action", "dance"),
+    (bodies.CopyPutBody, "reply", [N1, "MaidNode", False]),
+], ids=lambda value: str(value)[:20])
+def test_wrong_values_are_frame_errors(record: type[Body], field: str, value: object) -> None:
+    action, body = next((a, b) for a, b in SAMPLES if type(b) is record)
+    raw = body.encode()
+    key = next(k for k in raw if k == field)
+    with pytest.raises(FrameError):
+        record.decode(action, raw | {key: value})
+
+
+def test_a_flag_is_true_only_when_it_says_true() -> None:
+    raw = bodies.ExistsAnswerBody(ID, True).encode()
+    assert bodies.ExistsAnswerBody.decode(Action.EXISTS_ANSWER, raw | {"exists": 1}).exists is False
+    assert bodies.ExistsAnswerBody.decode(Action.EXISTS_ANSWER, {"id": ID}).exists is False
+
+
+def test_an_action_carries_only_its_records() -> None:
+    with pytest.raises(FrameError):
+        bodies.CopyBody.decode(Action.SYNC, {"copy": N1})
+    with pytest.raises(FrameError):
+        message(Action.STORE, {"copy": N1}).typed(bodies.CopyBody)
+
+
+def test_records_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bodies.CopyBody(N1).copy = N2  # type: ignore[misc]
