@@ -6,7 +6,8 @@ record its action does not carry."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import types
+from typing import Any, get_type_hints
 
 import pytest
 
@@ -14,13 +15,17 @@ from vaultnet import wire
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas import bodies
 from vaultnet.personas.bodies import BODIES, Body
-from vaultnet.protocol import Action, Op
+from vaultnet.personas.records import HeldMessage
+from vaultnet.personas.tree_access import TreeMode
+from vaultnet.personas.version_tree import VersionName
+from vaultnet.protocol import Action, ErrorCode, Op
 from vaultnet.storage.store import CopyKind
 from vaultnet.wire import FrameError
 
 N1, N2 = b"\x01" * 64, b"\x02" * 64
 ID = b"\x03" * 16
 REPLY = Authority(N1, Persona.MAID_NODE, relay=N2)
+V0, V1 = VersionName(0, N1), VersionName(1, N2)
 SAMPLES: list[tuple[Action, Body]] = [
     (Action.SYNC, bodies.SyncBody(N1, b"agreed action")),
     (Action.PAYLOAD_WANTED, bodies.PayloadWantedBody(Action.PUT, ID, N1, Persona.PMID_MANAGER,
@@ -47,6 +52,26 @@ SAMPLES: list[tuple[Action, Body]] = [
     (Action.CHALLENGE, bodies.ChallengeBody(N1, b"nonce")),
     (Action.CHALLENGE_RESPONSE, bodies.ChallengeResponseBody(N1, b"")),
     (Action.INTEGRITY_FAILURE, bodies.IntegrityFailureBody(Op.INTEGRITY_FAILED, N1, ID, N2)),
+    (Action.PUT, bodies.ClientPutBody(N1, True)),
+    (Action.PUT_OK, bodies.NameBody(N1)),
+    (Action.PUT_FAILURE, bodies.PutRefusedBody(N1, "exists", ErrorCode.DATA_EXISTS)),
+    (Action.DELETE_OK, bodies.DeleteOkBody(N1, True)),
+    (Action.PUT_VERSION, bodies.ClientPutVersionBody(N1, None, V1, None, 5, TreeMode.SHARED,
+                                                     [N2])),
+    (Action.PUT_VERSION, bodies.PutVersionBody(V0, V1, 100, 10, TreeMode.PUBLIC, [], ID, REPLY)),
+    (Action.GET_VERSIONS, bodies.KeyBody(N1)),
+    (Action.GET_BRANCH, bodies.BranchBody(N1, V1)),
+    (Action.DELETE_BRANCH, bodies.DeleteBranchBody(V1, ID, REPLY)),
+    (Action.VERSION_ANSWER, bodies.VersionAnswerBody(True, versions=[V0, V1])),
+    (Action.VERSION_RESULT, bodies.VersionResultBody(ID, REPLY, {"ok": True})),
+    (Action.TRANSFER_QUERY, bodies.TransferQueryBody("accounts", N1)),
+    (Action.TRANSFER, bodies.TransferBody("accounts", N1 + b"x", b"record", [ID])),
+    (Action.SEND, bodies.SendBody(N1, b"hello")),
+    (Action.MESSAGE, bodies.HeldMessageBody(N1, ID, b"hello")),
+    (Action.ACK, bodies.AckBody(N1, ID)),
+    (Action.CHANGE_LIST, bodies.ChangeListBody("block", N1)),
+    (Action.DELIVERY, bodies.DeliveryBody(False, N1, ID, ErrorCode.BLOCKED, "blocked")),
+    (Action.MPID_ANSWER, bodies.MpidAnswerBody(True, messages=[HeldMessage(N1, ID, b"hi")])),
 ]
 IDS = [type(body).__name__ for _, body in SAMPLES]
 
@@ -85,17 +110,37 @@ def test_encodes_the_maps_the_network_always_sent() -> None:
         (bodies.PutResponseBody(N1, N2, REPLY, True, "", ID, 7),
          {"name": N1, "client": N2, "reply": [N1, "MaidNode", False, N2], "ok": True,
           "reason": "", "id": ID, "size": 7}),
+        (bodies.ClientPutBody(N1), {"name": N1}),
+        (bodies.ClientPutBody(N1, True), {"name": N1, "unique": True}),
+        (bodies.ClientPutVersionBody(N1, None, V1, None, None, TreeMode.PUBLIC, []),
+         {"key": N1, "parent": None, "version": [1, N2], "max_versions": None,
+          "max_branches": None, "mode": "public", "owners": []}),
+        (bodies.VersionAnswerBody(False, ErrorCode.NOT_OWNER, "not yours"),
+         {"ok": False, "error": "NotOwner", "reason": "not yours"}),
+        (bodies.DeliveryBody(True, N1, ID), {"ok": True, "to": N1, "mid": ID}),
+        (bodies.MpidAnswerBody(True, whitelist=[N1], blacklist=[]),
+         {"ok": True, "whitelist": [N1], "blacklist": []}),
     ]
     for body, legacy in sent:
         assert wire.pack(body.encode()) == wire.pack(legacy)
 
 
+def may_be_left_out(record: type[Body], key: str) -> bool:
+    """A field that may be None (left out, or nil), or a transfer's reflected actions (none)."""
+    attr = {"k": "key", "a": "data", "for": "copy", "from": "source"}.get(key, key)
+    hint = get_type_hints(record)[attr]
+    return key == "reflects" or (isinstance(hint, types.UnionType)
+                                 and type(None) in hint.__args__)
+
+
 def malformed(body: Body) -> list[tuple[str, dict[str, Any]]]:
-    """Each field missing, then of a type no field accepts (a flag is only ever false)."""
+    """Each required field missing, then each field of a type no field accepts (a flag is
+    only ever false)."""
     raw = body.encode()
-    return [case for key in raw if not isinstance(raw[key], bool)
-            for case in ((f"no {key}", {k: v for k, v in raw.items() if k != key}),
-                         (f"{key} a float", raw | {key: 1.5}))]
+    missing = [(f"no {key}", {k: v for k, v in raw.items() if k != key}) for key in raw
+               if not isinstance(raw[key], bool) and not may_be_left_out(type(body), key)]
+    return missing + [(f"{key} a float", raw | {key: 1.5}) for key in raw
+                      if not isinstance(raw[key], bool)]
 
 
 @pytest.mark.parametrize(("action", "body"), SAMPLES, ids=IDS)
@@ -120,6 +165,13 @@ def test_malformed_fields_are_frame_errors(action: Action, body: Body) -> None:
     (bodies.PayloadWantedBody, "persona", "Nobody"),
     (bodies.PayloadWantedBody, "action", "dance"),
     (bodies.CopyPutBody, "reply", [N1, "MaidNode", False]),
+    (bodies.ClientPutVersionBody, "max_branches", 0),
+    (bodies.ClientPutVersionBody, "owners", [N1[:10]]),
+    (bodies.ClientPutVersionBody, "mode", "secret"),
+    (bodies.BranchBody, "tip", [1]),
+    (bodies.ChangeListBody, "change", "befriend"),
+    (bodies.TransferBody, "reflects", [b"short"]),
+    (bodies.MpidAnswerBody, "messages", [[N1, ID]]),
 ], ids=lambda value: str(value)[:20])
 def test_wrong_values_are_frame_errors(record: type[Body], field: str, value: object) -> None:
     action, body = next((a, b) for a, b in SAMPLES if type(b) is record)
@@ -133,6 +185,14 @@ def test_a_flag_is_true_only_when_it_says_true() -> None:
     raw = bodies.ExistsAnswerBody(ID, True).encode()
     assert bodies.ExistsAnswerBody.decode(Action.EXISTS_ANSWER, raw | {"exists": 1}).exists is False
     assert bodies.ExistsAnswerBody.decode(Action.EXISTS_ANSWER, {"id": ID}).exists is False
+
+
+def test_left_out_fields_read_as_none() -> None:
+    put = bodies.ClientPutVersionBody.decode(Action.PUT_VERSION, {"key": N1, "version": [1, N2]})
+    assert (put.parent, put.max_versions, put.mode, put.owners) == (None, None, None, None)
+    assert bodies.ClientPutBody.decode(Action.PUT, {"name": N1}).unique is None
+    transfer = {"store": "accounts", "key": N1, "value": b"record"}
+    assert bodies.TransferBody.decode(Action.TRANSFER, transfer).reflects == []
 
 
 def test_an_action_carries_only_its_records() -> None:

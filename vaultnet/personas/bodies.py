@@ -16,10 +16,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Annotated, Any, Self, cast, get_type_hints
+from typing import Annotated, Any, Self, TypeVar, cast, get_type_hints
 
+from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import ID_SIZE, Authority, Persona
-from vaultnet.protocol import Action, Op
+from vaultnet.personas.records import HeldMessage
+from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
+from vaultnet.personas.version_tree import VersionName, VersionTreeError
+from vaultnet.protocol import Action, ErrorCode, Op
 from vaultnet.storage.store import CopyKind
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
@@ -36,6 +40,13 @@ NO_RECORD = "no record"
 VERDICTS = (KEEP, REPLACED, NO_RECORD)
 """A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
 holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
+LIMIT_CEILING = 10_000
+"""The largest version or branch limit a client may ask a version tree for."""
+LIST_CHANGES = ("allow", "disallow", "block", "unblock")
+"""What an MpidNode may do to a sender with its white- and blacklist."""
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,8 @@ class Wire:
     read: Callable[[object], Any]
     write: Callable[[Any], object] = lambda value: value
     key: str | None = None
+    absent: bool = False
+    """Left out of the map when None (and None when the map has no such key)."""
 
 
 def _sized(size: int | None) -> Callable[[object], bytes]:
@@ -102,13 +115,76 @@ def text(*choices: str) -> Wire:
 
 
 def member(kind: type[enum.Enum]) -> Wire:
-    """A member of the str enum `kind` (travels as its value)."""
+    """A member of the enum `kind`, travelling as its value, a str (a str enum's member is
+    that str already)."""
     def read(value: object) -> enum.Enum:
         if not isinstance(value, str):
             raise ValueError(f"not a {kind.__name__}")
         return kind(value)
 
-    return Wire(read)
+    return Wire(read, lambda member: member if isinstance(member, str) else member.value)
+
+
+def nullable(wire: Wire) -> Wire:
+    """`wire`, or None (nil on the wire)."""
+    return Wire(lambda value: None if value is None else wire.read(value),
+                lambda value: None if value is None else wire.write(value), wire.key)
+
+
+def optional(wire: Wire) -> Wire:
+    """`wire`, or None: then left out of the map."""
+    return replace(wire, absent=True)
+
+
+def _version(value: object) -> VersionName:
+    try:
+        return VersionName.from_record(value)
+    except VersionTreeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _limit(value: object) -> int:
+    if type(value) is not int or not 1 <= value <= LIMIT_CEILING:
+        raise ValueError(f"version limits must be ints in 1..{LIMIT_CEILING}")
+    return value
+
+
+def _held(value: object) -> HeldMessage:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("a held message is not [sender, mid, body]")
+    sender, mid, body = value
+    return HeldMessage(_sized(NAME_SIZE)(sender), _sized(ID_SIZE)(mid), _sized(None)(body))
+
+
+def _list_of(item: Callable[[object], T], what: str, limit: int | None = None,
+             ) -> Callable[[object], list[T]]:
+    def read(value: object) -> list[T]:
+        if not isinstance(value, list) or (limit is not None and len(value) > limit):
+            raise ValueError(f"not a list of {what}" + (f" (at most {limit})" if limit else ""))
+        try:
+            return [item(v) for v in value]
+        except ValueError as exc:
+            raise ValueError(f"malformed {what}: {exc}") from None
+
+    return read
+
+
+NAMES = Wire(_list_of(_sized(NAME_SIZE), "names"))
+"""A list of 64-byte names."""
+REFLECTS = Wire(lambda value: [] if value is None else
+                _list_of(_sized(DIGEST_SIZE), "reflected actions", REFLECTED_PER_KEY)(value))
+"""The digests of the agreed actions a transferred record reflects (none if left out)."""
+HELD = Wire(_list_of(_held, "held messages"),
+            lambda held: [[m.sender, m.mid, m.body] for m in held])
+"""Messages held for an MpidNode, each as [sender, mid, body]."""
+VERSION = Wire(_version, VersionName.to_record)
+"""A version of a versioned item, as its record [index, id]."""
+VERSIONS = Wire(_list_of(_version, "versions"), lambda versions: [v.to_record() for v in versions])
+"""A list of versions, as their records."""
+LIMIT = nullable(Wire(_limit))
+"""A version tree's limit a client asks for (None: the default)."""
+OWNERS = nullable(Wire(_list_of(_sized(NAME_SIZE), "owners", MAX_OWNERS)))
+"""A shared tree's other owners (None: none), in the order the client gave them."""
 
 
 def keyed(wire: Wire, key: str) -> Wire:
@@ -145,16 +221,24 @@ class Body:
             raise FrameError(f"{action.value!r} does not carry a {cls.__name__}")
         values: dict[str, Any] = {}
         for attr, key, wire in _fields_of(cls):
+            value = raw.get(key)
+            if value is None and wire.absent:
+                values[attr] = None
+                continue
             try:
-                values[attr] = wire.read(raw.get(key))
+                values[attr] = wire.read(value)
             except (ValueError, FrameError) as exc:
                 raise FrameError(f"body field {key!r} missing or malformed: {exc}") from None
         return cls(**values)
 
     def encode(self) -> dict[str, Any]:
         """The map this record travels as."""
-        return {key: wire.write(getattr(self, attr))
-                for attr, key, wire in _fields_of(type(self))}
+        raw: dict[str, Any] = {}
+        for attr, key, wire in _fields_of(type(self)):
+            value = getattr(self, attr)
+            if value is not None or not wire.absent:
+                raw[key] = wire.write(value)
+        return raw
 
 
 # -- group plumbing every manager persona shares ----------------------------------------------
@@ -367,6 +451,204 @@ class IntegrityFailureBody(Body):
     copy: Annotated[Name, NAME]
 
 
+# -- a client's account: MaidNode <-> MaidManager ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPutBody(Body):
+    """A client's put of the chunk `name` (its content is the payload); `unique`: refused if
+    the chunk exists (Put<Unique>), sent only when set."""
+
+    name: Annotated[Name, NAME]
+    unique: Annotated[bool | None, optional(FLAG)] = None
+
+
+@dataclass(frozen=True, slots=True)
+class NameBody(Body):
+    """A message about one chunk of a client's: its delete, or the answer that its put is
+    stored."""
+
+    name: Annotated[Name, NAME]
+
+
+@dataclass(frozen=True, slots=True)
+class PutRefusedBody(Body):
+    """To a client: its put of `name` failed, for `reason` (`error` says which refusal)."""
+
+    name: Annotated[Name, NAME]
+    reason: Annotated[str, text()]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOkBody(Body):
+    """To a client: its delete of `name` is done; `held`: its account held the chunk."""
+
+    name: Annotated[Name, NAME]
+    held: Annotated[bool, FLAG]
+
+
+# -- versioned items: MaidNode -> MaidManager -> VersionManager ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPutVersionBody(Body):
+    """A client's put of `version` (its chunk put first) under `parent` in the tree at `key`;
+    a put without a parent creates the tree with these limits, mode and owners."""
+
+    key: Annotated[Name, NAME]
+    parent: Annotated[VersionName | None, nullable(VERSION)]
+    version: Annotated[VersionName, VERSION]
+    max_versions: Annotated[int | None, LIMIT]
+    max_branches: Annotated[int | None, LIMIT]
+    mode: Annotated[TreeMode | None, nullable(member(TreeMode))]
+    owners: Annotated[list[Name] | None, OWNERS]
+
+
+@dataclass(frozen=True, slots=True)
+class PutVersionBody(Body):
+    """The client's MaidManagers forward its put of a version (`ClientPutVersionBody`) as the
+    request `id`, answered through them to `reply`."""
+
+    parent: Annotated[VersionName | None, nullable(VERSION)]
+    version: Annotated[VersionName, VERSION]
+    max_versions: Annotated[int | None, LIMIT]
+    max_branches: Annotated[int | None, LIMIT]
+    mode: Annotated[TreeMode | None, nullable(member(TreeMode))]
+    owners: Annotated[list[Name] | None, OWNERS]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBody(Body):
+    """A client reads the tips of the tree at `key`."""
+
+    key: Annotated[Name, NAME]
+
+
+@dataclass(frozen=True, slots=True)
+class BranchBody(Body):
+    """A client reads, or deletes, the branch of the tree at `key` from `tip`."""
+
+    key: Annotated[Name, NAME]
+    tip: Annotated[VersionName, VERSION]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBranchBody(Body):
+    """The client's MaidManagers forward its branch delete as the request `id`."""
+
+    tip: Annotated[VersionName, VERSION]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionAnswerBody(Body):
+    """To a client: how its version request ended (the versions it asked for or removed,
+    or why it was refused)."""
+
+    ok: Annotated[bool, FLAG]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+    removed: Annotated[list[VersionName] | None, optional(VERSIONS)] = None
+    versions: Annotated[list[VersionName] | None, optional(VERSIONS)] = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionResultBody(Body):
+    """The VersionManagers' agreed answer to the request `id`, to the client's MaidManagers,
+    which pass `answer` (a `VersionAnswerBody` map) on to `reply`."""
+
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+    answer: Annotated[dict[str, Any], MAP]
+
+
+# -- account transfer: between members of a group as it changes ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransferQueryBody(Body):
+    """A newcomer asks a member for its copy of the record `key` in the table `store`."""
+
+    store: Annotated[str, text()]
+    key: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferBody(Body):
+    """A member's copy of the record `key` in the table `store` (its canonical bytes), with
+    the agreed actions it already reflects."""
+
+    store: Annotated[str, text()]
+    key: Annotated[bytes, BLOB]
+    value: Annotated[bytes, BLOB]
+    reflects: Annotated[list[bytes], REFLECTS]
+
+
+# -- messaging: MpidNode <-> MpidManager <-> the recipient's MpidManagers -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendBody(Body):
+    """An MpidNode sends `body` to the MPID `to`."""
+
+    to: Annotated[Name, NAME]
+    body: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessageBody(Body):
+    """A message `mid` from `sender`: delivered to the recipient's managers, pushed to the
+    recipient by them."""
+
+    sender: Annotated[Name, NAME]
+    mid: Annotated[bytes, ID]
+    body: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class AckBody(Body):
+    """An MpidNode took the pushed message `mid` from `sender`."""
+
+    sender: Annotated[Name, NAME]
+    mid: Annotated[bytes, ID]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeListBody(Body):
+    """An MpidNode allows, disallows, blocks or unblocks the sender `name`."""
+
+    change: Annotated[str, text(*LIST_CHANGES)]
+    name: Annotated[Name, NAME]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryBody(Body):
+    """The recipient `to`'s managers' answer to the delivery of `mid`: held, or refused."""
+
+    ok: Annotated[bool, FLAG]
+    to: Annotated[Name, NAME]
+    mid: Annotated[bytes, ID]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+
+
+@dataclass(frozen=True, slots=True)
+class MpidAnswerBody(Body):
+    """To an MpidNode: how its request ended (what it asked for, or why it was refused)."""
+
+    ok: Annotated[bool, FLAG]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+    held: Annotated[int | None, optional(COUNT)] = None
+    messages: Annotated[list[HeldMessage] | None, optional(HELD)] = None
+    whitelist: Annotated[list[Name] | None, optional(NAMES)] = None
+    blacklist: Annotated[list[Name] | None, optional(NAMES)] = None
+
+
 @dataclass(frozen=True, slots=True)
 class EmptyBody(Body):
     """A message whose action says it all."""
@@ -374,15 +656,25 @@ class EmptyBody(Body):
 
 BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.SYNC: (SyncBody,),
+    Action.TRANSFER: (TransferBody,),
+    Action.TRANSFER_QUERY: (TransferQueryBody,),
     Action.PAYLOAD_WANTED: (PayloadWantedBody,),
     Action.SYNCHRONISING: (SynchronisingBody,),
     Action.REQUEST_EXPIRED: (ExpiredBody,),
-    Action.PUT: (CopyPutBody, HolderPutBody),
+    Action.PUT: (ClientPutBody, CopyPutBody, HolderPutBody),
+    Action.PUT_OK: (NameBody,),
+    Action.DELETE_OK: (DeleteOkBody,),
+    Action.PUT_VERSION: (ClientPutVersionBody, PutVersionBody),
+    Action.DELETE_BRANCH: (BranchBody, DeleteBranchBody),
+    Action.GET_VERSIONS: (KeyBody,),
+    Action.GET_BRANCH: (BranchBody,),
+    Action.VERSION_RESULT: (VersionResultBody,),
+    Action.VERSION_ANSWER: (VersionAnswerBody,),
     Action.PUT_RESPONSE: (PutResponseBody,),
     Action.STORE: (HolderPutBody,),
     Action.STORED: (CopyBody,),
-    Action.PUT_FAILURE: (NodeFailureBody, HolderFailureBody),
-    Action.DELETE: (KindBody, CopyDeleteBody, CopyBody),
+    Action.PUT_FAILURE: (PutRefusedBody, NodeFailureBody, HolderFailureBody),
+    Action.DELETE: (NameBody, KindBody, CopyDeleteBody, CopyBody),
     Action.CORRECTION: (CorrectionBody,),
     Action.CONTENT_WANTED: (ContentWantedBody,),
     Action.HOLDING: (CopyBody,),
@@ -390,6 +682,17 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.EXISTS: (ExistsBody,),
     Action.EXISTS_ANSWER: (ExistsAnswerBody,),
     Action.GET: (EmptyBody,),
+    Action.ONLINE: (EmptyBody,),
+    Action.OFFLINE: (EmptyBody,),
+    Action.GET_LISTS: (EmptyBody,),
+    Action.GET_INBOX: (EmptyBody,),
+    Action.SEND: (SendBody,),
+    Action.DELIVER: (HeldMessageBody,),
+    Action.MESSAGE: (HeldMessageBody,),
+    Action.ACK: (AckBody,),
+    Action.CHANGE_LIST: (ChangeListBody,),
+    Action.DELIVERY: (DeliveryBody,),
+    Action.MPID_ANSWER: (MpidAnswerBody,),
     Action.GET_RESPONSE: (GetResponseBody,),
     Action.FETCH: (CopyBody,),
     Action.FETCH_RESPONSE: (CopyBody,),
