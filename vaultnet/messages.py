@@ -29,7 +29,7 @@ class TypedBody(Protocol):
         ...
 
 
-BodyT = TypeVar("BodyT", bound=TypedBody)
+_BodyT = TypeVar("_BodyT", bound=TypedBody)
 
 
 class Persona(enum.StrEnum):
@@ -126,7 +126,7 @@ class Message:
     signature: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def typed(self, record: type[BodyT]) -> BodyT:
+    def typed(self, record: type[_BodyT]) -> _BodyT:
         """The body as the record `record` (`vaultnet.personas.bodies`): FrameError if this
         message's action does not carry one or a field is malformed (the message is dropped)."""
         return record.decode(self.action, self.body)

@@ -82,7 +82,8 @@ def message(action: Action, body: dict[str, Any]) -> Message:
                    msg_id=ID, trace_id=ID, body=body, sender=N1)
 
 
-def test_every_record_is_sampled() -> None:
+def test_every_action_carries_a_record_and_every_record_is_sampled() -> None:
+    assert set(BODIES) == set(Action)
     carried = {record for records in BODIES.values() for record in records}
     assert carried == {type(body) for _, body in SAMPLES}
 

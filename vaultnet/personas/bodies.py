@@ -46,7 +46,7 @@ LIST_CHANGES = ("allow", "disallow", "block", "unblock")
 """What an MpidNode may do to a sender with its white- and blacklist."""
 
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +156,9 @@ def _held(value: object) -> HeldMessage:
     return HeldMessage(_sized(NAME_SIZE)(sender), _sized(ID_SIZE)(mid), _sized(None)(body))
 
 
-def _list_of(item: Callable[[object], T], what: str, limit: int | None = None,
-             ) -> Callable[[object], list[T]]:
-    def read(value: object) -> list[T]:
+def _list_of(item: Callable[[object], _T], what: str, limit: int | None = None,
+             ) -> Callable[[object], list[_T]]:
+    def read(value: object) -> list[_T]:
         if not isinstance(value, list) or (limit is not None and len(value) > limit):
             raise ValueError(f"not a list of {what}" + (f" (at most {limit})" if limit else ""))
         try:
@@ -682,6 +682,7 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.EXISTS: (ExistsBody,),
     Action.EXISTS_ANSWER: (ExistsAnswerBody,),
     Action.GET: (EmptyBody,),
+    Action.PROBE: (EmptyBody,),
     Action.ONLINE: (EmptyBody,),
     Action.OFFLINE: (EmptyBody,),
     Action.GET_LISTS: (EmptyBody,),
@@ -702,4 +703,5 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.CHALLENGE_RESPONSE: (ChallengeResponseBody,),
     Action.INTEGRITY_FAILURE: (IntegrityFailureBody,),
 }
-"""The records each action may carry: `Body.decode` refuses any other."""
+"""The records each action may carry (every action has its own): `Body.decode` refuses any
+other."""
