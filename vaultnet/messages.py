@@ -6,8 +6,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 from vaultnet import wire
 from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE, IdentityError, name_of_key, verify
@@ -16,6 +17,20 @@ from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
 ID_SIZE = 16
+
+
+class TypedBody(Protocol):
+    """What `Message.typed` reads a body as: a record that decodes itself from the map a
+    message of some action carries (`vaultnet.personas.bodies`)."""
+
+    @classmethod
+    def decode(cls, action: Action, raw: Mapping[str, Any]) -> Self:
+        """The record in `raw`; FrameError if `action` does not carry it or it is malformed."""
+        ...
+
+
+_BodyT = TypeVar("_BodyT", bound=TypedBody)
+
 
 class Persona(enum.StrEnum):
     """Who acts for a name: the routing layer, a client, or one of the vault personas."""
@@ -110,6 +125,11 @@ class Message:
     sender_key: bytes = b""
     signature: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def typed(self, record: type[_BodyT]) -> _BodyT:
+        """The body as the record `record` (`vaultnet.personas.bodies`): FrameError if this
+        message's action does not carry one or a field is malformed (the message is dropped)."""
+        return record.decode(self.action, self.body)
 
     def header_bytes(self) -> bytes:
         """The exact bytes an originator signs: the header plus a digest of the body."""
@@ -244,3 +264,9 @@ def derived_id(*parts: bytes | str) -> bytes:
         h.update(len(data).to_bytes(4, "big"))
         h.update(data)
     return h.digest()[:ID_SIZE]
+
+
+def new_id(*parts: bytes | str) -> bytes:
+    """A message id a persona derives from `parts`, so every member of its group sends the
+    same one (`derived_id`)."""
+    return derived_id(*parts)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
-from vaultnet.messages import Message, Persona
+from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.personas.effects import Outbox
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
@@ -24,7 +24,8 @@ TRACE = bytes(16)
 
 def put_action() -> dict[str, Any]:
     return {"op": "put", "kind": CopyKind.PRIMARY.value, "size": len(CONTENT),
-            "id": b"p" * 16, "origin": b"o" * 16, "client": b"c" * 64, "reply": None,
+            "id": b"p" * 16, "origin": b"o" * 16, "client": b"c" * 64,
+            "reply": Authority(b"c" * 64, Persona.MAID_NODE).to_wire(),
             "mm": b"m" * 64, "holders": list(FIRST)}
 
 

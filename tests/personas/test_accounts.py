@@ -11,10 +11,10 @@ import pytest
 
 from tests.personas.helpers import MEMBERS, Ctx
 from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.bodies import FAILED_CHECK, LIED
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.integrity import FAILED_CHECK
 from vaultnet.personas.maid_manager import MaidManager
-from vaultnet.personas.pmid_manager import LIED, PmidManager, rank
+from vaultnet.personas.pmid_manager import PmidManager, rank
 from vaultnet.protocol import EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name

@@ -10,12 +10,12 @@ from typing import Any
 
 from tests.personas.helpers import Ctx
 from vaultnet.messages import Message
+from vaultnet.personas.bodies import FAILED_CHECK
 from vaultnet.personas.content_fetch import ContentFetch
 from vaultnet.personas.context import Context
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import (
     CHECK_TIMEOUT,
-    FAILED_CHECK,
     CheckState,
     IntegrityChecks,
     challenge_reply,

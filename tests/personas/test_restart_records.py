@@ -18,7 +18,8 @@ from vaultnet.personas.account_transfer import (
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
 )
-from vaultnet.personas.data_manager import KEEP, NO_RECORD, REPLACED, DataManager
+from vaultnet.personas.bodies import KEEP, NO_RECORD, REPLACED
+from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import CHECK_TIMEOUT, UNSTORED_WAIT, expected_answer
 from vaultnet.personas.pmid_node import RECONCILE_LATER, RECONCILE_ROUNDS, PmidNode

@@ -20,6 +20,7 @@ from vaultnet.client.maid import MaidClient, RequestExpired
 from vaultnet.group.firewall import CLOCK_SKEW, REQUEST_WINDOW
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.personas.bodies import NameBody
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import Timing
 from vaultnet.runtime.links import MAX_CONNECTIONS_PER_PEER
@@ -251,7 +252,7 @@ async def test_unsigned_and_altered_messages_cost_only_the_link_they_came_on() -
 def delete_request(client: MaidClient, name: Name, sent_at: float | None = None) -> Message:
     """The `delete` a client sends for `name`, signed with its key (dated `sent_at`)."""
     msg = client._message(Authority(client.name, Persona.MAID_MANAGER, group=True), "delete",
-                          {"name": name}, client.new_id(), client.new_id())
+                          NameBody(name), client.new_id(), client.new_id())
     if sent_at is None:
         return msg
     return replace(msg, sent_at=sent_at).signed(client.identity.sign, client.identity.verify_key)

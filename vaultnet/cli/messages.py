@@ -46,7 +46,7 @@ from vaultnet.client.mpid import (
     OutboxFull,
 )
 from vaultnet.identity import Identity
-from vaultnet.personas.mpid_manager import LIST_CHANGES
+from vaultnet.personas.bodies import LIST_CHANGES
 from vaultnet.transport.base import Endpoint
 from vaultnet.xor import NAME_SIZE, Name
 

@@ -38,6 +38,15 @@ from vaultnet.client.errors import (
 )
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.personas.bodies import (
+    Body,
+    BranchBody,
+    ClientPutBody,
+    ClientPutVersionBody,
+    EmptyBody,
+    KeyBody,
+    NameBody,
+)
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.protocol import Action
@@ -167,10 +176,10 @@ class MaidClient:
     def _unsolicited(self, msg: Message) -> None:
         """A message that answers no request of ours (an MpidNode's pushed messages)."""
 
-    def _message(self, dst: Authority, action: Action, body: dict[str, Any], msg_id: bytes,
+    def _message(self, dst: Authority, action: Action, body: Body, msg_id: bytes,
                  trace: bytes, payload: bytes = b"") -> Message:
         msg = Message(src=self.authority, dst=dst, action=action, msg_id=msg_id, trace_id=trace,
-                      body=body, sender=self.name, payload=payload, sent_at=network_time())
+                      body=body.encode(), sender=self.name, payload=payload, sent_at=network_time())
         return msg.signed(self.identity.sign, self.identity.verify_key)
 
     async def _request(self, msg: Message, answers: list[bytes], quorum: int) -> Message | None:
@@ -213,11 +222,9 @@ class MaidClient:
         check_chunk_size(len(data))
         name = name_of(data)
         msg_id = self.new_id()
-        body: dict[str, Any] = {"name": name}
-        if unique:
-            body["unique"] = True
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), Action.PUT,
-                            body, msg_id, trace or self.new_id(), payload=data)
+                            ClientPutBody(name, True if unique else None), msg_id,
+                            trace or self.new_id(), payload=data)
         ok, failed = derived_id(Action.PUT_OK, msg_id), derived_id(Action.PUT_FAILURE, msg_id)
         answer = await self._request(msg, [ok, failed], self.params.accumulation_quorum)
         if answer is None:
@@ -236,7 +243,7 @@ class MaidClient:
         for kind in CopyKind:
             msg_id = self.new_id()
             msg = self._message(Authority(copy_name(name, kind), Persona.DATA_MANAGER,
-                                          group=True), Action.GET, {}, msg_id, trace)
+                                          group=True), Action.GET, EmptyBody(), msg_id, trace)
             answer = await self._request(msg, [derived_id(Action.GET_RESPONSE, msg_id)], 1)
             if answer is None:
                 continue
@@ -256,7 +263,7 @@ class MaidClient:
         _check_name(name)
         msg_id = self.new_id()
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True),
-                            Action.DELETE, {"name": name}, msg_id, trace or self.new_id())
+                            Action.DELETE, NameBody(name), msg_id, trace or self.new_id())
         answer = await self._request(msg, [derived_id(Action.DELETE_OK, msg_id)],
                                      self.params.accumulation_quorum)
         if answer is None:
@@ -280,17 +287,17 @@ class MaidClient:
             raise ValueError(f"a {mode.value} tree has one owner; name owners for a shared one")
         if len(others) + 1 > MAX_OWNERS:
             raise ValueError(f"a shared tree has at most {MAX_OWNERS} owners")
-        body = {"key": _key(key),
-                "parent": None if parent is None else _version(parent, "parent").to_record(),
-                "version": _version(version, "version").to_record(), "max_versions": max_versions,
-                "max_branches": max_branches, "mode": mode.value, "owners": others}
+        body = ClientPutVersionBody(_key(key),
+                                    None if parent is None else _version(parent, "parent"),
+                                    _version(version, "version"), max_versions, max_branches,
+                                    mode, others)
         answer = await self._version_request(key, Action.PUT_VERSION, body, Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
         return _versions_of(answer, "removed")
 
     async def get_versions(self, key: Name) -> list[VersionName]:
         """The tips of the tree at `key`, ascending."""
-        answer = await self._version_request(key, Action.GET_VERSIONS, {"key": _key(key)},
+        answer = await self._version_request(key, Action.GET_VERSIONS, KeyBody(_key(key)),
                                              Persona.VERSION_MANAGER,
                                              self.params.accumulation_quorum)
         return _versions_of(answer, "versions")
@@ -298,8 +305,7 @@ class MaidClient:
     async def get_branch(self, key: Name, tip: VersionName) -> list[VersionName]:
         """The branch from `tip` back to the root (or the start of its orphan tree)."""
         answer = await self._version_request(key, Action.GET_BRANCH,
-                                             {"key": _key(key),
-                                              "tip": _version(tip, "tip").to_record()},
+                                             BranchBody(_key(key), _version(tip, "tip")),
                                              Persona.VERSION_MANAGER,
                                              self.params.accumulation_quorum)
         return _versions_of(answer, "versions")
@@ -311,8 +317,7 @@ class MaidClient:
         `trace`). Returns the removed versions."""
         trace = trace or self.new_id()
         answer = await self._version_request(key, Action.DELETE_BRANCH,
-                                             {"key": _key(key),
-                                              "tip": _version(tip, "tip").to_record()},
+                                             BranchBody(_key(key), _version(tip, "tip")),
                                              Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
         removed = _versions_of(answer, "removed")
@@ -320,7 +325,7 @@ class MaidClient:
             await self.delete(version.id, trace=trace)
         return removed
 
-    async def _version_request(self, key: Name, action: Action, body: dict[str, Any],
+    async def _version_request(self, key: Name, action: Action, body: Body,
                                to: Persona, quorum: int, trace: bytes | None = None) -> Message:
         msg_id = self.new_id()
         dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER

@@ -30,6 +30,7 @@ from vaultnet.client.errors import (
 from vaultnet.client.maid import MaidClient, open_client
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.personas.bodies import AckBody, Body, ChangeListBody, EmptyBody, SendBody
 from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
 from vaultnet.transport.base import Connection, Endpoint
@@ -82,7 +83,7 @@ class MpidClient(MaidClient):
     async def go_online(self, trace: bytes | None = None) -> int:
         """Tell our managers where we are; they push what they hold. Returns how many.
         `trace` (here and in `send`) ties the operation's events together."""
-        return int((await self._ask(Action.ONLINE, {}, trace)).get("held", 0))
+        return int((await self._ask(Action.ONLINE, EmptyBody(), trace)).get("held", 0))
 
     async def send(self, to: Name, body: bytes, trace: bytes | None = None) -> None:
         """Send `body` to MPID `to`; returns once its managers hold it (or it was delivered).
@@ -91,7 +92,7 @@ class MpidClient(MaidClient):
         _check_mpid(to)
         if not isinstance(body, bytes):
             raise MessagingError("a message body is bytes")
-        await self._ask(Action.SEND, {"to": to, "body": body}, trace)
+        await self._ask(Action.SEND, SendBody(to, body), trace)
 
     async def receive(self) -> MpidMessage:
         """The next message pushed to us (waits for one)."""
@@ -108,7 +109,7 @@ class MpidClient(MaidClient):
 
     async def inbox(self) -> list[MpidMessage]:
         """The messages our managers still hold for us (not yet acknowledged)."""
-        raw = (await self._ask(Action.GET_INBOX, {})).get("messages")
+        raw = (await self._ask(Action.GET_INBOX, EmptyBody())).get("messages")
         if not isinstance(raw, list):
             raise ClientError("malformed inbox answer")
         return [MpidMessage(bytes(s), bytes(m), bytes(b)) for s, m, b in raw]
@@ -131,13 +132,13 @@ class MpidClient(MaidClient):
 
     async def lists(self) -> Lists:
         """The lists our managers hold for us, read without changing them."""
-        return _lists(await self._ask(Action.GET_LISTS, {}))
+        return _lists(await self._ask(Action.GET_LISTS, EmptyBody()))
 
     async def _change_list(self, change: str, name: Name) -> Lists:
         _check_mpid(name)
-        return _lists(await self._ask(Action.CHANGE_LIST, {"change": change, "name": name}))
+        return _lists(await self._ask(Action.CHANGE_LIST, ChangeListBody(change, name)))
 
-    async def _ask(self, action: Action, body: dict[str, Any],
+    async def _ask(self, action: Action, body: Body,
                    trace: bytes | None = None) -> dict[str, Any]:
         msg_id = self.new_id()
         msg = self._message(self.managers, action, body, msg_id, trace or self.new_id())
@@ -177,7 +178,7 @@ class MpidClient(MaidClient):
             except trio.WouldBlock:
                 self.dropped += 1
                 return  # not acknowledged: the managers keep holding it
-        ack = self._message(self.managers, Action.ACK, {"sender": sender, "mid": mid},
+        ack = self._message(self.managers, Action.ACK, AckBody(sender, mid),
                             self.new_id(), msg.trace_id)
         self.conn.send(ack.frame())
 

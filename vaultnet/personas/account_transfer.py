@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vaultnet.group import Sync
-from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.bodies import TransferBody, TransferQueryBody
 from vaultnet.personas.context import Context, knows_a_group
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.message_fields import body_bytes, body_str, new_id
 from vaultnet.personas.record_codec import decode_record
 from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
@@ -97,15 +96,6 @@ class _PendingTransfer:
         return frozenset.intersection(*(self.reflects.get(s, frozenset()) for s in senders))
 
 
-def _reflects(msg: Message) -> frozenset[bytes]:
-    """The action digests a transfer says its record reflects (checked: a bounded list)."""
-    value = msg.body.get("reflects", [])
-    if (not isinstance(value, list) or len(value) > REFLECTED_PER_KEY
-            or not all(isinstance(d, bytes) and len(d) == DIGEST_SIZE for d in value)):
-        raise FrameError("transfer lists malformed reflected actions")
-    return frozenset(value)
-
-
 class AccountTransfer:
     """One persona's records in transit: the copies collected per record (bounded by
     TRANSFERS_PENDING and TRANSFER_TTL), and the records kept across a restart that their
@@ -183,10 +173,9 @@ class AccountTransfer:
         otherwise TRANSFER_QUORUM equal copies from distinct members are accepted, or, once
         three members disagree about counters, their per-field median."""
         stores = {store.table: store for store in self._owner.transfer_stores()}
-        store = stores.get(body_str(msg, "store", tuple(stores)))
-        key = body_bytes(msg, "key", None)
-        data = body_bytes(msg, "value", None)
-        reflects = _reflects(msg)
+        transfer = msg.typed(TransferBody)
+        store = stores.get(transfer.store)
+        key, data, reflects = transfer.key, transfer.value, frozenset(transfer.reflects)
         if store is None or len(key) < NAME_SIZE:
             raise FrameError("transfer of an unknown record")
         group = key[:NAME_SIZE]
@@ -234,14 +223,16 @@ class AccountTransfer:
                     src=Authority(ctx.own, persona), dst=Authority(member, persona),
                     action=Action.TRANSFER_QUERY,
                     msg_id=new_id("transfer_query", table, key, member, repr(ctx.now())),
-                    trace_id=bytes(16), sender=b"", body={"store": table, "key": key}))
+                    trace_id=bytes(16), sender=b"", body=TransferQueryBody(table, key).encode()))
 
     def on_transfer_query(self, msg: Message, ctx: Context, out: Outbox) -> None:
         """A newcomer asks for our current copy of a record whose transferred copies disagreed.
         Only a vault that could be in the record's group is answered, and only by members."""
         stores = {store.table: store for store in self._owner.transfer_stores()}
-        table = body_str(msg, "store", tuple(stores))
-        key = body_bytes(msg, "key", None)
+        query = msg.typed(TransferQueryBody)
+        table, key = query.store, query.key
+        if table not in stores:
+            raise FrameError(f"body field 'store' names no table of ours: {table!r}")
         group = key[:NAME_SIZE]
         if len(key) < NAME_SIZE or not ctx.could_be_member(msg.sender, group):
             raise FrameError("transfer query from outside the record's group")
@@ -260,7 +251,7 @@ class AccountTransfer:
                        dst=Authority(member, persona), action=Action.TRANSFER,
                        msg_id=msg_id,
                        trace_id=bytes(16), sender=b"",
-                       body={"store": table, "key": key, "value": data, "reflects": reflects})
+                       body=TransferBody(table, key, data, reflects).encode())
 
     def _accept(self, store: Records, key: bytes, record: dict[str, Any], ctx: Context,
                 out: Outbox) -> None:

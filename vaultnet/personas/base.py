@@ -18,12 +18,18 @@ from typing import Any, ClassVar
 
 from vaultnet.group import Accumulation, Accumulator, Contests, Firewall, Sync
 from vaultnet.group.firewall import SYNCHRONISING, is_fresh
-from vaultnet.messages import CLIENT_PERSONAS, ID_SIZE, Authority, Message, Persona, derived_id
+from vaultnet.messages import CLIENT_PERSONAS, Authority, Message, Persona, derived_id, new_id
 from vaultnet.personas.account_transfer import AccountTransfer
+from vaultnet.personas.bodies import (
+    Body,
+    ExpiredBody,
+    PayloadWantedBody,
+    SyncBody,
+    SynchronisingBody,
+)
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import Commit, Handler, dispatch_tables, handles
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.message_fields import body_bytes, body_str, new_id
 from vaultnet.personas.payload_wanted import WaitingPayloads
 from vaultnet.personas.record_codec import decode_action, decode_record
 from vaultnet.personas.stash import PayloadStash, StashStore
@@ -163,7 +169,7 @@ class GroupPersona:
         on the original (the firewall's "synchronising"): the request was accepted, its
         answer is on its way, and re-sending it will not help."""
         return self.group_message(msg.dst.name, msg.src.name, Action.SYNCHRONISING,
-                                  {"action": msg.action}, msg.trace_id,
+                                  SynchronisingBody(msg.action), msg.trace_id,
                                   new_id(SYNCHRONISING.value, msg.msg_id),
                                   dst_persona=msg.src.persona, dst_group=False,
                                   relay=msg.src.relay)
@@ -176,8 +182,9 @@ class GroupPersona:
                  age=round(age, 1))
         out.send(self.group_message(
             msg.dst.name, msg.src.name, Action.REQUEST_EXPIRED,
-            {"action": msg.action, "reason": f"request dated {age:.0f} s ago is outside the "
-             "replay window"}, msg.trace_id, new_id(EventKind.REQUEST_EXPIRED, msg.msg_id),
+            ExpiredBody(msg.action, f"request dated {age:.0f} s ago is outside the "
+                        "replay window"),
+            msg.trace_id, new_id(EventKind.REQUEST_EXPIRED, msg.msg_id),
             dst_persona=msg.src.persona, dst_group=False, relay=msg.src.relay))
 
     def _dispatch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -198,7 +205,7 @@ class GroupPersona:
             raise TypeError(f"a proposal's op is an Op, not {action.get('op')!r}")
         data = encode(action)
         resolved = self.sync.add_local(key, data, ctx.now())
-        out.send(self.group_message(key, key, Action.SYNC, {"k": key, "a": data}, trace,
+        out.send(self.group_message(key, key, Action.SYNC, SyncBody(key, data), trace,
                                     derived_id("sync", self.persona.value, key, data, ctx.own)))
         if resolved is not None:
             self._commit(key, data, ctx, out, trace)
@@ -245,8 +252,8 @@ class GroupPersona:
 
     def _on_vote(self, msg: Message, ctx: Context, out: Outbox) -> None:
         assert self.sync is not None and self.contests is not None
-        key = body_bytes(msg, "k")
-        data = body_bytes(msg, "a", None)
+        vote = msg.typed(SyncBody)
+        key, data = vote.key, vote.data
         if not ctx.could_be_member(msg.sender, key):
             raise FrameError("sync vote from outside the group")
         if not ctx.is_responsible(key):
@@ -293,7 +300,7 @@ class GroupPersona:
         self._revote(ctx, out)
         for key, data in self.sync.to_resend(ctx.now()):
             if ctx.is_responsible(key):
-                out.send(self.group_message(key, key, Action.SYNC, {"k": key, "a": data},
+                out.send(self.group_message(key, key, Action.SYNC, SyncBody(key, data),
                                             bytes(16),
                                             derived_id("sync", self.persona.value, key, data,
                                                        ctx.own)))
@@ -316,19 +323,18 @@ class GroupPersona:
         our view sends the message again with the content. Harmless if forged: the recipient
         still needs the message from a quorum of us, and the content is checked against its
         name where it is stored."""
-        action = Action.decode(body_str(msg, "action", tuple(self.resendable)))
-        to, wanted = body_bytes(msg, "to"), msg.body.get("body")
-        if not isinstance(wanted, dict):
-            raise FrameError("payload_wanted without the message body")
+        wanted = msg.typed(PayloadWantedBody)
+        if wanted.action not in self.resendable:
+            raise FrameError(f"body field 'action' names {wanted.action.value!r}: not resent")
+        to = wanted.to
         if msg.sender != to and not ctx.could_be_member(msg.sender, to):
             raise FrameError("payload_wanted from outside the recipient")
         if not self.is_lead(msg.dst.name, ctx):
             return
         resend = self.group_message(
-            msg.dst.name, to, action, wanted, msg.trace_id, body_bytes(msg, "id", ID_SIZE),
-            dst_persona=Persona(body_str(msg, "persona", tuple(p.value for p in Persona))),
-            dst_group=msg.body.get("group") is True)
-        content = self.wanted_content(wanted)
+            msg.dst.name, to, wanted.action, wanted.body, msg.trace_id, wanted.id,
+            dst_persona=wanted.persona, dst_group=wanted.group)
+        content = self.wanted_content(wanted.body)
         if content is not None:
             out.send(replace(resend, payload=content))
         else:
@@ -388,15 +394,17 @@ class GroupPersona:
 
     # -- building messages -------------------------------------------------------------
 
-    def group_message(self, src_name: Name, dst_name: Name, action: Action, body: dict[str, Any],
-                      trace: bytes, msg_id: bytes, dst_persona: Persona | None = None,
-                      dst_group: bool = True, payload: bytes = b"",
-                      relay: Name | None = None) -> Message:
-        """A message from our group (for `src_name`) to a group or node."""
+    def group_message(self, src_name: Name, dst_name: Name, action: Action,
+                      body: Body | dict[str, Any], trace: bytes, msg_id: bytes,
+                      dst_persona: Persona | None = None, dst_group: bool = True,
+                      payload: bytes = b"", relay: Name | None = None) -> Message:
+        """A message from our group (for `src_name`) to a group or node; `body` is a map when
+        it is a received message's, sent again as it came (payload and content wanted)."""
         return Message(
             src=Authority(src_name, self.persona, group=True),
             dst=Authority(dst_name, dst_persona or self.persona, group=dst_group, relay=relay),
-            action=action, msg_id=msg_id, trace_id=trace, body=body, sender=b"",
+            action=action, msg_id=msg_id, trace_id=trace,
+            body=body.encode() if isinstance(body, Body) else body, sender=b"",
             payload=payload,
         )
 

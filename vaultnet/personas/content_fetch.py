@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.bodies import CopyBody, GetResponseBody, SiblingFetchBody
 from vaultnet.personas.context import Context
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.message_fields import new_id
 from vaultnet.personas.records import CopyRecord
 from vaultnet.protocol import Action
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
@@ -118,7 +118,7 @@ def get_response(copy: Name, to: Authority, request_id: bytes, trace: bytes, dat
     """A copy's lead's answer to a client's get: the content, or why there is none."""
     return Message(src=Authority(copy, Persona.DATA_MANAGER, group=False), dst=to,
                    action=Action.GET_RESPONSE, msg_id=new_id("get_response", request_id),
-                   trace_id=trace, body={"copy": copy, "ok": bool(data), "reason": reason},
+                   trace_id=trace, body=GetResponseBody(copy, bool(data), reason).encode(),
                    sender=b"", payload=data)
 
 
@@ -171,14 +171,14 @@ class ContentFetch:
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER), dst=Authority(
                 fetch.asked, Persona.PMID_NODE), action=Action.FETCH,
                 msg_id=new_id("fetch", copy, fetch.asked, str(ctx.now())), trace_id=trace,
-                body={"copy": copy}, sender=b""))
+                body=CopyBody(copy).encode(), sender=b""))
         elif fetch.siblings and (fetch.replicate_to or fetch.forward_to or fetch.checked):
             fetch.state, fetch.asked = FetchState.ASKING_SIBLING, fetch.siblings.pop(0)
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
                              dst=Authority(fetch.asked, Persona.DATA_MANAGER, group=True),
                              action=Action.SIBLING_FETCH,
                              msg_id=new_id("sibling_fetch", copy, fetch.asked, str(ctx.now())),
-                             trace_id=trace, body={"for": copy},
+                             trace_id=trace, body=SiblingFetchBody(copy).encode(),
                              sender=b""))
         else:
             fetch.state = FetchState.FAILED

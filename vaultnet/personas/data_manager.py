@@ -19,8 +19,27 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.base import CONTEST_ROUND, GroupPersona
+from vaultnet.personas.bodies import (
+    FAILED_CHECK,
+    KEEP,
+    LIED,
+    NO_RECORD,
+    REPLACED,
+    CopyBody,
+    CopyDeleteBody,
+    CopyPutBody,
+    CorrectionBody,
+    ExistsAnswerBody,
+    ExistsBody,
+    HolderFailureBody,
+    HolderPutBody,
+    PutResponseBody,
+    ReconcileBody,
+    SiblingContentBody,
+    SiblingFetchBody,
+)
 from vaultnet.personas.content_fetch import (
     ClientWaiter,
     ContentFetch,
@@ -31,9 +50,8 @@ from vaultnet.personas.content_fetch import (
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.integrity import FAILED_CHECK, IntegrityChecks
-from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
-from vaultnet.personas.pmid_manager import BELOW_FLOOR, LIED
+from vaultnet.personas.integrity import IntegrityChecks
+from vaultnet.personas.pmid_manager import BELOW_FLOOR
 from vaultnet.personas.records import CopyRecord
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
@@ -58,13 +76,6 @@ after that): longer than a link flap or the sweep's partition spells (2 s), afte
 vault comes back with its copies."""
 LEFT = "holder left"
 DEPARTED_KEPT = 1024
-KINDS = tuple(k.value for k in CopyKind)
-KEEP = "keep"
-REPLACED = "replaced"
-NO_RECORD = "no record"
-VERDICTS = (KEEP, REPLACED, NO_RECORD)
-"""A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
-holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
 
 PENDING_LIMIT = 10_000
 """Entries in each of a DataManager's small bookkeeping tables (awaited Primary stores,
@@ -201,14 +212,14 @@ class DataManager(GroupPersona):
         """A MaidManager group's put of one copy: propose it; a new copy's holders, chosen by
         our own view, are a contested vote (see `GroupPersona.propose_contested`)."""
         copy = msg.dst.name
-        kind = body_str(msg, "kind", KINDS)
-        size = body_int(msg, "size")
-        if name_of(payload) != body_bytes(msg, "name") or len(payload) != size:
+        put = msg.typed(CopyPutBody)
+        kind, size = put.kind.value, put.size
+        if name_of(payload) != put.name or len(payload) != size:
             return
         self.stash.put(copy, payload)
         action = {"op": Op.PUT, "kind": kind, "size": size, "id": msg.msg_id,
-                  "origin": body_bytes(msg, "id", 16), "client": body_bytes(msg, "client"),
-                  "reply": msg.body.get("reply"), "mm": msg.src.name}
+                  "origin": put.id, "client": put.client,
+                  "reply": put.reply.to_wire(), "mm": msg.src.name}
         if copy in self.records:
             self.propose(copy, action, ctx, out, msg.trace_id)  # one more subscriber
             return
@@ -272,7 +283,7 @@ class DataManager(GroupPersona):
     def _holder_put(self, copy: Name, record: CopyRecord, holder: Name, put_id: bytes,
                     trace: bytes, payload: bytes) -> Message:
         return self.group_message(copy, holder, Action.PUT,
-                                  {"copy": copy, "kind": record.kind.value, "size": record.size},
+                                  HolderPutBody(copy, record.kind, record.size),
                                   trace, put_id, dst_persona=Persona.PMID_MANAGER,
                                   payload=payload)
 
@@ -289,15 +300,15 @@ class DataManager(GroupPersona):
         name = chunk_name_of(copy, CopyKind(action["kind"]))
         out.send(self.group_message(
             copy, action["mm"], Action.PUT_RESPONSE,
-            {"name": name, "client": action["client"], "reply": action["reply"], "ok": ok,
-             "reason": reason, "id": action["origin"], "size": action["size"]},
+            PutResponseBody(name, action["client"], Authority.from_wire(action["reply"]), ok,
+                            reason, action["origin"], action["size"]),
             trace, new_id("put_response", action["id"], b"ok" if ok else b"no"),
             dst_persona=Persona.MAID_MANAGER))
 
     @handles(Action.STORED)
     def on_stored(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A holder confirms it stored the copy: the Primary's put can be answered."""
-        copy = body_bytes(msg, "copy")
+        copy = msg.typed(CopyBody).copy
         record = self.record(copy)
         if record is None or msg.sender not in record.holders:
             self.checks.stored_before_chosen(copy, msg.sender)
@@ -315,10 +326,10 @@ class DataManager(GroupPersona):
     def on_put_failure(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A holder's PmidManagers report a failed copy: propose removing the holder."""
         copy = msg.dst.name
-        holder = body_bytes(msg, "holder")
-        self.propose(copy, {"op": Op.REMOVE_PMID, "holder": holder,
-                            "reported": body_int(msg, "size"),
-                            "reason": body_str(msg, "reason"), "id": msg.msg_id},
+        failure = msg.typed(HolderFailureBody)
+        self.propose(copy, {"op": Op.REMOVE_PMID, "holder": failure.holder,
+                            "reported": failure.size,
+                            "reason": failure.reason, "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
     @commits(Op.REMOVE_PMID)
@@ -351,8 +362,8 @@ class DataManager(GroupPersona):
         if action["reported"] != record.size:
             out.send(self.group_message(
                 copy, holder, Action.CORRECTION,
-                {"copy": copy, "size": record.size, "reported": action["reported"],
-                 "reason": LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK},
+                CorrectionBody(copy, record.size, action["reported"],
+                               LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK),
                 trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
         self.replicate(copy, record, ctx, out, trace)
 
@@ -391,9 +402,9 @@ class DataManager(GroupPersona):
         """Put<Unique>: tell the client's MaidManagers whether this copy's record exists."""
         if msg.src.persona is not Persona.MAID_MANAGER:
             raise FrameError("only MaidManagers ask whether data exists")
-        request = body_bytes(msg, "id", 16)
+        request = msg.typed(ExistsBody).id
         out.send(self.group_message(msg.dst.name, msg.src.name, Action.EXISTS_ANSWER,
-                                    {"id": request, "exists": msg.dst.name in self.records},
+                                    ExistsAnswerBody(request, msg.dst.name in self.records),
                                     msg.trace_id, new_id("exists_answer", request),
                                     dst_persona=Persona.MAID_MANAGER))
 
@@ -417,13 +428,13 @@ class DataManager(GroupPersona):
     @handles(Action.FETCH_RESPONSE)
     def on_fetch_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A holder sent the content we fetched: check it and answer whoever waits for it."""
-        self._fetched(body_bytes(msg, "copy"), msg.sender, payload, ctx, out, msg.trace_id)
+        self._fetched(msg.typed(CopyBody).copy, msg.sender, payload, ctx, out, msg.trace_id)
 
     @handles(Action.SIBLING_FETCH)
     def on_sibling_fetch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The lead of a sibling copy's group lost all its holders and asks us for the content;
         our lead fetches it (or has it) and sends it on."""
-        copy, for_copy = msg.dst.name, body_bytes(msg, "for")
+        copy, for_copy = msg.dst.name, msg.typed(SiblingFetchBody).copy
         record = self.record(copy)
         if record is None or not self.is_lead(copy, ctx):
             return
@@ -443,17 +454,18 @@ class DataManager(GroupPersona):
         return Message(src=Authority(ctx.own, self.persona), dst=Authority(to, self.persona),
                        action=Action.SIBLING_CONTENT,
                        msg_id=new_id("sibling_content", theirs, to, str(ctx.now())),
-                       trace_id=trace, body={"copy": theirs, "from": ours}, sender=b"",
+                       trace_id=trace, body=SiblingContentBody(theirs, ours).encode(), sender=b"",
                        payload=data)
 
     @handles(Action.SIBLING_CONTENT)
     def on_sibling_content(self, msg: Message, payload: bytes, ctx: Context,
                            out: Outbox) -> None:
         """A sibling copy's lead sent the content we asked for: check it, use it."""
-        sibling = body_bytes(msg, "from")
+        content = msg.typed(SiblingContentBody)
+        sibling = content.source
         if not ctx.could_be_member(msg.sender, sibling):
             raise FrameError("sibling content from outside the sibling's group")
-        self._fetched(body_bytes(msg, "copy"), sibling, payload, ctx, out, msg.trace_id)
+        self._fetched(content.copy, sibling, payload, ctx, out, msg.trace_id)
 
     def _fetched(self, copy: Name, source: Name, payload: bytes, ctx: Context, out: Outbox,
                  trace: bytes) -> None:
@@ -529,7 +541,7 @@ class DataManager(GroupPersona):
         failed check, a refused or evicted store); NO_RECORD otherwise (a short record, or a
         replacement still on its way: the node's copy may be the one left). The node drops its
         copy only on a quorum of REPLACED."""
-        copy = body_bytes(msg, "copy")
+        copy = msg.typed(CopyBody).copy
         if not ctx.is_responsible(copy):
             return
         record = self.record(copy)
@@ -546,7 +558,7 @@ class DataManager(GroupPersona):
         out.send(Message(src=Authority(ctx.own, self.persona),
                          dst=Authority(msg.sender, Persona.PMID_NODE), action=Action.RECONCILE,
                          msg_id=new_id("reconcile", msg.msg_id), trace_id=msg.trace_id,
-                         body={"copy": copy, "verdict": verdict}, sender=b""))
+                         body=ReconcileBody(copy, verdict).encode(), sender=b""))
 
     # -- delete ---------------------------------------------------------------------------
 
@@ -572,6 +584,6 @@ class DataManager(GroupPersona):
                  persona=self.persona.value)
         for holder in record.holders:
             out.send(self.group_message(copy, holder, Action.DELETE,
-                                        {"copy": copy, "size": record.size}, trace,
+                                        CopyDeleteBody(copy, record.size), trace,
                                         new_id("dm-del", action["id"], holder),
                                         dst_persona=Persona.PMID_MANAGER))

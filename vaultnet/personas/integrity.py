@@ -49,11 +49,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.bodies import FAILED_CHECK as FAILED_CHECK  # the dashboard's import of it
+from vaultnet.personas.bodies import (
+    ChallengeBody,
+    ChallengeResponseBody,
+    IntegrityFailureBody,
+)
 from vaultnet.personas.content_fetch import CheckWaiter, ContentFetch
 from vaultnet.personas.context import Context
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.message_fields import body_bytes, new_id
 from vaultnet.personas.records import CopyRecord
 from vaultnet.personas.stash import PayloadStash
 from vaultnet.protocol import Action, EventKind, Op
@@ -78,9 +83,6 @@ leading 100 copies: every 250 s), at a cost of at most 0.4 content fetches a sec
 PERIODIC_SCAN = 256
 """Records looked at per periodic step at most (those the vault does not lead are skipped):
 the walk costs a bounded read however large the table."""
-NONCE_SIZE = 16
-"""Bytes of a challenge's nonce (`Context.nonce`)."""
-FAILED_CHECK = "failed integrity check"
 INTEGRITY_FAILED = EventKind.INTEGRITY_FAILED
 
 
@@ -329,16 +331,16 @@ class IntegrityChecks:
                              msg_id=new_id("challenge", copy, holder, check.nonce,
                                            str(again)),
                              trace_id=bytes(16), sender=b"",
-                             body={"copy": copy, "nonce": check.nonce}))
+                             body=ChallengeBody(copy, check.nonce).encode()))
 
     def on_challenge_response(self, msg: Message, ctx: Context, out: Outbox) -> None:
         """A holder's answer to our challenge: a wrong one (or, asked twice, an empty one)
         fails it; a right one confirms it holds the copy."""
-        copy = body_bytes(msg, "copy")
+        response = msg.typed(ChallengeResponseBody)
+        copy, answer = response.copy, response.answer
         check = self._checks.get(copy)
         if check is None or msg.sender not in check.waiting:
             return
-        answer = body_bytes(msg, "answer", None)
         if not answer and check.state is not CheckState.CHALLENGED_AGAIN:
             return  # "not holding it (yet)": stays waiting, asked again after the timeout
         check.waiting.discard(msg.sender)
@@ -354,20 +356,21 @@ class IntegrityChecks:
         """Our own check of `holder` failed: vote for its removal (Sr) and, as its auditor,
         ask the other members to check it with the same nonce before they vote too."""
         nonce = check.nonce
-        verdict = {"op": Op.INTEGRITY_FAILED, "holder": holder, "nonce": nonce}
+        failure = IntegrityFailureBody(Op.INTEGRITY_FAILED, holder, nonce, copy)
         if not check.asked:
             out.send(Message(src=Authority(ctx.own, Persona.DATA_MANAGER),
                              dst=Authority(copy, Persona.DATA_MANAGER, group=True),
                              action=Action.INTEGRITY_FAILURE,
                              msg_id=new_id("integrity", copy, holder, nonce),
-                             trace_id=bytes(16), sender=b"", body=verdict | {"copy": copy}))
-        self._copies.propose(copy, verdict, ctx, out, bytes(16))
+                             trace_id=bytes(16), sender=b"", body=failure.encode()))
+        self._copies.propose(copy, {"op": failure.op, "holder": holder, "nonce": nonce}, ctx,
+                             out, bytes(16))
 
     def on_integrity_failure(self, msg: Message, ctx: Context, out: Outbox) -> None:
         """The holder's auditor (by our own view) found it failing a check: check that holder
         ourselves with the auditor's nonce; only our own failed check makes us vote."""
-        copy, holder = body_bytes(msg, "copy"), body_bytes(msg, "holder")
-        nonce = body_bytes(msg, "nonce", NONCE_SIZE)
+        failure = msg.typed(IntegrityFailureBody)
+        copy, holder, nonce = failure.copy, failure.holder, failure.nonce
         record = self._copies.record(copy)
         if (msg.sender == ctx.own or not self._is_auditor(msg.sender, copy, holder, ctx)
                 or record is None or holder not in record.holders):
@@ -396,5 +399,5 @@ def challenge_reply(msg: Message, own: Name, answer: bytes) -> Message:
     return Message(src=Authority(own, Persona.PMID_NODE), dst=msg.src,
                    action=Action.CHALLENGE_RESPONSE, msg_id=new_id("answer", msg.msg_id),
                    trace_id=msg.trace_id, sender=b"",
-                   body={"copy": msg.body.get("copy"), "answer": answer})
+                   body=ChallengeResponseBody(msg.typed(ChallengeBody).copy, answer).encode())
 

@@ -13,12 +13,29 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.bodies import (
+    Body,
+    BranchBody,
+    ClientPutBody,
+    ClientPutVersionBody,
+    CopyPutBody,
+    DeleteBranchBody,
+    DeleteOkBody,
+    ExistsAnswerBody,
+    ExistsBody,
+    KindBody,
+    NameBody,
+    PutRefusedBody,
+    PutResponseBody,
+    PutVersionBody,
+    VersionAnswerBody,
+    VersionResultBody,
+)
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.message_fields import body_bytes, body_int, new_id
 from vaultnet.personas.payload_wanted import WAITING_LIMIT
 from vaultnet.personas.records import ChunkPuts, MaidAccount
 from vaultnet.protocol import Action, ErrorCode, Op
@@ -77,7 +94,7 @@ class MaidManager(GroupPersona):
         raw = self.chunks.get(client + name)
         return ChunkPuts.from_record(raw) if raw else None
 
-    def _reply(self, msg: Message, action: Action, body: dict[str, Any], out: Outbox) -> Message:
+    def _reply(self, msg: Message, action: Action, body: Body, out: Outbox) -> Message:
         reply = self.group_message(msg.src.name, msg.src.name, action, body, msg.trace_id,
                                    new_id(action, msg.msg_id), dst_persona=Persona.MAID_NODE,
                                    dst_group=False, relay=msg.src.relay)
@@ -96,7 +113,8 @@ class MaidManager(GroupPersona):
         """A client's put: refuse it over the size limit or the allowance, otherwise propose
         charging it (a Put<Unique> asks the Primary's DataManagers first)."""
         client = msg.src.name
-        name = body_bytes(msg, "name")
+        put = msg.typed(ClientPutBody)
+        name = put.name
         size = len(payload)
         if size > MAX_CHUNK_SIZE:
             # The client library never sends one; a hand-made client must not get a chunk past
@@ -109,7 +127,7 @@ class MaidManager(GroupPersona):
             self._refuse_put(msg, name, "allowance exceeded", out, ctx)
             return
         self.stash.put(b"chunk" + name, payload)
-        if msg.body.get("unique") is True:
+        if put.unique is True:
             self._ask_exists(msg, name, size, ctx, out)
             return
         self._propose_put(msg, name, size, ctx, out)
@@ -128,7 +146,7 @@ class MaidManager(GroupPersona):
             self._unique.popitem(last=False)
         out.send(self.group_message(msg.src.name, copy_name(name, CopyKind.PRIMARY),
                                     Action.EXISTS,
-                                    {"id": msg.msg_id}, msg.trace_id,
+                                    ExistsBody(msg.msg_id), msg.trace_id,
                                     new_id("mm-exists", msg.msg_id),
                                     dst_persona=Persona.DATA_MANAGER))
 
@@ -138,32 +156,34 @@ class MaidManager(GroupPersona):
         chunk exists, otherwise put it as usual."""
         if msg.src.persona is not Persona.DATA_MANAGER:
             raise FrameError("an exists answer comes from DataManagers")
-        pending = self._unique.get(body_bytes(msg, "id", 16))
+        answer = msg.typed(ExistsAnswerBody)
+        pending = self._unique.get(answer.id)
         if pending is None or pending.msg.src.name != msg.dst.name:
             return
         del self._unique[pending.msg.msg_id]
-        if msg.body.get("exists") is True:
+        if answer.exists:
             self.stash.release(b"chunk" + pending.name)
-            self._record_reply(pending.msg, self._reply(pending.msg, Action.PUT_FAILURE, {
-                "name": pending.name, "reason": "the data already exists",
-                "error": DATA_EXISTS}, out), ctx)
+            self._record_reply(pending.msg, self._reply(pending.msg, Action.PUT_FAILURE,
+                                                        PutRefusedBody(pending.name,
+                                                                       "the data already exists",
+                                                                       DATA_EXISTS), out), ctx)
             return
         self._propose_put(pending.msg, pending.name, pending.size, ctx, out)
 
     def _refuse_put(self, msg: Message, name: bytes, reason: str, out: Outbox,
                     ctx: Context) -> None:
-        self._record_reply(msg, self._reply(msg, Action.PUT_FAILURE, {
-            "name": name, "reason": reason}, out), ctx)
+        self._record_reply(msg, self._reply(msg, Action.PUT_FAILURE,
+                                            PutRefusedBody(name, reason), out), ctx)
 
     @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A delete always succeeds (docs/origins.md): for a chunk this account does not hold it
         changes nothing (someone else's copy of the chunk is theirs) and is answered at once."""
         client = msg.src.name
-        name = body_bytes(msg, "name")
+        name = msg.typed(NameBody).name
         if not self.chunks.get(client + name):
             self._record_reply(msg, self._reply(msg, Action.DELETE_OK,
-                                                {"name": name, "held": False}, out), ctx)
+                                                DeleteOkBody(name, False), out), ctx)
             return
         self.propose(client, {"op": Op.DELETE, "name": name, "id": msg.msg_id,
                               "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
@@ -172,14 +192,14 @@ class MaidManager(GroupPersona):
     def on_put_version(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """Account check, then on to the item's VersionManagers: the version's chunk must be
         stored in this client's account (put through the normal flow first)."""
-        version = msg.body.get("version")
-        chunk = version[1] if isinstance(version, list) and len(version) == 2 else None
-        if not isinstance(chunk, bytes) or not self.chunks.get(msg.src.name + chunk):
+        put = msg.typed(ClientPutVersionBody)
+        if not self.chunks.get(msg.src.name + put.version.id):
             self._refuse_version(msg, "the version's chunk is not stored in your account", out,
                                  ctx)
             return
-        self._forward_version(msg, Action.PUT_VERSION, ("parent", "version", "max_versions",
-                                                   "max_branches", "mode", "owners"), out)
+        self._forward_version(msg, put.key, Action.PUT_VERSION, PutVersionBody(
+            put.parent, put.version, put.max_versions, put.max_branches, put.mode, put.owners,
+            msg.msg_id, msg.src), out)
 
     @handles(Action.DELETE_BRANCH)
     def on_delete_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -187,13 +207,13 @@ class MaidManager(GroupPersona):
         if msg.src.name not in self.accounts:
             self._refuse_version(msg, "no account: put a chunk first", out, ctx)
             return
-        self._forward_version(msg, Action.DELETE_BRANCH, ("tip",), out)
+        branch = msg.typed(BranchBody)
+        self._forward_version(msg, branch.key, Action.DELETE_BRANCH,
+                              DeleteBranchBody(branch.tip, msg.msg_id, msg.src), out)
 
-    def _forward_version(self, msg: Message, action: Action, fields: tuple[str, ...],
+    def _forward_version(self, msg: Message, key: bytes, action: Action, body: Body,
                          out: Outbox) -> None:
-        body = {f: msg.body.get(f) for f in fields}
-        body.update(id=msg.msg_id, reply=msg.src.to_wire())
-        out.send(self.group_message(msg.src.name, body_bytes(msg, "key"), action, body,
+        out.send(self.group_message(msg.src.name, key, action, body,
                                     msg.trace_id, new_id("mm-" + action, msg.msg_id),
                                     dst_persona=Persona.VERSION_MANAGER))
 
@@ -204,14 +224,12 @@ class MaidManager(GroupPersona):
         and into the firewall (Uf) so the client's retry gets it too."""
         if msg.src.persona is not Persona.VERSION_MANAGER:
             raise FrameError("a version result comes from VersionManagers")
-        answer = msg.body.get("answer")
-        if not isinstance(answer, dict):
-            raise FrameError("version result without an answer")
-        client, request = msg.dst.name, body_bytes(msg, "id", 16)
-        reply_to = Authority.from_wire(msg.body.get("reply"))
+        result = msg.typed(VersionResultBody)
+        client, request, reply_to = msg.dst.name, result.id, result.reply
         if reply_to.name != client:
             raise FrameError("version result for another client")
-        reply = self.group_message(client, client, Action.VERSION_ANSWER, answer, msg.trace_id,
+        reply = self.group_message(client, client, Action.VERSION_ANSWER, result.answer,
+                                   msg.trace_id,
                                    new_id("version_answer", request),
                                    dst_persona=Persona.MAID_NODE, dst_group=False,
                                    relay=reply_to.relay)
@@ -219,8 +237,8 @@ class MaidManager(GroupPersona):
         self.firewall.update(client + request, reply, ctx.now())
 
     def _refuse_version(self, msg: Message, reason: str, out: Outbox, ctx: Context) -> None:
-        self._record_reply(msg, self._reply(msg, Action.VERSION_ANSWER, {
-            "ok": False, "error": ErrorCode.ACCOUNT_REFUSED, "reason": reason}, out), ctx)
+        self._record_reply(msg, self._reply(msg, Action.VERSION_ANSWER, VersionAnswerBody(
+            False, ErrorCode.ACCOUNT_REFUSED, reason), out), ctx)
 
     def _record_reply(self, msg: Message, reply: Message, ctx: Context) -> None:
         self.firewall.update(msg.sender + msg.msg_id, reply, ctx.now())
@@ -243,8 +261,8 @@ class MaidManager(GroupPersona):
             copy = copy_name(name, kind)
             out.send(self.group_message(
                 client, copy, Action.PUT,
-                {"name": name, "kind": kind.value, "size": size, "client": client,
-                 "id": action["id"], "reply": action["reply"]},
+                CopyPutBody(name, kind, size, client, action["id"],
+                            Authority.from_wire(action["reply"])),
                 trace, new_id("mm-put", action["id"], kind.value),
                 dst_persona=Persona.DATA_MANAGER, payload=payload if lead else b""))
         self.release_unless_lead(b"chunk" + name, client, ctx)
@@ -260,11 +278,11 @@ class MaidManager(GroupPersona):
             self._refund(client, entry.size)
             for kind in CopyKind:
                 out.send(self.group_message(client, copy_name(name, kind), Action.DELETE,
-                                            {"kind": kind.value}, trace,
+                                            KindBody(kind), trace,
                                             new_id("mm-del", action["id"], kind.value),
                                             dst_persona=Persona.DATA_MANAGER))
         reply = self.group_message(client, client, Action.DELETE_OK,
-                                   {"name": name, "held": entry is not None}, trace,
+                                   DeleteOkBody(name, entry is not None), trace,
                                    new_id("delete_ok", action["id"]),
                                    dst_persona=Persona.MAID_NODE, dst_group=False,
                                    relay=Authority.from_wire(action["reply"]).relay)
@@ -292,15 +310,11 @@ class MaidManager(GroupPersona):
     def on_put_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The Primary's DataManagers say how its put ended: answer the client (and record it
         for its retry); a failed put is uncounted and refunded in full."""
-        client = body_bytes(msg, "client")
-        name = body_bytes(msg, "name")
-        reply_to = Authority.from_wire(msg.body.get("reply"))
-        ok = msg.body.get("ok") is True
+        response = msg.typed(PutResponseBody)
+        client, name, reply_to, ok = response.client, response.name, response.reply, response.ok
         action = Action.PUT_OK if ok else Action.PUT_FAILURE
-        body: dict[str, Any] = {"name": name}
-        if not ok:
-            body["reason"] = str(msg.body.get("reason", "refused"))
-        original = body_bytes(msg, "id", 16)
+        body = NameBody(name) if ok else PutRefusedBody(name, response.reason)
+        original = response.id
         reply = self.group_message(client, client, action, body, msg.trace_id,
                                    new_id(action, original), dst_persona=Persona.MAID_NODE,
                                    dst_group=False, relay=reply_to.relay)
@@ -309,4 +323,4 @@ class MaidManager(GroupPersona):
         if not ok:
             # Undone in full: a later delete of the chunk must not refund it a second time.
             self._uncount(client, name)
-            self._refund(client, body_int(msg, "size"))
+            self._refund(client, response.size)

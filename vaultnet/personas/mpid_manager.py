@@ -34,12 +34,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.bodies import (
+    AckBody,
+    ChangeListBody,
+    DeliveryBody,
+    HeldMessageBody,
+    MpidAnswerBody,
+    SendBody,
+)
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.message_fields import body_bytes, body_str, new_id
 from vaultnet.personas.records import HeldMessage, MpidAccount, OutboxEntry
 from vaultnet.protocol import Action, ErrorCode, EventKind, Op
 from vaultnet.routing import Parameters
@@ -52,7 +59,6 @@ OUTBOX_LIMIT = 128
 LIST_LIMIT = 256
 MAX_BODY = 64 * 1024
 OUTBOX_TTL = 120.0
-LIST_CHANGES = ("allow", "disallow", "block", "unblock")
 
 MESSAGE_HELD = EventKind.MESSAGE_HELD
 MESSAGE_DELIVERED = EventKind.MESSAGE_DELIVERED
@@ -101,14 +107,13 @@ class MpidManager(GroupPersona):
     def on_send(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """An MpidNode sends a message: refuse an oversized body, otherwise propose it into
         the sender's outbox."""
-        body = msg.body.get("body")
-        if not isinstance(body, bytes) or len(body) > MAX_BODY:
-            self._answer_now(msg, {"ok": False, "error": ErrorCode.MESSAGE_TOO_LARGE,
-                                   "reason": f"a message body is bytes, at most {MAX_BODY}"},
+        send = msg.typed(SendBody)
+        if len(send.body) > MAX_BODY:
+            self._answer_now(msg, MpidAnswerBody(False, ErrorCode.MESSAGE_TOO_LARGE,
+                                                 f"a message body is bytes, at most {MAX_BODY}"),
                              ctx, out)
             return
-        self._propose_for(msg, {"op": Op.SEND, "to": body_bytes(msg, "to"), "body": body}, ctx,
-                          out)
+        self._propose_for(msg, {"op": Op.SEND, "to": send.to, "body": send.body}, ctx, out)
 
     @handles(Action.ONLINE)
     def on_online(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -140,47 +145,47 @@ class MpidManager(GroupPersona):
     @handles(Action.ACK)
     def on_ack(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node took a pushed message: propose dropping it from the inbox."""
-        self.propose(msg.src.name, {"op": Op.ACK, "sender": body_bytes(msg, "sender"),
-                                    "mid": body_bytes(msg, "mid", 16)}, ctx, out, msg.trace_id)
+        ack = msg.typed(AckBody)
+        self.propose(msg.src.name, {"op": Op.ACK, "sender": ack.sender, "mid": ack.mid}, ctx,
+                     out, msg.trace_id)
 
     @handles(Action.CHANGE_LIST)
     def on_change_list(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node allows, disallows, blocks or unblocks a sender: propose the change."""
-        self._propose_for(msg, {"op": Op.CHANGE_LIST, "change": body_str(msg, "change",
-                                                                         LIST_CHANGES),
-                                "name": body_bytes(msg, "name")}, ctx, out)
+        change = msg.typed(ChangeListBody)
+        self._propose_for(msg, {"op": Op.CHANGE_LIST, "change": change.change,
+                                "name": change.name}, ctx, out)
 
     @handles(Action.GET_LISTS)
     def on_get_lists(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node reads its white- and blacklist: answered from our record."""
         account = self.account(msg.src.name)
-        self._answer_now(msg, {"ok": True, "whitelist": account.whitelist,
-                               "blacklist": account.blacklist}, ctx, out)
+        self._answer_now(msg, MpidAnswerBody(True, whitelist=account.whitelist,
+                                             blacklist=account.blacklist), ctx, out)
 
     @handles(Action.GET_INBOX)
     def on_get_inbox(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node reads the messages held for it: answered from our inbox."""
-        self._answer_now(msg, {"ok": True, "messages": [
-            [m.sender, m.mid, m.body] for m in self.held(msg.src.name)]}, ctx, out)
+        self._answer_now(msg, MpidAnswerBody(True, messages=self.held(msg.src.name)), ctx, out)
 
     def _propose_for(self, msg: Message, action: dict[str, Any], ctx: Context,
                      out: Outbox) -> None:
         action.update(id=msg.msg_id, reply=msg.src.to_wire())
         self.propose(msg.src.name, action, ctx, out, msg.trace_id)
 
-    def _answer_now(self, msg: Message, body: dict[str, Any], ctx: Context, out: Outbox) -> None:
+    def _answer_now(self, msg: Message, body: MpidAnswerBody, ctx: Context, out: Outbox) -> None:
         self._answer_recorded(msg.src.name, msg.src.to_wire(), msg.msg_id, body, msg.trace_id,
                               ctx, out)
 
     def _answer_recorded(self, client: Name, reply: Any, request_id: bytes,
-                          body: dict[str, Any], trace: bytes, ctx: Context, out: Outbox) -> None:
+                          body: MpidAnswerBody, trace: bytes, ctx: Context, out: Outbox) -> None:
         """Send our answer to `client`'s request and record it in the firewall (Uf), agreed or
         not: the client's retry of a request whose answer was lost gets this answer again."""
         answer = self._answer(client, reply, request_id, body, trace)
         out.send(answer)
         self.firewall.update(client + request_id, answer, ctx.now())
 
-    def _answer(self, mpid: Name, reply: Any, request_id: bytes, body: dict[str, Any],
+    def _answer(self, mpid: Name, reply: Any, request_id: bytes, body: MpidAnswerBody,
                 trace: bytes) -> Message:
         to = Authority.from_wire(reply)
         return self.group_message(mpid, to.name, Action.MPID_ANSWER, body, trace,
@@ -198,29 +203,26 @@ class MpidManager(GroupPersona):
         account = self.account(sender)
         if key not in self.outbox:
             if account.outbox >= self.outbox_limit:
-                self._answer_recorded(sender, action["reply"], action["id"], {
-                    "ok": False, "error": ErrorCode.OUTBOX_FULL,
-                    "reason": f"{account.outbox} messages await an answer"}, trace, ctx,
-                    out)
+                self._answer_recorded(sender, action["reply"], action["id"], MpidAnswerBody(
+                    False, ErrorCode.OUTBOX_FULL,
+                    f"{account.outbox} messages await an answer"), trace, ctx, out)
                 return
             self._keep(sender, dataclasses.replace(account, outbox=account.outbox + 1))
             self.outbox.put(key, OutboxEntry(action["to"], action["body"],
                                              action["reply"]).to_record())
             self._outbox_seen[key] = ctx.now()
         out.send(self.group_message(sender, action["to"], Action.DELIVER,
-                                    {"sender": sender, "mid": action["id"],
-                                     "body": action["body"]},
+                                    HeldMessageBody(sender, action["id"], action["body"]),
                                     trace, new_id("deliver", key)))
 
     @handles(Action.DELIVER)
     def on_deliver(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The sender's managers deliver a message to our MPID: propose taking it."""
-        sender = body_bytes(msg, "sender")
-        if sender != msg.src.name:
+        message = msg.typed(HeldMessageBody)
+        if message.sender != msg.src.name:
             raise FrameError("a message must come from its sender's managers")
-        self.propose(msg.dst.name, {"op": Op.DELIVER, "sender": sender,
-                                    "mid": body_bytes(msg, "mid", 16),
-                                    "body": body_bytes(msg, "body", None)}, ctx, out,
+        self.propose(msg.dst.name, {"op": Op.DELIVER, "sender": message.sender,
+                                    "mid": message.mid, "body": message.body}, ctx, out,
                      msg.trace_id)
 
     @commits(Op.DELIVER)
@@ -232,9 +234,8 @@ class MpidManager(GroupPersona):
         account = self.account(recipient)
         key = recipient + sender + mid
         refusal = None if key in self.inbox else self._refusal(account, sender)
-        answer: dict[str, Any] = {"ok": refusal is None, "to": recipient, "mid": mid}
+        answer = DeliveryBody(refusal is None, recipient, mid, *(refusal or (None, None)))
         if refusal is not None:
-            answer.update(error=refusal[0], reason=refusal[1])
             out.note(MESSAGE_REFUSED, recipient, trace, persona=self.persona.value,
                      sender=sender, mid=mid, error=refusal[0], reason=refusal[1])
         elif key not in self.inbox:
@@ -260,10 +261,11 @@ class MpidManager(GroupPersona):
     @handles(Action.DELIVERY)
     def on_delivery(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The recipient's managers answered a delivery: propose clearing the outbox entry."""
-        answer = {k: msg.body.get(k) for k in ("ok", "error", "reason")}
-        if msg.body.get("to") != msg.src.name:
+        delivery = msg.typed(DeliveryBody)
+        if delivery.to != msg.src.name:
             raise FrameError("a delivery answer must come from the recipient's managers")
-        self.propose(msg.dst.name, {"op": Op.DELIVERED, "mid": body_bytes(msg, "mid", 16),
+        answer = {"ok": delivery.ok, "error": delivery.error, "reason": delivery.reason}
+        self.propose(msg.dst.name, {"op": Op.DELIVERED, "mid": delivery.mid,
                                     "answer": answer}, ctx, out, msg.trace_id)
 
     @commits(Op.DELIVERED)
@@ -272,8 +274,10 @@ class MpidManager(GroupPersona):
         """Agreed: clear the outbox entry and pass the recipient's answer to the sender."""
         entry = self._clear_outbox(sender, action["mid"])
         if entry is not None:
+            answer = action["answer"]
+            error = None if answer["error"] is None else ErrorCode(answer["error"])
             self._answer_recorded(sender, entry.reply, action["mid"],
-                                  {k: v for k, v in action["answer"].items() if v is not None},
+                                  MpidAnswerBody(answer["ok"], error, answer["reason"]),
                                   trace, ctx, out)
 
     def _clear_outbox(self, sender: Name, mid: bytes) -> OutboxEntry | None:
@@ -297,7 +301,7 @@ class MpidManager(GroupPersona):
         for message in held:
             out.send(self._push(mpid, relay, message, trace, action["id"]))
         self._answer_recorded(mpid, action["reply"], action["id"],
-                              {"ok": True, "held": len(held)}, trace, ctx, out)
+                              MpidAnswerBody(True, held=len(held)), trace, ctx, out)
 
     def _push(self, mpid: Name, relay: Any, message: HeldMessage, trace: bytes,
               occasion: bytes) -> Message:
@@ -305,7 +309,8 @@ class MpidManager(GroupPersona):
         the id of one lost at a departed relay moments ago as a link-level duplicate."""
         to = Authority.from_wire(relay)
         return self.group_message(mpid, mpid, Action.MESSAGE,
-                                  message.to_record(), trace,
+                                  HeldMessageBody(message.sender, message.mid, message.body),
+                                  trace,
                                   new_id("message", message.sender, message.mid, occasion),
                                   dst_persona=Persona.MPID_NODE, dst_group=False,
                                   relay=to.relay)
@@ -330,21 +335,22 @@ class MpidManager(GroupPersona):
         change, name = action["change"], action["name"]
         which = "whitelist" if change in ("allow", "disallow") else "blacklist"
         names = list(getattr(account, which))
-        body: dict[str, Any] = {"ok": True}
+        refused = None
         if change in ("allow", "block") and name not in names:
             if len(names) >= LIST_LIMIT:
-                body = {"ok": False, "error": ErrorCode.LIST_FULL,
-                        "reason": f"the {which} holds {LIST_LIMIT} names"}
+                refused = MpidAnswerBody(False, ErrorCode.LIST_FULL,
+                                         f"the {which} holds {LIST_LIMIT} names")
             else:
                 names.append(name)
                 names.sort()
         elif change in ("disallow", "unblock") and name in names:
             names.remove(name)
-        if body["ok"]:
+        if refused is None:
             account = (dataclasses.replace(account, whitelist=names) if which == "whitelist"
                        else dataclasses.replace(account, blacklist=names))
             self._keep(mpid, account)
-            body.update(whitelist=account.whitelist, blacklist=account.blacklist)
+        body = refused or MpidAnswerBody(True, whitelist=account.whitelist,
+                                         blacklist=account.blacklist)
         self._answer_recorded(mpid, action["reply"], action["id"], body, trace, ctx, out)
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
@@ -381,7 +387,8 @@ class MpidManager(GroupPersona):
             if now - seen > OUTBOX_TTL:
                 sender, mid = key[:NAME_SIZE], key[NAME_SIZE:]
                 self._clear_outbox(sender, mid)
-                self._answer_recorded(sender, OutboxEntry.from_record(raw).reply, mid, {
-                    "ok": False, "error": ErrorCode.NOT_DELIVERED,
-                    "reason": "the recipient's managers did not answer"}, bytes(16), ctx, out)
+                self._answer_recorded(sender, OutboxEntry.from_record(raw).reply, mid,
+                                      MpidAnswerBody(False, ErrorCode.NOT_DELIVERED,
+                                                     "the recipient's managers did not answer"),
+                                      bytes(16), ctx, out)
         return out

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.bodies import PayloadWantedBody
 from vaultnet.personas.context import Context
-from vaultnet.personas.message_fields import new_id
 from vaultnet.protocol import Action
 
 PAYLOAD_WAIT = 5.0
@@ -79,7 +79,6 @@ class WaitingPayloads:
                     action=Action.PAYLOAD_WANTED,
                     msg_id=new_id("payload_wanted", key, ctx.own, str(waiting.asks)),
                     trace_id=msg.trace_id, sender=b"",
-                    body={"action": msg.action, "id": msg.msg_id, "to": msg.dst.name,
-                          "persona": msg.dst.persona.value, "group": msg.dst.group,
-                          "body": msg.body}))
+                    body=PayloadWantedBody(msg.action, msg.msg_id, msg.dst.name,
+                                           msg.dst.persona, msg.dst.group, msg.body).encode()))
         return asks

@@ -19,18 +19,26 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from vaultnet.messages import ID_SIZE, Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.bodies import (
+    FAILED_CHECK,
+    ContentWantedBody,
+    CopyBody,
+    CopyDeleteBody,
+    CorrectionBody,
+    HolderFailureBody,
+    HolderPutBody,
+    NodeFailureBody,
+)
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.integrity import FAILED_CHECK
-from vaultnet.personas.message_fields import body_bytes, body_int, body_str, new_id
 from vaultnet.personas.records import PmidAccount, node_rank
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
-from vaultnet.storage.store import COPY_KIND_VALUES
+from vaultnet.storage.store import CopyKind
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -38,8 +46,6 @@ RANK_FLOOR = 0.75
 """A node ranked below this is refused new copies: its PmidManagers answer the DataManagers'
 put with a PutFailure (BELOW_FLOOR), and the DataManagers stop choosing it."""
 BELOW_FLOOR = "rank below floor"
-LIED = "lied about a size"
-"""Why a node's rank dropped when it reported a failed copy with a size other than the copy's."""
 
 
 def rank(account: Mapping[str, Any]) -> float:
@@ -83,11 +89,11 @@ class PmidManager(GroupPersona):
         """A copy's DataManagers chose the node as a holder: keep the content, propose the
         store (the account is charged only once the group agrees)."""
         node = msg.dst.name
-        copy = body_bytes(msg, "copy")
+        put = msg.typed(HolderPutBody)
+        copy = put.copy
         self.stash.put(copy, payload)
-        kind = body_str(msg, "kind", COPY_KIND_VALUES)
-        self.propose(node, {"op": Op.PUT, "copy": copy, "kind": kind,
-                            "size": body_int(msg, "size"), "id": msg.msg_id},
+        self.propose(node, {"op": Op.PUT, "copy": copy, "kind": put.kind.value,
+                            "size": put.size, "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
     @commits(Op.PUT)
@@ -99,7 +105,7 @@ class PmidManager(GroupPersona):
         if account.rank < RANK_FLOOR:
             out.send(self.group_message(
                 node, action["copy"], Action.PUT_FAILURE,
-                {"holder": node, "size": action["size"], "reason": BELOW_FLOOR},
+                HolderFailureBody(node, action["size"], BELOW_FLOOR),
                 trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
             self.stash.release(action["copy"])
             return
@@ -108,7 +114,7 @@ class PmidManager(GroupPersona):
         payload = self.stash.get(action["copy"]) if self.is_lead(node, ctx) else None
         out.send(self.group_message(
             node, node, Action.STORE,
-            {"copy": action["copy"], "kind": action["kind"], "size": action["size"]},
+            HolderPutBody(action["copy"], CopyKind(action["kind"]), action["size"]),
             trace, new_id("pm-store", action["id"]), dst_persona=Persona.PMID_NODE,
             dst_group=False, payload=payload or b""))
         self.release_unless_lead(action["copy"], node, ctx)
@@ -123,8 +129,8 @@ class PmidManager(GroupPersona):
                                  dst=Authority(member, self.persona), action=Action.CONTENT_WANTED,
                                  msg_id=new_id("content_wanted", resend.msg_id, member),
                                  trace_id=resend.trace_id, sender=b"",
-                                 body={"id": resend.msg_id, "node": resend.src.name,
-                                       "store": resend.body}))
+                                 body=ContentWantedBody(resend.msg_id, resend.src.name,
+                                                        resend.body).encode()))
 
     @handles(Action.CONTENT_WANTED)
     def on_content_wanted(self, msg: Message, payload: bytes, ctx: Context,
@@ -132,23 +138,25 @@ class PmidManager(GroupPersona):
         """Our group's lead lacks a store's content the node asked for: we send the store with
         it if we have it. Harmless if forged: the node still needs the store from a quorum of
         us, and checks the content against the copy's name."""
-        node, wanted = body_bytes(msg, "node"), msg.body.get("store")
-        if not isinstance(wanted, dict) or not isinstance(wanted.get("copy"), bytes):
+        asked = msg.typed(ContentWantedBody)
+        node, wanted = asked.node, asked.store
+        if not isinstance(wanted.get("copy"), bytes):
             raise FrameError("content_wanted without the store's body")
         if not ctx.could_be_member(msg.sender, node) or not ctx.is_responsible(node):
             raise FrameError("content_wanted from outside the node's group")
         content = self.wanted_content(wanted)
         if content is not None:
             out.send(self.group_message(node, node, Action.STORE, wanted, msg.trace_id,
-                                        body_bytes(msg, "id", ID_SIZE),
+                                        asked.id,
                                         dst_persona=Persona.PMID_NODE, dst_group=False,
                                         payload=content))
 
     @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A copy's DataManagers drop the node as a holder: propose the delete."""
-        self.propose(msg.dst.name, {"op": Op.DELETE, "copy": body_bytes(msg, "copy"),
-                                    "size": body_int(msg, "size"), "id": msg.msg_id},
+        delete = msg.typed(CopyDeleteBody)
+        self.propose(msg.dst.name, {"op": Op.DELETE, "copy": delete.copy,
+                                    "size": delete.size, "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
     @commits(Op.DELETE)
@@ -156,7 +164,7 @@ class PmidManager(GroupPersona):
                       trace: bytes) -> None:
         """Agreed: take the copy out of the node's account and tell the node to delete it."""
         self._shrink(node, action["size"])
-        out.send(self.group_message(node, node, Action.DELETE, {"copy": action["copy"]}, trace,
+        out.send(self.group_message(node, node, Action.DELETE, CopyBody(action["copy"]), trace,
                                     new_id("pm-del", action["id"]),
                                     dst_persona=Persona.PMID_NODE, dst_group=False))
 
@@ -170,9 +178,10 @@ class PmidManager(GroupPersona):
         """From the node itself: it evicted a Sacrificial copy or refused one."""
         if msg.src.name != msg.dst.name:
             return
-        self.propose(msg.dst.name, {"op": Op.FAILED, "copy": body_bytes(msg, "copy"),
-                                    "size": body_int(msg, "size"),
-                                    "reason": body_str(msg, "reason"), "id": msg.msg_id},
+        failure = msg.typed(NodeFailureBody)
+        self.propose(msg.dst.name, {"op": Op.FAILED, "copy": failure.copy,
+                                    "size": failure.size,
+                                    "reason": failure.reason, "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 
     @commits(Op.FAILED)
@@ -185,16 +194,17 @@ class PmidManager(GroupPersona):
                  node=node, reason=action["reason"])
         out.send(self.group_message(
             node, action["copy"], Action.PUT_FAILURE,
-            {"holder": node, "size": action["size"], "reason": action["reason"]},
+            HolderFailureBody(node, action["size"], action["reason"]),
             trace, new_id("pm-fail", action["id"]), dst_persona=Persona.DATA_MANAGER))
 
     @handles(Action.CORRECTION)
     def on_correction(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The copy's DataManagers found the node failing it: it reported another size than
         the copy's (a lie), or failed an integrity check (reported 0: the copy is lost)."""
-        self.propose(msg.dst.name, {"op": Op.CORRECT, "size": body_int(msg, "size"),
-                                    "reported": body_int(msg, "reported"),
-                                    "reason": body_str(msg, "reason", (LIED, FAILED_CHECK)),
+        correction = msg.typed(CorrectionBody)
+        self.propose(msg.dst.name, {"op": Op.CORRECT, "size": correction.size,
+                                    "reported": correction.reported,
+                                    "reason": correction.reason,
                                     "id": msg.msg_id},
                      ctx, out, msg.trace_id)
 

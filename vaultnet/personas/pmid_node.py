@@ -10,17 +10,24 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.bodies import (
+    KEEP,
+    REPLACED,
+    ChallengeBody,
+    CopyBody,
+    HolderPutBody,
+    NodeFailureBody,
+    ReconcileBody,
+)
 from vaultnet.personas.context import Context, knows_a_group
-from vaultnet.personas.data_manager import KEEP, REPLACED, VERDICTS
 from vaultnet.personas.dispatch import handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import answer_challenge, challenge_reply
-from vaultnet.personas.message_fields import body_bytes, body_str, new_id
 from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
-from vaultnet.storage.store import COPY_KIND_VALUES, ChunkStore, CopyKind, CorruptChunk, StoreFull
+from vaultnet.storage.store import ChunkStore, CopyKind, CorruptChunk, StoreFull
 from vaultnet.xor import Name
 
 RECONCILE_ROUNDS = 3
@@ -64,8 +71,8 @@ class PmidNode(GroupPersona):
         a Primary) or report the failure."""
         if not self._from_own_managers(msg, ctx):
             return
-        copy = body_bytes(msg, "copy")
-        kind = CopyKind(body_str(msg, "kind", COPY_KIND_VALUES))
+        store = msg.typed(HolderPutBody)
+        copy, kind = store.copy, store.kind
         try:
             self._store(copy, kind, payload, msg, ctx, out)
         except StoreFull as full:
@@ -90,7 +97,7 @@ class PmidNode(GroupPersona):
         out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
             copy, Persona.DATA_MANAGER, group=True), action=Action.STORED,
             msg_id=new_id("stored", msg.msg_id, ctx.own), trace_id=msg.trace_id,
-            body={"copy": copy}, sender=b""))
+            body=CopyBody(copy).encode(), sender=b""))
 
     def _fail(self, copy: bytes, kind: CopyKind, size: int, reason: str, msg: Message,
               ctx: Context, out: Outbox) -> None:
@@ -104,7 +111,7 @@ class PmidNode(GroupPersona):
         out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
             ctx.own, Persona.PMID_MANAGER, group=True), action=Action.PUT_FAILURE,
             msg_id=new_id("pn-fail", ctx.own, copy, trace, reason), trace_id=trace,
-            body={"copy": copy, "kind": kind.value, "size": reported, "reason": reason},
+            body=NodeFailureBody(copy, kind, reported, reason).encode(),
             sender=b""))
 
     @handles(Action.DELETE)
@@ -112,7 +119,7 @@ class PmidNode(GroupPersona):
         """Our PmidManagers agreed we no longer hold a copy: delete it."""
         if not self._from_own_managers(msg, ctx):
             return
-        copy = body_bytes(msg, "copy")
+        copy = msg.typed(CopyBody).copy
         if self.chunks.delete(copy):
             out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value)
 
@@ -138,7 +145,7 @@ class PmidNode(GroupPersona):
             out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
                 copy, Persona.DATA_MANAGER, group=True), action=Action.HOLDING,
                 msg_id=new_id("holding", ctx.own, copy, str(self._reconcile_rounds)),
-                trace_id=bytes(16), body={"copy": copy}, sender=b""))
+                trace_id=bytes(16), body=CopyBody(copy).encode(), sender=b""))
         return out
 
     @handles(Action.RECONCILE)
@@ -147,8 +154,8 @@ class PmidNode(GroupPersona):
         member's latest answer counts; we drop the copy only once a quorum of members say we
         were replaced (one member without a record, or with a stale one, must never cost the
         network a copy)."""
-        copy = body_bytes(msg, "copy")
-        verdict = body_str(msg, "verdict", VERDICTS)
+        answer = msg.typed(ReconcileBody)
+        copy, verdict = answer.copy, answer.verdict
         if not ctx.could_be_member(msg.sender, copy) or not self.chunks.has(copy):
             return
         answers = self._verdicts.setdefault(copy, {})
@@ -170,16 +177,16 @@ class PmidNode(GroupPersona):
     @handles(Action.CHALLENGE)
     def on_challenge(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """An integrity check: SHA-512(content ‖ nonce) of the copy we hold."""
-        copy = body_bytes(msg, "copy")
-        nonce = body_bytes(msg, "nonce", None)
-        answer = answer_challenge(self.chunks.get(copy), nonce, self.lying)
+        challenge = msg.typed(ChallengeBody)
+        answer = answer_challenge(self.chunks.get(challenge.copy), challenge.nonce, self.lying)
         out.send(challenge_reply(msg, ctx.own, answer))
 
     @handles(Action.FETCH)
     def on_fetch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A DataManager lead fetches a copy's content (empty if we do not hold it)."""
-        copy = body_bytes(msg, "copy")
+        copy = msg.typed(CopyBody).copy
         data = self.chunks.get(copy) or b""
         out.send(Message(src=Authority(ctx.own, self.persona), dst=msg.src,
                          action=Action.FETCH_RESPONSE, msg_id=new_id("fetched", msg.msg_id),
-                         trace_id=msg.trace_id, body={"copy": copy}, sender=b"", payload=data))
+                         trace_id=msg.trace_id, body=CopyBody(copy).encode(), sender=b"",
+                         payload=data))

@@ -34,18 +34,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.bodies import (
+    BranchBody,
+    DeleteBranchBody,
+    PutVersionBody,
+    VersionAnswerBody,
+    VersionResultBody,
+)
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.message_fields import body_bytes, new_id
-from vaultnet.personas.tree_access import (
-    TreeAccess,
-    TreeMode,
-    mode_from_wire,
-    owners_from_wire,
-)
+from vaultnet.personas.tree_access import TreeAccess, TreeMode
 from vaultnet.personas.version_tree import (
     StructuredDataVersions,
     VersionName,
@@ -62,7 +63,6 @@ VERSION_RESULT = Action.VERSION_RESULT
 """The VersionManagers' agreed answer to a put or delete, sent to the client's MaidManagers."""
 DEFAULT_MAX_VERSIONS = 100
 DEFAULT_MAX_BRANCHES = 10
-LIMIT_CEILING = 10_000
 
 
 def version_from_wire(raw: Any) -> VersionName | None:
@@ -75,10 +75,9 @@ def version_from_wire(raw: Any) -> VersionName | None:
         raise FrameError(f"malformed version: {exc}") from exc
 
 
-NO_TREE = {"ok": False, "error": ErrorCode.NO_SUCH_ELEMENT,
-           "reason": "no version tree at this key"}
-NOT_OWNER = {"ok": False, "error": ErrorCode.NOT_OWNER,
-             "reason": "the tree's owners do not include this client"}
+NO_TREE = VersionAnswerBody(False, ErrorCode.NO_SUCH_ELEMENT, "no version tree at this key")
+NOT_OWNER = VersionAnswerBody(False, ErrorCode.NOT_OWNER,
+                              "the tree's owners do not include this client")
 
 
 def tree_of_record(record: dict[str, Any]) -> tuple[StructuredDataVersions, TreeAccess]:
@@ -92,15 +91,6 @@ def tree_of_record(record: dict[str, Any]) -> tuple[StructuredDataVersions, Tree
                 TreeAccess.from_record(record.get("access")))
     except VersionTreeError as exc:
         raise FrameError(f"stored version tree is malformed: {exc}") from exc
-
-
-def limit_from_wire(raw: Any, default: int) -> int:
-    """A client's version limit from the wire: `default` if absent, else a checked int."""
-    if raw is None:
-        return default
-    if type(raw) is not int or not 1 <= raw <= LIMIT_CEILING:
-        raise FrameError(f"version limits must be ints in 1..{LIMIT_CEILING}")
-    return raw
 
 
 class VersionManager(GroupPersona):
@@ -132,34 +122,29 @@ class VersionManager(GroupPersona):
     def on_put_version(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The client's MaidManagers forward a put: check the version and limits, propose it."""
         key = msg.dst.name
-        version = version_from_wire(msg.body.get("version"))
-        if version is None:
-            raise FrameError("put_version needs a version")
-        action = {"op": Op.PUT_VERSION, "parent": msg.body.get("parent"),
-                  "version": version.to_record(),
-                  "max_versions": limit_from_wire(msg.body.get("max_versions"),
-                                                  DEFAULT_MAX_VERSIONS),
-                  "max_branches": limit_from_wire(msg.body.get("max_branches"),
-                                                  DEFAULT_MAX_BRANCHES),
-                  "mode": mode_from_wire(msg.body.get("mode") or TreeMode.PUBLIC.value).value,
-                  "owners": sorted(owners_from_wire(msg.body.get("owners") or []))}
-        version_from_wire(action["parent"])
-        self._propose_for_client(key, msg, action, ctx, out)
+        put = msg.typed(PutVersionBody)
+        action = {"op": Op.PUT_VERSION,
+                  "parent": None if put.parent is None else put.parent.to_record(),
+                  "version": put.version.to_record(),
+                  "max_versions": put.max_versions or DEFAULT_MAX_VERSIONS,
+                  "max_branches": put.max_branches or DEFAULT_MAX_BRANCHES,
+                  "mode": (put.mode or TreeMode.PUBLIC).value,
+                  "owners": sorted(set(put.owners or ()))}
+        self._propose_for_client(key, put.id, put.reply, action, ctx, out, msg.trace_id)
 
     @handles(Action.DELETE_BRANCH)
     def on_delete_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The client's MaidManagers forward a branch delete: propose it."""
-        tip = version_from_wire(msg.body.get("tip"))
-        if tip is None:
-            raise FrameError("delete_branch needs a tip")
-        self._propose_for_client(msg.dst.name, msg, {"op": Op.DELETE_BRANCH,
-                                                     "tip": tip.to_record()}, ctx, out)
+        delete = msg.typed(DeleteBranchBody)
+        self._propose_for_client(msg.dst.name, delete.id, delete.reply,
+                                 {"op": Op.DELETE_BRANCH, "tip": delete.tip.to_record()}, ctx,
+                                 out, msg.trace_id)
 
-    def _propose_for_client(self, key: bytes, msg: Message, action: dict[str, Any],
-                            ctx: Context, out: Outbox) -> None:
-        Authority.from_wire(msg.body.get("reply"))
-        action.update(id=body_bytes(msg, "id", 16), reply=msg.body.get("reply"))
-        self.propose(key, action, ctx, out, msg.trace_id)
+    def _propose_for_client(self, key: bytes, request: bytes, reply: Authority,
+                            action: dict[str, Any], ctx: Context, out: Outbox,
+                            trace: bytes) -> None:
+        action.update(id=request, reply=reply.to_wire())
+        self.propose(key, action, ctx, out, trace)
 
     @commits(Op.PUT_VERSION)
     def commit_put_version(self, key: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
@@ -190,8 +175,8 @@ class VersionManager(GroupPersona):
         self._store(key, tree, access)
         out.note(VERSION_PUT, key, trace, persona=self.persona.value, index=version.index,
                  tips=len(tree.get()), versions=len(tree))
-        removed = [] if dropped is None else [dropped.to_record()]
-        self._answer(key, action, {"ok": True, "removed": removed}, out, trace)
+        removed = [] if dropped is None else [dropped]
+        self._answer(key, action, VersionAnswerBody(True, removed=removed), out, trace)
 
     @commits(Op.DELETE_BRANCH)
     def commit_delete_branch(self, key: bytes, action: dict[str, Any], ctx: Context,
@@ -218,8 +203,7 @@ class VersionManager(GroupPersona):
         self._store(key, tree, access)
         out.note(VERSION_DELETED, key, trace, persona=self.persona.value, removed=len(removed),
                  tips=len(tree.get()), versions=len(tree))
-        self._answer(key, action, {"ok": True, "removed": [v.to_record() for v in removed]},
-                     out, trace)
+        self._answer(key, action, VersionAnswerBody(True, removed=removed), out, trace)
 
     def _store(self, key: bytes, tree: StructuredDataVersions, access: TreeAccess) -> None:
         if len(tree):
@@ -229,15 +213,13 @@ class VersionManager(GroupPersona):
 
     def _refuse(self, key: bytes, action: dict[str, Any], exc: VersionTreeError, out: Outbox,
                 trace: bytes) -> None:
-        self._answer(key, action, {"ok": False, "error": exc.code,
-                                   "reason": str(exc)}, out, trace)
+        self._answer(key, action, VersionAnswerBody(False, exc.code, str(exc)), out, trace)
 
-    def _answer(self, key: bytes, action: dict[str, Any], body: dict[str, Any], out: Outbox,
+    def _answer(self, key: bytes, action: dict[str, Any], body: VersionAnswerBody, out: Outbox,
                 trace: bytes) -> None:
-        client = Authority.from_wire(action["reply"]).name
-        out.send(self.group_message(key, client, VERSION_RESULT,
-                                    {"id": action["id"], "reply": action["reply"],
-                                     "answer": body},
+        reply = Authority.from_wire(action["reply"])
+        out.send(self.group_message(key, reply.name, VERSION_RESULT,
+                                    VersionResultBody(action["id"], reply, body.encode()),
                                     trace, new_id(VERSION_RESULT, action["id"]),
                                     dst_persona=Persona.MAID_MANAGER))
 
@@ -248,23 +230,19 @@ class VersionManager(GroupPersona):
         """A client reads the tree's tips: answered from our own tree (readers permitting)."""
         tree = self._readable(msg, ctx, out)
         if tree is not None:
-            self._read_answer(msg, {"ok": True, "versions": [v.to_record() for v in tree.get()]},
-                              ctx, out)
+            self._read_answer(msg, VersionAnswerBody(True, versions=tree.get()), ctx, out)
 
     @handles(Action.GET_BRANCH)
     def on_get_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A client reads one branch back from its tip: answered from our own tree."""
-        tip = version_from_wire(msg.body.get("tip"))
-        if tip is None:
-            raise FrameError("get_branch needs a tip")
+        tip = msg.typed(BranchBody).tip
         tree = self._readable(msg, ctx, out)
         if tree is None:
             return
-        body: dict[str, Any]
         try:
-            body = {"ok": True, "versions": [v.to_record() for v in tree.get_branch(tip)]}
+            body = VersionAnswerBody(True, versions=tree.get_branch(tip))
         except VersionTreeError as exc:
-            body = {"ok": False, "error": exc.code, "reason": str(exc)}
+            body = VersionAnswerBody(False, exc.code, str(exc))
         self._read_answer(msg, body, ctx, out)
 
     def _readable(self, msg: Message, ctx: Context,
@@ -281,7 +259,7 @@ class VersionManager(GroupPersona):
             return None
         return tree
 
-    def _read_answer(self, msg: Message, body: dict[str, Any], ctx: Context,
+    def _read_answer(self, msg: Message, body: VersionAnswerBody, ctx: Context,
                      out: Outbox) -> None:
         reply = self.group_message(msg.dst.name, msg.src.name, Action.VERSION_ANSWER, body,
                                    msg.trace_id, new_id("version_answer", msg.msg_id),

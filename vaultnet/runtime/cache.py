@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.personas.bodies import GetResponseBody
 from vaultnet.protocol import Action
 from vaultnet.storage.store import CopyKind, chunk_name_of
 from vaultnet.xor import Name, name_of
@@ -93,5 +94,5 @@ def cached_answer(cache: RelayCache, msg: Message, own: Name, now: float) -> Mes
         return None
     return Message(src=Authority(own, Persona.ROUTING), dst=msg.src, action=Action.GET_RESPONSE,
                    msg_id=derived_id("get_response", msg.msg_id), trace_id=msg.trace_id,
-                   body={"copy": msg.dst.name, "ok": True, "reason": "cached"}, sender=own,
+                   body=GetResponseBody(msg.dst.name, True, "cached").encode(), sender=own,
                    payload=data)

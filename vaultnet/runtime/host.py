@@ -14,9 +14,9 @@ from typing import Protocol
 from vaultnet.group.views import GroupViews
 from vaultnet.messages import Message, Persona
 from vaultnet.personas.base import GroupPersona, share_stash
+from vaultnet.personas.bodies import NONCE_SIZE
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.integrity import NONCE_SIZE
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.pmid_manager import PmidManager

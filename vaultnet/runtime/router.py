@@ -18,6 +18,7 @@ from vaultnet.messages import (
     Persona,
     derived_id,
 )
+from vaultnet.personas.bodies import EmptyBody
 from vaultnet.protocol import Action, EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import RelayCache, cached_answer
@@ -203,7 +204,7 @@ class Router:
                           action=Action.OFFLINE,
                           msg_id=derived_id("offline", client, repr(core.now()),
                                             core.rng.randbytes(8)),
-                          trace_id=bytes(16), body={}, sender=b""))
+                          trace_id=bytes(16), body=EmptyBody().encode(), sender=b""))
 
 
 def check_client_request(msg: Message, client: Name, relay: Name, final: bool) -> None:

@@ -1,0 +1,707 @@
+"""What a message says: each `Action`'s body as a typed record, with one codec for all of them.
+
+A `Message` (`vaultnet.messages`) carries its body as the msgpack map it travels and is signed
+as; handlers read it as a record (`msg.typed(HolderPutBody)`) and senders build one
+(`group_message(..., HolderPutBody(copy, kind, size), ...)`). `BODIES` says which records an
+action may carry (one action can mean different things to different personas: a client's put
+and a DataManager's put to a holder's managers). Every field of a record declares how it is
+checked on the way in, so a missing or mistyped field, a name of the wrong length or a string
+that is not one of its choices is a `FrameError` (the message is dropped, the vault runs on);
+`encode` gives exactly the map the network always sent: the fields in declaration order, under
+their wire keys, an optional field that is None left out.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Annotated, Any, Self, TypeVar, cast, get_type_hints
+
+from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
+from vaultnet.messages import ID_SIZE, Authority, Persona
+from vaultnet.personas.records import HeldMessage
+from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
+from vaultnet.personas.version_tree import VersionName, VersionTreeError
+from vaultnet.protocol import Action, ErrorCode, Op
+from vaultnet.storage.store import CopyKind
+from vaultnet.wire import FrameError
+from vaultnet.xor import NAME_SIZE, Name
+
+NONCE_SIZE = 16
+"""Bytes of a challenge's nonce (`Context.nonce`)."""
+FAILED_CHECK = "failed integrity check"
+LIED = "lied about a size"
+"""Why a node's rank dropped when it reported a failed copy with a size other than the copy's
+(LIED), or failed an integrity check: the reasons a correction may give."""
+KEEP = "keep"
+REPLACED = "replaced"
+NO_RECORD = "no record"
+VERDICTS = (KEEP, REPLACED, NO_RECORD)
+"""A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
+holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
+LIMIT_CEILING = 10_000
+"""The largest version or branch limit a client may ask a version tree for."""
+LIST_CHANGES = ("allow", "disallow", "block", "unblock")
+"""What an MpidNode may do to a sender with its white- and blacklist."""
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How one field travels, given in its annotation (`Annotated[Name, NAME]`): its key if
+    not the field's name, how a received value is checked (ValueError if it is malformed) and
+    how a value is written."""
+
+    read: Callable[[object], Any]
+    write: Callable[[Any], object] = lambda value: value
+    key: str | None = None
+    absent: bool = False
+    """Left out of the map when None (and None when the map has no such key)."""
+
+
+def _sized(size: int | None) -> Callable[[object], bytes]:
+    def read(value: object) -> bytes:
+        if not isinstance(value, bytes) or (size is not None and len(value) != size):
+            raise ValueError(f"not bytes of size {size}")
+        return value
+
+    return read
+
+
+def _count(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("not a non-negative int")
+    return value
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("not a map")
+    return value
+
+
+NAME = Wire(_sized(NAME_SIZE))
+"""A 64-byte name (a copy, a node, a client)."""
+ID = Wire(_sized(ID_SIZE))
+"""A 16-byte message id another message refers to."""
+BLOB = Wire(_sized(None))
+"""Bytes of any size: content hashes, nonces, encoded records."""
+COUNT = Wire(_count)
+"""A non-negative int (a size)."""
+FLAG = Wire(lambda value: value is True)
+"""A bool that is true only if it says True (absent, or anything else, is False)."""
+MAP = Wire(_mapping)
+"""Another message's body, as the map it travels as (a resent message carries it)."""
+AUTHORITY = Wire(Authority.from_wire, Authority.to_wire)
+"""An `Authority` (whom to answer), as its 4-list on the wire."""
+
+
+def sized(size: int) -> Wire:
+    """Bytes of exactly `size`."""
+    return Wire(_sized(size))
+
+
+def text(*choices: str) -> Wire:
+    """A str, one of `choices` if any are given."""
+    def read(value: object) -> str:
+        if not isinstance(value, str) or (choices and value not in choices):
+            raise ValueError(f"not one of {choices}")
+        return value
+
+    return Wire(read)
+
+
+def member(kind: type[enum.Enum]) -> Wire:
+    """A member of the enum `kind`, travelling as its value, a str (a str enum's member is
+    that str already)."""
+    def read(value: object) -> enum.Enum:
+        if not isinstance(value, str):
+            raise ValueError(f"not a {kind.__name__}")
+        return kind(value)
+
+    return Wire(read, lambda member: member if isinstance(member, str) else member.value)
+
+
+def nullable(wire: Wire) -> Wire:
+    """`wire`, or None (nil on the wire)."""
+    return Wire(lambda value: None if value is None else wire.read(value),
+                lambda value: None if value is None else wire.write(value), wire.key)
+
+
+def optional(wire: Wire) -> Wire:
+    """`wire`, or None: then left out of the map."""
+    return replace(wire, absent=True)
+
+
+def _version(value: object) -> VersionName:
+    try:
+        return VersionName.from_record(value)
+    except VersionTreeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _limit(value: object) -> int:
+    if type(value) is not int or not 1 <= value <= LIMIT_CEILING:
+        raise ValueError(f"version limits must be ints in 1..{LIMIT_CEILING}")
+    return value
+
+
+def _held(value: object) -> HeldMessage:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("a held message is not [sender, mid, body]")
+    sender, mid, body = value
+    return HeldMessage(_sized(NAME_SIZE)(sender), _sized(ID_SIZE)(mid), _sized(None)(body))
+
+
+def _list_of(item: Callable[[object], _T], what: str, limit: int | None = None,
+             ) -> Callable[[object], list[_T]]:
+    def read(value: object) -> list[_T]:
+        if not isinstance(value, list) or (limit is not None and len(value) > limit):
+            raise ValueError(f"not a list of {what}" + (f" (at most {limit})" if limit else ""))
+        try:
+            return [item(v) for v in value]
+        except ValueError as exc:
+            raise ValueError(f"malformed {what}: {exc}") from None
+
+    return read
+
+
+NAMES = Wire(_list_of(_sized(NAME_SIZE), "names"))
+"""A list of 64-byte names."""
+REFLECTS = Wire(lambda value: [] if value is None else
+                _list_of(_sized(DIGEST_SIZE), "reflected actions", REFLECTED_PER_KEY)(value))
+"""The digests of the agreed actions a transferred record reflects (none if left out)."""
+HELD = Wire(_list_of(_held, "held messages"),
+            lambda held: [[m.sender, m.mid, m.body] for m in held])
+"""Messages held for an MpidNode, each as [sender, mid, body]."""
+VERSION = Wire(_version, VersionName.to_record)
+"""A version of a versioned item, as its record [index, id]."""
+VERSIONS = Wire(_list_of(_version, "versions"), lambda versions: [v.to_record() for v in versions])
+"""A list of versions, as their records."""
+LIMIT = nullable(Wire(_limit))
+"""A version tree's limit a client asks for (None: the default)."""
+OWNERS = nullable(Wire(_list_of(_sized(NAME_SIZE), "owners", MAX_OWNERS)))
+"""A shared tree's other owners (None: none), in the order the client gave them."""
+
+
+def keyed(wire: Wire, key: str) -> Wire:
+    """`wire` under the key `key` (one that is not a good field name)."""
+    return replace(wire, key=key)
+
+
+_FIELDS: dict[type[Body], list[tuple[str, str, Wire]]] = {}
+
+
+def _fields_of(cls: type[Body]) -> list[tuple[str, str, Wire]]:
+    """`cls`'s fields, their keys and how each travels, in declaration (= wire) order."""
+    spec = _FIELDS.get(cls)
+    if spec is None:
+        hints = get_type_hints(cls, include_extras=True)
+        spec = []
+        for f in fields(cast(Any, cls)):
+            wire = next(m for m in hints[f.name].__metadata__ if isinstance(m, Wire))
+            spec.append((f.name, wire.key or f.name, wire))
+        _FIELDS[cls] = spec
+    return spec
+
+
+class Body:
+    """The base of every body record: the one codec (`decode`, `encode`) over its fields."""
+
+    __slots__ = ()
+
+    @classmethod
+    def decode(cls, action: Action, raw: Mapping[str, Any]) -> Self:
+        """The record in the map `raw` of a message asking `action`; FrameError if `action`
+        does not carry this record or a field is missing or malformed."""
+        if cls not in BODIES.get(action, ()):
+            raise FrameError(f"{action.value!r} does not carry a {cls.__name__}")
+        values: dict[str, Any] = {}
+        for attr, key, wire in _fields_of(cls):
+            value = raw.get(key)
+            if value is None and wire.absent:
+                values[attr] = None
+                continue
+            try:
+                values[attr] = wire.read(value)
+            except (ValueError, FrameError) as exc:
+                raise FrameError(f"body field {key!r} missing or malformed: {exc}") from None
+        return cls(**values)
+
+    def encode(self) -> dict[str, Any]:
+        """The map this record travels as."""
+        raw: dict[str, Any] = {}
+        for attr, key, wire in _fields_of(type(self)):
+            value = getattr(self, attr)
+            if value is not None or not wire.absent:
+                raw[key] = wire.write(value)
+        return raw
+
+
+# -- group plumbing every manager persona shares ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SyncBody(Body):
+    """A member's vote: the agreed action `data` (canonical bytes) on the record `key`."""
+
+    key: Annotated[Name, keyed(NAME, "k")]
+    data: Annotated[bytes, keyed(BLOB, "a")]
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadWantedBody(Body):
+    """A recipient's ask for the content of a message our group sent: enough to send the
+    message `id` again (its action, recipient and body)."""
+
+    action: Annotated[Action, member(Action)]
+    id: Annotated[bytes, ID]
+    to: Annotated[Name, NAME]
+    persona: Annotated[Persona, member(Persona)]
+    group: Annotated[bool, FLAG]
+    body: Annotated[dict[str, Any], MAP]
+
+
+@dataclass(frozen=True, slots=True)
+class SynchronisingBody(Body):
+    """To a client: its request `action` was accepted and is being agreed on."""
+
+    action: Annotated[Action, member(Action)]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredBody(Body):
+    """To a client: its request `action` was dated outside the replay window."""
+
+    action: Annotated[Action, member(Action)]
+    reason: Annotated[str, text()]
+
+
+# -- chunks: MaidManager -> DataManager -> PmidManager -> PmidNode ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CopyBody(Body):
+    """A message about one copy only: stored, held, fetch (and its answer), delete it."""
+
+    copy: Annotated[Name, NAME]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyPutBody(Body):
+    """A MaidManager group's put of one copy of a client's chunk to the copy's DataManagers."""
+
+    name: Annotated[Name, NAME]
+    kind: Annotated[CopyKind, member(CopyKind)]
+    size: Annotated[int, COUNT]
+    client: Annotated[Name, NAME]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class PutResponseBody(Body):
+    """The Primary's DataManagers to the client's MaidManagers: how the put `id` ended."""
+
+    name: Annotated[Name, NAME]
+    client: Annotated[Name, NAME]
+    reply: Annotated[Authority, AUTHORITY]
+    ok: Annotated[bool, FLAG]
+    reason: Annotated[str, text()]
+    id: Annotated[bytes, ID]
+    size: Annotated[int, COUNT]
+
+
+@dataclass(frozen=True, slots=True)
+class HolderPutBody(Body):
+    """A copy for a holder: the DataManagers' put to its PmidManagers, their store to it."""
+
+    copy: Annotated[Name, NAME]
+    kind: Annotated[CopyKind, member(CopyKind)]
+    size: Annotated[int, COUNT]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFailureBody(Body):
+    """A PmidNode to its PmidManagers: it evicted or refused a copy."""
+
+    copy: Annotated[Name, NAME]
+    kind: Annotated[CopyKind, member(CopyKind)]
+    size: Annotated[int, COUNT]
+    reason: Annotated[str, text()]
+
+
+@dataclass(frozen=True, slots=True)
+class HolderFailureBody(Body):
+    """A holder's PmidManagers to the copy's DataManagers: the holder failed the copy."""
+
+    holder: Annotated[Name, NAME]
+    size: Annotated[int, COUNT]
+    reason: Annotated[str, text()]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyDeleteBody(Body):
+    """A copy's DataManagers to a holder's PmidManagers: the holder no longer holds it."""
+
+    copy: Annotated[Name, NAME]
+    size: Annotated[int, COUNT]
+
+
+@dataclass(frozen=True, slots=True)
+class KindBody(Body):
+    """A MaidManager group's delete of the copy of one kind."""
+
+    kind: Annotated[CopyKind, member(CopyKind)]
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionBody(Body):
+    """A copy's DataManagers to a holder's PmidManagers: it reported a size other than the
+    copy's, or lost it (reported 0)."""
+
+    copy: Annotated[Name, NAME]
+    size: Annotated[int, COUNT]
+    reported: Annotated[int, COUNT]
+    reason: Annotated[str, text(LIED, FAILED_CHECK)]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentWantedBody(Body):
+    """A PmidManager lead to another member: send node the store `id` (its body) with content."""
+
+    id: Annotated[bytes, ID]
+    node: Annotated[Name, NAME]
+    store: Annotated[dict[str, Any], MAP]
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileBody(Body):
+    """A DataManager to a (re)joined PmidNode: what its record says of the node's copy."""
+
+    copy: Annotated[Name, NAME]
+    verdict: Annotated[str, text(*VERDICTS)]
+
+
+@dataclass(frozen=True, slots=True)
+class ExistsBody(Body):
+    """A MaidManager group asks the Primary's DataManagers whether it exists (Put<Unique>)."""
+
+    id: Annotated[bytes, ID]
+
+
+@dataclass(frozen=True, slots=True)
+class ExistsAnswerBody(Body):
+    """The Primary's DataManagers' answer to `ExistsBody` `id`."""
+
+    id: Annotated[bytes, ID]
+    exists: Annotated[bool, FLAG]
+
+
+@dataclass(frozen=True, slots=True)
+class GetResponseBody(Body):
+    """A copy's lead to a client: its get's content is the payload, or `reason` why none."""
+
+    copy: Annotated[Name, NAME]
+    ok: Annotated[bool, FLAG]
+    reason: Annotated[str, text()]
+
+
+@dataclass(frozen=True, slots=True)
+class SiblingFetchBody(Body):
+    """A sibling copy's lead asks our group for the content of its copy `copy`."""
+
+    copy: Annotated[Name, keyed(NAME, "for")]
+
+
+@dataclass(frozen=True, slots=True)
+class SiblingContentBody(Body):
+    """A sibling copy's lead sends the content of our copy `copy` (its own is `source`)."""
+
+    copy: Annotated[Name, NAME]
+    source: Annotated[Name, keyed(NAME, "from")]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeBody(Body):
+    """A DataManager's integrity check of a holder: hash the copy with `nonce`."""
+
+    copy: Annotated[Name, NAME]
+    nonce: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeResponseBody(Body):
+    """A holder's answer to `ChallengeBody` (empty: it does not hold the copy)."""
+
+    copy: Annotated[Name, NAME]
+    answer: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityFailureBody(Body):
+    """A holder's auditor to the copy's group: the holder failed its check with `nonce`."""
+
+    op: Annotated[Op, member(Op)]
+    holder: Annotated[Name, NAME]
+    nonce: Annotated[bytes, sized(NONCE_SIZE)]
+    copy: Annotated[Name, NAME]
+
+
+# -- a client's account: MaidNode <-> MaidManager ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPutBody(Body):
+    """A client's put of the chunk `name` (its content is the payload); `unique`: refused if
+    the chunk exists (Put<Unique>), sent only when set."""
+
+    name: Annotated[Name, NAME]
+    unique: Annotated[bool | None, optional(FLAG)] = None
+
+
+@dataclass(frozen=True, slots=True)
+class NameBody(Body):
+    """A message about one chunk of a client's: its delete, or the answer that its put is
+    stored."""
+
+    name: Annotated[Name, NAME]
+
+
+@dataclass(frozen=True, slots=True)
+class PutRefusedBody(Body):
+    """To a client: its put of `name` failed, for `reason` (`error` says which refusal)."""
+
+    name: Annotated[Name, NAME]
+    reason: Annotated[str, text()]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOkBody(Body):
+    """To a client: its delete of `name` is done; `held`: its account held the chunk."""
+
+    name: Annotated[Name, NAME]
+    held: Annotated[bool, FLAG]
+
+
+# -- versioned items: MaidNode -> MaidManager -> VersionManager ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPutVersionBody(Body):
+    """A client's put of `version` (its chunk put first) under `parent` in the tree at `key`;
+    a put without a parent creates the tree with these limits, mode and owners."""
+
+    key: Annotated[Name, NAME]
+    parent: Annotated[VersionName | None, nullable(VERSION)]
+    version: Annotated[VersionName, VERSION]
+    max_versions: Annotated[int | None, LIMIT]
+    max_branches: Annotated[int | None, LIMIT]
+    mode: Annotated[TreeMode | None, nullable(member(TreeMode))]
+    owners: Annotated[list[Name] | None, OWNERS]
+
+
+@dataclass(frozen=True, slots=True)
+class PutVersionBody(Body):
+    """The client's MaidManagers forward its put of a version (`ClientPutVersionBody`) as the
+    request `id`, answered through them to `reply`."""
+
+    parent: Annotated[VersionName | None, nullable(VERSION)]
+    version: Annotated[VersionName, VERSION]
+    max_versions: Annotated[int | None, LIMIT]
+    max_branches: Annotated[int | None, LIMIT]
+    mode: Annotated[TreeMode | None, nullable(member(TreeMode))]
+    owners: Annotated[list[Name] | None, OWNERS]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBody(Body):
+    """A client reads the tips of the tree at `key`."""
+
+    key: Annotated[Name, NAME]
+
+
+@dataclass(frozen=True, slots=True)
+class BranchBody(Body):
+    """A client reads, or deletes, the branch of the tree at `key` from `tip`."""
+
+    key: Annotated[Name, NAME]
+    tip: Annotated[VersionName, VERSION]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBranchBody(Body):
+    """The client's MaidManagers forward its branch delete as the request `id`."""
+
+    tip: Annotated[VersionName, VERSION]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionAnswerBody(Body):
+    """To a client: how its version request ended (the versions it asked for or removed,
+    or why it was refused)."""
+
+    ok: Annotated[bool, FLAG]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+    removed: Annotated[list[VersionName] | None, optional(VERSIONS)] = None
+    versions: Annotated[list[VersionName] | None, optional(VERSIONS)] = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionResultBody(Body):
+    """The VersionManagers' agreed answer to the request `id`, to the client's MaidManagers,
+    which pass `answer` (a `VersionAnswerBody` map) on to `reply`."""
+
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+    answer: Annotated[dict[str, Any], MAP]
+
+
+# -- account transfer: between members of a group as it changes ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransferQueryBody(Body):
+    """A newcomer asks a member for its copy of the record `key` in the table `store`."""
+
+    store: Annotated[str, text()]
+    key: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferBody(Body):
+    """A member's copy of the record `key` in the table `store` (its canonical bytes), with
+    the agreed actions it already reflects."""
+
+    store: Annotated[str, text()]
+    key: Annotated[bytes, BLOB]
+    value: Annotated[bytes, BLOB]
+    reflects: Annotated[list[bytes], REFLECTS]
+
+
+# -- messaging: MpidNode <-> MpidManager <-> the recipient's MpidManagers -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendBody(Body):
+    """An MpidNode sends `body` to the MPID `to`."""
+
+    to: Annotated[Name, NAME]
+    body: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessageBody(Body):
+    """A message `mid` from `sender`: delivered to the recipient's managers, pushed to the
+    recipient by them."""
+
+    sender: Annotated[Name, NAME]
+    mid: Annotated[bytes, ID]
+    body: Annotated[bytes, BLOB]
+
+
+@dataclass(frozen=True, slots=True)
+class AckBody(Body):
+    """An MpidNode took the pushed message `mid` from `sender`."""
+
+    sender: Annotated[Name, NAME]
+    mid: Annotated[bytes, ID]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeListBody(Body):
+    """An MpidNode allows, disallows, blocks or unblocks the sender `name`."""
+
+    change: Annotated[str, text(*LIST_CHANGES)]
+    name: Annotated[Name, NAME]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryBody(Body):
+    """The recipient `to`'s managers' answer to the delivery of `mid`: held, or refused."""
+
+    ok: Annotated[bool, FLAG]
+    to: Annotated[Name, NAME]
+    mid: Annotated[bytes, ID]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+
+
+@dataclass(frozen=True, slots=True)
+class MpidAnswerBody(Body):
+    """To an MpidNode: how its request ended (what it asked for, or why it was refused)."""
+
+    ok: Annotated[bool, FLAG]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+    held: Annotated[int | None, optional(COUNT)] = None
+    messages: Annotated[list[HeldMessage] | None, optional(HELD)] = None
+    whitelist: Annotated[list[Name] | None, optional(NAMES)] = None
+    blacklist: Annotated[list[Name] | None, optional(NAMES)] = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyBody(Body):
+    """A message whose action says it all."""
+
+
+BODIES: Mapping[Action, tuple[type[Body], ...]] = {
+    Action.PUT: (ClientPutBody, CopyPutBody, HolderPutBody),
+    Action.GET: (EmptyBody,),
+    Action.DELETE: (NameBody, KindBody, CopyDeleteBody, CopyBody),
+    Action.PUT_VERSION: (ClientPutVersionBody, PutVersionBody),
+    Action.DELETE_BRANCH: (BranchBody, DeleteBranchBody),
+    Action.GET_VERSIONS: (KeyBody,),
+    Action.GET_BRANCH: (BranchBody,),
+    Action.ONLINE: (EmptyBody,),
+    Action.SEND: (SendBody,),
+    Action.ACK: (AckBody,),
+    Action.CHANGE_LIST: (ChangeListBody,),
+    Action.GET_LISTS: (EmptyBody,),
+    Action.GET_INBOX: (EmptyBody,),
+    Action.PUT_OK: (NameBody,),
+    Action.PUT_FAILURE: (PutRefusedBody, NodeFailureBody, HolderFailureBody),
+    Action.DELETE_OK: (DeleteOkBody,),
+    Action.GET_RESPONSE: (GetResponseBody,),
+    Action.VERSION_ANSWER: (VersionAnswerBody,),
+    Action.MPID_ANSWER: (MpidAnswerBody,),
+    Action.MESSAGE: (HeldMessageBody,),
+    Action.SYNCHRONISING: (SynchronisingBody,),
+    Action.REQUEST_EXPIRED: (ExpiredBody,),
+    Action.EXISTS: (ExistsBody,),
+    Action.EXISTS_ANSWER: (ExistsAnswerBody,),
+    Action.PUT_RESPONSE: (PutResponseBody,),
+    Action.VERSION_RESULT: (VersionResultBody,),
+    Action.DELIVER: (HeldMessageBody,),
+    Action.DELIVERY: (DeliveryBody,),
+    Action.OFFLINE: (EmptyBody,),
+    Action.STORE: (HolderPutBody,),
+    Action.STORED: (CopyBody,),
+    Action.CORRECTION: (CorrectionBody,),
+    Action.CONTENT_WANTED: (ContentWantedBody,),
+    Action.HOLDING: (CopyBody,),
+    Action.RECONCILE: (ReconcileBody,),
+    Action.FETCH: (CopyBody,),
+    Action.FETCH_RESPONSE: (CopyBody,),
+    Action.SIBLING_FETCH: (SiblingFetchBody,),
+    Action.SIBLING_CONTENT: (SiblingContentBody,),
+    Action.CHALLENGE: (ChallengeBody,),
+    Action.CHALLENGE_RESPONSE: (ChallengeResponseBody,),
+    Action.INTEGRITY_FAILURE: (IntegrityFailureBody,),
+    Action.SYNC: (SyncBody,),
+    Action.TRANSFER: (TransferBody,),
+    Action.TRANSFER_QUERY: (TransferQueryBody,),
+    Action.PAYLOAD_WANTED: (PayloadWantedBody,),
+    Action.PROBE: (EmptyBody,),
+}
+"""The records each action may carry (every action has its own): `Body.decode` refuses any
+other."""
