@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.group.sync import SYNC_TTL
 from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.bodies import CopyPutBody
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.personas.effects import Outbox
 from vaultnet.protocol import Action, Op
@@ -68,8 +69,9 @@ class Group:
         msg = Message(src=Authority(OUTSIDER, Persona.MAID_MANAGER, group=True),
                       dst=Authority(COPY, Persona.DATA_MANAGER, group=True), action=Action.PUT,
                       msg_id=BALLOT, trace_id=bytes(16), sender=b"",
-                      body={"kind": CopyKind.BACKUP.value, "size": len(CONTENT), "name": CHUNK,
-                            "id": b"o" * 16, "client": b"c" * 64, "reply": None},
+                      body=CopyPutBody(CHUNK, CopyKind.BACKUP, len(CONTENT), b"c" * 64,
+                                       b"o" * 16, Authority(b"c" * 64, Persona.MAID_NODE)
+                                       ).encode(),
                       payload=CONTENT)
         out = Outbox()
         self.managers[member].on_put(msg, CONTENT, self.views[member], out)
