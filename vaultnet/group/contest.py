@@ -124,11 +124,7 @@ class Contests:
         if not 0 <= round_ < self.max_rounds:
             return False
         ident = (key, ballot)
-        contest = self._live.get(ident)
-        if contest is None:
-            contest = self._live[ident] = _Contest(created=now)
-            while len(self._live) > self.max_entries:
-                self._forget(next(iter(self._live)))
+        contest = self._entry(ident, now)
         tally = contest.rounds.setdefault(round_, {})
         previous = next((c for c, voters in tally.items() if voter in voters), None)
         if previous is not None:
@@ -160,11 +156,7 @@ class Contests:
         `group_size` members vote)."""
         self.expire(now)
         ident = (key, ballot)
-        contest = self._live.get(ident)
-        if contest is None:
-            contest = self._live[ident] = _Contest(created=now)
-            while len(self._live) > self.max_entries:
-                self._forget(next(iter(self._live)))
+        contest = self._entry(ident, now)
         if contest.resolved is not None:
             if contest.resolved != choice:
                 self.conflicts += 1
@@ -218,6 +210,15 @@ class Contests:
             if now < contest.created + self.ttl:
                 break
             self._forget(ident)
+
+    def _entry(self, ident: _Ident, now: float) -> _Contest:
+        """The ballot's contest, started now if new (the oldest forgotten past max_entries)."""
+        contest = self._live.get(ident)
+        if contest is None:
+            contest = self._live[ident] = _Contest(created=now)
+            while len(self._live) > self.max_entries:
+                self._forget(next(iter(self._live)))
+        return contest
 
     def _forget(self, ident: _Ident) -> None:
         contest = self._live.pop(ident)
