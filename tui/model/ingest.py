@@ -19,7 +19,8 @@ from tui.model.state import EVENTS_PER_TRACE, TRACES_KEPT, journaled
 from tui.model.tracking import Tracking
 from vaultnet.personas import mpid_manager as mpid
 from vaultnet.personas import version_manager as vm
-from vaultnet.personas.integrity import FAILED_CHECK, INTEGRITY_FAILED
+from vaultnet.personas.bodies import FAILED_CHECK
+from vaultnet.personas.integrity import INTEGRITY_FAILED
 from vaultnet.personas.pmid_node import EVICTED
 from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev

@@ -50,8 +50,8 @@ from enum import Enum
 from typing import Any, Protocol
 
 from vaultnet.messages import Authority, Message, Persona, new_id
-from vaultnet.personas.bodies import FAILED_CHECK as FAILED_CHECK  # the dashboard's import of it
 from vaultnet.personas.bodies import (
+    FAILED_CHECK,
     ChallengeBody,
     ChallengeResponseBody,
     IntegrityFailureBody,
