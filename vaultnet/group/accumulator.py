@@ -59,6 +59,17 @@ def check_positive(**params: float) -> None:
             raise GroupConfigError(f"{name} must be > 0, got {value!r}")
 
 
+def check_voting(self_name: bytes, quorum: int, group_size: int) -> None:
+    """Raise `GroupConfigError` unless a member named `self_name` can vote to a `quorum` in a
+    group of `group_size` (what Sync and Contests both need)."""
+    if not self_name:
+        raise GroupConfigError("self_name must be a non-empty name")
+    check_positive(quorum=quorum, group_size=group_size)
+    if quorum > group_size:
+        raise GroupConfigError(
+            f"quorum {quorum} can never be reached in a group of {group_size}")
+
+
 class Accumulator:
     """Acts on a group message once `quorum` identical copies from distinct senders arrived.
 

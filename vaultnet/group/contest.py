@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from vaultnet.group.accumulator import GroupConfigError, check_positive
+from vaultnet.group.accumulator import GroupConfigError, check_positive, check_voting
 
 _Ident = tuple[bytes, bytes]
 
@@ -91,15 +91,10 @@ class Contests:
     def __init__(self, self_name: bytes, quorum: int = 3, group_size: int = 4,
                  max_rounds: int = CONTEST_ROUNDS, ttl: float = CONTEST_TTL,
                  max_entries: int = CONTEST_ENTRIES, wait: float = CONTEST_WAIT) -> None:
-        if not self_name:
-            raise GroupConfigError("self_name must be a non-empty name")
-        check_positive(quorum=quorum, group_size=group_size, max_rounds=max_rounds, ttl=ttl,
-                       max_entries=max_entries)
+        check_voting(self_name, quorum, group_size)
+        check_positive(max_rounds=max_rounds, ttl=ttl, max_entries=max_entries)
         if wait < 0:
             raise GroupConfigError(f"wait must be >= 0, got {wait!r}")
-        if quorum > group_size:
-            raise GroupConfigError(
-                f"quorum {quorum} can never be reached in a group of {group_size}")
         self.self_name = self_name
         self.quorum = quorum
         self.group_size = group_size

@@ -16,7 +16,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from vaultnet.group.accumulator import GroupConfigError, check_positive
+from vaultnet.group.accumulator import check_positive, check_voting
 
 _Ident = tuple[bytes, bytes]
 
@@ -98,20 +98,13 @@ class Sync:
         ttl: float = SYNC_TTL,
         resend_after: float = SYNC_RESEND_AFTER,
     ) -> None:
-        if not self_name:
-            raise GroupConfigError("self_name must be a non-empty name")
+        check_voting(self_name, quorum, group_size)
         check_positive(
-            quorum=quorum,
-            group_size=group_size,
             max_entries=max_entries,
             max_attempts=max_attempts,
             ttl=ttl,
             resend_after=resend_after,
         )
-        if quorum > group_size:
-            raise GroupConfigError(
-                f"quorum {quorum} can never be reached in a group of {group_size}"
-            )
         self.self_name = self_name
         self.quorum = quorum
         self.group_size = group_size
