@@ -141,6 +141,7 @@ class EventKind(enum.StrEnum):
     ACCOUNT_TRANSFERRED = "account_transferred"
     TRANSFER_DISPUTED = "transfer_disputed"
     REQUEST_EXPIRED = "request_expired"
+    COPY_PUT_RESENT = "copy_put_resent"
     INTEGRITY_FAILED = "integrity_failed"
     VERSION_PUT = "version_put"
     VERSION_DELETED = "version_deleted"

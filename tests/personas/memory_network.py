@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Callable
 
 from tests.personas.helpers import PARAMS, Ctx, in_close_group
 from vaultnet.messages import Message, Persona
@@ -51,6 +52,8 @@ class MemoryNetwork:
         self.outside: list[Message] = []
         self.notes: list[tuple[Name, Note]] = []
         self.delivered = 0
+        self.lost: Callable[[Message], bool] = lambda msg: False
+        """Which messages the network loses on their way (every member's copy of them)."""
 
     def group(self, name: Name) -> list[Name]:
         """The close group of `name` (the same in every vault's view here)."""
@@ -58,11 +61,27 @@ class MemoryNetwork:
 
     def run(self, first: Message, sender: Name) -> None:
         """Deliver `first` (sent by `sender`) and everything it causes, until quiet."""
-        queue: deque[tuple[Message, Name]] = deque([(first, sender)])
+        self._deliver(deque([(first, sender)]))
+
+    def tick(self, seconds: float) -> None:
+        """Let `seconds` pass, then run every manager's timer (`resend`) and deliver what it
+        sends and causes, until quiet."""
+        self.clock[0] += seconds
+        queue: deque[tuple[Message, Name]] = deque()
+        for name, managers in self.vaults.items():
+            for persona in managers.values():
+                out = persona.resend(self.contexts[name])
+                self.notes.extend((name, note) for note in out.notes)
+                queue.extend((sent, name) for sent in out.messages)
+        self._deliver(queue)
+
+    def _deliver(self, queue: deque[tuple[Message, Name]]) -> None:
         while queue:
             msg, src = queue.popleft()
             self.delivered += 1
             assert self.delivered < DELIVERY_LIMIT, "the managers never went quiet"
+            if self.lost(msg):
+                continue
             msg = dataclasses.replace(msg, sender=src)
             if msg.dst.persona not in MANAGERS:
                 self.outside.append(msg)

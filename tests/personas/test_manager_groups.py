@@ -12,9 +12,11 @@ import pytest
 from tests.personas.memory_network import MemoryNetwork
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.base import GroupPersona
+from vaultnet.personas.copy_puts import CONFIRM_AFTER, RESENDS
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager
+from vaultnet.protocol import EventKind
 from vaultnet.storage.records import MemoryRecords
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, name_of
@@ -137,3 +139,63 @@ def test_memory_records_read_and_digest_like_the_sqlite_store(tmp_path: Path) ->
     assert memory.digest() == disk.digest()
     assert list(memory.items()) == list(disk.items())
     assert memory.keys_after(b"a", 5) == disk.keys_after(b"a", 5) == [b"b"]
+
+
+def primary_stored(net: MemoryNetwork) -> None:
+    """The test plays the first holder of the Primary: it stored its copy."""
+    primary = copy_name(CHUNK, CopyKind.PRIMARY)
+    holder = sorted(stores(net)[primary])[0]
+    net.run(node_stored(holder, primary), holder)
+
+
+def unconfirmed(net: MemoryNetwork) -> list[int]:
+    """How many copy puts each MaidManager of the client still waits to see confirmed."""
+    return [len(mm.unconfirmed) for mm in members(net, CLIENT, Persona.MAID_MANAGER)
+            if isinstance(mm, MaidManager)]
+
+
+def test_every_copy_put_is_confirmed_so_none_is_sent_again(net: MemoryNetwork) -> None:
+    net.run(client_put(net), CLIENT)
+    assert unconfirmed(net) == [1, 1, 1, 1]  # the Primary waits for a holder's store
+    primary_stored(net)
+    assert unconfirmed(net) == [0, 0, 0, 0]
+    net.tick(CONFIRM_AFTER * 2)
+    assert not [n for _, n in net.notes if n.what is EventKind.COPY_PUT_RESENT]
+
+
+def test_a_lost_sacrificial_put_is_sent_again_and_recorded_once(net: MemoryNetwork) -> None:
+    """Found by the seed sweep (seeds 4, 46, 87, 141): every MaidManager's copy of a
+    Sacrificial put crossed one relay whose connection broke, the client was answered on the
+    Primary, and nothing ever sent the lost put again."""
+    sacrificial = copy_name(CHUNK, CopyKind.SACRIFICIAL)
+    net.lost = lambda msg: msg.action == "put" and msg.dst.name == sacrificial
+    net.run(client_put(net), CLIENT)
+    primary_stored(net)
+    assert all(dm.records.get(sacrificial) is None
+               for dm in members(net, sacrificial, Persona.DATA_MANAGER))
+    net.lost = lambda msg: False
+    net.tick(CONFIRM_AFTER)
+    records = [dm.records.get(sacrificial) for dm in members(net, sacrificial,
+                                                             Persona.DATA_MANAGER)]
+    assert records[0] is not None and all(r == records[0] for r in records)
+    assert records[0]["subscribers"] == 1
+    assert set(records[0]["holders"]) == stores(net)[sacrificial]
+    net.tick(CONFIRM_AFTER)  # confirmed: not sent, nor counted, again
+    assert [dm.records.get(sacrificial) for dm in members(
+        net, sacrificial, Persona.DATA_MANAGER)] == records
+    resent = [n for _, n in net.notes if n.what is EventKind.COPY_PUT_RESENT]
+    assert len(resent) == 4 and {n.subject for n in resent} == {sacrificial}
+
+
+def test_an_unconfirmed_put_is_given_up_after_its_resends(net: MemoryNetwork) -> None:
+    backup = copy_name(CHUNK, CopyKind.BACKUP)
+    net.lost = lambda msg: msg.action == "put" and msg.dst.name == backup
+    net.run(client_put(net), CLIENT)
+    primary_stored(net)
+    for _ in range(RESENDS + 2):
+        net.tick(CONFIRM_AFTER)
+    resent = [n for _, n in net.notes if n.what is EventKind.COPY_PUT_RESENT]
+    assert len(resent) == 4 * RESENDS
+    managers = [mm for mm in members(net, CLIENT, Persona.MAID_MANAGER)
+                if isinstance(mm, MaidManager)]
+    assert [mm.unconfirmed.given_up for mm in managers] == [1, 1, 1, 1]

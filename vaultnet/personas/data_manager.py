@@ -247,24 +247,27 @@ class DataManager(GroupPersona):
     @commits(Op.PUT)
     def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
                    trace: bytes) -> None:
-        """Agreed put: count a subscriber, or record the new copy and send it to its holders."""
+        """Agreed put: count a subscriber, or record the new copy and send it to its holders.
+        The MaidManagers are told the put arrived (they send it again until then,
+        `vaultnet.personas.copy_puts`); for a new Primary only once a holder stored it, since
+        that answer is the client's."""
         record = self.record(copy)
         if record is not None:
             self._store(copy, replace(record, subscribers=record.subscribers + 1))
-            if action["kind"] == CopyKind.PRIMARY.value:
-                self._put_response(copy, action, True, "", ctx, out, trace)
+            self._put_response(copy, action, True, "", ctx, out, trace)
             return
         holders = tuple(action.get("holders") or ())
         record = CopyRecord(CopyKind(action["kind"]), action["size"], 1, holders, ())
         self._store(copy, record)
-        if action["kind"] == CopyKind.PRIMARY.value:
-            if not holders:
-                self._put_response(copy, action, False, "no vault can hold the copy", ctx, out,
-                                   trace)
-            else:
-                self._awaiting_primary[copy] = action
-                while len(self._awaiting_primary) > PENDING_LIMIT:
-                    self._awaiting_primary.popitem(last=False)
+        if action["kind"] != CopyKind.PRIMARY.value:
+            self._put_response(copy, action, True, "", ctx, out, trace)
+        elif not holders:
+            self._put_response(copy, action, False, "no vault can hold the copy", ctx, out,
+                               trace)
+        else:
+            self._awaiting_primary[copy] = action
+            while len(self._awaiting_primary) > PENDING_LIMIT:
+                self._awaiting_primary.popitem(last=False)
         for holder in holders:
             out.note(EventKind.HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
             self.checks.holder_chosen(copy, holder, ctx)

@@ -34,11 +34,12 @@ from vaultnet.personas.bodies import (
     VersionResultBody,
 )
 from vaultnet.personas.context import Context
+from vaultnet.personas.copy_puts import UnconfirmedPuts
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.payload_wanted import WAITING_LIMIT
 from vaultnet.personas.records import ChunkPuts, MaidAccount
-from vaultnet.protocol import Action, ErrorCode, Op
+from vaultnet.protocol import Action, ErrorCode, EventKind, Op
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, copy_name
@@ -75,6 +76,8 @@ class MaidManager(GroupPersona):
         self.chunks = chunks
         self.allowance = allowance
         self._unique: OrderedDict[bytes, _UniquePut] = OrderedDict()
+        self.unconfirmed = UnconfirmedPuts(
+            settled=lambda chunk: self.stash.release(b"chunk" + chunk))
 
     def transfer_stores(self) -> list[Records]:
         """Accounts and per-chunk put counts move with churn."""
@@ -257,15 +260,16 @@ class MaidManager(GroupPersona):
         self.chunks.put(client + name, replace(entry, count=entry.count + 1).to_record())
         payload = self.stash.get(b"chunk" + name) or b""
         lead = self.is_lead(client, ctx)
-        for kind in CopyKind:
-            copy = copy_name(name, kind)
-            out.send(self.group_message(
-                client, copy, Action.PUT,
-                CopyPutBody(name, kind, size, client, action["id"],
-                            Authority.from_wire(action["reply"])),
-                trace, new_id("mm-put", action["id"], kind.value),
-                dst_persona=Persona.DATA_MANAGER, payload=payload if lead else b""))
-        self.release_unless_lead(b"chunk" + name, client, ctx)
+        puts = [self.group_message(
+            client, copy_name(name, kind), Action.PUT,
+            CopyPutBody(name, kind, size, client, action["id"],
+                        Authority.from_wire(action["reply"])),
+            trace, _copy_put_id(action["id"], kind), dst_persona=Persona.DATA_MANAGER)
+            for kind in CopyKind]
+        for put in puts:
+            out.send(replace(put, payload=payload) if lead else put)
+        # The content stays in the stash until every copy is confirmed (then released).
+        self.unconfirmed.expect(action["id"], puts, name, ctx.now())
 
     @commits(Op.DELETE)
     def commit_delete(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
@@ -304,13 +308,31 @@ class MaidManager(GroupPersona):
         account = self.account_of(client)
         self.accounts.put(client, replace(account, used=max(0, account.used - size)).to_record())
 
-    # -- outcome from the Primary's DataManagers ------------------------------------------
+    # -- outcome from the copies' DataManagers ---------------------------------------------
+
+    def resend(self, ctx: Context) -> Outbox:
+        """Besides re-sending sync votes, send again the copy puts their DataManagers have not
+        confirmed, with the chunk if we still have it (`vaultnet.personas.copy_puts`)."""
+        out = super().resend(ctx)
+        for put, chunk in self.unconfirmed.due(ctx.now()):
+            content = self.stash.get(b"chunk" + chunk)
+            out.note(EventKind.COPY_PUT_RESENT, put.dst.name, put.trace_id,
+                     client=put.src.name)
+            out.send(replace(put, payload=content) if content else put)
+        return out
 
     @handles(Action.PUT_RESPONSE)
     def on_put_response(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """The Primary's DataManagers say how its put ended: answer the client (and record it
-        for its retry); a failed put is uncounted and refunded in full."""
+        """A copy's DataManagers confirm its put; the Primary's also say how the put ended:
+        answer the client (and record it for its retry); a failed put is uncounted and
+        refunded in full."""
         response = msg.typed(PutResponseBody)
+        kind = next((k for k in CopyKind if copy_name(response.name, k) == msg.src.name), None)
+        if kind is None or msg.src.persona is not Persona.DATA_MANAGER:
+            raise FrameError("a put response comes from the DataManagers of one of its copies")
+        self.unconfirmed.confirm(_copy_put_id(response.id, kind))
+        if kind is not CopyKind.PRIMARY:
+            return
         client, name, reply_to, ok = response.client, response.name, response.reply, response.ok
         action = Action.PUT_OK if ok else Action.PUT_FAILURE
         body = NameBody(name) if ok else PutRefusedBody(name, response.reason)
@@ -324,3 +346,9 @@ class MaidManager(GroupPersona):
             # Undone in full: a later delete of the chunk must not refund it a second time.
             self._uncount(client, name)
             self._refund(client, response.size)
+
+
+def _copy_put_id(put_id: bytes, kind: CopyKind) -> bytes:
+    """The id of the MaidManagers' put of one copy for the client's put `put_id`: the same
+    at every member, and again when the put is re-sent."""
+    return new_id("mm-put", put_id, kind.value)
