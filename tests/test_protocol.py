@@ -18,9 +18,10 @@ from vaultnet.client.maid import DataExists, NotOwner, PutFailure, VersionError
 from vaultnet.client.mpid import Blocked, MessagingError
 from vaultnet.identity import Identity
 from vaultnet.messages import CLIENT_ACTIONS, Authority, Message, Persona
+from vaultnet.personas.actions import MaidPut
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.data_manager import DataManager
-from vaultnet.personas.dispatch import commits, dispatch_tables, handles
+from vaultnet.personas.dispatch import Committer, commits, dispatch_tables, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
@@ -33,6 +34,7 @@ from vaultnet.storage.records import encode
 from vaultnet.storage.store import Database, RecordStore
 from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.wire import FrameError
+from vaultnet.xor import Name
 
 A = Action
 SHARED = {A.TRANSFER, A.TRANSFER_QUERY, A.PAYLOAD_WANTED}
@@ -77,7 +79,8 @@ def test_each_persona_handles_what_it_receives_once(persona: type[GroupPersona])
     # every handler and commit the class has is the one its table runs (none unregistered,
     # none overridden without registering the override)
     assert sorted(handlers.values(), key=id) == sorted(set(persona.HANDLERS.values()), key=id)
-    assert sorted(commit_fns.values(), key=id) == sorted(set(persona.COMMITS.values()), key=id)
+    assert sorted(commit_fns.values(), key=id) == sorted(
+        {entry.commit for entry in persona.COMMITS.values()}, key=id)
     for fn in [*handlers.values(), *commit_fns.values()]:
         assert (fn.__doc__ or "").strip(), f"{persona.__name__}.{fn.__name__} has no docstring"
 
@@ -104,16 +107,18 @@ def test_two_handlers_for_one_action_are_refused_when_the_class_is_made() -> Non
                 """Two."""
 
     class Base:
-        @commits(Op.PUT)
-        def commit_put(self) -> None:
+        @commits(MaidPut)
+        def commit_put(self, key: Name, action: MaidPut, ctx: Ctx, out: Outbox,
+                       trace: bytes) -> None:
             """Base."""
 
     class Derived(Base):
-        @commits(Op.PUT)
-        def commit_put(self) -> None:
+        @commits(MaidPut)
+        def commit_put(self, key: Name, action: MaidPut, ctx: Ctx, out: Outbox,
+                       trace: bytes) -> None:
             """An override replaces its base's registration."""
 
-    assert dispatch_tables(Derived)[1] == {Op.PUT: Derived.commit_put}
+    assert dispatch_tables(Derived)[1] == {Op.PUT: Committer(MaidPut, Derived.commit_put)}
 
 
 def signed_probe(sender: Identity, to: bytes) -> Message:
@@ -162,7 +167,8 @@ def test_an_unknown_or_foreign_op_is_refused_at_commit(tmp_path: Path) -> None:
         with pytest.raises(FrameError, match=match):
             manager.handle(votes[-1], Ctx(own, clock))
     with pytest.raises(TypeError, match="an Op"):
-        manager.propose(GROUP, {"op": "put"}, Ctx(own, clock), Outbox(), bytes(16))
+        manager.propose(GROUP, MaidPut(GROUP, 1, bytes(16), Authority(GROUP, Persona.MAID_NODE)),
+                        Ctx(own, clock), Outbox(), bytes(16))
 
 
 def test_a_persona_refuses_an_action_it_does_not_handle(tmp_path: Path) -> None:

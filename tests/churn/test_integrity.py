@@ -138,7 +138,7 @@ async def test_a_lead_that_fails_honest_holders_cannot_evict_them(autojump_clock
 def _recording(propose, own: Name, votes: list[Name]):  # type: ignore[no-untyped-def]
     """`propose`, noting `own` whenever it votes to fail a holder."""
     def wrapped(key, action, ctx, out, trace):  # type: ignore[no-untyped-def]
-        if action.get("op") == "integrity_failed":
+        if action.OP == "integrity_failed":
             votes.append(own)
         propose(key, action, ctx, out, trace)
     return wrapped

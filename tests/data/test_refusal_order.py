@@ -7,10 +7,10 @@ copy, every member must send the MaidManagers the same failure."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.actions import DataPut, RemoveHolder
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.personas.effects import Outbox
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
@@ -22,16 +22,14 @@ FIRST = closest(COPY, MEMBERS, HOLDERS_PER_COPY)
 TRACE = bytes(16)
 
 
-def put_action() -> dict[str, Any]:
-    return {"op": "put", "kind": CopyKind.PRIMARY.value, "size": len(CONTENT),
-            "id": b"p" * 16, "origin": b"o" * 16, "client": b"c" * 64,
-            "reply": Authority(b"c" * 64, Persona.MAID_NODE).to_wire(),
-            "mm": b"m" * 64, "holders": list(FIRST)}
+def put_action() -> DataPut:
+    return DataPut(CopyKind.PRIMARY, len(CONTENT), b"p" * 16, b"o" * 16, b"c" * 64,
+                   Authority(b"c" * 64, Persona.MAID_NODE), b"m" * 64, list(FIRST))
 
 
-def refusal(holder: bytes) -> dict[str, Any]:
-    return {"holder": holder, "reported": len(CONTENT), "reason": "full (0 bytes free)",
-            "id": name_of(b"refused by " + holder)[:16]}
+def refusal(holder: bytes) -> RemoveHolder:
+    return RemoveHolder(holder, len(CONTENT), "full (0 bytes free)",
+                        name_of(b"refused by " + holder)[:16])
 
 
 def refuse_all(member: bytes, first_order: list[bytes],

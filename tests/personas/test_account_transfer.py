@@ -4,8 +4,9 @@ copy. Members are plain personas over sqlite stores; messages are passed by hand
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated, ClassVar
 
 import pytest
 
@@ -16,6 +17,8 @@ from vaultnet.personas.account_transfer import (
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
 )
+from vaultnet.personas.actions import SyncAction
+from vaultnet.personas.bodies import BLOB
 from vaultnet.personas.dispatch import commits
 from vaultnet.personas.effects import Outbox
 from vaultnet.protocol import EventKind, Op
@@ -142,11 +145,19 @@ def test_a_lone_copy_waits_before_it_is_trusted(vaults: Vaults, clock: list[floa
     assert held(vaults) == {"owner": "only"}
 
 
+@dataclass(frozen=True, slots=True)
+class Add(SyncAction):
+    """The one action of `Counting`: the request `id` adds one."""
+
+    OP: ClassVar[Op] = Op.PUT
+    id: Annotated[bytes, BLOB]
+
+
 class Counting(Manager):
     """A manager whose one action adds one to the record: applying it twice would show."""
 
-    @commits(Op.PUT)
-    def commit_add(self, key: Name, action: dict[str, object], ctx: Ctx, out: Outbox,
+    @commits(Add)
+    def commit_add(self, key: Name, action: Add, ctx: Ctx, out: Outbox,
                    trace: bytes) -> None:
         """Add one to the record's count."""
         record = self.store.get(KEY) or {"count": 0}
@@ -167,8 +178,7 @@ def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
     votes = []
     for name in (A, B, C):
         out = Outbox()
-        managers[name].propose(GROUP, {"op": Op.PUT, "id": b"request-1"}, ctxs[name], out,
-                               bytes(16))
+        managers[name].propose(GROUP, Add(b"request-1"), ctxs[name], out, bytes(16))
         votes += [replace(m, sender=name) for m in out.messages]
     for vote in votes:
         for name in (A, B, C):
@@ -187,7 +197,7 @@ def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
         managers[NEWCOMER].handle(vote, ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
     other = Outbox()
-    managers[A].propose(GROUP, {"op": Op.PUT, "id": b"request-2"}, ctxs[A], other, bytes(16))
+    managers[A].propose(GROUP, Add(b"request-2"), ctxs[A], other, bytes(16))
     for name in (A, B, C):
         managers[NEWCOMER].handle(replace(other.messages[0], sender=name), ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 2}, "a later action still commits"

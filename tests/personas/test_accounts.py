@@ -17,6 +17,7 @@ from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager, rank
 from vaultnet.protocol import EventKind
 from vaultnet.routing import Parameters
+from vaultnet.storage.records import encode
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import name_of
 
@@ -36,8 +37,9 @@ def manager(tmp_path: Path) -> PmidManager:
 
 def commit(persona: Any, op: str, key: bytes, **action: Any) -> Outbox:
     out = Outbox()
-    getattr(persona, f"commit_{op}")(key, {"id": name_of(repr(action).encode())[:16], **action},
-                                     Ctx(MEMBERS[1], [0.0]), out, TRACE)
+    agreed = persona.decode_action(encode({"op": op, "id": name_of(repr(action).encode())[:16],
+                                           **action}))
+    getattr(persona, f"commit_{op}")(key, agreed, Ctx(MEMBERS[1], [0.0]), out, TRACE)
     return out
 
 

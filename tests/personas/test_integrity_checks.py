@@ -6,10 +6,10 @@ everything it needs from the DataManager is the `CheckedCopies` it is given."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from tests.personas.helpers import Ctx
 from vaultnet.messages import Message
+from vaultnet.personas.actions import IntegrityFailed, SyncAction
 from vaultnet.personas.bodies import FAILED_CHECK
 from vaultnet.personas.content_fetch import ContentFetch
 from vaultnet.personas.context import Context
@@ -23,7 +23,7 @@ from vaultnet.personas.integrity import (
 )
 from vaultnet.personas.records import CopyRecord
 from vaultnet.personas.stash import PayloadStash
-from vaultnet.protocol import Action, Op
+from vaultnet.protocol import Action
 from vaultnet.storage.records import MemoryRecords
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import Name, name_of
@@ -40,14 +40,14 @@ class Copies:
     def __init__(self) -> None:
         self.records = MemoryRecords("data_manager")
         self.stash = PayloadStash()
-        self.votes: list[tuple[Name, dict[str, Any]]] = []
+        self.votes: list[tuple[Name, SyncAction]] = []
         self.removed: list[tuple[Name, Name, str]] = []
 
     def record(self, copy: Name) -> CopyRecord | None:
         raw = self.records.get(copy)
         return CopyRecord.from_record(raw) if raw is not None else None
 
-    def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    def propose(self, key: Name, action: SyncAction, ctx: Context, out: Outbox,
                 trace: bytes) -> None:
         self.votes.append((key, action))
 
@@ -111,8 +111,7 @@ def test_a_wrong_answer_is_a_vote_and_a_request_to_the_others_never_a_removal() 
     sent = {m.dst.name: m for m in challenges(run(checks, ctx))}
     out = Outbox()
     checks.on_challenge_response(answer(sent[H1], H1, b"other content"), ctx, out)
-    assert copies.votes == [(COPY, {"op": Op.INTEGRITY_FAILED, "holder": H1,
-                                    "nonce": sent[H1].body["nonce"]})]
+    assert copies.votes == [(COPY, IntegrityFailed(H1, sent[H1].body["nonce"]))]
     assert [m.action for m in out.messages] == [Action.INTEGRITY_FAILURE]
     assert copies.removed == [] and checks.state(COPY) is CheckState.CHALLENGED  # H2 waits
 
@@ -131,7 +130,7 @@ def test_a_silent_holder_is_asked_once_more_then_voted_against() -> None:
     assert checks.state(COPY) is CheckState.CHALLENGED_AGAIN
     clock[0] += CHECK_TIMEOUT + 1
     run(checks, ctx)
-    assert checks.state(COPY) is None and [v[1]["holder"] for v in copies.votes] == [H2]
+    assert checks.state(COPY) is None and [v[1].holder for v in copies.votes] == [H2]
 
 
 def test_a_holder_just_chosen_is_left_alone_while_its_copy_travels() -> None:
@@ -146,6 +145,5 @@ def test_a_holder_just_chosen_is_left_alone_while_its_copy_travels() -> None:
 
 def test_an_agreed_failure_removes_the_holder_through_the_data_manager() -> None:
     checks, copies, ctx = auditor([0.0])
-    checks.commit_failed(COPY, {"op": Op.INTEGRITY_FAILED, "holder": H1, "nonce": b"n" * 16},
-                         ctx, Outbox(), bytes(16))
+    checks.commit_failed(COPY, IntegrityFailed(H1, b"n" * 16), ctx, Outbox(), bytes(16))
     assert copies.removed == [(COPY, H1, FAILED_CHECK)]

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.personas.actions import DeleteBranch, MpidChangeList
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.version_manager import VersionManager
+from vaultnet.personas.version_tree import VersionName
 from vaultnet.storage.store import Database, RecordStore
 from vaultnet.xor import closest
 
@@ -64,9 +66,8 @@ def test_a_retry_after_an_agreed_answer_gets_that_answer(tmp_path: Path) -> None
     assert busy.action == "synchronising" and busy.dst.name == CLIENT
     assert busy.msg_id == derived_id("synchronising", b"c" * 16)
     out = Outbox()
-    manager.commit_change_list(CLIENT, {"change": "block", "name": b"\x55" * 64,
-                                        "id": b"c" * 16,
-                                        "reply": Authority(CLIENT, Persona.MPID_NODE).to_wire()},
+    manager.commit_change_list(CLIENT, MpidChangeList("block", b"\x55" * 64, b"c" * 16,
+                                                      Authority(CLIENT, Persona.MPID_NODE)),
                                ctx, out, bytes(16))
     (answer,) = out.messages
     assert answer.action == "mpid_answer" and answer.body["ok"] is True
@@ -104,8 +105,9 @@ def test_a_version_request_retried_after_its_answer_was_lost_gets_that_answer(
     versions = VersionManager(PARAMS, RecordStore(Database(tmp_path / "vm.db"), "trees"))
     versions.attach(MEMBERS[1])
     out = Outbox()
-    versions.commit_delete_branch(VERSION_KEY, {"tip": [0, b"\x45" * 64], "id": b"v" * 16,
-                                                "reply": forwarded.body["reply"]},
+    versions.commit_delete_branch(VERSION_KEY,
+                                  DeleteBranch(VersionName(0, b"\x45" * 64), b"v" * 16,
+                                               Authority.from_wire(forwarded.body["reply"])),
                                   Ctx(MEMBERS[1], [0.0]), out, bytes(16))
     (result,) = out.messages
     assert result.action == "version_result" and result.dst.persona is Persona.MAID_MANAGER

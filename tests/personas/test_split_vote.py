@@ -12,10 +12,11 @@ from pathlib import Path
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.group.sync import SYNC_TTL
 from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.actions import DataPut
 from vaultnet.personas.bodies import CopyPutBody
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.personas.effects import Outbox
-from vaultnet.protocol import Action, Op
+from vaultnet.protocol import Action
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, closest, name_of
 
@@ -172,9 +173,10 @@ def test_holders_one_vault_chose_alone_are_not_voted(tmp_path: Path) -> None:
     manager, view = group.managers[MEMBERS[0]], group.views[MEMBERS[0]]
     near = closest(COPY, MEMBERS, HOLDERS_PER_COPY)
 
-    def put(holders: list[Name]) -> dict[str, object]:
+    def put(holders: list[Name]) -> DataPut:
         """A peer's round-1 put proposal naming `holders`."""
-        return {"op": Op.PUT, "holders": holders, "round": 1}
+        return DataPut(CopyKind.BACKUP, len(CONTENT), BALLOT, BALLOT, OUTSIDER,
+                       Authority(OUTSIDER, Persona.MAID_NODE), OUTSIDER, holders, 1)
 
     assert manager.plausible(COPY, put(list(near)), view)
     assert not manager.plausible(COPY, put([OUTSIDER, near[0]]), view)

@@ -20,6 +20,7 @@ from vaultnet.group import Accumulation, Accumulator, Contests, Firewall, Sync
 from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.messages import CLIENT_PERSONAS, Authority, Message, Persona, derived_id, new_id
 from vaultnet.personas.account_transfer import AccountTransfer
+from vaultnet.personas.actions import ContestedAction, SyncAction, is_contested, read_action
 from vaultnet.personas.bodies import (
     Body,
     ExpiredBody,
@@ -28,20 +29,15 @@ from vaultnet.personas.bodies import (
     SynchronisingBody,
 )
 from vaultnet.personas.context import Context
-from vaultnet.personas.dispatch import Commit, Handler, dispatch_tables, handles
+from vaultnet.personas.dispatch import Committer, Handler, dispatch_tables, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.payload_wanted import WaitingPayloads
-from vaultnet.personas.record_codec import decode_action, decode_record
 from vaultnet.personas.stash import PayloadStash, StashStore
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
-from vaultnet.storage.records import Records, encode
+from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
-
-CONTEST_ROUND = "round"
-"""The field of a contested sync action naming its round (see `GroupPersona.propose_contested`);
-its "id" names the ballot."""
 
 
 def share_stash(personas: Iterable[GroupPersona]) -> StashStore:
@@ -57,8 +53,9 @@ class GroupPersona:
     sync before committing them, and answers duplicate requests from its firewall.
 
     Subclasses register a handler per action they receive (`@handles(Action.FOO)` on
-    `on_foo(msg, payload, ctx, out)`) and a commit per op they agree on (`@commits(Op.BAR)` on
-    `commit_bar(key, action, ctx, out, trace)`); the class's `HANDLERS` and `COMMITS` tables are
+    `on_foo(msg, payload, ctx, out)`) and a commit per sync action they agree on
+    (`@commits(Bar)` on `commit_bar(key, action: Bar, ctx, out, trace)`, `Bar` a `SyncAction`
+    of `personas/actions.py`); the class's `HANDLERS` and `COMMITS` tables are
     built from those when the class is created, and dispatch is a lookup in them.
     `needs_payload` lists actions that cannot run without content.
     """
@@ -67,8 +64,8 @@ class GroupPersona:
     HANDLERS: ClassVar[Mapping[Action, Handler]]
     """Action -> its one handler (see `handles`). `Action.SYNC` is not in it: votes are
     taken by `handle` itself, before accumulation."""
-    COMMITS: ClassVar[Mapping[Op, Commit]]
-    """Op -> its one commit (see `commits`)."""
+    COMMITS: ClassVar[Mapping[Op, Committer]]
+    """Op -> the action class it is decoded into and its one commit (see `commits`)."""
     needs_payload: frozenset[Action] = frozenset()
     resendable: frozenset[Action] = frozenset()
     """Content-carrying group messages we send whose content a recipient may ask for again."""
@@ -196,25 +193,28 @@ class GroupPersona:
 
     # -- sync -------------------------------------------------------------------------
 
-    def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    def propose(self, key: Name, action: SyncAction, ctx: Context, out: Outbox,
                 trace: bytes) -> None:
         """Vote for `action` on record `key` and tell the group; commit if that completes it.
-        `action["op"]` is the `Op` every member will commit it with (TypeError otherwise)."""
+        `action` is of the class our `COMMITS` table has for its op, the class every member
+        will decode it into (TypeError otherwise)."""
         assert self.sync is not None
-        if not isinstance(action.get("op"), Op):
-            raise TypeError(f"a proposal's op is an Op, not {action.get('op')!r}")
-        data = encode(action)
+        entry = self.COMMITS.get(action.OP)
+        if entry is None or type(action) is not entry.action:
+            raise TypeError(f"a proposal must be an action of an Op {self.persona.value} "
+                            f"commits, not {action!r}")
+        data = action.to_bytes()
         resolved = self.sync.add_local(key, data, ctx.now())
         out.send(self.group_message(key, key, Action.SYNC, SyncBody(key, data), trace,
                                     derived_id("sync", self.persona.value, key, data, ctx.own)))
         if resolved is not None:
             self._commit(key, data, ctx, out, trace)
 
-    def propose_contested(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    def propose_contested(self, key: Name, action: ContestedAction, ctx: Context, out: Outbox,
                           trace: bytes) -> None:
         """Propose `action`, which carries a choice made from our own view of the network
-        (a new copy's holders), as our vote in round `action["round"]` of the ballot
-        `action["id"]` (the request's id).
+        (a new copy's holders), as our vote in round `action.round` of the ballot
+        `action.id` (the request's id).
 
         Members whose views differ propose different choices; plain Sync would never commit
         such a split vote. Decision (`vaultnet.group.contest`): each member votes once per
@@ -222,13 +222,13 @@ class GroupPersona:
         already have won it or else the round's leading one, and only if `plausible` by our
         own view (never one chosen by a single vault for us). Bounded: CONTEST_ROUNDS rounds
         within CONTEST_TTL."""
-        assert self.contests is not None
-        round_ = action[CONTEST_ROUND]
-        if self.contests.vote(ctx.own, key, action["id"], round_, _choice(action), ctx.now()):
+        assert self.contests is not None and action.round is not None
+        if self.contests.vote(ctx.own, key, action.id, action.round, action.choice(),
+                              ctx.now()):
             self.propose(key, action, ctx, out, trace)
         self._revote(ctx, out)
 
-    def plausible(self, key: Name, action: dict[str, Any], ctx: Context) -> bool:
+    def plausible(self, key: Name, action: ContestedAction, ctx: Context) -> bool:
         """Hook: whether a peer's choice in a contested action is one we may vote for, judged
         by our own view (a persona that proposes contested actions must say how)."""
         return False
@@ -242,8 +242,7 @@ class GroupPersona:
                 continue
             choices = (revote.forced,) if revote.forced is not None else revote.candidates
             for choice in choices:
-                action = decode_action(choice)
-                action[CONTEST_ROUND] = revote.round
+                action = self._contested(choice).in_round(revote.round)
                 if self.plausible(revote.key, action, ctx):
                     if self.contests.vote(ctx.own, revote.key, revote.ballot, revote.round,
                                           choice, ctx.now()):
@@ -258,33 +257,49 @@ class GroupPersona:
             raise FrameError("sync vote from outside the group")
         if not ctx.is_responsible(key):
             return
-        action = decode_record(data)  # its op is checked at commit, as for any vote
-        contested = CONTEST_ROUND in action
+        contested = is_contested(data)  # any other vote is decoded, and checked, at commit
         if contested:
-            round_, ballot = action[CONTEST_ROUND], action.get("id")
-            if (not isinstance(round_, int) or isinstance(round_, bool) or round_ < 0
-                    or not isinstance(ballot, bytes)):
+            action = self._contested(data)
+            if action.round is None:
                 raise FrameError("contested sync action without its round and ballot")
-            self.contests.vote(msg.sender, key, ballot, round_, _choice(action), ctx.now())
+            self.contests.vote(msg.sender, key, action.id, action.round, action.choice(),
+                               ctx.now())
         resolved = self.sync.add_peer(msg.sender, key, data, ctx.now())
         if resolved is not None:
             self._commit(key, data, ctx, out, msg.trace_id)
         if contested:
             self._revote(ctx, out)
 
+    def decode_action(self, data: bytes) -> SyncAction:
+        """The agreed action `data` as the class our `COMMITS` table has for its op: FrameError
+        if it is not a map, names no op or one we do not commit, or a field is missing or
+        malformed (a malformed vote never reaches a commit)."""
+        return read_action(data, self._action_class)
+
+    def _action_class(self, op: Op) -> type[SyncAction]:
+        """The class our `COMMITS` table decodes `op`'s actions into; FrameError if none."""
+        entry = self.COMMITS.get(op)
+        if entry is None:
+            raise FrameError(f"{self.persona.value} cannot commit {op.value!r}")
+        return entry.action
+
+    def _contested(self, data: bytes) -> ContestedAction:
+        """The contested action (or choice) `data`; FrameError if it is no such action."""
+        action = self.decode_action(data)
+        if not isinstance(action, ContestedAction):
+            raise FrameError("contested sync action without its round and ballot")
+        return action
+
     def _commit(self, key: Name, data: bytes, ctx: Context, out: Outbox, trace: bytes) -> None:
         """Run the agreed action: the commit our `COMMITS` table has for its op (a contested
         action only the first time one of its ballot's rounds commits)."""
-        action = decode_action(data)
-        if (CONTEST_ROUND in action and self.contests is not None
-                and not self.contests.resolve(key, action["id"], _choice(action), ctx.now())):
+        action = self.decode_action(data)
+        if (isinstance(action, ContestedAction) and action.round is not None
+                and self.contests is not None
+                and not self.contests.resolve(key, action.id, action.choice(), ctx.now())):
             return  # an earlier round of this ballot committed here already
-        op: Op = action["op"]
-        out.note(EventKind.SYNC_COMMITTED, key, trace, persona=self.persona.value, op=op)
-        commit = self.COMMITS.get(op)
-        if commit is None:
-            raise FrameError(f"{self.persona.value} cannot commit {op.value!r}")
-        commit(self, key, action, ctx, out, trace)
+        out.note(EventKind.SYNC_COMMITTED, key, trace, persona=self.persona.value, op=action.OP)
+        self.COMMITS[action.OP].commit(self, key, action, ctx, out, trace)
 
     def resend(self, ctx: Context) -> Outbox:
         """Re-send our votes that have not reached every member, and ask again for content we
@@ -415,8 +430,3 @@ class GroupPersona:
 
 
 GroupPersona.HANDLERS, GroupPersona.COMMITS = dispatch_tables(GroupPersona)
-
-
-def _choice(action: dict[str, Any]) -> bytes:
-    """A contested action without its round: what members' votes in different rounds compare."""
-    return encode({k: v for k, v in action.items() if k != CONTEST_ROUND})

@@ -8,18 +8,20 @@ and a DataManager's put to a holder's managers). Every field of a record declare
 checked on the way in, so a missing or mistyped field, a name of the wrong length or a string
 that is not one of its choices is a `FrameError` (the message is dropped, the vault runs on);
 `encode` gives exactly the map the network always sent: the fields in declaration order, under
-their wire keys, an optional field that is None left out.
+their wire keys, an optional field that is None left out. The codec itself (`Wire`,
+`WireRecord`) is in `personas/codec.py`, shared with the sync actions (`personas/actions.py`).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Annotated, Any, Self, TypeVar, cast, get_type_hints
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Self, TypeVar
 
 from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
 from vaultnet.messages import ID_SIZE, Authority, Persona
+from vaultnet.personas.codec import Wire, WireRecord
 from vaultnet.personas.records import HeldMessage
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
@@ -47,19 +49,6 @@ LIST_CHANGES = ("allow", "disallow", "block", "unblock")
 
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Wire:
-    """How one field travels, given in its annotation (`Annotated[Name, NAME]`): its key if
-    not the field's name, how a received value is checked (ValueError if it is malformed) and
-    how a value is written."""
-
-    read: Callable[[object], Any]
-    write: Callable[[Any], object] = lambda value: value
-    key: str | None = None
-    absent: bool = False
-    """Left out of the map when None (and None when the map has no such key)."""
 
 
 def _sized(size: int | None) -> Callable[[object], bytes]:
@@ -181,9 +170,13 @@ VERSION = Wire(_version, VersionName.to_record)
 """A version of a versioned item, as its record [index, id]."""
 VERSIONS = Wire(_list_of(_version, "versions"), lambda versions: [v.to_record() for v in versions])
 """A list of versions, as their records."""
-LIMIT = nullable(Wire(_limit))
+TREE_LIMIT = Wire(_limit)
+"""A version tree's limit on its versions or branches."""
+LIMIT = nullable(TREE_LIMIT)
 """A version tree's limit a client asks for (None: the default)."""
-OWNERS = nullable(Wire(_list_of(_sized(NAME_SIZE), "owners", MAX_OWNERS)))
+OWNER_LIST = Wire(_list_of(_sized(NAME_SIZE), "owners", MAX_OWNERS))
+"""A shared tree's other owners."""
+OWNERS = nullable(OWNER_LIST)
 """A shared tree's other owners (None: none), in the order the client gave them."""
 
 
@@ -192,26 +185,12 @@ def keyed(wire: Wire, key: str) -> Wire:
     return replace(wire, key=key)
 
 
-_FIELDS: dict[type[Body], list[tuple[str, str, Wire]]] = {}
-
-
-def _fields_of(cls: type[Body]) -> list[tuple[str, str, Wire]]:
-    """`cls`'s fields, their keys and how each travels, in declaration (= wire) order."""
-    spec = _FIELDS.get(cls)
-    if spec is None:
-        hints = get_type_hints(cls, include_extras=True)
-        spec = []
-        for f in fields(cast(Any, cls)):
-            wire = next(m for m in hints[f.name].__metadata__ if isinstance(m, Wire))
-            spec.append((f.name, wire.key or f.name, wire))
-        _FIELDS[cls] = spec
-    return spec
-
-
-class Body:
-    """The base of every body record: the one codec (`decode`, `encode`) over its fields."""
+class Body(WireRecord):
+    """The base of every body record: the shared codec (`WireRecord`), decoded only for an
+    action that carries it."""
 
     __slots__ = ()
+    FIELD = "body field"
 
     @classmethod
     def decode(cls, action: Action, raw: Mapping[str, Any]) -> Self:
@@ -219,26 +198,7 @@ class Body:
         does not carry this record or a field is missing or malformed."""
         if cls not in BODIES.get(action, ()):
             raise FrameError(f"{action.value!r} does not carry a {cls.__name__}")
-        values: dict[str, Any] = {}
-        for attr, key, wire in _fields_of(cls):
-            value = raw.get(key)
-            if value is None and wire.absent:
-                values[attr] = None
-                continue
-            try:
-                values[attr] = wire.read(value)
-            except (ValueError, FrameError) as exc:
-                raise FrameError(f"body field {key!r} missing or malformed: {exc}") from None
-        return cls(**values)
-
-    def encode(self) -> dict[str, Any]:
-        """The map this record travels as."""
-        raw: dict[str, Any] = {}
-        for attr, key, wire in _fields_of(type(self)):
-            value = getattr(self, attr)
-            if value is not None or not wire.absent:
-                raw[key] = wire.write(value)
-        return raw
+        return cls.from_map(raw)
 
 
 # -- group plumbing every manager persona shares ----------------------------------------------

@@ -20,7 +20,14 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona, new_id
-from vaultnet.personas.base import CONTEST_ROUND, GroupPersona
+from vaultnet.personas.actions import (
+    ContestedAction,
+    DataPut,
+    IntegrityFailed,
+    RemoveHolder,
+    Unsubscribe,
+)
+from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     FAILED_CHECK,
     KEEP,
@@ -53,7 +60,7 @@ from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import IntegrityChecks
 from vaultnet.personas.pmid_manager import BELOW_FLOOR
 from vaultnet.personas.records import CopyRecord
-from vaultnet.protocol import Action, EventKind, Op
+from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
@@ -99,9 +106,9 @@ class DataManager(GroupPersona):
         self.records = records
         self.holders_per_copy = holders_per_copy
         self._ineligible: OrderedDict[Name, None] = OrderedDict()  # refused: rank too low
-        self._awaiting_primary: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._awaiting_primary: OrderedDict[bytes, DataPut] = OrderedDict()
         self.fetches = ContentFetch(PENDING_LIMIT)
-        self._early_removals: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
+        self._early_removals: OrderedDict[bytes, list[RemoveHolder]] = OrderedDict()
         self._last_sweep = 0.0
         self._departed: OrderedDict[Name, float] = OrderedDict()  # vault we saw leave -> when
         self._departures_due: OrderedDict[Name, float] = OrderedDict()
@@ -195,8 +202,7 @@ class DataManager(GroupPersona):
         record = self.record(copy)
         if record is not None and holder in record.holders:
             reported = 0 if reason == FAILED_CHECK else record.size  # 0: penalise
-            self.commit_remove_pmid(copy, {"holder": holder, "reported": reported,
-                                           "reason": reason, "id": op_id},
+            self.commit_remove_pmid(copy, RemoveHolder(holder, reported, reason, op_id),
                                     ctx, out, bytes(16))
 
     def choose_holders(self, copy: Name, count: int, exclude: set[Name],
@@ -213,30 +219,27 @@ class DataManager(GroupPersona):
         our own view, are a contested vote (see `GroupPersona.propose_contested`)."""
         copy = msg.dst.name
         put = msg.typed(CopyPutBody)
-        kind, size = put.kind.value, put.size
+        size = put.size
         if name_of(payload) != put.name or len(payload) != size:
             return
         self.stash.put(copy, payload)
-        action = {"op": Op.PUT, "kind": kind, "size": size, "id": msg.msg_id,
-                  "origin": put.id, "client": put.client,
-                  "reply": put.reply.to_wire(), "mm": msg.src.name}
+        action = DataPut(put.kind, size, msg.msg_id, put.id, put.client, put.reply,
+                         msg.src.name)
         if copy in self.records:
             self.propose(copy, action, ctx, out, msg.trace_id)  # one more subscriber
             return
-        action["holders"] = self.choose_holders(copy, self.holders_per_copy, set(), ctx)
-        action[CONTEST_ROUND] = 0
+        action = replace(action, holders=self.choose_holders(copy, self.holders_per_copy,
+                                                             set(), ctx), round=0)
         self.propose_contested(copy, action, ctx, out, msg.trace_id)
 
-    def plausible(self, key: Name, action: dict[str, Any], ctx: Context) -> bool:
+    def plausible(self, key: Name, action: ContestedAction, ctx: Context) -> bool:
         """A peer's holders for a new copy we may vote for: as many distinct vaults as we would
         choose ourselves (or more), each live and eligible by our view and among the
         PLAUSIBLE_SLACK vaults beyond `holders_per_copy` nearest the copy. Members whose views
         differ agree on one such choice; a member choosing far-off or unknown vaults does not
         get our vote."""
-        holders = action.get("holders")
-        if (action.get("op") is not Op.PUT or not isinstance(holders, list)
-                or len(set(holders)) != len(holders)
-                or not all(isinstance(h, bytes) for h in holders)
+        holders = action.holders if isinstance(action, DataPut) else None
+        if (holders is None or len(set(holders)) != len(holders)
                 or len(holders) > self.holders_per_copy):
             return False
         near = ctx.closest_live(key, self.holders_per_copy + PLAUSIBLE_SLACK, set())
@@ -244,8 +247,8 @@ class DataManager(GroupPersona):
         return len(holders) >= len(ours) and all(h in near and self.is_eligible(h)
                                                  for h in holders)
 
-    @commits(Op.PUT)
-    def commit_put(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(DataPut)
+    def commit_put(self, copy: Name, action: DataPut, ctx: Context, out: Outbox,
                    trace: bytes) -> None:
         """Agreed put: count a subscriber, or record the new copy and send it to its holders.
         The MaidManagers are told the put arrived (they send it again until then,
@@ -256,10 +259,10 @@ class DataManager(GroupPersona):
             self._store(copy, replace(record, subscribers=record.subscribers + 1))
             self._put_response(copy, action, True, "", ctx, out, trace)
             return
-        holders = tuple(action.get("holders") or ())
-        record = CopyRecord(CopyKind(action["kind"]), action["size"], 1, holders, ())
+        holders = tuple(action.holders or ())
+        record = CopyRecord(action.kind, action.size, 1, holders, ())
         self._store(copy, record)
-        if action["kind"] != CopyKind.PRIMARY.value:
+        if action.kind is not CopyKind.PRIMARY:
             self._put_response(copy, action, True, "", ctx, out, trace)
         elif not holders:
             self._put_response(copy, action, False, "no vault can hold the copy", ctx, out,
@@ -269,9 +272,9 @@ class DataManager(GroupPersona):
             while len(self._awaiting_primary) > PENDING_LIMIT:
                 self._awaiting_primary.popitem(last=False)
         for holder in holders:
-            out.note(EventKind.HOLDER_ADDED, copy, trace, holder=holder, kind=action["kind"])
+            out.note(EventKind.HOLDER_ADDED, copy, trace, holder=holder, kind=action.kind.value)
             self.checks.holder_chosen(copy, holder, ctx)
-            self._send_to_holder(copy, record, holder, action["id"], ctx, out, trace)
+            self._send_to_holder(copy, record, holder, action.id, ctx, out, trace)
 
     def _send_to_holder(self, copy: Name, record: CopyRecord, holder: Name, op_id: bytes,
                         ctx: Context, out: Outbox, trace: bytes) -> None:
@@ -298,14 +301,14 @@ class DataManager(GroupPersona):
             self.fetches.start(copy, record, ctx, out, trace=resend.trace_id,
                                waiter=HolderWaiter(resend.dst.name, resend.msg_id))
 
-    def _put_response(self, copy: Name, action: dict[str, Any], ok: bool, reason: str,
+    def _put_response(self, copy: Name, action: DataPut, ok: bool, reason: str,
                       ctx: Context, out: Outbox, trace: bytes) -> None:
-        name = chunk_name_of(copy, CopyKind(action["kind"]))
+        name = chunk_name_of(copy, action.kind)
         out.send(self.group_message(
-            copy, action["mm"], Action.PUT_RESPONSE,
-            PutResponseBody(name, action["client"], Authority.from_wire(action["reply"]), ok,
-                            reason, action["origin"], action["size"]),
-            trace, new_id("put_response", action["id"], b"ok" if ok else b"no"),
+            copy, action.mm, Action.PUT_RESPONSE,
+            PutResponseBody(name, action.client, action.reply, ok, reason, action.origin,
+                            action.size),
+            trace, new_id("put_response", action.id, b"ok" if ok else b"no"),
             dst_persona=Persona.MAID_MANAGER))
 
     @handles(Action.STORED)
@@ -330,17 +333,16 @@ class DataManager(GroupPersona):
         """A holder's PmidManagers report a failed copy: propose removing the holder."""
         copy = msg.dst.name
         failure = msg.typed(HolderFailureBody)
-        self.propose(copy, {"op": Op.REMOVE_PMID, "holder": failure.holder,
-                            "reported": failure.size,
-                            "reason": failure.reason, "id": msg.msg_id},
+        self.propose(copy, RemoveHolder(failure.holder, failure.size, failure.reason,
+                                        msg.msg_id),
                      ctx, out, msg.trace_id)
 
-    @commits(Op.REMOVE_PMID)
-    def commit_remove_pmid(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(RemoveHolder)
+    def commit_remove_pmid(self, copy: Name, action: RemoveHolder, ctx: Context, out: Outbox,
                            trace: bytes) -> None:
         """Agreed removal of a holder: drop it, correct its account, replace it."""
         record = self.record(copy)
-        holder = action["holder"]
+        holder = action.holder
         if record is None:
             # Agreed before the record's transfer reached us: apply it when the record comes.
             self._early_removals.setdefault(copy, []).append(action)
@@ -352,22 +354,22 @@ class DataManager(GroupPersona):
         holders = list(record.holders)
         holders.remove(holder)
         record = replace(record, holders=tuple(holders))
-        if action["reason"] == BELOW_FLOOR:
+        if action.reason == BELOW_FLOOR:
             self._ineligible[holder] = None
             while len(self._ineligible) > DEPARTED_KEPT:
                 self._ineligible.popitem(last=False)
-        if action["reason"] != LEFT:
+        if action.reason != LEFT:
             # A vault that left is not live, so it is not chosen again anyway; keeping it out
             # of `failed` keeps members' records equal whatever order they saw departures in.
             record = replace(record, failed=(*record.failed, holder)[-MAX_FAILED:])
-        out.note(EventKind.HOLDER_REMOVED, copy, trace, holder=holder, reason=action["reason"],
+        out.note(EventKind.HOLDER_REMOVED, copy, trace, holder=holder, reason=action.reason,
                  kind=record.kind.value)
-        if action["reported"] != record.size:
+        if action.reported != record.size:
             out.send(self.group_message(
                 copy, holder, Action.CORRECTION,
-                CorrectionBody(copy, record.size, action["reported"],
-                               LIED if action["reason"] != FAILED_CHECK else FAILED_CHECK),
-                trace, new_id("correction", action["id"]), dst_persona=Persona.PMID_MANAGER))
+                CorrectionBody(copy, record.size, action.reported,
+                               LIED if action.reason != FAILED_CHECK else FAILED_CHECK),
+                trace, new_id("correction", action.id), dst_persona=Persona.PMID_MANAGER))
         self.replicate(copy, record, ctx, out, trace)
 
     def replicate(self, copy: Name, record: CopyRecord, ctx: Context, out: Outbox,
@@ -527,8 +529,8 @@ class DataManager(GroupPersona):
         """A holder's auditor found it failing: check it ourselves (`IntegrityChecks`)."""
         self.checks.on_integrity_failure(msg, ctx, out)
 
-    @commits(Op.INTEGRITY_FAILED)
-    def commit_integrity_failed(self, copy: Name, action: dict[str, Any], ctx: Context,
+    @commits(IntegrityFailed)
+    def commit_integrity_failed(self, copy: Name, action: IntegrityFailed, ctx: Context,
                                 out: Outbox, trace: bytes) -> None:
         """A quorum failed the holder: remove it (`IntegrityChecks.commit_failed`)."""
         self.checks.commit_failed(copy, action, ctx, out, trace)
@@ -568,11 +570,10 @@ class DataManager(GroupPersona):
     @handles(Action.DELETE)
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A MaidManager group's delete of one copy: propose one subscriber less."""
-        self.propose(msg.dst.name, {"op": Op.UNSUBSCRIBE, "id": msg.msg_id}, ctx, out,
-                     msg.trace_id)
+        self.propose(msg.dst.name, Unsubscribe(msg.msg_id), ctx, out, msg.trace_id)
 
-    @commits(Op.UNSUBSCRIBE)
-    def commit_unsubscribe(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(Unsubscribe)
+    def commit_unsubscribe(self, copy: Name, action: Unsubscribe, ctx: Context, out: Outbox,
                            trace: bytes) -> None:
         """Agreed: one subscriber less; the last one gone deletes the copy from its holders."""
         record = self.record(copy)
@@ -588,5 +589,5 @@ class DataManager(GroupPersona):
         for holder in record.holders:
             out.send(self.group_message(copy, holder, Action.DELETE,
                                         CopyDeleteBody(copy, record.size), trace,
-                                        new_id("dm-del", action["id"], holder),
+                                        new_id("dm-del", action.id, holder),
                                         dst_persona=Persona.PMID_MANAGER))

@@ -47,9 +47,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.actions import IntegrityFailed, SyncAction
 from vaultnet.personas.bodies import (
     FAILED_CHECK,
     ChallengeBody,
@@ -124,7 +125,7 @@ class CheckedCopies(Protocol):
         """The DataManager's record of `copy`, if it holds one."""
         ...
 
-    def propose(self, key: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    def propose(self, key: Name, action: SyncAction, ctx: Context, out: Outbox,
                 trace: bytes) -> None:
         """Put `action` on record `key` to the group's vote (sync)."""
         ...
@@ -363,8 +364,7 @@ class IntegrityChecks:
                              action=Action.INTEGRITY_FAILURE,
                              msg_id=new_id("integrity", copy, holder, nonce),
                              trace_id=bytes(16), sender=b"", body=failure.encode()))
-        self._copies.propose(copy, {"op": failure.op, "holder": holder, "nonce": nonce}, ctx,
-                             out, bytes(16))
+        self._copies.propose(copy, IntegrityFailed(holder, nonce), ctx, out, bytes(16))
 
     def on_integrity_failure(self, msg: Message, ctx: Context, out: Outbox) -> None:
         """The holder's auditor (by our own view) found it failing a check: check that holder
@@ -377,11 +377,11 @@ class IntegrityChecks:
             return
         self._start_check(copy, ctx, out, asked=(nonce, holder))
 
-    def commit_failed(self, copy: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    def commit_failed(self, copy: Name, action: IntegrityFailed, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """A sync quorum of members failed the holder in their own checks: remove it,
         re-replicate, penalise."""
-        holder, nonce = action["holder"], action["nonce"]
+        holder, nonce = action.holder, action.nonce
         self._copies.remove_holder(copy, holder, FAILED_CHECK,
                                    new_id("integrity", copy, holder, nonce), ctx, out)
         out.note(INTEGRITY_FAILED, copy, trace, holder=holder)

@@ -13,7 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.messages import Message, Persona, new_id
+from vaultnet.personas.actions import MaidDelete, MaidPut
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     Body,
@@ -39,7 +40,7 @@ from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.payload_wanted import WAITING_LIMIT
 from vaultnet.personas.records import ChunkPuts, MaidAccount
-from vaultnet.protocol import Action, ErrorCode, EventKind, Op
+from vaultnet.protocol import Action, ErrorCode, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, copy_name
@@ -137,8 +138,8 @@ class MaidManager(GroupPersona):
 
     def _propose_put(self, msg: Message, name: bytes, size: int, ctx: Context,
                      out: Outbox) -> None:
-        self.propose(msg.src.name, {"op": Op.PUT, "name": name, "size": size, "id": msg.msg_id,
-                                    "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
+        self.propose(msg.src.name, MaidPut(name, size, msg.msg_id, msg.src), ctx, out,
+                     msg.trace_id)
 
     def _ask_exists(self, msg: Message, name: bytes, size: int, ctx: Context,
                     out: Outbox) -> None:
@@ -188,8 +189,7 @@ class MaidManager(GroupPersona):
             self._record_reply(msg, self._reply(msg, Action.DELETE_OK,
                                                 DeleteOkBody(name, False), out), ctx)
             return
-        self.propose(client, {"op": Op.DELETE, "name": name, "id": msg.msg_id,
-                              "reply": msg.src.to_wire()}, ctx, out, msg.trace_id)
+        self.propose(client, MaidDelete(name, msg.msg_id, msg.src), ctx, out, msg.trace_id)
 
     @handles(Action.PUT_VERSION)
     def on_put_version(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -248,12 +248,12 @@ class MaidManager(GroupPersona):
 
     # -- agreed actions -------------------------------------------------------------------
 
-    @commits(Op.PUT)
-    def commit_put(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(MaidPut)
+    def commit_put(self, client: bytes, action: MaidPut, ctx: Context, out: Outbox,
                    trace: bytes) -> None:
         """The group agreed on a put: charge the account and send the Primary, Backup and
         Sacrificial puts to their DataManagers (the lead attaches the content)."""
-        name, size = action["name"], action["size"]
+        name, size = action.name, action.size
         account = self.account_of(client)
         self.accounts.put(client, replace(account, used=account.used + size).to_record())
         entry = self.puts_of(client, name) or ChunkPuts(0, size)
@@ -262,36 +262,35 @@ class MaidManager(GroupPersona):
         lead = self.is_lead(client, ctx)
         puts = [self.group_message(
             client, copy_name(name, kind), Action.PUT,
-            CopyPutBody(name, kind, size, client, action["id"],
-                        Authority.from_wire(action["reply"])),
-            trace, _copy_put_id(action["id"], kind), dst_persona=Persona.DATA_MANAGER)
+            CopyPutBody(name, kind, size, client, action.id, action.reply),
+            trace, _copy_put_id(action.id, kind), dst_persona=Persona.DATA_MANAGER)
             for kind in CopyKind]
         for put in puts:
             out.send(replace(put, payload=payload) if lead else put)
         # The content stays in the stash until every copy is confirmed (then released).
-        self.unconfirmed.expect(action["id"], puts, name, ctx.now())
+        self.unconfirmed.expect(action.id, puts, name, ctx.now())
 
-    @commits(Op.DELETE)
-    def commit_delete(self, client: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(MaidDelete)
+    def commit_delete(self, client: bytes, action: MaidDelete, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """The group agreed on a delete: uncount one put, refund it, tell the copies'
         DataManagers, and answer the client (recorded in the firewall for its retry)."""
-        name = action["name"]
+        name = action.name
         entry = self._uncount(client, name)
         if entry is not None:
             self._refund(client, entry.size)
             for kind in CopyKind:
                 out.send(self.group_message(client, copy_name(name, kind), Action.DELETE,
                                             KindBody(kind), trace,
-                                            new_id("mm-del", action["id"], kind.value),
+                                            new_id("mm-del", action.id, kind.value),
                                             dst_persona=Persona.DATA_MANAGER))
         reply = self.group_message(client, client, Action.DELETE_OK,
                                    DeleteOkBody(name, entry is not None), trace,
-                                   new_id("delete_ok", action["id"]),
+                                   new_id("delete_ok", action.id),
                                    dst_persona=Persona.MAID_NODE, dst_group=False,
-                                   relay=Authority.from_wire(action["reply"]).relay)
+                                   relay=action.reply.relay)
         out.send(reply)
-        self.firewall.update(client + action["id"], reply, ctx.now())
+        self.firewall.update(client + action.id, reply, ctx.now())
 
     def _uncount(self, client: bytes, name: bytes) -> ChunkPuts | None:
         """One put of `name` less in `client`'s account; the entry as it was, if any."""

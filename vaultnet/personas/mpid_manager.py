@@ -35,6 +35,17 @@ import dataclasses
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.actions import (
+    DeliveryAnswer,
+    MpidAck,
+    MpidChangeList,
+    MpidDeliver,
+    MpidDelivered,
+    MpidOffline,
+    MpidOnline,
+    MpidSend,
+    SyncAction,
+)
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     AckBody,
@@ -48,7 +59,7 @@ from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.records import HeldMessage, MpidAccount, OutboxEntry
-from vaultnet.protocol import Action, ErrorCode, EventKind, Op
+from vaultnet.protocol import Action, ErrorCode, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
@@ -113,12 +124,12 @@ class MpidManager(GroupPersona):
                                                  f"a message body is bytes, at most {MAX_BODY}"),
                              ctx, out)
             return
-        self._propose_for(msg, {"op": Op.SEND, "to": send.to, "body": send.body}, ctx, out)
+        self._propose_for(msg, MpidSend(send.to, send.body, msg.msg_id, msg.src), ctx, out)
 
     @handles(Action.ONLINE)
     def on_online(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """An MpidNode says where it is connected: propose recording it (then push)."""
-        self._propose_for(msg, {"op": Op.ONLINE}, ctx, out)
+        self._propose_for(msg, MpidOnline(msg.msg_id, msg.src), ctx, out)
 
     @handles(Action.OFFLINE)
     def on_offline(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -128,15 +139,15 @@ class MpidManager(GroupPersona):
         relay = self.account(mpid).relay
         if relay is None or Authority.from_wire(relay).relay != msg.sender:
             return
-        self.propose(mpid, {"op": Op.OFFLINE, "relay": msg.sender}, ctx, out, msg.trace_id)
+        self.propose(mpid, MpidOffline(msg.sender), ctx, out, msg.trace_id)
 
-    @commits(Op.OFFLINE)
-    def commit_offline(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(MpidOffline)
+    def commit_offline(self, mpid: Name, action: MpidOffline, ctx: Context, out: Outbox,
                        trace: bytes) -> None:
         """Agreed: the node is offline (unless it came back through another vault): hold."""
         account = self.account(mpid)
         relay = account.relay
-        if relay is None or Authority.from_wire(relay).relay != action["relay"]:
+        if relay is None or Authority.from_wire(relay).relay != action.relay:
             return  # it came back online through another vault since
         self._keep(mpid, dataclasses.replace(account, relay=None))
         out.note(MPID_OFFLINE, mpid, trace, persona=self.persona.value,
@@ -146,15 +157,14 @@ class MpidManager(GroupPersona):
     def on_ack(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node took a pushed message: propose dropping it from the inbox."""
         ack = msg.typed(AckBody)
-        self.propose(msg.src.name, {"op": Op.ACK, "sender": ack.sender, "mid": ack.mid}, ctx,
-                     out, msg.trace_id)
+        self.propose(msg.src.name, MpidAck(ack.sender, ack.mid), ctx, out, msg.trace_id)
 
     @handles(Action.CHANGE_LIST)
     def on_change_list(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The node allows, disallows, blocks or unblocks a sender: propose the change."""
         change = msg.typed(ChangeListBody)
-        self._propose_for(msg, {"op": Op.CHANGE_LIST, "change": change.change,
-                                "name": change.name}, ctx, out)
+        self._propose_for(msg, MpidChangeList(change.change, change.name, msg.msg_id, msg.src),
+                          ctx, out)
 
     @handles(Action.GET_LISTS)
     def on_get_lists(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
@@ -168,9 +178,8 @@ class MpidManager(GroupPersona):
         """The node reads the messages held for it: answered from our inbox."""
         self._answer_now(msg, MpidAnswerBody(True, messages=self.held(msg.src.name)), ctx, out)
 
-    def _propose_for(self, msg: Message, action: dict[str, Any], ctx: Context,
+    def _propose_for(self, msg: Message, action: SyncAction, ctx: Context,
                      out: Outbox) -> None:
-        action.update(id=msg.msg_id, reply=msg.src.to_wire())
         self.propose(msg.src.name, action, ctx, out, msg.trace_id)
 
     def _answer_now(self, msg: Message, body: MpidAnswerBody, ctx: Context, out: Outbox) -> None:
@@ -194,25 +203,25 @@ class MpidManager(GroupPersona):
 
     # -- agreed actions -------------------------------------------------------------------------
 
-    @commits(Op.SEND)
-    def commit_send(self, sender: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(MpidSend)
+    def commit_send(self, sender: Name, action: MpidSend, ctx: Context, out: Outbox,
                     trace: bytes) -> None:
         """Agreed send: into the outbox (refused when full), then on to the recipient's
         managers."""
-        key = sender + action["id"]
+        key = sender + action.id
         account = self.account(sender)
         if key not in self.outbox:
             if account.outbox >= self.outbox_limit:
-                self._answer_recorded(sender, action["reply"], action["id"], MpidAnswerBody(
+                self._answer_recorded(sender, action.reply.to_wire(), action.id, MpidAnswerBody(
                     False, ErrorCode.OUTBOX_FULL,
                     f"{account.outbox} messages await an answer"), trace, ctx, out)
                 return
             self._keep(sender, dataclasses.replace(account, outbox=account.outbox + 1))
-            self.outbox.put(key, OutboxEntry(action["to"], action["body"],
-                                             action["reply"]).to_record())
+            self.outbox.put(key, OutboxEntry(action.to, action.body,
+                                             action.reply.to_wire()).to_record())
             self._outbox_seen[key] = ctx.now()
-        out.send(self.group_message(sender, action["to"], Action.DELIVER,
-                                    HeldMessageBody(sender, action["id"], action["body"]),
+        out.send(self.group_message(sender, action.to, Action.DELIVER,
+                                    HeldMessageBody(sender, action.id, action.body),
                                     trace, new_id("deliver", key)))
 
     @handles(Action.DELIVER)
@@ -221,16 +230,15 @@ class MpidManager(GroupPersona):
         message = msg.typed(HeldMessageBody)
         if message.sender != msg.src.name:
             raise FrameError("a message must come from its sender's managers")
-        self.propose(msg.dst.name, {"op": Op.DELIVER, "sender": message.sender,
-                                    "mid": message.mid, "body": message.body}, ctx, out,
-                     msg.trace_id)
+        self.propose(msg.dst.name, MpidDeliver(message.sender, message.mid, message.body), ctx,
+                     out, msg.trace_id)
 
-    @commits(Op.DELIVER)
-    def commit_deliver(self, recipient: Name, action: dict[str, Any], ctx: Context,
+    @commits(MpidDeliver)
+    def commit_deliver(self, recipient: Name, action: MpidDeliver, ctx: Context,
                        out: Outbox, trace: bytes) -> None:
         """Agreed delivery: refuse it by the lists or a full inbox, else hold it (and push it
         if the recipient is online); answer the sender's managers either way."""
-        sender, mid = action["sender"], action["mid"]
+        sender, mid = action.sender, action.mid
         account = self.account(recipient)
         key = recipient + sender + mid
         refusal = None if key in self.inbox else self._refusal(account, sender)
@@ -239,7 +247,7 @@ class MpidManager(GroupPersona):
             out.note(MESSAGE_REFUSED, recipient, trace, persona=self.persona.value,
                      sender=sender, mid=mid, error=refusal[0], reason=refusal[1])
         elif key not in self.inbox:
-            message = HeldMessage(sender, mid, action["body"])
+            message = HeldMessage(sender, mid, action.body)
             self.inbox.put(key, message.to_record())
             self._keep(recipient, dataclasses.replace(account, inbox=account.inbox + 1))
             out.note(MESSAGE_HELD, recipient, trace, persona=self.persona.value, sender=sender,
@@ -264,20 +272,18 @@ class MpidManager(GroupPersona):
         delivery = msg.typed(DeliveryBody)
         if delivery.to != msg.src.name:
             raise FrameError("a delivery answer must come from the recipient's managers")
-        answer = {"ok": delivery.ok, "error": delivery.error, "reason": delivery.reason}
-        self.propose(msg.dst.name, {"op": Op.DELIVERED, "mid": delivery.mid,
-                                    "answer": answer}, ctx, out, msg.trace_id)
+        answer = DeliveryAnswer(delivery.ok, delivery.error, delivery.reason)
+        self.propose(msg.dst.name, MpidDelivered(delivery.mid, answer), ctx, out, msg.trace_id)
 
-    @commits(Op.DELIVERED)
-    def commit_delivered(self, sender: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(MpidDelivered)
+    def commit_delivered(self, sender: Name, action: MpidDelivered, ctx: Context, out: Outbox,
                          trace: bytes) -> None:
         """Agreed: clear the outbox entry and pass the recipient's answer to the sender."""
-        entry = self._clear_outbox(sender, action["mid"])
+        entry = self._clear_outbox(sender, action.mid)
         if entry is not None:
-            answer = action["answer"]
-            error = None if answer["error"] is None else ErrorCode(answer["error"])
-            self._answer_recorded(sender, entry.reply, action["mid"],
-                                  MpidAnswerBody(answer["ok"], error, answer["reason"]),
+            answer = action.answer
+            self._answer_recorded(sender, entry.reply, action.mid,
+                                  MpidAnswerBody(answer.ok, answer.error, answer.reason),
                                   trace, ctx, out)
 
     def _clear_outbox(self, sender: Name, mid: bytes) -> OutboxEntry | None:
@@ -291,16 +297,16 @@ class MpidManager(GroupPersona):
         self._keep(sender, dataclasses.replace(account, outbox=max(0, account.outbox - 1)))
         return OutboxEntry.from_record(raw)
 
-    @commits(Op.ONLINE)
-    def commit_online(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(MpidOnline)
+    def commit_online(self, mpid: Name, action: MpidOnline, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """Agreed: record where the node is and push it everything we hold for it."""
-        relay = Authority.from_wire(action["reply"]).to_wire()
+        relay = action.reply.to_wire()
         self._keep(mpid, dataclasses.replace(self.account(mpid), relay=relay))
         held = self.held(mpid)
         for message in held:
-            out.send(self._push(mpid, relay, message, trace, action["id"]))
-        self._answer_recorded(mpid, action["reply"], action["id"],
+            out.send(self._push(mpid, relay, message, trace, action.id))
+        self._answer_recorded(mpid, relay, action.id,
                               MpidAnswerBody(True, held=len(held)), trace, ctx, out)
 
     def _push(self, mpid: Name, relay: Any, message: HeldMessage, trace: bytes,
@@ -315,24 +321,24 @@ class MpidManager(GroupPersona):
                                   dst_persona=Persona.MPID_NODE, dst_group=False,
                                   relay=to.relay)
 
-    @commits(Op.ACK)
-    def commit_ack(self, mpid: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(MpidAck)
+    def commit_ack(self, mpid: Name, action: MpidAck, ctx: Context, out: Outbox,
                    trace: bytes) -> None:
         """Agreed: the node has the message; drop it from the inbox."""
-        key = mpid + action["sender"] + action["mid"]
+        key = mpid + action.sender + action.mid
         if not self.inbox.delete(key):
             return
         account = self.account(mpid)
         self._keep(mpid, dataclasses.replace(account, inbox=max(0, account.inbox - 1)))
         out.note(MESSAGE_DELIVERED, mpid, trace, persona=self.persona.value,
-                 sender=action["sender"], mid=action["mid"])
+                 sender=action.sender, mid=action.mid)
 
-    @commits(Op.CHANGE_LIST)
-    def commit_change_list(self, mpid: Name, action: dict[str, Any], ctx: Context,
+    @commits(MpidChangeList)
+    def commit_change_list(self, mpid: Name, action: MpidChangeList, ctx: Context,
                            out: Outbox, trace: bytes) -> None:
         """Agreed: apply the list change (refused past LIST_LIMIT) and answer the node."""
         account = self.account(mpid)
-        change, name = action["change"], action["name"]
+        change, name = action.change, action.name
         which = "whitelist" if change in ("allow", "disallow") else "blacklist"
         names = list(getattr(account, which))
         refused = None
@@ -351,7 +357,7 @@ class MpidManager(GroupPersona):
             self._keep(mpid, account)
         body = refused or MpidAnswerBody(True, whitelist=account.whitelist,
                                          blacklist=account.blacklist)
-        self._answer_recorded(mpid, action["reply"], action["id"], body, trace, ctx, out)
+        self._answer_recorded(mpid, action.reply.to_wire(), action.id, body, trace, ctx, out)
 
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """Besides account transfer: where an online MPID's manager group changed, every

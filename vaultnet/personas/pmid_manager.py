@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.actions import PmidCorrect, PmidDelete, PmidFailed, PmidPut
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     FAILED_CHECK,
@@ -35,10 +36,9 @@ from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.records import PmidAccount, node_rank
-from vaultnet.protocol import Action, EventKind, Op
+from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
-from vaultnet.storage.store import CopyKind
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -92,32 +92,30 @@ class PmidManager(GroupPersona):
         put = msg.typed(HolderPutBody)
         copy = put.copy
         self.stash.put(copy, payload)
-        self.propose(node, {"op": Op.PUT, "copy": copy, "kind": put.kind.value,
-                            "size": put.size, "id": msg.msg_id},
-                     ctx, out, msg.trace_id)
+        self.propose(node, PmidPut(copy, put.kind, put.size, msg.msg_id), ctx, out, msg.trace_id)
 
-    @commits(Op.PUT)
-    def commit_put(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(PmidPut)
+    def commit_put(self, node: Name, action: PmidPut, ctx: Context, out: Outbox,
                    trace: bytes) -> None:
         """Agreed: refuse a node ranked below the floor (PutFailure to the DataManagers),
         otherwise charge its account and send it the store (the lead attaches content)."""
         account = self.account_of(node)
         if account.rank < RANK_FLOOR:
             out.send(self.group_message(
-                node, action["copy"], Action.PUT_FAILURE,
-                HolderFailureBody(node, action["size"], BELOW_FLOOR),
-                trace, new_id("pm-floor", action["id"]), dst_persona=Persona.DATA_MANAGER))
-            self.stash.release(action["copy"])
+                node, action.copy, Action.PUT_FAILURE,
+                HolderFailureBody(node, action.size, BELOW_FLOOR),
+                trace, new_id("pm-floor", action.id), dst_persona=Persona.DATA_MANAGER))
+            self.stash.release(action.copy)
             return
-        self._keep(node, replace(account, stored=account.stored + action["size"],
+        self._keep(node, replace(account, stored=account.stored + action.size,
                                  count=account.count + 1))
-        payload = self.stash.get(action["copy"]) if self.is_lead(node, ctx) else None
+        payload = self.stash.get(action.copy) if self.is_lead(node, ctx) else None
         out.send(self.group_message(
             node, node, Action.STORE,
-            HolderPutBody(action["copy"], CopyKind(action["kind"]), action["size"]),
-            trace, new_id("pm-store", action["id"]), dst_persona=Persona.PMID_NODE,
+            HolderPutBody(action.copy, action.kind, action.size),
+            trace, new_id("pm-store", action.id), dst_persona=Persona.PMID_NODE,
             dst_group=False, payload=payload or b""))
-        self.release_unless_lead(action["copy"], node, ctx)
+        self.release_unless_lead(action.copy, node, ctx)
 
     def content_missing(self, resend: Message, ctx: Context, out: Outbox) -> None:
         """The node wants a store's content and we lead its group by our view, but never saw
@@ -155,17 +153,16 @@ class PmidManager(GroupPersona):
     def on_delete(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A copy's DataManagers drop the node as a holder: propose the delete."""
         delete = msg.typed(CopyDeleteBody)
-        self.propose(msg.dst.name, {"op": Op.DELETE, "copy": delete.copy,
-                                    "size": delete.size, "id": msg.msg_id},
+        self.propose(msg.dst.name, PmidDelete(delete.copy, delete.size, msg.msg_id),
                      ctx, out, msg.trace_id)
 
-    @commits(Op.DELETE)
-    def commit_delete(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(PmidDelete)
+    def commit_delete(self, node: Name, action: PmidDelete, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """Agreed: take the copy out of the node's account and tell the node to delete it."""
-        self._shrink(node, action["size"])
-        out.send(self.group_message(node, node, Action.DELETE, CopyBody(action["copy"]), trace,
-                                    new_id("pm-del", action["id"]),
+        self._shrink(node, action.size)
+        out.send(self.group_message(node, node, Action.DELETE, CopyBody(action.copy), trace,
+                                    new_id("pm-del", action.id),
                                     dst_persona=Persona.PMID_NODE, dst_group=False))
 
     def _shrink(self, node: Name, size: int) -> None:
@@ -179,47 +176,44 @@ class PmidManager(GroupPersona):
         if msg.src.name != msg.dst.name:
             return
         failure = msg.typed(NodeFailureBody)
-        self.propose(msg.dst.name, {"op": Op.FAILED, "copy": failure.copy,
-                                    "size": failure.size,
-                                    "reason": failure.reason, "id": msg.msg_id},
+        self.propose(msg.dst.name,
+                     PmidFailed(failure.copy, failure.size, failure.reason, msg.msg_id),
                      ctx, out, msg.trace_id)
 
-    @commits(Op.FAILED)
-    def commit_failed(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(PmidFailed)
+    def commit_failed(self, node: Name, action: PmidFailed, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """Agreed: the node no longer holds the copy; tell its DataManagers, which replace it
         (and correct the size it reported if it lied)."""
-        self._shrink(node, action["size"])
-        out.note(EventKind.PUT_FAILURE, action["copy"], trace, persona=self.persona.value,
-                 node=node, reason=action["reason"])
+        self._shrink(node, action.size)
+        out.note(EventKind.PUT_FAILURE, action.copy, trace, persona=self.persona.value,
+                 node=node, reason=action.reason)
         out.send(self.group_message(
-            node, action["copy"], Action.PUT_FAILURE,
-            HolderFailureBody(node, action["size"], action["reason"]),
-            trace, new_id("pm-fail", action["id"]), dst_persona=Persona.DATA_MANAGER))
+            node, action.copy, Action.PUT_FAILURE,
+            HolderFailureBody(node, action.size, action.reason),
+            trace, new_id("pm-fail", action.id), dst_persona=Persona.DATA_MANAGER))
 
     @handles(Action.CORRECTION)
     def on_correction(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The copy's DataManagers found the node failing it: it reported another size than
         the copy's (a lie), or failed an integrity check (reported 0: the copy is lost)."""
         correction = msg.typed(CorrectionBody)
-        self.propose(msg.dst.name, {"op": Op.CORRECT, "size": correction.size,
-                                    "reported": correction.reported,
-                                    "reason": correction.reason,
-                                    "id": msg.msg_id},
+        self.propose(msg.dst.name, PmidCorrect(correction.size, correction.reported,
+                                               correction.reason, msg.msg_id),
                      ctx, out, msg.trace_id)
 
-    @commits(Op.CORRECT)
-    def commit_correct(self, node: Name, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(PmidCorrect)
+    def commit_correct(self, node: Name, action: PmidCorrect, ctx: Context, out: Outbox,
                        trace: bytes) -> None:
         """`stored` was cut by the reported size: it is cut by the true size instead (clamped
         at 0, as every cut is), and the true size counts as lost, once."""
-        reported, size = action["reported"], action["size"]
+        reported, size = action.reported, action.size
         account = self.account_of(node)
         account = replace(account, stored=max(0, account.stored + reported - size))
-        if action["reason"] == FAILED_CHECK:  # a lost copy was never counted out
+        if action.reason == FAILED_CHECK:  # a lost copy was never counted out
             account = replace(account, count=max(0, account.count - 1))
         before = account.rank
         account = replace(account, lost=account.lost + size)
         self._keep(node, account)
         out.note(EventKind.RANK_CHANGED, node, trace, before=before, rank=account.rank,
-                 reason=action["reason"])
+                 reason=action.reason)

@@ -1,6 +1,6 @@
-"""Decoding the records and agreed actions members exchange (sync votes, transferred copies)
-from the canonical bytes `vaultnet.storage.records.encode` gives them: anything that is not a
-map, or an action naming no `Op`, is a `FrameError`."""
+"""Decoding the records members exchange (transferred copies, and the maps agreed actions are
+read from: `personas/actions.py`) from the canonical bytes `vaultnet.storage.records.encode`
+gives them: anything that is not a map is a `FrameError`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import msgpack
 
-from vaultnet.protocol import Op
 from vaultnet.wire import FrameError
 
 
@@ -22,10 +21,3 @@ def decode_record(data: bytes) -> dict[str, Any]:
         raise FrameError("a record must be a map")
     return value
 
-
-def decode_action(data: bytes) -> dict[str, Any]:
-    """An agreed action record from its canonical bytes, its `op` as an `Op`: FrameError if
-    it is not a map or names no op (a malformed vote never reaches a commit)."""
-    value = decode_record(data)
-    value["op"] = Op.decode(value.get("op"))
-    return value

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.messages import Message, Persona, new_id
+from vaultnet.personas.actions import DeleteBranch, PutVersion
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     BranchBody,
@@ -52,7 +53,7 @@ from vaultnet.personas.version_tree import (
     VersionName,
     VersionTreeError,
 )
-from vaultnet.protocol import Action, ErrorCode, EventKind, Op
+from vaultnet.protocol import Action, ErrorCode, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.wire import FrameError
@@ -63,17 +64,6 @@ VERSION_RESULT = Action.VERSION_RESULT
 """The VersionManagers' agreed answer to a put or delete, sent to the client's MaidManagers."""
 DEFAULT_MAX_VERSIONS = 100
 DEFAULT_MAX_BRANCHES = 10
-
-
-def version_from_wire(raw: Any) -> VersionName | None:
-    """A version (or None) from a message field; FrameError if malformed."""
-    if raw is None:
-        return None
-    try:
-        return VersionName.from_record(raw)
-    except VersionTreeError as exc:
-        raise FrameError(f"malformed version: {exc}") from exc
-
 
 NO_TREE = VersionAnswerBody(False, ErrorCode.NO_SUCH_ELEMENT, "no version tree at this key")
 NOT_OWNER = VersionAnswerBody(False, ErrorCode.NOT_OWNER,
@@ -123,45 +113,34 @@ class VersionManager(GroupPersona):
         """The client's MaidManagers forward a put: check the version and limits, propose it."""
         key = msg.dst.name
         put = msg.typed(PutVersionBody)
-        action = {"op": Op.PUT_VERSION,
-                  "parent": None if put.parent is None else put.parent.to_record(),
-                  "version": put.version.to_record(),
-                  "max_versions": put.max_versions or DEFAULT_MAX_VERSIONS,
-                  "max_branches": put.max_branches or DEFAULT_MAX_BRANCHES,
-                  "mode": (put.mode or TreeMode.PUBLIC).value,
-                  "owners": sorted(set(put.owners or ()))}
-        self._propose_for_client(key, put.id, put.reply, action, ctx, out, msg.trace_id)
+        action = PutVersion(put.parent, put.version,
+                            put.max_versions or DEFAULT_MAX_VERSIONS,
+                            put.max_branches or DEFAULT_MAX_BRANCHES,
+                            put.mode or TreeMode.PUBLIC, sorted(set(put.owners or ())),
+                            put.id, put.reply)
+        self.propose(key, action, ctx, out, msg.trace_id)
 
     @handles(Action.DELETE_BRANCH)
     def on_delete_branch(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """The client's MaidManagers forward a branch delete: propose it."""
         delete = msg.typed(DeleteBranchBody)
-        self._propose_for_client(msg.dst.name, delete.id, delete.reply,
-                                 {"op": Op.DELETE_BRANCH, "tip": delete.tip.to_record()}, ctx,
-                                 out, msg.trace_id)
+        self.propose(msg.dst.name, DeleteBranch(delete.tip, delete.id, delete.reply), ctx, out,
+                     msg.trace_id)
 
-    def _propose_for_client(self, key: bytes, request: bytes, reply: Authority,
-                            action: dict[str, Any], ctx: Context, out: Outbox,
-                            trace: bytes) -> None:
-        action.update(id=request, reply=reply.to_wire())
-        self.propose(key, action, ctx, out, trace)
-
-    @commits(Op.PUT_VERSION)
-    def commit_put_version(self, key: bytes, action: dict[str, Any], ctx: Context, out: Outbox,
+    @commits(PutVersion)
+    def commit_put_version(self, key: bytes, action: PutVersion, ctx: Context, out: Outbox,
                            trace: bytes) -> None:
         """Agreed put: create the tree or add the version (owners permitting), and answer
         through the client's MaidManagers."""
-        parent = version_from_wire(action["parent"])
-        version = version_from_wire(action["version"])
-        assert version is not None
-        requester = Authority.from_wire(action["reply"]).name
+        parent, version = action.parent, action.version
+        requester = action.reply.name
         stored = self.stored(key)
         if stored is None:
             if parent is not None:
                 self._answer(key, action, NO_TREE, out, trace)
                 return
-            tree = StructuredDataVersions(action["max_versions"], action["max_branches"])
-            access = TreeAccess.create(TreeMode(action["mode"]), requester, action["owners"])
+            tree = StructuredDataVersions(action.max_versions, action.max_branches)
+            access = TreeAccess.create(action.mode, requester, action.owners)
         else:
             tree, access = stored
             if not access.may_write(requester):
@@ -178,19 +157,18 @@ class VersionManager(GroupPersona):
         removed = [] if dropped is None else [dropped]
         self._answer(key, action, VersionAnswerBody(True, removed=removed), out, trace)
 
-    @commits(Op.DELETE_BRANCH)
-    def commit_delete_branch(self, key: bytes, action: dict[str, Any], ctx: Context,
+    @commits(DeleteBranch)
+    def commit_delete_branch(self, key: bytes, action: DeleteBranch, ctx: Context,
                              out: Outbox, trace: bytes) -> None:
         """Agreed delete: remove the branch until its fork (owners permitting), and answer
         with the removed versions."""
-        tip = version_from_wire(action["tip"])
-        assert tip is not None
+        tip = action.tip
         stored = self.stored(key)
         if stored is None:
             self._answer(key, action, NO_TREE, out, trace)
             return
         tree, access = stored
-        if not access.may_write(Authority.from_wire(action["reply"]).name):
+        if not access.may_write(action.reply.name):
             self._answer(key, action, NOT_OWNER, out, trace)
             return
         before = set(_versions(tree))
@@ -211,16 +189,16 @@ class VersionManager(GroupPersona):
         else:
             self.trees.delete(key)
 
-    def _refuse(self, key: bytes, action: dict[str, Any], exc: VersionTreeError, out: Outbox,
-                trace: bytes) -> None:
+    def _refuse(self, key: bytes, action: PutVersion | DeleteBranch, exc: VersionTreeError,
+                out: Outbox, trace: bytes) -> None:
         self._answer(key, action, VersionAnswerBody(False, exc.code, str(exc)), out, trace)
 
-    def _answer(self, key: bytes, action: dict[str, Any], body: VersionAnswerBody, out: Outbox,
-                trace: bytes) -> None:
-        reply = Authority.from_wire(action["reply"])
+    def _answer(self, key: bytes, action: PutVersion | DeleteBranch, body: VersionAnswerBody,
+                out: Outbox, trace: bytes) -> None:
+        reply = action.reply
         out.send(self.group_message(key, reply.name, VERSION_RESULT,
-                                    VersionResultBody(action["id"], reply, body.encode()),
-                                    trace, new_id(VERSION_RESULT, action["id"]),
+                                    VersionResultBody(action.id, reply, body.encode()),
+                                    trace, new_id(VERSION_RESULT, action.id),
                                     dst_persona=Persona.MAID_MANAGER))
 
     # -- reads, straight from the client -------------------------------------------------------
