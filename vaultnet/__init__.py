@@ -13,6 +13,7 @@ from vaultnet.client.maid import (
     DeleteFailure,
     InvalidVersion,
     MaidClient,
+    MalformedAnswer,
     NetworkUnavailable,
     NoAnswer,
     NoSuchData,
@@ -40,8 +41,8 @@ from vaultnet.runtime.testnet import InvariantsViolated, NotSettled, Testnet, Te
 __all__ = [
     "MAX_CHUNK_SIZE", "Blocked", "ChunkSizeError", "ClientError", "DataExists", "DeleteFailure",
     "Identity", "InboxFull", "InvalidVersion", "InvariantsViolated", "MaidClient",
-    "MessagingError", "MpidClient", "MpidMessage", "NetworkUnavailable", "NoAnswer",
-    "NoSuchData", "NoSuchVersion", "NotDelivered", "NotOwner", "NotSettled", "OutboxFull",
-    "PutFailure", "RequestExpired", "Testnet", "TestnetError", "TreeMode", "VersionError",
-    "VersionLimit", "VersionName",
+    "MalformedAnswer", "MessagingError", "MpidClient", "MpidMessage", "NetworkUnavailable",
+    "NoAnswer", "NoSuchData", "NoSuchVersion", "NotDelivered", "NotOwner", "NotSettled",
+    "OutboxFull", "PutFailure", "RequestExpired", "Testnet", "TestnetError", "TreeMode",
+    "VersionError", "VersionLimit", "VersionName",
 ]

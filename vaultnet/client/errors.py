@@ -1,18 +1,24 @@
-"""What a client operation raises, and the one table from a refusal's wire code (`ErrorCode`,
-the `error` field of a manager's answer) to the exception it raises.
+"""What a client operation raises, the one table from a refusal's wire code (`ErrorCode`, the
+`error` field of a manager's answer) to the exception it raises, and the one way a client reads
+an answer's body: as the typed record its action carries (`read_answer`), an answer that is not
+one raising `MalformedAnswer`.
 
 `vaultnet.client.maid` and `vaultnet.client.mpid` re-export these under their old names.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from vaultnet.messages import Message
+from vaultnet.personas.bodies import Body
 from vaultnet.protocol import ErrorCode
-from vaultnet.wire import MAX_CHUNK_SIZE
+from vaultnet.wire import MAX_CHUNK_SIZE, FrameError
 from vaultnet.xor import Name
 
 ErrorT = TypeVar("ErrorT", bound="ClientError")
+BodyT = TypeVar("BodyT", bound=Body)
+T = TypeVar("T")
 
 
 class ClientError(Exception):
@@ -99,6 +105,17 @@ class RequestExpired(ClientError):
         self.reason = reason
 
 
+class MalformedAnswer(ClientError):
+    """An answer the client cannot read as the record its action carries (a field missing or
+    of the wrong type): it is not believed, whatever it says. `.action` is the answer's action,
+    `.reason` what is wrong with it."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"malformed {action} from the network: {reason}")
+        self.action = action
+        self.reason = reason
+
+
 class VersionError(ClientError):
     """A version operation the network refused; `.reason` says why."""
 
@@ -179,3 +196,41 @@ def refusal(code: object, family: type[ErrorT]) -> type[ErrorT]:
     of that family, else `family` itself."""
     cls = ERRORS.get(ErrorCode(code)) if isinstance(code, str) and code in _CODES else None
     return cls if cls is not None and issubclass(cls, family) else family
+
+
+class Refusal(Protocol):
+    """What a refusing answer says (`PutRefusedBody`, `VersionAnswerBody`, `MpidAnswerBody`):
+    its wire code, if it gave one, and why."""
+
+    @property
+    def error(self) -> ErrorCode | None:
+        """The refusal's wire code (None: it gave none)."""
+
+    @property
+    def reason(self) -> str | None:
+        """Why it was refused (None: it did not say)."""
+
+
+def refused(answer: Refusal, family: type[ErrorT], *subject: object) -> ErrorT:
+    """The exception to raise for the refusing `answer` to an operation whose failures are
+    `family`, built from the operation's `subject` (a chunk's name, a tree's key, or nothing)
+    and the answer's reason ("refused" if it gave none)."""
+    reason = "refused" if answer.reason is None else answer.reason
+    return refusal(answer.error, family)(*subject, reason)
+
+
+def read_answer(answer: Message, record: type[BodyT]) -> BodyT:
+    """`answer`'s body as `record`, the one its action carries: a malformed answer is a
+    MalformedAnswer for the operation's caller, never a FrameError or KeyError from inside."""
+    try:
+        return answer.typed(record)
+    except FrameError as exc:
+        raise MalformedAnswer(answer.action, str(exc)) from None
+
+
+def carried(value: T | None, action: str, field: str) -> T:
+    """`value`, the field `field` an answer of `action` leaves out for other requests but must
+    carry for this one; MalformedAnswer if it was left out."""
+    if value is None:
+        raise MalformedAnswer(action, f"body field {field!r} missing")
+    return value

@@ -23,6 +23,7 @@ from vaultnet.client.errors import (
     DeleteNoAnswer,
     GetNoAnswer,
     InvalidVersion,
+    MalformedAnswer,
     NetworkUnavailable,
     NoAnswer,
     NoSuchData,
@@ -34,7 +35,9 @@ from vaultnet.client.errors import (
     VersionError,
     VersionLimit,
     VersionNoAnswer,
-    refusal,
+    carried,
+    read_answer,
+    refused,
 )
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
@@ -43,12 +46,17 @@ from vaultnet.personas.bodies import (
     BranchBody,
     ClientPutBody,
     ClientPutVersionBody,
+    DeleteOkBody,
     EmptyBody,
+    ExpiredBody,
+    GetResponseBody,
     KeyBody,
     NameBody,
+    PutRefusedBody,
+    VersionAnswerBody,
 )
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
-from vaultnet.personas.version_tree import VersionName, VersionTreeError
+from vaultnet.personas.version_tree import VersionName
 from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
@@ -60,10 +68,10 @@ from vaultnet.xor import NAME_SIZE, Name, name_of
 
 __all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported here
     "MAX_CHUNK_SIZE", "ChunkSizeError", "ClientError", "DataExists", "DeleteFailure",
-    "DeleteNoAnswer", "GetNoAnswer", "InvalidVersion", "MaidClient", "NetworkUnavailable",
-    "NoAnswer", "NoSuchData", "NoSuchVersion", "NotOwner", "PutFailure", "PutNoAnswer",
-    "RequestExpired", "VersionError", "VersionLimit", "VersionNoAnswer", "check_chunk_size",
-    "open_client",
+    "DeleteNoAnswer", "GetNoAnswer", "InvalidVersion", "MaidClient", "MalformedAnswer",
+    "NetworkUnavailable", "NoAnswer", "NoSuchData", "NoSuchVersion", "NotOwner", "PutFailure",
+    "PutNoAnswer", "RequestExpired", "VersionError", "VersionLimit", "VersionNoAnswer",
+    "check_chunk_size", "open_client",
 ]
 
 REQUEST_TIMEOUT = 15.0
@@ -114,6 +122,8 @@ class MaidClient:
         self.timeout = REQUEST_TIMEOUT
         self._waiters: dict[bytes, _Waiter] = {}
         self.closed = False
+        self._lost = "connection to the network lost"
+        """What every request raises (NetworkUnavailable) once `run` has stopped."""
         self._rng = rng  # seeded only on the simulator, where runs must be reproducible
 
     def new_id(self) -> bytes:
@@ -134,8 +144,10 @@ class MaidClient:
                 try:
                     while True:
                         self._on_frame(await self.conn.receive())
-                except (ConnectionClosed, FrameError):
+                except ConnectionClosed:
                     pass
+                except FrameError as exc:
+                    self._lost = f"connection to the network closed on a malformed frame: {exc}"
                 nursery.cancel_scope.cancel()
         finally:
             self.closed = True
@@ -149,6 +161,11 @@ class MaidClient:
             await trio.sleep(KEEPALIVE)
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
+        """Take one frame from the vault we are connected through: a ping, or a message that
+        answers a request of ours (or is pushed to us). FrameError for a malformed or forged
+        message: `run` then closes the connection, and the requests waiting raise
+        NetworkUnavailable saying so. An answer's body is read as its record by the request
+        it answers (MalformedAnswer there); only a get's content is checked here."""
         if frame.get("t") == "ping":
             self.conn.send({"t": "pong"})
             return
@@ -165,11 +182,10 @@ class MaidClient:
             waiter.accepted = True
             return
         if msg.action == Action.GET_RESPONSE:
-            copy = msg.body.get("copy")
-            if msg.payload and isinstance(copy, bytes) and _content_matches(copy, msg.payload):
-                waiter.offer(msg, b"data", quorum=1)
-            elif not msg.payload:
+            if not msg.payload:  # no content: `get` reads why (MalformedAnswer if it cannot)
                 waiter.offer(msg, b"none", quorum=1)
+            elif _holds_content(msg):
+                waiter.offer(msg, b"data", quorum=1)
             return
         waiter.offer(msg, msg.content_key())
 
@@ -200,16 +216,16 @@ class MaidClient:
                 # A request the managers said they are still agreeing on is not sent again
                 # (it would only be answered "synchronising" again): we wait once more.
                 if not waiter.accepted and not self.conn.send(msg.frame()):
-                    raise NetworkUnavailable("connection to the network lost")
+                    raise NetworkUnavailable(self._lost)
                 waiter.accepted = False
                 with trio.move_on_after(self.timeout):
                     await waiter.done.wait()
                 if waiter.result is not None or self.closed:
                     break
             if self.closed and waiter.result is None:
-                raise NetworkUnavailable("connection to the network lost")
+                raise NetworkUnavailable(self._lost)
             if waiter.result is not None and waiter.result.action == Action.REQUEST_EXPIRED:
-                raise RequestExpired(msg.action, str(waiter.result.body.get("reason", "")))
+                raise RequestExpired(msg.action, read_answer(waiter.result, ExpiredBody).reason)
             return waiter.result
         finally:
             for answer in answers:
@@ -231,8 +247,8 @@ class MaidClient:
             raise PutNoAnswer(f"put of {name.hex()[:16]}", self.timeout * ATTEMPTS, name,
                               "no answer")
         if answer.action != Action.PUT_OK:
-            failure = refusal(answer.body.get("error"), PutFailure)
-            raise failure(name, str(answer.body.get("reason", "refused")))
+            raise refused(read_answer(answer, PutRefusedBody), PutFailure, name)
+        read_answer(answer, NameBody)  # a put_ok is believed only as the record it carries
         return name
 
     async def get(self, name: Name, trace: bytes | None = None) -> bytes:
@@ -249,7 +265,7 @@ class MaidClient:
                 continue
             if answer.payload:
                 return answer.payload
-            reason = str(answer.body.get("reason", "no such data"))
+            reason = read_answer(answer, GetResponseBody).reason
         if reason is None:
             raise GetNoAnswer(f"get of {name.hex()[:16]}", self.timeout * ATTEMPTS, name,
                               "no answer")
@@ -269,7 +285,7 @@ class MaidClient:
         if answer is None:
             raise DeleteNoAnswer(f"delete of {name.hex()[:16]}", self.timeout * ATTEMPTS,
                                  name, "no answer")
-        return answer.body.get("held") is True
+        return read_answer(answer, DeleteOkBody).held
 
     async def put_version(self, key: Name, parent: VersionName | None, version: VersionName,
                           max_versions: int | None = None, max_branches: int | None = None,
@@ -293,14 +309,14 @@ class MaidClient:
                                     mode, others)
         answer = await self._version_request(key, Action.PUT_VERSION, body, Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
-        return _versions_of(answer, "removed")
+        return carried(answer.removed, Action.VERSION_ANSWER, "removed")
 
     async def get_versions(self, key: Name) -> list[VersionName]:
         """The tips of the tree at `key`, ascending."""
         answer = await self._version_request(key, Action.GET_VERSIONS, KeyBody(_key(key)),
                                              Persona.VERSION_MANAGER,
                                              self.params.accumulation_quorum)
-        return _versions_of(answer, "versions")
+        return carried(answer.versions, Action.VERSION_ANSWER, "versions")
 
     async def get_branch(self, key: Name, tip: VersionName) -> list[VersionName]:
         """The branch from `tip` back to the root (or the start of its orphan tree)."""
@@ -308,7 +324,7 @@ class MaidClient:
                                              BranchBody(_key(key), _version(tip, "tip")),
                                              Persona.VERSION_MANAGER,
                                              self.params.accumulation_quorum)
-        return _versions_of(answer, "versions")
+        return carried(answer.versions, Action.VERSION_ANSWER, "versions")
 
     async def delete_branch(self, key: Name, tip: VersionName,
                             trace: bytes | None = None) -> list[VersionName]:
@@ -320,13 +336,14 @@ class MaidClient:
                                              BranchBody(_key(key), _version(tip, "tip")),
                                              Persona.MAID_MANAGER,
                                              self.params.accumulation_quorum, trace)
-        removed = _versions_of(answer, "removed")
+        removed = carried(answer.removed, Action.VERSION_ANSWER, "removed")
         for version in removed:  # one put by another account is theirs: nothing happens to it
             await self.delete(version.id, trace=trace)
         return removed
 
     async def _version_request(self, key: Name, action: Action, body: Body,
-                               to: Persona, quorum: int, trace: bytes | None = None) -> Message:
+                               to: Persona, quorum: int,
+                               trace: bytes | None = None) -> VersionAnswerBody:
         msg_id = self.new_id()
         dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER
                else Authority(key, to, group=True))
@@ -335,10 +352,10 @@ class MaidClient:
         if answer is None:
             raise VersionNoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS,
                                   key, "no answer")
-        if answer.body.get("ok") is not True:
-            error = refusal(answer.body.get("error"), VersionError)
-            raise error(key, str(answer.body.get("reason", "refused")))
-        return answer
+        result = read_answer(answer, VersionAnswerBody)
+        if not result.ok:
+            raise refused(result, VersionError, key)
+        return result
 
     async def aclose(self) -> None:
         """Close the connection to the bootstrap vault; the `run` loop then ends."""
@@ -366,23 +383,20 @@ def _owner(name: object) -> bytes:
     return name
 
 
-def _versions_of(answer: Message, field: str) -> list[VersionName]:
-    raw = answer.body.get(field)
-    if not isinstance(raw, list):
-        raise ClientError(f"malformed answer: {field} is not a list")
-    try:
-        return [VersionName.from_record(r) for r in raw]
-    except VersionTreeError as exc:
-        raise ClientError(f"malformed version in answer: {exc}") from exc
-
-
 def _check_name(name: object) -> None:
     if not isinstance(name, bytes) or len(name) != NAME_SIZE:
         raise ClientError("a chunk name is 64 bytes (128 hex characters)")
 
 
-def _content_matches(copy: Name, data: bytes) -> bool:
-    h = name_of(data)
+def _holds_content(msg: Message) -> bool:
+    """Whether the get_response `msg` carries the content of the copy it names: content that
+    does not match, or whose body names no copy to check it against, is not believed (whoever
+    sent it: a relay's cache answers gets too)."""
+    try:
+        copy = msg.typed(GetResponseBody).copy
+    except FrameError:
+        return False
+    h = name_of(msg.payload)
     return any(chunk_name_of(copy, kind) == h for kind in CopyKind)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
@@ -21,24 +20,37 @@ from vaultnet.client.errors import (
     Blocked,
     ClientError,
     InboxFull,
+    MalformedAnswer,
     MessagingError,
     NetworkUnavailable,
     NotDelivered,
     OutboxFull,
-    refusal,
+    carried,
+    read_answer,
+    refused,
 )
 from vaultnet.client.maid import MaidClient, open_client
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, derived_id
-from vaultnet.personas.bodies import AckBody, Body, ChangeListBody, EmptyBody, SendBody
+from vaultnet.personas.bodies import (
+    AckBody,
+    Body,
+    ChangeListBody,
+    EmptyBody,
+    HeldMessageBody,
+    MpidAnswerBody,
+    SendBody,
+)
 from vaultnet.protocol import Action
 from vaultnet.routing import Parameters
 from vaultnet.transport.base import Connection, Endpoint
+from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
 __all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported here
-    "Blocked", "ClientError", "InboxFull", "Lists", "MessagingError", "MpidClient", "MpidMessage",
-    "NetworkUnavailable", "NotDelivered", "OutboxFull", "open_mpid_client",
+    "Blocked", "ClientError", "InboxFull", "Lists", "MalformedAnswer", "MessagingError",
+    "MpidClient", "MpidMessage", "NetworkUnavailable", "NotDelivered", "OutboxFull",
+    "open_mpid_client",
 ]
 
 RECEIVED_LIMIT = 1024
@@ -83,7 +95,8 @@ class MpidClient(MaidClient):
     async def go_online(self, trace: bytes | None = None) -> int:
         """Tell our managers where we are; they push what they hold. Returns how many.
         `trace` (here and in `send`) ties the operation's events together."""
-        return int((await self._ask(Action.ONLINE, EmptyBody(), trace)).get("held", 0))
+        held = (await self._ask(Action.ONLINE, EmptyBody(), trace)).held
+        return 0 if held is None else held
 
     async def send(self, to: Name, body: bytes, trace: bytes | None = None) -> None:
         """Send `body` to MPID `to`; returns once its managers hold it (or it was delivered).
@@ -109,10 +122,9 @@ class MpidClient(MaidClient):
 
     async def inbox(self) -> list[MpidMessage]:
         """The messages our managers still hold for us (not yet acknowledged)."""
-        raw = (await self._ask(Action.GET_INBOX, EmptyBody())).get("messages")
-        if not isinstance(raw, list):
-            raise ClientError("malformed inbox answer")
-        return [MpidMessage(bytes(s), bytes(m), bytes(b)) for s, m, b in raw]
+        held = (await self._ask(Action.GET_INBOX, EmptyBody())).messages
+        return [MpidMessage(m.sender, m.mid, m.body)
+                for m in carried(held, Action.MPID_ANSWER, "messages")]
 
     async def allow(self, name: Name) -> Lists:
         """Whitelist `name` so its messages reach us; returns the lists as they now stand."""
@@ -139,29 +151,28 @@ class MpidClient(MaidClient):
         return _lists(await self._ask(Action.CHANGE_LIST, ChangeListBody(change, name)))
 
     async def _ask(self, action: Action, body: Body,
-                   trace: bytes | None = None) -> dict[str, Any]:
+                   trace: bytes | None = None) -> MpidAnswerBody:
         msg_id = self.new_id()
         msg = self._message(self.managers, action, body, msg_id, trace or self.new_id())
         answer = await self._request(msg, [derived_id(Action.MPID_ANSWER, msg_id)],
                                      self.params.accumulation_quorum)
         if answer is None:
-            if self.closed:
-                raise NetworkUnavailable("connection to the network lost")
             raise NotDelivered("no answer from the network")
-        if answer.body.get("ok") is not True:
-            error = refusal(answer.body.get("error"), MessagingError)
-            raise error(str(answer.body.get("reason", "refused")))
-        return answer.body
+        result = read_answer(answer, MpidAnswerBody)
+        if not result.ok:
+            raise refused(result, MessagingError)
+        return result
 
     # -- pushed messages --------------------------------------------------------------------
 
     def _unsolicited(self, msg: Message) -> None:
-        if (msg.action != Action.MESSAGE or msg.src != self.managers
-                or not isinstance(msg.body.get("body"), bytes)):
+        if msg.action != Action.MESSAGE or msg.src != self.managers:
             return
-        sender, mid = msg.body.get("sender"), msg.body.get("mid")
-        if not isinstance(sender, bytes) or not isinstance(mid, bytes) or len(mid) != 16:
-            return
+        try:
+            pushed = msg.typed(HeldMessageBody)
+        except FrameError:
+            return  # not a message we can take: unacknowledged, the managers keep holding it
+        sender, mid = pushed.sender, pushed.mid
         key = msg.content_key()
         votes = self._push_votes.setdefault(key, set())
         votes.add(msg.sender)
@@ -174,7 +185,7 @@ class MpidClient(MaidClient):
             while len(self._queued) > SEEN_LIMIT:
                 self._queued.popitem(last=False)
             try:
-                self._send_received.send_nowait(MpidMessage(sender, mid, msg.body["body"]))
+                self._send_received.send_nowait(MpidMessage(sender, mid, pushed.body))
             except trio.WouldBlock:
                 self.dropped += 1
                 return  # not acknowledged: the managers keep holding it
@@ -188,11 +199,10 @@ def _check_mpid(name: object) -> None:
         raise ClientError("an MPID name is 64 bytes (128 hex characters)")
 
 
-def _lists(body: dict[str, Any]) -> Lists:
-    white, black = body.get("whitelist"), body.get("blacklist")
-    if not isinstance(white, list) or not isinstance(black, list):
-        raise ClientError("malformed lists answer")
-    return Lists([bytes(n) for n in white], [bytes(n) for n in black])
+def _lists(answer: MpidAnswerBody) -> Lists:
+    """The lists an answer to a list request must carry."""
+    return Lists(carried(answer.whitelist, Action.MPID_ANSWER, "whitelist"),
+                 carried(answer.blacklist, Action.MPID_ANSWER, "blacklist"))
 
 
 async def open_mpid_client(endpoint: Endpoint, bootstrap: list[str], nursery: trio.Nursery,

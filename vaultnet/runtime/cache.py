@@ -15,6 +15,7 @@ from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas.bodies import GetResponseBody
 from vaultnet.protocol import Action
 from vaultnet.storage.store import CopyKind, chunk_name_of
+from vaultnet.wire import FrameError
 from vaultnet.xor import Name, name_of
 
 CACHE_ENTRIES = 100
@@ -83,9 +84,11 @@ def cached_answer(cache: RelayCache, msg: Message, own: Name, now: float) -> Mes
     carries, and answer a `get` for a copy we hold with our own `get_response` (None: route
     `msg` on as usual)."""
     if msg.action is Action.GET_RESPONSE and msg.payload:
-        copy = msg.body.get("copy")
-        if isinstance(copy, bytes):
-            cache.offer(copy, msg.payload, now)
+        try:
+            copy = msg.typed(GetResponseBody).copy
+        except FrameError:
+            return None  # names no copy to check the content against: not kept
+        cache.offer(copy, msg.payload, now)
         return None
     if msg.action is not Action.GET or msg.dst.persona is not Persona.DATA_MANAGER:
         return None

@@ -7,14 +7,19 @@ import contextlib
 import functools
 import random
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
 from vaultnet.group.views import GroupViews
 from vaultnet.messages import Message, Persona
 from vaultnet.personas.base import GroupPersona, share_stash
-from vaultnet.personas.bodies import NONCE_SIZE
+from vaultnet.personas.bodies import (
+    NONCE_SIZE,
+    PayloadWantedBody,
+    ReconcileBody,
+    SiblingContentBody,
+)
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
@@ -28,7 +33,8 @@ from vaultnet.runtime import events as ev
 from vaultnet.runtime.application import StoredCopy
 from vaultnet.storage.store import ChunkStore, Database, RecordStore
 from vaultnet.transport.clock import network_time
-from vaultnet.xor import NAME_SIZE, Name, closest, distance
+from vaultnet.wire import FrameError
+from vaultnet.xor import Name, closest, distance
 
 DEFAULT_CAPACITY = 1 << 30
 """Bytes a vault's chunk store may hold unless the testnet says otherwise."""
@@ -174,18 +180,29 @@ class VaultContext:
         return closest(target, names, k)
 
 
-GROUP_FIELDS = {Action.SIBLING_CONTENT: "from", Action.RECONCILE: "copy",
-                Action.PAYLOAD_WANTED: "to"}
+CLAIMED_GROUPS: Mapping[Action, Callable[[Message], Name]] = {
+    Action.SIBLING_CONTENT: lambda msg: msg.typed(SiblingContentBody).source,
+    Action.RECONCILE: lambda msg: msg.typed(ReconcileBody).copy,
+    Action.PAYLOAD_WANTED: lambda msg: msg.typed(PayloadWantedBody).to,
+}
 """Single-sender messages whose sender must be a member of a (possibly distant) group named in
-the body: the persona checks membership of that group."""
+the body, and how to read that group from the body's record: the sibling copy whose content
+it is, the copy whose DataManagers answer, the recipient whose members ask again. The persona
+checks membership of that group."""
 
 
 def claimed_group(msg: Message) -> Name | None:
-    """The group whose membership `msg`'s sender must have for a persona to act on it."""
+    """The group whose membership `msg`'s sender must have for a persona to act on it (None:
+    none, or a body that is not its record, which the persona drops as it reads it)."""
     if msg.src.group:
         return msg.src.name
-    value = msg.body.get(GROUP_FIELDS.get(msg.action, ""))
-    return value if isinstance(value, bytes) and len(value) == NAME_SIZE else None
+    read = CLAIMED_GROUPS.get(msg.action)
+    if read is None:
+        return None
+    try:
+        return read(msg)
+    except FrameError:
+        return None
 
 
 class PersonaHost:
