@@ -100,6 +100,8 @@ class _Waiter:
         """A manager answered "synchronising" since the request was last sent."""
 
     def offer(self, msg: Message, key: bytes, quorum: int | None = None) -> None:
+        """Count one manager's answer under `key`: the request has its result once a quorum
+        of managers sent the same answer."""
         voters = self.votes[key]
         voters.add(msg.sender)
         if len(voters) >= (quorum or self.quorum) and self.result is None:

@@ -86,6 +86,7 @@ class _PendingTransfer:
     rounds: int = 0
 
     def disputed(self) -> bool:
+        """Whether members sent different copies (then the group is asked again)."""
         return len(set(self.copies.values())) > 1
 
     def reflected_by(self, record: dict[str, Any]) -> frozenset[bytes]:
