@@ -95,6 +95,17 @@ def test_link_faults_before_or_during_a_put(seed: int, steps: str) -> None:
     assert outcome.failure is None, outcome.failure
 
 
+def test_a_copy_put_lost_on_a_broken_link_is_sent_again() -> None:
+    """Found by the sweep (seeds 4, 46, 87, 141): every MaidManager's copy of the Sacrificial
+    put crossed the vault whose channels broke as a partition healed; the client was answered
+    on the Primary and nothing sent the lost put again. Copy puts are now confirmed by their
+    DataManagers and sent again until they are (`vaultnet.personas.copy_puts`)."""
+    steps = sweep.parse_steps("add:850528596,put:142840088,lose:126373091,"
+                              "partition:594171453,put:562038512,kill:558891521")
+    outcome = run(Scenario(4, 8, steps), settle=120)
+    assert outcome.failure is None, outcome.failure
+
+
 def test_a_copy_every_holder_lost_is_caught_and_replaced() -> None:
     """Found by the sweep (seed 102, shrunk): both holders of a Primary are vaults that lose
     what they store. The auditor needs the content to check them and fetched it only from
