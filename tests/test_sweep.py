@@ -116,6 +116,17 @@ def test_a_copy_every_holder_lost_is_caught_and_replaced() -> None:
     assert outcome.failure is None, outcome.failure
 
 
+def test_a_restart_within_a_votes_resend_window_is_found_by_the_sweep() -> None:
+    """Found by the sweep (seed 348): a DataManager committed a contested Backup put, was
+    restarted a second later, and its peers' resent votes for the same put reached the quorum
+    again in its empty in-memory tables: it applied the put twice (2 subscribers where the
+    others had 1). What a persona applied is now kept in its database, and not applied again."""
+    steps = sweep.parse_steps("put:453488309,partition:191331757,put:902491365,"
+                              "put:945206507,restart:771667509,duplicate:203361437")
+    outcome = run(Scenario(348, 8, steps))
+    assert outcome.failure is None, outcome.failure
+
+
 def vaultnet(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vaultnet", *args], capture_output=True,
                           text=True, timeout=600)

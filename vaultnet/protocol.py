@@ -135,6 +135,7 @@ class EventKind(enum.StrEnum):
     HOLDER_REMOVED = "holder_removed"
     REPLICATED = "replicated"
     SYNC_COMMITTED = "sync_committed"
+    SYNC_ALREADY_APPLIED = "sync_already_applied"
     RANK_CHANGED = "rank_changed"
     ACCUMULATED = "accumulated"
     FIREWALL_ANSWERED = "firewall_answered"

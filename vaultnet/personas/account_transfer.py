@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from vaultnet.group import Sync
 from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.applied import AppliedActions
 from vaultnet.personas.bodies import TransferBody, TransferQueryBody
 from vaultnet.personas.context import Context, knows_a_group
 from vaultnet.personas.effects import Outbox
@@ -49,6 +50,7 @@ class TransferringPersona(Protocol):
     persona: Persona
     params: Parameters
     sync: Sync | None
+    applied: AppliedActions
 
     def transfer_stores(self) -> list[Records]:
         """The stores whose records move with churn (keys start with their group's name)."""
@@ -262,9 +264,11 @@ class AccountTransfer:
         kept = store.get(key)
         if kept is not None and self.is_confirmed(store, key):
             return
-        sync = self._owner.sync
+        sync, reflected = self._owner.sync, pending.reflected_by(record)
         if sync is not None:
-            sync.mark_reflected(key[:NAME_SIZE], pending.reflected_by(record), ctx.now())
+            sync.mark_reflected(key[:NAME_SIZE], reflected, ctx.now())
+        # On disk too: restarted within the resend window, we must still not apply them.
+        self._owner.applied.add(key[:NAME_SIZE], reflected, ctx.network_time())
         self._unconfirmed.discard((store.table, key))
         if kept is None and ctx.own in pending.copies:
             return  # a record we kept, deleted meanwhile (by agreement, or we left its group)

@@ -21,6 +21,7 @@ from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.messages import CLIENT_PERSONAS, Authority, Message, Persona, derived_id, new_id
 from vaultnet.personas.account_transfer import AccountTransfer
 from vaultnet.personas.actions import ContestedAction, SyncAction, is_contested, read_action
+from vaultnet.personas.applied import PRUNE_PER_TICK, AppliedActions, applied_identities
 from vaultnet.personas.bodies import (
     Body,
     ExpiredBody,
@@ -35,7 +36,7 @@ from vaultnet.personas.payload_wanted import WaitingPayloads
 from vaultnet.personas.stash import PayloadStash, StashStore
 from vaultnet.protocol import Action, EventKind, Op
 from vaultnet.routing import Parameters
-from vaultnet.storage.records import Records
+from vaultnet.storage.records import MemoryRecords, Records
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
@@ -89,6 +90,9 @@ class GroupPersona:
         self.stash = PayloadStash()
         self.waiting = WaitingPayloads()
         self.transfers = AccountTransfer(self)
+        self.applied = AppliedActions(MemoryRecords("applied"))
+        """The agreed actions applied here (`personas/applied.py`): in memory until `attach`
+        gives it the vault's table, which keeps it across a restart."""
 
     def waiting_payloads(self) -> int:
         """Agreed requests waiting for their content (a bounded table; see docs/budgets.md)."""
@@ -98,8 +102,12 @@ class GroupPersona:
         """Records whose transferred copies are still being collected (bounded)."""
         return self.transfers.pending()
 
-    def attach(self, own: Name) -> None:
-        """Start agreeing (sync) as the vault named `own`."""
+    def attach(self, own: Name, applied: Records | None = None) -> None:
+        """Start agreeing (sync) as the vault named `own`, remembering the actions it applies
+        in `applied` (the vault's table, kept across restarts, so a restarted vault never
+        applies an action twice; None: in memory, for tests of one persona's life)."""
+        if applied is not None:
+            self.applied = AppliedActions(applied)
         self.sync = Sync(own, quorum=self.params.sync_quorum, group_size=self.params.group_size)
         self.contests = Contests(own, quorum=self.params.sync_quorum,
                                  group_size=self.params.group_size)
@@ -292,12 +300,21 @@ class GroupPersona:
 
     def _commit(self, key: Name, data: bytes, ctx: Context, out: Outbox, trace: bytes) -> None:
         """Run the agreed action: the commit our `COMMITS` table has for its op (a contested
-        action only the first time one of its ballot's rounds commits)."""
+        action only the first time one of its ballot's rounds commits), unless it was applied
+        here already, before a restart (`personas/applied.py`); the log of applied actions is
+        written in the same transaction as the commit's changes."""
         action = self.decode_action(data)
         if (isinstance(action, ContestedAction) and action.round is not None
                 and self.contests is not None
                 and not self.contests.resolve(key, action.id, action.choice(), ctx.now())):
             return  # an earlier round of this ballot committed here already
+        identities = applied_identities(action, data)
+        if self.applied.holds(key, identities, ctx.network_time()):
+            self.applied.skipped += 1
+            out.note(EventKind.SYNC_ALREADY_APPLIED, key, trace, persona=self.persona.value,
+                     op=action.OP)
+            return  # resent votes counted again after a restart: our record already has it
+        self.applied.add(key, identities, ctx.network_time())
         out.note(EventKind.SYNC_COMMITTED, key, trace, persona=self.persona.value, op=action.OP)
         self.COMMITS[action.OP].commit(self, key, action, ctx, out, trace)
 
@@ -310,6 +327,7 @@ class GroupPersona:
         self.accumulator.expire(ctx.now())
         self.firewall.prune(ctx.now())
         self.waiting.expire(ctx.now())
+        self.applied.prune(ctx.network_time(), PRUNE_PER_TICK)
         if self.sync is None:
             return out
         self._revote(ctx, out)

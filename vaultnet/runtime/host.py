@@ -42,6 +42,12 @@ DB_FILE = "vault.db"
 """The sqlite database in each vault's data directory."""
 
 
+def applied_table(persona: Persona) -> str:
+    """The table of a persona's applied actions (`personas/applied.py`): one per persona,
+    since each persona's sync keys and actions are its own."""
+    return "applied_" + persona.value.lower()
+
+
 class Transport(Protocol):
     """What the host reads of its vault's transport."""
 
@@ -236,9 +242,10 @@ class PersonaHost:
             # A (re)starting vault keeps its group records, which may be stale (its groups
             # moved on while it was away): they stay unconfirmed until reconciled with each
             # group (GroupPersona.tick_transfers). Its chunks stay too, and are reconciled with
-            # the DataManagers (PmidNode.tick).
+            # the DataManagers (PmidNode.tick). What each persona applied is kept too, so the
+            # resent votes of an action it applied before the restart are not applied again.
             persona.restarted()
-            persona.attach(vault.name)
+            persona.attach(vault.name, RecordStore(self.db, applied_table(persona.persona)))
 
     def handle(self, persona: Persona, msg: Message) -> None:
         """Hand `msg` to `persona`; first look its sender's group up if membership of it is
