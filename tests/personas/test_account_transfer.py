@@ -209,3 +209,61 @@ def test_a_transfer_listing_malformed_reflected_actions_is_refused(vaults: Vault
         with pytest.raises(FrameError, match="reflected actions"):
             deliver(vaults, NEWCOMER, replace(bad, body={**bad.body, "reflects": reflects}))
     assert vaults[NEWCOMER][0].pending_transfers() == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Remove(SyncAction):
+    """`Emptying`'s second action: the request `id` deletes the record."""
+
+    OP: ClassVar[Op] = Op.DELETE
+    id: Annotated[bytes, BLOB]
+
+
+class Emptying(Counting):
+    """A counting manager whose records can also be deleted by agreement."""
+
+    @commits(Remove)
+    def commit_remove(self, key: Name, action: Remove, ctx: Ctx, out: Outbox,
+                      trace: bytes) -> None:
+        """Delete the record."""
+        self.store.delete(KEY)
+
+
+def test_a_copy_from_before_an_agreed_delete_does_not_bring_the_record_back(
+        tmp_path: Path, clock: list[float]) -> None:
+    """Found by the sweep (seed 909): a member that missed an agreed delete sent its copy as
+    the group churned, and a member that had applied the delete took it back, lone copy or
+    two. A copy that misses an action we applied on its key is not counted; a newcomer, which
+    applied nothing there, still takes the same copies."""
+    managers = {name: Emptying(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
+                for i, name in enumerate(MEMBERS)}
+    ctxs = {name: Ctx(name, clock) for name in MEMBERS}
+    for name, manager in managers.items():
+        manager.attach(name)
+
+    def agree(action: SyncAction) -> None:
+        votes = []
+        for name in (A, B, C):
+            out = Outbox()
+            managers[name].propose(GROUP, action, ctxs[name], out, bytes(16))
+            votes += [replace(m, sender=name) for m in out.messages]
+        for vote in votes:
+            for name in (A, B, C):
+                if name != vote.sender:
+                    managers[name].handle(vote, ctxs[name])
+
+    agree(Add(b"request-1"))
+    query = Message(src=_auth(NEWCOMER), dst=_auth(A), action="transfer_query",
+                    msg_id=b"q" * 16, trace_id=bytes(16), sender=NEWCOMER,
+                    body={"store": "accounts", "key": KEY})
+    stale = [replace(managers[m].handle(query, ctxs[m]).messages[0], sender=m) for m in (A, B)]
+    agree(Remove(b"request-2"))
+    assert [managers[n].store.get(KEY) for n in (A, B, C)] == [None] * 3
+    for copy in stale:
+        managers[C].handle(copy, ctxs[C])
+    clock[0] += LONE_TRANSFER_WAIT + 1
+    managers[C].tick_transfers(ctxs[C])
+    assert managers[C].store.get(KEY) is None, "the deleted record came back"
+    for copy in stale:
+        managers[NEWCOMER].handle(copy, ctxs[NEWCOMER])
+    assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
