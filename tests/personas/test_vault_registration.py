@@ -7,9 +7,11 @@ the registered vaults' health."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
+from tests.personas.helpers import PARAMS
 from tests.personas.memory_network import MemoryNetwork
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, new_id
@@ -25,9 +27,11 @@ from vaultnet.personas.bodies import (
     registration_bytes,
 )
 from vaultnet.personas.maid_manager import DEFAULT_ALLOWANCE, MaidManager
+from vaultnet.personas.pmid_manager import PmidManager
+from vaultnet.personas.pmid_node import RECONCILE_INTERVAL, PmidNode
 from vaultnet.personas.records import MaidAccount, VaultHealth
 from vaultnet.protocol import Action, ErrorCode
-from vaultnet.storage.store import CopyKind, copy_name
+from vaultnet.storage.store import ChunkStore, CopyKind, Database, copy_name
 from vaultnet.xor import name_of
 
 CLIENT = Identity.generate(b"\x01" * 32)
@@ -204,3 +208,19 @@ def test_the_put_answer_carries_the_registered_vaults_health(net: MemoryNetwork)
     oks = net.sent_to(Persona.MAID_NODE, Action.PUT_OK)
     assert oks and all(m.typed(PutOkBody).health == [VaultHealth(VAULT_A.name, 0, 0, 1 << 20)]
                        for m in oks)
+
+
+def test_a_pmid_node_tells_its_managers_the_space_it_offers(net: MemoryNetwork,
+                                                            tmp_path: Path) -> None:
+    own = net.names[0]
+    node = PmidNode(PARAMS, ChunkStore(Database(tmp_path / "node.db"), 123_456))
+    node.attach(own)
+    for _ in range(2):  # each of the first reconcile rounds says it again (a report may be lost)
+        reports = [m for m in node.tick(net.contexts[own]).messages
+                   if m.action == Action.CAPACITY]
+        assert len(reports) == 1 and reports[0].dst.name == own
+        net.run(reports[0], own)
+        net.clock[0] += RECONCILE_INTERVAL
+    managers = [net.vaults[m][Persona.PMID_MANAGER] for m in net.group(own)]
+    assert [pm.account_of(own).available for pm in managers
+            if isinstance(pm, PmidManager)] == [123_456] * 4

@@ -70,6 +70,8 @@ from vaultnet.xor import Name
 
 DEFAULT_ALLOWANCE = 1 << 40
 """The allowance of a client that registered no vault (1 TiB: the quick start needs none)."""
+TOO_MANY_VAULTS = f"at most {MAX_VAULTS} vaults per client"
+"""Why a registration past MAX_VAULTS is refused (with ErrorCode.TOO_MANY_VAULTS)."""
 HEALTH_INTERVAL = 60.0
 """A client refused for its allowance has its vaults' health asked at most once per this many
 seconds (the question's id is the same within one interval at every member, so the
@@ -401,8 +403,8 @@ class MaidManager(GroupPersona):
             return
         account = self.account_of(client)
         if account.vault(node) is None and len(account.vaults) >= MAX_VAULTS:
-            self._vault_answer(msg, account, ErrorCode.TOO_MANY_VAULTS,
-                               f"at most {MAX_VAULTS} vaults per client", out, ctx)
+            self._vault_answer(msg, account, ErrorCode.TOO_MANY_VAULTS, TOO_MANY_VAULTS, out,
+                               ctx)
             return
         self.propose(client, MaidRegister(node, msg.msg_id, msg.src), ctx, out, msg.trace_id)
 
@@ -457,7 +459,7 @@ class MaidManager(GroupPersona):
         """Answer an agreed (un)registration, recorded in the firewall for the client's retry."""
         reply = self.group_message(client, client, Action.VAULT_ANSWER, VaultAnswerBody(
             error is None, account.allowance, error,
-            None if error is None else f"at most {MAX_VAULTS} vaults per client"),
+            None if error is None else TOO_MANY_VAULTS),
             trace, new_id(Action.VAULT_ANSWER, request), dst_persona=Persona.MAID_NODE,
             dst_group=False, relay=reply_to.relay)
         out.send(reply)
