@@ -144,6 +144,14 @@ def test_a_vault_offering_more_later_raises_the_allowance_when_the_client_runs_s
     assert allowance(net) == 9000
 
 
+def test_registering_a_vault_again_refreshes_its_health(net: MemoryNetwork) -> None:
+    offer(net, VAULT_A, 1000)
+    register(net, registration(VAULT_A), b"\x11" * 16)
+    offer(net, VAULT_A, 5000)
+    assert register(net, registration(VAULT_A), b"\x12" * 16).ok
+    assert allowance(net) == 5000 and len(accounts(net)[0].vaults) == 1
+
+
 @pytest.mark.parametrize("forged", ["pmid signed by another key", "maid key of another client",
                                     "maid half unsigned"])
 def test_a_forged_or_half_signed_registration_is_refused(net: MemoryNetwork,

@@ -15,6 +15,7 @@ from vaultnet.runtime.testnet import VAULT_DIR_PREFIX
 
 VAULT_HELP = ("the vault: its number in the testnet (3 = DATA_DIR/vault-003) or its "
               "directory (holding identity.key)")
+"""How both commands' VAULT argument is explained in their --help."""
 
 
 def add_register_vault_parser(subparsers: Subparsers) -> argparse.ArgumentParser:

@@ -430,17 +430,17 @@ class MaidManager(GroupPersona):
     def commit_register(self, client: bytes, action: MaidRegister, ctx: Context, out: Outbox,
                         trace: bytes) -> None:
         """Agreed: keep the vault in the account (its allowance follows the space it offers,
-        nothing until its PmidManagers answer), ask them its health, answer the client."""
+        nothing until its PmidManagers answer), ask them its health (again, for a vault
+        registered already: registering again refreshes it), answer the client."""
         account = self.account_of(client)
         error: ErrorCode | None = None
-        if account.vault(action.node) is None:
-            if len(account.vaults) >= MAX_VAULTS:
-                error = ErrorCode.TOO_MANY_VAULTS
-            else:
+        if account.vault(action.node) is None and len(account.vaults) >= MAX_VAULTS:
+            error = ErrorCode.TOO_MANY_VAULTS
+        else:
+            if account.vault(action.node) is None:
                 account = self._keep_vaults(client, account,
                                             (*account.vaults, VaultHealth(action.node)))
-                self._ask_health(client, action.node, new_id("mm-health", action.id), trace,
-                                 out)
+            self._ask_health(client, action.node, new_id("mm-health", action.id), trace, out)
         self._answer_agreed(client, action.id, action.reply, account, error, trace, out, ctx)
 
     @commits(MaidUnregister)
