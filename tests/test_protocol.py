@@ -41,27 +41,29 @@ SHARED = {A.TRANSFER, A.TRANSFER_QUERY, A.PAYLOAD_WANTED}
 """What every group persona handles (`GroupPersona`)."""
 RECEIVES: dict[type[GroupPersona], set[Action]] = {
     MaidManager: {A.PUT, A.EXISTS_ANSWER, A.DELETE, A.PUT_VERSION, A.DELETE_BRANCH,
-                  A.VERSION_RESULT, A.PUT_RESPONSE},
+                  A.VERSION_RESULT, A.PUT_RESPONSE, A.REGISTER_VAULT, A.UNREGISTER_VAULT,
+                  A.PMID_HEALTH},
     DataManager: {A.PUT, A.STORED, A.PUT_FAILURE, A.EXISTS, A.GET, A.FETCH_RESPONSE,
                   A.SIBLING_FETCH, A.SIBLING_CONTENT, A.HOLDING, A.DELETE,
                   A.CHALLENGE_RESPONSE, A.INTEGRITY_FAILURE},
-    PmidManager: {A.PUT, A.CONTENT_WANTED, A.DELETE, A.PUT_FAILURE, A.CORRECTION},
+    PmidManager: {A.PUT, A.CONTENT_WANTED, A.DELETE, A.PUT_FAILURE, A.CORRECTION,
+                  A.CAPACITY, A.GET_PMID_HEALTH},
     PmidNode: {A.STORE, A.DELETE, A.RECONCILE, A.CHALLENGE, A.FETCH},
     VersionManager: {A.PUT_VERSION, A.DELETE_BRANCH, A.GET_VERSIONS, A.GET_BRANCH},
     MpidManager: {A.SEND, A.ONLINE, A.OFFLINE, A.ACK, A.CHANGE_LIST, A.GET_LISTS,
                   A.GET_INBOX, A.DELIVER, A.DELIVERY},
 }
 COMMITS: dict[type[GroupPersona], set[Op]] = {
-    MaidManager: {Op.PUT, Op.DELETE},
+    MaidManager: {Op.PUT, Op.DELETE, Op.REGISTER_VAULT, Op.UNREGISTER_VAULT, Op.HEALTH},
     DataManager: {Op.PUT, Op.REMOVE_PMID, Op.UNSUBSCRIBE, Op.INTEGRITY_FAILED},
-    PmidManager: {Op.PUT, Op.DELETE, Op.FAILED, Op.CORRECT},
+    PmidManager: {Op.PUT, Op.DELETE, Op.FAILED, Op.CORRECT, Op.CAPACITY},
     PmidNode: set(),
     VersionManager: {Op.PUT_VERSION, Op.DELETE_BRANCH},
     MpidManager: {Op.SEND, Op.ONLINE, Op.OFFLINE, Op.ACK, Op.CHANGE_LIST, Op.DELIVER,
                   Op.DELIVERED},
 }
 TO_CLIENTS = {A.PUT_OK, A.PUT_FAILURE, A.DELETE_OK, A.GET_RESPONSE, A.VERSION_ANSWER,
-              A.MPID_ANSWER, A.MESSAGE, A.SYNCHRONISING, A.REQUEST_EXPIRED}
+              A.MPID_ANSWER, A.MESSAGE, A.SYNCHRONISING, A.REQUEST_EXPIRED, A.VAULT_ANSWER}
 """What the clients receive (MaidClient, MpidClient)."""
 NOT_IN_TABLES = {A.SYNC, A.PROBE}
 """Sync votes are taken by `GroupPersona.handle` before accumulation; probes by the routing

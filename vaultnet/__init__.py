@@ -11,6 +11,7 @@ from vaultnet.client.maid import (
     ClientError,
     DataExists,
     DeleteFailure,
+    InvalidRegistration,
     InvalidVersion,
     MaidClient,
     MalformedAnswer,
@@ -21,6 +22,8 @@ from vaultnet.client.maid import (
     NotOwner,
     PutFailure,
     RequestExpired,
+    TooManyVaults,
+    VaultRefused,
     VersionError,
     VersionLimit,
 )
@@ -40,9 +43,10 @@ from vaultnet.runtime.testnet import InvariantsViolated, NotSettled, Testnet, Te
 
 __all__ = [
     "MAX_CHUNK_SIZE", "Blocked", "ChunkSizeError", "ClientError", "DataExists", "DeleteFailure",
-    "Identity", "InboxFull", "InvalidVersion", "InvariantsViolated", "MaidClient",
-    "MalformedAnswer", "MessagingError", "MpidClient", "MpidMessage", "NetworkUnavailable",
-    "NoAnswer", "NoSuchData", "NoSuchVersion", "NotDelivered", "NotOwner", "NotSettled",
-    "OutboxFull", "PutFailure", "RequestExpired", "Testnet", "TestnetError", "TreeMode",
-    "VersionError", "VersionLimit", "VersionName",
+    "Identity", "InboxFull", "InvalidRegistration", "InvalidVersion", "InvariantsViolated",
+    "MaidClient", "MalformedAnswer", "MessagingError", "MpidClient", "MpidMessage",
+    "NetworkUnavailable", "NoAnswer", "NoSuchData", "NoSuchVersion", "NotDelivered",
+    "NotOwner", "NotSettled", "OutboxFull", "PutFailure", "RequestExpired", "Testnet",
+    "TestnetError", "TooManyVaults", "TreeMode", "VaultRefused", "VersionError",
+    "VersionLimit", "VersionName",
 ]

@@ -52,7 +52,8 @@ CLIENT_PERSONAS = frozenset({Persona.MAID_NODE, Persona.MPID_NODE})
 CLIENT_ACTIONS = frozenset({
     Action.PUT, Action.GET, Action.DELETE, Action.PUT_VERSION, Action.DELETE_BRANCH,
     Action.GET_VERSIONS, Action.GET_BRANCH, Action.ONLINE, Action.SEND, Action.ACK,
-    Action.CHANGE_LIST, Action.GET_LISTS, Action.GET_INBOX,
+    Action.CHANGE_LIST, Action.GET_LISTS, Action.GET_INBOX, Action.REGISTER_VAULT,
+    Action.UNREGISTER_VAULT,
 })
 """The requests a MaidNode or MpidNode sends to its managers: everything else on a client
 connection is refused (clients never relay, never speak for a group)."""

@@ -33,6 +33,8 @@ class Action(enum.StrEnum):
     CHANGE_LIST = "change_list"
     GET_LISTS = "get_lists"
     GET_INBOX = "get_inbox"
+    REGISTER_VAULT = "register_vault"
+    UNREGISTER_VAULT = "unregister_vault"
     # answers to a client
     PUT_OK = "put_ok"
     PUT_FAILURE = "put_failure"  # also a PmidNode's / PmidManagers' refused or evicted copy
@@ -43,6 +45,7 @@ class Action(enum.StrEnum):
     MESSAGE = "message"
     SYNCHRONISING = "synchronising"
     REQUEST_EXPIRED = "request_expired"
+    VAULT_ANSWER = "vault_answer"
     # between personas
     EXISTS = "exists"
     EXISTS_ANSWER = "exists_answer"
@@ -64,6 +67,9 @@ class Action(enum.StrEnum):
     CHALLENGE = "challenge"
     CHALLENGE_RESPONSE = "challenge_response"
     INTEGRITY_FAILURE = "integrity_failure"
+    CAPACITY = "capacity"
+    GET_PMID_HEALTH = "get_pmid_health"
+    PMID_HEALTH = "pmid_health"
     # group plumbing every manager persona shares (`GroupPersona`)
     SYNC = "sync"
     TRANSFER = "transfer"
@@ -99,6 +105,11 @@ class Op(enum.StrEnum):
     # PmidManager
     FAILED = "failed"
     CORRECT = "correct"
+    CAPACITY = "capacity"
+    # MaidManager
+    REGISTER_VAULT = "register_vault"
+    UNREGISTER_VAULT = "unregister_vault"
+    HEALTH = "health"
     # VersionManager
     PUT_VERSION = "put_version"
     DELETE_BRANCH = "delete_branch"
@@ -174,3 +185,6 @@ class ErrorCode(enum.StrEnum):
     BLOCKED = "Blocked"
     NOT_DELIVERED = "NotDelivered"
     LIST_FULL = "ListFull"
+    # vault registration (MaidManager)
+    INVALID_REGISTRATION = "InvalidRegistration"
+    TOO_MANY_VAULTS = "TooManyVaults"

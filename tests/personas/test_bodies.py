@@ -15,7 +15,7 @@ from vaultnet import wire
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas import bodies
 from vaultnet.personas.bodies import BODIES, Body
-from vaultnet.personas.records import HeldMessage
+from vaultnet.personas.records import HeldMessage, VaultHealth
 from vaultnet.personas.tree_access import TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.protocol import Action, ErrorCode, Op
@@ -72,6 +72,15 @@ SAMPLES: list[tuple[Action, Body]] = [
     (Action.CHANGE_LIST, bodies.ChangeListBody("block", N1)),
     (Action.DELIVERY, bodies.DeliveryBody(False, N1, ID, ErrorCode.BLOCKED, "blocked")),
     (Action.MPID_ANSWER, bodies.MpidAnswerBody(True, messages=[HeldMessage(N1, ID, b"hi")])),
+    (Action.REGISTER_VAULT, bodies.RegisterVaultBody(b"\x05" * 32, b"\x06" * 32, b"\x07" * 64,
+                                                     b"\x08" * 64)),
+    (Action.UNREGISTER_VAULT, bodies.NameBody(N2)),
+    (Action.VAULT_ANSWER, bodies.VaultAnswerBody(False, 1 << 40, ErrorCode.TOO_MANY_VAULTS,
+                                                 "at most 16 vaults per client")),
+    (Action.CAPACITY, bodies.CapacityBody(1 << 30)),
+    (Action.GET_PMID_HEALTH, bodies.EmptyBody()),
+    (Action.PMID_HEALTH, bodies.PmidHealthBody(N2, 7, 1, 1 << 30, 0.875)),
+    (Action.PUT_OK, bodies.PutOkBody(N1, [VaultHealth(N2, 7, 1, 1 << 30)])),
 ]
 IDS = [type(body).__name__ for _, body in SAMPLES]
 

@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vaultnet.cli import bench, ctl, data, messages, sim, testnet, tui, versions
+from vaultnet.cli import bench, ctl, data, messages, sim, testnet, tui, vaults, versions
 from vaultnet.cli.addresses import ADDRESS_FILE, ADDRESS_FORMAT
 from vaultnet.cli.arguments import Subparsers
 from vaultnet.cli.errors import PROG, CommandError, Parser, UsageError, error_line, leaves
@@ -45,6 +45,9 @@ COMMANDS: dict[str, Command] = {
     "put": Command(data.add_put_parser, data.cmd_put),
     "get": Command(data.add_get_parser, data.cmd_get),
     "delete": Command(data.add_delete_parser, data.cmd_delete),
+    "register-vault": Command(vaults.add_register_vault_parser, vaults.cmd_register_vault),
+    "unregister-vault": Command(vaults.add_unregister_vault_parser,
+                                vaults.cmd_unregister_vault),
     "version": Command(versions.add_version_parser, versions.cmd_version),
     "msg": Command(messages.add_msg_parser, messages.cmd_msg),
     "tui": Command(tui.add_tui_parser, tui.cmd_tui),

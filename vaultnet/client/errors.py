@@ -171,6 +171,27 @@ class NotDelivered(MessagingError):
     """No answer from the recipient's managers (or no answer at all)."""
 
 
+class VaultRefused(ClientError):
+    """A vault registration or unregistration the network refused; `.reason` says why."""
+
+    def __init__(self, vault: Name, reason: str) -> None:
+        super().__init__(f"vault {vault.hex()[:16]}: {reason}")
+        self.vault = vault
+        self.reason = reason
+
+
+class InvalidRegistration(VaultRefused):
+    """A registration the client's MAID key and the vault's PMID key did not both sign."""
+
+
+class TooManyVaults(VaultRefused):
+    """A registration past the most vaults one client may register (`MAX_VAULTS`)."""
+
+
+class VaultNoAnswer(NoAnswer, VaultRefused):
+    """A vault registration or unregistration nobody answered in time."""
+
+
 ERRORS: dict[ErrorCode, type[ClientError]] = {
     ErrorCode.DATA_EXISTS: DataExists,
     ErrorCode.INVALID_PARAMETER: InvalidVersion,
@@ -182,6 +203,8 @@ ERRORS: dict[ErrorCode, type[ClientError]] = {
     ErrorCode.INBOX_FULL: InboxFull,
     ErrorCode.OUTBOX_FULL: OutboxFull,
     ErrorCode.NOT_DELIVERED: NotDelivered,
+    ErrorCode.INVALID_REGISTRATION: InvalidRegistration,
+    ErrorCode.TOO_MANY_VAULTS: TooManyVaults,
 }
 """Refusal code -> the exception a client raises for it. A code not here (MessageTooLarge,
 ListFull, ...) raises its operation's general failure (`refusal`'s `family`)."""

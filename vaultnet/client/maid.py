@@ -22,6 +22,7 @@ from vaultnet.client.errors import (
     DeleteFailure,
     DeleteNoAnswer,
     GetNoAnswer,
+    InvalidRegistration,
     InvalidVersion,
     MalformedAnswer,
     NetworkUnavailable,
@@ -32,6 +33,9 @@ from vaultnet.client.errors import (
     PutFailure,
     PutNoAnswer,
     RequestExpired,
+    TooManyVaults,
+    VaultNoAnswer,
+    VaultRefused,
     VersionError,
     VersionLimit,
     VersionNoAnswer,
@@ -52,9 +56,14 @@ from vaultnet.personas.bodies import (
     GetResponseBody,
     KeyBody,
     NameBody,
+    PutOkBody,
     PutRefusedBody,
+    RegisterVaultBody,
+    VaultAnswerBody,
     VersionAnswerBody,
+    registration_bytes,
 )
+from vaultnet.personas.records import VaultHealth
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.protocol import Action
@@ -68,9 +77,10 @@ from vaultnet.xor import NAME_SIZE, Name, name_of
 
 __all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported here
     "MAX_CHUNK_SIZE", "ChunkSizeError", "ClientError", "DataExists", "DeleteFailure",
-    "DeleteNoAnswer", "GetNoAnswer", "InvalidVersion", "MaidClient", "MalformedAnswer",
-    "NetworkUnavailable", "NoAnswer", "NoSuchData", "NoSuchVersion", "NotOwner", "PutFailure",
-    "PutNoAnswer", "RequestExpired", "VersionError", "VersionLimit", "VersionNoAnswer",
+    "DeleteNoAnswer", "GetNoAnswer", "InvalidRegistration", "InvalidVersion", "MaidClient",
+    "MalformedAnswer", "NetworkUnavailable", "NoAnswer", "NoSuchData", "NoSuchVersion",
+    "NotOwner", "PutFailure", "PutNoAnswer", "RequestExpired", "TooManyVaults",
+    "VaultNoAnswer", "VaultRefused", "VersionError", "VersionLimit", "VersionNoAnswer",
     "check_chunk_size", "open_client",
 ]
 
@@ -127,6 +137,9 @@ class MaidClient:
         self._lost = "connection to the network lost"
         """What every request raises (NetworkUnavailable) once `run` has stopped."""
         self._rng = rng  # seeded only on the simulator, where runs must be reproducible
+        self.health: list[VaultHealth] = []
+        """The PmidHealth of the vaults this client registered, as the last `put` that
+        succeeded carried it (empty before one, or with no vault registered)."""
 
     def new_id(self) -> bytes:
         """A fresh random message id (seeded on the simulator, so runs reproduce)."""
@@ -250,7 +263,8 @@ class MaidClient:
                               "no answer")
         if answer.action != Action.PUT_OK:
             raise refused(read_answer(answer, PutRefusedBody), PutFailure, name)
-        read_answer(answer, NameBody)  # a put_ok is believed only as the record it carries
+        # a put_ok is believed only as the record it carries
+        self.health = read_answer(answer, PutOkBody).health or []
         return name
 
     async def get(self, name: Name, trace: bytes | None = None) -> bytes:
@@ -358,6 +372,38 @@ class MaidClient:
         if not result.ok:
             raise refused(result, VersionError, key)
         return result
+
+    async def register_vault(self, vault: Identity, trace: bytes | None = None) -> int:
+        """Register `vault` (a vault's identity: its PMID key signs the registration beside
+        this client's MAID key) in this account, whose allowance is then the space its
+        registered vaults offer. Returns the allowance as the managers answered (the new
+        vault counts once its PmidManagers reported its space, moments later).
+        InvalidRegistration, TooManyVaults, or VaultNoAnswer."""
+        signed = registration_bytes(self.name, vault.name)
+        body = RegisterVaultBody(self.identity.verify_key, vault.verify_key,
+                                 self.identity.sign(signed), vault.sign(signed))
+        return await self._vault_request(vault.name, Action.REGISTER_VAULT, body, trace)
+
+    async def unregister_vault(self, vault: Name, trace: bytes | None = None) -> int:
+        """Take the vault named `vault` out of this account (a vault it never registered
+        changes nothing); returns the allowance left. VaultNoAnswer if nobody answered."""
+        _check_name(vault)
+        return await self._vault_request(vault, Action.UNREGISTER_VAULT, NameBody(vault), trace)
+
+    async def _vault_request(self, vault: Name, action: Action, body: Body,
+                             trace: bytes | None) -> int:
+        msg_id = self.new_id()
+        msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), action,
+                            body, msg_id, trace or self.new_id())
+        answer = await self._request(msg, [derived_id(Action.VAULT_ANSWER, msg_id)],
+                                     self.params.accumulation_quorum)
+        if answer is None:
+            raise VaultNoAnswer(f"{action} of {vault.hex()[:16]}", self.timeout * ATTEMPTS,
+                                vault, "no answer")
+        result = read_answer(answer, VaultAnswerBody)
+        if not result.ok:
+            raise refused(result, VaultRefused, vault)
+        return result.allowance
 
     async def aclose(self) -> None:
         """Close the connection to the bootstrap vault; the `run` loop then ends."""

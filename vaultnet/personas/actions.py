@@ -183,6 +183,41 @@ class MaidDelete(SyncAction):
     reply: Annotated[Authority, AUTHORITY]
 
 
+@dataclass(frozen=True, slots=True)
+class MaidRegister(SyncAction):
+    """A client's registration `id` of the vault `node` (both signatures checked): keep it in
+    the account, ask its PmidManagers for its health, answer `reply`."""
+
+    OP: ClassVar[Op] = Op.REGISTER_VAULT
+    node: Annotated[Name, NAME]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class MaidUnregister(SyncAction):
+    """A client's unregistration `id` of the vault `node`: drop it from the account, answer
+    `reply`."""
+
+    OP: ClassVar[Op] = Op.UNREGISTER_VAULT
+    node: Annotated[Name, NAME]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class MaidHealth(SyncAction):
+    """The registered vault `node`'s PmidManagers answered GetPMIDHealth (`id`): keep its
+    health, and the allowance its offered space gives."""
+
+    OP: ClassVar[Op] = Op.HEALTH
+    node: Annotated[Name, NAME]
+    stored: Annotated[int, COUNT]
+    lost: Annotated[int, COUNT]
+    available: Annotated[int, COUNT]
+    id: Annotated[bytes, ID]
+
+
 # -- PmidManager ------------------------------------------------------------------------------
 
 
@@ -227,6 +262,15 @@ class PmidCorrect(SyncAction):
     size: Annotated[int, COUNT]
     reported: Annotated[int, COUNT]
     reason: Annotated[str, text(LIED, FAILED_CHECK)]
+    id: Annotated[bytes, ID]
+
+
+@dataclass(frozen=True, slots=True)
+class PmidCapacity(SyncAction):
+    """The node's own report `id`: it offers `available` bytes."""
+
+    OP: ClassVar[Op] = Op.CAPACITY
+    available: Annotated[int, COUNT]
     id: Annotated[bytes, ID]
 
 

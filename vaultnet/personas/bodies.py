@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any, Self, TypeVar
 
 from vaultnet.group.sync import DIGEST_SIZE, REFLECTED_PER_KEY
+from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE
 from vaultnet.messages import ID_SIZE, Authority, Persona
 from vaultnet.personas.codec import Wire, WireRecord
-from vaultnet.personas.records import HeldMessage
+from vaultnet.personas.records import HeldMessage, VaultHealth
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.protocol import Action, ErrorCode, Op
@@ -178,6 +179,37 @@ OWNER_LIST = Wire(_list_of(_sized(NAME_SIZE), "owners", MAX_OWNERS))
 """A shared tree's other owners."""
 OWNERS = nullable(OWNER_LIST)
 """A shared tree's other owners (None: none), in the order the client gave them."""
+
+
+def _health(value: object) -> VaultHealth:
+    if not isinstance(value, list) or len(value) != 4:
+        raise ValueError("a vault's health is not [node, stored, lost, available]")
+    node, stored, lost, available = value
+    return VaultHealth(_sized(NAME_SIZE)(node), _count(stored), _count(lost), _count(available))
+
+
+def _ratio(value: object) -> float:
+    if not isinstance(value, float) or not 0.0 <= value <= 1.0:
+        raise ValueError("not a float in 0..1")
+    return value
+
+
+MAX_VAULTS = 16
+"""The most vaults one client may register (its MaidManager account keeps each with its last
+health; a registration past it is refused TooManyVaults)."""
+HEALTHS = Wire(_list_of(_health, "vaults' health", MAX_VAULTS),
+               lambda healths: [h.to_list() for h in healths])
+"""The PmidHealth of a client's registered vaults, each as [node, stored, lost, available]."""
+RATIO = Wire(_ratio)
+"""A float in 0..1 (a node's rank)."""
+REGISTRATION = b"vaultnet-register-vault"
+"""What a vault registration's signatures sign, before the client's and the vault's names."""
+
+
+def registration_bytes(maid: Name, pmid: Name) -> bytes:
+    """The bytes the client's MAID key and the vault's PMID key both sign to register the
+    vault `pmid` for the client `maid`."""
+    return REGISTRATION + maid + pmid
 
 
 def keyed(wire: Wire, key: str) -> Wire:
@@ -609,6 +641,59 @@ class MpidAnswerBody(Body):
     blacklist: Annotated[list[Name] | None, optional(NAMES)] = None
 
 
+# -- vault registration (MaidManager, PmidManager) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterVaultBody(Body):
+    """A client registers the vault whose verify key is `pmid_key`: the client's MAID key
+    (`maid_key`) and the vault's PMID key each sign `registration_bytes(maid, pmid)`."""
+
+    maid_key: Annotated[bytes, sized(VERIFY_KEY_SIZE)]
+    pmid_key: Annotated[bytes, sized(VERIFY_KEY_SIZE)]
+    maid_signature: Annotated[bytes, sized(SIGNATURE_SIZE)]
+    pmid_signature: Annotated[bytes, sized(SIGNATURE_SIZE)]
+
+
+@dataclass(frozen=True, slots=True)
+class VaultAnswerBody(Body):
+    """To a client: how its vault registration or unregistration ended (`error` and `reason`
+    say why it was refused); `allowance`: its allowance now."""
+
+    ok: Annotated[bool, FLAG]
+    allowance: Annotated[int, COUNT]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityBody(Body):
+    """A PmidNode tells its PmidManagers the space it offers (its capacity, in bytes)."""
+
+    available: Annotated[int, COUNT]
+
+
+@dataclass(frozen=True, slots=True)
+class PmidHealthBody(Body):
+    """A node's PmidManagers answer GetPMIDHealth: what it should hold, what it lost, the
+    space it offers, and its rank."""
+
+    node: Annotated[Name, NAME]
+    stored: Annotated[int, COUNT]
+    lost: Annotated[int, COUNT]
+    available: Annotated[int, COUNT]
+    rank: Annotated[float, RATIO]
+
+
+@dataclass(frozen=True, slots=True)
+class PutOkBody(Body):
+    """To a client: its put of `name` is stored; `health`: the PmidHealth of the vaults it
+    registered, sent only when it has registered one."""
+
+    name: Annotated[Name, NAME]
+    health: Annotated[list[VaultHealth] | None, optional(HEALTHS)] = None
+
+
 @dataclass(frozen=True, slots=True)
 class EmptyBody(Body):
     """A message whose action says it all."""
@@ -628,7 +713,7 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.CHANGE_LIST: (ChangeListBody,),
     Action.GET_LISTS: (EmptyBody,),
     Action.GET_INBOX: (EmptyBody,),
-    Action.PUT_OK: (NameBody,),
+    Action.PUT_OK: (NameBody, PutOkBody),
     Action.PUT_FAILURE: (PutRefusedBody, NodeFailureBody, HolderFailureBody),
     Action.DELETE_OK: (DeleteOkBody,),
     Action.GET_RESPONSE: (GetResponseBody,),
@@ -662,6 +747,12 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.TRANSFER_QUERY: (TransferQueryBody,),
     Action.PAYLOAD_WANTED: (PayloadWantedBody,),
     Action.PROBE: (EmptyBody,),
+    Action.REGISTER_VAULT: (RegisterVaultBody,),
+    Action.UNREGISTER_VAULT: (NameBody,),
+    Action.VAULT_ANSWER: (VaultAnswerBody,),
+    Action.CAPACITY: (CapacityBody,),
+    Action.GET_PMID_HEALTH: (EmptyBody,),
+    Action.PMID_HEALTH: (PmidHealthBody,),
 }
 """The records each action may carry (every action has its own): `Body.decode` refuses any
 other."""

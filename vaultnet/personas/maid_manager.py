@@ -1,10 +1,17 @@
 """MaidManager: the client's account and the gate for every put and delete (docs/origins.md).
 
-Group: the vaults closest to the client's MAID name. Record per client: bytes used, allowance
-and how many times it put each chunk. A put it allows becomes three puts — Primary, Backup and
-Sacrificial — to the DataManager groups of the three copy names. Only the Primary's outcome is
-reported to the client: a refused Backup or Sacrificial does not fail the put
-(docs/origins.md: the put workflow).
+Group: the vaults closest to the client's MAID name. Record per client: bytes used, allowance,
+the vaults it registered and how many times it put each chunk. A put it allows becomes three
+puts — Primary, Backup and Sacrificial — to the DataManager groups of the three copy names.
+Only the Primary's outcome is reported to the client: a refused Backup or Sacrificial does not
+fail the put (docs/origins.md: the put workflow).
+
+A client registers its vaults (PmidNodes) with a registration its MAID key and the vault's PMID
+key both signed; its allowance is then the space its registered vaults offer, as their
+PmidManagers report it when asked (GetPMIDHealth): at registration, and whenever a put is
+refused for the allowance (the client is low on resources). A client that registered no vault
+has DEFAULT_ALLOWANCE. Churn needs no new question: the account, with the health last reported,
+moves to newcomers with the account transfer.
 """
 
 from __future__ import annotations
@@ -13,10 +20,18 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vaultnet.messages import Message, Persona, new_id
-from vaultnet.personas.actions import MaidDelete, MaidPut
+from vaultnet.identity import IdentityError, name_of_key, verify
+from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas.actions import (
+    MaidDelete,
+    MaidHealth,
+    MaidPut,
+    MaidRegister,
+    MaidUnregister,
+)
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
+    MAX_VAULTS,
     Body,
     BranchBody,
     ClientPutBody,
@@ -24,29 +39,43 @@ from vaultnet.personas.bodies import (
     CopyPutBody,
     DeleteBranchBody,
     DeleteOkBody,
+    EmptyBody,
     ExistsAnswerBody,
     ExistsBody,
     KindBody,
     NameBody,
+    PmidHealthBody,
+    PutOkBody,
     PutRefusedBody,
     PutResponseBody,
     PutVersionBody,
+    RegisterVaultBody,
+    VaultAnswerBody,
     VersionAnswerBody,
     VersionResultBody,
+    registration_bytes,
 )
 from vaultnet.personas.context import Context
 from vaultnet.personas.copy_puts import UnconfirmedPuts
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.payload_wanted import WAITING_LIMIT
-from vaultnet.personas.records import ChunkPuts, MaidAccount
+from vaultnet.personas.records import ChunkPuts, MaidAccount, VaultHealth
 from vaultnet.protocol import Action, ErrorCode, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.wire import MAX_CHUNK_SIZE, FrameError
+from vaultnet.xor import Name
 
 DEFAULT_ALLOWANCE = 1 << 40
+"""The allowance of a client that registered no vault (1 TiB: the quick start needs none)."""
+TOO_MANY_VAULTS = f"at most {MAX_VAULTS} vaults per client"
+"""Why a registration past MAX_VAULTS is refused (with ErrorCode.TOO_MANY_VAULTS)."""
+HEALTH_INTERVAL = 60.0
+"""A client refused for its allowance has its vaults' health asked at most once per this many
+seconds (the question's id is the same within one interval at every member, so the
+PmidManagers' accumulator answers repeats once)."""
 
 
 DATA_EXISTS = ErrorCode.DATA_EXISTS
@@ -129,6 +158,10 @@ class MaidManager(GroupPersona):
         account = self.account_of(client)
         if account.used + size > account.allowance:
             self._refuse_put(msg, name, "allowance exceeded", out, ctx)
+            bucket = str(int(ctx.now() // HEALTH_INTERVAL))
+            for vault in account.vaults:  # low on resources: have they more to offer now?
+                self._ask_health(client, vault.node, new_id("mm-health", client, bucket),
+                                 msg.trace_id, out)
             return
         self.stash.put(b"chunk" + name, payload)
         if put.unique is True:
@@ -334,7 +367,8 @@ class MaidManager(GroupPersona):
             return
         client, name, reply_to, ok = response.client, response.name, response.reply, response.ok
         action = Action.PUT_OK if ok else Action.PUT_FAILURE
-        body = NameBody(name) if ok else PutRefusedBody(name, response.reason)
+        health = list(self.account_of(client).vaults) or None
+        body = PutOkBody(name, health) if ok else PutRefusedBody(name, response.reason)
         original = response.id
         reply = self.group_message(client, client, action, body, msg.trace_id,
                                    new_id(action, original), dst_persona=Persona.MAID_NODE,
@@ -345,6 +379,130 @@ class MaidManager(GroupPersona):
             # Undone in full: a later delete of the chunk must not refund it a second time.
             self._uncount(client, name)
             self._refund(client, response.size)
+
+
+    # -- registered vaults --------------------------------------------------------------------
+
+    @handles(Action.REGISTER_VAULT)
+    def on_register_vault(self, msg: Message, payload: bytes, ctx: Context,
+                          out: Outbox) -> None:
+        """A client registers a vault: refuse a registration its MAID key and the vault's PMID
+        key did not both sign, or one past MAX_VAULTS; otherwise propose it."""
+        client = msg.src.name
+        body = msg.typed(RegisterVaultBody)
+        node = name_of_key(body.pmid_key)
+        signed = registration_bytes(client, node)
+        try:
+            if name_of_key(body.maid_key) != client:
+                raise IdentityError("the MAID key is not the client's")
+            verify(body.maid_key, body.maid_signature, signed)
+            verify(body.pmid_key, body.pmid_signature, signed)
+        except IdentityError as exc:
+            self._vault_answer(msg, self.account_of(client), ErrorCode.INVALID_REGISTRATION,
+                               f"registration refused: {exc}", out, ctx)
+            return
+        account = self.account_of(client)
+        if account.vault(node) is None and len(account.vaults) >= MAX_VAULTS:
+            self._vault_answer(msg, account, ErrorCode.TOO_MANY_VAULTS, TOO_MANY_VAULTS, out,
+                               ctx)
+            return
+        self.propose(client, MaidRegister(node, msg.msg_id, msg.src), ctx, out, msg.trace_id)
+
+    @handles(Action.UNREGISTER_VAULT)
+    def on_unregister_vault(self, msg: Message, payload: bytes, ctx: Context,
+                            out: Outbox) -> None:
+        """A client unregisters one of its vaults (its own signed request is enough: it only
+        lowers its allowance); a vault it never registered changes nothing, answered at once."""
+        node = msg.typed(NameBody).name
+        account = self.account_of(msg.src.name)
+        if account.vault(node) is None:
+            self._vault_answer(msg, account, None, None, out, ctx)
+            return
+        self.propose(msg.src.name, MaidUnregister(node, msg.msg_id, msg.src), ctx, out,
+                     msg.trace_id)
+
+    def _vault_answer(self, msg: Message, account: MaidAccount, error: ErrorCode | None,
+                      reason: str | None, out: Outbox, ctx: Context) -> None:
+        self._record_reply(msg, self._reply(msg, Action.VAULT_ANSWER, VaultAnswerBody(
+            error is None, account.allowance, error, reason), out), ctx)
+
+    @commits(MaidRegister)
+    def commit_register(self, client: bytes, action: MaidRegister, ctx: Context, out: Outbox,
+                        trace: bytes) -> None:
+        """Agreed: keep the vault in the account (its allowance follows the space it offers,
+        nothing until its PmidManagers answer), ask them its health (again, for a vault
+        registered already: registering again refreshes it), answer the client."""
+        account = self.account_of(client)
+        error: ErrorCode | None = None
+        if account.vault(action.node) is None and len(account.vaults) >= MAX_VAULTS:
+            error = ErrorCode.TOO_MANY_VAULTS
+        else:
+            if account.vault(action.node) is None:
+                account = self._keep_vaults(client, account,
+                                            (*account.vaults, VaultHealth(action.node)))
+            self._ask_health(client, action.node, new_id("mm-health", action.id), trace, out)
+        self._answer_agreed(client, action.id, action.reply, account, error, trace, out, ctx)
+
+    @commits(MaidUnregister)
+    def commit_unregister(self, client: bytes, action: MaidUnregister, ctx: Context,
+                          out: Outbox, trace: bytes) -> None:
+        """Agreed: drop the vault from the account (the allowance loses its space) and answer
+        the client."""
+        account = self.account_of(client)
+        account = self._keep_vaults(client, account, tuple(
+            v for v in account.vaults if v.node != action.node))
+        self._answer_agreed(client, action.id, action.reply, account, None, trace, out, ctx)
+
+    def _answer_agreed(self, client: bytes, request: bytes, reply_to: Authority,
+                       account: MaidAccount, error: ErrorCode | None, trace: bytes,
+                       out: Outbox, ctx: Context) -> None:
+        """Answer an agreed (un)registration, recorded in the firewall for the client's retry."""
+        reply = self.group_message(client, client, Action.VAULT_ANSWER, VaultAnswerBody(
+            error is None, account.allowance, error,
+            None if error is None else TOO_MANY_VAULTS),
+            trace, new_id(Action.VAULT_ANSWER, request), dst_persona=Persona.MAID_NODE,
+            dst_group=False, relay=reply_to.relay)
+        out.send(reply)
+        self.firewall.update(client + request, reply, ctx.now())
+
+    def _keep_vaults(self, client: bytes, account: MaidAccount,
+                     vaults: tuple[VaultHealth, ...]) -> MaidAccount:
+        """Store `account` with `vaults`: the allowance is the space they offer (the default
+        with none)."""
+        allowance = sum(v.available for v in vaults) if vaults else self.allowance
+        account = replace(account, allowance=allowance, vaults=vaults)
+        self.accounts.put(client, account.to_record())
+        return account
+
+    def _ask_health(self, client: bytes, node: Name, msg_id: bytes, trace: bytes,
+                    out: Outbox) -> None:
+        """GetPMIDHealth: ask the node's PmidManagers for its stored, lost and offered space."""
+        out.send(self.group_message(client, node, Action.GET_PMID_HEALTH, EmptyBody(), trace,
+                                    new_id(msg_id, node), dst_persona=Persona.PMID_MANAGER))
+
+    @handles(Action.PMID_HEALTH)
+    def on_pmid_health(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A registered vault's PmidManagers answer GetPMIDHealth: propose keeping it (an
+        answer about a vault the client does not have registered is ignored)."""
+        health = msg.typed(PmidHealthBody)
+        if msg.src.persona is not Persona.PMID_MANAGER or health.node != msg.src.name:
+            raise FrameError("a vault's health comes from its PmidManagers")
+        client = msg.dst.name
+        kept = self.account_of(client).vault(health.node)
+        fresh = VaultHealth(health.node, health.stored, health.lost, health.available)
+        if kept is not None and kept != fresh:
+            self.propose(client, MaidHealth(health.node, health.stored, health.lost,
+                                            health.available, msg.msg_id),
+                         ctx, out, msg.trace_id)
+
+    @commits(MaidHealth)
+    def commit_health(self, client: bytes, action: MaidHealth, ctx: Context, out: Outbox,
+                      trace: bytes) -> None:
+        """Agreed: keep the vault's health; the allowance follows the space it offers."""
+        account = self.account_of(client)
+        fresh = VaultHealth(action.node, action.stored, action.lost, action.available)
+        self._keep_vaults(client, account, tuple(
+            fresh if v.node == action.node else v for v in account.vaults))
 
 
 def _copy_put_id(put_id: bytes, kind: CopyKind) -> bytes:

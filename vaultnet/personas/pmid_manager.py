@@ -11,6 +11,11 @@ lost (the same correction, with nothing reported). Departure from the original d
 (docs/origins.md): no per-chunk account here; transferring one record per copy on every churn event
 cost 2.7 times the messages per event (`vaultnet bench churn`), and the DataManagers' records
 already know each copy's size.
+
+The account also holds the space the node offers (`available`: its capacity, which the node
+reports when it joins, agreed like every change), and answers a MaidManager group's
+GetPMIDHealth with stored, lost, available and rank: a client that registered the node gets
+its allowance from it.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona, new_id
-from vaultnet.personas.actions import PmidCorrect, PmidDelete, PmidFailed, PmidPut
+from vaultnet.personas.actions import PmidCapacity, PmidCorrect, PmidDelete, PmidFailed, PmidPut
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     FAILED_CHECK,
+    CapacityBody,
     ContentWantedBody,
     CopyBody,
     CopyDeleteBody,
@@ -31,6 +37,7 @@ from vaultnet.personas.bodies import (
     HolderFailureBody,
     HolderPutBody,
     NodeFailureBody,
+    PmidHealthBody,
 )
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
@@ -217,3 +224,37 @@ class PmidManager(GroupPersona):
         self._keep(node, account)
         out.note(EventKind.RANK_CHANGED, node, trace, before=before, rank=account.rank,
                  reason=action.reason)
+
+    # -- capacity and health (a client's registered vault) -------------------------------------
+
+    @handles(Action.CAPACITY)
+    def on_capacity(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """From the node itself: the space it offers; proposed when it differs from what the
+        account holds (a repeated report costs no agreement)."""
+        if msg.src.name != msg.dst.name or msg.src.persona is not Persona.PMID_NODE:
+            return
+        available = msg.typed(CapacityBody).available
+        if self.account_of(msg.dst.name).available != available:
+            self.propose(msg.dst.name, PmidCapacity(available, msg.msg_id), ctx, out,
+                         msg.trace_id)
+
+    @commits(PmidCapacity)
+    def commit_capacity(self, node: Name, action: PmidCapacity, ctx: Context, out: Outbox,
+                        trace: bytes) -> None:
+        """Agreed: the node offers `available` bytes."""
+        self._keep(node, replace(self.account_of(node), available=action.available))
+
+    @handles(Action.GET_PMID_HEALTH)
+    def on_get_pmid_health(self, msg: Message, payload: bytes, ctx: Context,
+                           out: Outbox) -> None:
+        """A client's MaidManagers ask how the node it registered does (GetPMIDHealth): answer
+        its group with the account's stored, lost, available and rank."""
+        if msg.src.persona is not Persona.MAID_MANAGER or not msg.src.group:
+            raise FrameError("GetPMIDHealth comes from a MaidManager group")
+        node = msg.dst.name
+        account = self.account_of(node)
+        out.send(self.group_message(
+            node, msg.src.name, Action.PMID_HEALTH,
+            PmidHealthBody(node, account.stored, account.lost, account.available, account.rank),
+            msg.trace_id, new_id(Action.PMID_HEALTH, msg.msg_id),
+            dst_persona=Persona.MAID_MANAGER))

@@ -15,6 +15,7 @@ from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     KEEP,
     REPLACED,
+    CapacityBody,
     ChallengeBody,
     CopyBody,
     HolderPutBody,
@@ -128,7 +129,8 @@ class PmidNode(GroupPersona):
     def tick(self, ctx: Context) -> Outbox:
         """After (re)joining, once we know a group's worth of peers: ask each copy's
         DataManagers whether we should still hold it (a restarted vault was replaced while it
-        was away). Asked RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, about every copy
+        was away), and tell our PmidManagers the space we offer (`_capacity_report`). Asked
+        RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, about every copy
         still held: members that had not yet noticed we left (and so still named us), did not
         know us yet, or had not reconciled their own records may answer differently later."""
         out = Outbox()
@@ -139,6 +141,8 @@ class PmidNode(GroupPersona):
             return out
         self._reconcile_rounds += 1
         self._last_reconcile = ctx.now()
+        if fast:
+            out.send(self._capacity_report(ctx))
         held = [entry.copy_name for entry in self.chunks.entries()]
         self._undecided.intersection_update(held)
         for copy in held if fast else sorted(self._undecided):
@@ -147,6 +151,15 @@ class PmidNode(GroupPersona):
                 msg_id=new_id("holding", ctx.own, copy, str(self._reconcile_rounds)),
                 trace_id=bytes(16), body=CopyBody(copy).encode(), sender=b""))
         return out
+
+    def _capacity_report(self, ctx: Context) -> Message:
+        """To our PmidManagers: the space we offer (our capacity), which a client that
+        registered us gets as allowance. Sent in each of the first reconcile rounds after
+        (re)joining: the offer changes only with a restart, and a lost report is sent again."""
+        return Message(src=Authority(ctx.own, self.persona), dst=Authority(
+            ctx.own, Persona.PMID_MANAGER, group=True), action=Action.CAPACITY,
+            msg_id=new_id("capacity", ctx.own, str(self._reconcile_rounds), str(ctx.now())),
+            trace_id=bytes(16), body=CapacityBody(self.chunks.capacity).encode(), sender=b"")
 
     @handles(Action.RECONCILE)
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:

@@ -41,11 +41,53 @@ def node_rank(stored: int, lost: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class VaultHealth(Record):
+    """A storage node's PmidHealth as its PmidManagers last reported it to a client's
+    MaidManagers (GetPMIDHealth): bytes it should hold, bytes it lost, the space it offers."""
+
+    node: Name
+    stored: int = 0
+    lost: int = 0
+    available: int = 0
+
+    @property
+    def rank(self) -> float:
+        """stored / (stored + lost), as the node's PmidManagers rank it."""
+        return node_rank(self.stored, self.lost)
+
+    def to_list(self) -> list[Any]:
+        """[node, stored, lost, available]: how it is kept in an account and travels."""
+        return [self.node, self.stored, self.lost, self.available]
+
+
+@dataclass(frozen=True, slots=True)
 class MaidAccount(Record):
-    """A client's account at its MaidManagers: bytes charged, and how many it may use."""
+    """A client's account at its MaidManagers: bytes charged, how many it may use, and the
+    vaults it registered (with their last reported health), whose offered space is its
+    allowance once it registered one."""
 
     used: int
     allowance: int
+    vaults: tuple[VaultHealth, ...] = ()
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Self:
+        """The record a stored map holds (an account stored before vaults could be registered
+        has none)."""
+        return cls(raw["used"], raw["allowance"],
+                   tuple(VaultHealth(*v) for v in raw.get("vaults", ())))
+
+    def to_record(self) -> dict[str, Any]:
+        """The map to store: each vault as [node, stored, lost, available]; an account with
+        no vault is the map it always was (used, allowance)."""
+        raw: dict[str, Any] = {"used": self.used, "allowance": self.allowance}
+        if self.vaults:
+            raw["vaults"] = [v.to_list() for v in self.vaults]
+        return raw
+
+    def vault(self, node: Name) -> VaultHealth | None:
+        """The registered vault `node`, if it is one."""
+        return next((v for v in self.vaults if v.node == node), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +106,21 @@ class PmidAccount(Record):
     stored: int = 0
     lost: int = 0
     count: int = 0
+    available: int = 0
+    """The space the node offers (its capacity, as it reported it: `Action.CAPACITY`)."""
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Self:
+        """The record a stored map holds (one stored before nodes reported their capacity
+        offers none)."""
+        return cls(raw["stored"], raw["lost"], raw["count"], raw.get("available", 0))
+
+    def to_record(self) -> dict[str, Any]:
+        """The map to store: a node that offers nothing known has the map it always had."""
+        raw: dict[str, Any] = {"stored": self.stored, "lost": self.lost, "count": self.count}
+        if self.available:
+            raw["available"] = self.available
+        return raw
 
     @property
     def rank(self) -> float:

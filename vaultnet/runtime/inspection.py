@@ -26,7 +26,9 @@ from vaultnet.client.mpid import MpidMessage
 from vaultnet.messages import Persona
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.records import CopyRecord as CopyRecord  # re-exported: the record
+from vaultnet.personas.records import MaidAccount as PersonaMaidAccount
 from vaultnet.personas.records import PmidAccount as PmidAccount  # re-exported: the record
+from vaultnet.personas.records import VaultHealth
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
 from vaultnet.runtime.vault_state import personas_of
@@ -198,12 +200,13 @@ class NodeRank(GroupViews[PmidAccount]):
 
 @dataclass(frozen=True)
 class MaidAccount:
-    """A MaidManager's account of one client: bytes charged, its allowance, and how many
-    times it put each chunk."""
+    """A MaidManager's account of one client: bytes charged, its allowance, how many times it
+    put each chunk, and the vaults it registered with their last reported health."""
 
     used: int
     allowance: int
     chunks: Mapping[Name, int]
+    vaults: tuple[VaultHealth, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,13 @@ class Account(GroupViews[MaidAccount]):
         """Bytes charged, if every member says the same (a member without an account says 0,
         as the MaidManager itself does); None while they differ."""
         values = {a.used if a is not None else 0 for a in self.views.values()}
+        return values.pop() if len(values) == 1 else None
+
+    @property
+    def allowance(self) -> int | None:
+        """The allowance, if every member keeping an account says the same (None while they
+        differ, or none keeps one: then it is the MaidManagers' default)."""
+        values = {a.allowance for a in self.views.values() if a is not None}
         return values.pop() if len(values) == 1 else None
 
 
@@ -383,7 +393,8 @@ def maid_account(host: PersonaHost, client: Name) -> MaidAccount | None:
         return None
     chunks = {key[NAME_SIZE:]: entry["count"] for key, entry in manager.chunks.items()
               if key[:NAME_SIZE] == client}
-    return MaidAccount(raw["used"], raw["allowance"], chunks)
+    account = PersonaMaidAccount.from_record(raw)
+    return MaidAccount(account.used, account.allowance, chunks, account.vaults)
 
 
 def client_account(net: Population, client: Name) -> Account:
