@@ -380,7 +380,6 @@ class MaidManager(GroupPersona):
             self._uncount(client, name)
             self._refund(client, response.size)
 
-
     # -- registered vaults --------------------------------------------------------------------
 
     @handles(Action.REGISTER_VAULT)
