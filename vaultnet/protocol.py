@@ -64,6 +64,7 @@ class Action(enum.StrEnum):
     CHALLENGE = "challenge"
     CHALLENGE_RESPONSE = "challenge_response"
     INTEGRITY_FAILURE = "integrity_failure"
+    RECORD_CHECK = "record_check"
     # group plumbing every manager persona shares (`GroupPersona`)
     SYNC = "sync"
     TRANSFER = "transfer"
@@ -140,6 +141,7 @@ class EventKind(enum.StrEnum):
     FIREWALL_ANSWERED = "firewall_answered"
     ACCOUNT_TRANSFERRED = "account_transferred"
     TRANSFER_DISPUTED = "transfer_disputed"
+    HOLDERS_ADOPTED = "holders_adopted"
     REQUEST_EXPIRED = "request_expired"
     COPY_PUT_RESENT = "copy_put_resent"
     INTEGRITY_FAILED = "integrity_failed"
