@@ -209,19 +209,19 @@ class DataManager(GroupPersona):
         """Most of the group holds other holders of `copy` than we do (a departure we missed,
         or applied while our peers did not): take theirs, as if we had applied the same
         change. A holder new to us is sent the copy with the id every member's replacement
-        put has, so that put still reaches a quorum; a holder we drop is one we saw leave or
-        one the group never had. Departures we noted for the new holders are forgotten: the
-        group keeps them, and our sweep must not remove them again."""
+        put has, so that put still reaches a quorum; a holder we drop is one most of the group
+        replaced (or never had). Departures we noted for the new holders are forgotten: the
+        group keeps them, and our sweep must not remove them again (departures of holders we
+        already had stay noted: the group may not have applied them yet)."""
         record = self.record(copy)
         if record is None:
             return
         added = [h for h in holders if h not in record.holders]
         record = replace(record, holders=holders)
         self._store(copy, record)
-        for holder in holders:
+        for holder in added:
             self._departed.pop(holder, None)
             self._departures_due.pop(holder, None)
-        for holder in added:
             out.note(EventKind.REPLICATED, copy, bytes(16), holder=holder,
                      kind=record.kind.value)
             self.checks.holder_chosen(copy, holder, ctx)

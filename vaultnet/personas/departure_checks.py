@@ -47,9 +47,11 @@ CHECKS_PER_TICK = 32
 """Checks started per tick: each asks every other member, so a departed holder of thousands of
 copies must not turn into one burst of messages."""
 PEER_COPIES = 10_000
+"""Copies whose peers' holders we keep while a check runs: at most this many, the oldest
+dropped first (as many as checks may be scheduled)."""
 PEER_COPY_TTL = 60.0
-"""Copies whose peers' holders we keep while a check runs: at most PEER_COPIES (the oldest
-dropped first), each for PEER_COPY_TTL seconds (a check's answers come within a round trip)."""
+"""Seconds we keep peers' holders of a copy: a check's answers come within a round trip, and
+pushes from peers that applied the same departure within a few seconds of each other."""
 
 
 class CheckingPersona(Protocol):
