@@ -138,6 +138,22 @@ def test_a_restart_within_a_votes_resend_window_is_found_by_the_sweep() -> None:
     assert outcome.failure is None, outcome.failure
 
 
+@pytest.mark.parametrize("seed, steps", [
+    (582, "add:489899241,put:821423419,kill:426103524,version:301679615,lie:3933109,"
+          "restart:660724861"),
+    (137, "drop:699320516,put:1048717489,drop:691794803,version:1016584433,drop:708060308,"
+          "kill:304042196")])
+def test_members_that_saw_a_departure_differently_agree_again(seed: int, steps: str) -> None:
+    """Found by the sweep: a departure is applied by each DataManager on its own view, and
+    members that saw it differently kept different holders for good. Seed 582: a member
+    restarted just after a holder died never saw it leave and kept it. Seed 137: a member that
+    committed a put long before its peers (votes lost, then resent) replaced a holder its links
+    lost for a while, which its peers, committing later, kept. Members that applied a
+    departure now compare the copy's holders with their peers' later (`DepartureChecks`)."""
+    outcome = run(Scenario(seed, 8, sweep.parse_steps(steps)), settle=120)
+    assert outcome.failure is None, outcome.failure
+
+
 def vaultnet(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vaultnet", *args], capture_output=True,
                           text=True, timeout=600)

@@ -70,6 +70,7 @@ class Action(enum.StrEnum):
     CAPACITY = "capacity"
     GET_PMID_HEALTH = "get_pmid_health"
     PMID_HEALTH = "pmid_health"
+    RECORD_CHECK = "record_check"
     # group plumbing every manager persona shares (`GroupPersona`)
     SYNC = "sync"
     TRANSFER = "transfer"
@@ -152,6 +153,7 @@ class EventKind(enum.StrEnum):
     FIREWALL_ANSWERED = "firewall_answered"
     ACCOUNT_TRANSFERRED = "account_transferred"
     TRANSFER_DISPUTED = "transfer_disputed"
+    HOLDERS_ADOPTED = "holders_adopted"
     REQUEST_EXPIRED = "request_expired"
     COPY_PUT_RESENT = "copy_put_resent"
     INTEGRITY_FAILED = "integrity_failed"

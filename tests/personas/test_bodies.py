@@ -65,6 +65,7 @@ SAMPLES: list[tuple[Action, Body]] = [
     (Action.VERSION_ANSWER, bodies.VersionAnswerBody(True, versions=[V0, V1])),
     (Action.VERSION_RESULT, bodies.VersionResultBody(ID, REPLY, {"ok": True})),
     (Action.TRANSFER_QUERY, bodies.TransferQueryBody("accounts", N1)),
+    (Action.RECORD_CHECK, bodies.RecordCheckBody(N1, [N2], [ID], True)),
     (Action.TRANSFER, bodies.TransferBody("accounts", N1 + b"x", b"record", [ID])),
     (Action.SEND, bodies.SendBody(N1, b"hello")),
     (Action.MESSAGE, bodies.HeldMessageBody(N1, ID, b"hello")),

@@ -283,6 +283,17 @@ class CopyBody(Body):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordCheckBody(Body):
+    """A DataManager's holders of `copy` for another member, with the agreed actions its record
+    reflects; `ask`: answer with yours (`vaultnet.personas.departure_checks`)."""
+
+    copy: Annotated[Name, NAME]
+    holders: Annotated[list[Name], NAMES]
+    reflects: Annotated[list[bytes], REFLECTS]
+    ask: Annotated[bool, FLAG] = False
+
+
+@dataclass(frozen=True, slots=True)
 class CopyPutBody(Body):
     """A MaidManager group's put of one copy of a client's chunk to the copy's DataManagers."""
 
@@ -742,6 +753,7 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.CHALLENGE: (ChallengeBody,),
     Action.CHALLENGE_RESPONSE: (ChallengeResponseBody,),
     Action.INTEGRITY_FAILURE: (IntegrityFailureBody,),
+    Action.RECORD_CHECK: (RecordCheckBody,),
     Action.SYNC: (SyncBody,),
     Action.TRANSFER: (TransferBody,),
     Action.TRANSFER_QUERY: (TransferQueryBody,),

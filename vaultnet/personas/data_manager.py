@@ -55,6 +55,7 @@ from vaultnet.personas.content_fetch import (
     get_response,
 )
 from vaultnet.personas.context import Context
+from vaultnet.personas.departure_checks import DepartureChecks
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import IntegrityChecks
@@ -114,6 +115,7 @@ class DataManager(GroupPersona):
         self._departures_due: OrderedDict[Name, float] = OrderedDict()
         """Departures not yet applied -> when they are due (LEFT_AFTER after), oldest first."""
         self.checks = IntegrityChecks(self, self.fetches)
+        self.departure_checks = DepartureChecks(self)
 
     def record(self, copy: Name) -> CopyRecord | None:
         """Our record of `copy`, if we hold one."""
@@ -192,8 +194,39 @@ class DataManager(GroupPersona):
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
         """A holder left the network: every member sees that for itself, so each applies the
         removal directly (no vote) and replaces the holder by the usual rule (see `replicate`
-        for the replacement put's id)."""
+        for the replacement put's id); later it compares the copy's holders with its peers'
+        (`DepartureChecks`), since a member may have seen the departure differently."""
         self.remove_holder(copy, holder, LEFT, new_id("left", copy), ctx, out)
+        self.departure_checks.departure_applied(copy, ctx)
+
+    def current_holders(self, copy: Name) -> tuple[Name, ...] | None:
+        """Our record's holders of `copy`, or None without a record (`DepartureChecks`)."""
+        record = self.record(copy)
+        return record.holders if record is not None else None
+
+    def adopt_holders(self, copy: Name, holders: tuple[Name, ...], ctx: Context,
+                      out: Outbox) -> None:
+        """Most of the group holds other holders of `copy` than we do (a departure we missed,
+        or applied while our peers did not): take theirs, as if we had applied the same
+        change. A holder new to us is sent the copy with the id every member's replacement
+        put has, so that put still reaches a quorum; a holder we drop is one most of the group
+        replaced (or never had). Departures we noted for the new holders are forgotten: the
+        group keeps them, and our sweep must not remove them again (departures of holders we
+        already had stay noted: the group may not have applied them yet)."""
+        record = self.record(copy)
+        if record is None:
+            return
+        added = [h for h in holders if h not in record.holders]
+        record = replace(record, holders=holders)
+        self._store(copy, record)
+        for holder in added:
+            self._departed.pop(holder, None)
+            self._departures_due.pop(holder, None)
+            out.note(EventKind.REPLICATED, copy, bytes(16), holder=holder,
+                     kind=record.kind.value)
+            self.checks.holder_chosen(copy, holder, ctx)
+            self._send_to_holder(copy, record, holder, new_id("replace", copy), ctx, out,
+                                 bytes(16))
 
     def remove_holder(self, copy: Name, holder: Name, reason: str, op_id: bytes, ctx: Context,
                       out: Outbox) -> None:
@@ -500,10 +533,12 @@ class DataManager(GroupPersona):
         LEFT_AFTER seconds (`_apply_due_departures`, and every SWEEP_INTERVAL a sweep of every
         record, for departures we missed: see `_drop_departed`); challenge
         holders that never confirmed their copy (see `IntegrityChecks.check_unstored`) and, a
-        few at a time, every copy we lead (`IntegrityChecks.queue_periodic`)."""
+        few at a time, every copy we lead (`IntegrityChecks.queue_periodic`); compare with
+        our peers the holders of copies whose departures we applied (`DepartureChecks`)."""
         out = Outbox()
         now = ctx.now()
         self._apply_due_departures(ctx, out)
+        self.departure_checks.tick(ctx, out)
         if now - self._last_sweep >= SWEEP_INTERVAL:
             self._last_sweep = now
             for copy in self.records.keys():  # noqa: SIM118 (Records, not a dict)
@@ -564,6 +599,11 @@ class DataManager(GroupPersona):
                          dst=Authority(msg.sender, Persona.PMID_NODE), action=Action.RECONCILE,
                          msg_id=new_id("reconcile", msg.msg_id), trace_id=msg.trace_id,
                          body=ReconcileBody(copy, verdict).encode(), sender=b""))
+
+    @handles(Action.RECORD_CHECK)
+    def on_record_check(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A member compares a copy's holders with ours after a departure (`DepartureChecks`)."""
+        self.departure_checks.on_check(msg, ctx, out)
 
     # -- delete ---------------------------------------------------------------------------
 
