@@ -154,6 +154,16 @@ def test_members_that_saw_a_departure_differently_agree_again(seed: int, steps: 
     assert outcome.failure is None, outcome.failure
 
 
+def test_a_newcomer_does_not_count_a_put_its_transferred_record_holds() -> None:
+    """Found by the sweep (seed 1625): a newcomer accepted a copy's record from two members,
+    one of which had taken it by transfer and listed none of the actions it reflects, then
+    applied the members' resent votes for the put the record already held."""
+    steps = sweep.parse_steps("partition:653156679,put:323585364,message:840089530,"
+                              "version:589542650,add:177013337,duplicate:388481077")
+    outcome = run(Scenario(1625, 8, steps), settle=120)
+    assert outcome.failure is None, outcome.failure
+
+
 SWEEP_SEEDS = 200
 SWEEP_BATCHES = 8
 """The CI sweep: seeds 0-199 of the default scenario (8 vaults, 6 steps, every fault kind),

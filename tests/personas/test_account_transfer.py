@@ -267,3 +267,37 @@ def test_a_copy_from_before_an_agreed_delete_does_not_bring_the_record_back(
     for copy in stale:
         managers[NEWCOMER].handle(copy, ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
+
+
+def test_one_equal_copy_listing_an_action_is_enough_to_mark_it_reflected(
+        tmp_path: Path, clock: list[float]) -> None:
+    """Found by the sweep (seed 1625): of the two equal copies a newcomer accepted, one came
+    from a member that had taken the record by transfer itself and listed none of the actions
+    it reflects, so the newcomer then applied the members' resent votes for an action the
+    record already held (2 subscribers where its peers had 1)."""
+    managers = {name: Counting(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
+                for i, name in enumerate(MEMBERS)}
+    ctxs = {name: Ctx(name, clock) for name in MEMBERS}
+    for name, manager in managers.items():
+        manager.attach(name)
+    votes = []
+    for name in (A, B, C):
+        out = Outbox()
+        managers[name].propose(GROUP, Add(b"request-1"), ctxs[name], out, bytes(16))
+        votes += [replace(m, sender=name) for m in out.messages]
+    for vote in votes:
+        for name in (A, B, C):
+            if name != vote.sender:
+                managers[name].handle(vote, ctxs[name])
+    query = Message(src=_auth(NEWCOMER), dst=_auth(A), action="transfer_query",
+                    msg_id=b"q" * 16, trace_id=bytes(16), sender=NEWCOMER,
+                    body={"store": "accounts", "key": KEY})
+    (listed,) = managers[A].handle(query, ctxs[A]).messages
+    (silent,) = managers[B].handle(query, ctxs[B]).messages
+    silent = replace(silent, body={**silent.body, "reflects": []})
+    managers[NEWCOMER].handle(replace(listed, sender=A), ctxs[NEWCOMER])
+    managers[NEWCOMER].handle(replace(silent, sender=B), ctxs[NEWCOMER])
+    assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
+    for vote in votes:
+        managers[NEWCOMER].handle(vote, ctxs[NEWCOMER])
+    assert managers[NEWCOMER].store.get(KEY) == {"count": 1}

@@ -93,11 +93,16 @@ class _PendingTransfer:
         return len(set(self.copies.values())) > 1
 
     def reflected_by(self, record: dict[str, Any]) -> frozenset[bytes]:
-        """The actions every copy equal to the accepted `record` says it reflects (all copies
-        when none is equal, a per-field median): what the accepted record surely holds."""
+        """What the accepted `record` surely holds: every action a member whose copy equals it
+        says its copy reflects (equal copies hold the same effects, and a member that took
+        the record by transfer lists none of the actions it reflects, so one sender that
+        committed an action is enough: seed sweep, seed 1625, where a newcomer counted a put
+        a second time); for a per-field median, only what every copy reflects."""
         data = encode(record)
-        senders = [s for s, copy in self.copies.items() if copy == data] or list(self.copies)
-        return frozenset.intersection(*(self.reflects.get(s, frozenset()) for s in senders))
+        equal = [s for s, copy in self.copies.items() if copy == data]
+        if equal:
+            return frozenset().union(*(self.reflects.get(s, frozenset()) for s in equal))
+        return frozenset.intersection(*(self.reflects.get(s, frozenset()) for s in self.copies))
 
 
 class AccountTransfer:
