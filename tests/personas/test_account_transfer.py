@@ -165,33 +165,56 @@ class Counting(Manager):
         self.store.put(KEY, record)
 
 
-def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
-        tmp_path: Path, clock: list[float]) -> None:
-    """A, B and C commit an action; the newcomer then takes their record by transfer. The
-    members' votes for that action still reach it (resends, a retried request): it must not
-    apply the action a second time to a record that already holds its effect."""
-    managers = {name: Counting(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
+Group = tuple[dict[Name, "Counting"], dict[Name, Ctx]]
+QUERY = Message(src=_auth(NEWCOMER), dst=_auth(A), action="transfer_query", msg_id=b"q" * 16,
+                trace_id=bytes(16), sender=NEWCOMER, body={"store": "accounts", "key": KEY})
+"""A newcomer's ask for the members' current copy of KEY."""
+
+
+def counting_group(tmp_path: Path, clock: list[float], kind: type[Counting]) -> Group:
+    """Every member as a `kind` manager over its own sqlite file, with its context."""
+    managers = {name: kind(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
                 for i, name in enumerate(MEMBERS)}
-    ctxs = {name: Ctx(name, clock) for name in MEMBERS}
     for name, manager in managers.items():
         manager.attach(name)
+    return managers, {name: Ctx(name, clock) for name in MEMBERS}
+
+
+def agree(group: Group, action: SyncAction) -> list[Message]:
+    """A, B and C propose `action` and hand each other their votes (the newcomer gets none):
+    the votes, for a test to deliver again."""
+    managers, ctxs = group
     votes = []
     for name in (A, B, C):
         out = Outbox()
-        managers[name].propose(GROUP, Add(b"request-1"), ctxs[name], out, bytes(16))
+        managers[name].propose(GROUP, action, ctxs[name], out, bytes(16))
         votes += [replace(m, sender=name) for m in out.messages]
     for vote in votes:
         for name in (A, B, C):
             if name != vote.sender:
                 managers[name].handle(vote, ctxs[name])
+    return votes
+
+
+def answer(group: Group, member: Name) -> Message:
+    """`member`'s answer to QUERY: its copy of KEY, with the actions it reflects."""
+    managers, ctxs = group
+    (copy,) = managers[member].handle(QUERY, ctxs[member]).messages
+    return replace(copy, sender=member)
+
+
+def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
+        tmp_path: Path, clock: list[float]) -> None:
+    """A, B and C commit an action; the newcomer then takes their record by transfer. The
+    members' votes for that action still reach it (resends, a retried request): it must not
+    apply the action a second time to a record that already holds its effect."""
+    group = managers, ctxs = counting_group(tmp_path, clock, Counting)
+    votes = agree(group, Add(b"request-1"))
     assert [managers[n].store.get(KEY) for n in (A, B, C)] == [{"count": 1}] * 3
-    query = Message(src=_auth(NEWCOMER), dst=_auth(A), action="transfer_query",
-                    msg_id=b"q" * 16, trace_id=bytes(16), sender=NEWCOMER,
-                    body={"store": "accounts", "key": KEY})
     for member in (A, B):
-        (answer,) = managers[member].handle(query, ctxs[member]).messages
-        assert len(answer.body["reflects"]) == 1
-        managers[NEWCOMER].handle(replace(answer, sender=member), ctxs[NEWCOMER])
+        copy = answer(group, member)
+        assert len(copy.body["reflects"]) == 1
+        managers[NEWCOMER].handle(copy, ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
     for vote in votes:
         managers[NEWCOMER].handle(vote, ctxs[NEWCOMER])
@@ -235,29 +258,10 @@ def test_a_copy_from_before_an_agreed_delete_does_not_bring_the_record_back(
     the group churned, and a member that had applied the delete took it back, lone copy or
     two. A copy that misses an action we applied on its key is not counted; a newcomer, which
     applied nothing there, still takes the same copies."""
-    managers = {name: Emptying(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
-                for i, name in enumerate(MEMBERS)}
-    ctxs = {name: Ctx(name, clock) for name in MEMBERS}
-    for name, manager in managers.items():
-        manager.attach(name)
-
-    def agree(action: SyncAction) -> None:
-        votes = []
-        for name in (A, B, C):
-            out = Outbox()
-            managers[name].propose(GROUP, action, ctxs[name], out, bytes(16))
-            votes += [replace(m, sender=name) for m in out.messages]
-        for vote in votes:
-            for name in (A, B, C):
-                if name != vote.sender:
-                    managers[name].handle(vote, ctxs[name])
-
-    agree(Add(b"request-1"))
-    query = Message(src=_auth(NEWCOMER), dst=_auth(A), action="transfer_query",
-                    msg_id=b"q" * 16, trace_id=bytes(16), sender=NEWCOMER,
-                    body={"store": "accounts", "key": KEY})
-    stale = [replace(managers[m].handle(query, ctxs[m]).messages[0], sender=m) for m in (A, B)]
-    agree(Remove(b"request-2"))
+    group = managers, ctxs = counting_group(tmp_path, clock, Emptying)
+    agree(group, Add(b"request-1"))
+    stale = [answer(group, m) for m in (A, B)]
+    agree(group, Remove(b"request-2"))
     assert [managers[n].store.get(KEY) for n in (A, B, C)] == [None] * 3
     for copy in stale:
         managers[C].handle(copy, ctxs[C])
@@ -275,28 +279,12 @@ def test_one_equal_copy_listing_an_action_is_enough_to_mark_it_reflected(
     from a member that had taken the record by transfer itself and listed none of the actions
     it reflects, so the newcomer then applied the members' resent votes for an action the
     record already held (2 subscribers where its peers had 1)."""
-    managers = {name: Counting(RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
-                for i, name in enumerate(MEMBERS)}
-    ctxs = {name: Ctx(name, clock) for name in MEMBERS}
-    for name, manager in managers.items():
-        manager.attach(name)
-    votes = []
-    for name in (A, B, C):
-        out = Outbox()
-        managers[name].propose(GROUP, Add(b"request-1"), ctxs[name], out, bytes(16))
-        votes += [replace(m, sender=name) for m in out.messages]
-    for vote in votes:
-        for name in (A, B, C):
-            if name != vote.sender:
-                managers[name].handle(vote, ctxs[name])
-    query = Message(src=_auth(NEWCOMER), dst=_auth(A), action="transfer_query",
-                    msg_id=b"q" * 16, trace_id=bytes(16), sender=NEWCOMER,
-                    body={"store": "accounts", "key": KEY})
-    (listed,) = managers[A].handle(query, ctxs[A]).messages
-    (silent,) = managers[B].handle(query, ctxs[B]).messages
-    silent = replace(silent, body={**silent.body, "reflects": []})
-    managers[NEWCOMER].handle(replace(listed, sender=A), ctxs[NEWCOMER])
-    managers[NEWCOMER].handle(replace(silent, sender=B), ctxs[NEWCOMER])
+    group = managers, ctxs = counting_group(tmp_path, clock, Counting)
+    votes = agree(group, Add(b"request-1"))
+    listed, silent = answer(group, A), answer(group, B)
+    managers[NEWCOMER].handle(listed, ctxs[NEWCOMER])
+    managers[NEWCOMER].handle(replace(silent, body={**silent.body, "reflects": []}),
+                              ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
     for vote in votes:
         managers[NEWCOMER].handle(vote, ctxs[NEWCOMER])
