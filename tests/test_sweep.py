@@ -106,17 +106,6 @@ def test_a_copy_put_lost_on_a_broken_link_is_sent_again() -> None:
     assert outcome.failure is None, outcome.failure
 
 
-def test_an_acknowledged_message_is_not_brought_back_by_a_lagging_member() -> None:
-    """Found by the sweep (seed 909): a member that missed the recipient's ack sent its copy
-    of the inbox as the group churned, and members that had applied the ack took the message
-    back; the managers then answered the recipient's `online` with different counts of held
-    messages, so it never got a quorum of equal answers ("no answer from the network")."""
-    steps = sweep.parse_steps("drop:457309005,lose:805621382,delete:1047877570,"
-                              "drop:137856763,message:836049043,put:315868234")
-    outcome = run(Scenario(909, 8, steps), settle=120)
-    assert outcome.failure is None, outcome.failure
-
-
 def test_a_copy_every_holder_lost_is_caught_and_replaced() -> None:
     """Found by the sweep (seed 102, shrunk): both holders of a Primary are vaults that lose
     what they store. The auditor needs the content to check them and fetched it only from

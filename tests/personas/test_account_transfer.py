@@ -234,45 +234,6 @@ def test_a_transfer_listing_malformed_reflected_actions_is_refused(vaults: Vault
     assert vaults[NEWCOMER][0].pending_transfers() == 0
 
 
-@dataclass(frozen=True, slots=True)
-class Remove(SyncAction):
-    """`Emptying`'s second action: the request `id` deletes the record."""
-
-    OP: ClassVar[Op] = Op.DELETE
-    id: Annotated[bytes, BLOB]
-
-
-class Emptying(Counting):
-    """A counting manager whose records can also be deleted by agreement."""
-
-    @commits(Remove)
-    def commit_remove(self, key: Name, action: Remove, ctx: Ctx, out: Outbox,
-                      trace: bytes) -> None:
-        """Delete the record."""
-        self.store.delete(KEY)
-
-
-def test_a_copy_from_before_an_agreed_delete_does_not_bring_the_record_back(
-        tmp_path: Path, clock: list[float]) -> None:
-    """Found by the sweep (seed 909): a member that missed an agreed delete sent its copy as
-    the group churned, and a member that had applied the delete took it back, lone copy or
-    two. A copy that misses an action we applied on its key is not counted; a newcomer, which
-    applied nothing there, still takes the same copies."""
-    group = managers, ctxs = counting_group(tmp_path, clock, Emptying)
-    agree(group, Add(b"request-1"))
-    stale = [answer(group, m) for m in (A, B)]
-    agree(group, Remove(b"request-2"))
-    assert [managers[n].store.get(KEY) for n in (A, B, C)] == [None] * 3
-    for copy in stale:
-        managers[C].handle(copy, ctxs[C])
-    clock[0] += LONE_TRANSFER_WAIT + 1
-    managers[C].tick_transfers(ctxs[C])
-    assert managers[C].store.get(KEY) is None, "the deleted record came back"
-    for copy in stale:
-        managers[NEWCOMER].handle(copy, ctxs[NEWCOMER])
-    assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
-
-
 def test_one_equal_copy_listing_an_action_is_enough_to_mark_it_reflected(
         tmp_path: Path, clock: list[float]) -> None:
     """Found by the sweep (seed 1625): of the two equal copies a newcomer accepted, one came

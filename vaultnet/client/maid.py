@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar, overload
 
 import trio
@@ -55,7 +55,6 @@ from vaultnet.personas.bodies import (
     ExpiredBody,
     GetResponseBody,
     KeyBody,
-    MpidAnswerBody,
     NameBody,
     PutOkBody,
     PutRefusedBody,
@@ -92,8 +91,6 @@ KEEPALIVE = 20.0
 """Seconds between the pings a client sends: vaults close a connection that stays silent for
 their idle timeout (60 s), and a client may sit idle between requests for longer."""
 ClientT = TypeVar("ClientT", bound="MaidClient")
-DecisionT = TypeVar("DecisionT", VersionAnswerBody, VaultAnswerBody, MpidAnswerBody)
-"""The answers that say whether the managers did what was asked, and if not why."""
 
 
 def check_chunk_size(size: int) -> None:
@@ -367,23 +364,13 @@ class MaidClient:
         dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER
                else Authority(key, to, group=True))
         msg = self._message(dst, action, body, msg_id, trace or self.new_id())
-        return await self._decision(
-            msg, Action.VERSION_ANSWER, VersionAnswerBody, quorum,
-            lambda: VersionNoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS,
-                                    key, "no answer"), VersionError, key)
-
-    async def _decision(self, msg: Message, answer: Action, record: type[DecisionT],
-                        quorum: int, no_answer: Callable[[], ClientError],
-                        family: type[ClientError], *subject: object) -> DecisionT:
-        """Send `msg` and read the `answer` a quorum of managers agreed on as `record`:
-        `no_answer()` is raised if none came in time, the `family` error its code names if
-        the managers refused (built from the request's `subject`)."""
-        got = await self._request(msg, [derived_id(answer, msg.msg_id)], quorum)
-        if got is None:
-            raise no_answer()
-        result = read_answer(got, record)
+        answer = await self._request(msg, [derived_id(Action.VERSION_ANSWER, msg_id)], quorum)
+        if answer is None:
+            raise VersionNoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS,
+                                  key, "no answer")
+        result = read_answer(answer, VersionAnswerBody)
         if not result.ok:
-            raise refused(result, family, *subject)
+            raise refused(result, VersionError, key)
         return result
 
     async def register_vault(self, vault: Identity, trace: bytes | None = None) -> int:
@@ -408,10 +395,14 @@ class MaidClient:
         msg_id = self.new_id()
         msg = self._message(Authority(self.name, Persona.MAID_MANAGER, group=True), action,
                             body, msg_id, trace or self.new_id())
-        result = await self._decision(
-            msg, Action.VAULT_ANSWER, VaultAnswerBody, self.params.accumulation_quorum,
-            lambda: VaultNoAnswer(f"{action} of {vault.hex()[:16]}", self.timeout * ATTEMPTS,
-                                  vault, "no answer"), VaultRefused, vault)
+        answer = await self._request(msg, [derived_id(Action.VAULT_ANSWER, msg_id)],
+                                     self.params.accumulation_quorum)
+        if answer is None:
+            raise VaultNoAnswer(f"{action} of {vault.hex()[:16]}", self.timeout * ATTEMPTS,
+                                vault, "no answer")
+        result = read_answer(answer, VaultAnswerBody)
+        if not result.ok:
+            raise refused(result, VaultRefused, vault)
         return result.allowance
 
     async def aclose(self) -> None:

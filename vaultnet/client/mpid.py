@@ -26,10 +26,12 @@ from vaultnet.client.errors import (
     NotDelivered,
     OutboxFull,
     carried,
+    read_answer,
+    refused,
 )
 from vaultnet.client.maid import MaidClient, open_client
 from vaultnet.identity import Identity
-from vaultnet.messages import Authority, Message, Persona
+from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas.bodies import (
     AckBody,
     Body,
@@ -152,10 +154,14 @@ class MpidClient(MaidClient):
                    trace: bytes | None = None) -> MpidAnswerBody:
         msg_id = self.new_id()
         msg = self._message(self.managers, action, body, msg_id, trace or self.new_id())
-        return await self._decision(msg, Action.MPID_ANSWER, MpidAnswerBody,
-                                    self.params.accumulation_quorum,
-                                    lambda: NotDelivered("no answer from the network"),
-                                    MessagingError)
+        answer = await self._request(msg, [derived_id(Action.MPID_ANSWER, msg_id)],
+                                     self.params.accumulation_quorum)
+        if answer is None:
+            raise NotDelivered("no answer from the network")
+        result = read_answer(answer, MpidAnswerBody)
+        if not result.ok:
+            raise refused(result, MessagingError)
+        return result
 
     # -- pushed messages --------------------------------------------------------------------
 

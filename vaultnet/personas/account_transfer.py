@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vaultnet.group import Sync
-from vaultnet.group.sync import REFLECTED_PER_KEY
 from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.applied import AppliedActions
 from vaultnet.personas.bodies import TransferBody, TransferQueryBody
@@ -195,8 +194,6 @@ class AccountTransfer:
         if ((key in store and self.is_confirmed(store, key)) or not next_in_line
                 or not ctx.could_be_member(msg.sender, group)):
             return
-        if key not in store and not self._reflects_ours(group, reflects):
-            return
         pending = self._pending(store, key, ctx)
         pending.copies[msg.sender] = data
         pending.reflects[msg.sender] = reflects
@@ -205,20 +202,6 @@ class AccountTransfer:
             self._accept(store, key, accepted, ctx, out)
         elif pending.disputed() and pending.asked is None:
             self._ask_group(store.table, key, pending, ctx, out)
-
-    def _reflects_ours(self, group: Name, reflects: frozenset[bytes]) -> bool:
-        """Whether a member's copy of a record we do not hold reflects every action we
-        committed on `group`'s key and still remember. One that misses any was sent by a member
-        behind us, and must not bring back what the group agreed to remove: a member that missed
-        an MpidNode's ack still holds the acknowledged message, and its copy, sent to us as the
-        group churned, put it back in our inbox after our own commit of the ack deleted it, so
-        members' answers differed and the node never got a quorum of equal ones (seed sweep,
-        seed 909). A vault that never committed on the key (a newcomer) takes copies as before,
-        and a record we hold is not checked (a member a few milliseconds behind us is normal).
-        Skipped when our list is full (REFLECTED_PER_KEY): the two lists' windows differ."""
-        sync = self._owner.sync
-        ours = sync.committed(group) if sync is not None else []
-        return len(ours) >= REFLECTED_PER_KEY or reflects.issuperset(ours)
 
     def _pending(self, store: Records, key: bytes, ctx: Context) -> _PendingTransfer:
         """The copies collected for `key`; a record we kept across a restart counts as our own
