@@ -8,7 +8,8 @@ closest to X" from its own view. Every vault closer to X than we are lies in one
 whose whole population is closer to X; a bucket keeps `bucket_size` >= group size entries, so
 either we know enough closer vaults to say "no", or the bucket is small enough that we know all of
 it. This needs complete discovery, which the join lookup, neighbour gossip and the periodic
-neighbourhood refresh provide.
+refreshes provide: of the neighbourhood, and of one bucket with room at a time (vaults that
+joined after us without picking us).
 """
 
 from __future__ import annotations

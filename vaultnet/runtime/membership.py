@@ -43,6 +43,8 @@ class Membership:
         self.protocol = protocol
         self._remembered: OrderedDict[Name, str] = OrderedDict()
         self._rejoining = False
+        self._next_bucket = 0
+        self._refreshing_bucket = False
 
     # -- the routing table ----------------------------------------------------------------
 
@@ -128,6 +130,31 @@ class Membership:
         for index in range(max(counts), -1, -1):
             if counts.get(index, 0) < core.params.bucket_size:
                 await self.lookup(name_in_bucket(core.name, index, core.rng))
+
+    def start_bucket_refresh(self) -> None:
+        """Refresh one bucket in the background (`refresh_bucket`), unless one still runs: a
+        lookup can wait on peers that do not answer, which must not hold up keep-alives."""
+        if not self._refreshing_bucket:
+            self._refreshing_bucket = True
+            self.core.spawn(self.refresh_bucket)
+
+    async def refresh_bucket(self) -> None:
+        """Look up a random name in the next bucket, round robin from the farthest, that holds
+        fewer than bucket-size peers. A vault that joined after us and did not pick us is found
+        this way, so each bucket comes to hold min(bucket size, its population) and
+        responsibility stays exact (`vaultnet.routing`); one lookup per refresh bounds the cost."""
+        core = self.core
+        try:
+            counts = core.routing.bucket_counts()
+            buckets = max(counts, default=-1) + 1
+            for step in range(buckets):
+                index = (self._next_bucket + step) % buckets
+                if counts.get(index, 0) < core.params.bucket_size:
+                    self._next_bucket = index + 1
+                    await self.lookup(name_in_bucket(core.name, index, core.rng))
+                    return
+        finally:
+            self._refreshing_bucket = False
 
     async def refresh_neighbourhood(self) -> None:
         """Ask one random close neighbour who it knows near us, and connect to those we want."""

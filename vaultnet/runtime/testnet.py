@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -35,7 +36,7 @@ from vaultnet.transport.base import AdmissionRefused, Endpoint, TransportError
 from vaultnet.transport.channel import NETWORK_KEY_SIZE
 from vaultnet.transport.sim import SimConfig, SimNetwork, deterministic_scheduling
 from vaultnet.transport.tcp import TcpEndpoint
-from vaultnet.xor import Name, closest
+from vaultnet.xor import Name, bucket_index, closest
 
 TRANSPORTS = ("tcp", "sim")
 DEFAULT_HOST = "127.0.0.1"
@@ -421,14 +422,25 @@ class Testnet:
         return closest_of(target, self.vaults, self.params.group_size)
 
     def converged(self) -> bool:
-        """Every vault's proximity set equals the true one (computed over all live vaults)."""
+        """Every vault knows what exact responsibility needs (computed over all live vaults):
+        its proximity set is the true one, and each of its buckets holds at least min(group
+        size, the bucket's true population) vaults, so for any name it knows enough of the
+        vaults closer to it than itself (`vaultnet.routing`)."""
         names = [v.name for v in self.vaults]
         k = self.params.proximity_size
         for vault in self.vaults:
-            truth = tuple(closest(vault.name, [n for n in names if n != vault.name], k))
-            if vault.routing.proximity() != truth:
+            others = [n for n in names if n != vault.name]
+            if vault.routing.proximity() != tuple(closest(vault.name, others, k)):
                 return False
-        return True
+        live = set(names)
+        return all(self._buckets_cover(vault, live) for vault in self.vaults)
+
+    def _buckets_cover(self, vault: Vault, live: set[Name]) -> bool:
+        """Whether each of `vault`'s buckets holds min(group size, its population) live vaults."""
+        population = Counter(bucket_index(vault.name, n) for n in live if n != vault.name)
+        known = Counter(bucket_index(vault.name, n) for n in vault.routing.peers if n in live)
+        return all(known[index] >= min(self.params.group_size, count)
+                   for index, count in population.items())
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = SETTLE_TIMEOUT,
                        what: str = "condition", every: float | None = None) -> None:

@@ -171,7 +171,8 @@ class Vault(VaultCore):
             self.membership.lose_peer(conn.peer, "connection closed")
 
     async def _maintain(self) -> None:
-        """Keep-alives, liveness, rejoining, and a slow neighbourhood refresh."""
+        """Keep-alives, liveness, rejoining, and a slow refresh of the neighbourhood and of one
+        bucket at a time."""
         next_refresh = self.now() + self.timing.refresh * (0.5 + self.rng.random())
         while True:
             asleep_at = self.now()
@@ -196,6 +197,7 @@ class Vault(VaultCore):
             self.membership.start_rejoining()
             if now >= next_refresh:
                 next_refresh = now + self.timing.refresh * (0.5 + self.rng.random())
+                self.membership.start_bucket_refresh()
                 await self.membership.refresh_neighbourhood()
 
 
