@@ -18,7 +18,7 @@ from vaultnet.transport.base import ConnectionClosed, HandshakeError
 from vaultnet.transport.channel import TAG_SIZE
 from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.wire import FrameDecoder, FrameError
-from vaultnet.xor import random_name
+from vaultnet.xor import bucket_index, random_name
 
 
 def responsibility_errors(net: Testnet, names: list[bytes]) -> list[str]:
@@ -98,6 +98,35 @@ async def test_churn_on_kill_and_add(autojump_clock) -> None:
         expected = {v.name for v in net.vaults if new.name in v.routing.proximity()}
         assert expected <= {c.vault for c in churn if c.added == new.name}
         assert responsibility_errors(net, [random_name(rng) for _ in range(100)]) == []
+
+
+async def test_a_far_bucket_lost_whole_is_found_again(autojump_clock) -> None:
+    """Buckets are refreshed, not only filled at join: a vault cut from every peer of a far
+    bucket (and they from it) learns them again, so responsibility is exact once more."""
+    async with Testnet(vaults=32, transport="sim", seed=5) as net:
+        vault = next(v for v in net.vaults if far_bucket(v))
+        cut = far_bucket(vault)
+        for peer in cut:
+            vault.membership.lose_peer(peer, "cut by the test")
+        assert not any(peer in vault.routing for peer in cut)
+        assert not net.converged()
+        index, full = bucket_index(vault.name, cut[0]), net.params.bucket_size
+        await net.wait_for(lambda: vault.routing.bucket_counts().get(index, 0)
+                           >= min(len(cut), full), 60, "the bucket refilled")
+        await net.wait_converged(timeout=60)
+        rng = random.Random(6)
+        assert responsibility_errors(net, [random_name(rng) for _ in range(200)]) == []
+
+
+def far_bucket(vault) -> list[bytes]:
+    """The peers of `vault`'s smallest bucket with none of them in its proximity set (so the
+    neighbourhood refresh and gossip do not bring them back; a bucket refresh must)."""
+    prox = set(vault.routing.proximity())
+    buckets: dict[int, list[bytes]] = {}
+    for peer in vault.routing.peers:
+        buckets.setdefault(bucket_index(vault.name, peer), []).append(peer)
+    far = [peers for peers in buckets.values() if not prox & set(peers)]
+    return min(far, key=len, default=[])
 
 
 class Impostor(Identity):
