@@ -10,17 +10,19 @@ from typing import Annotated, ClassVar
 
 import pytest
 
-from tests.personas.helpers import GROUP, MEMBERS, Ctx, Manager
+from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx, Manager
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.account_transfer import (
+    DELETED_TTL,
     LONE_TRANSFER_WAIT,
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
 )
-from vaultnet.personas.actions import SyncAction
+from vaultnet.personas.actions import MpidAck, SyncAction
 from vaultnet.personas.bodies import BLOB
 from vaultnet.personas.dispatch import commits
 from vaultnet.personas.effects import Outbox
+from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.protocol import EventKind, Op
 from vaultnet.storage.records import encode
 from vaultnet.storage.store import Database, RecordStore
@@ -143,6 +145,48 @@ def test_a_lone_copy_waits_before_it_is_trusted(vaults: Vaults, clock: list[floa
     clock[0] = LONE_TRANSFER_WAIT + 1
     manager.tick_transfers(ctx)
     assert held(vaults) == {"owner": "only"}
+
+
+def test_a_record_deleted_for_good_does_not_come_back_by_transfer(
+        vaults: Vaults, clock: list[float]) -> None:
+    """Seed 909: a member that missed a deletion sends its stale copy at the next churn; a
+    vault that deleted the record refuses it, alone or not, until DELETED_TTL has passed."""
+    manager, ctx = vaults[NEWCOMER]
+    manager.store.put(KEY, {"message": "delivered"})
+    assert manager.transfers.delete_for_good(manager.store, KEY, ctx)
+    deliver(vaults, NEWCOMER, transfer(A, {"message": "delivered"}, b"1" * 16))
+    deliver(vaults, NEWCOMER, transfer(B, {"message": "delivered"}, b"2" * 16))
+    clock[0] = LONE_TRANSFER_WAIT + 1
+    manager.tick_transfers(ctx)
+    assert held(vaults) is None
+    clock[0] = DELETED_TTL + 1
+    deliver(vaults, NEWCOMER, transfer(A, {"message": "new"}, b"3" * 16))
+    deliver(vaults, NEWCOMER, transfer(B, {"message": "new"}, b"4" * 16))
+    assert held(vaults) == {"message": "new"}
+
+
+def test_an_acknowledged_message_is_deleted_for_good(tmp_path: Path,
+                                                      clock: list[float]) -> None:
+    """The MpidManagers' agreed ack deletes the inbox record for good: a member's stale copy
+    sent afterwards is refused, so the message is not delivered a second time."""
+    inbox = RecordStore(Database(tmp_path / "inbox.db"), "inbox")
+    manager = MpidManager(PARAMS, RecordStore(Database(tmp_path / "a.db"), "accounts"), inbox,
+                          RecordStore(Database(tmp_path / "o.db"), "outbox"))
+    manager.attach(NEWCOMER)
+    ctx = Ctx(NEWCOMER, clock)
+    sender, mid = b"\x07" * 64, b"\x08" * 16
+    key = GROUP + sender + mid
+    inbox.put(key, {"held": "message"})
+    manager.commit_ack(GROUP, MpidAck(sender, mid), ctx, Outbox(), bytes(16))
+    assert inbox.get(key) is None
+    stale = Message(src=Authority(A, Persona.MPID_MANAGER),
+                    dst=Authority(NEWCOMER, Persona.MPID_MANAGER), action="transfer",
+                    msg_id=b"5" * 16, trace_id=bytes(16), sender=A,
+                    body={"store": "inbox", "key": key, "value": encode({"held": "message"})})
+    manager.handle(stale, ctx)
+    clock[0] = LONE_TRANSFER_WAIT + 1
+    manager.tick_transfers(ctx)
+    assert inbox.get(key) is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,15 @@ TRANSFER_ASK_ROUNDS = 3
 """When members' copies of a record disagree (one was sent before a change committed, another
 after), the newcomer asks the whole group for its current copy, at most this many times, this
 many seconds apart; each answer replaces that member's earlier copy."""
+DELETED_KEPT = 10_000
+DELETED_TTL = 300.0
+"""Records this vault deleted by agreement and whose keys are never used again (a message in
+an inbox or outbox): a transferred copy of one is refused. A member that missed the deletion
+still holds the record and sends it at the next churn of its group; taken as a lone copy, it
+came back to life in members that had deleted it (seed sweep, seed 909: a message delivered
+and acknowledged returned to the inbox, and the members' answers to the node never agreed
+again). At most this many keys per persona (oldest dropped first), each for this many seconds:
+the stale copy comes with a churn of the group, within seconds to minutes."""
 RECONCILE_PER_TICK = 32
 """Records a restarted vault starts reconciling per tick: each one asks every other member of
 its group, so thousands of kept records must not turn into one burst of queries."""
@@ -116,6 +125,7 @@ class AccountTransfer:
         # entry per stored record), and those of them not yet asked about.
         self._unconfirmed: set[tuple[str, bytes]] = set()
         self._to_reconcile: deque[tuple[str, bytes]] = deque()
+        self._deleted: OrderedDict[tuple[str, bytes], float] = OrderedDict()
 
     def pending(self) -> int:
         """Records whose transferred copies are still being collected (bounded)."""
@@ -129,6 +139,22 @@ class AccountTransfer:
             for key in store.keys():  # noqa: SIM118 (Records, not a dict)
                 self._unconfirmed.add((store.table, key))
                 self._to_reconcile.append((store.table, key))
+
+    def delete_for_good(self, store: Records, key: bytes, ctx: Context) -> bool:
+        """Delete the record under `key`, whose key is never used again, by agreement: for
+        DELETED_TTL a transferred copy of it is refused (DELETED_KEPT). True if we held it."""
+        held = store.delete(key)
+        self._deleted[(store.table, key)] = ctx.now()
+        self._deleted.move_to_end((store.table, key))
+        while len(self._deleted) > DELETED_KEPT:
+            self._deleted.popitem(last=False)
+        return held
+
+    def _deleted_here(self, table: str, key: bytes, now: float) -> bool:
+        """Whether we deleted `key` for good less than DELETED_TTL ago."""
+        while self._deleted and now - next(iter(self._deleted.values())) > DELETED_TTL:
+            self._deleted.popitem(last=False)
+        return (table, key) in self._deleted
 
     def is_confirmed(self, store: Records, key: bytes) -> bool:
         """Whether our record for `key` is current: not one kept across a restart that the
@@ -192,7 +218,8 @@ class AccountTransfer:
         next_in_line = ctx.own in ctx.closest_live(group, self._owner.params.group_size + 1,
                                                    {group})
         if ((key in store and self.is_confirmed(store, key)) or not next_in_line
-                or not ctx.could_be_member(msg.sender, group)):
+                or not ctx.could_be_member(msg.sender, group)
+                or self._deleted_here(store.table, key, ctx.now())):
             return
         pending = self._pending(store, key, ctx)
         pending.copies[msg.sender] = data

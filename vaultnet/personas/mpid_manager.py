@@ -279,20 +279,20 @@ class MpidManager(GroupPersona):
     def commit_delivered(self, sender: Name, action: MpidDelivered, ctx: Context, out: Outbox,
                          trace: bytes) -> None:
         """Agreed: clear the outbox entry and pass the recipient's answer to the sender."""
-        entry = self._clear_outbox(sender, action.mid)
+        entry = self._clear_outbox(sender, action.mid, ctx)
         if entry is not None:
             answer = action.answer
             self._answer_recorded(sender, entry.reply, action.mid,
                                   MpidAnswerBody(answer.ok, answer.error, answer.reason),
                                   trace, ctx, out)
 
-    def _clear_outbox(self, sender: Name, mid: bytes) -> OutboxEntry | None:
+    def _clear_outbox(self, sender: Name, mid: bytes, ctx: Context) -> OutboxEntry | None:
         key = sender + mid
         raw = self.outbox.get(key)
         self._outbox_seen.pop(key, None)
         if raw is None:
             return None
-        self.outbox.delete(key)
+        self.transfers.delete_for_good(self.outbox, key, ctx)
         account = self.account(sender)
         self._keep(sender, dataclasses.replace(account, outbox=max(0, account.outbox - 1)))
         return OutboxEntry.from_record(raw)
@@ -326,7 +326,7 @@ class MpidManager(GroupPersona):
                    trace: bytes) -> None:
         """Agreed: the node has the message; drop it from the inbox."""
         key = mpid + action.sender + action.mid
-        if not self.inbox.delete(key):
+        if not self.transfers.delete_for_good(self.inbox, key, ctx):
             return
         account = self.account(mpid)
         self._keep(mpid, dataclasses.replace(account, inbox=max(0, account.inbox - 1)))
@@ -392,7 +392,7 @@ class MpidManager(GroupPersona):
             seen = self._outbox_seen.setdefault(key, now)
             if now - seen > OUTBOX_TTL:
                 sender, mid = key[:NAME_SIZE], key[NAME_SIZE:]
-                self._clear_outbox(sender, mid)
+                self._clear_outbox(sender, mid, ctx)
                 self._answer_recorded(sender, OutboxEntry.from_record(raw).reply, mid,
                                       MpidAnswerBody(False, ErrorCode.NOT_DELIVERED,
                                                      "the recipient's managers did not answer"),
