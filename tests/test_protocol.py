@@ -67,7 +67,8 @@ COMMITS: dict[type[GroupPersona], set[Op]] = {
                   Op.DELIVERED},
 }
 TO_CLIENTS = {A.PUT_OK, A.PUT_FAILURE, A.DELETE_OK, A.GET_RESPONSE, A.VERSION_ANSWER,
-              A.STRUCTURED_ANSWER, A.MPID_ANSWER, A.MESSAGE, A.SYNCHRONISING, A.REQUEST_EXPIRED, A.VAULT_ANSWER}
+              A.STRUCTURED_ANSWER, A.MPID_ANSWER, A.MESSAGE, A.SYNCHRONISING,
+              A.REQUEST_EXPIRED, A.VAULT_ANSWER}
 """What the clients receive (MaidClient, MpidClient)."""
 NOT_IN_TABLES = {A.SYNC, A.PROBE}
 """Sync votes are taken by `GroupPersona.handle` before accumulation; probes by the routing
