@@ -190,6 +190,7 @@ def test_malformed_fields_are_frame_errors(action: Action, body: Body) -> None:
     (bodies.StructuredBody, "record", RECORD.to_record() | {"owner": b"short"}),
     (bodies.StructuredBody, "record", RECORD.to_record() | {"version": -1}),
     (bodies.DeleteStructuredBody, "signature", b"\x06" * 63),
+    (bodies.DeleteStructuredBody, "version", 1 << 63),  # not signable as 8 bytes
     (bodies.ChangeListBody, "change", "befriend"),
     (bodies.TransferBody, "reflects", [b"short"]),
     (bodies.MpidAnswerBody, "messages", [[N1, ID]]),

@@ -82,6 +82,7 @@ from vaultnet.personas.structured_data import (
     MAX_VERSION,
     StructuredRecord,
     delete_bytes,
+    is_version,
     signed_bytes,
 )
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
@@ -412,8 +413,9 @@ class MaidClient:
         name, where a chunk's name changes with its content. RecordExists if the name holds
         a record; RecordTooLarge over MAX_DATA_SIZE. Returns the stored record."""
         record = self._signed_record(name, 0, data)
-        return await self._change_structured(Action.PUT_STRUCTURED, StructuredBody(record),
-                                             name, trace)
+        return await self._structured_request(name, Action.PUT_STRUCTURED,
+                                              StructuredBody(record), Persona.MAID_MANAGER,
+                                              trace)
 
     async def get_structured(self, name: Name) -> StructuredRecord:
         """The record at `name` as its VersionManagers hold it, believed only if its owner's
@@ -436,8 +438,9 @@ class MaidClient:
         if version is None:
             version = (await self.get_structured(name)).version + 1
         record = self._signed_record(name, version, data)
-        return await self._change_structured(Action.UPDATE_STRUCTURED, StructuredBody(record),
-                                             name, trace)
+        return await self._structured_request(name, Action.UPDATE_STRUCTURED,
+                                              StructuredBody(record), Persona.MAID_MANAGER,
+                                              trace)
 
     async def delete_structured(self, name: Name, version: int | None = None,
                                 trace: bytes | None = None) -> StructuredRecord:
@@ -449,9 +452,9 @@ class MaidClient:
             version = (await self.get_structured(name)).version
         _check_version(version)
         signature = self.identity.sign(delete_bytes(_record_name(name), version))
-        return await self._change_structured(Action.DELETE_STRUCTURED,
-                                             DeleteStructuredBody(name, version, signature),
-                                             name, trace)
+        return await self._structured_request(name, Action.DELETE_STRUCTURED,
+                                              DeleteStructuredBody(name, version, signature),
+                                              Persona.MAID_MANAGER, trace)
 
     def _signed_record(self, name: Name, version: int, data: bytes) -> StructuredRecord:
         _record_name(name)
@@ -463,10 +466,6 @@ class MaidClient:
                                        f"{MAX_DATA_SIZE}-byte limit")
         return StructuredRecord(name, self.identity.verify_key, version, data,
                                 self.identity.sign(signed_bytes(name, version, data)))
-
-    async def _change_structured(self, action: Action, body: Body, name: Name,
-                                 trace: bytes | None) -> StructuredRecord:
-        return await self._structured_request(name, action, body, Persona.MAID_MANAGER, trace)
 
     async def _structured_request(self, name: Name, action: Action, body: Body, to: Persona,
                                   trace: bytes | None) -> StructuredRecord:
@@ -539,7 +538,7 @@ def _record_name(name: object) -> bytes:
 
 
 def _check_version(version: object) -> None:
-    if type(version) is not int or not 0 <= version <= MAX_VERSION:
+    if not is_version(version):
         raise ClientError(f"a record's version is an int in 0..{MAX_VERSION}")
 
 

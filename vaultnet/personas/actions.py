@@ -31,6 +31,7 @@ from vaultnet.personas.bodies import (
     NAMES,
     NONCE_SIZE,
     OWNER_LIST,
+    RECORD_VERSION,
     SIGNATURE,
     STRUCTURED,
     TREE_LIMIT,
@@ -337,7 +338,7 @@ class DeleteStructured(SyncAction):
     answered to `reply`."""
 
     OP: ClassVar[Op] = Op.DELETE_STRUCTURED
-    version: Annotated[int, COUNT]
+    version: Annotated[int, RECORD_VERSION]
     signature: Annotated[bytes, SIGNATURE]
     id: Annotated[bytes, ID]
     reply: Annotated[Authority, AUTHORITY]

@@ -24,7 +24,7 @@ from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE
 from vaultnet.messages import ID_SIZE, Authority, Persona
 from vaultnet.personas.codec import Wire, WireRecord
 from vaultnet.personas.records import HeldMessage, VaultHealth
-from vaultnet.personas.structured_data import StructuredRecord
+from vaultnet.personas.structured_data import MAX_VERSION, StructuredRecord, is_version
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.protocol import Action, ErrorCode, Op
@@ -141,6 +141,12 @@ def _structured(value: object) -> StructuredRecord:
         raise ValueError(str(exc)) from None
 
 
+def _record_version(value: object) -> int:
+    if not is_version(value):
+        raise ValueError(f"a record's version is an int in 0..{MAX_VERSION}")
+    return value
+
+
 def _limit(value: object) -> int:
     if type(value) is not int or not 1 <= value <= LIMIT_CEILING:
         raise ValueError(f"version limits must be ints in 1..{LIMIT_CEILING}")
@@ -191,6 +197,8 @@ STRUCTURED = Wire(_structured, StructuredRecord.to_record)
 """An owner-signed structured data record, as its map."""
 SIGNATURE = Wire(_sized(SIGNATURE_SIZE))
 """A signature (an owner's, over what its field's record says)."""
+RECORD_VERSION = Wire(_record_version)
+"""A structured data record's version counter (signed as 8 bytes: at most MAX_VERSION)."""
 
 
 def _health(value: object) -> VaultHealth:
@@ -608,7 +616,7 @@ class DeleteStructuredBody(Body):
     `delete_bytes(name, version)`."""
 
     name: Annotated[Name, NAME]
-    version: Annotated[int, COUNT]
+    version: Annotated[int, RECORD_VERSION]
     signature: Annotated[bytes, SIGNATURE]
 
 
@@ -617,7 +625,7 @@ class DeleteStructuredRequestBody(Body):
     """The client's MaidManagers forward its delete (`DeleteStructuredBody`) as the request
     `id`, answered through them to `reply`."""
 
-    version: Annotated[int, COUNT]
+    version: Annotated[int, RECORD_VERSION]
     signature: Annotated[bytes, SIGNATURE]
     id: Annotated[bytes, ID]
     reply: Annotated[Authority, AUTHORITY]

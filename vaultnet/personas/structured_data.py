@@ -33,7 +33,7 @@ Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE, IdentityError, verify
 from vaultnet.storage.records import MemoryRecords, Records
@@ -52,6 +52,11 @@ STRUCTURED_TABLE = "structured_data"
 _SIGNED = b"vaultnet-structured-data"
 _DELETE = b"vaultnet-structured-delete"
 _FIELDS = {"name", "owner", "version", "data", "signature"}
+
+
+def is_version(value: object) -> TypeGuard[int]:
+    """Whether `value` can be a record's version counter (an int in 0..MAX_VERSION)."""
+    return type(value) is int and 0 <= value <= MAX_VERSION
 
 
 def signed_bytes(name: Name, version: int, data: bytes) -> bytes:
@@ -106,7 +111,7 @@ class StructuredRecord:
         data, signature = raw["data"], raw["signature"]
         if not (isinstance(name, bytes) and len(name) == NAME_SIZE
                 and isinstance(owner, bytes) and len(owner) == VERIFY_KEY_SIZE
-                and type(version) is int and 0 <= version <= MAX_VERSION
+                and is_version(version)
                 and isinstance(data, bytes)
                 and isinstance(signature, bytes) and len(signature) == SIGNATURE_SIZE):
             raise FrameError("malformed structured data record")
