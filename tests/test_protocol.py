@@ -42,14 +42,17 @@ SHARED = {A.TRANSFER, A.TRANSFER_QUERY, A.PAYLOAD_WANTED}
 RECEIVES: dict[type[GroupPersona], set[Action]] = {
     MaidManager: {A.PUT, A.EXISTS_ANSWER, A.DELETE, A.PUT_VERSION, A.DELETE_BRANCH,
                   A.VERSION_RESULT, A.PUT_RESPONSE, A.REGISTER_VAULT, A.UNREGISTER_VAULT,
-                  A.PMID_HEALTH},
+                  A.PMID_HEALTH, A.PUT_STRUCTURED, A.UPDATE_STRUCTURED, A.DELETE_STRUCTURED,
+                  A.STRUCTURED_RESULT},
     DataManager: {A.PUT, A.STORED, A.PUT_FAILURE, A.EXISTS, A.GET, A.FETCH_RESPONSE,
                   A.SIBLING_FETCH, A.SIBLING_CONTENT, A.HOLDING, A.DELETE,
                   A.CHALLENGE_RESPONSE, A.INTEGRITY_FAILURE, A.RECORD_CHECK},
     PmidManager: {A.PUT, A.CONTENT_WANTED, A.DELETE, A.PUT_FAILURE, A.CORRECTION,
                   A.CAPACITY, A.GET_PMID_HEALTH},
     PmidNode: {A.STORE, A.DELETE, A.RECONCILE, A.CHALLENGE, A.FETCH},
-    VersionManager: {A.PUT_VERSION, A.DELETE_BRANCH, A.GET_VERSIONS, A.GET_BRANCH},
+    VersionManager: {A.PUT_VERSION, A.DELETE_BRANCH, A.GET_VERSIONS, A.GET_BRANCH,
+                     A.PUT_STRUCTURED, A.UPDATE_STRUCTURED, A.DELETE_STRUCTURED,
+                     A.GET_STRUCTURED},
     MpidManager: {A.SEND, A.ONLINE, A.OFFLINE, A.ACK, A.CHANGE_LIST, A.GET_LISTS,
                   A.GET_INBOX, A.DELIVER, A.DELIVERY},
 }
@@ -58,12 +61,14 @@ COMMITS: dict[type[GroupPersona], set[Op]] = {
     DataManager: {Op.PUT, Op.REMOVE_PMID, Op.UNSUBSCRIBE, Op.INTEGRITY_FAILED},
     PmidManager: {Op.PUT, Op.DELETE, Op.FAILED, Op.CORRECT, Op.CAPACITY},
     PmidNode: set(),
-    VersionManager: {Op.PUT_VERSION, Op.DELETE_BRANCH},
+    VersionManager: {Op.PUT_VERSION, Op.DELETE_BRANCH, Op.PUT_STRUCTURED,
+                     Op.UPDATE_STRUCTURED, Op.DELETE_STRUCTURED},
     MpidManager: {Op.SEND, Op.ONLINE, Op.OFFLINE, Op.ACK, Op.CHANGE_LIST, Op.DELIVER,
                   Op.DELIVERED},
 }
 TO_CLIENTS = {A.PUT_OK, A.PUT_FAILURE, A.DELETE_OK, A.GET_RESPONSE, A.VERSION_ANSWER,
-              A.MPID_ANSWER, A.MESSAGE, A.SYNCHRONISING, A.REQUEST_EXPIRED, A.VAULT_ANSWER}
+              A.STRUCTURED_ANSWER, A.MPID_ANSWER, A.MESSAGE, A.SYNCHRONISING,
+              A.REQUEST_EXPIRED, A.VAULT_ANSWER}
 """What the clients receive (MaidClient, MpidClient)."""
 NOT_IN_TABLES = {A.SYNC, A.PROBE}
 """Sync votes are taken by `GroupPersona.handle` before accumulation; probes by the routing
@@ -193,6 +198,11 @@ def test_one_table_maps_refusals_to_exceptions() -> None:
     assert errors.refusal(None, VersionError) is VersionError
     assert errors.refusal(["Blocked"], MessagingError) is MessagingError
     assert set(errors.ERRORS) <= set(ErrorCode)
+    # structured data reads the shared codes with its own table
+    table = errors.STRUCTURED_ERRORS
+    assert errors.refusal("NotOwner", errors.StructuredError, table) is errors.NotRecordOwner
+    assert errors.refusal("DataExists", errors.StructuredError, table) is errors.RecordExists
+    assert errors.refusal("NotOwner", VersionError, table) is VersionError
 
 
 def test_persona_events_read_back_with_their_kind() -> None:

@@ -53,7 +53,8 @@ CLIENT_ACTIONS = frozenset({
     Action.PUT, Action.GET, Action.DELETE, Action.PUT_VERSION, Action.DELETE_BRANCH,
     Action.GET_VERSIONS, Action.GET_BRANCH, Action.ONLINE, Action.SEND, Action.ACK,
     Action.CHANGE_LIST, Action.GET_LISTS, Action.GET_INBOX, Action.REGISTER_VAULT,
-    Action.UNREGISTER_VAULT,
+    Action.UNREGISTER_VAULT, Action.PUT_STRUCTURED, Action.UPDATE_STRUCTURED,
+    Action.DELETE_STRUCTURED, Action.GET_STRUCTURED,
 })
 """The requests a MaidNode or MpidNode sends to its managers: everything else on a client
 connection is refused (clients never relay, never speak for a group)."""

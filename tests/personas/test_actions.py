@@ -24,12 +24,14 @@ from vaultnet.personas import (
     maid_manager,
     mpid_manager,
     pmid_manager,
+    structured_keeper,
     version_manager,
 )
 from vaultnet.personas.actions import (
     ContestedAction,
     DataPut,
     DeleteBranch,
+    DeleteStructured,
     DeliveryAnswer,
     IntegrityFailed,
     MaidDelete,
@@ -49,10 +51,12 @@ from vaultnet.personas.actions import (
     PmidDelete,
     PmidFailed,
     PmidPut,
+    PutStructured,
     PutVersion,
     RemoveHolder,
     SyncAction,
     Unsubscribe,
+    UpdateStructured,
 )
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import FAILED_CHECK, LIED
@@ -62,6 +66,7 @@ from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.mpid_manager import MpidManager
 from vaultnet.personas.pmid_manager import PmidManager
+from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.personas.tree_access import TreeMode
 from vaultnet.personas.version_manager import VersionManager
 from vaultnet.personas.version_tree import VersionName
@@ -74,6 +79,7 @@ N1, N2 = b"\x01" * 64, b"\x02" * 64
 ID, ID2 = b"\x03" * 16, b"\x04" * 16
 REPLY = Authority(N1, Persona.MAID_NODE, relay=N2)
 V0, V1 = VersionName(0, N1), VersionName(1, N2)
+RECORD = StructuredRecord(N1, b"\x05" * 32, 3, b"data", b"\x06" * 64)
 
 
 def personas() -> dict[type[GroupPersona], GroupPersona]:
@@ -109,6 +115,9 @@ SAMPLES: list[tuple[type[GroupPersona], SyncAction]] = [
     (VersionManager, PutVersion(None, V0, 100, 10, TreeMode.PUBLIC, [], ID, REPLY)),
     (VersionManager, PutVersion(V0, V1, 5, 2, TreeMode.SHARED, [N1, N2], ID, REPLY)),
     (VersionManager, DeleteBranch(V1, ID, REPLY)),
+    (VersionManager, PutStructured(RECORD, ID, REPLY)),
+    (VersionManager, UpdateStructured(RECORD, ID, REPLY)),
+    (VersionManager, DeleteStructured(3, b"\x06" * 64, ID, REPLY)),
     (MpidManager, MpidSend(N1, b"hello", ID, REPLY)),
     (MpidManager, MpidOnline(ID, REPLY)),
     (MpidManager, MpidOffline(N1)),
@@ -330,7 +339,7 @@ def proposed_in(*modules: Any) -> set[type[SyncAction]]:
     (DataManager, (data_manager, integrity)),
     (MaidManager, (maid_manager,)),
     (PmidManager, (pmid_manager,)),
-    (VersionManager, (version_manager,)),
+    (VersionManager, (version_manager, structured_keeper)),
     (MpidManager, (mpid_manager,)),
 ], ids=lambda value: getattr(value, "__name__", ""))
 def test_each_persona_commits_exactly_the_actions_it_proposes(persona: type[GroupPersona],

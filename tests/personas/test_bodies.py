@@ -16,6 +16,7 @@ from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas import bodies
 from vaultnet.personas.bodies import BODIES, Body
 from vaultnet.personas.records import HeldMessage, VaultHealth
+from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.personas.tree_access import TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.protocol import Action, ErrorCode, Op
@@ -26,6 +27,7 @@ N1, N2 = b"\x01" * 64, b"\x02" * 64
 ID = b"\x03" * 16
 REPLY = Authority(N1, Persona.MAID_NODE, relay=N2)
 V0, V1 = VersionName(0, N1), VersionName(1, N2)
+RECORD = StructuredRecord(N1, b"\x05" * 32, 3, b"data", b"\x06" * 64)
 SAMPLES: list[tuple[Action, Body]] = [
     (Action.SYNC, bodies.SyncBody(N1, b"agreed action")),
     (Action.PAYLOAD_WANTED, bodies.PayloadWantedBody(Action.PUT, ID, N1, Persona.PMID_MANAGER,
@@ -64,6 +66,11 @@ SAMPLES: list[tuple[Action, Body]] = [
     (Action.DELETE_BRANCH, bodies.DeleteBranchBody(V1, ID, REPLY)),
     (Action.VERSION_ANSWER, bodies.VersionAnswerBody(True, versions=[V0, V1])),
     (Action.VERSION_RESULT, bodies.VersionResultBody(ID, REPLY, {"ok": True})),
+    (Action.PUT_STRUCTURED, bodies.StructuredBody(RECORD)),
+    (Action.UPDATE_STRUCTURED, bodies.StructuredRequestBody(RECORD, ID, REPLY)),
+    (Action.DELETE_STRUCTURED, bodies.DeleteStructuredBody(N1, 3, b"\x06" * 64)),
+    (Action.DELETE_STRUCTURED, bodies.DeleteStructuredRequestBody(3, b"\x06" * 64, ID, REPLY)),
+    (Action.STRUCTURED_ANSWER, bodies.StructuredAnswerBody(True, record=RECORD)),
     (Action.TRANSFER_QUERY, bodies.TransferQueryBody("accounts", N1)),
     (Action.RECORD_CHECK, bodies.RecordCheckBody(N1, [N2], [ID], True)),
     (Action.TRANSFER, bodies.TransferBody("accounts", N1 + b"x", b"record", [ID])),
@@ -180,6 +187,10 @@ def test_malformed_fields_are_frame_errors(action: Action, body: Body) -> None:
     (bodies.ClientPutVersionBody, "owners", [N1[:10]]),
     (bodies.ClientPutVersionBody, "mode", "secret"),
     (bodies.BranchBody, "tip", [1]),
+    (bodies.StructuredBody, "record", RECORD.to_record() | {"owner": b"short"}),
+    (bodies.StructuredBody, "record", RECORD.to_record() | {"version": -1}),
+    (bodies.DeleteStructuredBody, "signature", b"\x06" * 63),
+    (bodies.DeleteStructuredBody, "version", 1 << 63),  # not signable as 8 bytes
     (bodies.ChangeListBody, "change", "befriend"),
     (bodies.TransferBody, "reflects", [b"short"]),
     (bodies.MpidAnswerBody, "messages", [[N1, ID]]),

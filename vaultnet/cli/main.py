@@ -15,7 +15,18 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vaultnet.cli import bench, ctl, data, messages, sim, testnet, tui, vaults, versions
+from vaultnet.cli import (
+    bench,
+    ctl,
+    data,
+    messages,
+    sim,
+    structured,
+    testnet,
+    tui,
+    vaults,
+    versions,
+)
 from vaultnet.cli.addresses import ADDRESS_FILE, ADDRESS_FORMAT
 from vaultnet.cli.arguments import Subparsers
 from vaultnet.cli.errors import PROG, CommandError, Parser, UsageError, error_line, leaves
@@ -49,6 +60,7 @@ COMMANDS: dict[str, Command] = {
     "unregister-vault": Command(vaults.add_unregister_vault_parser,
                                 vaults.cmd_unregister_vault),
     "version": Command(versions.add_version_parser, versions.cmd_version),
+    "sd": Command(structured.add_sd_parser, structured.cmd_sd),
     "msg": Command(messages.add_msg_parser, messages.cmd_msg),
     "tui": Command(tui.add_tui_parser, tui.cmd_tui),
     "bench": Command(bench.add_bench_parser, bench.cmd_bench),

@@ -1,2 +1,2 @@
-"""The clients: a MaidNode that stores, fetches and deletes chunks and versions, and an MpidNode
-that sends messages."""
+"""The clients: a MaidNode that stores, fetches and deletes chunks, versions and structured data
+records, and an MpidNode that sends messages."""

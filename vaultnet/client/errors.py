@@ -147,6 +147,46 @@ class VersionNoAnswer(NoAnswer, VersionError):
     """A version request nobody answered in time."""
 
 
+class StructuredError(ClientError):
+    """A structured data operation the network (or the client's own check) refused; `.reason`
+    says why."""
+
+    def __init__(self, name: Name, reason: str) -> None:
+        super().__init__(f"structured data at {name.hex()[:16]}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class RecordExists(StructuredError):
+    """A put of a record at a name that already holds one."""
+
+
+class NoSuchRecord(StructuredError):
+    """No record at the name."""
+
+
+class NotRecordOwner(StructuredError):
+    """An update or delete the record's owner key did not sign."""
+
+
+class StaleVersion(StructuredError):
+    """An update whose version is not the stored one plus one, or a delete of a version that
+    is not the stored one: someone else changed the record first."""
+
+
+class InvalidSignature(StructuredError):
+    """A record whose owner's signature does not verify (refused by the managers on a put or
+    update, by the client on a get: the group's answer is not believed)."""
+
+
+class RecordTooLarge(StructuredError):
+    """A record's data over the size limit (`MAX_DATA_SIZE`)."""
+
+
+class StructuredNoAnswer(NoAnswer, StructuredError):
+    """A structured data request nobody answered in time."""
+
+
 class MessagingError(ClientError):
     """A messaging request the network refused; `.reason` says why."""
 
@@ -209,15 +249,27 @@ ERRORS: dict[ErrorCode, type[ClientError]] = {
 """Refusal code -> the exception a client raises for it. A code not here (MessageTooLarge,
 ListFull, ...) raises its operation's general failure (`refusal`'s `family`)."""
 
+STRUCTURED_ERRORS: dict[ErrorCode, type[ClientError]] = {
+    ErrorCode.DATA_EXISTS: RecordExists,
+    ErrorCode.NO_SUCH_ELEMENT: NoSuchRecord,
+    ErrorCode.NOT_OWNER: NotRecordOwner,
+    ErrorCode.STALE_VERSION: StaleVersion,
+    ErrorCode.INVALID_SIGNATURE: InvalidSignature,
+    ErrorCode.DATA_TOO_LARGE: RecordTooLarge,
+}
+"""The table for structured data refusals: the same codes as the chunks' and trees' (DataExists,
+NotOwner, NoSuchElement) mean their own exceptions there."""
+
 
 _CODES = frozenset(ErrorCode)
 
 
-def refusal(code: object, family: type[ErrorT]) -> type[ErrorT]:
+def refusal(code: object, family: type[ErrorT],
+            table: dict[ErrorCode, type[ClientError]] = ERRORS) -> type[ErrorT]:
     """The exception class for an answer refused with `code` by an operation whose failures
-    are `family` (PutFailure, VersionError, MessagingError): the table's class when it is one
-    of that family, else `family` itself."""
-    cls = ERRORS.get(ErrorCode(code)) if isinstance(code, str) and code in _CODES else None
+    are `family` (PutFailure, VersionError, MessagingError, StructuredError): `table`'s class
+    when it is one of that family, else `family` itself."""
+    cls = table.get(ErrorCode(code)) if isinstance(code, str) and code in _CODES else None
     return cls if cls is not None and issubclass(cls, family) else family
 
 
@@ -234,12 +286,13 @@ class Refusal(Protocol):
         """Why it was refused (None: it did not say)."""
 
 
-def refused(answer: Refusal, family: type[ErrorT], *subject: object) -> ErrorT:
+def refused(answer: Refusal, family: type[ErrorT], *subject: object,
+            table: dict[ErrorCode, type[ClientError]] = ERRORS) -> ErrorT:
     """The exception to raise for the refusing `answer` to an operation whose failures are
-    `family`, built from the operation's `subject` (a chunk's name, a tree's key, or nothing)
-    and the answer's reason ("refused" if it gave none)."""
+    `family` (its class from `table`), built from the operation's `subject` (a chunk's name, a
+    tree's key, or nothing) and the answer's reason ("refused" if it gave none)."""
     reason = "refused" if answer.reason is None else answer.reason
-    return refusal(answer.error, family)(*subject, reason)
+    return refusal(answer.error, family, table)(*subject, reason)
 
 
 def read_answer(answer: Message, record: type[BodyT]) -> BodyT:

@@ -1,4 +1,5 @@
-"""The client side: a MaidNode that stores, fetches and deletes chunks through a bootstrap vault.
+"""The client side: a MaidNode that stores, fetches and deletes chunks, version trees and
+structured data records through a bootstrap vault.
 
 Answers from a manager group count only when the accumulation quorum of distinct members sent
 the same answer (the client cannot see the group, so it counts distinct signed senders). Chunk
@@ -16,6 +17,7 @@ from typing import Any, TypeVar, overload
 import trio
 
 from vaultnet.client.errors import (
+    STRUCTURED_ERRORS,
     ChunkSizeError,
     ClientError,
     DataExists,
@@ -23,16 +25,24 @@ from vaultnet.client.errors import (
     DeleteNoAnswer,
     GetNoAnswer,
     InvalidRegistration,
+    InvalidSignature,
     InvalidVersion,
     MalformedAnswer,
     NetworkUnavailable,
     NoAnswer,
     NoSuchData,
+    NoSuchRecord,
     NoSuchVersion,
     NotOwner,
+    NotRecordOwner,
     PutFailure,
     PutNoAnswer,
+    RecordExists,
+    RecordTooLarge,
     RequestExpired,
+    StaleVersion,
+    StructuredError,
+    StructuredNoAnswer,
     TooManyVaults,
     VaultNoAnswer,
     VaultRefused,
@@ -51,6 +61,7 @@ from vaultnet.personas.bodies import (
     ClientPutBody,
     ClientPutVersionBody,
     DeleteOkBody,
+    DeleteStructuredBody,
     EmptyBody,
     ExpiredBody,
     GetResponseBody,
@@ -59,11 +70,21 @@ from vaultnet.personas.bodies import (
     PutOkBody,
     PutRefusedBody,
     RegisterVaultBody,
+    StructuredAnswerBody,
+    StructuredBody,
     VaultAnswerBody,
     VersionAnswerBody,
     registration_bytes,
 )
 from vaultnet.personas.records import VaultHealth
+from vaultnet.personas.structured_data import (
+    MAX_DATA_SIZE,
+    MAX_VERSION,
+    StructuredRecord,
+    delete_bytes,
+    is_version,
+    signed_bytes,
+)
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.protocol import Action
@@ -76,12 +97,14 @@ from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, name_of
 
 __all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported here
-    "MAX_CHUNK_SIZE", "ChunkSizeError", "ClientError", "DataExists", "DeleteFailure",
-    "DeleteNoAnswer", "GetNoAnswer", "InvalidRegistration", "InvalidVersion", "MaidClient",
-    "MalformedAnswer", "NetworkUnavailable", "NoAnswer", "NoSuchData", "NoSuchVersion",
-    "NotOwner", "PutFailure", "PutNoAnswer", "RequestExpired", "TooManyVaults",
-    "VaultNoAnswer", "VaultRefused", "VersionError", "VersionLimit", "VersionNoAnswer",
-    "check_chunk_size", "open_client",
+    "MAX_CHUNK_SIZE", "MAX_DATA_SIZE", "ChunkSizeError", "ClientError", "DataExists",
+    "DeleteFailure", "DeleteNoAnswer", "GetNoAnswer", "InvalidRegistration",
+    "InvalidSignature", "InvalidVersion", "MaidClient", "MalformedAnswer", "NetworkUnavailable",
+    "NoAnswer", "NoSuchData", "NoSuchRecord", "NoSuchVersion", "NotOwner", "NotRecordOwner",
+    "PutFailure", "PutNoAnswer", "RecordExists", "RecordTooLarge", "RequestExpired",
+    "StaleVersion", "StructuredError", "StructuredNoAnswer", "StructuredRecord",
+    "TooManyVaults", "VaultNoAnswer", "VaultRefused", "VersionError", "VersionLimit",
+    "VersionNoAnswer", "check_chunk_size", "open_client",
 ]
 
 REQUEST_TIMEOUT = 15.0
@@ -360,11 +383,8 @@ class MaidClient:
     async def _version_request(self, key: Name, action: Action, body: Body,
                                to: Persona, quorum: int,
                                trace: bytes | None = None) -> VersionAnswerBody:
-        msg_id = self.new_id()
-        dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER
-               else Authority(key, to, group=True))
-        msg = self._message(dst, action, body, msg_id, trace or self.new_id())
-        answer = await self._request(msg, [derived_id(Action.VERSION_ANSWER, msg_id)], quorum)
+        answer = await self._keyed_request(key, action, body, to, Action.VERSION_ANSWER, quorum,
+                                           trace)
         if answer is None:
             raise VersionNoAnswer(f"versions at {key.hex()[:16]}", self.timeout * ATTEMPTS,
                                   key, "no answer")
@@ -372,6 +392,92 @@ class MaidClient:
         if not result.ok:
             raise refused(result, VersionError, key)
         return result
+
+    async def _keyed_request(self, key: Name, action: Action, body: Body, to: Persona,
+                             answer: Action, quorum: int,
+                             trace: bytes | None) -> Message | None:
+        """Send a request about the item at `key` to our MaidManagers (a change, `to` is
+        MAID_MANAGER) or to the item's own group (a read) and wait for `answer`."""
+        msg_id = self.new_id()
+        dst = (Authority(self.name, to, group=True) if to is Persona.MAID_MANAGER
+               else Authority(key, to, group=True))
+        msg = self._message(dst, action, body, msg_id, trace or self.new_id())
+        return await self._request(msg, [derived_id(answer, msg_id)], quorum)
+
+    # -- structured data (vaultnet.personas.structured_data) ------------------------------------
+
+    async def put_structured(self, name: Name, data: bytes,
+                             trace: bytes | None = None) -> StructuredRecord:
+        """Create the owner-signed mutable record `name` holding `data`, at version 0, owned
+        (and signed) by this client's key: a small value that changes in place under one
+        name, where a chunk's name changes with its content. RecordExists if the name holds
+        a record; RecordTooLarge over MAX_DATA_SIZE. Returns the stored record."""
+        record = self._signed_record(name, 0, data)
+        return await self._structured_request(name, Action.PUT_STRUCTURED,
+                                              StructuredBody(record), Persona.MAID_MANAGER,
+                                              trace)
+
+    async def get_structured(self, name: Name) -> StructuredRecord:
+        """The record at `name` as its VersionManagers hold it, believed only if its owner's
+        signature verifies (InvalidSignature otherwise): anyone may read a record, so the
+        signature, not the group, vouches for it. NoSuchRecord if there is none."""
+        record = await self._structured_request(name, Action.GET_STRUCTURED,
+                                                KeyBody(_record_name(name)),
+                                                Persona.VERSION_MANAGER, None)
+        if record.name != name or not record.signature_ok():
+            raise InvalidSignature(name, "the record's owner signature does not verify")
+        return record
+
+    async def update_structured(self, name: Name, data: bytes, version: int | None = None,
+                                trace: bytes | None = None) -> StructuredRecord:
+        """Replace the data of the record `name` (which this client's key owns) with `data`
+        as `version`, by default the current version plus one (read first): the version
+        counter lets the group refuse an update written against an older record
+        (StaleVersion) instead of losing another writer's change. NotRecordOwner if another
+        key owns it. Returns the stored record."""
+        if version is None:
+            version = (await self.get_structured(name)).version + 1
+        record = self._signed_record(name, version, data)
+        return await self._structured_request(name, Action.UPDATE_STRUCTURED,
+                                              StructuredBody(record), Persona.MAID_MANAGER,
+                                              trace)
+
+    async def delete_structured(self, name: Name, version: int | None = None,
+                                trace: bytes | None = None) -> StructuredRecord:
+        """Delete the record `name` at `version` (by default its current one, read first),
+        signed by this client's key, which must be its owner's (NotRecordOwner); a delete
+        signed for an older version is StaleVersion, so it cannot remove a newer record.
+        Returns the record as it was deleted."""
+        if version is None:
+            version = (await self.get_structured(name)).version
+        _check_version(version)
+        signature = self.identity.sign(delete_bytes(_record_name(name), version))
+        return await self._structured_request(name, Action.DELETE_STRUCTURED,
+                                              DeleteStructuredBody(name, version, signature),
+                                              Persona.MAID_MANAGER, trace)
+
+    def _signed_record(self, name: Name, version: int, data: bytes) -> StructuredRecord:
+        _record_name(name)
+        _check_version(version)
+        if not isinstance(data, bytes):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        if len(data) > MAX_DATA_SIZE:
+            raise RecordTooLarge(name, f"{len(data)} bytes of data are over the "
+                                       f"{MAX_DATA_SIZE}-byte limit")
+        return StructuredRecord(name, self.identity.verify_key, version, data,
+                                self.identity.sign(signed_bytes(name, version, data)))
+
+    async def _structured_request(self, name: Name, action: Action, body: Body, to: Persona,
+                                  trace: bytes | None) -> StructuredRecord:
+        answer = await self._keyed_request(name, action, body, to, Action.STRUCTURED_ANSWER,
+                                           self.params.accumulation_quorum, trace)
+        if answer is None:
+            raise StructuredNoAnswer(f"structured data at {name.hex()[:16]}",
+                                     self.timeout * ATTEMPTS, name, "no answer")
+        result = read_answer(answer, StructuredAnswerBody)
+        if not result.ok:
+            raise refused(result, StructuredError, name, table=STRUCTURED_ERRORS)
+        return carried(result.record, Action.STRUCTURED_ANSWER, "record")
 
     async def register_vault(self, vault: Identity, trace: bytes | None = None) -> int:
         """Register `vault` (a vault's identity: its PMID key signs the registration beside
@@ -423,6 +529,17 @@ def _key(key: object) -> bytes:
     if not isinstance(key, bytes) or len(key) != NAME_SIZE:
         raise ClientError("a versioned item's key is 64 bytes (128 hex characters)")
     return key
+
+
+def _record_name(name: object) -> bytes:
+    if not isinstance(name, bytes) or len(name) != NAME_SIZE:
+        raise ClientError("a structured data record's name is 64 bytes (128 hex characters)")
+    return name
+
+
+def _check_version(version: object) -> None:
+    if not is_version(version):
+        raise ClientError(f"a record's version is an int in 0..{MAX_VERSION}")
 
 
 def _owner(name: object) -> bytes:

@@ -31,6 +31,9 @@ from vaultnet.personas.bodies import (
     NAMES,
     NONCE_SIZE,
     OWNER_LIST,
+    RECORD_VERSION,
+    SIGNATURE,
+    STRUCTURED,
     TREE_LIMIT,
     VERSION,
     member,
@@ -41,6 +44,7 @@ from vaultnet.personas.bodies import (
 )
 from vaultnet.personas.codec import Wire, WireRecord
 from vaultnet.personas.record_codec import decode_record
+from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.personas.tree_access import TreeMode
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.protocol import ErrorCode, Op
@@ -299,6 +303,43 @@ class DeleteBranch(SyncAction):
 
     OP: ClassVar[Op] = Op.DELETE_BRANCH
     tip: Annotated[VersionName, VERSION]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+# -- VersionManager: structured data (structured_data.py) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PutStructured(SyncAction):
+    """A client's put `id` of `record` (version 0, its signature checked by the MaidManagers),
+    answered to `reply`."""
+
+    OP: ClassVar[Op] = Op.PUT_STRUCTURED
+    record: Annotated[StructuredRecord, STRUCTURED]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStructured(SyncAction):
+    """A client's update `id` to `record` (its signature checked by the MaidManagers),
+    answered to `reply`."""
+
+    OP: ClassVar[Op] = Op.UPDATE_STRUCTURED
+    record: Annotated[StructuredRecord, STRUCTURED]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteStructured(SyncAction):
+    """A client's delete `id` of the record at `version`, with the owner's `signature`,
+    answered to `reply`."""
+
+    OP: ClassVar[Op] = Op.DELETE_STRUCTURED
+    version: Annotated[int, RECORD_VERSION]
+    signature: Annotated[bytes, SIGNATURE]
     id: Annotated[bytes, ID]
     reply: Annotated[Authority, AUTHORITY]
 

@@ -24,6 +24,7 @@ from vaultnet.identity import SIGNATURE_SIZE, VERIFY_KEY_SIZE
 from vaultnet.messages import ID_SIZE, Authority, Persona
 from vaultnet.personas.codec import Wire, WireRecord
 from vaultnet.personas.records import HeldMessage, VaultHealth
+from vaultnet.personas.structured_data import MAX_VERSION, StructuredRecord, is_version
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.protocol import Action, ErrorCode, Op
@@ -133,6 +134,19 @@ def _version(value: object) -> VersionName:
         raise ValueError(str(exc)) from None
 
 
+def _structured(value: object) -> StructuredRecord:
+    try:
+        return StructuredRecord.from_record(value)
+    except FrameError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _record_version(value: object) -> int:
+    if not is_version(value):
+        raise ValueError(f"a record's version is an int in 0..{MAX_VERSION}")
+    return value
+
+
 def _limit(value: object) -> int:
     if type(value) is not int or not 1 <= value <= LIMIT_CEILING:
         raise ValueError(f"version limits must be ints in 1..{LIMIT_CEILING}")
@@ -179,6 +193,12 @@ OWNER_LIST = Wire(_list_of(_sized(NAME_SIZE), "owners", MAX_OWNERS))
 """A shared tree's other owners."""
 OWNERS = nullable(OWNER_LIST)
 """A shared tree's other owners (None: none), in the order the client gave them."""
+STRUCTURED = Wire(_structured, StructuredRecord.to_record)
+"""An owner-signed structured data record, as its map."""
+SIGNATURE = Wire(_sized(SIGNATURE_SIZE))
+"""A signature (an owner's, over what its field's record says)."""
+RECORD_VERSION = Wire(_record_version)
+"""A structured data record's version counter (signed as 8 bytes: at most MAX_VERSION)."""
 
 
 def _health(value: object) -> VaultHealth:
@@ -525,7 +545,8 @@ class PutVersionBody(Body):
 
 @dataclass(frozen=True, slots=True)
 class KeyBody(Body):
-    """A client reads the tips of the tree at `key`."""
+    """A client reads what the VersionManagers keep at `key`: a tree's tips, or a structured
+    data record."""
 
     key: Annotated[Name, NAME]
 
@@ -562,11 +583,63 @@ class VersionAnswerBody(Body):
 @dataclass(frozen=True, slots=True)
 class VersionResultBody(Body):
     """The VersionManagers' agreed answer to the request `id`, to the client's MaidManagers,
-    which pass `answer` (a `VersionAnswerBody` map) on to `reply`."""
+    which pass `answer` (a `VersionAnswerBody` or `StructuredAnswerBody` map) on to `reply`."""
 
     id: Annotated[bytes, ID]
     reply: Annotated[Authority, AUTHORITY]
     answer: Annotated[dict[str, Any], MAP]
+
+
+# -- structured data: MaidNode -> MaidManager -> VersionManager ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredBody(Body):
+    """A client's put (version 0) or update of `record`, signed by its owner."""
+
+    record: Annotated[StructuredRecord, STRUCTURED]
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredRequestBody(Body):
+    """The client's MaidManagers forward its put or update of `record` as the request `id`,
+    answered through them to `reply`."""
+
+    record: Annotated[StructuredRecord, STRUCTURED]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteStructuredBody(Body):
+    """A client's delete of the record `name` at `version`, with the owner's `signature` over
+    `delete_bytes(name, version)`."""
+
+    name: Annotated[Name, NAME]
+    version: Annotated[int, RECORD_VERSION]
+    signature: Annotated[bytes, SIGNATURE]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteStructuredRequestBody(Body):
+    """The client's MaidManagers forward its delete (`DeleteStructuredBody`) as the request
+    `id`, answered through them to `reply`."""
+
+    version: Annotated[int, RECORD_VERSION]
+    signature: Annotated[bytes, SIGNATURE]
+    id: Annotated[bytes, ID]
+    reply: Annotated[Authority, AUTHORITY]
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredAnswerBody(Body):
+    """To a client: how its structured data request ended (the record it read, the version it
+    stored, or why it was refused)."""
+
+    ok: Annotated[bool, FLAG]
+    error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
+    reason: Annotated[str | None, optional(text())] = None
+    record: Annotated[StructuredRecord | None, optional(STRUCTURED)] = None
 
 
 # -- account transfer: between members of a group as it changes ---------------------------------
@@ -718,6 +791,10 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.DELETE_BRANCH: (BranchBody, DeleteBranchBody),
     Action.GET_VERSIONS: (KeyBody,),
     Action.GET_BRANCH: (BranchBody,),
+    Action.PUT_STRUCTURED: (StructuredBody, StructuredRequestBody),
+    Action.UPDATE_STRUCTURED: (StructuredBody, StructuredRequestBody),
+    Action.DELETE_STRUCTURED: (DeleteStructuredBody, DeleteStructuredRequestBody),
+    Action.GET_STRUCTURED: (KeyBody,),
     Action.ONLINE: (EmptyBody,),
     Action.SEND: (SendBody,),
     Action.ACK: (AckBody,),
@@ -729,6 +806,7 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.DELETE_OK: (DeleteOkBody,),
     Action.GET_RESPONSE: (GetResponseBody,),
     Action.VERSION_ANSWER: (VersionAnswerBody,),
+    Action.STRUCTURED_ANSWER: (StructuredAnswerBody,),
     Action.MPID_ANSWER: (MpidAnswerBody,),
     Action.MESSAGE: (HeldMessageBody,),
     Action.SYNCHRONISING: (SynchronisingBody,),
@@ -737,6 +815,7 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.EXISTS_ANSWER: (ExistsAnswerBody,),
     Action.PUT_RESPONSE: (PutResponseBody,),
     Action.VERSION_RESULT: (VersionResultBody,),
+    Action.STRUCTURED_RESULT: (VersionResultBody,),
     Action.DELIVER: (HeldMessageBody,),
     Action.DELIVERY: (DeliveryBody,),
     Action.OFFLINE: (EmptyBody,),

@@ -12,6 +12,10 @@ PmidManagers report it when asked (GetPMIDHealth): at registration, and whenever
 refused for the allowance (the client is low on resources). A client that registered no vault
 has DEFAULT_ALLOWANCE. Churn needs no new question: the account, with the health last reported,
 moves to newcomers with the account transfer.
+
+It is also the gate of a client's structured data requests (`structured_data.py`): it refuses a
+record over the size limit or whose signature does not verify, and forwards the rest to the
+VersionManagers of the record's name, passing their answer on and recording it (Uf).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from vaultnet.personas.bodies import (
     CopyPutBody,
     DeleteBranchBody,
     DeleteOkBody,
+    DeleteStructuredBody,
+    DeleteStructuredRequestBody,
     EmptyBody,
     ExistsAnswerBody,
     ExistsBody,
@@ -50,6 +56,9 @@ from vaultnet.personas.bodies import (
     PutResponseBody,
     PutVersionBody,
     RegisterVaultBody,
+    StructuredAnswerBody,
+    StructuredBody,
+    StructuredRequestBody,
     VaultAnswerBody,
     VersionAnswerBody,
     VersionResultBody,
@@ -61,6 +70,7 @@ from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.payload_wanted import WAITING_LIMIT
 from vaultnet.personas.records import ChunkPuts, MaidAccount, VaultHealth
+from vaultnet.personas.structured_data import MAX_DATA_SIZE
 from vaultnet.protocol import Action, ErrorCode, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
@@ -258,19 +268,74 @@ class MaidManager(GroupPersona):
                           out: Outbox) -> None:
         """The VersionManagers' answer to a version request we forwarded: on to the client,
         and into the firewall (Uf) so the client's retry gets it too."""
+        self._pass_result(msg, Action.VERSION_ANSWER, ctx, out)
+
+    @handles(Action.STRUCTURED_RESULT)
+    def on_structured_result(self, msg: Message, payload: bytes, ctx: Context,
+                             out: Outbox) -> None:
+        """The VersionManagers' answer to a structured data request we forwarded: on to the
+        client, and into the firewall (Uf) so the client's retry gets it too."""
+        self._pass_result(msg, Action.STRUCTURED_ANSWER, ctx, out)
+
+    def _pass_result(self, msg: Message, answer: Action, ctx: Context, out: Outbox) -> None:
         if msg.src.persona is not Persona.VERSION_MANAGER:
-            raise FrameError("a version result comes from VersionManagers")
+            raise FrameError(f"a {msg.action} comes from VersionManagers")
         result = msg.typed(VersionResultBody)
         client, request, reply_to = msg.dst.name, result.id, result.reply
         if reply_to.name != client:
-            raise FrameError("version result for another client")
-        reply = self.group_message(client, client, Action.VERSION_ANSWER, result.answer,
-                                   msg.trace_id,
-                                   new_id("version_answer", request),
+            raise FrameError(f"{msg.action} for another client")
+        reply = self.group_message(client, client, answer, result.answer, msg.trace_id,
+                                   new_id(answer, request),
                                    dst_persona=Persona.MAID_NODE, dst_group=False,
                                    relay=reply_to.relay)
         out.send(reply)
         self.firewall.update(client + request, reply, ctx.now())
+
+    # -- structured data (structured_data.py) -----------------------------------------------
+
+    @handles(Action.PUT_STRUCTURED)
+    def on_put_structured(self, msg: Message, payload: bytes, ctx: Context,
+                          out: Outbox) -> None:
+        """A client's put of a record: refused here over the size limit or with a signature
+        that does not verify, otherwise on to the VersionManagers of its name."""
+        self._forward_structured(msg, ctx, out)
+
+    @handles(Action.UPDATE_STRUCTURED)
+    def on_update_structured(self, msg: Message, payload: bytes, ctx: Context,
+                             out: Outbox) -> None:
+        """A client's update of a record: checked like a put, then on to the VersionManagers
+        of its name, which check the owner and the version."""
+        self._forward_structured(msg, ctx, out)
+
+    def _forward_structured(self, msg: Message, ctx: Context, out: Outbox) -> None:
+        record = msg.typed(StructuredBody).record
+        if len(record.data) > MAX_DATA_SIZE:
+            self._refuse_structured(msg, ErrorCode.DATA_TOO_LARGE,
+                                    f"{len(record.data)} bytes of data are over the "
+                                    f"{MAX_DATA_SIZE}-byte limit", out, ctx)
+        elif not record.signature_ok():
+            self._refuse_structured(msg, ErrorCode.INVALID_SIGNATURE,
+                                    "the record's signature does not verify with its owner "
+                                    "key", out, ctx)
+        else:
+            self._forward_version(msg, record.name, msg.action,
+                                  StructuredRequestBody(record, msg.msg_id, msg.src), out)
+
+    @handles(Action.DELETE_STRUCTURED)
+    def on_delete_structured(self, msg: Message, payload: bytes, ctx: Context,
+                             out: Outbox) -> None:
+        """A client's delete of a record: on to the VersionManagers of its name, which check
+        the owner's signature against the record they hold."""
+        delete = msg.typed(DeleteStructuredBody)
+        self._forward_version(msg, delete.name, Action.DELETE_STRUCTURED,
+                              DeleteStructuredRequestBody(delete.version, delete.signature,
+                                                          msg.msg_id, msg.src), out)
+
+    def _refuse_structured(self, msg: Message, error: ErrorCode, reason: str, out: Outbox,
+                           ctx: Context) -> None:
+        self._record_reply(msg, self._reply(msg, Action.STRUCTURED_ANSWER,
+                                            StructuredAnswerBody(False, error, reason), out),
+                           ctx)
 
     def _refuse_version(self, msg: Message, reason: str, out: Outbox, ctx: Context) -> None:
         self._record_reply(msg, self._reply(msg, Action.VERSION_ANSWER, VersionAnswerBody(

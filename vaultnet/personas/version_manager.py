@@ -10,6 +10,10 @@ sync, then applied by every member to its own tree. Reads (tips, a branch) come 
 the client and each member answers from its local tree; the client takes the answer a quorum of
 members gave, so a member with a stale tree is outvoted.
 
+The same group keeps the structured data records of its names (owner-signed mutable records:
+`structured_data.py` for the rules, `structured_keeper.py` for the handlers), in a table of
+their own that moves with churn beside the trees.
+
 Decisions:
 * **Creation** is a put with no parent into an absent tree, carrying the limits; a put with a
   parent into an absent tree is refused ("no version tree"), so a typo in the key does not
@@ -34,19 +38,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from vaultnet.messages import Message, Persona, new_id
+from vaultnet.messages import Message, Persona
 from vaultnet.personas.actions import DeleteBranch, PutVersion
-from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     BranchBody,
     DeleteBranchBody,
     PutVersionBody,
     VersionAnswerBody,
-    VersionResultBody,
 )
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
+from vaultnet.personas.structured_data import structured_store
+from vaultnet.personas.structured_keeper import StructuredDataKeeper
 from vaultnet.personas.tree_access import TreeAccess, TreeMode
 from vaultnet.personas.version_tree import (
     StructuredDataVersions,
@@ -83,18 +87,21 @@ def tree_of_record(record: dict[str, Any]) -> tuple[StructuredDataVersions, Tree
         raise FrameError(f"stored version tree is malformed: {exc}") from exc
 
 
-class VersionManager(GroupPersona):
-    """Each versioned item's tree: agreed puts and branch deletes, reads from any member."""
+class VersionManager(StructuredDataKeeper):
+    """Each versioned item's tree: agreed puts and branch deletes, reads from any member; and
+    the structured data records of its names (`StructuredDataKeeper`)."""
 
     persona = Persona.VERSION_MANAGER
 
-    def __init__(self, params: Parameters, trees: Records) -> None:
+    def __init__(self, params: Parameters, trees: Records,
+                 structured: Records | None = None) -> None:
         super().__init__(params)
         self.trees = trees
+        self.structured = structured if structured is not None else structured_store(trees)
 
     def transfer_stores(self) -> list[Records]:
-        """The trees move with churn."""
-        return [self.trees]
+        """The trees and the structured data records move with churn."""
+        return [self.trees, self.structured]
 
     def tree(self, key: bytes) -> StructuredDataVersions | None:
         """The tree stored at `key`, if any."""
@@ -195,11 +202,8 @@ class VersionManager(GroupPersona):
 
     def _answer(self, key: bytes, action: PutVersion | DeleteBranch, body: VersionAnswerBody,
                 out: Outbox, trace: bytes) -> None:
-        reply = action.reply
-        out.send(self.group_message(key, reply.name, VERSION_RESULT,
-                                    VersionResultBody(action.id, reply, body.encode()),
-                                    trace, new_id(VERSION_RESULT, action.id),
-                                    dst_persona=Persona.MAID_MANAGER))
+        self.answer_through_managers(key, action.id, action.reply, VERSION_RESULT, body, out,
+                                     trace)
 
     # -- reads, straight from the client -------------------------------------------------------
 
@@ -239,12 +243,7 @@ class VersionManager(GroupPersona):
 
     def _read_answer(self, msg: Message, body: VersionAnswerBody, ctx: Context,
                      out: Outbox) -> None:
-        reply = self.group_message(msg.dst.name, msg.src.name, Action.VERSION_ANSWER, body,
-                                   msg.trace_id, new_id("version_answer", msg.msg_id),
-                                   dst_persona=msg.src.persona, dst_group=False,
-                                   relay=msg.src.relay)
-        out.send(reply)
-        self.firewall.update(msg.sender + msg.msg_id, reply, ctx.now())
+        self.answer_read(msg, Action.VERSION_ANSWER, body, ctx, out)
 
 
 def _versions(tree: StructuredDataVersions) -> list[VersionName]:
