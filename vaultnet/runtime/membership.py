@@ -44,6 +44,7 @@ class Membership:
         self._remembered: OrderedDict[Name, str] = OrderedDict()
         self._rejoining = False
         self._next_bucket = 0
+        self._next_neighbour = -1
         self._refreshing_bucket = False
 
     # -- the routing table ----------------------------------------------------------------
@@ -157,12 +158,17 @@ class Membership:
             self._refreshing_bucket = False
 
     async def refresh_neighbourhood(self) -> None:
-        """Ask one random close neighbour who it knows near us, and connect to those we want."""
+        """Ask one close neighbour who it knows near us, and connect to those we want. The
+        neighbours are asked in turn, not at random: a close vault only one of them knows (it
+        does not want us in its own table, so it never dials us) is then found within
+        proximity-size refreshes; at random, 64 TCP vaults booting side by side had a vault
+        still missing one after 20 s in about 1 run of 5."""
         core = self.core
         prox = core.routing.proximity()
         if not prox:
             return
-        peer = prox[core.rng.randrange(len(prox))]
+        self._next_neighbour = (self._next_neighbour + 1) % len(prox)
+        peer = prox[self._next_neighbour]
         for name, address in await self.protocol.find(peer, core.name) or []:
             if core.routing.wants(name):
                 await self.links.connect_peer(name, address)
