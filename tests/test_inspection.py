@@ -14,8 +14,9 @@ from vaultnet import InvariantsViolated, NotSettled, Testnet
 from vaultnet.messages import Persona
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.maid_manager import DEFAULT_ALLOWANCE
+from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.runtime import invariants
-from vaultnet.runtime.inspection import COPIES_PER_CHUNK, COPY_KINDS, host_of
+from vaultnet.runtime.inspection import COPIES_PER_CHUNK, COPY_KINDS, StructuredRecords, host_of
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import closest
 
@@ -189,3 +190,28 @@ async def test_tcp_put_then_wait_replicated_and_settled() -> None:
             await net.wait_settled(60)
         assert net.holders(name).stored_copies == net.parameters.copies_per_chunk
         assert invariants.lost(net, [name]) == []
+
+
+async def test_structured_records_follow_puts_updates_and_deletes(autojump_clock) -> None:
+    async with Testnet(vaults=8, transport="sim", seed=48) as net:
+        client = await net.client()
+        name = hashlib.sha512(b"inspected record").digest()
+        assert net.structured_records() == {}
+        await client.put_structured(name, b"first")
+        await net.wait_for(lambda: name in net.structured_records(), 30, "record kept")
+        v1 = await client.update_structured(name, b"second")
+        await net.wait_for(lambda: net.structured_records()[name].agreed == v1, 30, "updated")
+        records = net.structured_records()[name]
+        assert records.members == tuple(net.true_close_group(name)) and records.held == v1
+        assert (v1.version, v1.owner) == (1, client.identity.verify_key)
+        await client.delete_structured(name)
+        await net.wait_for(lambda: net.structured_records() == {}, 30, "record gone")
+
+
+def test_structured_records_held_is_the_record_most_members_hold() -> None:
+    name = hashlib.sha512(b"disputed").digest()
+    v0, v1 = (StructuredRecord(name, bytes(32), v, b"data", bytes(64)) for v in (0, 1))
+    members = [hashlib.sha512(bytes([i])).digest() for i in range(4)]
+    views = StructuredRecords(name, dict(zip(members, (v0, v1, v1, None), strict=True)))
+    assert views.held == v1 and views.agreed is None and views.lacking == (members[3],)
+    assert StructuredRecords(name, dict.fromkeys(members)).held is None

@@ -69,7 +69,11 @@ class VaultnetApp(LiveApp):
             ("K", "kill", "kill the selected vault"),
             ("r", "restart", "restart the selected vault"), ("f", "fault", "inject a fault"),
             ("n", "version_new", "new version tree"), ("v", "version_put", "put a version"),
-            ("b", "version_delete", "delete a branch"), ("m", "message", "send a message"),
+            ("b", "version_delete", "delete a branch"),
+            ("s", "structured_put", "put a structured data record"),
+            ("u", "structured_update", "update the selected structured data record"),
+            ("X", "structured_delete", "delete the selected structured data record"),
+            ("m", "message", "send a message"),
             ("o", "online", "MPID offline / online"), ("slash", "filter", "filter the log"),
             ("c", "event_kind", "show the next kind of event"),
             ("space", "pause", "pause the display"))),
@@ -225,6 +229,18 @@ class VaultnetApp(LiveApp):
     def action_version_delete(self) -> None:
         """b: delete a branch (view 6)."""
         self.view(VersionsView).action_version_delete()
+
+    def action_structured_put(self) -> None:
+        """s: put a structured data record (view 6)."""
+        self.view(VersionsView).action_structured_put()
+
+    def action_structured_update(self) -> None:
+        """u: update the selected structured data record (view 6)."""
+        self.view(VersionsView).action_structured_update()
+
+    def action_structured_delete(self) -> None:
+        """X: delete the selected structured data record (view 6)."""
+        self.view(VersionsView).action_structured_delete()
 
     def action_message(self) -> None:
         """m: send a message (view 6)."""

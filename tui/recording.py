@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import msgpack
 
-from tui.model import Sample, VaultRow
+from tui.model import Sample, StructuredRow, VaultRow
 from vaultnet.control.reading import state_from_record, state_record
 from vaultnet.runtime import events as ev
 
@@ -66,6 +66,8 @@ def encode_sample(s: Sample) -> dict[str, Any]:
         "msgs_per_s": s.msgs_per_s,
         "versioned": [[key, *state_record(st)] for key, st in s.versioned],
         "held_by": [[trace, list(managers)] for trace, managers in s.held_by],
+        "structured": [[r.name, r.owner, r.mine, r.version, r.size, list(r.group), r.holding]
+                       for r in s.structured],
     }
 
 
@@ -80,7 +82,10 @@ def decode_sample(d: dict[str, Any]) -> Sample:
                   tuple((name, {k: list(v) for k, v in holders.items()})
                         for name, holders in d["holders"]),
                   d["msgs_per_s"], versioned,
-                  tuple((trace, tuple(managers)) for trace, managers in d["held_by"]))
+                  tuple((trace, tuple(managers)) for trace, managers in d["held_by"]),
+                  tuple(StructuredRow(name, owner, mine, version, size, tuple(group), holding)
+                        for name, owner, mine, version, size, group, holding
+                        in d.get("structured", ())))
 
 
 # -- writing ------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from tui.widgets.timeline import JUMP, Timeline
 REFUSED = {"put": "put", "get": "get", "delete": "delete", "add": "add a vault",
            "kill": "kill", "restart": "restart", "fault": "fault", "version_new": "new tree",
            "version_put": "put a version", "version_delete": "delete a branch",
+           "structured_put": "put a record", "structured_update": "update a record",
+           "structured_delete": "delete a record",
            "message": "send a message", "online": "offline / online"}
 """The actions that need a live network (each one's name in the notice)."""
 
@@ -160,6 +162,18 @@ class ReplayApp(VaultnetApp):
     def action_version_delete(self) -> None:
         """Refused: a recording cannot be changed."""
         self._refuse("version_delete")
+
+    def action_structured_put(self) -> None:
+        """Refused: a recording cannot be changed."""
+        self._refuse("structured_put")
+
+    def action_structured_update(self) -> None:
+        """Refused: a recording cannot be changed."""
+        self._refuse("structured_update")
+
+    def action_structured_delete(self) -> None:
+        """Refused: a recording cannot be changed."""
+        self._refuse("structured_delete")
 
     def action_message(self) -> None:
         """Refused: a recording cannot be changed."""

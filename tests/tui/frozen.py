@@ -6,6 +6,7 @@ import trio
 import trio.testing
 
 from tui.model import NetworkModel
+from tui.structured import read_structured
 from vaultnet.client.maid import PutFailure
 from vaultnet.client.mpid import MessagingError, MpidClient
 from vaultnet.control.reading import read_network
@@ -51,8 +52,9 @@ def frozen_model() -> NetworkModel:
 
 
 async def _fill_versions(model: NetworkModel) -> None:
-    """Two version trees (a fork, a deleted branch) and three messages between alice and bob:
-    delivered, refused (alice blocked bob), held (bob offline)."""
+    """Two version trees (a fork, a deleted branch), three messages between alice and bob:
+    delivered, refused (alice blocked bob), held (bob offline), and two structured data
+    records (one the dashboard client's)."""
     events: list[ev.Event] = []
     net = Testnet(vaults=8, transport="sim", seed=SEED, capacity=CAPACITY)
     net.bus.add_sink(events.append)
@@ -102,7 +104,15 @@ async def _fill_versions(model: NetworkModel) -> None:
         await trio.sleep(5)
         model.ingest(events)
         model.message_received(bob.name, got.sender, got.mid)
-        model.observe(read_network(net, model.query()), trio.current_time())
+        # structured data: the dashboard client's record at v1, another client's at v0 (their
+        # events are not ingested: the other snapshots of this model stay as they were)
+        profile = name_of(b"profile")
+        await client.put_structured(profile, b"status: here")
+        await client.update_structured(profile, b"status: away until monday")
+        await (await net.client()).put_structured(name_of(b"board"), b"someone else's")
+        await trio.sleep(5)
+        model.observe(read_network(net, model.query()), trio.current_time(),
+                      read_structured(net, client.identity.verify_key))
         model.followed_trace = delivered
 
 

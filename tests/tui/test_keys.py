@@ -20,12 +20,13 @@ from tui.model import NetworkModel
 from tui.screens.ask import AskScreen
 from tui.widgets.chunk_table import ChunkTable
 from tui.widgets.message_table import MessageTable
+from tui.widgets.structured_table import StructuredTable
 from tui.widgets.vault_table import VaultTable
 from tui.widgets.version_table import VersionTable
 
 VIEW_KEYS = {"vaults": {"a", "K", "r", "f", "x", "p"}, "chunks": {"p", "g", "D", "t", "x"},
              "flows": {"/", "space"}, "evictions": {"c", "/", "space"}, "ranking": {"space"},
-             "versions": {"n", "v", "b", "m", "o", "t"}}
+             "versions": {"n", "v", "b", "s", "u", "X", "m", "o", "t"}}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,8 @@ def test_each_view_focuses_its_main_widget_and_tab_moves_the_marked_focus() -> N
         assert app.focused is versions
         focused_colour = versions.styles.border.top[1]
         assert messages.styles.border.top[1] != focused_colour
+        await pilot.press("tab")
+        assert app.focused is app.query_one(StructuredTable)
         await pilot.press("tab")
         assert app.focused is messages
         assert messages.styles.border.top[1] == focused_colour

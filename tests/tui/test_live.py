@@ -11,16 +11,18 @@ from textual.pilot import Pilot
 
 from tests.tui.helpers import answer, event_rows, record_notifications, run_app, wait_until
 from tui.app import VaultnetApp
-from tui.model import VersionedItem
-from tui.network import NetworkConfig
+from tui.model import StructuredRow, VersionedItem
+from tui.network import LiveNetwork, NetworkConfig
 from tui.widgets.chunk_table import ChunkTable
 from tui.widgets.message_table import MessageTable
 from tui.widgets.ranking import RankingView
 from tui.widgets.space_time import SpaceTime
+from tui.widgets.structured_table import StructuredTable
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.vault_table import VaultTable
 from tui.widgets.version_table import VersionTable, version_row
 from vaultnet.storage.store import CopyKind, copy_name
+from vaultnet.xor import name_of
 
 
 def cell(table: Any, row: bytes, column: str) -> str:
@@ -255,3 +257,64 @@ def test_a_unique_put_from_the_prompt_is_refused_when_the_chunk_is_stored(
     assert app.return_code in (None, 0)
     failed = [n for n in notes if n.startswith("put failed")]
     assert len(failed) == 1 and "exist" in failed[0].lower(), notes
+
+
+def structured_row(app: VaultnetApp, name: bytes) -> StructuredRow | None:
+    return next((r for r in app.model.structured if r.name == name), None)
+
+
+def agreed_at(app: VaultnetApp, name: bytes, version: int) -> bool:
+    row = structured_row(app, name)
+    return row is not None and row.version == version and row.holding == len(row.group) == 4
+
+
+def test_structured_data_put_update_refusals_and_delete_from_the_keyboard() -> None:
+    app = VaultnetApp(NetworkConfig(vaults=8))
+    texts = record_notifications(app)
+    profile, board = name_of(b"profile"), name_of(b"board")
+
+    async def body(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: app.network and app.network.ready, "network up")
+        network = app.network
+        assert isinstance(network, LiveNetwork)
+        await pilot.press("6")
+        table = app.query_one(StructuredTable)
+        await answer(pilot, "s", "profile status: here")
+        await wait_until(pilot, lambda: agreed_at(app, profile, 0), "v0 held by its group")
+        row = structured_row(app, profile)
+        assert row is not None and (row.size, row.mine) == (len(b"status: here"), True)
+        assert "(you)" in cell(table, profile, "owner") and "4/4" in cell(table, profile, "group")
+
+        await answer(pilot, "u", "status: away")  # the only row is selected
+        await wait_until(pilot, lambda: agreed_at(app, profile, 1), "v1 held by its group")
+        assert cell(table, profile, "version") == "v1"
+        assert any(t == f"record {profile.hex()[:8]}: updated to v1" for t in texts)
+        await answer(pilot, "s", "profile again")  # the name holds a record already
+        await wait_until(pilot, lambda: any(t.startswith("put record failed") for t in texts),
+                         "the second put refused")
+
+        async def someone_else_puts() -> str:
+            other = await network.net.client()
+            await other.put_structured(board, b"not yours")
+            return "another client put the board"
+
+        app.start_operation("another client's put", someone_else_puts)
+        await wait_until(pilot, lambda: agreed_at(app, board, 0), "the board held")
+        assert "(you)" not in cell(table, board, "owner")
+        table.move_cursor(row=[str(k.value) for k in table.rows].index(board.hex()))
+        await answer(pilot, "u", "mine now")
+        await wait_until(pilot, lambda: any(t.startswith("update record failed") for t in texts),
+                         "the update of someone else's record refused")
+        assert "owner" in next(t for t in texts if t.startswith("update record failed"))
+        assert agreed_at(app, board, 0)
+
+        table.move_cursor(row=[str(k.value) for k in table.rows].index(profile.hex()))
+        await answer(pilot, "X", "y")
+        await wait_until(pilot, lambda: structured_row(app, profile) is None,
+                         "the profile deleted")
+        await pilot.press("3")  # the delete, followed as it started
+        flow = str(app.query_one(SpaceTime).render())
+        assert "delete_structured" in flow and "record deleted" in flow
+
+    run_app(app, body)
+    assert app.return_code in (None, 0)

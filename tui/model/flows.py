@@ -23,6 +23,8 @@ MARKS = {EventKind.ACCUMULATED: "accumulated", EventKind.SYNC_COMMITTED: "commit
          EventKind.PUT_FAILURE: "put failure", EventKind.CHUNK_DELETED: "deleted",
          EventKind.CACHE_HIT: "cache hit",
          vm.VERSION_PUT: "version put", vm.VERSION_DELETED: "branch deleted",
+         EventKind.STRUCTURED_STORED: "record stored",
+         EventKind.STRUCTURED_DELETED: "record deleted",
          mpid.MESSAGE_HELD: "held", mpid.MESSAGE_DELIVERED: "delivered",
          mpid.MESSAGE_REFUSED: "refused"}
 

@@ -1,5 +1,6 @@
 """The plain records the views draw: a vault's row, a chunk, the XOR view's rows, a step of the
-space-time view, a version tree, a message, the summary, and a `Sample` of the network."""
+space-time view, a version tree, a structured data record, a message, the summary, and a
+`Sample` of the network."""
 
 from __future__ import annotations
 
@@ -124,6 +125,19 @@ class VersionedItem:
         return max(self.tips, default=None)
 
 
+@dataclass(frozen=True)
+class StructuredRow:
+    """A structured data record as most of its VersionManager group holds it (view 6)."""
+
+    name: Name
+    owner: bytes  # the owner's verify key
+    mine: bool  # owned by the dashboard's own client (its updates and deletes are accepted)
+    version: int
+    size: int  # bytes of data
+    group: tuple[Name, ...]  # its VersionManager group (the vaults nearest its name)
+    holding: int  # members of the group holding this version
+
+
 @dataclass
 class MessageInfo:
     """A message between two MPIDs: sent from the dashboard, or seen in the managers' events."""
@@ -159,8 +173,8 @@ class Sample:
     """What one `observe` read off the live network, already reduced to what the views show,
     so a recording can keep it and a replay can apply it without a network. Bounded: a row
     per vault (`vaultnet.control.reading.HOLDS_SHOWN` copies each), holders of the tracked chunks
-    (CHUNKS_KEPT), the tracked trees (VERSIONED_KEPT) and the newest MESSAGES_SAMPLED
-    messages."""
+    (CHUNKS_KEPT), the tracked trees (VERSIONED_KEPT), the newest MESSAGES_SAMPLED
+    messages and the structured data records (each at most 64 KiB of data, not kept here)."""
 
     live: tuple[Name, ...]  # the vaults up, in the testnet's order
     rows: tuple[VaultRow, ...]  # one per live vault
@@ -169,3 +183,4 @@ class Sample:
     msgs_per_s: float | None  # None on the first sample (no span to divide by)
     versioned: tuple[tuple[Name, VersionedState], ...] = ()
     held_by: tuple[tuple[bytes, tuple[Name, ...]], ...] = ()  # message trace -> managers
+    structured: tuple[StructuredRow, ...] = ()  # every record (an in-process testnet's only)

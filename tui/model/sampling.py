@@ -7,7 +7,7 @@ from collections import deque
 
 from tui.model.geometry import xor_blocks
 from tui.model.ingest import Ingest
-from tui.model.records import Sample, VaultRow
+from tui.model.records import Sample, StructuredRow, VaultRow
 from tui.model.state import MESSAGES_SAMPLED, RANK_HISTORY, journaled
 from vaultnet.control.reading import MESSAGE_KEY_SIZE, NetworkReading, Query
 from vaultnet.personas.pmid_manager import rank
@@ -26,15 +26,19 @@ class Sampling(Ingest):
         return Query(tuple(self.chunks), tuple(self.versioned),
                      tuple(key for key in keys if len(key) == MESSAGE_KEY_SIZE))
 
-    def observe(self, reading: NetworkReading, now: float) -> None:
-        """Show a reading of the network: vault rows, holdings of tracked chunks, ranks,
-        rates (`sample`, then `apply`: a recording keeps the sample)."""
-        self.apply(self.sample(reading, now))
+    def observe(self, reading: NetworkReading, now: float,
+                structured: tuple[StructuredRow, ...] = ()) -> None:
+        """Show a reading of the network and its structured data records: vault rows,
+        holdings of tracked chunks, ranks, rates (`sample`, then `apply`: a recording keeps
+        the sample)."""
+        self.apply(self.sample(reading, now, structured))
 
-    def sample(self, reading: NetworkReading, now: float) -> Sample:
-        """A reading reduced to what the views show (the rates' baseline moves to `now`).
-        Names the reading does not answer for (asked for before they were tracked) are left
-        as they were."""
+    def sample(self, reading: NetworkReading, now: float,
+               structured: tuple[StructuredRow, ...] = ()) -> Sample:
+        """A reading and the structured data records (`tui.structured.read_structured`; none
+        from an attached network) reduced to what the views show (the rates' baseline moves
+        to `now`). Names the reading does not answer for (asked for before they were tracked)
+        are left as they were."""
         counters = {v.name: (v.messages_in, v.messages_out) for v in reading.vaults}
         total_in = sum(v.messages_in for v in reading.vaults)
         accounts = dict(reading.accounts)
@@ -72,12 +76,13 @@ class Sampling(Ingest):
                       tuple((name, holders[name]) for name in self.chunks if name in holders),
                       msgs_per_s,
                       tuple((key, trees[key]) for key in self.versioned if key in trees),
-                      tuple(held_by))
+                      tuple(held_by), structured)
 
     @journaled
     def apply(self, sample: Sample) -> None:
         """Show a sample: the vault rows (a vault gone stays, as down), rank history, chunk
-        holders, the summary, the XOR view, version trees and who holds each message."""
+        holders, the summary, the XOR view, version trees, structured data records and who
+        holds each message."""
         rows = {row.name: row for row in sample.rows}
         for name, old in self.vaults.items():
             if name not in rows:
@@ -104,6 +109,7 @@ class Sampling(Ingest):
                 item.root, item.tips = state.root, state.tips
                 item.group, item.strays = state.group, state.strays
                 item.sampled = True
+        self.structured = sample.structured
         for trace, managers in sample.held_by:
             if trace in self.messages:
                 self.messages[trace].held_by = managers

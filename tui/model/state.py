@@ -9,7 +9,15 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from tui.model.logs import EVENT_ROWS, BoundedLog, EventLog
-from tui.model.records import ChunkInfo, MessageInfo, Summary, VaultRow, VersionedItem, XorBlock
+from tui.model.records import (
+    ChunkInfo,
+    MessageInfo,
+    StructuredRow,
+    Summary,
+    VaultRow,
+    VersionedItem,
+    XorBlock,
+)
 from vaultnet.runtime import events as ev
 from vaultnet.xor import Name, short
 
@@ -69,6 +77,7 @@ class ModelState:
         self.xor_blocks: list[XorBlock] = []
         self.followed_trace: bytes | None = None
         self.versioned: OrderedDict[Name, VersionedItem] = OrderedDict()
+        self.structured: tuple[StructuredRow, ...] = ()  # as last sampled, by name
         self.messages: OrderedDict[bytes, MessageInfo] = OrderedDict()  # by send trace
         self._message_keys: dict[tuple[Name, Name, bytes], bytes] = {}  # (to, from, mid)
         self.identities: dict[Name, str] = {}  # MPID name -> "alice", "bob"

@@ -30,7 +30,9 @@ network.
                ft, in that order), and the filter (c, /)
   5 Ranking    nodes by rank (stored / (stored + lost)), rank over time
   6 Versions   version trees (tips, forks, orphans) and whether each tree's
-               VersionManager group agrees; the dashboard's MPIDs (alice, bob)
+               VersionManager group agrees; the structured data records (owner,
+               version, size, which VersionManagers hold it; "you": the
+               dashboard's own client owns it); the dashboard's MPIDs (alice, bob)
                and the messages between them: held, delivered, refused (why),
                held by which MpidManagers
 
@@ -54,6 +56,12 @@ network.
   v  put a version under the selected one (on an item's row: under its
      newest tip); a second child is a fork
   b  delete the branch of the selected tip, back to its fork
+  s  put a structured data record: a KEY (its name is the key's hash) and its
+     data, owned by the dashboard's client (records need --in-process: the
+     control port does not carry them)
+  u  update the selected record to its next version: its new data (refused
+     unless the dashboard's client owns it)
+  X  delete the selected record (asks y / n; refused unless you own it)
   m  send a message: FROM TO TEXT, e.g. alice bob hello
   o  take alice or bob offline (their managers hold what is sent to them)
      or bring them back online (the managers push it: delivered)
@@ -73,7 +81,7 @@ Press escape or ? to close."""
 REPLAY_HELP = """\
 [b]Replay[/] (vaultnet tui --replay FILE): the views show the recording
 at the cursor of the timeline (at the bottom). The keys that would change
-a network (p g D a K r f n v b m o) are refused.
+a network (p g D a K r f n v b s u X m o) are refused.
   space  play / pause (at the end: from the start)
   - / +  speed: 0.5x, 1x, 2x, 4x, 8x, 16x
   , / .  step one record back / forward (an event, a sample, an operation)

@@ -1,28 +1,37 @@
 """View 6, versions and messages: version trees (left: the trees, right: the selected item's
-VersionManager group) and messages (the dashboard's MPIDs, then every message with its state);
-its keys make a tree, put a version, delete a branch, send a message and take an MPID offline
-or bring it back."""
+VersionManager group), the structured data records, and messages (the dashboard's MPIDs, then
+every message with its state); its keys make a tree, put a version, delete a branch, put,
+update and delete a structured data record, send a message and take an MPID offline or bring
+it back."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 
-from tui.model import VersionedItem
+from tui.model import StructuredRow, VersionedItem
+from tui.network import LiveNetwork
 from tui.views.base import EXPECTED, View, footer_keys
 from tui.widgets.identity_bar import IdentityBar
 from tui.widgets.message_table import MessageTable
+from tui.widgets.structured_table import NOT_READABLE, StructuredTable
 from tui.widgets.version_group import VersionGroup
 from tui.widgets.version_table import VersionTable
 from vaultnet.client.maid import MAX_CHUNK_SIZE as MAX_PUT
 from vaultnet.control.operations import MPIDS, pick
 from vaultnet.personas.mpid_manager import MAX_BODY
+from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.xor import name_of, short
 
-KEYS = (("n", "version_new", "new tree"), ("v", "version_put", "version"),
-        ("b", "version_delete", "del branch"), ("m", "message", "message"),
-        ("o", "online", "on/off"), ("t", "follow", "follow"))
+KEYS = (("n", "version_new", "tree"), ("v", "version_put", "vers"),
+        ("b", "version_delete", "prune"), ("s", "structured_put", "record"),
+        ("u", "structured_update", "upd"), ("X", "structured_delete", "del"),
+        ("m", "message", "msg"), ("o", "online", "on/off"), ("t", "follow", "follow"))
+"""The footer's labels are short to fit 80 columns: tree, version, delete a branch (prune);
+a record: put, update, delete; message, MPID on/off, follow (the help says each in full)."""
 
 
 class VersionsView(View):
@@ -47,16 +56,21 @@ class VersionsView(View):
         with Horizontal():
             yield VersionTable()
             yield VersionGroup()
+        yield StructuredTable()
         yield IdentityBar()
         yield MessageTable()
 
     def show(self) -> None:
-        """Version trees, the selected tree, the MPIDs and their messages."""
+        """Version trees, the selected tree, the structured data records, the MPIDs and their
+        messages."""
         versions = self.query_one(VersionTable)
         versions.show(self.model)
         selection = versions.selected()
         self.query_one(VersionGroup).show(self.model.versioned.get(selection[0])
                                           if selection else None)
+        network = self.dashboard.network
+        self.query_one(StructuredTable).show(
+            self.model, network is None or isinstance(network, LiveNetwork))
         self.query_one(IdentityBar).show(self.model)
         self.query_one(MessageTable).show(self.model)
 
@@ -189,6 +203,94 @@ class VersionsView(View):
                         "in tab 6", severity="warning")
             return None
         return item, selection[1]
+
+    # -- structured data records, on an in-process network (`tui.structured`) ---------------
+
+    def action_structured_put(self) -> None:
+        """Ask for a record's KEY and data, and put it (owned by the dashboard's client)."""
+        if self._structured_network() is None:
+            return
+        self.counter += 1
+        self.ask("put a structured data record: a KEY (its name is the key's hash), then its "
+                 "data", f"profile-{self.counter} status: here", self._structured_put)
+
+    def _structured_put(self, answer: str | None) -> None:
+        if answer is None:
+            return
+        key, _, text = answer.strip().partition(" ")
+        if not key:
+            self.notify("a structured data record needs a key", severity="error")
+            return
+        name = name_of(key.encode())
+        self._structured_operation(
+            "put record", lambda network, trace: network.put_structured(
+                name, text.encode(), trace),
+            lambda record: f"record {key} ({short(name)}): put v{record.version}")
+
+    def action_structured_update(self) -> None:
+        """Ask for the selected record's next data, and update it to its next version."""
+        if (row := self._selected_record()) is None:
+            return
+        self.counter += 1
+        self.ask(f"update record {short(row.name)} (v{row.version}) to v{row.version + 1}: its "
+                 f"data", f"status: update {self.counter}",
+                 lambda text: self._structured_update(row, text))
+
+    def _structured_update(self, row: StructuredRow, text: str | None) -> None:
+        if text is None:
+            return
+        self._structured_operation(
+            "update record", lambda network, trace: network.update_structured(
+                row.name, text.encode(), trace),
+            lambda record: f"record {short(row.name)}: updated to v{record.version}")
+
+    def action_structured_delete(self) -> None:
+        """Delete the selected record, once confirmed."""
+        if (row := self._selected_record()) is None:
+            return
+        self.confirm(f"delete structured data record {short(row.name)}?",
+                     lambda: self._structured_operation(
+                         "delete record", lambda network, trace: network.delete_structured(
+                             row.name, trace),
+                         lambda record: f"record {short(row.name)}: deleted at "
+                                        f"v{record.version}"))
+
+    def _structured_operation(
+            self, what: str,
+            operation: Callable[[LiveNetwork, bytes], Awaitable[StructuredRecord]],
+            done: Callable[[StructuredRecord], str]) -> None:
+        """Run `operation` (network, trace) as `what`, followed; `done` says its result."""
+        if (network := self._structured_network()) is None:
+            return
+        trace = network.new_trace()
+        self.model.followed_trace = trace
+
+        async def run() -> str:
+            record = await operation(network, trace)
+            self.dashboard.sample()
+            if not self.dashboard.paused:
+                self.show()
+            return done(record)
+
+        self.dashboard.start_operation(what, run)
+
+    def _structured_network(self) -> LiveNetwork | None:
+        """The network if it runs in process, or None (and the user is told why)."""
+        network = self.live_network()
+        if network is not None and not isinstance(network, LiveNetwork):
+            self.notify(NOT_READABLE, severity="warning")
+            return None
+        return network
+
+    def _selected_record(self) -> StructuredRow | None:
+        if self._structured_network() is None:
+            return None
+        name = self.query_one(StructuredTable).selected_name()
+        row = next((r for r in self.model.structured if r.name == name), None)
+        if row is None:
+            self.notify("no structured data record selected: put one with s, then choose it "
+                        "in tab 6", severity="warning")
+        return row
 
     # -- messages between the dashboard's MPIDs ---------------------------------------------
 

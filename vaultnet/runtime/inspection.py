@@ -29,6 +29,7 @@ from vaultnet.personas.records import CopyRecord as CopyRecord  # re-exported: t
 from vaultnet.personas.records import MaidAccount as PersonaMaidAccount
 from vaultnet.personas.records import PmidAccount as PmidAccount  # re-exported: the record
 from vaultnet.personas.records import VaultHealth
+from vaultnet.personas.structured_data import STRUCTURED_TABLE, StructuredRecord
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
 from vaultnet.runtime.vault_state import personas_of
@@ -245,6 +246,18 @@ class VersionTrees(GroupViews[StructuredDataVersions]):
 
 
 @dataclass(frozen=True)
+class StructuredRecords(GroupViews[StructuredRecord]):
+    """A structured data record as each member of its VersionManager group holds it."""
+
+    @property
+    def held(self) -> StructuredRecord | None:
+        """The record most members hold (the first of the most held, in group order), or None
+        if no member holds one."""
+        records = [r for r in self.views.values() if r is not None]
+        return max(records, key=records.count, default=None)
+
+
+@dataclass(frozen=True)
 class Inbox(GroupViews[tuple[MpidMessage, ...]]):
     """The messages held for an MPID as each member of its MpidManager group holds them (an
     empty tuple: none)."""
@@ -407,6 +420,18 @@ def version_tree(net: Population, key: Name) -> VersionTrees:
     """The version tree at `key` as each member of its VersionManager group holds it."""
     views = group_views(net, key, lambda host: host.version_manager.tree(key))
     return VersionTrees(key, views.views)
+
+
+def structured_records(net: Population) -> dict[Name, StructuredRecords]:
+    """Record name -> each member of its VersionManager group: its structured data record, for
+    every record some member of the name's true group holds (sorted by name; records left only
+    on vaults outside the group are not counted)."""
+    held: dict[Name, StructuredRecords] = {}
+    for (table, key), views in record_views(net, (Persona.VERSION_MANAGER,)).items():
+        if table == STRUCTURED_TABLE and any(v is not None for v in views.views.values()):
+            held[key] = StructuredRecords(key, {
+                m: optional(StructuredRecord.from_record, v) for m, v in views.views.items()})
+    return dict(sorted(held.items()))
 
 
 def inbox(net: Population, mpid: Name) -> Inbox:

@@ -554,6 +554,10 @@ class Testnet:
         """The version tree at `name` as each of its VersionManagers holds it."""
         return inspection.version_tree(self, name)
 
+    def structured_records(self) -> dict[Name, inspection.StructuredRecords]:
+        """Every structured data record, as each member of its VersionManager group holds it."""
+        return inspection.structured_records(self)
+
     def inbox(self, mpid: Name) -> inspection.Inbox:
         """The messages held for an MPID as each of its MpidManagers holds them."""
         return inspection.inbox(self, mpid)
