@@ -5,8 +5,9 @@ over its whole population."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from vaultnet.messages import Persona
+from vaultnet.messages import Message, Persona
 from vaultnet.personas.base import GroupPersona
 from vaultnet.routing import Parameters
 from vaultnet.storage.store import RecordStore
@@ -86,3 +87,13 @@ class Manager(GroupPersona):
     def transfer_stores(self) -> list[RecordStore]:
         """The one store whose records this manager transfers."""
         return [self.store]
+
+
+def from_each(persona: GroupPersona, msg: Message, senders: Sequence[Name],
+              ctx: Ctx) -> list[Message]:
+    """What `persona` sends once `msg` has come from each of `senders` (a group's members, so
+    that it accumulates)."""
+    sent: list[Message] = []
+    for sender in senders:
+        sent += persona.handle(replace(msg, sender=sender), ctx).messages
+    return sent

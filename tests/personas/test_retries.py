@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx
+from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx, from_each
 from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas.actions import DeleteBranch, MpidChangeList
 from vaultnet.personas.data_manager import DataManager
@@ -113,13 +113,7 @@ def test_a_version_request_retried_after_its_answer_was_lost_gets_that_answer(
     assert result.action == "version_result" and result.dst.persona is Persona.MAID_MANAGER
     assert result.body["answer"]["ok"] is False  # no tree at that key
 
-    answers = []
-    for member in MEMBERS[1:]:  # a quorum of the VersionManagers sends it
-        copy = Message(src=result.src, dst=result.dst, action=result.action,
-                       msg_id=result.msg_id, trace_id=result.trace_id, body=result.body,
-                       sender=member)
-        answers += maid.handle(copy, ctx).messages
-    (answer,) = answers
+    (answer,) = from_each(maid, result, MEMBERS[1:], ctx)  # a quorum of VersionManagers
     assert answer.action == "version_answer" and answer.dst.name == CLIENT
     assert answer.msg_id == derived_id("version_answer", b"v" * 16)
     assert answer.body == result.body["answer"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.personas.helpers import MEMBERS, PARAMS, Ctx
+from tests.personas.helpers import MEMBERS, PARAMS, Ctx, from_each
 from tests.structured.helpers import signed
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, derived_id
@@ -268,13 +268,7 @@ def test_an_update_retried_after_its_answer_was_lost_gets_that_answer() -> None:
     versions.commit_update_structured(NAME, UpdateStructured(body.record, body.id, body.reply),
                                       Ctx(MEMBERS[1], [0.0]), out, TRACE)
     (result,) = out.messages
-    answers = []
-    for member in MEMBERS[1:]:  # a quorum of the VersionManagers sends it
-        copy = Message(src=result.src, dst=result.dst, action=result.action,
-                       msg_id=result.msg_id, trace_id=result.trace_id, body=result.body,
-                       sender=member)
-        answers += maid.handle(copy, ctx).messages
-    (answer,) = answers
+    (answer,) = from_each(maid, result, MEMBERS[1:], ctx)  # a quorum of VersionManagers
     assert answer.action == Action.STRUCTURED_ANSWER and answer.dst.name == CLIENT
     assert answer.msg_id == derived_id(Action.STRUCTURED_ANSWER, b"u" * 16)
     assert answer.typed(StructuredAnswerBody) == StructuredAnswerBody(True, record=v1)
