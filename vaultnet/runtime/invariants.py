@@ -218,7 +218,8 @@ def recorded_and_stored(copy: CopyHolders) -> list[Name]:
 
 
 def version_trees(net: Population) -> list[RecordsDisagree]:
-    """Every member of each VersionManager group holds the same version tree."""
+    """Every member of each VersionManager group holds the same version trees and structured
+    data records (both are that persona's transferred tables)."""
     return group_records(net, (Persona.VERSION_MANAGER,))
 
 
