@@ -103,13 +103,21 @@ class VersionsView(View):
                  "of its first version", f"notes-{self.counter} first draft", self._version_new)
 
     def _version_new(self, answer: str | None) -> None:
-        if answer is None:
+        if (named := self._first_word_and_rest(answer, "a version tree needs a name")) is None:
             return
-        label, _, text = answer.strip().partition(" ")
-        if not label:
-            self.notify("a version tree needs a name", severity="error")
-            return
+        label, text = named
         self._put_version(name_of(label.encode()), label, None, text or f"{label} v0")
+
+    def _first_word_and_rest(self, answer: str | None, needs: str) -> tuple[str, str] | None:
+        """A prompt's answer as its first word (a name or key) and the rest; None if it was
+        cancelled, or, with `needs` shown as an error, if it was empty."""
+        if answer is None:
+            return None
+        word, _, rest = answer.strip().partition(" ")
+        if not word:
+            self.notify(needs, severity="error")
+            return None
+        return word, rest
 
     def action_version_put(self) -> None:
         """Ask for the text of a version under the selected one, and put it."""
@@ -215,12 +223,10 @@ class VersionsView(View):
                  "data", f"profile-{self.counter} status: here", self._structured_put)
 
     def _structured_put(self, answer: str | None) -> None:
-        if answer is None:
+        named = self._first_word_and_rest(answer, "a structured data record needs a key")
+        if named is None:
             return
-        key, _, text = answer.strip().partition(" ")
-        if not key:
-            self.notify("a structured data record needs a key", severity="error")
-            return
+        key, text = named
         name = name_of(key.encode())
         self._structured_operation(
             "put record", lambda network, trace: network.put_structured(
