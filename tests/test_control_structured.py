@@ -5,12 +5,14 @@ arguments get error replies while the port serves on."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import msgpack
 import pytest
 import trio
 
+from vaultnet import wire
 from vaultnet.client.errors import (
     ClientError,
     NoSuchRecord,
@@ -22,7 +24,7 @@ from vaultnet.control import listener
 from vaultnet.control.client import ControlRefused, OperationRefused, request
 from vaultnet.control.controller import Controller
 from vaultnet.control.listener import serve
-from vaultnet.control.protocol import REFUSALS, refusal_name
+from vaultnet.control.protocol import MAX_REQUEST, REFUSALS, Frames, refusal_name
 from vaultnet.control.reading import (
     STRUCTURED_SHOWN,
     NetworkReading,
@@ -209,3 +211,24 @@ def test_a_failure_crosses_the_wire_as_its_own_type_or_its_nearest_known_one() -
 
     assert refusal_name(Elsewhere(PROFILE, "exists")) == "RecordExists"
     assert refusal_name(ClientError("starting")) == "ClientError"
+
+
+@pytest.mark.parametrize(("refusal", "raised"), [
+    ("NotRecordOwner", OperationRefused), ("NoSuchThing", ControlRefused),
+    ([1], ControlRefused), (None, ControlRefused)])
+async def test_a_refusal_reply_is_typed_only_when_it_names_a_failure_this_side_knows(
+        refusal: object, raised: type[ControlRefused]) -> None:
+    reply = {"ok": False, "error": "no", "kind": "refused", "refusal": refusal}
+
+    async def answer(stream: trio.SocketStream) -> None:
+        await Frames(stream).next(MAX_REQUEST)
+        await stream.send_all(wire.encode_frame(reply))
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, answer, 0, host="127.0.0.1"))
+        host, number = listeners[0].socket.getsockname()[:2]
+        with trio.fail_after(DEADLINE), pytest.raises(ControlRefused) as refused:
+            await request(f"{host}:{number}", TOKEN, "delete_structured", [PROFILE, TRACE])
+        nursery.cancel_scope.cancel()
+    assert type(refused.value) is raised and refused.value.kind == "refused"
+    assert str(refused.value) == "no"
