@@ -20,6 +20,7 @@ SLOW = (
     "tests/test_determinism.py", "tests/test_processes.py",
     "tests/tui/test_attach.py", "tests/tui/test_live.py", "tests/tui/test_terminal.py",
     "tests/tui/test_replay.py", "tests/tui/test_prompts.py", "tests/tui/test_scenario.py",
+    "tests/tui/test_structured_attached.py",
 )
 """Modules that start TCP testnets, subprocesses or long simulations: `pytest -m "not slow"`
 (the fast development loop, README "Tests") leaves them out; the default run and CI run all."""

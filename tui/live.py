@@ -23,6 +23,7 @@ from tui.guest import TrioGuest
 from tui.messages import ModelRefreshed, NetworkReady
 from tui.model import NetworkModel
 from tui.network import LiveNetwork, NetworkConfig
+from tui.structured import structured_rows
 from tui.typeahead import TypeAheadApp
 from tui.views.base import EXPECTED
 from vaultnet.control.client import ControlError
@@ -140,18 +141,16 @@ class LiveApp(TypeAheadApp):
     def sample(self) -> bool:
         """Sample the network into the model now (every SAMPLE_INTERVAL, and after an
         operation whose result is seen by sampling: a version tree, a structured data record);
-        an attached network answers with its newest reading, if it has one the model has not
-        seen, and with no structured data records (its control protocol does not carry them).
-        True if the model took a sample."""
+        a network in another process answers with its newest reading, if it has one the model
+        has not seen. True if the model took a sample."""
         if self.network is None or not self.network.ready:
             return False
         reading = self.network.read(self.model.query())
         if reading is None:
             return False
         self._last_sample = asyncio.get_running_loop().time()
-        structured = (self.network.structured() if isinstance(self.network, LiveNetwork)
-                      else ())
-        self.model.observe(reading, self._last_sample, structured)
+        self.model.observe(reading, self._last_sample,
+                           structured_rows(reading, self.network.owner_key()))
         return True
 
     def _sync_identities(self) -> bool:

@@ -1,8 +1,7 @@
-"""The embedded testnet as the dashboard drives it: runs inside the trio guest, gives the UI a
-bounded event subscription to drain and the operations its keys trigger (a
-`vaultnet.control.handle.NetworkHandle`; the client and the MPIDs are a
-`vaultnet.control.operations.Operator`), and beyond it the structured data records, which only
-a testnet in process offers (`tui.structured`)."""
+"""The embedded testnet as the dashboard drives it (`vaultnet tui --in-process`, `--record`):
+runs inside the trio guest, gives the UI a bounded event subscription to drain and the
+operations its keys trigger (a `vaultnet.control.handle.NetworkHandle`; the client and the MPIDs
+are a `vaultnet.control.operations.Operator`, as behind a testnet process's control port)."""
 
 from __future__ import annotations
 
@@ -12,12 +11,8 @@ from pathlib import Path
 
 import trio
 
-from tui.model import StructuredRow
-from tui.structured import read_structured
-from vaultnet.client.maid import ClientError, MaidClient
 from vaultnet.control.operations import MpidState, Operator, Received
 from vaultnet.control.reading import NetworkReading, Query, read_network
-from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import DEFAULT_CAPACITY, Testnet
@@ -136,32 +131,23 @@ class LiveNetwork:
         """Delete a branch."""
         return await self.operator.delete_branch(key, tip, trace)
 
-    # -- structured data: in process only (`tui.structured`) --------------------------------
+    def owner_key(self) -> bytes | None:
+        """The dashboard client's verify key (None until it is connected)."""
+        return self.operator.owner_key()
 
-    def structured(self) -> tuple[StructuredRow, ...]:
-        """The records the testnet holds now; the dashboard client's marked as its own."""
-        client = self.operator.client
-        return read_structured(self.net, client.identity.verify_key if client else None)
-
-    async def put_structured(self, name: Name, data: bytes, trace: bytes) -> StructuredRecord:
+    async def put_structured(self, name: Name, data: bytes, trace: bytes) -> int:
         """Put the record `name` at version 0, owned by the dashboard's client."""
-        return await self._client().put_structured(name, data, trace)
+        return (await self.operator.put_structured(name, data, trace)).version
 
-    async def update_structured(self, name: Name, data: bytes,
-                                trace: bytes) -> StructuredRecord:
+    async def update_structured(self, name: Name, data: bytes, trace: bytes) -> int:
         """Update the record `name` to its next version (the dashboard's client must own
         it)."""
-        return await self._client().update_structured(name, data, trace=trace)
+        return (await self.operator.update_structured(name, data, trace)).version
 
-    async def delete_structured(self, name: Name, trace: bytes) -> StructuredRecord:
+    async def delete_structured(self, name: Name, trace: bytes) -> int:
         """Delete the record `name` at its current version (the dashboard's client must own
-        it); the record as it was."""
-        return await self._client().delete_structured(name, trace=trace)
-
-    def _client(self) -> MaidClient:
-        if self.operator.client is None:
-            raise ClientError("the network is still starting")
-        return self.operator.client
+        it); that version."""
+        return (await self.operator.delete_structured(name, trace)).version
 
     async def send(self, sender: str, recipient: str, body: bytes, trace: bytes) -> None:
         """Send a message between the MPIDs."""

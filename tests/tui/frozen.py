@@ -6,7 +6,7 @@ import trio
 import trio.testing
 
 from tui.model import NetworkModel
-from tui.structured import read_structured
+from tui.structured import structured_rows
 from vaultnet.client.maid import PutFailure
 from vaultnet.client.mpid import MessagingError, MpidClient
 from vaultnet.control.reading import read_network
@@ -111,8 +111,9 @@ async def _fill_versions(model: NetworkModel) -> None:
         await client.update_structured(profile, b"status: away until monday")
         await (await net.client()).put_structured(name_of(b"board"), b"someone else's")
         await trio.sleep(5)
-        model.observe(read_network(net, model.query()), trio.current_time(),
-                      read_structured(net, client.identity.verify_key))
+        reading = read_network(net, model.query())
+        model.observe(reading, trio.current_time(),
+                      structured_rows(reading, client.identity.verify_key))
         model.followed_trace = delivered
 
 

@@ -183,4 +183,4 @@ class Sample:
     msgs_per_s: float | None  # None on the first sample (no span to divide by)
     versioned: tuple[tuple[Name, VersionedState], ...] = ()
     held_by: tuple[tuple[bytes, tuple[Name, ...]], ...] = ()  # message trace -> managers
-    structured: tuple[StructuredRow, ...] = ()  # every record (an in-process testnet's only)
+    structured: tuple[StructuredRow, ...] = ()  # the records a reading carries

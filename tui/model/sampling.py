@@ -35,10 +35,9 @@ class Sampling(Ingest):
 
     def sample(self, reading: NetworkReading, now: float,
                structured: tuple[StructuredRow, ...] = ()) -> Sample:
-        """A reading and the structured data records (`tui.structured.read_structured`; none
-        from an attached network) reduced to what the views show (the rates' baseline moves
-        to `now`). Names the reading does not answer for (asked for before they were tracked)
-        are left as they were."""
+        """A reading and the structured data records (`tui.structured.structured_rows`)
+        reduced to what the views show (the rates' baseline moves to `now`). Names the reading
+        does not answer for (asked for before they were tracked) are left as they were."""
         counters = {v.name: (v.messages_in, v.messages_out) for v in reading.vaults}
         total_in = sum(v.messages_in for v in reading.vaults)
         accounts = dict(reading.accounts)

@@ -57,8 +57,7 @@ network.
      newest tip); a second child is a fork
   b  delete the branch of the selected tip, back to its fork
   s  put a structured data record: a KEY (its name is the key's hash) and its
-     data, owned by the dashboard's client (records need --in-process: the
-     control port does not carry them)
+     data, owned by the dashboard's client
   u  update the selected record to its next version: its new data (refused
      unless the dashboard's client owns it)
   X  delete the selected record (asks y / n; refused unless you own it)

@@ -12,17 +12,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 
 from tui.model import StructuredRow, VersionedItem
-from tui.network import LiveNetwork
 from tui.views.base import EXPECTED, View, footer_keys
 from tui.widgets.identity_bar import IdentityBar
 from tui.widgets.message_table import MessageTable
-from tui.widgets.structured_table import NOT_READABLE, StructuredTable
+from tui.widgets.structured_table import StructuredTable
 from tui.widgets.version_group import VersionGroup
 from tui.widgets.version_table import VersionTable
 from vaultnet.client.maid import MAX_CHUNK_SIZE as MAX_PUT
+from vaultnet.control.handle import NetworkHandle
 from vaultnet.control.operations import MPIDS, pick
 from vaultnet.personas.mpid_manager import MAX_BODY
-from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.xor import name_of, short
 
@@ -68,9 +67,7 @@ class VersionsView(View):
         selection = versions.selected()
         self.query_one(VersionGroup).show(self.model.versioned.get(selection[0])
                                           if selection else None)
-        network = self.dashboard.network
-        self.query_one(StructuredTable).show(
-            self.model, network is None or isinstance(network, LiveNetwork))
+        self.query_one(StructuredTable).show(self.model)
         self.query_one(IdentityBar).show(self.model)
         self.query_one(MessageTable).show(self.model)
 
@@ -212,11 +209,11 @@ class VersionsView(View):
             return None
         return item, selection[1]
 
-    # -- structured data records, on an in-process network (`tui.structured`) ---------------
+    # -- structured data records (`tui.structured`) -------------------------------------------
 
     def action_structured_put(self) -> None:
         """Ask for a record's KEY and data, and put it (owned by the dashboard's client)."""
-        if self._structured_network() is None:
+        if self.live_network() is None:
             return
         self.counter += 1
         self.ask("put a structured data record: a KEY (its name is the key's hash), then its "
@@ -231,7 +228,7 @@ class VersionsView(View):
         self._structured_operation(
             "put record", lambda network, trace: network.put_structured(
                 name, text.encode(), trace),
-            lambda record: f"record {key} ({short(name)}): put v{record.version}")
+            lambda version: f"record {key} ({short(name)}): put v{version}")
 
     def action_structured_update(self) -> None:
         """Ask for the selected record's next data, and update it to its next version."""
@@ -248,7 +245,7 @@ class VersionsView(View):
         self._structured_operation(
             "update record", lambda network, trace: network.update_structured(
                 row.name, text.encode(), trace),
-            lambda record: f"record {short(row.name)}: updated to v{record.version}")
+            lambda version: f"record {short(row.name)}: updated to v{version}")
 
     def action_structured_delete(self) -> None:
         """Delete the selected record, once confirmed."""
@@ -258,38 +255,31 @@ class VersionsView(View):
                      lambda: self._structured_operation(
                          "delete record", lambda network, trace: network.delete_structured(
                              row.name, trace),
-                         lambda record: f"record {short(row.name)}: deleted at "
-                                        f"v{record.version}"))
+                         lambda version: f"record {short(row.name)}: deleted at "
+                                         f"v{version}"))
 
     def _structured_operation(
             self, what: str,
-            operation: Callable[[LiveNetwork, bytes], Awaitable[StructuredRecord]],
-            done: Callable[[StructuredRecord], str]) -> None:
-        """Run `operation` (network, trace) as `what`, followed; `done` says its result."""
-        if (network := self._structured_network()) is None:
+            operation: Callable[[NetworkHandle, bytes], Awaitable[int]],
+            done: Callable[[int], str]) -> None:
+        """Run `operation` (network, trace) as `what`, followed; `done` says its result from
+        the record's version."""
+        if (network := self.live_network()) is None:
             return
         trace = network.new_trace()
         self.model.followed_trace = trace
 
         async def run() -> str:
-            record = await operation(network, trace)
+            version = await operation(network, trace)
             self.dashboard.sample()
             if not self.dashboard.paused:
                 self.show()
-            return done(record)
+            return done(version)
 
         self.dashboard.start_operation(what, run)
 
-    def _structured_network(self) -> LiveNetwork | None:
-        """The network if it runs in process, or None (and the user is told why)."""
-        network = self.live_network()
-        if network is not None and not isinstance(network, LiveNetwork):
-            self.notify(NOT_READABLE, severity="warning")
-            return None
-        return network
-
     def _selected_record(self) -> StructuredRow | None:
-        if self._structured_network() is None:
+        if self.live_network() is None:
             return None
         name = self.query_one(StructuredTable).selected_name()
         row = next((r for r in self.model.structured if r.name == name), None)

@@ -1,7 +1,7 @@
 """The structured data records the network holds: each record's name, its owner (the
-dashboard's own client: "you"), its version, its data's size, and its VersionManager group
-(how many members hold this version, and who they are). The cursor picks the record an
-update (u) or a delete (X) is for."""
+dashboard's own client, which is the testnet process's unless it runs in process: "you"), its
+version, its data's size, and its VersionManager group (how many members hold this version,
+and who they are). The cursor picks the record an update (u) or a delete (X) is for."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from tui.model import NetworkModel, StructuredRow
 from tui.widgets.keyed_table import KeyedTable
 from vaultnet.xor import short
 
-NOT_READABLE = ("structured data: shown on an in-process network only (vaultnet tui "
-                "--in-process): the control port does not carry records")
 COLUMNS = (("name", "record"), ("owner", "owner"), ("version", "version"), ("size", "size"),
            ("group", "VersionManager group: holding / members"))
 
@@ -31,12 +29,9 @@ class StructuredTable(KeyedTable):
     WIDTHS = {"name": 10, "owner": 16, "version": 8, "size": 8}
     DEFAULT_CSS = "StructuredTable { height: auto; max-height: 7; }"
 
-    def show(self, model: NetworkModel, readable: bool = True) -> None:
-        """Draw the rows from the model, the count in the border; not `readable`: the
-        network the dashboard reaches does not report records (say so)."""
+    def show(self, model: NetworkModel) -> None:
+        """Draw the rows from the model, the count in the border."""
         self.show_rows([(row.name, _cells(row)) for row in model.structured])
         count = len(model.structured)
-        self.border_title = (
-            NOT_READABLE if not readable
-            else f"structured data: {count} record{'' if count == 1 else 's'}" if count
-            else "structured data: none yet (s puts a record)")
+        self.border_title = (f"structured data: {count} record{'' if count == 1 else 's'}"
+                             if count else "structured data: none yet (s puts a record)")

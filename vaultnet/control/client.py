@@ -11,7 +11,8 @@ from typing import Any
 import trio
 
 from vaultnet import wire
-from vaultnet.control.protocol import ERROR_KINDS, MAX_REPLY, ClosedEarly, Frames
+from vaultnet.client.errors import ClientError
+from vaultnet.control.protocol import ERROR_KINDS, MAX_REPLY, REFUSALS, ClosedEarly, Frames
 
 CONNECT_TIMEOUT = 5.0
 """Seconds `request` waits to connect to the control port."""
@@ -41,6 +42,15 @@ class ControlRefused(ControlError):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class OperationRefused(ControlRefused):
+    """The testnet's client was refused (its kind is "refused"): `refusal` is the type of the
+    failure it raised (`vaultnet.client.errors`: RecordExists, NotRecordOwner, ...)."""
+
+    def __init__(self, message: str, refusal: type[ClientError]) -> None:
+        super().__init__(message, "refused")
+        self.refusal = refusal
 
 
 class WrongToken(ControlRefused):
@@ -77,9 +87,10 @@ async def _connect(address: str) -> trio.SocketStream:
 
 async def request(address: str, token: str, command: str, args: list[Any],
                   content: bytes | None = None) -> Any:
-    """Send one command to a testnet's control port (with its content frame, for `put` and
-    `put_version`); its result, or a ControlError saying what went wrong (nothing listening,
-    no answer in time, connection closed, refused)."""
+    """Send one command to a testnet's control port (with its content frame, for the commands
+    of `vaultnet.control.commands.CONTENT_SIZES`); its result, or a ControlError saying what
+    went wrong (nothing listening, no answer in time, connection closed, refused: an
+    OperationRefused when the testnet's client was)."""
     stream = await _connect(address)
     try:
         async with stream:
@@ -169,7 +180,8 @@ def _os_reason(exc: BaseException) -> str:
 
 
 def _result(reply: dict[str, Any]) -> Any:
-    """The result of a reply, or the ControlRefused it reports."""
+    """The result of a reply, or the ControlRefused it reports (an OperationRefused if it names
+    a client failure this side knows)."""
     if reply.get("ok") is True:
         return reply.get("result")
     kind = reply.get("kind")
@@ -177,4 +189,8 @@ def _result(reply: dict[str, Any]) -> Any:
     message = str(reply.get("error", "request refused"))
     if kind == "token":
         raise WrongToken(f"{message}: the token file does not match the running testnet's", kind)
+    name = reply.get("refusal")
+    refusal = REFUSALS.get(name) if isinstance(name, str) else None
+    if kind == "refused" and refusal is not None:
+        raise OperationRefused(message, refusal)
     raise ControlRefused(message, kind)

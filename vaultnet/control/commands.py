@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from vaultnet.client.maid import MAX_CHUNK_SIZE
 from vaultnet.control.protocol import RequestError
 from vaultnet.control.reading import Query, ReadingError
 from vaultnet.messages import ID_SIZE
 from vaultnet.personas.mpid_manager import MAX_BODY
+from vaultnet.personas.structured_data import MAX_DATA_SIZE
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.xor import NAME_SIZE
 
@@ -69,6 +71,7 @@ class Argument(NamedTuple):
 _NAME, _KIND = Argument("NAME", _text), Argument("KIND", _text)
 _CHUNK, _KEY = Argument("CHUNK", _exact_bytes(NAME_SIZE)), Argument("KEY", _exact_bytes(NAME_SIZE))
 _TRACE = Argument("TRACE", _exact_bytes(ID_SIZE))
+_RECORD = Argument("RECORD", _exact_bytes(NAME_SIZE))
 ARGUMENTS: dict[str, tuple[Argument, ...]] = {
     "status": (), "add": (), "kill": (_NAME,), "restart": (_NAME,), "fault": (_NAME, _KIND),
     "subscribe": (), "session": (), "read": (Argument("QUERY", _query),),
@@ -78,17 +81,24 @@ ARGUMENTS: dict[str, tuple[Argument, ...]] = {
     "send": (Argument("FROM", _text), Argument("TO", _text), Argument("TEXT", _message),
              _TRACE),
     "toggle": (Argument("MPID", _text), _TRACE),
+    "put_structured": (_RECORD, _TRACE), "update_structured": (_RECORD, _TRACE),
+    "delete_structured": (_RECORD, _TRACE),
 }
 """Each command and its arguments: text for `vaultnet ctl`'s commands, typed values for the
 attached dashboard's."""
-WITH_CONTENT = frozenset({"put", "put_unique", "put_version"})
-"""Commands followed by a content frame."""
+CONTENT_SIZES: dict[str, tuple[int, int]] = {
+    "put": (1, MAX_CHUNK_SIZE), "put_unique": (1, MAX_CHUNK_SIZE),
+    "put_version": (1, MAX_CHUNK_SIZE),
+    "put_structured": (0, MAX_DATA_SIZE), "update_structured": (0, MAX_DATA_SIZE),
+}
+"""Commands followed by a content frame, and the fewest and most bytes it may hold (a chunk is
+never empty; a record's data may be)."""
 
 
 @dataclass
 class Checked:
     """A well-formed request with the right token: the command, its checked arguments and,
-    for WITH_CONTENT, the content frame's bytes (filled in once read)."""
+    for CONTENT_SIZES, the content frame's bytes (filled in once read)."""
 
     command: str
     args: list[Any]

@@ -13,7 +13,7 @@ from vaultnet.client.maid import ClientError
 from vaultnet.control.auth import authenticated
 from vaultnet.control.commands import Checked, checked
 from vaultnet.control.operations import Operator, UnknownIdentity
-from vaultnet.control.protocol import RequestError
+from vaultnet.control.protocol import RequestError, refusal_name
 from vaultnet.control.reading import read_network
 from vaultnet.identity import IdentityError
 from vaultnet.runtime.testnet import Testnet, TestnetError
@@ -42,6 +42,9 @@ class Controller:
             "get": self._get, "delete": self._delete,
             "put_version": self._put_version, "delete_branch": self._delete_branch,
             "send": self._send, "toggle": self._toggle,
+            "put_structured": self._put_structured,
+            "update_structured": self._update_structured,
+            "delete_structured": self._delete_structured,
         }
         self.nursery: trio.Nursery | None = None
         """Where the operator's background tasks run (`serve` sets it)."""
@@ -54,11 +57,13 @@ class Controller:
         return checked(*authenticated(request, self._token))
 
     async def run(self, request: Checked) -> dict[str, Any]:
-        """The reply to a checked command: its result, or the testnet's refusal."""
+        """The reply to a checked command: its result, or the testnet's refusal (naming the
+        client's failure, if it was one)."""
         try:
             return {"ok": True, "result": await self._commands[request.command](request)}
         except COMMAND_FAILURES as exc:
-            return RequestError("refused", str(exc) or type(exc).__name__).reply()
+            refusal = refusal_name(exc) if isinstance(exc, ClientError) else None
+            return RequestError("refused", str(exc) or type(exc).__name__, refusal).reply()
 
     async def _status(self, request: Checked) -> Any:
         rows = await self.net.vault_rows()
@@ -115,7 +120,8 @@ class Controller:
         operator = await self.operator()
         return {"transport": self.net.transport, "group_size": self.net.params.group_size,
                 "capacity": self.net.capacity, "vaults": len(self.net.vaults),
-                "mpids": [m.to_record() for m in operator.states().values()]}
+                "mpids": [m.to_record() for m in operator.states().values()],
+                "owner": operator.owner_key()}
 
     async def _read(self, request: Checked) -> Any:
         operator = self._operator
@@ -156,3 +162,17 @@ class Controller:
 
     async def _toggle(self, request: Checked) -> Any:
         return {"online": await (await self.operator()).toggle(*request.args)}
+
+    async def _put_structured(self, request: Checked) -> Any:
+        name, trace = request.args
+        record = await (await self.operator()).put_structured(name, request.content, trace)
+        return {"version": record.version}
+
+    async def _update_structured(self, request: Checked) -> Any:
+        name, trace = request.args
+        record = await (await self.operator()).update_structured(name, request.content, trace)
+        return {"version": record.version}
+
+    async def _delete_structured(self, request: Checked) -> Any:
+        record = await (await self.operator()).delete_structured(*request.args)
+        return {"version": record.version}

@@ -6,7 +6,9 @@ is the same for both.
 The synchronous members never wait: `drain`, `read` and `take_received` hand over what has
 already arrived (in process, that is everything; attached, what the last answers brought).
 Failures of the asynchronous operations are `vaultnet.client.maid.ClientError`,
-`vaultnet.runtime.testnet.TestnetError`, `vaultnet.control.client.ControlError` or `OSError`.
+`vaultnet.runtime.testnet.TestnetError`, `vaultnet.control.client.ControlError` (a client's
+refusal through the control port: `OperationRefused`, its `refusal` the ClientError type) or
+`OSError`.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class NetworkHandle(Protocol):
     def take_received(self) -> list[Received]:
         """Messages the MPIDs received since the last call."""
 
+    def owner_key(self) -> bytes | None:
+        """The verify key of the dashboard's client, which owns the structured data records
+        it puts (the testnet process's client when the dashboard reaches it through its
+        control port); None until it is connected."""
+
     async def put(self, data: bytes, unique: bool = False) -> tuple[Name, bytes]:
         """Store `data` (with `unique`, a Put<Unique>: refused with DataExists if the chunk is
         already stored); its name and the trace of the put."""
@@ -91,6 +98,18 @@ class NetworkHandle(Protocol):
     async def delete_branch(self, key: Name, tip: VersionName,
                             trace: bytes) -> list[VersionName]:
         """Delete the branch of `tip`; the versions removed."""
+
+    async def put_structured(self, name: Name, data: bytes, trace: bytes) -> int:
+        """Put the structured data record `name` holding `data`, owned by the dashboard's
+        client; its version (0). Refused with RecordExists if the name holds one."""
+
+    async def update_structured(self, name: Name, data: bytes, trace: bytes) -> int:
+        """Update the record `name` to its next version, which it returns (NotRecordOwner
+        unless the dashboard's client owns it; StaleVersion if another change came first)."""
+
+    async def delete_structured(self, name: Name, trace: bytes) -> int:
+        """Delete the record `name` at its current version, which it returns
+        (NotRecordOwner unless the dashboard's client owns it)."""
 
     async def send(self, sender: str, recipient: str, body: bytes, trace: bytes) -> None:
         """The MPID `sender` sends `body` to `recipient` (labels)."""

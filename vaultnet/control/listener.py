@@ -9,9 +9,8 @@ from typing import Any
 import trio
 
 from vaultnet import wire
-from vaultnet.client.maid import MAX_CHUNK_SIZE
 from vaultnet.control import subscriptions
-from vaultnet.control.commands import WITH_CONTENT, Checked
+from vaultnet.control.commands import CONTENT_SIZES, Checked
 from vaultnet.control.controller import Controller
 from vaultnet.control.protocol import (
     MAX_CONTENT_FRAME,
@@ -84,16 +83,17 @@ async def _next_frame(frames: Frames, limit: int, timeout: float, late: str,
         raise RequestError("malformed", f"bad {what} frame: {exc}") from None
 
 
-async def _read_content(frames: Frames) -> bytes:
-    """The content frame of an authenticated `put` / `put_version`; RequestError if it is
-    not one in time."""
+async def _read_content(frames: Frames, command: str) -> bytes:
+    """The content frame of an authenticated `command` (one of CONTENT_SIZES); RequestError
+    if it is not one, of the command's size, in time."""
     frame = await _next_frame(frames, MAX_CONTENT_FRAME, CONTENT_TIMEOUT, "no content frame",
                               "content")
     content = frame.get("content")
     if set(frame) != {"content"} or not isinstance(content, bytes):
         raise RequestError("malformed", "a content frame is a map {content: bytes}")
-    if not 0 < len(content) <= MAX_CHUNK_SIZE:
-        raise RequestError("command", f"content must be 1 to {MAX_CHUNK_SIZE} bytes")
+    least, most = CONTENT_SIZES[command]
+    if not least <= len(content) <= most:
+        raise RequestError("command", f"{command}'s content must be {least} to {most} bytes")
     return content
 
 
@@ -126,8 +126,8 @@ async def serve(controller: Controller, host: str = "127.0.0.1",
             else:
                 async with running:
                     try:
-                        if checked.command in WITH_CONTENT:
-                            checked.content = await _read_content(frames)
+                        if checked.command in CONTENT_SIZES:
+                            checked.content = await _read_content(frames, checked.command)
                         reply = await controller.run(checked)
                     except RequestError as exc:
                         reply = exc.reply()

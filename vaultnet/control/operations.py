@@ -1,6 +1,7 @@
 """The dashboard's operations on a testnet it can reach in process: a MaidNode client (chunks,
-version trees) and two public identities, MPIDS ("alice", "bob"). The in-process dashboard
-and a testnet's control port (for an attached dashboard) run the same `Operator`.
+version trees, structured data records) and two public identities, MPIDS ("alice", "bob"). The
+in-process dashboard and a testnet's control port (for a dashboard in another process) run the
+same `Operator`.
 
 The MPIDs are connected in the background once the client is (a network smaller than a group
 cannot answer them: they then stay offline, and the dashboard runs on); either can be taken
@@ -18,6 +19,7 @@ import trio
 from vaultnet.client.maid import ClientError, MaidClient
 from vaultnet.client.mpid import MpidClient
 from vaultnet.identity import Identity
+from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.personas.version_tree import VersionName
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.xor import Name
@@ -166,6 +168,24 @@ class Operator:
                             trace: bytes) -> list[VersionName]:
         """Delete the branch of `tip` back to its fork; the versions removed."""
         return await self._client().delete_branch(key, tip, trace=trace)
+
+    def owner_key(self) -> bytes | None:
+        """The client's verify key, which owns the records it puts (None until connected)."""
+        return None if self.client is None else self.client.identity.verify_key
+
+    async def put_structured(self, name: Name, data: bytes, trace: bytes) -> StructuredRecord:
+        """Put the record `name` holding `data` at version 0, owned by the client."""
+        return await self._client().put_structured(name, data, trace)
+
+    async def update_structured(self, name: Name, data: bytes,
+                                trace: bytes) -> StructuredRecord:
+        """Update the record `name` to its next version (the client must own it)."""
+        return await self._client().update_structured(name, data, trace=trace)
+
+    async def delete_structured(self, name: Name, trace: bytes) -> StructuredRecord:
+        """Delete the record `name` at its current version (the client must own it); the
+        record as it was."""
+        return await self._client().delete_structured(name, trace=trace)
 
     def states(self) -> dict[str, MpidState]:
         """Each MPID's state now, by label."""

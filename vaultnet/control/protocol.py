@@ -4,7 +4,10 @@ another terminal (`vaultnet ctl ...`) or an attached dashboard.
 `vaultnet testnet` listens on its `--host` (127.0.0.1 by default), on a port it writes into its
 address file, and accepts one request per connection: a length-prefixed msgpack map `{"token",
 "command", "args"}` answered by `{"ok": true, "result": ...}` or `{"ok": false, "error": TEXT,
-"kind": KIND}` (KIND is one of `ERROR_KINDS`). The token is a random secret in `control.token`
+"kind": KIND}` (KIND is one of `ERROR_KINDS`); a command the testnet's client was refused also
+carries `"refusal": TYPE`, the name of the `vaultnet.client.errors` exception it raised
+(`REFUSALS`: RecordExists, NotRecordOwner, StaleVersion, DataExists, ...), so the caller gets
+the refusal as a type, not only as words. The token is a random secret in `control.token`
 (mode 0600, removed at exit) beside the address file, so only a user who can read the
 testnet's data directory can steer it (`vaultnet.control.auth`). Off loopback the token crosses
 the network unencrypted: give a testnet a non-loopback `--host` only on a network you trust.
@@ -50,6 +53,8 @@ from typing import Any
 import trio
 
 from vaultnet import wire
+from vaultnet.client import errors
+from vaultnet.client.errors import ClientError
 from vaultnet.client.maid import MAX_CHUNK_SIZE
 
 MAX_REQUEST = 64 * 1024
@@ -71,16 +76,34 @@ token, an unknown command or wrong arguments, a command the testnet refused, too
 commands running."""
 
 
-class RequestError(Exception):
-    """A request the server answers with an error reply of `kind` (one of ERROR_KINDS)."""
+REFUSALS: dict[str, type[ClientError]] = {
+    cls.__name__: cls for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, ClientError)}
+"""Every failure of a client operation by its name: what an error reply's `refusal` names."""
 
-    def __init__(self, kind: str, message: str) -> None:
+
+def refusal_name(failure: ClientError) -> str:
+    """The name `failure` crosses the wire as: its own class's, or that of its nearest base
+    in REFUSALS (a ClientError defined elsewhere)."""
+    return next(cls.__name__ for cls in type(failure).__mro__
+                if REFUSALS.get(cls.__name__) is cls)
+
+
+class RequestError(Exception):
+    """A request the server answers with an error reply of `kind` (one of ERROR_KINDS);
+    `refusal` names the client failure (REFUSALS) a refused command raised."""
+
+    def __init__(self, kind: str, message: str, refusal: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.refusal = refusal
 
     def reply(self) -> dict[str, Any]:
         """The error reply that reports this to the client."""
-        return {"ok": False, "error": str(self), "kind": self.kind}
+        reply = {"ok": False, "error": str(self), "kind": self.kind}
+        if self.refusal is not None:
+            reply["refusal"] = self.refusal
+        return reply
 
 
 class ClosedEarly(wire.FrameError):

@@ -1,13 +1,14 @@
 """One reading of a running testnet for the dashboard: what its views show of the vaults, the
-PmidManager accounts, the chunks, version trees and messages it follows, reduced to plain
-records, so the same reading is taken in process or by the testnet for an attached dashboard
-(`vaultnet tui --attach`, through the control port's `read`).
+PmidManager accounts, the chunks, version trees and messages it follows and the structured data
+records, reduced to plain records, so the same reading is taken in process or by the testnet for
+a dashboard in another process (`vaultnet tui`, `vaultnet tui --attach`, through the control
+port's `read`).
 
 A reading is bounded whatever the network holds: a row per live vault with its first
-HOLDS_SHOWN copies, the accounts (one per node), and only the tracked names a `Query` asks
-about (at most MAX_CHUNKS chunks, MAX_TREES version trees and MAX_MESSAGES messages). A tree is
-read as its VersionManager group's majority copy, so the reading carries one tree per key, not
-one per holder.
+HOLDS_SHOWN copies, the accounts (one per node), the first STRUCTURED_SHOWN records by name, and
+only the tracked names a `Query` asks about (at most MAX_CHUNKS chunks, MAX_TREES version trees
+and MAX_MESSAGES messages). A tree or a record is read as its VersionManager group's majority
+copy, so the reading carries one per name, not one per holder.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from vaultnet.identity import VERIFY_KEY_SIZE
 from vaultnet.messages import ID_SIZE
+from vaultnet.personas.structured_data import is_version
 from vaultnet.personas.version_manager import tree_of_record
 from vaultnet.personas.version_tree import StructuredDataVersions, VersionName, VersionTreeError
 from vaultnet.runtime.testnet import Testnet
@@ -35,6 +38,9 @@ MAX_TREES = 64
 """Version trees a query may ask about (the dashboard follows at most 64)."""
 MAX_MESSAGES = 64
 """Messages a query may ask holders of (the dashboard samples its newest 50)."""
+STRUCTURED_SHOWN = 64
+"""Structured data records a reading carries (the first, by name): a screen's worth, and a
+bounded answer and recording."""
 MESSAGE_KEY_SIZE = 2 * NAME_SIZE + ID_SIZE
 """A held message's key in its managers' inbox: recipient, sender, message id."""
 
@@ -109,15 +115,53 @@ class VersionedState:
 
 
 @dataclass(frozen=True)
+class RecordReading:
+    """A structured data record as most of its VersionManager group holds it, and how many
+    members hold that version."""
+
+    name: Name
+    owner: bytes  # the owner's verify key
+    version: int
+    size: int  # bytes of data
+    group: tuple[Name, ...]  # its VersionManager group (the vaults nearest its name)
+    holding: int  # members of the group holding this version
+
+    def to_record(self) -> list[Any]:
+        """The record's row as msgpack values."""
+        return [self.name, self.owner, self.version, self.size, list(self.group), self.holding]
+
+    @classmethod
+    def from_record(cls, raw: object) -> RecordReading:
+        """The row `to_record` wrote; ReadingError says what is wrong with anything else."""
+        if not isinstance(raw, list) or len(raw) != 6:
+            raise ReadingError("a record row is [name, owner, version, size, group, holding]")
+        name, owner, version, size, group, holding = raw
+        if not (isinstance(name, bytes) and len(name) == NAME_SIZE
+                and isinstance(owner, bytes) and len(owner) == VERIFY_KEY_SIZE
+                and is_version(version) and _count(size) and isinstance(group, list)
+                and all(isinstance(m, bytes) and len(m) == NAME_SIZE for m in group)
+                and _count(holding) and holding <= len(group)):
+            raise ReadingError("a record row is [name, owner, version, size, group, holding] "
+                               "of a 64-byte name and members, a verify key and counts")
+        return cls(name, owner, version, size, tuple(group), holding)
+
+
+def _count(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+@dataclass(frozen=True)
 class NetworkReading:
     """What one reading saw: the live vaults (in the testnet's order), each node's account
-    as its PmidManagers keep it, and the answers to the query."""
+    as its PmidManagers keep it, the answers to the query and the structured data records
+    (the first STRUCTURED_SHOWN by name)."""
 
     vaults: tuple[VaultReading, ...]
     accounts: tuple[tuple[Name, dict[str, Any]], ...]
     holders: tuple[tuple[Name, dict[str, list[Name]]], ...]  # chunk -> kind -> vaults
     trees: tuple[tuple[Name, VersionedState], ...]
     inboxes: tuple[tuple[bytes, tuple[Name, ...]], ...]  # message key -> managers holding it
+    records: tuple[RecordReading, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         """The reading as msgpack values (the control port's `read` answer)."""
@@ -128,6 +172,7 @@ class NetworkReading:
             "holders": [[name, holders] for name, holders in self.holders],
             "trees": [[key, state_record(state)] for key, state in self.trees],
             "inboxes": [[key, list(managers)] for key, managers in self.inboxes],
+            "records": [r.to_record() for r in self.records],
         }
 
     @classmethod
@@ -144,9 +189,16 @@ class NetworkReading:
                 tuple((name, {k: list(v) for k, v in holders.items()})
                       for name, holders in record["holders"]),
                 tuple((key, state_from_record(state)) for key, state in record["trees"]),
-                tuple((key, tuple(managers)) for key, managers in record["inboxes"]))
+                tuple((key, tuple(managers)) for key, managers in record["inboxes"]),
+                _records(record["records"]))
         except (KeyError, TypeError, ValueError, AttributeError, VersionTreeError) as exc:
             raise ReadingError(f"malformed reading: {exc}") from None
+
+
+def _records(raw: object) -> tuple[RecordReading, ...]:
+    if not isinstance(raw, list) or len(raw) > STRUCTURED_SHOWN:
+        raise ReadingError(f"records: a list of at most {STRUCTURED_SHOWN} rows")
+    return tuple(RecordReading.from_record(r) for r in raw)
 
 
 def _version(v: VersionName | None) -> list[Any] | None:
@@ -195,7 +247,20 @@ def read_network(net: Testnet, query: Query) -> NetworkReading:
             tuple(vault.close_group(vault.name))))
     return NetworkReading(tuple(rows), tuple(_accounts(live).items()), tuple(holders.items()),
                           tuple((key, _tree(net, live, key)) for key in query.trees),
-                          tuple((key, _holding(live, key)) for key in query.messages))
+                          tuple((key, _holding(live, key)) for key in query.messages),
+                          _structured(net))
+
+
+def _structured(net: Testnet) -> tuple[RecordReading, ...]:
+    """The first STRUCTURED_SHOWN records by name, each as most of its group holds it."""
+    rows = []
+    for name, views in list(net.structured_records().items())[:STRUCTURED_SHOWN]:
+        record = views.held
+        assert record is not None  # a member of the group holds it, or it is not listed
+        rows.append(RecordReading(name, record.owner, record.version, len(record.data),
+                                  views.members,
+                                  sum(1 for r in views.views.values() if r == record)))
+    return tuple(rows)
 
 
 def _accounts(live: list[Vault]) -> dict[Name, dict[str, Any]]:

@@ -1,12 +1,15 @@
 """A running `vaultnet testnet` reached from another process through its control port: the
-`NetworkHandle` of an attached dashboard (`vaultnet tui --attach`).
+`NetworkHandle` of the dashboard in its default mode (`vaultnet tui`, a testnet process it
+starts) and of an attached one (`vaultnet tui --attach`).
 
 `RemoteNetwork.run` subscribes to the testnet's events (`vaultnet.control.client.EventStream`),
-opens the testnet's dashboard session (its client and MPIDs live in the testnet process: a simulator
-testnet can be attached too) and asks for a reading every POLL_INTERVAL, or at once after an
-operation. What arrives waits in bounded buffers for the dashboard's drain: EVENT_BUFFER events
-(newer ones are dropped and counted, as the testnet counts those it dropped for us) and the newest
-reading. Leaving (cancelling `run`) closes the connections; the testnet runs on.
+opens the testnet's dashboard session (its client, the owner of the structured data records the
+dashboard puts, and its MPIDs live in the testnet process: a simulator testnet can be attached
+too) and asks for a reading (structured data records included) every POLL_INTERVAL, or at once
+after an operation. What arrives waits in bounded buffers for the dashboard's drain:
+EVENT_BUFFER events (newer ones are dropped and counted, as the testnet counts those it dropped
+for us) and the newest reading. Leaving (cancelling `run`) closes the connections; the testnet
+runs on.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from vaultnet.control import client as control
 from vaultnet.control.operations import MpidState, Received
 from vaultnet.control.protocol import DROPPED
 from vaultnet.control.reading import NetworkReading, Query, ReadingError
+from vaultnet.identity import VERIFY_KEY_SIZE
 from vaultnet.messages import ID_SIZE
+from vaultnet.personas.structured_data import is_version
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.runtime import events as ev
 from vaultnet.xor import NAME_SIZE, Name
@@ -62,6 +67,7 @@ class RemoteNetwork:
         self._reading: NetworkReading | None = None
         self._query = Query()
         self._mpids: dict[str, MpidState] = {}
+        self._owner: bytes | None = None
         self._received: deque[Received] = deque(maxlen=MAX_RECEIVED)
         self._wake = trio.Event()
 
@@ -92,9 +98,11 @@ class RemoteNetwork:
     async def _attend(self, on_ready: Callable[[], object]) -> None:
         """Open the session, report ready, then poll."""
         session = await self._request("session", [])
-        self._transport, self._vaults, self.capacity, self.group_size, mpids = _parsed(
+        (self._transport, self._vaults, self.capacity, self.group_size, mpids,
+         self._owner) = _parsed(
             lambda: (str(session["transport"]), int(session["vaults"]),
-                     int(session["capacity"]), int(session["group_size"]), session["mpids"]))
+                     int(session["capacity"]), int(session["group_size"]), session["mpids"],
+                     _owner(session["owner"])))
         self._set_mpids(mpids)
         self.ready = True
         on_ready()
@@ -186,6 +194,10 @@ class RemoteNetwork:
         self._received.clear()
         return received
 
+    def owner_key(self) -> bytes | None:
+        """The verify key of the testnet's dashboard client (its session said)."""
+        return self._owner
+
     # -- what the dashboard's keys do -----------------------------------------------------------
 
     async def put(self, data: bytes, unique: bool = False) -> tuple[Name, bytes]:
@@ -234,6 +246,23 @@ class RemoteNetwork:
         result = await self._operate("delete_branch", [key, tip.to_record(), trace])
         return _parsed(lambda: [VersionName.from_record(v) for v in result["removed"]])
 
+    async def put_structured(self, name: Name, data: bytes, trace: bytes) -> int:
+        """Put a record with the testnet's client; its version."""
+        return await self._record("put_structured", [name, trace], data)
+
+    async def update_structured(self, name: Name, data: bytes, trace: bytes) -> int:
+        """Update a record with the testnet's client; its new version."""
+        return await self._record("update_structured", [name, trace], data)
+
+    async def delete_structured(self, name: Name, trace: bytes) -> int:
+        """Delete a record with the testnet's client; the version deleted."""
+        return await self._record("delete_structured", [name, trace])
+
+    async def _record(self, command: str, args: list[Any], data: bytes | None = None) -> int:
+        """Run a structured data command; the record's version its answer gives."""
+        result = await self._operate(command, args, data)
+        return _parsed(lambda: _record_version(result["version"]))
+
     async def send(self, sender: str, recipient: str, body: bytes, trace: bytes) -> None:
         """Send a message between the testnet's MPIDs."""
         await self._operate("send", [sender, recipient, body, trace])
@@ -255,6 +284,18 @@ def _read_answer(answer: Any) -> tuple[NetworkReading, Any, list[Received]]:
 def _name(value: Any) -> Name:
     if not isinstance(value, bytes) or len(value) != NAME_SIZE:
         raise ValueError("not a name")
+    return value
+
+
+def _owner(value: Any) -> bytes:
+    if not isinstance(value, bytes) or len(value) != VERIFY_KEY_SIZE:
+        raise ValueError("the client's owner key is a verify key")
+    return value
+
+
+def _record_version(value: Any) -> int:
+    if not is_version(value):
+        raise ValueError("a record's version is a counter")
     return value
 
 
