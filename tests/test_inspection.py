@@ -210,7 +210,8 @@ async def test_structured_records_follow_puts_updates_and_deletes(autojump_clock
 
 def test_structured_records_held_is_the_record_most_members_hold() -> None:
     name = hashlib.sha512(b"disputed").digest()
-    v0, v1 = (StructuredRecord(name, bytes(32), v, b"data", bytes(64)) for v in (0, 1))
+    v0, v1 = (StructuredRecord(name, bytes(32), v, b"data", bytes(16), bytes(64))
+              for v in (0, 1))
     members = [hashlib.sha512(bytes([i])).digest() for i in range(4)]
     views = StructuredRecords(name, dict(zip(members, (v0, v1, v1, None), strict=True)))
     assert views.held == v1 and views.agreed is None and views.lacking == (members[3],)

@@ -57,7 +57,8 @@ RECEIVES: dict[type[GroupPersona], set[Action]] = {
                   A.GET_INBOX, A.DELIVER, A.DELIVERY},
 }
 COMMITS: dict[type[GroupPersona], set[Op]] = {
-    MaidManager: {Op.PUT, Op.DELETE, Op.REGISTER_VAULT, Op.UNREGISTER_VAULT, Op.HEALTH},
+    MaidManager: {Op.PUT, Op.DELETE, Op.REGISTER_VAULT, Op.UNREGISTER_VAULT, Op.HEALTH,
+                  Op.RECORD_CHARGE},
     DataManager: {Op.PUT, Op.REMOVE_PMID, Op.UNSUBSCRIBE, Op.INTEGRITY_FAILED},
     PmidManager: {Op.PUT, Op.DELETE, Op.FAILED, Op.CORRECT, Op.CAPACITY},
     PmidNode: set(),

@@ -8,6 +8,7 @@ reachable by its module path but may change between releases.
 from vaultnet.client.maid import (
     MAX_CHUNK_SIZE,
     MAX_DATA_SIZE,
+    AllowanceExceeded,
     ChunkSizeError,
     ClientError,
     DataExists,
@@ -51,7 +52,8 @@ from vaultnet.personas.version_tree import VersionName
 from vaultnet.runtime.testnet import InvariantsViolated, NotSettled, Testnet, TestnetError
 
 __all__ = [
-    "MAX_CHUNK_SIZE", "MAX_DATA_SIZE", "Blocked", "ChunkSizeError", "ClientError", "DataExists",
+    "MAX_CHUNK_SIZE", "MAX_DATA_SIZE", "AllowanceExceeded",
+    "Blocked", "ChunkSizeError", "ClientError", "DataExists",
     "DeleteFailure", "Identity", "InboxFull", "InvalidRegistration", "InvalidSignature",
     "InvalidVersion", "InvariantsViolated", "MaidClient", "MalformedAnswer", "MessagingError",
     "MpidClient", "MpidMessage", "NetworkUnavailable", "NoAnswer", "NoSuchData",

@@ -117,6 +117,7 @@ class Op(enum.StrEnum):
     REGISTER_VAULT = "register_vault"
     UNREGISTER_VAULT = "unregister_vault"
     HEALTH = "health"
+    RECORD_CHARGE = "record_charge"
     # VersionManager
     PUT_VERSION = "put_version"
     DELETE_BRANCH = "delete_branch"
@@ -195,6 +196,7 @@ class ErrorCode(enum.StrEnum):
     STALE_VERSION = "StaleVersion"
     INVALID_SIGNATURE = "InvalidSignature"
     DATA_TOO_LARGE = "DataTooLarge"
+    ALLOWANCE_EXCEEDED = "AllowanceExceeded"
     # messaging (MpidManager)
     MESSAGE_TOO_LARGE = "MessageTooLarge"
     OUTBOX_FULL = "OutboxFull"

@@ -25,7 +25,7 @@ async def test_register_allowance_refused_put_then_unregister(autojump_clock) ->
         await net.wait_for(lambda: node_rank(net, vault.name).agreed is not None
                            and node_rank(net, vault.name).agreed.available == CAPACITY,
                            60, "the vault's PmidManagers know its capacity")
-        await client.register_vault(vault.identity)
+        assert await client.register_vault(vault.identity) == CAPACITY  # its space counted
         await net.wait_for(lambda: net.account(client.name).allowance == CAPACITY, 60,
                            "the allowance follows the registered vault")
         rng = random.Random(1)

@@ -1,6 +1,7 @@
-"""Manager groups without a network or a file: every vault's MaidManager, DataManager and
-PmidManager over `MemoryRecords`, and a loop that hands each outgoing message to every member
-of its destination group, the way the runtime would, but in one thread and in order.
+"""Manager groups without a network or a file: every vault's MaidManager, DataManager,
+PmidManager and VersionManager over `MemoryRecords`, and a loop that hands each outgoing message
+to every member of its destination group, the way the runtime would, but in one thread and in
+order.
 
 Messages to a single node (a client, a PmidNode) are not delivered: they are collected in
 `outside`, and the test plays that node (h11's style: the test is the peer).
@@ -19,21 +20,24 @@ from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.effects import Note
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager
+from vaultnet.personas.version_manager import VersionManager
 from vaultnet.storage.records import MemoryRecords
 from vaultnet.xor import Name, closest, name_of
 
-MANAGERS = (Persona.MAID_MANAGER, Persona.DATA_MANAGER, Persona.PMID_MANAGER)
+MANAGERS = (Persona.MAID_MANAGER, Persona.DATA_MANAGER, Persona.PMID_MANAGER,
+            Persona.VERSION_MANAGER)
 DELIVERY_LIMIT = 100_000
 """Messages one `run` may deliver: a protocol that never goes quiet fails the test instead of
 hanging it."""
 
 
 def managers_of(own: Name) -> dict[Persona, GroupPersona]:
-    """One vault's three managers, each over in-memory tables."""
+    """One vault's four managers, each over in-memory tables."""
     personas: list[GroupPersona] = [
         MaidManager(PARAMS, MemoryRecords("maid_accounts"), MemoryRecords("maid_chunks")),
         DataManager(PARAMS, MemoryRecords("data_manager")),
         PmidManager(PARAMS, MemoryRecords("pmid_accounts")),
+        VersionManager(PARAMS, MemoryRecords("version_trees")),
     ]
     for persona in personas:
         persona.attach(own)
@@ -41,7 +45,7 @@ def managers_of(own: Name) -> dict[Persona, GroupPersona]:
 
 
 class MemoryNetwork:
-    """`size` vaults (names SHA-512 of their index) running the three manager personas."""
+    """`size` vaults (names SHA-512 of their index) running the four manager personas."""
 
     def __init__(self, size: int = 12) -> None:
         self.clock = [1_000.0]

@@ -37,6 +37,7 @@ from vaultnet.personas.actions import (
     MaidDelete,
     MaidHealth,
     MaidPut,
+    MaidRecordCharge,
     MaidRegister,
     MaidUnregister,
     MpidAck,
@@ -79,7 +80,7 @@ N1, N2 = b"\x01" * 64, b"\x02" * 64
 ID, ID2 = b"\x03" * 16, b"\x04" * 16
 REPLY = Authority(N1, Persona.MAID_NODE, relay=N2)
 V0, V1 = VersionName(0, N1), VersionName(1, N2)
-RECORD = StructuredRecord(N1, b"\x05" * 32, 3, b"data", b"\x06" * 64)
+RECORD = StructuredRecord(N1, b"\x05" * 32, 3, b"data", b"\x07" * 16, b"\x06" * 64)
 
 
 def personas() -> dict[type[GroupPersona], GroupPersona]:
@@ -107,6 +108,7 @@ SAMPLES: list[tuple[type[GroupPersona], SyncAction]] = [
     (MaidManager, MaidRegister(N2, ID, REPLY)),
     (MaidManager, MaidUnregister(N2, ID, REPLY)),
     (MaidManager, MaidHealth(N2, 7, 1, 1 << 30, ID)),
+    (MaidManager, MaidRecordCharge(N1, 7, ID)),
     (PmidManager, PmidPut(N1, CopyKind.SACRIFICIAL, 7, ID)),
     (PmidManager, PmidDelete(N1, 7, ID)),
     (PmidManager, PmidFailed(N1, 7, "evicted", ID)),

@@ -27,7 +27,7 @@ N1, N2 = b"\x01" * 64, b"\x02" * 64
 ID = b"\x03" * 16
 REPLY = Authority(N1, Persona.MAID_NODE, relay=N2)
 V0, V1 = VersionName(0, N1), VersionName(1, N2)
-RECORD = StructuredRecord(N1, b"\x05" * 32, 3, b"data", b"\x06" * 64)
+RECORD = StructuredRecord(N1, b"\x05" * 32, 3, b"data", b"\x07" * 16, b"\x06" * 64)
 SAMPLES: list[tuple[Action, Body]] = [
     (Action.SYNC, bodies.SyncBody(N1, b"agreed action")),
     (Action.PAYLOAD_WANTED, bodies.PayloadWantedBody(Action.PUT, ID, N1, Persona.PMID_MANAGER,

@@ -15,6 +15,7 @@ from tests.personas.helpers import PARAMS
 from tests.personas.memory_network import MemoryNetwork
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, new_id
+from vaultnet.personas import maid_manager
 from vaultnet.personas.bodies import (
     MAX_VAULTS,
     CapacityBody,
@@ -26,7 +27,12 @@ from vaultnet.personas.bodies import (
     VaultAnswerBody,
     registration_bytes,
 )
-from vaultnet.personas.maid_manager import DEFAULT_ALLOWANCE, MaidManager
+from vaultnet.personas.maid_manager import (
+    DEFAULT_ALLOWANCE,
+    HEALTH_UNKNOWN,
+    REGISTRATION_WAIT,
+    MaidManager,
+)
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import RECONCILE_INTERVAL, PmidNode
 from vaultnet.personas.records import MaidAccount, VaultHealth
@@ -72,11 +78,23 @@ def unregister(net: MemoryNetwork, vault: Identity, msg_id: bytes) -> VaultAnswe
 
 def answer(net: MemoryNetwork, msg_id: bytes) -> VaultAnswerBody:
     """The answer every member of the client's group sent to request `msg_id` (all the same)."""
-    answers = {msg.sender: msg.typed(VaultAnswerBody)
-               for msg in net.sent_to(Persona.MAID_NODE, Action.VAULT_ANSWER)
-               if msg.msg_id == new_id(Action.VAULT_ANSWER, msg_id)}
+    answers = {msg.sender: msg.typed(VaultAnswerBody) for msg in answers_to(net, msg_id)}
     assert len(answers) == 4 and len(set(answers.values())) == 1
     return next(iter(answers.values()))
+
+
+def answers_to(net: MemoryNetwork, msg_id: bytes,
+               action: Action = Action.VAULT_ANSWER) -> list[Message]:
+    """Every `action` the client was sent for request `msg_id` so far."""
+    return [msg for msg in net.sent_to(Persona.MAID_NODE, action)
+            if msg.msg_id == new_id(action, msg_id)]
+
+
+def held(net: MemoryNetwork) -> int:
+    """Registration answers the members of CLIENT's group hold, summed."""
+    return sum(mm.held_registrations() for mm in
+               (net.vaults[m][Persona.MAID_MANAGER] for m in net.group(CLIENT.name))
+               if isinstance(mm, MaidManager))
 
 
 def offer(net: MemoryNetwork, vault: Identity, available: int) -> None:
@@ -130,6 +148,52 @@ def test_the_allowance_follows_registration_and_unregistration(net: MemoryNetwor
     assert accounts(net)[0].vaults == ()
     # a vault never registered: nothing changes, answered at once
     assert unregister(net, VAULT_A, b"\x16" * 16).ok
+
+
+def test_the_first_registration_answers_the_allowance_with_the_vault_space(
+        net: MemoryNetwork) -> None:
+    """The answer waits for the vault's health (GetPMIDHealth), so it carries its space."""
+    offer(net, VAULT_A, 1000)
+    answered = register(net, registration(VAULT_A), b"\x11" * 16)
+    assert (answered.ok, answered.allowance, answered.reason) == (True, 1000, None)
+    assert held(net) == 0
+
+
+def test_a_registration_whose_vault_health_does_not_come_is_answered_at_its_deadline(
+        net: MemoryNetwork) -> None:
+    """The vault's PmidManagers' answers are lost: the members hold the client's answer (its
+    retry meanwhile is answered "synchronising"), then at REGISTRATION_WAIT answer with the
+    allowance they have, saying the vault's space is not known yet; a later retry gets that
+    recorded answer."""
+    offer(net, VAULT_A, 1000)
+    net.lost = lambda msg: msg.action == Action.PMID_HEALTH
+    request = from_client(net, Action.REGISTER_VAULT, registration(VAULT_A).encode(),
+                          b"\x11" * 16)
+    net.run(request, CLIENT.name)
+    assert answers_to(net, b"\x11" * 16) == [] and held(net) == 4
+    net.run(request, CLIENT.name)
+    assert len(answers_to(net, b"\x11" * 16, Action.SYNCHRONISING)) == 4
+    net.tick(REGISTRATION_WAIT - 1)
+    assert answers_to(net, b"\x11" * 16) == []
+    net.tick(1)
+    answered = answer(net, b"\x11" * 16)
+    assert (answered.ok, answered.allowance, answered.reason) == (True, 0, HEALTH_UNKNOWN)
+    assert held(net) == 0
+    net.run(request, CLIENT.name)
+    assert len(answers_to(net, b"\x11" * 16)) == 8  # the recorded answer, once more each
+
+
+def test_past_the_held_answers_limit_the_oldest_is_answered_at_once(
+        net: MemoryNetwork, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(maid_manager, "REGISTRATIONS_WAITING", 1)
+    net.lost = lambda msg: msg.action == Action.PMID_HEALTH
+    net.run(from_client(net, Action.REGISTER_VAULT, registration(VAULT_A).encode(),
+                        b"\x11" * 16), CLIENT.name)
+    assert answers_to(net, b"\x11" * 16) == []
+    net.run(from_client(net, Action.REGISTER_VAULT, registration(VAULT_B).encode(),
+                        b"\x12" * 16), CLIENT.name)
+    assert answer(net, b"\x11" * 16).reason == HEALTH_UNKNOWN
+    assert answers_to(net, b"\x12" * 16) == [] and held(net) == 4
 
 
 def test_a_vault_offering_more_later_raises_the_allowance_when_the_client_runs_short(

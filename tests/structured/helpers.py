@@ -6,15 +6,20 @@ from typing import Any
 
 from vaultnet import Testnet
 from vaultnet.identity import Identity
-from vaultnet.personas.structured_data import StructuredRecord, signed_bytes
+from vaultnet.personas.structured_data import RECORD_NONCE_SIZE, StructuredRecord, signed_bytes
 from vaultnet.runtime.vault_state import personas_of
 from vaultnet.xor import Name
 
+NONCE = b"\x01" * RECORD_NONCE_SIZE
+"""The nonce of the records these tests sign unless they say which (one incarnation)."""
 
-def signed(owner: Identity, name: Name, version: int, data: bytes) -> StructuredRecord:
-    """Version `version` of the record `name` holding `data`, signed by `owner`."""
-    return StructuredRecord(name, owner.verify_key, version, data,
-                            owner.sign(signed_bytes(name, version, data)))
+
+def signed(owner: Identity, name: Name, version: int, data: bytes,
+           nonce: bytes = NONCE) -> StructuredRecord:
+    """Version `version` of the record `name` (put with `nonce`) holding `data`, signed by
+    `owner`."""
+    return StructuredRecord(name, owner.verify_key, version, data, nonce,
+                            owner.sign(signed_bytes(name, nonce, version, data)))
 
 
 def member_records(net: Testnet, name: Name) -> list[dict[str, Any] | None]:

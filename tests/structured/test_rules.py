@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx, from_each
-from tests.structured.helpers import signed
+from tests.structured.helpers import NONCE, signed
 from vaultnet.identity import Identity
 from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.personas.actions import DeleteStructured, PutStructured, UpdateStructured
@@ -91,8 +91,9 @@ def update(record: StructuredRecord) -> UpdateStructured:
     return UpdateStructured(record, b"u" * 16, REPLY)
 
 
-def delete(owner: Identity, version: int) -> DeleteStructured:
-    return DeleteStructured(version, owner.sign(delete_bytes(NAME, version)), b"d" * 16, REPLY)
+def delete(owner: Identity, version: int, nonce: bytes = NONCE) -> DeleteStructured:
+    return DeleteStructured(version, owner.sign(delete_bytes(NAME, nonce, version)), b"d" * 16,
+                            REPLY)
 
 
 def stored(manager: VersionManager) -> dict[str, Any] | None:
@@ -117,10 +118,10 @@ def test_the_maid_managers_forward_a_signed_record_to_the_group_of_its_name() ->
 @pytest.mark.parametrize(("record", "error"), [
     (signed(OWNER, NAME, 0, bytes(MAX_DATA_SIZE + 1)), ErrorCode.DATA_TOO_LARGE),
     # signed by OTHER, claiming OWNER's key
-    (StructuredRecord(NAME, OWNER.verify_key, 0, b"forged",
+    (StructuredRecord(NAME, OWNER.verify_key, 0, b"forged", NONCE,
                       signed(OTHER, NAME, 0, b"forged").signature), ErrorCode.INVALID_SIGNATURE),
     # OWNER's signature over other data
-    (StructuredRecord(NAME, OWNER.verify_key, 1, b"tampered",
+    (StructuredRecord(NAME, OWNER.verify_key, 1, b"tampered", NONCE,
                       signed(OWNER, NAME, 1, b"original").signature),
      ErrorCode.INVALID_SIGNATURE),
 ], ids=["over the size limit", "another key's signature", "tampered data"])
@@ -199,12 +200,38 @@ def test_a_delete_needs_the_owner_signature_at_the_stored_version() -> None:
     assert commit(manager, delete(OTHER, 1)).error is ErrorCode.NOT_OWNER
     assert commit(manager, delete(OWNER, 0)).error is ErrorCode.STALE_VERSION
     # the owner's signature over another name does not delete this one
-    wrong_name = DeleteStructured(1, OWNER.sign(delete_bytes(name_of(b"other"), 1)), b"d" * 16,
-                                  REPLY)
+    wrong_name = DeleteStructured(1, OWNER.sign(delete_bytes(name_of(b"other"), NONCE, 1)),
+                                  b"d" * 16, REPLY)
     assert commit(manager, wrong_name).error is ErrorCode.NOT_OWNER
     assert stored(manager) == v1.to_record()
-    assert commit(manager, delete(OWNER, 1)) == StructuredAnswerBody(True, record=v1)
+    assert commit(manager, delete(OWNER, 1)) == StructuredAnswerBody(True, record=v1,
+                                                                      deleted=True)
     assert stored(manager) is None
+
+
+def test_signatures_for_an_earlier_record_at_the_name_do_not_touch_a_new_one() -> None:
+    """Signatures seen on the wire for a record since deleted (a version 1 update, the delete
+    at version 1, and the delete at version 0 of the record as it was put) are replayed
+    against the record put again at the name (a new nonce): none of them deletes it or sets
+    the old data on it."""
+    manager = version_manager()
+    old_update, old_delete_v0 = update(signed(OWNER, NAME, 1, b"old v1")), delete(OWNER, 0)
+    commit(manager, put(signed(OWNER, NAME, 0, b"old v0")))
+    commit(manager, old_update)
+    old_delete_v1 = delete(OWNER, 1)
+    assert commit(manager, old_delete_v1).ok
+    fresh_nonce = b"\x02" * 16
+    new = signed(OWNER, NAME, 0, b"new v0", fresh_nonce)
+    assert commit(manager, put(new)).ok
+    for replayed, error in ((old_delete_v0, ErrorCode.NOT_OWNER),
+                            (old_update, ErrorCode.STALE_VERSION)):
+        answer = commit(manager, replayed)
+        assert not answer.ok and answer.error is error, replayed
+        assert stored(manager) == new.to_record()
+    commit(manager, update(signed(OWNER, NAME, 1, b"new v1", fresh_nonce)))
+    assert commit(manager, old_delete_v1).error is ErrorCode.NOT_OWNER
+    assert StructuredRecord.from_record(stored(manager)).data == b"new v1"
+    assert commit(manager, delete(OWNER, 1, fresh_nonce)).ok  # the owner's own delete
 
 
 def test_a_forwarded_record_must_go_to_the_group_of_its_own_name() -> None:
@@ -268,7 +295,9 @@ def test_an_update_retried_after_its_answer_was_lost_gets_that_answer() -> None:
     versions.commit_update_structured(NAME, UpdateStructured(body.record, body.id, body.reply),
                                       Ctx(MEMBERS[1], [0.0]), out, TRACE)
     (result,) = out.messages
-    (answer,) = from_each(maid, result, MEMBERS[1:], ctx)  # a quorum of VersionManagers
+    # a quorum of VersionManagers; the MaidManagers also propose charging the stored record
+    answer, charge = from_each(maid, result, MEMBERS[1:], ctx)
+    assert charge.action == Action.SYNC
     assert answer.action == Action.STRUCTURED_ANSWER and answer.dst.name == CLIENT
     assert answer.msg_id == derived_id(Action.STRUCTURED_ANSWER, b"u" * 16)
     assert answer.typed(StructuredAnswerBody) == StructuredAnswerBody(True, record=v1)
@@ -276,7 +305,7 @@ def test_an_update_retried_after_its_answer_was_lost_gets_that_answer() -> None:
 
 
 def test_a_delete_is_forwarded_with_the_owner_signature() -> None:
-    signature = OWNER.sign(delete_bytes(NAME, 4))
+    signature = OWNER.sign(delete_bytes(NAME, NONCE, 4))
     (forwarded,) = maid_manager().handle(
         client_request(Action.DELETE_STRUCTURED, DeleteStructuredBody(NAME, 4, signature)),
         Ctx(MEMBERS[0], [0.0])).messages
@@ -289,6 +318,6 @@ def test_a_record_whose_signature_does_not_verify_is_not_believed() -> None:
     record = signed(OWNER, NAME, 2, b"true")
     assert record.signature_ok()
     for field, value in (("data", b"false"), ("version", 3), ("name", name_of(b"x")),
-                         ("owner", OTHER.verify_key)):
+                         ("owner", OTHER.verify_key), ("nonce", b"\x02" * 16)):
         tampered = StructuredRecord.from_record(record.to_record() | {field: value})
         assert not tampered.signature_ok(), field

@@ -1,6 +1,7 @@
 """Structured data on an 8-vault simulated testnet: the owner puts, updates, reads and deletes a
 record; another client reads it but cannot change it; a forged record is not believed; the
-record survives the death of a member of its group with its latest version."""
+record survives the death of a member of its group with its latest version; a record is
+charged to the client's account, refused past its allowance and refunded when deleted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from tests.structured.helpers import group_holds, member_records
 from vaultnet import (
+    AllowanceExceeded,
     NoSuchRecord,
     NotRecordOwner,
     RecordExists,
@@ -17,6 +19,7 @@ from vaultnet import (
 )
 from vaultnet.client.errors import InvalidSignature
 from vaultnet.personas.structured_data import MAX_DATA_SIZE, StructuredRecord
+from vaultnet.runtime.inspection import node_rank
 from vaultnet.runtime.vault_state import personas_of
 from vaultnet.xor import name_of
 
@@ -110,3 +113,30 @@ async def test_a_record_survives_the_death_of_a_group_member(autojump_clock) -> 
         assert all(StructuredRecord.from_record(r) == latest
                    for r in member_records(net, name) if r is not None)
 
+
+
+async def test_a_record_is_charged_to_the_allowance_and_refunded_when_deleted(
+        autojump_clock) -> None:
+    """A client whose allowance is one vault's 50,000 bytes (the registration answers it at
+    once) is refused a record over it, and an update growing past it; its account is charged
+    the record, and charged nothing once it is deleted."""
+    capacity, name = 50_000, name_of(b"charged")
+    async with Testnet(vaults=8, transport="sim", seed=9, capacity=capacity) as net:
+        client = await net.client()
+        vault = net.vaults[2]
+        await net.wait_for(lambda: (rank := node_rank(net, vault.name).agreed) is not None
+                           and rank.available == capacity,
+                           60, "the vault's PmidManagers know its capacity")
+        assert await client.register_vault(vault.identity) == capacity
+        with pytest.raises(AllowanceExceeded, match="allowance exceeded"):
+            await client.put_structured(name, bytes(capacity + 1))
+        await client.put_structured(name, bytes(30_000))
+        await net.wait_for(lambda: net.account(client.name).used == 30_000, 30,
+                           "the record charged")
+        with pytest.raises(AllowanceExceeded):
+            await client.update_structured(name, bytes(capacity + 1))
+        await client.update_structured(name, bytes(capacity))  # its growth fits
+        await net.wait_for(lambda: net.account(client.name).used == capacity, 30,
+                           "the growth charged")
+        await client.delete_structured(name)
+        await net.wait_for(lambda: net.account(client.name).used == 0, 30, "the record refunded")

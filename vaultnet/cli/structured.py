@@ -15,8 +15,8 @@ Decisions:
 - `get` writes the data byte for byte to standard output, or to `-o FILE` and then prints the
   version; the record is shown only if its owner's signature verifies.
 - Output: `put` and `update` print `version N`, `delete` prints `deleted version N`. Every
-  refusal (record exists, not the owner, stale version, no such record, too large, invalid
-  signature) is one line `vaultnet: error: ...` and exit 1.
+  refusal (record exists, not the owner, stale version, no such record, too large, over the
+  allowance, invalid signature) is one line `vaultnet: error: ...` and exit 1.
 """
 
 from __future__ import annotations

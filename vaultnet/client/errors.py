@@ -183,6 +183,11 @@ class RecordTooLarge(StructuredError):
     """A record's data over the size limit (`MAX_DATA_SIZE`)."""
 
 
+class AllowanceExceeded(StructuredError):
+    """A put or update whose data would take this client's account past its allowance (the
+    refusal a chunk's put gets as "allowance exceeded")."""
+
+
 class StructuredNoAnswer(NoAnswer, StructuredError):
     """A structured data request nobody answered in time."""
 
@@ -256,6 +261,7 @@ STRUCTURED_ERRORS: dict[ErrorCode, type[ClientError]] = {
     ErrorCode.STALE_VERSION: StaleVersion,
     ErrorCode.INVALID_SIGNATURE: InvalidSignature,
     ErrorCode.DATA_TOO_LARGE: RecordTooLarge,
+    ErrorCode.ALLOWANCE_EXCEEDED: AllowanceExceeded,
 }
 """The table for structured data refusals: the same codes as the chunks' and trees' (DataExists,
 NotOwner, NoSuchElement) mean their own exceptions there."""

@@ -18,6 +18,7 @@ import trio
 
 from vaultnet.client.errors import (
     STRUCTURED_ERRORS,
+    AllowanceExceeded,
     ChunkSizeError,
     ClientError,
     DataExists,
@@ -80,6 +81,7 @@ from vaultnet.personas.records import VaultHealth
 from vaultnet.personas.structured_data import (
     MAX_DATA_SIZE,
     MAX_VERSION,
+    RECORD_NONCE_SIZE,
     StructuredRecord,
     delete_bytes,
     is_version,
@@ -97,7 +99,8 @@ from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name, name_of
 
 __all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported here
-    "MAX_CHUNK_SIZE", "MAX_DATA_SIZE", "ChunkSizeError", "ClientError", "DataExists",
+    "MAX_CHUNK_SIZE", "MAX_DATA_SIZE", "AllowanceExceeded",
+    "ChunkSizeError", "ClientError", "DataExists",
     "DeleteFailure", "DeleteNoAnswer", "GetNoAnswer", "InvalidRegistration",
     "InvalidSignature", "InvalidVersion", "MaidClient", "MalformedAnswer", "NetworkUnavailable",
     "NoAnswer", "NoSuchData", "NoSuchRecord", "NoSuchVersion", "NotOwner", "NotRecordOwner",
@@ -166,7 +169,12 @@ class MaidClient:
 
     def new_id(self) -> bytes:
         """A fresh random message id (seeded on the simulator, so runs reproduce)."""
-        return self._rng.randbytes(ID_SIZE) if self._rng is not None else os.urandom(ID_SIZE)
+        return self.random_bytes(ID_SIZE)
+
+    def random_bytes(self, size: int) -> bytes:
+        """`size` fresh random bytes (ids, record nonces; seeded on the simulator, so runs
+        reproduce)."""
+        return self._rng.randbytes(size) if self._rng is not None else os.urandom(size)
 
     @property
     def authority(self) -> Authority:
@@ -411,8 +419,10 @@ class MaidClient:
         """Create the owner-signed mutable record `name` holding `data`, at version 0, owned
         (and signed) by this client's key: a small value that changes in place under one
         name, where a chunk's name changes with its content. RecordExists if the name holds
-        a record; RecordTooLarge over MAX_DATA_SIZE. Returns the stored record."""
-        record = self._signed_record(name, 0, data)
+        a record; RecordTooLarge over MAX_DATA_SIZE; AllowanceExceeded over this client's
+        allowance. The record gets a fresh random nonce: signatures made for an earlier
+        record at the name cannot update or delete this one. Returns the stored record."""
+        record = self._signed_record(name, self.random_bytes(RECORD_NONCE_SIZE), 0, data)
         return await self._structured_request(name, Action.PUT_STRUCTURED,
                                               StructuredBody(record), Persona.MAID_MANAGER,
                                               trace)
@@ -431,32 +441,35 @@ class MaidClient:
     async def update_structured(self, name: Name, data: bytes, version: int | None = None,
                                 trace: bytes | None = None) -> StructuredRecord:
         """Replace the data of the record `name` (which this client's key owns) with `data`
-        as `version`, by default the current version plus one (read first): the version
-        counter lets the group refuse an update written against an older record
-        (StaleVersion) instead of losing another writer's change. NotRecordOwner if another
-        key owns it. Returns the stored record."""
-        if version is None:
-            version = (await self.get_structured(name)).version + 1
-        record = self._signed_record(name, version, data)
+        as `version`, by default the current version plus one (the record is read first, for
+        its nonce): the version counter lets the group refuse an update written against an
+        older record (StaleVersion) instead of losing another writer's change. NotRecordOwner
+        if another key owns it; AllowanceExceeded if the data grows past this client's
+        allowance. Returns the stored record."""
+        current = await self.get_structured(name)
+        record = self._signed_record(name, current.nonce,
+                                     current.version + 1 if version is None else version, data)
         return await self._structured_request(name, Action.UPDATE_STRUCTURED,
                                               StructuredBody(record), Persona.MAID_MANAGER,
                                               trace)
 
     async def delete_structured(self, name: Name, version: int | None = None,
                                 trace: bytes | None = None) -> StructuredRecord:
-        """Delete the record `name` at `version` (by default its current one, read first),
-        signed by this client's key, which must be its owner's (NotRecordOwner); a delete
-        signed for an older version is StaleVersion, so it cannot remove a newer record.
-        Returns the record as it was deleted."""
-        if version is None:
-            version = (await self.get_structured(name)).version
+        """Delete the record `name` at `version` (by default its current one; the record is
+        read first, for its nonce), signed by this client's key, which must be its owner's
+        (NotRecordOwner); a delete signed for an older version is StaleVersion, so it cannot
+        remove a newer record. Returns the record as it was deleted (its data is refunded to
+        the account that was charged it, when that is this client's)."""
+        current = await self.get_structured(name)
+        version = current.version if version is None else version
         _check_version(version)
-        signature = self.identity.sign(delete_bytes(_record_name(name), version))
+        signature = self.identity.sign(delete_bytes(_record_name(name), current.nonce, version))
         return await self._structured_request(name, Action.DELETE_STRUCTURED,
                                               DeleteStructuredBody(name, version, signature),
                                               Persona.MAID_MANAGER, trace)
 
-    def _signed_record(self, name: Name, version: int, data: bytes) -> StructuredRecord:
+    def _signed_record(self, name: Name, nonce: bytes, version: int,
+                       data: bytes) -> StructuredRecord:
         _record_name(name)
         _check_version(version)
         if not isinstance(data, bytes):
@@ -464,8 +477,8 @@ class MaidClient:
         if len(data) > MAX_DATA_SIZE:
             raise RecordTooLarge(name, f"{len(data)} bytes of data are over the "
                                        f"{MAX_DATA_SIZE}-byte limit")
-        return StructuredRecord(name, self.identity.verify_key, version, data,
-                                self.identity.sign(signed_bytes(name, version, data)))
+        return StructuredRecord(name, self.identity.verify_key, version, data, nonce,
+                                self.identity.sign(signed_bytes(name, nonce, version, data)))
 
     async def _structured_request(self, name: Name, action: Action, body: Body, to: Persona,
                                   trace: bytes | None) -> StructuredRecord:
@@ -482,8 +495,9 @@ class MaidClient:
     async def register_vault(self, vault: Identity, trace: bytes | None = None) -> int:
         """Register `vault` (a vault's identity: its PMID key signs the registration beside
         this client's MAID key) in this account, whose allowance is then the space its
-        registered vaults offer. Returns the allowance as the managers answered (the new
-        vault counts once its PmidManagers reported its space, moments later).
+        registered vaults offer. Returns the allowance as the managers answered: they answer
+        once the vault's PmidManagers reported its space, so it counts (unless they did not
+        within REGISTRATION_WAIT; the answer's reason then says so).
         InvalidRegistration, TooManyVaults, or VaultNoAnswer."""
         signed = registration_bytes(self.name, vault.name)
         body = RegisterVaultBody(self.identity.verify_key, vault.verify_key,

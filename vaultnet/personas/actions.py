@@ -222,6 +222,18 @@ class MaidHealth(SyncAction):
     id: Annotated[bytes, ID]
 
 
+@dataclass(frozen=True, slots=True)
+class MaidRecordCharge(SyncAction):
+    """The VersionManagers stored (or deleted: `size` 0) the client's record `name` for its
+    request `id`: the account is charged `size` bytes for it from now on, in place of what it
+    was charged for the name before."""
+
+    OP: ClassVar[Op] = Op.RECORD_CHARGE
+    name: Annotated[Name, NAME]
+    size: Annotated[int, COUNT]
+    id: Annotated[bytes, ID]
+
+
 # -- PmidManager ------------------------------------------------------------------------------
 
 

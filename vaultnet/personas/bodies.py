@@ -613,7 +613,7 @@ class StructuredRequestBody(Body):
 @dataclass(frozen=True, slots=True)
 class DeleteStructuredBody(Body):
     """A client's delete of the record `name` at `version`, with the owner's `signature` over
-    `delete_bytes(name, version)`."""
+    `delete_bytes(name, nonce, version)` (the nonce of the record it deletes)."""
 
     name: Annotated[Name, NAME]
     version: Annotated[int, RECORD_VERSION]
@@ -634,12 +634,14 @@ class DeleteStructuredRequestBody(Body):
 @dataclass(frozen=True, slots=True)
 class StructuredAnswerBody(Body):
     """To a client: how its structured data request ended (the record it read, the version it
-    stored, or why it was refused)."""
+    stored, or why it was refused); `deleted`: `record` is the one its delete removed (the
+    MaidManagers refund it), sent only when set."""
 
     ok: Annotated[bool, FLAG]
     error: Annotated[ErrorCode | None, optional(member(ErrorCode))] = None
     reason: Annotated[str | None, optional(text())] = None
     record: Annotated[StructuredRecord | None, optional(STRUCTURED)] = None
+    deleted: Annotated[bool | None, optional(FLAG)] = None
 
 
 # -- account transfer: between members of a group as it changes ---------------------------------
@@ -742,7 +744,8 @@ class RegisterVaultBody(Body):
 @dataclass(frozen=True, slots=True)
 class VaultAnswerBody(Body):
     """To a client: how its vault registration or unregistration ended (`error` and `reason`
-    say why it was refused); `allowance`: its allowance now."""
+    say why it was refused; `reason` on a registration that succeeded: the vault's space is
+    not counted yet); `allowance`: its allowance now."""
 
     ok: Annotated[bool, FLAG]
     allowance: Annotated[int, COUNT]

@@ -11,11 +11,33 @@ key both signed; its allowance is then the space its registered vaults offer, as
 PmidManagers report it when asked (GetPMIDHealth): at registration, and whenever a put is
 refused for the allowance (the client is low on resources). A client that registered no vault
 has DEFAULT_ALLOWANCE. Churn needs no new question: the account, with the health last reported,
-moves to newcomers with the account transfer.
+moves to newcomers with the account transfer. The answer to a registration waits for the
+vault's health (agreed, `commit_health`, or found unchanged), so it carries the allowance with
+the vault's offered space; each member holds it at most `REGISTRATION_WAIT` (then answers with
+the allowance it has, saying the vault's space is not known yet: `HEALTH_UNKNOWN`) and holds at
+most `REGISTRATIONS_WAITING` (past it the oldest is answered so at once). The held answer is
+member-local: a newcomer that did not hold it lets the others answer; the client's retry while
+it is held is answered "synchronising" by the firewall, and after it the recorded answer.
 
 It is also the gate of a client's structured data requests (`structured_data.py`): it refuses a
-record over the size limit or whose signature does not verify, and forwards the rest to the
+record over the size limit, whose signature does not verify, or whose data would take the
+account past its allowance (`ErrorCode.ALLOWANCE_EXCEEDED`, "allowance exceeded", asking the
+registered vaults' health as a refused chunk put does), and forwards the rest to the
 VersionManagers of the record's name, passing their answer on and recording it (Uf).
+
+Records are charged on success. The client that sends a put or update pays for it (its
+MaidManagers' account; the owner key may be another's): a table beside the chunk counts
+(`RECORD_CHARGES`, key client + record name, moved with churn) holds the size each record was
+last stored at for this client. A put or update is let through if its growth over that size
+fits the allowance; when the VersionManagers' answer says it was stored (or deleted) the group
+agrees on `MaidRecordCharge`, which sets the record's charge to its new size (0: deleted) and
+moves `used` by the difference: growth charged, shrinking and deleting refunded. Refused
+requests (DataExists, NotOwner, StaleVersion, ...) are never charged, so there is nothing to
+refund; setting a size instead of adding one makes a repeat of the same answer (a retry, a
+resent vote, a newcomer's transferred account) change nothing. Bounds: requests in flight
+together may overshoot the allowance, as chunk puts in flight do; a record another client
+deleted or rewrote stays charged to the client that wrote it until it writes or deletes that
+name again.
 """
 
 from __future__ import annotations
@@ -30,6 +52,7 @@ from vaultnet.personas.actions import (
     MaidDelete,
     MaidHealth,
     MaidPut,
+    MaidRecordCharge,
     MaidRegister,
     MaidUnregister,
 )
@@ -69,8 +92,8 @@ from vaultnet.personas.copy_puts import UnconfirmedPuts
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.payload_wanted import WAITING_LIMIT
-from vaultnet.personas.records import ChunkPuts, MaidAccount, VaultHealth
-from vaultnet.personas.structured_data import MAX_DATA_SIZE
+from vaultnet.personas.records import ChunkPuts, MaidAccount, RecordCharge, VaultHealth
+from vaultnet.personas.structured_data import MAX_DATA_SIZE, structured_store
 from vaultnet.protocol import Action, ErrorCode, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records
@@ -86,10 +109,35 @@ HEALTH_INTERVAL = 60.0
 """A client refused for its allowance has its vaults' health asked at most once per this many
 seconds (the question's id is the same within one interval at every member, so the
 PmidManagers' accumulator answers repeats once)."""
+ALLOWANCE_EXCEEDED = "allowance exceeded"
+"""Why a chunk put or a record's put or update over the client's allowance is refused."""
+RECORD_CHARGES = "maid_records"
+"""The table of what each client is charged per structured data record, beside the chunk
+counts."""
+REGISTRATION_WAIT = 10.0
+"""Seconds a member holds a registration's answer for the vault's health: its PmidManagers
+answer within a round trip, and the client's first attempt waits REQUEST_TIMEOUT (15 s)."""
+REGISTRATIONS_WAITING = 1_000
+"""Registration answers one member holds for their vault's health at most (about 200 bytes
+each); past it the oldest is answered at once, as at its deadline."""
+HEALTH_UNKNOWN = ("the vault's offered space is not known yet: the allowance counts it once "
+                  "its PmidManagers answer")
+"""What a registration's answer says when its vault's health did not come in time."""
 
 
 DATA_EXISTS = ErrorCode.DATA_EXISTS
 """The error a Put<Unique> of a chunk that exists is refused with."""
+
+
+@dataclass(frozen=True)
+class _HeldRegistration:
+    """A registration agreed here whose answer waits for its vault's health."""
+
+    client: bytes
+    node: Name
+    reply: Authority
+    trace: bytes
+    deadline: float
 
 
 @dataclass(frozen=True)
@@ -115,13 +163,15 @@ class MaidManager(GroupPersona):
         self.accounts = accounts
         self.chunks = chunks
         self.allowance = allowance
+        self.record_charges = structured_store(chunks, RECORD_CHARGES)
         self._unique: OrderedDict[bytes, _UniquePut] = OrderedDict()
+        self._held: OrderedDict[bytes, _HeldRegistration] = OrderedDict()
         self.unconfirmed = UnconfirmedPuts(
             settled=lambda chunk: self.stash.release(b"chunk" + chunk))
 
     def transfer_stores(self) -> list[Records]:
-        """Accounts and per-chunk put counts move with churn."""
-        return [self.accounts, self.chunks]
+        """Accounts, per-chunk put counts and per-record charges move with churn."""
+        return [self.accounts, self.chunks, self.record_charges]
 
     def account(self, client: bytes) -> dict[str, Any]:
         """`client`'s account as stored (a fresh one with the default allowance if none)."""
@@ -136,6 +186,16 @@ class MaidManager(GroupPersona):
         """How many times `client` put chunk `name` (None: not in its account)."""
         raw = self.chunks.get(client + name)
         return ChunkPuts.from_record(raw) if raw else None
+
+    def charged_for(self, client: bytes, name: bytes) -> int:
+        """What `client`'s account is charged for the structured data record `name` (0: none)."""
+        raw = self.record_charges.get(client + name)
+        return RecordCharge.from_record(raw).size if raw else 0
+
+    def held_registrations(self) -> int:
+        """Registration answers waiting for their vault's health (a bounded table; see
+        docs/budgets.md)."""
+        return len(self._held)
 
     def _reply(self, msg: Message, action: Action, body: Body, out: Outbox) -> Message:
         reply = self.group_message(msg.src.name, msg.src.name, action, body, msg.trace_id,
@@ -167,17 +227,22 @@ class MaidManager(GroupPersona):
             return
         account = self.account_of(client)
         if account.used + size > account.allowance:
-            self._refuse_put(msg, name, "allowance exceeded", out, ctx)
-            bucket = str(int(ctx.now() // HEALTH_INTERVAL))
-            for vault in account.vaults:  # low on resources: have they more to offer now?
-                self._ask_health(client, vault.node, new_id("mm-health", client, bucket),
-                                 msg.trace_id, out)
+            self._refuse_put(msg, name, ALLOWANCE_EXCEEDED, out, ctx)
+            self._short_of_allowance(client, account, msg.trace_id, ctx, out)
             return
         self.stash.put(b"chunk" + name, payload)
         if put.unique is True:
             self._ask_exists(msg, name, size, ctx, out)
             return
         self._propose_put(msg, name, size, ctx, out)
+
+    def _short_of_allowance(self, client: bytes, account: MaidAccount, trace: bytes,
+                            ctx: Context, out: Outbox) -> None:
+        """The client is low on resources: ask its vaults whether they offer more now (once
+        per HEALTH_INTERVAL)."""
+        bucket = str(int(ctx.now() // HEALTH_INTERVAL))
+        for vault in account.vaults:
+            self._ask_health(client, vault.node, new_id("mm-health", client, bucket), trace, out)
 
     def _propose_put(self, msg: Message, name: bytes, size: int, ctx: Context,
                      out: Outbox) -> None:
@@ -274,10 +339,21 @@ class MaidManager(GroupPersona):
     def on_structured_result(self, msg: Message, payload: bytes, ctx: Context,
                              out: Outbox) -> None:
         """The VersionManagers' answer to a structured data request we forwarded: on to the
-        client, and into the firewall (Uf) so the client's retry gets it too."""
-        self._pass_result(msg, Action.STRUCTURED_ANSWER, ctx, out)
+        client, and into the firewall (Uf) so the client's retry gets it too; a record they
+        stored or deleted has its charge agreed (`commit_record_charge`)."""
+        result = self._pass_result(msg, Action.STRUCTURED_ANSWER, ctx, out)
+        answer = StructuredAnswerBody.from_map(result.answer)
+        record = answer.record
+        if not answer.ok or record is None:
+            return
+        if record.name != msg.src.name:
+            raise FrameError("a structured result comes from the group of its record's name")
+        size = 0 if answer.deleted else len(record.data)
+        self.propose(msg.dst.name, MaidRecordCharge(record.name, size, result.id), ctx, out,
+                     msg.trace_id)
 
-    def _pass_result(self, msg: Message, answer: Action, ctx: Context, out: Outbox) -> None:
+    def _pass_result(self, msg: Message, answer: Action, ctx: Context,
+                     out: Outbox) -> VersionResultBody:
         if msg.src.persona is not Persona.VERSION_MANAGER:
             raise FrameError(f"a {msg.action} comes from VersionManagers")
         result = msg.typed(VersionResultBody)
@@ -290,14 +366,16 @@ class MaidManager(GroupPersona):
                                    relay=reply_to.relay)
         out.send(reply)
         self.firewall.update(client + request, reply, ctx.now())
+        return result
 
     # -- structured data (structured_data.py) -----------------------------------------------
 
     @handles(Action.PUT_STRUCTURED)
     def on_put_structured(self, msg: Message, payload: bytes, ctx: Context,
                           out: Outbox) -> None:
-        """A client's put of a record: refused here over the size limit or with a signature
-        that does not verify, otherwise on to the VersionManagers of its name."""
+        """A client's put of a record: refused here over the size limit, with a signature
+        that does not verify or over the allowance, otherwise on to the VersionManagers of its
+        name."""
         self._forward_structured(msg, ctx, out)
 
     @handles(Action.UPDATE_STRUCTURED)
@@ -309,6 +387,9 @@ class MaidManager(GroupPersona):
 
     def _forward_structured(self, msg: Message, ctx: Context, out: Outbox) -> None:
         record = msg.typed(StructuredBody).record
+        client = msg.src.name
+        account = self.account_of(client)
+        growth = len(record.data) - self.charged_for(client, record.name)
         if len(record.data) > MAX_DATA_SIZE:
             self._refuse_structured(msg, ErrorCode.DATA_TOO_LARGE,
                                     f"{len(record.data)} bytes of data are over the "
@@ -317,6 +398,10 @@ class MaidManager(GroupPersona):
             self._refuse_structured(msg, ErrorCode.INVALID_SIGNATURE,
                                     "the record's signature does not verify with its owner "
                                     "key", out, ctx)
+        elif growth > 0 and account.used + growth > account.allowance:
+            self._refuse_structured(msg, ErrorCode.ALLOWANCE_EXCEEDED, ALLOWANCE_EXCEEDED, out,
+                                    ctx)
+            self._short_of_allowance(client, account, msg.trace_id, ctx, out)
         else:
             self._forward_version(msg, record.name, msg.action,
                                   StructuredRequestBody(record, msg.msg_id, msg.src), out)
@@ -405,17 +490,37 @@ class MaidManager(GroupPersona):
         account = self.account_of(client)
         self.accounts.put(client, replace(account, used=max(0, account.used - size)).to_record())
 
+    @commits(MaidRecordCharge)
+    def commit_record_charge(self, client: bytes, action: MaidRecordCharge, ctx: Context,
+                             out: Outbox, trace: bytes) -> None:
+        """Agreed: the client's record is charged its new size in place of the old one (growth
+        charged, shrinking or a delete refunded); it sets the charge rather than adding to
+        it, so the same answer agreed again changes nothing."""
+        key = client + action.name
+        old = self.charged_for(client, action.name)
+        account = self.account_of(client)
+        self.accounts.put(client, replace(
+            account, used=max(0, account.used + action.size - old)).to_record())
+        if action.size:
+            self.record_charges.put(key, RecordCharge(action.size).to_record())
+        else:
+            self.record_charges.delete(key)
+
     # -- outcome from the copies' DataManagers ---------------------------------------------
 
     def resend(self, ctx: Context) -> Outbox:
         """Besides re-sending sync votes, send again the copy puts their DataManagers have not
-        confirmed, with the chunk if we still have it (`vaultnet.personas.copy_puts`)."""
+        confirmed, with the chunk if we still have it (`vaultnet.personas.copy_puts`), and
+        answer the registrations held past REGISTRATION_WAIT."""
         out = super().resend(ctx)
         for put, chunk in self.unconfirmed.due(ctx.now()):
             content = self.stash.get(b"chunk" + chunk)
             out.note(EventKind.COPY_PUT_RESENT, put.dst.name, put.trace_id,
                      client=put.src.name)
             out.send(replace(put, payload=content) if content else put)
+        # Held registrations past their deadline (held in the order their deadlines fall).
+        while self._held and next(iter(self._held.values())).deadline <= ctx.now():
+            self._answer_held(next(iter(self._held)), HEALTH_UNKNOWN, ctx, out)
         return out
 
     @handles(Action.PUT_RESPONSE)
@@ -495,17 +600,20 @@ class MaidManager(GroupPersona):
                         trace: bytes) -> None:
         """Agreed: keep the vault in the account (its allowance follows the space it offers,
         nothing until its PmidManagers answer), ask them its health (again, for a vault
-        registered already: registering again refreshes it), answer the client."""
+        registered already: registering again refreshes it) and hold the client's answer until
+        it is known (`_answer_held`), or answer a refusal at once."""
         account = self.account_of(client)
-        error: ErrorCode | None = None
         if account.vault(action.node) is None and len(account.vaults) >= MAX_VAULTS:
-            error = ErrorCode.TOO_MANY_VAULTS
-        else:
-            if account.vault(action.node) is None:
-                account = self._keep_vaults(client, account,
-                                            (*account.vaults, VaultHealth(action.node)))
-            self._ask_health(client, action.node, new_id("mm-health", action.id), trace, out)
-        self._answer_agreed(client, action.id, action.reply, account, error, trace, out, ctx)
+            self._answer_agreed(client, action.id, action.reply, account,
+                                ErrorCode.TOO_MANY_VAULTS, TOO_MANY_VAULTS, trace, out, ctx)
+            return
+        if account.vault(action.node) is None:
+            self._keep_vaults(client, account, (*account.vaults, VaultHealth(action.node)))
+        self._held[action.id] = _HeldRegistration(client, action.node, action.reply, trace,
+                                                   ctx.now() + REGISTRATION_WAIT)
+        while len(self._held) > REGISTRATIONS_WAITING:
+            self._answer_held(next(iter(self._held)), HEALTH_UNKNOWN, ctx, out)
+        self._ask_health(client, action.node, new_id("mm-health", action.id), trace, out)
 
     @commits(MaidUnregister)
     def commit_unregister(self, client: bytes, action: MaidUnregister, ctx: Context,
@@ -515,19 +623,33 @@ class MaidManager(GroupPersona):
         account = self.account_of(client)
         account = self._keep_vaults(client, account, tuple(
             v for v in account.vaults if v.node != action.node))
-        self._answer_agreed(client, action.id, action.reply, account, None, trace, out, ctx)
+        self._answer_agreed(client, action.id, action.reply, account, None, None, trace, out,
+                            ctx)
 
     def _answer_agreed(self, client: bytes, request: bytes, reply_to: Authority,
-                       account: MaidAccount, error: ErrorCode | None, trace: bytes,
-                       out: Outbox, ctx: Context) -> None:
+                       account: MaidAccount, error: ErrorCode | None, reason: str | None,
+                       trace: bytes, out: Outbox, ctx: Context) -> None:
         """Answer an agreed (un)registration, recorded in the firewall for the client's retry."""
         reply = self.group_message(client, client, Action.VAULT_ANSWER, VaultAnswerBody(
-            error is None, account.allowance, error,
-            None if error is None else TOO_MANY_VAULTS),
+            error is None, account.allowance, error, reason),
             trace, new_id(Action.VAULT_ANSWER, request), dst_persona=Persona.MAID_NODE,
             dst_group=False, relay=reply_to.relay)
         out.send(reply)
         self.firewall.update(client + request, reply, ctx.now())
+
+    def _answer_held(self, request: bytes, reason: str | None, ctx: Context,
+                     out: Outbox) -> None:
+        """Answer the held registration `request` with the account as it is now (`reason`:
+        why its vault's space may not count yet)."""
+        held = self._held.pop(request)
+        self._answer_agreed(held.client, request, held.reply, self.account_of(held.client),
+                            None, reason, held.trace, out, ctx)
+
+    def _health_known(self, client: bytes, node: Name, ctx: Context, out: Outbox) -> None:
+        """The health of `client`'s vault `node` is agreed: answer its held registrations."""
+        for request in [r for r, h in self._held.items()
+                        if h.client == client and h.node == node]:
+            self._answer_held(request, None, ctx, out)
 
     def _keep_vaults(self, client: bytes, account: MaidAccount,
                      vaults: tuple[VaultHealth, ...]) -> MaidAccount:
@@ -546,15 +668,20 @@ class MaidManager(GroupPersona):
 
     @handles(Action.PMID_HEALTH)
     def on_pmid_health(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A registered vault's PmidManagers answer GetPMIDHealth: propose keeping it (an
-        answer about a vault the client does not have registered is ignored)."""
+        """A registered vault's PmidManagers answer GetPMIDHealth: propose keeping it, or, if
+        the account already holds that health, answer the registrations held for it (an answer
+        about a vault the client does not have registered is ignored)."""
         health = msg.typed(PmidHealthBody)
         if msg.src.persona is not Persona.PMID_MANAGER or health.node != msg.src.name:
             raise FrameError("a vault's health comes from its PmidManagers")
         client = msg.dst.name
         kept = self.account_of(client).vault(health.node)
         fresh = VaultHealth(health.node, health.stored, health.lost, health.available)
-        if kept is not None and kept != fresh:
+        if kept is None:
+            return
+        if kept == fresh:
+            self._health_known(client, health.node, ctx, out)
+        else:
             self.propose(client, MaidHealth(health.node, health.stored, health.lost,
                                             health.available, msg.msg_id),
                          ctx, out, msg.trace_id)
@@ -562,11 +689,13 @@ class MaidManager(GroupPersona):
     @commits(MaidHealth)
     def commit_health(self, client: bytes, action: MaidHealth, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
-        """Agreed: keep the vault's health; the allowance follows the space it offers."""
+        """Agreed: keep the vault's health (the allowance follows the space it offers) and
+        answer the registrations held for it."""
         account = self.account_of(client)
         fresh = VaultHealth(action.node, action.stored, action.lost, action.available)
         self._keep_vaults(client, account, tuple(
             fresh if v.node == action.node else v for v in account.vaults))
+        self._health_known(client, action.node, ctx, out)
 
 
 def _copy_put_id(put_id: bytes, kind: CopyKind) -> bytes:

@@ -99,6 +99,14 @@ class ChunkPuts(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordCharge(Record):
+    """What a client's account is charged for one structured data record it wrote: the size of
+    its data as the VersionManagers last stored it for this client (a delete refunds it)."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class PmidAccount(Record):
     """A storage node's account at its PmidManagers: bytes it should hold, bytes it lost,
     copies it holds."""

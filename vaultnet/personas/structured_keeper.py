@@ -29,6 +29,9 @@ RECORD_EXISTS = StructuredAnswerBody(False, ErrorCode.DATA_EXISTS,
                                      "a structured data record exists at this name")
 WRONG_OWNER = StructuredAnswerBody(False, ErrorCode.NOT_OWNER,
                                    "not signed by the record's owner")
+EARLIER_RECORD = StructuredAnswerBody(False, ErrorCode.STALE_VERSION,
+                                      "signed for an earlier record at this name (deleted and "
+                                      "put again since)")
 
 
 def stale(stored: int, asked: int, want: int) -> StructuredAnswerBody:
@@ -101,13 +104,16 @@ class StructuredDataKeeper(GroupPersona):
     @commits(UpdateStructured)
     def commit_update_structured(self, name: bytes, action: UpdateStructured, ctx: Context,
                                  out: Outbox, trace: bytes) -> None:
-        """Agreed update: replace the record if the owner key is the stored one and the
-        version is the stored one plus one (NoSuchElement, NotOwner, StaleVersion)."""
+        """Agreed update: replace the record if the owner key and the nonce are the stored
+        ones and the version is the stored one plus one (NoSuchElement, NotOwner,
+        StaleVersion: an update signed for an earlier record at the name is refused)."""
         record, stored = action.record, self.record(name)
         if stored is None:
             answer = NO_RECORD
         elif record.owner != stored.owner:
             answer = WRONG_OWNER
+        elif record.nonce != stored.nonce:
+            answer = EARLIER_RECORD
         elif record.version != stored.version + 1:
             answer = stale(stored.version, record.version, stored.version + 1)
         else:
@@ -118,12 +124,14 @@ class StructuredDataKeeper(GroupPersona):
     @commits(DeleteStructured)
     def commit_delete_structured(self, name: bytes, action: DeleteStructured, ctx: Context,
                                  out: Outbox, trace: bytes) -> None:
-        """Agreed delete: remove the record if the stored owner key signed its delete at the
-        stored version (NoSuchElement, NotOwner, StaleVersion)."""
+        """Agreed delete: remove the record if the stored owner key signed its delete with the
+        stored nonce at the stored version (NoSuchElement, NotOwner: a signature for an earlier
+        record at the name does not verify; StaleVersion)."""
         stored = self.record(name)
         if stored is None:
             answer = NO_RECORD
-        elif not verifies(stored.owner, action.signature, delete_bytes(name, action.version)):
+        elif not verifies(stored.owner, action.signature,
+                          delete_bytes(name, stored.nonce, action.version)):
             answer = WRONG_OWNER
         elif action.version != stored.version:
             answer = stale(stored.version, action.version, stored.version)
@@ -131,7 +139,7 @@ class StructuredDataKeeper(GroupPersona):
             self.structured.delete(name)
             out.note(EventKind.STRUCTURED_DELETED, name, trace, persona=self.persona.value,
                      version=stored.version)
-            answer = StructuredAnswerBody(True, record=stored)
+            answer = StructuredAnswerBody(True, record=stored, deleted=True)
         self._structured_answer(name, action, answer, out, trace)
 
     def _keep(self, name: bytes, record: StructuredRecord, out: Outbox, trace: bytes) -> None:
