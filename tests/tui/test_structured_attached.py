@@ -80,10 +80,13 @@ def test_records_put_updated_refused_and_deleted_from_the_keyboard(
 
             table.move_cursor(row=[str(k.value) for k in table.rows].index(PROFILE.hex()))
             await answer(pilot, "X", "y")
-            await wait_until(pilot, lambda: structured_row(app, PROFILE) is None,
-                             "the profile deleted")
-            assert f"record {PROFILE.hex()[:8]}: deleted at v1" in texts
-            assert table.border_title == "structured data: 1 record"
+            # The model changes first; the notice (the client's answer) and the table's
+            # border (its next draw) follow: wait for all three.
+            deleted = f"record {PROFILE.hex()[:8]}: deleted at v1"
+            await wait_until(pilot, lambda: structured_row(app, PROFILE) is None
+                             and deleted in texts
+                             and table.border_title == "structured data: 1 record",
+                             "the profile deleted, the notice shown, the table redrawn")
             await pilot.press("q")
 
         run_app(app, body)
