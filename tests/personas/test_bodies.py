@@ -88,6 +88,8 @@ SAMPLES: list[tuple[Action, Body]] = [
     (Action.CAPACITY, bodies.CapacityBody(1 << 30)),
     (Action.GET_PMID_HEALTH, bodies.EmptyBody()),
     (Action.PMID_HEALTH, bodies.PmidHealthBody(N2, 7, 1, 1 << 30, 0.875)),
+    (Action.SEND_ACCOUNT, bodies.AccountPageBody(
+        [bodies.AccountEntry(N1, CopyKind.PRIMARY, 7)], True, N2)),
     (Action.PUT_OK, bodies.PutOkBody(N1, [VaultHealth(N2, 7, 1, 1 << 30)])),
 ]
 IDS = [type(body).__name__ for _, body in SAMPLES]

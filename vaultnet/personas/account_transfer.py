@@ -161,6 +161,13 @@ class AccountTransfer:
         group has not confirmed yet."""
         return (store.table, key) not in self._unconfirmed
 
+    def settled(self, group: Name) -> bool:
+        """Whether every record of `group` we hold is current: none is still being collected
+        from members or waiting to be confirmed after a restart (what we would tell about it
+        is the group's, not a partial copy)."""
+        return not any(key[:NAME_SIZE] == group
+                       for _, key in (*self._transfers, *self._unconfirmed))
+
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """After a change in our close set: send each record we still hold to every vault that
         has just become responsible for it, and drop those a newcomer has taken from us.

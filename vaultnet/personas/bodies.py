@@ -28,7 +28,7 @@ from vaultnet.personas.structured_data import MAX_VERSION, StructuredRecord, is_
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.protocol import Action, ErrorCode, Op
-from vaultnet.storage.store import CopyKind
+from vaultnet.storage.store import COPY_KIND_VALUES, CopyKind
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
@@ -778,6 +778,45 @@ class PutOkBody(Body):
     health: Annotated[list[VaultHealth] | None, optional(HEALTHS)] = None
 
 
+ACCOUNT_PAGE = 64
+"""The most copies one SendAccount page names (about 5 KB: a 64-byte name, a kind and a size
+each); a node's account goes in as many pages as it needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEntry:
+    """One copy of a SendAccount page: its name, kind and size."""
+
+    copy: Name
+    kind: CopyKind
+    size: int
+
+
+def _entry(value: object) -> AccountEntry:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("an account entry is not [copy, kind, size]")
+    copy, kind, size = value
+    if kind not in COPY_KIND_VALUES:
+        raise ValueError("an account entry's kind is not a copy kind")
+    return AccountEntry(_sized(NAME_SIZE)(copy), CopyKind(kind), _count(size))
+
+
+ACCOUNT_ENTRIES = Wire(_list_of(_entry, "account entries", ACCOUNT_PAGE),
+                       lambda entries: [[e.copy, e.kind.value, e.size] for e in entries])
+"""A SendAccount page's copies, each as [copy, kind, size], at most ACCOUNT_PAGE."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPageBody(Body):
+    """PmidManagers to a rejoining PmidNode (SendAccount): the copies it should hold whose
+    names follow `after` (None: from the first), in name order; the page covers names up to
+    its last entry, or every name after `after` when it is the `last` page."""
+
+    entries: Annotated[list[AccountEntry], ACCOUNT_ENTRIES]
+    last: Annotated[bool, FLAG]
+    after: Annotated[Name | None, optional(NAME)] = None
+
+
 @dataclass(frozen=True, slots=True)
 class EmptyBody(Body):
     """A message whose action says it all."""
@@ -844,6 +883,7 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.CAPACITY: (CapacityBody,),
     Action.GET_PMID_HEALTH: (EmptyBody,),
     Action.PMID_HEALTH: (PmidHealthBody,),
+    Action.SEND_ACCOUNT: (AccountPageBody,),
 }
 """The records each action may carry (every action has its own): `Body.decode` refuses any
 other."""
