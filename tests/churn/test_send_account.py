@@ -6,6 +6,7 @@ SendAccount this test fails at the wait for the copy to go)."""
 from __future__ import annotations
 
 from vaultnet import Testnet
+from vaultnet.runtime.inspection import node_copies
 from vaultnet.runtime.invariants import group_records, holders_match_records, replication_ok
 from vaultnet.runtime.vault import Vault
 from vaultnet.storage.store import CopyKind, copy_name
@@ -41,6 +42,9 @@ async def test_a_copy_deleted_while_its_holder_was_down_is_gone_after_it_rejoins
                            "the rejoined vault dropped the copy deleted while it was away")
         await net.wait_replicated(kept, 120, what="replicated after the rejoin")
         assert replication_ok(net, kept) and holders_match_records(net) == []
+        accounts = node_copies(net, back.name)  # its PmidManagers' per-chunk account of it
+        assert accounts and all(not held & set(listed) for listed in accounts.values())
+        assert len({tuple(sorted(listed.items())) for listed in accounts.values()}) == 1
         # Every group agrees on every record, but for the deleted chunk's records the
         # restarted vault kept as a manager: restart reconciliation accepts a kept record no
         # member answers for (LONE_TRANSFER_WAIT), a known gap outside this test's subject.
