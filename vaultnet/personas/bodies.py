@@ -653,15 +653,61 @@ class TransferQueryBody(Body):
     key: Annotated[bytes, BLOB]
 
 
+TRANSFER_BATCH = 64
+TRANSFER_BATCH_BYTES = 256 * 1024
+"""One transfer message carries at most this many records, of at most this many bytes of keys
+and values together (a larger record goes alone): what a member sends a newcomer at a
+churn event goes in as few messages as that allows, not one per record (a storage node's
+per-chunk account at its PmidManagers is one record per copy it holds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferItem:
+    """One record of a transfer: its table, its key and its canonical bytes."""
+
+    store: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GroupReflects:
+    """The agreed actions the transferred records of one group already reflect."""
+
+    group: Name
+    reflects: list[bytes]
+
+
+def _transfer_item(value: object) -> TransferItem:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("a transferred record is not [store, key, value]")
+    store, key, data = value
+    if not isinstance(store, str):
+        raise ValueError("a transferred record's table is not a str")
+    return TransferItem(store, _sized(None)(key), _sized(None)(data))
+
+
+def _group_reflects(value: object) -> GroupReflects:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("a group's reflected actions are not [group, actions]")
+    return GroupReflects(_sized(NAME_SIZE)(value[0]), REFLECTS.read(value[1]))
+
+
+TRANSFER_ITEMS = Wire(_list_of(_transfer_item, "transferred records", TRANSFER_BATCH),
+                      lambda items: [[i.store, i.key, i.value] for i in items])
+"""A transfer's records, each as [store, key, value], at most TRANSFER_BATCH."""
+GROUPS_REFLECT = Wire(_list_of(_group_reflects, "groups' reflected actions", TRANSFER_BATCH),
+                      lambda groups: [[g.group, g.reflects] for g in groups])
+"""A transfer's reflected actions, each group's as [group, digests]."""
+
+
 @dataclass(frozen=True, slots=True)
 class TransferBody(Body):
-    """A member's copy of the record `key` in the table `store` (its canonical bytes), with
-    the agreed actions it already reflects."""
+    """A member's copies of records a vault is newly responsible for (each record's table,
+    key and canonical bytes), with the agreed actions each group of them already reflects."""
 
-    store: Annotated[str, text()]
-    key: Annotated[bytes, BLOB]
-    value: Annotated[bytes, BLOB]
-    reflects: Annotated[list[bytes], REFLECTS]
+    records: Annotated[list[TransferItem], TRANSFER_ITEMS]
+    reflects: Annotated[list[GroupReflects], GROUPS_REFLECT]
 
 
 # -- messaging: MpidNode <-> MpidManager <-> the recipient's MpidManagers -------------------------
