@@ -15,8 +15,11 @@ As the original design draws it, the account is also per chunk: a second store k
 copy name -> size (`PmidCopy`), kept in step with the aggregate by the same commits (a put adds,
 a delete, a failure or a loss removes) and moving with churn like it (its keys start with the
 node's name, the group's). It holds at most one entry per copy the node holds, so it is bounded
-by the node's store. (It costs more transfer messages per churn event than the aggregate alone:
-one record per copy.)
+by the node's store; account transfer sends a group's records in batches, so one record per copy
+does not mean one message per copy. A node that leaves keeps its account, as the original design
+keeps an offline node's: the DataManagers replace it as a holder without telling us, and the
+entries they replaced are cleared when it rejoins (SendAccount lists them, the node reports the
+ones it lacks, and the failure takes them out) or kept while it stays away.
 
 The account also holds the space the node offers (`available`: its capacity, which the node
 reports when it joins, agreed like every change), and answers a MaidManager group's
