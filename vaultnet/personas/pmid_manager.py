@@ -17,9 +17,11 @@ a delete, a failure or a loss removes) and moving with churn like it (its keys s
 node's name, the group's). It holds at most one entry per copy the node holds, so it is bounded
 by the node's store; account transfer sends a group's records in batches, so one record per copy
 does not mean one message per copy. A node that leaves keeps its account, as the original design
-keeps an offline node's: the DataManagers replace it as a holder without telling us, and the
-entries they replaced are cleared when it rejoins (SendAccount lists them, the node reports the
-ones it lacks, and the failure takes them out) or kept while it stays away.
+keeps an offline node's. The DataManagers replace it as a holder without telling us, so the
+entries of copies they replaced stay: at its rejoin SendAccount still lists them, the node keeps
+them until its reconcile rounds hear it was replaced (then deletes them), and only a later rejoin,
+at which it reports them missing, takes them out of the account. A known gap: the account then
+overstates what the node should hold.
 
 The account also holds the space the node offers (`available`: its capacity, which the node
 reports when it joins, agreed like every change), and answers a MaidManager group's
