@@ -42,7 +42,12 @@ async def test_a_copy_deleted_while_its_holder_was_down_is_gone_after_it_rejoins
                            "the rejoined vault dropped the copy deleted while it was away")
         await net.wait_replicated(kept, 120, what="replicated after the rejoin")
         assert replication_ok(net, kept) and holders_match_records(net) == []
-        accounts = node_copies(net, back.name)  # its PmidManagers' per-chunk account of it
+        # Its PmidManagers' per-chunk account of it ends as what its disk holds: the copies
+        # replaced while it was away leave it when the vault deletes and reports them.
+        await net.wait_for(lambda: all(set(listed) == copies(back) for listed
+                                       in node_copies(net, back.name).values()), 60,
+                           "every manager's account of the vault lists what its disk holds")
+        accounts = node_copies(net, back.name)
         assert accounts and all(not held & set(listed) for listed in accounts.values())
         assert len({tuple(sorted(listed.items())) for listed in accounts.values()}) == 1
         # Every group agrees on every record, but for the deleted chunk's records the

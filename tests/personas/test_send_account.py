@@ -7,8 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
-from vaultnet.messages import Message
-from vaultnet.personas.bodies import ACCOUNT_PAGE, AccountPageBody
+from vaultnet.messages import Authority, Message, Persona
+from vaultnet.personas.bodies import (
+    ACCOUNT_PAGE,
+    REPLACED,
+    REPLACED_AWAY,
+    AccountPageBody,
+    NodeFailureBody,
+    ReconcileBody,
+)
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.personas.pmid_node import ACCOUNT_GRACE, MISSING, PmidNode
@@ -135,3 +142,34 @@ def test_a_page_drops_only_copies_within_its_names(tmp_path: Path) -> None:
     assert node.chunks.has(beyond)
     deliver(node, second, MEMBERS[1:4], [0.0])
     assert node.chunks.has(beyond)  # listed on the second page
+
+
+def test_a_copy_replaced_while_away_is_deleted_and_reported(tmp_path: Path) -> None:
+    """A quorum of the copy's DataManagers say the node was replaced: it deletes the copy and
+    tells its PmidManagers, so their account stops listing it."""
+    node = node_holding(tmp_path, [0])
+    out = Outbox()
+    for sender in MEMBERS[1:PARAMS.accumulation_quorum + 1]:
+        out.extend(node.handle(Message(
+            src=Authority(sender, Persona.DATA_MANAGER), dst=Authority(NODE, Persona.PMID_NODE),
+            action=Action.RECONCILE, msg_id=sender[-16:], trace_id=TRACE, sender=sender,
+            body=ReconcileBody(copy_of(0), REPLACED).encode()), Ctx(NODE, [0.0])))
+    assert not node.chunks.has(copy_of(0))
+    reports = [m.typed(NodeFailureBody) for m in out.messages if m.action == Action.PUT_FAILURE]
+    assert reports == [NodeFailureBody(copy_of(0), CopyKind.PRIMARY, len(content(0)),
+                                       REPLACED_AWAY)]
+
+
+def test_a_copy_replaced_while_away_leaves_the_account_by_its_own_size() -> None:
+    """The managers take the copy out by the size their account holds (whatever the node
+    claims) and tell no DataManager: those already hold another holder."""
+    manager = manager_with(3)
+    stored = manager.account_of(NODE).stored
+    for copy in (copy_of(1), copy_of(9)):  # 9: not in the account, nothing to take out
+        agreed = manager.decode_action(encode({"op": "failed", "copy": copy, "size": 1 << 30,
+                                               "reason": REPLACED_AWAY, "id": bytes(16)}))
+        out = Outbox()
+        manager.commit_failed(NODE, agreed, Ctx(MEMBERS[1], [0.0]), out, TRACE)
+        assert out.messages == []
+    assert set(manager.copies_of(NODE)) == {copy_of(0), copy_of(2)}
+    assert manager.account_of(NODE).stored == stored - len(content(1))

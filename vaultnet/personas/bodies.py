@@ -42,6 +42,10 @@ KEEP = "keep"
 REPLACED = "replaced"
 NO_RECORD = "no record"
 VERDICTS = (KEEP, REPLACED, NO_RECORD)
+REPLACED_AWAY = "replaced while away"
+"""The reason a PmidNode's failure report gives for a copy it deleted because its DataManagers
+replaced it while it was away: its PmidManagers take the copy out of its account and tell no
+DataManager (they already have another holder)."""
 """A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
 holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
 LIMIT_CEILING = 10_000

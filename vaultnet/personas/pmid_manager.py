@@ -18,10 +18,9 @@ node's name, the group's). It holds at most one entry per copy the node holds, s
 by the node's store; account transfer sends a group's records in batches, so one record per copy
 does not mean one message per copy. A node that leaves keeps its account, as the original design
 keeps an offline node's. The DataManagers replace it as a holder without telling us, so the
-entries of copies they replaced stay: at its rejoin SendAccount still lists them, the node keeps
-them until its reconcile rounds hear it was replaced (then deletes them), and only a later rejoin,
-at which it reports them missing, takes them out of the account. A known gap: the account then
-overstates what the node should hold.
+entries of copies they replaced stay while it is away; at its rejoin SendAccount still lists
+them, and the node keeps them until its reconcile rounds hear it was replaced: it then deletes
+each and reports it (REPLACED_AWAY), which takes it out of the account.
 
 The account also holds the space the node offers (`available`: its capacity, which the node
 reports when it joins, agreed like every change), and answers a MaidManager group's
@@ -41,6 +40,7 @@ from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     ACCOUNT_PAGE,
     FAILED_CHECK,
+    REPLACED_AWAY,
     AccountEntry,
     AccountPageBody,
     CapacityBody,
@@ -266,7 +266,14 @@ class PmidManager(GroupPersona):
     def commit_failed(self, node: Name, action: PmidFailed, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """Agreed: the node no longer holds the copy; tell its DataManagers, which replace it
-        (and correct the size it reported if it lied)."""
+        (and correct the size it reported if it lied). A copy they replaced while the node
+        was away (REPLACED_AWAY) only leaves the account, by the size the account holds."""
+        if action.reason == REPLACED_AWAY:
+            raw = self.copies.get(node + action.copy)
+            if raw is not None:
+                self._shrink(node, PmidCopy.from_record(raw).size)
+                self._drop(node, action.copy)
+            return
         self._shrink(node, action.size)
         self._drop(node, action.copy)
         out.note(EventKind.PUT_FAILURE, action.copy, trace, persona=self.persona.value,

@@ -15,6 +15,7 @@ from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     KEEP,
     REPLACED,
+    REPLACED_AWAY,
     AccountEntry,
     AccountPageBody,
     CapacityBody,
@@ -235,11 +236,14 @@ class PmidNode(GroupPersona):
             # noticed yet that we left, and replace us moments after saying keep.
             self._undecided.discard(copy)
         replaced = list(answers.values()).count(REPLACED)
-        if replaced >= self.params.accumulation_quorum and self.chunks.delete(copy):
+        held = self.chunks.entry(copy)
+        if (replaced >= self.params.accumulation_quorum and held is not None
+                and self.chunks.delete(copy)):
             self._undecided.discard(copy)
             del self._verdicts[copy]
             out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
+            self._report(copy, held.kind, held.size, REPLACED_AWAY, msg.trace_id, ctx, out)
 
     @handles(Action.CHALLENGE)
     def on_challenge(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
