@@ -21,6 +21,7 @@ from vaultnet.group.sync import SYNC_ENTRIES, SYNC_TTL
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.account_transfer import TRANSFER_TTL, TRANSFERS_PENDING
 from vaultnet.personas.base import share_stash
+from vaultnet.personas.bodies import TransferBody, TransferItem
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.payload_wanted import WAITING_LIMIT, WAITING_TTL
 from vaultnet.personas.pmid_manager import PmidManager
@@ -146,7 +147,7 @@ def _transfer(sender: Name, key: bytes, value: dict[str, object]) -> Message:
     return Message(src=Authority(sender, Persona.MAID_MANAGER),
                    dst=Authority(NODE, Persona.MAID_MANAGER), action="transfer",
                    msg_id=name_of(key + sender)[:16], trace_id=bytes(16), sender=sender,
-                   body={"store": "accounts", "key": key, "value": encode(value)})
+                   body=TransferBody([TransferItem("accounts", key, encode(value))], []).encode())
 
 
 def test_disputed_transfers_are_forgotten_after_their_window(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ class Action(enum.StrEnum):
     GET_PMID_HEALTH = "get_pmid_health"
     PMID_HEALTH = "pmid_health"
     RECORD_CHECK = "record_check"
+    SEND_ACCOUNT = "send_account"  # PmidManagers -> a rejoining PmidNode: its account, paged
     # group plumbing every manager persona shares (`GroupPersona`)
     SYNC = "sync"
     TRANSFER = "transfer"

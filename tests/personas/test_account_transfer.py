@@ -19,7 +19,7 @@ from vaultnet.personas.account_transfer import (
     TRANSFER_ASK_ROUNDS,
 )
 from vaultnet.personas.actions import MpidAck, SyncAction
-from vaultnet.personas.bodies import BLOB
+from vaultnet.personas.bodies import BLOB, TRANSFER_BATCH, TransferBody, TransferItem
 from vaultnet.personas.dispatch import commits
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.mpid_manager import MpidManager
@@ -56,7 +56,7 @@ def vaults(tmp_path: Path, clock: list[float]) -> Vaults:
 def transfer(sender: Name, value: dict[str, object], msg_id: bytes) -> Message:
     return Message(src=_auth(sender), dst=_auth(NEWCOMER), action="transfer", msg_id=msg_id,
                    trace_id=bytes(16), sender=sender,
-                   body={"store": "accounts", "key": KEY, "value": encode(value)})
+                   body=TransferBody([TransferItem("accounts", KEY, encode(value))], []).encode())
 
 
 def _auth(name: Name) -> Authority:
@@ -182,7 +182,8 @@ def test_an_acknowledged_message_is_deleted_for_good(tmp_path: Path,
     stale = Message(src=Authority(A, Persona.MPID_MANAGER),
                     dst=Authority(NEWCOMER, Persona.MPID_MANAGER), action="transfer",
                     msg_id=b"5" * 16, trace_id=bytes(16), sender=A,
-                    body={"store": "inbox", "key": key, "value": encode({"held": "message"})})
+                    body=TransferBody([TransferItem("inbox", key, encode({"held": "message"}))],
+                                      []).encode())
     manager.handle(stale, ctx)
     clock[0] = LONE_TRANSFER_WAIT + 1
     manager.tick_transfers(ctx)
@@ -257,7 +258,8 @@ def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
     assert [managers[n].store.get(KEY) for n in (A, B, C)] == [{"count": 1}] * 3
     for member in (A, B):
         copy = answer(group, member)
-        assert len(copy.body["reflects"]) == 1
+        ((group_name, reflected),) = copy.body["reflects"]
+        assert group_name == GROUP and len(reflected) == 1
         managers[NEWCOMER].handle(copy, ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
     for vote in votes:
@@ -270,11 +272,30 @@ def test_a_transferred_record_is_not_given_an_action_it_already_reflects(
     assert managers[NEWCOMER].store.get(KEY) == {"count": 2}, "a later action still commits"
 
 
+def test_a_churn_sends_a_groups_records_in_batches(vaults: Vaults) -> None:
+    """Each member sends a newcomer the records of a group in messages of at most
+    TRANSFER_BATCH records, not one message per record, and the newcomer accepts every one."""
+    keys = [GROUP + i.to_bytes(2, "big") for i in range(TRANSFER_BATCH + 6)]
+    for name in (A, B, C):
+        manager, ctx = vaults[name]
+        for key in keys:
+            manager.store.put(key, {"n": key[-2:]})
+    for name in (A, B):
+        manager, ctx = vaults[name]
+        sent = [m for m in manager.transfers.churned(ctx, None, NEWCOMER).messages
+                if m.dst.name == NEWCOMER]
+        assert [len(m.body["records"]) for m in sent] == [TRANSFER_BATCH, 6]
+        for msg in sent:
+            deliver(vaults, NEWCOMER, replace(msg, sender=name))
+    assert all(vaults[NEWCOMER][0].store.get(key) == {"n": key[-2:]} for key in keys)
+
+
 def test_a_transfer_listing_malformed_reflected_actions_is_refused(vaults: Vaults) -> None:
     for i, reflects in enumerate(("text", [b"short"], [bytes(16)] * 1000)):
         bad = transfer(A, {"owner": "x"}, bytes([i]) * 16)
         with pytest.raises(FrameError, match="reflected actions"):
-            deliver(vaults, NEWCOMER, replace(bad, body={**bad.body, "reflects": reflects}))
+            deliver(vaults, NEWCOMER,
+                    replace(bad, body={**bad.body, "reflects": [[KEY[:64], reflects]]}))
     assert vaults[NEWCOMER][0].pending_transfers() == 0
 
 

@@ -141,3 +141,56 @@ def test_deleting_a_chunk_the_account_does_not_hold_succeeds_and_changes_nothing
     assert not maid.accounts.get(CLIENT) and not maid.chunks.get(CLIENT + CHUNK)
     again = maid.handle(from_client("delete", b"d" * 16, {"name": CHUNK}), ctx).messages
     assert again == [answer]  # a retry gets the recorded answer
+
+
+# -- PmidManager: the per-chunk account (the seed's AccountDb, Key: Data key, Value: Size) -----
+
+
+def test_put_and_delete_keep_the_per_chunk_account_in_step_with_the_aggregate(
+        manager: PmidManager) -> None:
+    store_two_copies(manager)
+    assert manager.copies_of(NODE) == {BIG: 4000, SMALL: 1000}
+    assert sum(manager.copies_of(NODE).values()) == manager.account(NODE)["stored"]
+    out = commit(manager, "delete", NODE, copy=BIG, size=4000)
+    assert manager.copies_of(NODE) == {SMALL: 1000}
+    assert manager.account(NODE) == {"stored": 1000, "lost": 0, "count": 1}
+    (delete,) = out.messages
+    assert delete.action == "delete" and delete.body["copy"] == BIG
+    assert manager.copies_of(MEMBERS[2]) == {}
+
+
+def test_a_failure_report_takes_the_copy_out_of_the_per_chunk_account(
+        manager: PmidManager) -> None:
+    store_two_copies(manager)
+    commit(manager, "failed", NODE, copy=SMALL, size=1000, reason="evicted")
+    assert manager.copies_of(NODE) == {BIG: 4000}
+    assert manager.account(NODE)["count"] == len(manager.copies_of(NODE)) == 1
+
+
+def test_the_per_chunk_account_moves_with_churn(manager: PmidManager) -> None:
+    """Its keys start with the node's name (the group's), so account transfer sends them."""
+    store_two_copies(manager)
+    assert manager.copies in manager.transfer_stores()
+    assert {key[:64] for key in manager.copies.keys()} == {NODE}  # noqa: SIM118
+
+
+def test_lose_counts_the_loss_once_and_tells_the_node_to_delete_the_copy(
+        manager: PmidManager) -> None:
+    """Lose<Data>: a copy that failed an integrity check leaves both accounts, its size counts
+    as lost once, and the node is sent a delete for it."""
+    store_two_copies(manager)
+    out = commit(manager, "correct", NODE, size=4000, reported=0, reason=FAILED_CHECK, copy=BIG)
+    assert manager.account(NODE) == {"stored": 1000, "lost": 4000, "count": 1}
+    assert manager.copies_of(NODE) == {SMALL: 1000}
+    (delete,) = out.messages
+    assert delete.action == "delete" and delete.dst.name == NODE
+    assert delete.dst.persona == Persona.PMID_NODE and delete.body["copy"] == BIG
+    (change,) = rank_changes(out)
+    assert change["reason"] == FAILED_CHECK
+
+
+def test_a_lie_is_no_loss_of_the_copy_and_sends_no_delete(manager: PmidManager) -> None:
+    store_two_copies(manager)
+    commit(manager, "failed", NODE, copy=SMALL, size=2001, reason="evicted")
+    out = commit(manager, "correct", NODE, size=1000, reported=2001, reason=LIED, copy=SMALL)
+    assert out.messages == [] and manager.copies_of(NODE) == {BIG: 4000}

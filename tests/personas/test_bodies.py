@@ -73,7 +73,8 @@ SAMPLES: list[tuple[Action, Body]] = [
     (Action.STRUCTURED_ANSWER, bodies.StructuredAnswerBody(True, record=RECORD)),
     (Action.TRANSFER_QUERY, bodies.TransferQueryBody("accounts", N1)),
     (Action.RECORD_CHECK, bodies.RecordCheckBody(N1, [N2], [ID], True)),
-    (Action.TRANSFER, bodies.TransferBody("accounts", N1 + b"x", b"record", [ID])),
+    (Action.TRANSFER, bodies.TransferBody([bodies.TransferItem("accounts", N1 + b"x", b"record")],
+                                          [bodies.GroupReflects(N1, [ID])])),
     (Action.SEND, bodies.SendBody(N1, b"hello")),
     (Action.MESSAGE, bodies.HeldMessageBody(N1, ID, b"hello")),
     (Action.ACK, bodies.AckBody(N1, ID)),
@@ -88,6 +89,8 @@ SAMPLES: list[tuple[Action, Body]] = [
     (Action.CAPACITY, bodies.CapacityBody(1 << 30)),
     (Action.GET_PMID_HEALTH, bodies.EmptyBody()),
     (Action.PMID_HEALTH, bodies.PmidHealthBody(N2, 7, 1, 1 << 30, 0.875)),
+    (Action.SEND_ACCOUNT, bodies.AccountPageBody(
+        [bodies.AccountEntry(N1, CopyKind.PRIMARY, 7)], True, N2)),
     (Action.PUT_OK, bodies.PutOkBody(N1, [VaultHealth(N2, 7, 1, 1 << 30)])),
 ]
 IDS = [type(body).__name__ for _, body in SAMPLES]
@@ -192,7 +195,8 @@ def test_malformed_fields_are_frame_errors(action: Action, body: Body) -> None:
     (bodies.DeleteStructuredBody, "signature", b"\x06" * 63),
     (bodies.DeleteStructuredBody, "version", 1 << 63),  # not signable as 8 bytes
     (bodies.ChangeListBody, "change", "befriend"),
-    (bodies.TransferBody, "reflects", [b"short"]),
+    (bodies.TransferBody, "reflects", [[N1, [b"short"]]]),
+    (bodies.TransferBody, "records", [["accounts", N1]]),
     (bodies.MpidAnswerBody, "messages", [[N1, ID]]),
 ], ids=lambda value: str(value)[:20])
 def test_wrong_values_are_frame_errors(record: type[Body], field: str, value: object) -> None:
@@ -213,8 +217,8 @@ def test_left_out_fields_read_as_none() -> None:
     put = bodies.ClientPutVersionBody.decode(Action.PUT_VERSION, {"key": N1, "version": [1, N2]})
     assert (put.parent, put.max_versions, put.mode, put.owners) == (None, None, None, None)
     assert bodies.ClientPutBody.decode(Action.PUT, {"name": N1}).unique is None
-    transfer = {"store": "accounts", "key": N1, "value": b"record"}
-    assert bodies.TransferBody.decode(Action.TRANSFER, transfer).reflects == []
+    transfer = {"records": [["accounts", N1, b"record"]], "reflects": [[N1, None]]}
+    assert bodies.TransferBody.decode(Action.TRANSFER, transfer).reflects[0].reflects == []
 
 
 def test_an_action_carries_only_its_records() -> None:

@@ -8,13 +8,21 @@ persona is the `TransferringPersona` protocol."""
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vaultnet.group import Sync
 from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.applied import AppliedActions
-from vaultnet.personas.bodies import TransferBody, TransferQueryBody
+from vaultnet.personas.bodies import (
+    TRANSFER_BATCH,
+    TRANSFER_BATCH_BYTES,
+    GroupReflects,
+    TransferBody,
+    TransferItem,
+    TransferQueryBody,
+)
 from vaultnet.personas.context import Context, knows_a_group
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.record_codec import decode_record
@@ -161,6 +169,13 @@ class AccountTransfer:
         group has not confirmed yet."""
         return (store.table, key) not in self._unconfirmed
 
+    def settled(self, group: Name) -> bool:
+        """Whether every record of `group` we hold is current: none is still being collected
+        from members or waiting to be confirmed after a restart (what we would tell about it
+        is the group's, not a partial copy)."""
+        return not any(key[:NAME_SIZE] == group
+                       for _, key in (*self._transfers, *self._unconfirmed))
+
     def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
         """After a change in our close set: send each record we still hold to every vault that
         has just become responsible for it, and drop those a newcomer has taken from us.
@@ -172,6 +187,9 @@ class AccountTransfer:
         merely shrank), so a vault never throws away the last copy on a partial view.
         """
         out = Outbox()
+        batches = _Batches(lambda member, items: out.send(self._transfer(
+            ctx, member, items, new_id("transfer", member, lost or b"", added or b"",
+                                       *(i.store.encode() + i.key + i.value for i in items)))))
         for store in self._owner.transfer_stores():
             dropped = []
             for key, value in store.items():
@@ -182,14 +200,13 @@ class AccountTransfer:
                         dropped.append(key)
                     continue
                 before = self.group_before(group, ctx, lost, added)
-                data = encode(value)
+                item = TransferItem(store.table, key, encode(value))
                 for member in members:
                     if member != ctx.own and member not in before:
-                        out.send(self._transfer(ctx, member, store.table, key, data,
-                                                new_id("transfer", store.table, key, data,
-                                                       member, lost or b"", added or b"")))
+                        batches.add(member, item)
             for key in dropped:
                 store.delete(key)
+        batches.flush()
         return out
 
     def group_before(self, group: Name, ctx: Context, lost: Name | None,
@@ -203,27 +220,35 @@ class AccountTransfer:
         return closest(group, candidates, size)
 
     def on_transfer(self, msg: Message, ctx: Context, out: Outbox) -> None:
-        """A member's copy of a record we are newly responsible for. What we already hold wins;
-        otherwise TRANSFER_QUORUM equal copies from distinct members are accepted, or, once
-        three members disagree about counters, their per-field median."""
+        """A member's copies of records we are newly responsible for, each taken on its own
+        (`_offered`); a transfer naming a table we do not have is dropped whole."""
         stores = {store.table: store for store in self._owner.transfer_stores()}
         transfer = msg.typed(TransferBody)
-        store = stores.get(transfer.store)
-        key, data, reflects = transfer.key, transfer.value, frozenset(transfer.reflects)
-        if store is None or len(key) < NAME_SIZE:
+        if any(item.store not in stores or len(item.key) < NAME_SIZE
+               for item in transfer.records):
             raise FrameError("transfer of an unknown record")
+        reflects = {g.group: frozenset(g.reflects) for g in transfer.reflects}
+        for item in transfer.records:
+            self._offered(stores[item.store], item.key, item.value,
+                          reflects.get(item.key[:NAME_SIZE], frozenset()), msg.sender, ctx, out)
+
+    def _offered(self, store: Records, key: bytes, data: bytes, reflects: frozenset[bytes],
+                 sender: Name, ctx: Context, out: Outbox) -> None:
+        """One member's copy of a record. What we already hold wins; otherwise
+        TRANSFER_QUORUM equal copies from distinct members are accepted, or, once three
+        members disagree about counters, their per-field median."""
         group = key[:NAME_SIZE]
         # We may not have noticed the departure that made us a member yet: being next in line
         # (within group size + 1 in our view) is enough when members send us the record.
         next_in_line = ctx.own in ctx.closest_live(group, self._owner.params.group_size + 1,
                                                    {group})
         if ((key in store and self.is_confirmed(store, key)) or not next_in_line
-                or not ctx.could_be_member(msg.sender, group)
+                or not ctx.could_be_member(sender, group)
                 or self._deleted_here(store.table, key, ctx.now())):
             return
         pending = self._pending(store, key, ctx)
-        pending.copies[msg.sender] = data
-        pending.reflects[msg.sender] = reflects
+        pending.copies[sender] = data
+        pending.reflects[sender] = reflects
         accepted = agreed_record(list(pending.copies.values()))
         if accepted is not None:
             self._accept(store, key, accepted, ctx, out)
@@ -274,19 +299,22 @@ class AccountTransfer:
         value = stores[table].get(key)
         if value is not None and ctx.is_responsible(group):
             data = encode(value)
-            out.send(self._transfer(ctx, msg.sender, table, key, data,
+            out.send(self._transfer(ctx, msg.sender, [TransferItem(table, key, data)],
                                     new_id("transfer_answer", table, key, data, msg.msg_id)))
 
-    def _transfer(self, ctx: Context, member: Name, table: str, key: bytes, data: bytes,
+    def _transfer(self, ctx: Context, member: Name, items: list[TransferItem],
                   msg_id: bytes) -> Message:
-        """Our copy of a record for `member`, with the actions it already reflects."""
+        """Our copies of records for `member`, with the actions each group of them already
+        reflects."""
         sync, persona = self._owner.sync, self._owner.persona
-        reflects = sync.committed(key[:NAME_SIZE]) if sync is not None else []
+        groups = dict.fromkeys(item.key[:NAME_SIZE] for item in items)
+        reflects = [GroupReflects(group, sync.committed(group)) for group in groups
+                    ] if sync is not None else []
         return Message(src=Authority(ctx.own, persona),
                        dst=Authority(member, persona), action=Action.TRANSFER,
                        msg_id=msg_id,
                        trace_id=bytes(16), sender=b"",
-                       body=TransferBody(table, key, data, reflects).encode())
+                       body=TransferBody(items, reflects).encode())
 
     def _accept(self, store: Records, key: bytes, record: dict[str, Any], ctx: Context,
                 out: Outbox) -> None:
@@ -344,3 +372,32 @@ class AccountTransfer:
                   and now - pending.asked >= TRANSFER_ASK_INTERVAL):
                 self._ask_group(table, key, pending, ctx, out)
         return out
+
+
+class _Batches:
+    """Records bound for each member, handed to `send` in batches of at most TRANSFER_BATCH
+    records and TRANSFER_BATCH_BYTES (a record over that goes alone)."""
+
+    def __init__(self, send: Callable[[Name, list[TransferItem]], object]) -> None:
+        self._send = send
+        self._items: dict[Name, list[TransferItem]] = {}
+        self._bytes: dict[Name, int] = {}
+
+    def add(self, member: Name, item: TransferItem) -> None:
+        """Queue `item` for `member`, sending the member's batch first if it is full."""
+        size = len(item.key) + len(item.value)
+        held = self._items.get(member)
+        if held and (len(held) >= TRANSFER_BATCH
+                     or self._bytes[member] + size > TRANSFER_BATCH_BYTES):
+            self._send(member, self._items.pop(member))
+            held = None
+        if held is None:
+            self._items[member], self._bytes[member] = [], 0
+        self._items[member].append(item)
+        self._bytes[member] += size
+
+    def flush(self) -> None:
+        """Send every batch still held."""
+        for member, items in self._items.items():
+            self._send(member, items)
+        self._items.clear()

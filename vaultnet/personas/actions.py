@@ -271,14 +271,15 @@ class PmidFailed(SyncAction):
 
 @dataclass(frozen=True, slots=True)
 class PmidCorrect(SyncAction):
-    """A copy's DataManagers' correction `id`: the node reported `reported` for a copy of
-    `size` (a lie), or failed an integrity check."""
+    """A copy's DataManagers' correction `id`: the node reported `reported` for `copy` of
+    `size` (a lie), or failed an integrity check (Lose: the copy is lost)."""
 
     OP: ClassVar[Op] = Op.CORRECT
     size: Annotated[int, COUNT]
     reported: Annotated[int, COUNT]
     reason: Annotated[str, text(LIED, FAILED_CHECK)]
     id: Annotated[bytes, ID]
+    copy: Annotated[Name | None, optional(NAME)] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from vaultnet.personas.structured_data import MAX_VERSION, StructuredRecord, is_
 from vaultnet.personas.tree_access import MAX_OWNERS, TreeMode
 from vaultnet.personas.version_tree import VersionName, VersionTreeError
 from vaultnet.protocol import Action, ErrorCode, Op
-from vaultnet.storage.store import CopyKind
+from vaultnet.storage.store import COPY_KIND_VALUES, CopyKind
 from vaultnet.wire import FrameError
 from vaultnet.xor import NAME_SIZE, Name
 
@@ -42,6 +42,10 @@ KEEP = "keep"
 REPLACED = "replaced"
 NO_RECORD = "no record"
 VERDICTS = (KEEP, REPLACED, NO_RECORD)
+REPLACED_AWAY = "replaced while away"
+"""The reason a PmidNode's failure report gives for a copy it deleted because its DataManagers
+replaced it while it was away: its PmidManagers take the copy out of its account and tell no
+DataManager (they already have another holder)."""
 """A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
 holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
 LIMIT_CEILING = 10_000
@@ -655,15 +659,61 @@ class TransferQueryBody(Body):
     key: Annotated[bytes, BLOB]
 
 
+TRANSFER_BATCH = 64
+TRANSFER_BATCH_BYTES = 256 * 1024
+"""One transfer message carries at most this many records, of at most this many bytes of keys
+and values together (a larger record goes alone): what a member sends a newcomer at a
+churn event goes in as few messages as that allows, not one per record (a storage node's
+per-chunk account at its PmidManagers is one record per copy it holds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferItem:
+    """One record of a transfer: its table, its key and its canonical bytes."""
+
+    store: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GroupReflects:
+    """The agreed actions the transferred records of one group already reflect."""
+
+    group: Name
+    reflects: list[bytes]
+
+
+def _transfer_item(value: object) -> TransferItem:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("a transferred record is not [store, key, value]")
+    store, key, data = value
+    if not isinstance(store, str):
+        raise ValueError("a transferred record's table is not a str")
+    return TransferItem(store, _sized(None)(key), _sized(None)(data))
+
+
+def _group_reflects(value: object) -> GroupReflects:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("a group's reflected actions are not [group, actions]")
+    return GroupReflects(_sized(NAME_SIZE)(value[0]), REFLECTS.read(value[1]))
+
+
+TRANSFER_ITEMS = Wire(_list_of(_transfer_item, "transferred records", TRANSFER_BATCH),
+                      lambda items: [[i.store, i.key, i.value] for i in items])
+"""A transfer's records, each as [store, key, value], at most TRANSFER_BATCH."""
+GROUPS_REFLECT = Wire(_list_of(_group_reflects, "groups' reflected actions", TRANSFER_BATCH),
+                      lambda groups: [[g.group, g.reflects] for g in groups])
+"""A transfer's reflected actions, each group's as [group, digests]."""
+
+
 @dataclass(frozen=True, slots=True)
 class TransferBody(Body):
-    """A member's copy of the record `key` in the table `store` (its canonical bytes), with
-    the agreed actions it already reflects."""
+    """A member's copies of records a vault is newly responsible for (each record's table,
+    key and canonical bytes), with the agreed actions each group of them already reflects."""
 
-    store: Annotated[str, text()]
-    key: Annotated[bytes, BLOB]
-    value: Annotated[bytes, BLOB]
-    reflects: Annotated[list[bytes], REFLECTS]
+    records: Annotated[list[TransferItem], TRANSFER_ITEMS]
+    reflects: Annotated[list[GroupReflects], GROUPS_REFLECT]
 
 
 # -- messaging: MpidNode <-> MpidManager <-> the recipient's MpidManagers -------------------------
@@ -781,6 +831,45 @@ class PutOkBody(Body):
     health: Annotated[list[VaultHealth] | None, optional(HEALTHS)] = None
 
 
+ACCOUNT_PAGE = 64
+"""The most copies one SendAccount page names (about 5 KB: a 64-byte name, a kind and a size
+each); a node's account goes in as many pages as it needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEntry:
+    """One copy of a SendAccount page: its name, kind and size."""
+
+    copy: Name
+    kind: CopyKind
+    size: int
+
+
+def _entry(value: object) -> AccountEntry:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("an account entry is not [copy, kind, size]")
+    copy, kind, size = value
+    if kind not in COPY_KIND_VALUES:
+        raise ValueError("an account entry's kind is not a copy kind")
+    return AccountEntry(_sized(NAME_SIZE)(copy), CopyKind(kind), _count(size))
+
+
+ACCOUNT_ENTRIES = Wire(_list_of(_entry, "account entries", ACCOUNT_PAGE),
+                       lambda entries: [[e.copy, e.kind.value, e.size] for e in entries])
+"""A SendAccount page's copies, each as [copy, kind, size], at most ACCOUNT_PAGE."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPageBody(Body):
+    """PmidManagers to a rejoining PmidNode (SendAccount): the copies it should hold whose
+    names follow `after` (None: from the first), in name order; the page covers names up to
+    its last entry, or every name after `after` when it is the `last` page."""
+
+    entries: Annotated[list[AccountEntry], ACCOUNT_ENTRIES]
+    last: Annotated[bool, FLAG]
+    after: Annotated[Name | None, optional(NAME)] = None
+
+
 @dataclass(frozen=True, slots=True)
 class EmptyBody(Body):
     """A message whose action says it all."""
@@ -847,6 +936,7 @@ BODIES: Mapping[Action, tuple[type[Body], ...]] = {
     Action.CAPACITY: (CapacityBody,),
     Action.GET_PMID_HEALTH: (EmptyBody,),
     Action.PMID_HEALTH: (PmidHealthBody,),
+    Action.SEND_ACCOUNT: (AccountPageBody,),
 }
 """The records each action may carry (every action has its own): `Body.decode` refuses any
 other."""

@@ -7,10 +7,20 @@ group's record of what the node should hold. Lost bytes feed its rank.
 A failure the node reports is counted with the size it claims; the copy's DataManagers, which know
 the true size, send a correction when the two differ: `stored` gets the difference back and the true
 size counts as lost, once (`LIED`). A copy lost in an integrity check leaves `stored` and counts as
-lost (the same correction, with nothing reported). Departure from the original design
-(docs/origins.md): no per-chunk account here; transferring one record per copy on every churn event
-cost 2.7 times the messages per event (`vaultnet bench churn`), and the DataManagers' records
-already know each copy's size.
+lost (the same correction, with nothing reported): Lose<Data>, one agreed action that takes the
+copy out of the node's per-chunk account, counts its size as lost once, and tells the node to
+delete the copy (it must not keep serving a copy the network counts as lost).
+
+As the original design draws it, the account is also per chunk: a second store keyed node name +
+copy name -> size (`PmidCopy`), kept in step with the aggregate by the same commits (a put adds,
+a delete, a failure or a loss removes) and moving with churn like it (its keys start with the
+node's name, the group's). It holds at most one entry per copy the node holds, so it is bounded
+by the node's store; account transfer sends a group's records in batches, so one record per copy
+does not mean one message per copy. A node that leaves keeps its account, as the original design
+keeps an offline node's. The DataManagers replace it as a holder without telling us, so the
+entries of copies they replaced stay while it is away; at its rejoin SendAccount still lists
+them, and the node keeps them until its reconcile rounds hear it was replaced: it then deletes
+each and reports it (REPLACED_AWAY), which takes it out of the account.
 
 The account also holds the space the node offers (`available`: its capacity, which the node
 reports when it joins, agreed like every change), and answers a MaidManager group's
@@ -28,7 +38,11 @@ from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.actions import PmidCapacity, PmidCorrect, PmidDelete, PmidFailed, PmidPut
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
+    ACCOUNT_PAGE,
     FAILED_CHECK,
+    REPLACED_AWAY,
+    AccountEntry,
+    AccountPageBody,
     CapacityBody,
     ContentWantedBody,
     CopyBody,
@@ -42,12 +56,13 @@ from vaultnet.personas.bodies import (
 from vaultnet.personas.context import Context
 from vaultnet.personas.dispatch import commits, handles
 from vaultnet.personas.effects import Outbox
-from vaultnet.personas.records import PmidAccount, node_rank
+from vaultnet.personas.records import PmidAccount, PmidCopy, node_rank
 from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
-from vaultnet.storage.records import Records
+from vaultnet.storage.records import MemoryRecords, Records, encode
+from vaultnet.storage.store import CopyKind
 from vaultnet.wire import FrameError
-from vaultnet.xor import Name
+from vaultnet.xor import NAME_SIZE, Name
 
 RANK_FLOOR = 0.75
 """A node ranked below this is refused new copies: its PmidManagers answer the DataManagers'
@@ -71,13 +86,71 @@ class PmidManager(GroupPersona):
     needs_payload = frozenset({Action.PUT})
     resendable = frozenset({Action.STORE})
 
-    def __init__(self, params: Parameters, accounts: Records) -> None:
+    def __init__(self, params: Parameters, accounts: Records,
+                 copies: Records | None = None) -> None:
         super().__init__(params)
         self.accounts = accounts
+        self.copies = copies if copies is not None else MemoryRecords(f"{accounts.table}_copies")
+        """The per-chunk account: node name + copy name -> `PmidCopy` (in memory if not given)."""
 
     def transfer_stores(self) -> list[Records]:
-        """The node accounts move with churn."""
-        return [self.accounts]
+        """The node accounts, aggregate and per chunk, move with churn."""
+        return [self.accounts, self.copies]
+
+    def copies_of(self, node: Name) -> dict[Name, int]:
+        """`node`'s per-chunk account: copy name -> size of every copy it should hold."""
+        found: dict[Name, int] = {}
+        after: Name | None = None
+        while page := self.entries_of(node, after):
+            found.update((entry.copy, entry.size) for entry in page)
+            after = page[-1].copy
+        return found
+
+    def churned(self, ctx: Context, lost: Name | None, added: Name | None) -> Outbox:
+        """After a change in our close set: hand our records on; and when the change is a
+        node we keep an account of (re)joining, send it that account (SendAccount)."""
+        out = self.transfers.churned(ctx, lost, added)
+        if (added is not None and ctx.is_responsible(added) and added in self.accounts
+                and self.transfers.settled(added)):
+            self.send_account(added, out)
+        return out
+
+    def send_account(self, node: Name, out: Outbox) -> None:
+        """SendAccount: every copy `node` should hold, in pages of at most ACCOUNT_PAGE in
+        name order. Each page's id derives from its content, so members with equal accounts
+        send equal pages and the node acts on a quorum of them; a page sent again (the node
+        rejoined once more, its account unchanged) is the same message."""
+        after: Name | None = None
+        while True:
+            entries = self.entries_of(node, after)
+            last = len(entries) < ACCOUNT_PAGE
+            page = AccountPageBody(entries, last, after)
+            out.send(self.group_message(node, node, Action.SEND_ACCOUNT, page, bytes(16),
+                                        new_id("pm-account", node, encode(page.encode())),
+                                        dst_persona=Persona.PMID_NODE, dst_group=False))
+            if last:
+                return
+            after = entries[-1].copy
+
+    def entries_of(self, node: Name, after: Name | None = None,
+                   limit: int = ACCOUNT_PAGE) -> list[AccountEntry]:
+        """Up to `limit` copies of `node`'s per-chunk account whose names follow `after` (from
+        the first if None), in name order."""
+        keys = [key for key in self.copies.keys_after(node + after if after else node, limit)
+                if key[:NAME_SIZE] == node]
+        entries = []
+        for key in keys:
+            raw = self.copies.get(key)
+            if raw is not None:
+                held = PmidCopy.from_record(raw)
+                entries.append(AccountEntry(key[NAME_SIZE:], held.kind, held.size))
+        return entries
+
+    def _hold(self, node: Name, copy: Name, kind: CopyKind, size: int) -> None:
+        self.copies.put(node + copy, PmidCopy(kind, size).to_record())
+
+    def _drop(self, node: Name, copy: Name) -> bool:
+        return self.copies.delete(node + copy)
 
     def account(self, node: Name) -> dict[str, Any]:
         """`node`'s account as stored (an empty one if none)."""
@@ -116,6 +189,7 @@ class PmidManager(GroupPersona):
             return
         self._keep(node, replace(account, stored=account.stored + action.size,
                                  count=account.count + 1))
+        self._hold(node, action.copy, action.kind, action.size)
         payload = self.stash.get(action.copy) if self.is_lead(node, ctx) else None
         out.send(self.group_message(
             node, node, Action.STORE,
@@ -168,6 +242,7 @@ class PmidManager(GroupPersona):
                       trace: bytes) -> None:
         """Agreed: take the copy out of the node's account and tell the node to delete it."""
         self._shrink(node, action.size)
+        self._drop(node, action.copy)
         out.send(self.group_message(node, node, Action.DELETE, CopyBody(action.copy), trace,
                                     new_id("pm-del", action.id),
                                     dst_persona=Persona.PMID_NODE, dst_group=False))
@@ -191,8 +266,16 @@ class PmidManager(GroupPersona):
     def commit_failed(self, node: Name, action: PmidFailed, ctx: Context, out: Outbox,
                       trace: bytes) -> None:
         """Agreed: the node no longer holds the copy; tell its DataManagers, which replace it
-        (and correct the size it reported if it lied)."""
+        (and correct the size it reported if it lied). A copy they replaced while the node
+        was away (REPLACED_AWAY) only leaves the account, by the size the account holds."""
+        if action.reason == REPLACED_AWAY:
+            raw = self.copies.get(node + action.copy)
+            if raw is not None:
+                self._shrink(node, PmidCopy.from_record(raw).size)
+                self._drop(node, action.copy)
+            return
         self._shrink(node, action.size)
+        self._drop(node, action.copy)
         out.note(EventKind.PUT_FAILURE, action.copy, trace, persona=self.persona.value,
                  node=node, reason=action.reason)
         out.send(self.group_message(
@@ -206,14 +289,16 @@ class PmidManager(GroupPersona):
         the copy's (a lie), or failed an integrity check (reported 0: the copy is lost)."""
         correction = msg.typed(CorrectionBody)
         self.propose(msg.dst.name, PmidCorrect(correction.size, correction.reported,
-                                               correction.reason, msg.msg_id),
+                                               correction.reason, msg.msg_id, correction.copy),
                      ctx, out, msg.trace_id)
 
     @commits(PmidCorrect)
     def commit_correct(self, node: Name, action: PmidCorrect, ctx: Context, out: Outbox,
                        trace: bytes) -> None:
         """`stored` was cut by the reported size: it is cut by the true size instead (clamped
-        at 0, as every cut is), and the true size counts as lost, once."""
+        at 0, as every cut is), and the true size counts as lost, once. A failed integrity
+        check is Lose<Data>: the copy also leaves the per-chunk account and the node is told to
+        delete it."""
         reported, size = action.reported, action.size
         account = self.account_of(node)
         account = replace(account, stored=max(0, account.stored + reported - size))
@@ -224,6 +309,11 @@ class PmidManager(GroupPersona):
         self._keep(node, account)
         out.note(EventKind.RANK_CHANGED, node, trace, before=before, rank=account.rank,
                  reason=action.reason)
+        if action.reason == FAILED_CHECK and action.copy is not None:
+            self._drop(node, action.copy)
+            out.send(self.group_message(node, node, Action.DELETE, CopyBody(action.copy), trace,
+                                        new_id("pm-lose", action.id),
+                                        dst_persona=Persona.PMID_NODE, dst_group=False))
 
     # -- capacity and health (a client's registered vault) -------------------------------------
 

@@ -15,6 +15,9 @@ from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     KEEP,
     REPLACED,
+    REPLACED_AWAY,
+    AccountEntry,
+    AccountPageBody,
     CapacityBody,
     ChallengeBody,
     CopyBody,
@@ -40,6 +43,14 @@ than the fast rounds to notice we left and replace us."""
 VERDICTS_KEPT = 10_000
 """Copies whose DataManagers' answers we count at once (oldest forgotten first: a forgotten
 count only means the copy is kept until the next round asks again)."""
+ACCOUNT_GRACE = 10.0
+"""Seconds a copy our account names but we lack is given to arrive (its store may still be on
+its way) before we report it missing."""
+MISSING_KEPT = 10_000
+"""Copies our account named that we lacked, waiting out ACCOUNT_GRACE (oldest forgotten first:
+the reconcile rounds still ask about what we hold)."""
+MISSING = "missing at rejoin"
+"""The reason a PutFailure gives for a copy our account names that we do not hold."""
 EVICTED = "evicted for a primary"
 """The reason a Sacrificial copy's PutFailure gives when it was evicted (readers such as the
 dashboard tell an eviction from a refused store by it)."""
@@ -62,6 +73,11 @@ class PmidNode(GroupPersona):
         self._undecided: set[bytes] = {entry.copy_name for entry in chunks.entries()}
         """Copies held at start (a restart) whose DataManagers have not yet decided on us."""
         self._verdicts: OrderedDict[bytes, dict[Name, str]] = OrderedDict()  # copy -> answers
+        self._held_at_start: set[bytes] = set(self._undecided)
+        """Copies held at start: the only ones SendAccount may delete (a copy stored since
+        came from our managers, and may be newer than the account they sent)."""
+        self._missing: OrderedDict[bytes, tuple[AccountEntry, float]] = OrderedDict()
+        """Copies our account names that we lack -> (entry, when reported if still lacking)."""
 
     def _from_own_managers(self, msg: Message, ctx: Context) -> bool:
         return msg.src.persona == Persona.PMID_MANAGER and msg.src.name == ctx.own
@@ -134,6 +150,7 @@ class PmidNode(GroupPersona):
         still held: members that had not yet noticed we left (and so still named us), did not
         know us yet, or had not reconciled their own records may answer differently later."""
         out = Outbox()
+        self._report_missing(ctx, out)
         fast = self._reconcile_rounds < RECONCILE_ROUNDS
         if ((not fast and not self._undecided) or not knows_a_group(ctx)
                 or ctx.now() - self._last_reconcile
@@ -161,6 +178,44 @@ class PmidNode(GroupPersona):
             msg_id=new_id("capacity", ctx.own, str(self._reconcile_rounds), str(ctx.now())),
             trace_id=bytes(16), body=CapacityBody(self.chunks.capacity).encode(), sender=b"")
 
+    @handles(Action.SEND_ACCOUNT)
+    def on_send_account(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
+        """A page of our account, as a quorum of our PmidManagers sent it after we (re)joined:
+        delete the copies we held at start within the page's names that it does not list
+        (deleted or lost while we were away); a listed copy we lack is reported missing after
+        ACCOUNT_GRACE (a PutFailure: the DataManagers replace us) unless it arrives."""
+        if not self._from_own_managers(msg, ctx):
+            return
+        page = msg.typed(AccountPageBody)
+        listed = {entry.copy for entry in page.entries}
+        upto = None if page.last or not page.entries else page.entries[-1].copy
+        for copy in sorted(self._held_at_start):
+            if ((page.after is not None and copy <= page.after)
+                    or (upto is not None and copy > upto) or copy in listed):
+                continue
+            self._held_at_start.discard(copy)
+            if self.chunks.delete(copy):
+                self._undecided.discard(copy)
+                out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id,
+                         persona=self.persona.value, reason="not in our account (rejoin)")
+        for entry in page.entries:
+            self._held_at_start.discard(entry.copy)
+            if not self.chunks.has(entry.copy):
+                self._missing[entry.copy] = (entry, ctx.now() + ACCOUNT_GRACE)
+                while len(self._missing) > MISSING_KEPT:
+                    self._missing.popitem(last=False)
+
+    def _report_missing(self, ctx: Context, out: Outbox) -> None:
+        """Report the copies our account named that have not arrived within ACCOUNT_GRACE."""
+        for copy, (entry, due) in list(self._missing.items()):
+            if self.chunks.has(copy):
+                del self._missing[copy]
+            elif ctx.now() >= due:
+                del self._missing[copy]
+                out.note(EventKind.PUT_FAILURE, copy, bytes(16), persona=self.persona.value,
+                         kind=entry.kind.value, reason=MISSING)
+                self._report(copy, entry.kind, entry.size, MISSING, bytes(16), ctx, out)
+
     @handles(Action.RECONCILE)
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A DataManager of the copy says whether its record still names us as a holder. Each
@@ -181,11 +236,14 @@ class PmidNode(GroupPersona):
             # noticed yet that we left, and replace us moments after saying keep.
             self._undecided.discard(copy)
         replaced = list(answers.values()).count(REPLACED)
-        if replaced >= self.params.accumulation_quorum and self.chunks.delete(copy):
+        held = self.chunks.entry(copy)
+        if (replaced >= self.params.accumulation_quorum and held is not None
+                and self.chunks.delete(copy)):
             self._undecided.discard(copy)
             del self._verdicts[copy]
             out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
+            self._report(copy, held.kind, held.size, REPLACED_AWAY, msg.trace_id, ctx, out)
 
     @handles(Action.CHALLENGE)
     def on_challenge(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:

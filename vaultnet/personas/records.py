@@ -138,6 +138,21 @@ class PmidAccount(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class PmidCopy(Record):
+    """One copy a storage node should hold, in its per-chunk account at its PmidManagers
+    (keyed node name + copy name): its size (and kind, which the node needs to report a copy
+    it lacks), so the account says what the node must hold."""
+
+    kind: CopyKind
+    size: int
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Self:
+        """The record a stored map holds (its kind stored as the kind's letter)."""
+        return cls(CopyKind(raw["kind"]), raw["size"])
+
+
+@dataclass(frozen=True, slots=True)
 class CopyRecord(Record):
     """A chunk copy's record at its DataManagers: its kind and size, how many puts subscribe
     to it, the vaults holding it, and those that failed it (never chosen again)."""

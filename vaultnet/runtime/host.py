@@ -224,7 +224,8 @@ class PersonaHost:
         self.maid_manager = MaidManager(params, RecordStore(self.db, "maid_accounts"),
                                         RecordStore(self.db, "maid_chunks"))
         self.data_manager = DataManager(params, RecordStore(self.db, "data_manager"))
-        self.pmid_manager = PmidManager(params, RecordStore(self.db, "pmid_accounts"))
+        self.pmid_manager = PmidManager(params, RecordStore(self.db, "pmid_accounts"),
+                                        RecordStore(self.db, "pmid_copies"))
         self.pmid_node = PmidNode(params, self.chunks)
         self.version_manager = VersionManager(params, RecordStore(self.db, "version_trees"))
         self.mpid_manager = MpidManager(params, RecordStore(self.db, "mpid_accounts"),

@@ -353,12 +353,15 @@ def record_views(net: Population, personas: tuple[Persona, ...] = GROUP_PERSONAS
 
 
 def member_records(net: Population, persona: Persona,
-                   convert: Callable[[Any], T]) -> dict[bytes, GroupViews[T]]:
-    """Key -> each member's record (through `convert`), for every key of `persona` (one that
-    keeps a single store) that some member of the key's true group keeps a record of: records
-    left only on vaults outside the group are not counted."""
+                   convert: Callable[[Any], T], table: str | None = None
+                   ) -> dict[bytes, GroupViews[T]]:
+    """Key -> each member's record (through `convert`), for every key of `persona` (of its
+    store `table`, when it keeps more than one) that some member of the key's true group keeps
+    a record of: records left only on vaults outside the group are not counted."""
     result: dict[bytes, GroupViews[T]] = {}
-    for (_, key), views in record_views(net, (persona,)).items():
+    for (held_in, key), views in record_views(net, (persona,)).items():
+        if table is not None and held_in != table:
+            continue
         if any(v is not None for v in views.views.values()):
             result[key] = GroupViews(key, {m: optional(convert, v)
                                            for m, v in views.views.items()})
@@ -395,7 +398,21 @@ def node_rank(net: Population, node: Name) -> NodeRank:
 def node_ranks(net: Population) -> dict[Name, NodeRank]:
     """Every node some member of its PmidManager group keeps an account of."""
     return {node: NodeRank(node, views.views) for node, views in
-            member_records(net, Persona.PMID_MANAGER, PmidAccount.from_record).items()}
+            member_records(net, Persona.PMID_MANAGER, PmidAccount.from_record,
+                           _pmid_accounts_table(net)).items()}
+
+
+def _pmid_accounts_table(net: Population) -> str | None:
+    """The table of the PmidManagers' aggregate accounts (None with no vault to ask)."""
+    return next((host_of(v).pmid_manager.accounts.table for v in net.vaults), None)
+
+
+def node_copies(net: Population, node: Name) -> dict[Name, dict[Name, int]]:
+    """`node`'s per-chunk account as each member of its PmidManager group keeps it: member ->
+    copy name -> size (read-only)."""
+    return {member: dict(host_of(vault).pmid_manager.copies_of(node))
+            for vault in net.vaults
+            if (member := vault.name) in net.true_close_group(node)}
 
 
 def maid_account(host: PersonaHost, client: Name) -> MaidAccount | None:

@@ -376,6 +376,13 @@ class ChunkStore:
         ).fetchone()
         return row is not None
 
+    def entry(self, copy: bytes) -> StoredCopy | None:
+        """The copy `copy`'s kind and size, or None if it is not stored here."""
+        row = self.db.connection.execute(
+            f"SELECT copy, kind, size FROM {self._TABLE} WHERE copy = ?", (bytes(copy),)
+        ).fetchone()
+        return None if row is None else StoredCopy(row[0], CopyKind(row[1]), row[2])
+
     def put(self, copy: bytes, kind: CopyKind, content: bytes) -> None:
         """Store a copy after checking its content against its name.
 
