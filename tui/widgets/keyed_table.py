@@ -43,8 +43,10 @@ class KeyedTable(DataTable[str]):
         self.call_after_refresh(lambda: self.move_cursor(row=self.cursor_row, scroll=True))
 
     def show_rows(self, rows: list[tuple[bytes, tuple[str, ...]]]) -> None:
-        """Rows as (name, cells): cells are updated in place while the set of names and their
-        order stay the same; otherwise the table is rebuilt with the cursor on the same name."""
+        """Rows as (name, cells): while the set of names and their order stay the same, only
+        the cells that changed are updated (each update makes the DataTable render every
+        visible cell again, so rewriting unchanged ones cost a full render of the table per
+        drain tick); otherwise the table is rebuilt with the cursor on the same name."""
         wanted = [name.hex() for name, _ in rows]
         if [str(k.value) for k in self.rows] != wanted:
             selected = self.selected_name()
@@ -55,8 +57,10 @@ class KeyedTable(DataTable[str]):
                 self.move_cursor(row=wanted.index(selected.hex()))
             return
         for name, cells in rows:
-            for (key, _), cell in zip(self.COLUMNS, cells, strict=True):
-                self.update_cell(name.hex(), key, cell)
+            row = name.hex()
+            for (key, _), cell, now in zip(self.COLUMNS, cells, self.get_row(row), strict=True):
+                if cell != now:
+                    self.update_cell(row, key, cell)
 
     def selected_name(self) -> bytes | None:
         """The name of the row under the cursor, or None if there are no rows."""
