@@ -1,6 +1,6 @@
 """What a redraw costs: the drain redraws the shown view on every tick, so a redraw with
-nothing new must touch nothing (no cell updated, no panel laid out again) and the views not
-on screen must not be drawn at all."""
+nothing new must touch nothing (no cell updated, no panel laid out again), the views not on
+screen must not be drawn at all, and a table with new rows is changed in place, not rebuilt."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.visual import VisualType
 from textual.widgets import Static
@@ -19,6 +20,7 @@ from tui.app import VIEWS, VaultnetApp
 from tui.model import NetworkModel
 from tui.views.chunks import ChunksView
 from tui.views.vaults import VaultsView
+from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.summary_bar import SummaryBar
 from tui.widgets.vault_table import VaultDetail, VaultTable
 
@@ -119,3 +121,77 @@ def test_only_the_view_on_screen_is_drawn_until_another_is_shown(
         assert set(drawn) == {ChunksView.__name__}
 
     run(app, body)
+
+
+class Table(KeyedTable):
+    COLUMNS = (("name", "name"), ("value", "value"))
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Table()
+
+
+def rows(*names: int, value: str = "v") -> list[tuple[bytes, tuple[str, ...]]]:
+    return [(bytes([n]), (str(n), value)) for n in names]
+
+
+def shown(table: Table) -> list[tuple[str, ...]]:
+    """The rows on screen, top down; `rows` (where callers find a row's place) in that order."""
+    assert list(table.rows) == [row.key for row in table.ordered_rows]
+    return [tuple(map(str, table.get_row(row.key))) for row in table.ordered_rows]
+
+
+def test_a_new_row_on_top_moves_the_others_down_without_a_rebuild(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def main() -> None:
+        app = TableApp()
+        async with app.run_test() as pilot:
+            table = app.query_one(Table)
+            table.show_rows(rows(*range(10, 0, -1)))
+            table.move_cursor(row=3)
+            await pilot.pause()
+            selected = table.selected_name()
+            cleared: list[bool] = []
+            monkeypatch.setattr(table, "clear", lambda columns=False: cleared.append(True))
+
+            table.show_rows(rows(*range(11, 1, -1)))  # 11 new on top, 1 dropped at the bottom
+            assert shown(table) == [(str(n), "v") for n in range(11, 1, -1)]
+            assert table.selected_name() == selected and table.cursor_row == 4
+
+            table.show_rows(rows(*range(2, 12)))  # the same rows, the other way round
+            assert shown(table) == [(str(n), "v") for n in range(2, 12)]
+            assert table.selected_name() == selected
+            assert cleared == []
+
+    asyncio.run(main())
+
+
+def test_rows_alike_in_every_cell_take_their_places_in_turn() -> None:
+    async def main() -> None:
+        app = TableApp()
+        async with app.run_test():
+            table = app.query_one(Table)
+            alike = [(bytes([n]), ("same", "v")) for n in (1, 2, 3)]
+            table.show_rows([*alike, (b"\x09", ("9", "v"))])
+            table.show_rows([(b"\x09", ("9", "v")), *alike])
+            assert [key.value for key in table.rows] == ["09", "01", "02", "03"]
+            assert [row.key.value for row in table.ordered_rows] == ["09", "01", "02", "03"]
+
+    asyncio.run(main())
+
+
+def test_a_table_left_with_few_of_its_rows_is_rebuilt(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def main() -> None:
+        app = TableApp()
+        async with app.run_test():
+            table = app.query_one(Table)
+            table.show_rows(rows(*range(1, 21)))
+            removed: list[object] = []
+            remove_row = table.remove_row
+            monkeypatch.setattr(table, "remove_row",
+                                lambda key: (removed.append(key), remove_row(key)))
+            table.show_rows(rows(5, 6, value="w"))
+            assert shown(table) == [("5", "w"), ("6", "w")] and removed == []
+
+    asyncio.run(main())
