@@ -7,9 +7,9 @@ from textual.widgets import Static
 
 
 class Panel(Static):
-    """A Static whose `update` with the text it already shows does nothing: Textual's lays the
-    screen out again and renders the widget anew each time, and the views draw their panels
-    on every drain tick, most of them with nothing new."""
+    """A Static whose `update` with the text it already shows does nothing: Static's `update`
+    lays the screen out again and renders the widget anew every time, and the views draw
+    their panels on every drain tick, most of them with nothing new."""
 
     _shown: str | None = None
 
