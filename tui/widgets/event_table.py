@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 from rich.markup import escape
 from rich.text import Text
-from textual.widgets import Static
 
 from tui.model import EVENT_KINDS, VAULT, EventRow, NetworkModel
 from tui.widgets.flow_log import matches
 from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.panel import Panel
 from vaultnet.xor import short
 
 COLUMNS = (("time", "time"), ("kind", "kind"), ("vault", "vault"), ("copy", "copy"),
@@ -133,14 +133,13 @@ def compact(count: int) -> str:
     return f"{count / 1_000_000:.1f}M"
 
 
-class EventCounts(Static):
+class EventCounts(Panel):
     """Above the table: every kind with how many were ever seen (the kind shown reversed),
     then the filter and how many kept rows pass it, or that none does. Each line is written
     the longest way that fits the width (the full kind names and counts, else short ones),
     else two-letter ones), so at 80 columns neither wraps however large the counts grow."""
 
     DEFAULT_CSS = "EventCounts { height: auto; padding: 0 1; }"
-    _text = ""
     _lines: tuple[list[str], list[str]] = ([], [])  # each line's ways, longest first
 
     def show(self, model: NetworkModel, table: EventTable) -> None:
@@ -181,6 +180,4 @@ class EventCounts(Static):
         width = self.content_region.width or self.app.size.width - 2
         text = "\n".join(next((way for way in ways if Text.from_markup(way).cell_len <= width),
                               ways[-1]) for ways in self._lines if ways)
-        if text != self._text:  # an update lays the screen out again: only on a change
-            self._text = text
-            self.update(text)
+        self.update(text)

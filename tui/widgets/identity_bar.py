@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tui.model import NetworkModel
+from tui.widgets.panel import Panel
 from vaultnet.xor import short
 
 STATES = {"online": "[green]online[/]", "offline": "[red]offline[/]"}
 
 
-class IdentityBar(Static):
+class IdentityBar(Panel):
     """The dashboard's MPIDs and whether each is online."""
 
     DEFAULT_CSS = "IdentityBar { height: 2; padding: 0 1; border-top: solid $primary; }"

@@ -3,9 +3,8 @@ sparkline, so a lying or data-losing vault is seen sinking."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tui.model import NetworkModel
+from tui.widgets.panel import Panel
 from vaultnet.xor import short
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -19,7 +18,7 @@ def sparkline(values: list[float]) -> str:
     return "".join(BLOCKS[round(max(0.0, min(1.0, v)) * (len(BLOCKS) - 1))] for v in values)
 
 
-class RankingView(Static):
+class RankingView(Panel):
     """Nodes by rank, lowest first, each with its rank over time."""
 
     DEFAULT_CSS = "RankingView { height: auto; padding: 0 1; }"

@@ -9,9 +9,8 @@ send reads MpidNode → MpidManager → MpidManager → MpidNode from left to ri
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tui.model import SIDED, FlowStep, NetworkModel
+from tui.widgets.panel import Panel
 from vaultnet.xor import short
 
 LANES = ("MaidNode", "MaidManager", "DataManager", "PmidManager", "PmidNode", "VersionManager",
@@ -57,7 +56,7 @@ def _lane_line(step: FlowStep, lanes: list[Lane]) -> str:
     return f"{step.time * 1000:7.0f}ms {''.join(line)}  {step.label}{count}"
 
 
-class SpaceTime(Static):
+class SpaceTime(Panel):
     """The followed operation as a space-time diagram."""
 
     DEFAULT_CSS = "SpaceTime { height: auto; padding: 0 1; }"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from tui.model import NetworkModel
+from tui.widgets.panel import Panel
 
 
-class SummaryBar(Static):
+class SummaryBar(Panel):
     """The top line: the network at a glance, written the longest way that fits the width
     (at 80 columns the full words cut off evictions, churn and lost)."""
 
@@ -16,7 +16,6 @@ class SummaryBar(Static):
     SummaryBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     """
     _ways: list[str] = []
-    _text = ""
 
     def show(self, model: NetworkModel, paused: bool, status: str) -> None:
         """Draw it from the model (paused, and what the network is)."""
@@ -41,6 +40,4 @@ class SummaryBar(Static):
         width = self.content_region.width or self.app.size.width - 2
         text = next((way for way in self._ways if Text.from_markup(way).cell_len <= width),
                     self._ways[-1])
-        if text != self._text:
-            self._text = text
-            self.update(text)
+        self.update(text)

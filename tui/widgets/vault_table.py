@@ -3,10 +3,9 @@ the selected one (its close group, its PmidManager account, what it holds)."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tui.model import NetworkModel, VaultRow
 from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.panel import Panel
 from vaultnet.xor import short
 
 COLUMNS = (("vault", "vault"), ("state", "state"), ("stored", "stored / capacity"),
@@ -49,7 +48,7 @@ class VaultTable(KeyedTable):
                 str(row.peers))
 
 
-class VaultDetail(Static):
+class VaultDetail(Panel):
     """The selected vault's close group, account and copies."""
 
     DEFAULT_CSS = "VaultDetail { height: 1fr; border-top: solid $primary; padding: 0 1; }"

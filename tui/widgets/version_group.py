@@ -4,16 +4,15 @@ after churn a new member has no tree until the group's records are transferred t
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tui.model import VersionedItem
+from tui.widgets.panel import Panel
 from vaultnet.xor import short
 
 STATES = {"agrees": "[green]agrees[/]", "differs": "[b red]differs[/]",
           "no tree": "[yellow]no tree[/]"}
 
 
-class VersionGroup(Static):
+class VersionGroup(Panel):
     """The selected tree's VersionManager group, member by member."""
 
     DEFAULT_CSS = "VersionGroup { height: 1fr; padding: 0 1; border-left: solid $primary; }"

@@ -9,9 +9,8 @@ holding the copy is marked with its kind.
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tui.model import NetworkModel, XorRow
+from tui.widgets.panel import Panel
 from vaultnet.xor import short
 
 BITS_SHOWN = 20
@@ -21,7 +20,7 @@ def _bits(name: bytes, count: int = BITS_SHOWN) -> str:
     return "".join(f"{byte:08b}" for byte in name[: (count + 7) // 8])[:count]
 
 
-class XorView(Static):
+class XorView(Panel):
     """The vaults nearest the focused name, by XOR distance."""
 
     DEFAULT_CSS = "XorView { height: 1fr; padding: 0 1; border-left: solid $primary; }"
