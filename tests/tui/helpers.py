@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.app import App
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -20,7 +21,7 @@ DEADLINE = 60.0
 SIZE = (140, 44)
 
 
-def run_app(app: VaultnetApp, body: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
+def run_app(app: App[Any], body: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
     async def main() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await body(pilot)
@@ -63,7 +64,7 @@ def record_notifications(app: VaultnetApp) -> list[str]:
     return posted
 
 
-def burst(app: VaultnetApp, keys: Iterable[str]) -> None:
+def burst(app: App[Any], keys: Iterable[str]) -> None:
     """Send `keys` the way a terminal does when they are typed faster than the app handles
     them: all queued at once, none waiting for the previous one to be handled (Pilot.press
     waits until the app is idle after each key). Single characters are typed as themselves."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, NoBinding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
@@ -18,6 +18,24 @@ from tui.messages import KeysMayFlow
 
 CLOSE_KEYS = frozenset({"enter", "escape"})
 """Keys that answer a prompt: nothing typed after them belongs to it."""
+
+
+class PromptInput(Input):
+    """An Input whose bound keys (backspace, enter, the arrows, home, ...) act where they
+    arrive, in the order typed. Textual runs a widget's bindings only once the key has bubbled
+    up to the App, while a printable key is inserted at once: in a burst (tmux's `send-keys
+    BSpace y Enter`, one read) the letter went in before the backspace ran, and enter submitted
+    what was left."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        try:
+            binding = self._bindings.get_bindings_for_key(event.key)[0]
+        except NoBinding:
+            await super()._on_key(event)
+            return
+        event.stop()
+        event.prevent_default()
+        await self.run_action(binding.action)
 
 
 class AskScreen(ModalScreen[str | None]):
@@ -41,7 +59,7 @@ class AskScreen(ModalScreen[str | None]):
         """The question and its input, holding the default answer."""
         with Vertical():
             yield Label(self.question)
-            yield Input(value=self.default, select_on_focus=True)
+            yield PromptInput(value=self.default, select_on_focus=True)
 
     @property
     def ready(self) -> bool:
