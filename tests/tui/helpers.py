@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import VaultnetApp
+from tui.screens.ask import AskScreen
 from tui.widgets.event_table import EventTable
 
 DEADLINE = 60.0
@@ -45,7 +46,10 @@ async def answer(pilot: Pilot[Any], key: str, text: str | None = None) -> None:
     """Press `key`, and if it asks a question, replace the default answer with `text`."""
     await pilot.press(key)
     if text is not None:
-        await pilot.pause()
+        # One pause is not always enough on a loaded machine: the prompt may not be on top
+        # yet, and the text would go nowhere.
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, AskScreen)
+                         and isinstance(pilot.app.focused, Input), f"the prompt of {key!r}")
         pilot.app.screen.query_one(Input).value = text
         await pilot.press("enter")
 
