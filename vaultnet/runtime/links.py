@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import trio
@@ -130,6 +131,10 @@ class Links:
         core = self.core
         idle_timeout = core.timing.idle_timeout
         try:
+            # On the simulator each frame is handled when it is delivered, from the simulator's
+            # task; this one then only waits for the connection to close or go idle.
+            pushed = conn.push_frames(partial(self._handle_read, conn),
+                                      partial(self._reject, conn))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(conn.run_writer)
                 try:
@@ -137,6 +142,8 @@ class Links:
                         # One scope for many frames, its deadline moved on as the link is used
                         # (at most IDLE_SLACK late: moving a deadline costs as much as a scope).
                         with trio.CancelScope(deadline=conn.last_active + idle_timeout) as idle:
+                            if pushed:
+                                await conn.wait_closed()
                             while not conn.closed:
                                 self._handle_read(conn, await conn.receive())
                                 if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
@@ -150,8 +157,7 @@ class Links:
                             f"connection closed: silent for {idle_timeout:g} s"))
                         break
                 except FrameError as exc:
-                    core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16],
-                                               str(exc)))
+                    self._reject(conn, exc)
                 except ConnectionClosed:
                     pass
                 conn.close()
@@ -171,6 +177,11 @@ class Links:
                 if not core.silent:
                     self._on_frame(conn, ready)
                 ready = conn.receive_ready()
+
+    def _reject(self, conn: Connection, exc: FrameError) -> None:
+        """Report a frame from `conn` that was malformed or not allowed (it closes)."""
+        core = self.core
+        core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16], str(exc)))
 
     def _forget(self, conn: Connection) -> None:
         """Drop a closed connection from its peer's list and tell the vault."""
