@@ -4,8 +4,10 @@
 transport="sim", seed=S)` under trio's MockClock (autojump, so simulated seconds cost no wall
 time) until it converges, for each N in turn, and prints per boot: CPU seconds (this process's,
 `time.process_time`), wall seconds, simulated seconds, frames the simulator delivered and CPU
-microseconds per frame. `--profile FILE` also writes a cProfile of the last boot to FILE (read
-it with `python -m pstats FILE`). Figures are printed, never asserted.
+microseconds per frame (a boot that does not converge within the testnet's settle timeout is
+reported as such, with what it cost until then). `--profile FILE` also writes a cProfile of
+the last boot to FILE (read it with `python -m pstats FILE`). Figures are printed, never
+asserted.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 import trio
 import trio.testing
 
-from vaultnet.runtime.testnet import Testnet
+from vaultnet.runtime.testnet import NotSettled, Testnet
 
 
 @dataclass(frozen=True)
@@ -31,14 +33,22 @@ class BootFigures:
     wall: float
     simulated: float
     frames: int
+    converged: bool
+    """False: the boot gave up at the testnet's settle timeout (`NotSettled`)."""
 
 
-async def _boot(vaults: int, seed: int) -> tuple[float, int]:
-    """(simulated seconds, frames delivered) for `vaults` sim vaults to boot and converge."""
+async def _boot(vaults: int, seed: int) -> tuple[float, int, bool]:
+    """(simulated seconds, frames delivered, whether it converged) for `vaults` sim vaults to
+    boot and converge (or give up at the testnet's settle timeout)."""
     started = trio.current_time()
-    async with Testnet(vaults=vaults, transport="sim", seed=seed) as net:
-        assert net.sim is not None
-        return trio.current_time() - started, net.sim.delivered
+    net = Testnet(vaults=vaults, transport="sim", seed=seed)
+    assert net.sim is not None
+    try:
+        async with net:
+            converged = True
+    except NotSettled:
+        converged = False
+    return trio.current_time() - started, net.sim.delivered, converged
 
 
 def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = None
@@ -47,9 +57,9 @@ def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = Non
     cpu, wall = time.process_time(), time.perf_counter()
     clock = trio.testing.MockClock(autojump_threshold=0)
     with profiler or contextlib.nullcontext():
-        simulated, frames = trio.run(_boot, vaults, seed, clock=clock)
+        simulated, frames, converged = trio.run(_boot, vaults, seed, clock=clock)
     return BootFigures(vaults, time.process_time() - cpu, time.perf_counter() - wall,
-                       simulated, frames)
+                       simulated, frames, converged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure_boot(vaults, args.seed, profiler)
         if profiler is not None:
             profiler.dump_stats(args.profile)
-        print(f"boot {vaults} sim vaults, seed {args.seed}: {figures.cpu:.1f} s CPU, "
+        outcome = "" if figures.converged else " (NOT CONVERGED: gave up)"
+        print(f"boot {vaults} sim vaults, seed {args.seed}{outcome}: {figures.cpu:.1f} s CPU, "
               f"{figures.wall:.1f} s wall, {figures.simulated:.1f} s simulated, "
               f"{figures.frames:,} frames, "
               f"{figures.cpu / max(figures.frames, 1) * 1e6:.0f} µs CPU per frame")
