@@ -139,15 +139,12 @@ class Links:
                 nursery.start_soon(conn.run_writer)
                 try:
                     while not conn.closed:
-                        # One scope for many frames, its deadline moved on as the link is used
-                        # (at most IDLE_SLACK late: moving a deadline costs as much as a scope).
+                        # One scope for many frames, its deadline moved on as the link is used.
                         with trio.CancelScope(deadline=conn.last_active + idle_timeout) as idle:
                             if pushed:
                                 await conn.wait_closed()
-                            while not conn.closed:
-                                self._handle_read(conn, await conn.receive())
-                                if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
-                                    idle.deadline = conn.last_active + idle_timeout
+                            else:
+                                await self._read(conn, idle)
                         if not idle.cancelled_caught:
                             break
                         if conn.last_active + idle_timeout > core.now():
@@ -165,6 +162,15 @@ class Links:
         finally:
             await conn.aclose()
             self._forget(conn)
+
+    async def _read(self, conn: Connection, idle: trio.CancelScope) -> None:
+        """Read and handle `conn`'s frames until it closes, moving `idle`'s deadline on as the
+        link is used (at most IDLE_SLACK late: moving a deadline costs as much as a scope)."""
+        idle_timeout = self.core.timing.idle_timeout
+        while not conn.closed:
+            self._handle_read(conn, await conn.receive())
+            if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
+                idle.deadline = conn.last_active + idle_timeout
 
     def _handle_read(self, conn: Connection, frame: dict[str, Any]) -> None:
         """Handle `frame` and every other frame the same read brought in, with no checkpoint
