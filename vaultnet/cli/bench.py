@@ -18,6 +18,7 @@ SUITES: dict[str, str] = {
     "data": "vaultnet.bench.data",
     "memory": "vaultnet.bench.memory",
     "churn": "vaultnet.bench.churn",
+    "sim": "vaultnet.bench.sim",
     "tui": "tui.bench",
 }
 """Suite name -> the module whose `main(argv) -> int` runs it."""
@@ -27,8 +28,8 @@ def add_bench_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     """Declare `vaultnet bench SUITE [OPTIONS]` (the options are the suite's own)."""
     parser = subparsers.add_parser(
         "bench", help="benchmarks (e.g. 'vaultnet bench net')",
-        description="Run a benchmark suite (vaultnet/bench/SUITE.py: net, data, memory, ...; "
-                    "tui/bench.py for 'tui'); "
+        description="Run a benchmark suite (vaultnet/bench/SUITE.py: net, data, memory, "
+                    "churn, sim; tui/bench.py for 'tui'); "
                     "everything after the suite name is passed to it (try 'vaultnet bench net "
                     "--help').")
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="SUITE [OPTIONS]",

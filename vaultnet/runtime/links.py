@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import trio
@@ -130,17 +131,20 @@ class Links:
         core = self.core
         idle_timeout = core.timing.idle_timeout
         try:
+            # On the simulator each frame is handled when it is delivered, from the simulator's
+            # task; this one then only waits for the connection to close or go idle.
+            pushed = conn.push_frames(partial(self._handle_read, conn),
+                                      partial(self._reject, conn))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(conn.run_writer)
                 try:
                     while not conn.closed:
-                        # One scope for many frames, its deadline moved on as the link is used
-                        # (at most IDLE_SLACK late: moving a deadline costs as much as a scope).
+                        # One scope for many frames, its deadline moved on as the link is used.
                         with trio.CancelScope(deadline=conn.last_active + idle_timeout) as idle:
-                            while not conn.closed:
-                                self._handle_read(conn, await conn.receive())
-                                if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
-                                    idle.deadline = conn.last_active + idle_timeout
+                            if pushed:
+                                await conn.wait_closed()
+                            else:
+                                await self._read(conn, idle)
                         if not idle.cancelled_caught:
                             break
                         if conn.last_active + idle_timeout > core.now():
@@ -150,8 +154,7 @@ class Links:
                             f"connection closed: silent for {idle_timeout:g} s"))
                         break
                 except FrameError as exc:
-                    core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16],
-                                               str(exc)))
+                    self._reject(conn, exc)
                 except ConnectionClosed:
                     pass
                 conn.close()
@@ -159,6 +162,15 @@ class Links:
         finally:
             await conn.aclose()
             self._forget(conn)
+
+    async def _read(self, conn: Connection, idle: trio.CancelScope) -> None:
+        """Read and handle `conn`'s frames until it closes, moving `idle`'s deadline on as the
+        link is used (at most IDLE_SLACK late: moving a deadline costs as much as a scope)."""
+        idle_timeout = self.core.timing.idle_timeout
+        while not conn.closed:
+            self._handle_read(conn, await conn.receive())
+            if conn.last_active + idle_timeout - idle.deadline > IDLE_SLACK:
+                idle.deadline = conn.last_active + idle_timeout
 
     def _handle_read(self, conn: Connection, frame: dict[str, Any]) -> None:
         """Handle `frame` and every other frame the same read brought in, with no checkpoint
@@ -171,6 +183,11 @@ class Links:
                 if not core.silent:
                     self._on_frame(conn, ready)
                 ready = conn.receive_ready()
+
+    def _reject(self, conn: Connection, exc: FrameError) -> None:
+        """Report a frame from `conn` that was malformed or not allowed (it closes)."""
+        core = self.core
+        core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16], str(exc)))
 
     def _forget(self, conn: Connection) -> None:
         """Drop a closed connection from its peer's list and tell the vault."""

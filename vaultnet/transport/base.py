@@ -73,10 +73,17 @@ class FrameStream(abc.ABC):
         reader take every frame one read brought in without a checkpoint per frame."""
         return None
 
+    def push_to(self, receiver: Callable[[bytes], None]) -> bool:
+        """Hand every body from now on (those received already first) to `receiver` as it
+        arrives, and b"" at the end of the stream, instead of keeping them for `receive_body`:
+        the simulator delivers straight to the connection's handling, without waking a reader
+        task per frame. False if the stream cannot (TCP: its reader task reads)."""
+        return False
+
     direct = False
     """Whether `write_nowait` works: the connection then writes a frame from the task that
-    sends it when nothing waits before it, instead of waking its writer task (TCP; the
-    simulator's deliveries go through its writer task, so its runs replay as before)."""
+    sends it when nothing waits before it, instead of waking its writer task (TCP, and the
+    simulator, which takes every body at once)."""
 
     def write_nowait(self, bodies: list[bytes]) -> bool:
         """Accept bodies and send what the stream takes now, without waiting; True if nothing
@@ -135,10 +142,11 @@ WRITE_BATCH = WriteBatch()
 class Connection:
     """An authenticated, encrypted link to one peer with a single writer task.
 
-    `send` never blocks: frames go to a bounded queue. On a direct stream (TCP) the sending
-    task seals and writes the queue at once (or when the open `WriteBatch` closes); otherwise
-    the writer task seals and sends everything queued in one write. `receive` opens each body;
-    one that fails authentication is a FrameError, and the caller closes the connection.
+    `send` never blocks: frames go to a bounded queue. On a direct stream (TCP, the simulator)
+    the sending task seals and writes the queue at once (or when the open `WriteBatch` closes);
+    otherwise the writer task seals and sends everything queued in one write. `receive` opens
+    each body; one that fails authentication is a FrameError, and the caller closes the
+    connection. On the simulator frames are pushed to a handler instead (`push_frames`).
     """
 
     def __init__(self, stream: FrameStream, protector: FrameProtector, peer: Name,
@@ -153,6 +161,7 @@ class Connection:
         self._queue: deque[bytes] = deque()
         self._queued_bytes = 0
         self._wake = trio.Event()
+        self._closed = trio.Event()
         self.closed = False
         self.frames_sent = 0
         self.frames_received = 0
@@ -246,10 +255,36 @@ class Connection:
         self.last_heard = trio.current_time()
         return frame
 
+    def push_frames(self, on_frame: Callable[[dict[str, Any]], None],
+                    on_error: Callable[[wire.FrameError], None]) -> bool:
+        """Have the stream hand each frame to `on_frame` as it arrives, where it can (see
+        `FrameStream.push_to`); a frame that fails authentication or decoding, or that
+        `on_frame` refuses with FrameError, goes to `on_error` and closes the connection, and
+        the end of the stream closes it. False: the caller reads with `receive` instead."""
+
+        def pushed(body: bytes) -> None:
+            if self.closed:
+                return
+            if not body:
+                self.close()
+                return
+            try:
+                on_frame(self._opened(body))
+            except wire.FrameError as exc:
+                on_error(exc)
+                self.close()
+
+        return self.stream.push_to(pushed)
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is closed (what a pushed connection's server awaits)."""
+        await self._closed.wait()
+
     def close(self) -> None:
         """Mark closed and wake the writer so it stops; frames still queued are not sent."""
         self.closed = True
         self._wake.set()
+        self._closed.set()
 
     async def aclose(self) -> None:
         """Stop the writer and close the stream, shielded so a cancelled caller still closes."""

@@ -1,0 +1,88 @@
+"""Simulator boot benchmark: what one simulated vault costs to boot, so seed sweeps stay cheap.
+
+`vaultnet bench sim [--vaults N ...] [--seed S] [--profile FILE]` boots `Testnet(vaults=N,
+transport="sim", seed=S)` under trio's MockClock (autojump, so simulated seconds cost no wall
+time) until it converges, for each N in turn, and prints per boot: CPU seconds (this process's,
+`time.process_time`), wall seconds, simulated seconds, frames the simulator delivered and CPU
+microseconds per frame (a boot that does not converge within the testnet's settle timeout is
+reported as such, with what it cost until then). `--profile FILE` also writes a cProfile of
+the last boot to FILE (read it with `python -m pstats FILE`). Figures are printed, never
+asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import time
+from dataclasses import dataclass
+
+import trio
+import trio.testing
+
+from vaultnet.runtime.testnet import NotSettled, Testnet
+
+
+@dataclass(frozen=True)
+class BootFigures:
+    """One simulated boot's costs (what the bench prints, and tests can read)."""
+
+    vaults: int
+    cpu: float
+    wall: float
+    simulated: float
+    frames: int
+    converged: bool
+    """False: the boot gave up at the testnet's settle timeout (`NotSettled`)."""
+
+
+async def _boot(vaults: int, seed: int) -> tuple[float, int, bool]:
+    """(simulated seconds, frames delivered, whether it converged) for `vaults` sim vaults to
+    boot and converge (or give up at the testnet's settle timeout)."""
+    started = trio.current_time()
+    net = Testnet(vaults=vaults, transport="sim", seed=seed)
+    assert net.sim is not None
+    try:
+        async with net:
+            converged = True
+    except NotSettled:
+        converged = False
+    return trio.current_time() - started, net.sim.delivered, converged
+
+
+def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = None
+                 ) -> BootFigures:
+    """Boot `vaults` simulated vaults on a MockClock and time it (profiled if `profiler`)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    with profiler or contextlib.nullcontext():
+        simulated, frames, converged = trio.run(_boot, vaults, seed, clock=clock)
+    return BootFigures(vaults, time.process_time() - cpu, time.perf_counter() - wall,
+                       simulated, frames, converged)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulator boot benchmark from the command line; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="vaultnet bench sim", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vaults", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the last boot")
+    args = parser.parse_args(argv)
+    for index, vaults in enumerate(args.vaults):
+        profiler = (cProfile.Profile() if args.profile and index == len(args.vaults) - 1
+                    else None)
+        figures = measure_boot(vaults, args.seed, profiler)
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
+        outcome = "" if figures.converged else " (NOT CONVERGED: gave up)"
+        print(f"boot {vaults} sim vaults, seed {args.seed}{outcome}: {figures.cpu:.1f} s CPU, "
+              f"{figures.wall:.1f} s wall, {figures.simulated:.1f} s simulated, "
+              f"{figures.frames:,} frames, "
+              f"{figures.cpu / max(figures.frames, 1) * 1e6:.0f} µs CPU per frame")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
