@@ -315,3 +315,14 @@ def test_one_equal_copy_listing_an_action_is_enough_to_mark_it_reflected(
     for vote in votes:
         managers[NEWCOMER].handle(vote, ctxs[NEWCOMER])
     assert managers[NEWCOMER].store.get(KEY) == {"count": 1}
+
+
+def test_a_restarted_vault_does_not_hand_on_records_it_has_not_reconciled(
+        vaults: Vaults) -> None:
+    """Kept across a restart, a record may have been deleted meanwhile: a churn sends it to
+    nobody until the group confirmed it."""
+    manager, ctx = vaults[A]
+    manager.store.put(KEY, {"owner": "kept"})
+    manager.restarted()
+    assert [m for m in manager.transfers.churned(ctx, None, NEWCOMER).messages
+            if m.action == "transfer"] == []

@@ -18,7 +18,7 @@ from vaultnet.personas.account_transfer import (
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
 )
-from vaultnet.personas.bodies import KEEP, NO_RECORD, REPLACED
+from vaultnet.personas.bodies import GONE_WHILE_AWAY, KEEP, NO_RECORD, NO_SUCH_COPY, REPLACED
 from vaultnet.personas.data_manager import DataManager
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import CHECK_TIMEOUT, UNSTORED_WAIT, expected_answer
@@ -122,6 +122,33 @@ def test_with_no_member_answering_our_own_copy_stands(vaults: Vaults,
     assert manager.store.get(KEY) == {"owner": "only"}
 
 
+
+def test_a_kept_record_deleted_meanwhile_is_dropped(vaults: Vaults, clock: list[float]) -> None:
+    """A, B and C deleted the record while we were away: two of them answer that they hold
+    none, and we drop our copy instead of keeping it as a lone copy after
+    LONE_TRANSFER_WAIT (which brought a deleted chunk's record back to life)."""
+    manager = restart_with(vaults, {"owner": "deleted meanwhile"}, None)
+    ctx = vaults[RESTARTED][1]
+    answers = answer_queries(vaults, manager.tick_transfers(ctx), (A, B))
+    assert [a.body["records"] for a in answers] == [[["accounts", KEY, b""]]] * 2
+    for answer in answers:
+        manager.handle(answer, ctx)
+    assert manager.store.get(KEY) is None
+    clock[0] = LONE_TRANSFER_WAIT + 1
+    manager.tick_transfers(ctx)
+    assert manager.store.get(KEY) is None
+
+
+def test_one_member_without_the_record_does_not_drop_a_kept_one(vaults: Vaults) -> None:
+    """A holds the record, B does not: our kept copy stays, and A's equal copy confirms it."""
+    manager = restart_with(vaults, {"owner": "same"}, None)
+    vaults[A][0].store.put(KEY, {"owner": "same"})
+    ctx = vaults[RESTARTED][1]
+    for answer in answer_queries(vaults, manager.tick_transfers(ctx), (B, A)):
+        manager.handle(answer, ctx)
+    assert manager.store.get(KEY) == {"owner": "same"}
+    assert manager.is_confirmed(manager.store, KEY)
+
 def test_nothing_is_reconciled_before_the_vault_knows_a_group(vaults: Vaults,
                                                              clock: list[float]) -> None:
     manager = restart_with(vaults, {"owner": "stale"}, {"owner": "current"})
@@ -152,7 +179,7 @@ def test_data_manager_verdicts(tmp_path: Path, clock: list[float]) -> None:
     manager = DataManager(PARAMS, RecordStore(Database(tmp_path / "dm.db"), "data_manager"))
     manager.attach(A)
     ctx = WideCtx(A, clock)
-    assert verdict(manager, ctx, HOLDER, b"0" * 16) == NO_RECORD
+    assert verdict(manager, ctx, HOLDER, b"0" * 16) == NO_SUCH_COPY
     manager.records.put(GROUP, {"kind": "P", "size": 5, "subscribers": 1,
                                 "holders": [HOLDER, OTHER], "failed": []})
     assert verdict(manager, ctx, HOLDER, b"1" * 16) == KEEP
@@ -182,7 +209,8 @@ def test_pmid_node_drops_a_copy_only_on_a_quorum_of_replaced(tmp_path: Path,
     ctx = WideCtx(FAR, clock)
     for i, member in enumerate(MEMBERS):
         node.handle(reconcile(member, NO_RECORD, bytes([i]) * 16), ctx)
-    assert chunks.has(COPY)  # nobody having a record is never a reason to drop
+        node.handle(reconcile(member, NO_SUCH_COPY, bytes([i]) * 15 + b"n"), ctx)
+    assert chunks.has(COPY)  # no record, or none yet in the first rounds: never a reason
     quorum = PARAMS.accumulation_quorum
     for i, member in enumerate(MEMBERS[:quorum - 1]):
         node.handle(reconcile(member, REPLACED, bytes([10 + i]) * 16), ctx)
@@ -293,3 +321,26 @@ def test_a_keep_in_the_fast_rounds_does_not_end_the_asking(tmp_path: Path,
     assert ask_and_keep(RECONCILE_ROUNDS)  # still asked after the fast rounds
     assert not ask_and_keep(RECONCILE_ROUNDS + 1)  # settled by the later round's quorum
     assert chunks.has(COPY)
+
+
+def test_a_copy_deleted_while_away_is_dropped_on_a_later_round_quorum(
+        tmp_path: Path, clock: list[float]) -> None:
+    """A quorum says there is no such copy in a round after the fast ones: the copy was
+    deleted while we were away (its delete never reached our PmidManagers if the DataManagers
+    had replaced us first): we drop it and tell our PmidManagers."""
+    chunks = ChunkStore(Database(tmp_path / "node.db"), 1 << 20)
+    chunks.put(COPY, CopyKind.PRIMARY, CONTENT)
+    node = PmidNode(PARAMS, chunks)
+    node.attach(FAR)
+    ctx = WideCtx(FAR, clock)
+    for round_id in range(RECONCILE_ROUNDS + 1):
+        assert chunks.has(COPY)
+        node.tick(ctx)
+        out = Outbox()
+        for i, member in enumerate(MEMBERS[:PARAMS.accumulation_quorum]):
+            out.extend(node.handle(reconcile(member, NO_SUCH_COPY, bytes([round_id, i]) * 8),
+                                   ctx))
+        clock[0] += RECONCILE_LATER
+    assert not chunks.has(COPY)
+    assert [m.body["reason"] for m in out.messages if m.action == "put_failure"] == [
+        GONE_WHILE_AWAY]

@@ -10,8 +10,8 @@ from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.bodies import (
     ACCOUNT_PAGE,
+    GONE_WHILE_AWAY,
     REPLACED,
-    REPLACED_AWAY,
     AccountPageBody,
     NodeFailureBody,
     ReconcileBody,
@@ -157,7 +157,7 @@ def test_a_copy_replaced_while_away_is_deleted_and_reported(tmp_path: Path) -> N
     assert not node.chunks.has(copy_of(0))
     reports = [m.typed(NodeFailureBody) for m in out.messages if m.action == Action.PUT_FAILURE]
     assert reports == [NodeFailureBody(copy_of(0), CopyKind.PRIMARY, len(content(0)),
-                                       REPLACED_AWAY)]
+                                       GONE_WHILE_AWAY)]
 
 
 def test_a_copy_replaced_while_away_leaves_the_account_by_its_own_size() -> None:
@@ -167,7 +167,7 @@ def test_a_copy_replaced_while_away_leaves_the_account_by_its_own_size() -> None
     stored = manager.account_of(NODE).stored
     for copy in (copy_of(1), copy_of(9)):  # 9: not in the account, nothing to take out
         agreed = manager.decode_action(encode({"op": "failed", "copy": copy, "size": 1 << 30,
-                                               "reason": REPLACED_AWAY, "id": bytes(16)}))
+                                               "reason": GONE_WHILE_AWAY, "id": bytes(16)}))
         out = Outbox()
         manager.commit_failed(NODE, agreed, Ctx(MEMBERS[1], [0.0]), out, TRACE)
         assert out.messages == []

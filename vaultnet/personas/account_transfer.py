@@ -56,6 +56,12 @@ came back to life in members that had deleted it (seed sweep, seed 909: a messag
 and acknowledged returned to the inbox, and the members' answers to the node never agreed
 again). At most this many keys per persona (oldest dropped first), each for this many seconds:
 the stale copy comes with a churn of the group, within seconds to minutes."""
+ABSENT = b""
+"""The value a member answers a transfer query with when it holds no such record (a record's
+canonical bytes are never empty): a vault that kept a record across a restart drops it when
+TRANSFER_QUORUM members say so and none holds it (it was deleted while the vault was away;
+taken as a lone copy, it came back to life: a chunk deleted while one of its DataManagers was
+down was listed again, naming that vault as a holder)."""
 RECONCILE_PER_TICK = 32
 """Records a restarted vault starts reconciling per tick: each one asks every other member of
 its group, so thousands of kept records must not turn into one burst of queries."""
@@ -164,6 +170,11 @@ class AccountTransfer:
             self._deleted.popitem(last=False)
         return (table, key) in self._deleted
 
+    def collecting(self, store: Records, key: bytes) -> bool:
+        """Whether members' copies of the record `key` are being collected here (we may be
+        about to hold it)."""
+        return (store.table, key) in self._transfers
+
     def is_confirmed(self, store: Records, key: bytes) -> bool:
         """Whether our record for `key` is current: not one kept across a restart that the
         group has not confirmed yet."""
@@ -199,6 +210,8 @@ class AccountTransfer:
                     if added is not None and added in members:
                         dropped.append(key)
                     continue
+                if not self.is_confirmed(store, key):
+                    continue  # kept across a restart, not reconciled: perhaps deleted since
                 before = self.group_before(group, ctx, lost, added)
                 item = TransferItem(store.table, key, encode(value))
                 for member in members:
@@ -246,10 +259,17 @@ class AccountTransfer:
                 or not ctx.could_be_member(sender, group)
                 or self._deleted_here(store.table, key, ctx.now())):
             return
+        if data == ABSENT and ctx.own not in self._transfers.get((store.table, key),
+                                                                 _PendingTransfer(0.0)).copies:
+            return  # only the reconciliation of a record we kept asks about its absence
         pending = self._pending(store, key, ctx)
         pending.copies[sender] = data
         pending.reflects[sender] = reflects
-        accepted = agreed_record(list(pending.copies.values()))
+        others = [copy for member, copy in pending.copies.items() if member != ctx.own]
+        if others.count(ABSENT) >= TRANSFER_QUORUM and set(others) == {ABSENT}:
+            self._drop_kept(store, key)
+            return
+        accepted = agreed_record([copy for copy in pending.copies.values() if copy != ABSENT])
         if accepted is not None:
             self._accept(store, key, accepted, ctx, out)
         elif pending.disputed() and pending.asked is None:
@@ -297,10 +317,11 @@ class AccountTransfer:
         if len(key) < NAME_SIZE or not ctx.could_be_member(msg.sender, group):
             raise FrameError("transfer query from outside the record's group")
         value = stores[table].get(key)
-        if value is not None and ctx.is_responsible(group):
-            data = encode(value)
-            out.send(self._transfer(ctx, msg.sender, [TransferItem(table, key, data)],
-                                    new_id("transfer_answer", table, key, data, msg.msg_id)))
+        if not ctx.is_responsible(group) or (value is None and (table, key) in self._transfers):
+            return  # not ours to answer, or we are still collecting it ourselves
+        data = ABSENT if value is None else encode(value)
+        out.send(self._transfer(ctx, msg.sender, [TransferItem(table, key, data)],
+                                new_id("transfer_answer", table, key, data, msg.msg_id)))
 
     def _transfer(self, ctx: Context, member: Name, items: list[TransferItem],
                   msg_id: bytes) -> Message:
@@ -315,6 +336,13 @@ class AccountTransfer:
                        msg_id=msg_id,
                        trace_id=bytes(16), sender=b"",
                        body=TransferBody(items, reflects).encode())
+
+    def _drop_kept(self, store: Records, key: bytes) -> None:
+        """The group holds no such record: the one we kept across a restart was deleted while
+        we were away."""
+        self._transfers.pop((store.table, key), None)
+        self._unconfirmed.discard((store.table, key))
+        store.delete(key)
 
     def _accept(self, store: Records, key: bytes, record: dict[str, Any], ctx: Context,
                 out: Outbox) -> None:

@@ -41,13 +41,17 @@ LIED = "lied about a size"
 KEEP = "keep"
 REPLACED = "replaced"
 NO_RECORD = "no record"
-VERDICTS = (KEEP, REPLACED, NO_RECORD)
-REPLACED_AWAY = "replaced while away"
-"""The reason a PmidNode's failure report gives for a copy it deleted because its DataManagers
-replaced it while it was away: its PmidManagers take the copy out of its account and tell no
-DataManager (they already have another holder)."""
+NO_SUCH_COPY = "no such copy"
+VERDICTS = (KEEP, REPLACED, NO_RECORD, NO_SUCH_COPY)
 """A DataManager's answer to a PmidNode asking whether it should still hold a copy: named as a
-holder; replaced by other holders; no (confirmed) record — which is never a reason to drop."""
+holder; replaced by other holders; no confirmed, full record (never a reason to drop: the
+node's copy may be the one left); no record at all, none being collected either (a reason to
+drop only when a quorum says so in a late round: the copy was deleted while the node was
+away)."""
+GONE_WHILE_AWAY = "replaced or deleted while away"
+"""The reason a PmidNode's failure report gives for a copy it deleted because its DataManagers
+replaced it, or deleted the copy, while it was away: its PmidManagers take the copy out of its
+account and tell no DataManager (they have another holder, or no record)."""
 LIMIT_CEILING = 10_000
 """The largest version or branch limit a client may ask a version tree for."""
 LIST_CHANGES = ("allow", "disallow", "block", "unblock")

@@ -33,6 +33,7 @@ from vaultnet.personas.bodies import (
     KEEP,
     LIED,
     NO_RECORD,
+    NO_SUCH_COPY,
     REPLACED,
     CopyBody,
     CopyDeleteBody,
@@ -578,14 +579,17 @@ class DataManager(GroupPersona):
         if the record is confirmed (not one we kept across a restart and have not reconciled
         yet): KEEP when it names the node; REPLACED when it names a full set of other holders
         that each confirmed storing the copy, or the node was removed for failing the copy (a
-        failed check, a refused or evicted store); NO_RECORD otherwise (a short record, or a
+        failed check, a refused or evicted store); NO_SUCH_COPY without a record, none being
+        collected by transfer either (deleted); NO_RECORD otherwise (a short record, or a
         replacement still on its way: the node's copy may be the one left). The node drops its
-        copy only on a quorum of REPLACED."""
+        copy on a quorum of REPLACED, or of NO_SUCH_COPY in a late round."""
         copy = msg.typed(CopyBody).copy
         if not ctx.is_responsible(copy):
             return
         record = self.record(copy)
-        if record is None or not self.is_confirmed(self.records, copy):
+        if record is None and not self.transfers.collecting(self.records, copy):
+            verdict = NO_SUCH_COPY
+        elif record is None or not self.is_confirmed(self.records, copy):
             verdict = NO_RECORD
         elif msg.sender in record.holders:
             verdict = KEEP

@@ -17,10 +17,11 @@ a delete, a failure or a loss removes) and moving with churn like it (its keys s
 node's name, the group's). It holds at most one entry per copy the node holds, so it is bounded
 by the node's store; account transfer sends a group's records in batches, so one record per copy
 does not mean one message per copy. A node that leaves keeps its account, as the original design
-keeps an offline node's. The DataManagers replace it as a holder without telling us, so the
-entries of copies they replaced stay while it is away; at its rejoin SendAccount still lists
-them, and the node keeps them until its reconcile rounds hear it was replaced: it then deletes
-each and reports it (REPLACED_AWAY), which takes it out of the account.
+keeps an offline node's. The DataManagers replace it as a holder without telling us (and a copy
+deleted after they replaced it is not deleted here either), so those entries stay while it is
+away; at its rejoin SendAccount still lists them, and the node keeps them until its reconcile
+rounds hear it was replaced, or that the copy has no record any more: it then deletes each and
+reports it (GONE_WHILE_AWAY), which takes it out of the account.
 
 The account also holds the space the node offers (`available`: its capacity, which the node
 reports when it joins, agreed like every change), and answers a MaidManager group's
@@ -40,7 +41,7 @@ from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     ACCOUNT_PAGE,
     FAILED_CHECK,
-    REPLACED_AWAY,
+    GONE_WHILE_AWAY,
     AccountEntry,
     AccountPageBody,
     CapacityBody,
@@ -267,8 +268,8 @@ class PmidManager(GroupPersona):
                       trace: bytes) -> None:
         """Agreed: the node no longer holds the copy; tell its DataManagers, which replace it
         (and correct the size it reported if it lied). A copy they replaced while the node
-        was away (REPLACED_AWAY) only leaves the account, by the size the account holds."""
-        if action.reason == REPLACED_AWAY:
+        was away (GONE_WHILE_AWAY) only leaves the account, by the size the account holds."""
+        if action.reason == GONE_WHILE_AWAY:
             raw = self.copies.get(node + action.copy)
             if raw is not None:
                 self._shrink(node, PmidCopy.from_record(raw).size)

@@ -13,9 +13,10 @@ from collections import OrderedDict
 from vaultnet.messages import Authority, Message, Persona, new_id
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
+    GONE_WHILE_AWAY,
     KEEP,
+    NO_SUCH_COPY,
     REPLACED,
-    REPLACED_AWAY,
     AccountEntry,
     AccountPageBody,
     CapacityBody,
@@ -220,8 +221,9 @@ class PmidNode(GroupPersona):
     def on_reconcile(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
         """A DataManager of the copy says whether its record still names us as a holder. Each
         member's latest answer counts; we drop the copy only once a quorum of members say we
-        were replaced (one member without a record, or with a stale one, must never cost the
-        network a copy)."""
+        were replaced, or, in a later round, that there is no such copy (it was deleted while
+        we were away; in the fast rounds a record may still be moving between members):
+        one member without a record, or with a stale one, must never cost the network a copy."""
         answer = msg.typed(ReconcileBody)
         copy, verdict = answer.copy, answer.verdict
         if not ctx.could_be_member(msg.sender, copy) or not self.chunks.has(copy):
@@ -235,15 +237,17 @@ class PmidNode(GroupPersona):
             # Only a later round settles "keep": in the fast rounds, members may not have
             # noticed yet that we left, and replace us moments after saying keep.
             self._undecided.discard(copy)
-        replaced = list(answers.values()).count(REPLACED)
+        quorum = self.params.accumulation_quorum
+        gone = (list(answers.values()).count(REPLACED) >= quorum
+                or (list(answers.values()).count(NO_SUCH_COPY) >= quorum
+                    and self._reconcile_rounds > RECONCILE_ROUNDS))
         held = self.chunks.entry(copy)
-        if (replaced >= self.params.accumulation_quorum and held is not None
-                and self.chunks.delete(copy)):
+        if gone and held is not None and self.chunks.delete(copy):
             self._undecided.discard(copy)
             del self._verdicts[copy]
             out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
                      reason="no longer a holder (rejoin)")
-            self._report(copy, held.kind, held.size, REPLACED_AWAY, msg.trace_id, ctx, out)
+            self._report(copy, held.kind, held.size, GONE_WHILE_AWAY, msg.trace_id, ctx, out)
 
     @handles(Action.CHALLENGE)
     def on_challenge(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
