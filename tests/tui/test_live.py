@@ -264,8 +264,13 @@ def structured_row(app: VaultnetApp, name: bytes) -> StructuredRow | None:
 
 
 def agreed_at(app: VaultnetApp, name: bytes, version: int) -> bool:
+    """The model has the record at `version` on its whole group, and view 6's table shows
+    that version (it is drawn after the model changes)."""
     row = structured_row(app, name)
-    return row is not None and row.version == version and row.holding == len(row.group) == 4
+    if row is None or row.version != version or not row.holding == len(row.group) == 4:
+        return False
+    table = app.query_one(StructuredTable)
+    return name.hex() in table.rows and cell(table, name, "version") == f"v{version}"
 
 
 def test_structured_data_put_update_refusals_and_delete_from_the_keyboard() -> None:
