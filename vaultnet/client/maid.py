@@ -539,16 +539,19 @@ def _version(value: object, what: str) -> VersionName:
     return value
 
 
+def _sized_name(value: object, refused: str) -> bytes:
+    """`value` if it is a 64-byte name; ClientError(`refused`) otherwise."""
+    if not isinstance(value, bytes) or len(value) != NAME_SIZE:
+        raise ClientError(refused)
+    return value
+
+
 def _key(key: object) -> bytes:
-    if not isinstance(key, bytes) or len(key) != NAME_SIZE:
-        raise ClientError("a versioned item's key is 64 bytes (128 hex characters)")
-    return key
+    return _sized_name(key, "a versioned item's key is 64 bytes (128 hex characters)")
 
 
 def _record_name(name: object) -> bytes:
-    if not isinstance(name, bytes) or len(name) != NAME_SIZE:
-        raise ClientError("a structured data record's name is 64 bytes (128 hex characters)")
-    return name
+    return _sized_name(name, "a structured data record's name is 64 bytes (128 hex characters)")
 
 
 def _check_version(version: object) -> None:
@@ -557,14 +560,11 @@ def _check_version(version: object) -> None:
 
 
 def _owner(name: object) -> bytes:
-    if not isinstance(name, bytes) or len(name) != NAME_SIZE:
-        raise ClientError("an owner is a client's 64-byte name (its .name)")
-    return name
+    return _sized_name(name, "an owner is a client's 64-byte name (its .name)")
 
 
 def _check_name(name: object) -> None:
-    if not isinstance(name, bytes) or len(name) != NAME_SIZE:
-        raise ClientError("a chunk name is 64 bytes (128 hex characters)")
+    _sized_name(name, "a chunk name is 64 bytes (128 hex characters)")
 
 
 def _holds_content(msg: Message) -> bool:
