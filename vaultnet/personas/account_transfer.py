@@ -259,8 +259,8 @@ class AccountTransfer:
                 or not ctx.could_be_member(sender, group)
                 or self._deleted_here(store.table, key, ctx.now())):
             return
-        if data == ABSENT and ctx.own not in self._transfers.get((store.table, key),
-                                                                 _PendingTransfer(0.0)).copies:
+        collected = self._transfers.get((store.table, key))
+        if data == ABSENT and (collected is None or ctx.own not in collected.copies):
             return  # only the reconciliation of a record we kept asks about its absence
         pending = self._pending(store, key, ctx)
         pending.copies[sender] = data

@@ -226,23 +226,22 @@ class PmidNode(GroupPersona):
         one member without a record, or with a stale one, must never cost the network a copy."""
         answer = msg.typed(ReconcileBody)
         copy, verdict = answer.copy, answer.verdict
-        if not ctx.could_be_member(msg.sender, copy) or not self.chunks.has(copy):
+        held = self.chunks.entry(copy)
+        if not ctx.could_be_member(msg.sender, copy) or held is None:
             return
         answers = self._verdicts.setdefault(copy, {})
         answers[msg.sender] = verdict
         while len(self._verdicts) > VERDICTS_KEPT:
             self._verdicts.popitem(last=False)
-        if (list(answers.values()).count(KEEP) >= self.params.accumulation_quorum
-                and self._reconcile_rounds > RECONCILE_ROUNDS):
+        verdicts, quorum = list(answers.values()), self.params.accumulation_quorum
+        late = self._reconcile_rounds > RECONCILE_ROUNDS
+        if verdicts.count(KEEP) >= quorum and late:
             # Only a later round settles "keep": in the fast rounds, members may not have
             # noticed yet that we left, and replace us moments after saying keep.
             self._undecided.discard(copy)
-        quorum = self.params.accumulation_quorum
-        gone = (list(answers.values()).count(REPLACED) >= quorum
-                or (list(answers.values()).count(NO_SUCH_COPY) >= quorum
-                    and self._reconcile_rounds > RECONCILE_ROUNDS))
-        held = self.chunks.entry(copy)
-        if gone and held is not None and self.chunks.delete(copy):
+        gone = (verdicts.count(REPLACED) >= quorum
+                or (verdicts.count(NO_SUCH_COPY) >= quorum and late))
+        if gone and self.chunks.delete(copy):
             self._undecided.discard(copy)
             del self._verdicts[copy]
             out.note(EventKind.CHUNK_DELETED, copy, msg.trace_id, persona=self.persona.value,
