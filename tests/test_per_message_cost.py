@@ -151,3 +151,55 @@ async def test_a_batch_commits_before_anything_it_answers_is_sent(tmp_path: Path
     assert sent == [(messages[0].msg_id, on_disk), (messages[2].msg_id, on_disk)]
     assert vault.dropped == 1
     host.close()
+
+
+def test_a_remembered_verification_never_lets_a_forgery_through(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verified signature is looked up the second time (no arithmetic); a forged signature
+    of the same data by the same key, or the genuine one over other data, is still refused,
+    however often the genuine triple was verified; the memory stays bounded."""
+    import nacl.bindings
+
+    from vaultnet import identity
+
+    calls = [0]
+    real_open = nacl.bindings.crypto_sign_open
+
+    def counted(signed: bytes, key: bytes) -> bytes:
+        calls[0] += 1
+        return real_open(signed, key)
+
+    monkeypatch.setattr(identity.nacl.bindings, "crypto_sign_open", counted)
+    signer = Identity.generate(bytes(32))
+    data = b"header bytes of one message"
+    good = signer.sign(data)
+    identity.verify(signer.verify_key, good, data)
+    identity.verify(signer.verify_key, good, data)
+    assert calls[0] == 1
+    forged = bytes([good[0] ^ 1]) + good[1:]
+    for _ in range(3):
+        with pytest.raises(identity.IdentityError):
+            identity.verify(signer.verify_key, forged, data)
+        with pytest.raises(identity.IdentityError):
+            identity.verify(signer.verify_key, good, data + b"!")
+        with pytest.raises(identity.IdentityError):
+            identity.verify(Identity.generate(bytes([1]) * 32).verify_key, good, data)
+    assert calls[0] == 1 + 9
+    for i in range(identity.VERIFIED_KEPT + 10):
+        payload = i.to_bytes(4, "big")
+        identity.verify(signer.verify_key, signer.sign(payload), payload)
+    assert len(identity._verified) == identity.VERIFIED_KEPT
+
+
+def test_canonical_encoding_is_the_same_with_remembered_keys() -> None:
+    """The remembered key encodings sort maps exactly as packing each key does."""
+    import msgpack
+
+    from vaultnet.storage import records
+
+    value = {"zeta": 1, "a": [{"b": 2, "aa": 3}], 7: "x", "mid": {"k2": 1, "k1": 2}}
+    expected = msgpack.packb(
+        {7: "x", "a": [{"b": 2, "aa": 3}], "mid": {"k1": 2, "k2": 1}, "zeta": 1},
+        use_bin_type=True)
+    assert records.encode(value) == expected
+    assert records.encode(dict(reversed(list(value.items())))) == expected

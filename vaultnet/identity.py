@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import OrderedDict
 from pathlib import Path
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
@@ -15,6 +17,13 @@ from vaultnet.xor import Name
 KEY_FILE = "identity.key"
 SIGNATURE_SIZE = 64
 VERIFY_KEY_SIZE = 32
+VERIFIED_KEPT = 4096
+"""Signatures this process remembers having verified (a 32-byte digest of key, signature and
+data each, oldest forgotten first: about 400 KiB). Verifying is a pure function, so a vault
+checking a relayed copy that another vault of the same process already checked (a group
+member's fan-out reaches every member, and a testnet runs many vaults per process) looks the
+answer up instead of doing the Ed25519 arithmetic again; only a signature that verified is
+remembered, so a forgery is checked, and refused, every time."""
 
 
 class IdentityError(Exception):
@@ -73,9 +82,22 @@ def write_secret(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+_verified: OrderedDict[bytes, None] = OrderedDict()
+"""Digests of the (key, signature, data) this process verified, at most VERIFIED_KEPT."""
+
+
 def verify(verify_key: bytes, signature: bytes, data: bytes) -> None:
-    """Raise IdentityError unless `signature` is `verify_key`'s signature of `data`."""
+    """Raise IdentityError unless `signature` is `verify_key`'s signature of `data` (a triple
+    verified before in this process is looked up: `VERIFIED_KEPT`)."""
+    if len(verify_key) != VERIFY_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        raise IdentityError("bad signature")
+    seen = hashlib.blake2b(verify_key + signature + data, digest_size=32).digest()
+    if seen in _verified:
+        return
     try:
-        nacl.signing.VerifyKey(verify_key).verify(data, signature)
+        nacl.bindings.crypto_sign_open(signature + data, verify_key)
     except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
         raise IdentityError("bad signature") from exc
+    _verified[seen] = None
+    if len(_verified) > VERIFIED_KEPT:
+        _verified.popitem(last=False)

@@ -37,6 +37,10 @@ SEEN_LIMIT = 20_000
 """Entries in the table at most (oldest dropped first; one that should still have caught a
 duplicate only lets it through to the accumulator or firewall, which catch it). A vault of a
 16-vault testnet under 20 puts/s passes about 400 messages a second: 800 within the window."""
+EXPIRY_EVERY = 0.1
+"""Seconds between two sweeps of the seen table and relay cache as messages pass (a sweep per
+message cost more than the lookup it guards); an entry past its window but not yet swept is
+judged by its time, and the relay cache checks freshness on every read."""
 SEEN_KEY_SIZE = 16
 """Bytes of the digest kept per entry instead of the ~220-byte identity it is taken over."""
 
@@ -54,6 +58,7 @@ class Router:
         self.cache = RelayCache()
         self.seen: OrderedDict[bytes, float] = OrderedDict()
         """Digests of the messages passed on within SEEN_WINDOW, oldest first."""
+        self._next_expiry = float("-inf")
         self._online_here: OrderedDict[Name, None] = OrderedDict()
         """MpidNodes connected to us that announced themselves online through us (bounded by
         the client connections we serve)."""
@@ -111,9 +116,13 @@ class Router:
             + (b"F" if final else b"R") + (b"P" if msg.payload else b""),
             digest_size=SEEN_KEY_SIZE).digest()
         now = core.now()
-        self.expire_seen()
-        if key in self.seen:
-            return
+        if now >= self._next_expiry:
+            self.expire_seen()
+        seen_at = self.seen.get(key)
+        if seen_at is not None:
+            if seen_at > now - SEEN_WINDOW:
+                return
+            del self.seen[key]  # stale, not expired yet: re-entered in arrival order
         self.seen[key] = now
         while len(self.seen) > SEEN_LIMIT:
             self.seen.popitem(last=False)
@@ -125,6 +134,7 @@ class Router:
         """Drop the seen entries older than SEEN_WINDOW (the table is in arrival order), and
         the relay cache's expired entries: both must shrink when traffic stops."""
         now = self.core.now()
+        self._next_expiry = now + EXPIRY_EVERY
         horizon = now - SEEN_WINDOW
         while self.seen and next(iter(self.seen.values())) <= horizon:
             self.seen.popitem(last=False)

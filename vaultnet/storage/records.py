@@ -15,13 +15,31 @@ from typing import Any, Protocol
 
 import msgpack
 
+KEY_BYTES_KEPT = 1024
+"""Map keys (strings, as record fields are) whose encoding `_canonical` remembers for sorting:
+records reuse a few field names, so each is packed once instead of once per record written."""
+_key_bytes: dict[str, bytes] = {}
+
+
+def _sort_key(key: Any) -> bytes:
+    """The encoded bytes a map key sorts by (remembered for strings: `KEY_BYTES_KEPT`)."""
+    if isinstance(key, str):
+        packed = _key_bytes.get(key)
+        if packed is None:
+            packed = msgpack.packb(key, use_bin_type=True)
+            if len(_key_bytes) < KEY_BYTES_KEPT:
+                _key_bytes[key] = packed
+        return packed
+    encoded: bytes = msgpack.packb(key, use_bin_type=True)
+    return encoded
+
 
 def _canonical(obj: Any) -> Any:
     """`obj` with every map's entries ordered by their encoded key, so that equal values
     encode to equal bytes whatever order they were built in."""
     if isinstance(obj, dict):
         pairs = [(_canonical(k), _canonical(v)) for k, v in obj.items()]
-        pairs.sort(key=lambda kv: msgpack.packb(kv[0], use_bin_type=True))
+        pairs.sort(key=lambda kv: _sort_key(kv[0]))
         return dict(pairs)
     if isinstance(obj, list | tuple):
         return [_canonical(v) for v in obj]
