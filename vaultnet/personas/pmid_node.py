@@ -147,9 +147,11 @@ class PmidNode(GroupPersona):
         """After (re)joining, once we know a group's worth of peers: ask each copy's
         DataManagers whether we should still hold it (a restarted vault was replaced while it
         was away), and tell our PmidManagers the space we offer (`_capacity_report`). Asked
-        RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, about every copy
-        still held: members that had not yet noticed we left (and so still named us), did not
-        know us yet, or had not reconciled their own records may answer differently later."""
+        RECONCILE_ROUNDS times, RECONCILE_INTERVAL apart, about every copy held at start and
+        still undecided: members that had not yet noticed we left (and so still named us), did
+        not know us yet, or had not reconciled their own records may answer differently later.
+        A copy stored since we joined came from our managers' current instructions: it is
+        never asked about (a fresh vault asks nothing)."""
         out = Outbox()
         self._report_missing(ctx, out)
         fast = self._reconcile_rounds < RECONCILE_ROUNDS
@@ -161,9 +163,8 @@ class PmidNode(GroupPersona):
         self._last_reconcile = ctx.now()
         if fast:
             out.send(self._capacity_report(ctx))
-        held = [entry.copy_name for entry in self.chunks.entries()]
-        self._undecided.intersection_update(held)
-        for copy in held if fast else sorted(self._undecided):
+        self._undecided.intersection_update(entry.copy_name for entry in self.chunks.entries())
+        for copy in sorted(self._undecided):
             out.send(Message(src=Authority(ctx.own, self.persona), dst=Authority(
                 copy, Persona.DATA_MANAGER, group=True), action=Action.HOLDING,
                 msg_id=new_id("holding", ctx.own, copy, str(self._reconcile_rounds)),
