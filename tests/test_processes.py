@@ -66,3 +66,13 @@ def test_processes_are_checked() -> None:
     assert settings_from((), {"processes": 2, "transport": "tcp"}).processes == 2
     with pytest.raises(TestnetMarkerError, match="processes=2 needs transport='tcp'"):
         settings_from((), {"processes": 2})
+
+
+async def test_the_boot_bench_counts_every_process_memory() -> None:
+    """`vaultnet bench net --boot N --processes P` sums the RSS of the launcher and its workers:
+    per vault it reports more than the launcher's own RSS spread over every vault."""
+    from vaultnet.bench.net import _boot_over_processes, _rss_kib
+
+    wall, per_vault = await _boot_over_processes(8, 2)
+    assert wall > 0
+    assert per_vault * 8 > _rss_kib()

@@ -1,7 +1,8 @@
 """Network-core benchmark: transport frames/s, boot time, memory per vault.
 
-`vaultnet bench net [--frames N] [--skip-100]`. Figures are printed, never asserted: this
-machine is noisy, so each transport figure is the median of several rounds in one run.
+`vaultnet bench net [--frames N] [--skip-100] [--boot N [--processes P]]`. Figures are
+printed, never asserted: this machine is noisy, so each transport figure is the median of
+several rounds in one run.
 
 - channel: the secure channel's CPU cost per frame for that frame, sealing and opening (one
   ChaCha20-Poly1305 pass each way), and a whole handshake (both sides, in memory).
@@ -13,6 +14,10 @@ machine is noisy, so each transport figure is the median of several rounds in on
   the simulated seconds it took (run under trio's MockClock with autojump).
 - memory: resident set growth while booting 32 TCP vaults, divided by 32 (measured first, before
   other rounds have grown the heap), and the Python heap those vaults hold (tracemalloc).
+
+`vaultnet bench net --boot N [--processes P]` does only one thing: boots N TCP vaults over P
+processes (default 2) and prints the wall time until every proximity set is exact and the RSS
+of every process (launcher and workers), summed, per vault.
 """
 
 from __future__ import annotations
@@ -135,12 +140,26 @@ async def _boot(vaults: int, transport: str) -> tuple[float, float]:
         return time.perf_counter() - wall, trio.current_time() - clock
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+def _rss_kib(pid: int | str = "self") -> int:
+    """Resident set of process `pid` in KiB (Linux: /proc; 0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return 0
     return 0
+
+
+async def _boot_over_processes(vaults: int, processes: int) -> tuple[float, float]:
+    """(wall seconds to converge, RSS in KiB per vault) for `vaults` TCP vaults over
+    `processes` processes: the launcher's RSS and every worker's, summed, over the vaults."""
+    wall = time.perf_counter()
+    async with Testnet(vaults=vaults, transport="tcp", processes=processes) as net:
+        wall = time.perf_counter() - wall
+        rss = _rss_kib() + sum(_rss_kib(w.process.pid) for w in net.workers.workers)
+    return wall, rss / vaults
 
 
 async def _memory_per_vault(vaults: int) -> tuple[float, float]:
@@ -163,7 +182,17 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=50_000, help="frames per round")
     parser.add_argument("--skip-100", action="store_true", help="skip the 100-vault boots")
+    parser.add_argument("--boot", type=int, metavar="N",
+                        help="only boot N tcp vaults (over --processes) and report the wall "
+                             "time to converge and the RSS per vault")
+    parser.add_argument("--processes", type=int, default=2, metavar="P",
+                        help="processes the --boot vaults run in (default 2)")
     args = parser.parse_args(argv)
+    if args.boot is not None:
+        wall, per_vault = trio.run(_boot_over_processes, args.boot, args.processes)
+        print(f"boot {args.boot} tcp vaults over {args.processes} processes: converged in "
+              f"{wall:.1f} s wall, RSS {per_vault:,.0f} KiB per vault (all processes)")
+        return 0
 
     network_key = os.urandom(32)
 
