@@ -313,20 +313,37 @@ def copy_record(host: PersonaHost, copy: Name) -> CopyRecord | None:
     return optional(CopyRecord.from_record, host.data_manager.records.get(copy))
 
 
-def copy_record_views(net: Population, copy: Name) -> GroupViews[CopyRecord]:
-    """Each member of the copy's DataManager group: its record of `copy`."""
-    return group_views(net, copy, functools.partial(copy_record, copy=copy))
+RecordIndex = Mapping[Name, Mapping[bytes, Any]]
+"""Each live vault's DataManager records, copy name -> stored value (`data_manager_index`)."""
+
+
+def data_manager_index(net: Population) -> dict[Name, dict[bytes, Any]]:
+    """Every live vault's DataManager records: one read of each vault's table, so a check over
+    hundreds of chunks does not query each member once per copy."""
+    return {v.name: dict(host_of(v).data_manager.records.items()) for v in net.vaults}
+
+
+def copy_record_views(net: Population, copy: Name,
+                      records: RecordIndex | None = None) -> GroupViews[CopyRecord]:
+    """Each member of the copy's DataManager group: its record of `copy` (read from `records`,
+    a `data_manager_index` taken once for many copies, if given)."""
+    if records is None:
+        return group_views(net, copy, functools.partial(copy_record, copy=copy))
+    return GroupViews(copy, {m: optional(CopyRecord.from_record, records[m].get(copy))
+                             for m in net.true_close_group(copy)})
 
 
 def chunk_holders(net: Population, chunk: Name,
-                  index: Mapping[Name, tuple[Name, ...]] | None = None) -> ChunkHolders:
+                  index: Mapping[Name, tuple[Name, ...]] | None = None,
+                  records: RecordIndex | None = None) -> ChunkHolders:
     """Every copy of `chunk`: who stores it and what its DataManagers record. `index` is a
-    `stored_index` taken once for many chunks."""
+    `stored_index`, `records` a `data_manager_index`, each taken once for many chunks."""
     index = stored_index(net) if index is None else index
     copies = {}
     for kind in COPY_KINDS:
         copy = copy_name(chunk, kind)
-        copies[kind] = CopyHolders(kind, copy, index.get(copy, ()), copy_record_views(net, copy))
+        copies[kind] = CopyHolders(kind, copy, index.get(copy, ()),
+                                   copy_record_views(net, copy, records))
     return ChunkHolders(chunk, copies)
 
 

@@ -27,6 +27,7 @@ from vaultnet.runtime.inspection import (
     Population,
     chunk_holders,
     copy_records,
+    data_manager_index,
     intact_on,
     live_chunks,
     record_views,
@@ -157,11 +158,11 @@ def copy_violations(holders: ChunkHolders, live: Set[Name],
 def replication(net: Population, chunks: Iterable[Name] | None = None) -> list[CopyViolation]:
     """Every copy of each of `chunks` (default: every chunk the DataManagers record) fully
     replicated: an agreed record naming HOLDERS_PER_COPY live holders, stored by exactly them."""
-    index = stored_index(net)
+    index, records = stored_index(net), data_manager_index(net)
     live = {v.name for v in net.vaults}
     found: list[CopyViolation] = []
     for chunk in live_chunks(net) if chunks is None else chunks:
-        found.extend(copy_violations(chunk_holders(net, chunk, index), live))
+        found.extend(copy_violations(chunk_holders(net, chunk, index, records), live))
     return found
 
 
@@ -203,10 +204,10 @@ def lost(net: Population, acknowledged: Iterable[Name]) -> list[ChunkLost]:
     """No chunk a put acknowledged is lost: for some kind, a member of the copy's DataManager
     group records a live holder whose disk stores the copy intact (what a get reaches)."""
     vaults = {v.name: v for v in net.vaults}
-    index = stored_index(net)
+    index, records = stored_index(net), data_manager_index(net)
     return [ChunkLost(chunk) for chunk in acknowledged
             if not any(intact_on(vaults[holder], copy.copy_name, copy.kind)
-                       for copy in chunk_holders(net, chunk, index).copies.values()
+                       for copy in chunk_holders(net, chunk, index, records).copies.values()
                        for holder in recorded_and_stored(copy))]
 
 
