@@ -2,11 +2,13 @@
 the messages behind each put.
 
 `python -m vaultnet.bench.data [--vaults N] [--count N] [--sizes 1KiB 1MiB] [--in-flight 1 32]
-[--repeat R]` (or `vaultnet bench data ...`). Per round: puts/s, put and get latency, requests
-that failed (timed out), messages and frames per put (summed over vaults), messages handled per
-second by the process (every vault runs in it) and the process CPU time per message handled.
-With `--repeat R` each figure is the median over R rounds. Figures are printed, never asserted:
-this machine is noisy, compare medians from one run.
+[--repeat R] [--processes P]` (or `vaultnet bench data ...`). With `--processes P` the testnet's
+vaults are shared out over this process and P-1 worker processes (`Testnet(processes=P)`); the
+client always runs in this one. Per round: puts/s, put and get latency, requests that failed
+(timed out), messages and frames per put (summed over every vault in every process), messages
+handled per second, and the CPU time of all the processes (this one and the workers) per
+message handled. With `--repeat R` each figure is the median over R rounds. Figures are
+printed, never asserted: this machine is noisy, compare medians from one run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import trio
 
 from vaultnet.client.maid import ClientError
 from vaultnet.runtime.testnet import Testnet
+from vaultnet.runtime.worker_pool import process_totals
 from vaultnet.xor import name_of
 
 SIZES = {"1KiB": 1024, "1MiB": 1 << 20}
@@ -62,35 +65,44 @@ async def _timed(jobs: list[Callable[[], Awaitable[object]]],
     return time.perf_counter() - start, latencies or [math.nan], failed[0]
 
 
+async def _totals(net: Testnet) -> dict[str, float]:
+    """Messages, frames and CPU seconds so far of every process: this one's vaults and the
+    workers' (whose vaults our `net.vaults` does not hold)."""
+    own = process_totals(net.vaults)
+    theirs = await net.workers.totals()
+    return {key: own[key] + theirs[key] for key in own}
+
+
 async def _round(net: Testnet, put: Callable[[bytes], Awaitable[object]],
                  get: Callable[[bytes], Awaitable[object]], size: int, n: int,
                  in_flight: int) -> dict[str, float]:
     """One round of `n` puts then `n` gets of `size` bytes, `in_flight` at a time."""
     datas = [os.urandom(size) for _ in range(n)]
-    messages = sum(v.messages_in for v in net.vaults)
-    frames = sum(v.frames_in for v in net.vaults)
-    cpu = time.process_time()
+    before = await _totals(net)
     elapsed, put_lat, put_failed = await _timed([partial(put, d) for d in datas], in_flight)
-    messages_timed = sum(v.messages_in for v in net.vaults) - messages
+    messages_timed = (await _totals(net))["messages"] - before["messages"]
     await trio.sleep(SETTLE)
-    cpu = time.process_time() - cpu
-    messages = sum(v.messages_in for v in net.vaults) - messages
-    frames = sum(v.frames_in for v in net.vaults) - frames
+    after = await _totals(net)
+    messages = after["messages"] - before["messages"]
     get_elapsed, get_lat, get_failed = await _timed([partial(get, name_of(d)) for d in datas],
                                                     in_flight)
     return {"puts/s": n / elapsed, "put p50 ms": 1e3 * statistics.median(put_lat),
             "put p99 ms": 1e3 * percentile(put_lat, 0.99), "gets/s": n / get_elapsed,
             "get p50 ms": 1e3 * statistics.median(get_lat),
             "get p99 ms": 1e3 * percentile(get_lat, 0.99), "msgs/put": messages / n,
-            "frames/put": frames / n, "msgs/s": messages_timed / elapsed,
-            "cpu us/msg": 1e6 * cpu / max(1, messages), "failed": put_failed + get_failed}
+            "frames/put": (after["frames"] - before["frames"]) / n,
+            "msgs/s": messages_timed / elapsed,
+            "cpu us/msg": 1e6 * (after["cpu"] - before["cpu"]) / max(1, messages),
+            "failed": put_failed + get_failed}
 
 
 async def run(vaults: int, count: int, sizes: list[str] | None = None,
-              in_flights: list[int] | None = None, repeat: int = 1) -> list[dict[str, object]]:
-    """Every (size, in flight) round on one fresh testnet; each figure the median of `repeat`."""
+              in_flights: list[int] | None = None, repeat: int = 1,
+              processes: int = 1) -> list[dict[str, object]]:
+    """Every (size, in flight) round on one fresh testnet over `processes` processes; each
+    figure the median of `repeat`."""
     rows: list[dict[str, object]] = []
-    async with Testnet(vaults=vaults, transport="tcp") as net:
+    async with Testnet(vaults=vaults, transport="tcp", processes=processes) as net:
         client = await net.client()
         for label in sizes or list(SIZES):
             size = SIZES[label]
@@ -98,7 +110,8 @@ async def run(vaults: int, count: int, sizes: list[str] | None = None,
             for in_flight in in_flights or [1, 32]:
                 rounds = [await _round(net, client.put, client.get, size, n, in_flight)
                           for _ in range(repeat)]
-                row: dict[str, object] = {"size": label, "in_flight": in_flight, "n": n}
+                row: dict[str, object] = {"size": label, "in_flight": in_flight, "n": n,
+                                          "processes": processes}
                 row.update({k: statistics.median(r[k] for r in rounds) for k in rounds[0]})
                 rows.append(row)
     return rows
@@ -112,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     parser.add_argument("--in-flight", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--repeat", type=int, default=1, help="rounds per row (median shown)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="processes running the vaults (this one and P-1 workers)")
     args = parser.parse_args(argv)
-    rows = trio.run(run, args.vaults, args.count, args.sizes, args.in_flight, args.repeat)
+    rows = trio.run(run, args.vaults, args.count, args.sizes, args.in_flight, args.repeat,
+                    args.processes)
     keys = list(rows[0])
     print(" | ".join(keys))
     for row in rows:

@@ -14,7 +14,13 @@ import trio
 
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import Testnet, TestnetError
-from vaultnet.runtime.worker_pool import WORKER_BATCH, WORKER_BUFFER, Pipe, vault_row
+from vaultnet.runtime.worker_pool import (
+    WORKER_BATCH,
+    WORKER_BUFFER,
+    Pipe,
+    process_totals,
+    vault_row,
+)
 
 
 async def _run_worker(pipe: Pipe) -> None:
@@ -57,6 +63,8 @@ async def _answer(pipe: Pipe, net: Testnet, request: dict[str, Any]) -> None:
     try:
         if command == "status":
             reply["result"] = [vault_row(v) for v in net.vaults]
+        elif command == "totals":
+            reply["result"] = process_totals(net.vaults)
         elif command == "kill":
             name = net.vault(args[0]).name
             await net.kill_vault(name)

@@ -1,0 +1,39 @@
+"""`vaultnet bench data --processes 2`: the figures of a round count every process's vaults, not
+only the launcher's share, and the rows say how many processes ran. Functional only: nothing
+about speed is asserted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from vaultnet.bench import data
+from vaultnet.runtime.vault import Vault
+from vaultnet.runtime.worker_pool import process_totals
+
+pytestmark = pytest.mark.slow  # a TCP testnet and a worker subprocess (conftest's SLOW list)
+
+PUTS = 4
+
+
+async def test_a_bench_over_two_processes_counts_the_worker_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    own: list[float] = []
+
+    def launcher_totals(vaults: Iterable[Vault]) -> dict[str, float]:
+        totals = process_totals(vaults)
+        own.append(totals["messages"])
+        return totals
+
+    monkeypatch.setattr(data, "process_totals", launcher_totals)
+    [row] = await data.run(vaults=8, count=PUTS, sizes=["1KiB"], in_flights=[1], processes=2)
+
+    # The round reads the totals before the puts, after them, and after the settle.
+    assert len(own) == 3
+    launcher_only = (own[2] - own[0]) / PUTS
+    assert row["processes"] == 2 and row["n"] == PUTS and row["failed"] == 0
+    assert isinstance(row["msgs/put"], float) and isinstance(row["frames/put"], float)
+    assert row["msgs/put"] > launcher_only > 0, "the worker's vaults are counted too"
+    assert row["frames/put"] > 0
+    assert isinstance(row["cpu us/msg"], float) and row["cpu us/msg"] > 0
