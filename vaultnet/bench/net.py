@@ -29,6 +29,7 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import nacl.public
 import trio
@@ -41,6 +42,7 @@ from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint
 from vaultnet.transport.channel import Handshake
 from vaultnet.transport.sim import SimNetwork
 from vaultnet.transport.tcp import TcpEndpoint
+from vaultnet.xor import closest
 
 ROUNDS = 5
 FRAME = {"t": "msg", "src": os.urandom(64), "dst": os.urandom(64), "action": "put",
@@ -152,11 +154,28 @@ def _rss_kib(pid: int | str = "self") -> int:
     return 0
 
 
+BOOT_TIMEOUT = 900.0
+"""Seconds `--boot` waits for every vault of every process to see its true proximity set."""
+
+
+def _all_exact(rows: list[dict[str, Any]], k: int) -> bool:
+    """Whether every vault's own proximity set (its status row, whichever process runs it) is
+    the true one over every row's vault."""
+    names = [bytes.fromhex(row["name"]) for row in rows]
+    return all([bytes.fromhex(p) for p in row["proximity"]]
+               == closest(name, [n for n in names if n != name], k)
+               for row, name in zip(rows, names, strict=True))
+
+
 async def _boot_over_processes(vaults: int, processes: int) -> tuple[float, float]:
-    """(wall seconds to converge, RSS in KiB per vault) for `vaults` TCP vaults over
-    `processes` processes: the launcher's RSS and every worker's, summed, over the vaults."""
+    """(wall seconds until every vault of every process has its true proximity set, RSS in
+    KiB per vault) for `vaults` TCP vaults over `processes` processes: the launcher's RSS and
+    every worker's, summed, over the vaults."""
     wall = time.perf_counter()
     async with Testnet(vaults=vaults, transport="tcp", processes=processes) as net:
+        with trio.fail_after(BOOT_TIMEOUT):
+            while not _all_exact(await net.vault_rows(), net.params.proximity_size):
+                await trio.sleep(0.2)
         wall = time.perf_counter() - wall
         rss = _rss_kib() + sum(_rss_kib(w.process.pid) for w in net.workers.workers)
     return wall, rss / vaults

@@ -196,7 +196,7 @@ class Testnet:
                 await self._join_network(count)
             else:
                 first = await self._start_vault()
-                await self._boot(count - 1, first.address)
+                await self._boot(count - 1, [first.address])
                 await self.wait_converged()
             if len(self.shares) > 1:
                 await self.workers.start(self._nursery, self.shares[1:], {
@@ -222,19 +222,29 @@ class Testnet:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
         return False
 
-    async def _boot(self, count: int, bootstrap: str) -> None:
-        """Start `count` vaults joining through `bootstrap`, in rounds that at most double the
-        network: a vault's join is a chain of round trips, so one at a time made 128 simulated
+    async def _boot(self, count: int, bootstrap: list[str], must_join: bool = False) -> None:
+        """Start `count` vaults joining through `bootstrap`, in rounds that at most double our
+        vaults: a vault's join is a chain of round trips, so one at a time made 128 simulated
         vaults spend 134 simulated seconds (and their keep-alives) booting, against 33 side by
-        side, and 64 TCP vaults take 28.7 s instead of 16.9 (one run each, loaded machine).
-        Joins running together can miss each other in their far buckets and neighbourhoods; the
+        side, and 64 TCP vaults take 28.7 s instead of 16.9 (one run each, loaded machine); a
+        worker process joining its 86 vaults one by one did not finish within 300 s. Joins
+        running together can miss each other in their far buckets and neighbourhoods; the
         periodic bucket refresh and the neighbourhood refresh (neighbours asked in turn) fill
-        those in, and `converged` (what the caller waits for) says when."""
+        those in, and `converged` (what the caller waits for) says when. `must_join` (joining
+        a running network, from a worker process or `--join`): each newcomer of a round joins
+        through one of our vaults in turn, then `bootstrap`, so no one vault answers the whole
+        round (43 side by side through one were refused: "no bootstrap vault answered"), and
+        each must have got in (`_joined`: TestnetError otherwise)."""
         while count:
             batch = min(count, len(self.vaults))
+            before = len(self.vaults)
             async with trio.open_nursery() as joining:
-                for _ in range(batch):
-                    joining.start_soon(self._start_vault, [bootstrap])
+                for i in range(batch):
+                    via = [self.vaults[i].address, *bootstrap] if must_join else bootstrap
+                    joining.start_soon(self._start_vault, via)
+            if must_join:
+                for vault in self.vaults[before:]:
+                    await self._joined(vault)
             count -= batch
 
     async def _join_network(self, count: int) -> None:
@@ -244,8 +254,7 @@ class Testnet:
         if not first.joined:
             await self.kill_vault(first.name)
             raise JoinRefused(await self._why_not_joined())
-        for _ in range(count - 1):
-            await self._joined(await self._start_vault(bootstrap=[first.address, *self.join]))
+        await self._boot(count - 1, [first.address, *self.join], must_join=True)
 
     async def _why_not_joined(self) -> str:
         """Why our vaults could not join through `self.join`: a handshake with the first
