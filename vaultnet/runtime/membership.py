@@ -105,7 +105,19 @@ class Membership:
             if await self.links.dial(address) and await self.lookup(core.name):
                 core.joined = True
                 await self._refresh_buckets()
+                await self._connect_held_gossip()
                 return
+
+    async def _connect_held_gossip(self) -> None:
+        """Connect to the vaults neighbours gossiped while we joined that we still want close,
+        again for those gossiped meanwhile, until a pass brings none (each pass at most
+        `GOSSIP_HELD_WHILE_JOINING`): the last step of a join, which starts no background task."""
+        routing = self.core.routing
+        while held := self.protocol.take_held_gossip():
+            async with trio.open_nursery() as nursery:
+                for name, address in held:
+                    if routing.wants(name) and self.protocol.would_be_close(name):
+                        nursery.start_soon(self.links.connect_peer, name, address)
 
     async def lookup(self, target: Name) -> bool:
         """Iterative Kademlia lookup: learn, and connect to, the vaults we want near `target`.
