@@ -119,8 +119,9 @@ class Membership:
 
     async def _connect_held_gossip(self) -> None:
         """Connect to the vaults neighbours gossiped while we joined that we still want close,
-        again for those gossiped meanwhile, until a pass brings none (each pass at most
-        `GOSSIP_HELD_WHILE_JOINING`): the last step of a join, which starts no background task."""
+        again for those gossiped meanwhile, until a pass brings none (at most
+        `GOSSIP_HELD_WHILE_JOINING` over the join): the last step of a join, which starts no
+        background task."""
         routing = self.core.routing
         while held := self.protocol.take_held_gossip():
             async with trio.open_nursery() as nursery:

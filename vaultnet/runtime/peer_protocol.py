@@ -32,8 +32,9 @@ NEIGHBOUR_UNPROVEN = 4
 that its gossip is ignored, so a link cannot point us at ports of its choosing again and
 again (a gossiped vault we reach pays its attempt back)."""
 GOSSIP_HELD_WHILE_JOINING = 16
-"""Gossiped vaults a vault still joining keeps (the first ones that would be close) until its
-join lookup ends, to connect to then (`Membership.join`): before that it starts no background
+"""Gossiped vaults a vault still joining keeps (the first ones that would be close, this many
+over its whole join) until its join lookup ends, to connect to then (`Membership.join`):
+before that it starts no background
 task, so a boot's side-by-side joins lost every newcomer gossiped to a vault still joining (and
 charged the link's gossip budget for attempts never made): 4 of the 6 close peers 128 booting
 simulated vaults still missed when their joins ended (seed 1). One proximity set's worth."""
@@ -55,6 +56,7 @@ class PeerProtocol:
         self._next_request = 0
         self._gossip_unproven: dict[Connection, int] = {}
         self._held_gossip: dict[Name, str] = {}
+        self._held_total = 0
 
     def on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
         """Act on one frame from `conn` (FrameError: malformed, or not allowed from it)."""
@@ -113,7 +115,8 @@ class PeerProtocol:
                     and name not in links.connecting):
                 continue
             if not self.core.running:
-                if len(self._held_gossip) < GOSSIP_HELD_WHILE_JOINING:
+                if self._held_total < GOSSIP_HELD_WHILE_JOINING and name not in self._held_gossip:
+                    self._held_total += 1
                     self._held_gossip[name] = address
             elif self._gossip_unproven.get(conn, 0) < NEIGHBOUR_UNPROVEN:
                 self._gossip_unproven[conn] = self._gossip_unproven.get(conn, 0) + 1
