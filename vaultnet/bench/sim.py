@@ -6,9 +6,9 @@ time) until it converges, for each N in turn, and prints per boot: CPU seconds (
 `time.process_time`), wall seconds, simulated seconds and when in them the last vault had
 joined (the rest is vaults learning the neighbours they still miss), frames the simulator
 delivered and CPU microseconds per frame (a boot that does not converge within the testnet's
-settle timeout is reported as such, with what it cost until then). `--profile FILE` also writes a cProfile of
-the last boot to FILE (read it with `python -m pstats FILE`). Figures are printed, never
-asserted.
+settle timeout is reported as such, with what it cost until then). `--profile FILE` also
+writes a cProfile of the last boot to FILE (read it with `python -m pstats FILE`). Figures are
+printed, never asserted.
 """
 
 from __future__ import annotations
