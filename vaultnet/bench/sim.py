@@ -3,11 +3,12 @@
 `vaultnet bench sim [--vaults N ...] [--seed S] [--profile FILE]` boots `Testnet(vaults=N,
 transport="sim", seed=S)` under trio's MockClock (autojump, so simulated seconds cost no wall
 time) until it converges, for each N in turn, and prints per boot: CPU seconds (this process's,
-`time.process_time`), wall seconds, simulated seconds, frames the simulator delivered and CPU
-microseconds per frame (a boot that does not converge within the testnet's settle timeout is
-reported as such, with what it cost until then). `--profile FILE` also writes a cProfile of
-the last boot to FILE (read it with `python -m pstats FILE`). Figures are printed, never
-asserted.
+`time.process_time`), wall seconds, simulated seconds and when in them the last vault had
+joined (the rest is vaults learning the neighbours they still miss), frames the simulator
+delivered and CPU microseconds per frame (a boot that does not converge within the testnet's
+settle timeout is reported as such, with what it cost until then). `--profile FILE` also
+writes a cProfile of the last boot to FILE (read it with `python -m pstats FILE`). Figures are
+printed, never asserted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import trio
 import trio.testing
 
+from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import NotSettled, Testnet
 
 
@@ -32,23 +34,29 @@ class BootFigures:
     cpu: float
     wall: float
     simulated: float
+    joined: float
+    """Simulated seconds until the last vault was up (joined): the boot's joins, without the
+    convergence that follows them."""
     frames: int
     converged: bool
     """False: the boot gave up at the testnet's settle timeout (`NotSettled`)."""
 
 
-async def _boot(vaults: int, seed: int) -> tuple[float, int, bool]:
-    """(simulated seconds, frames delivered, whether it converged) for `vaults` sim vaults to
-    boot and converge (or give up at the testnet's settle timeout)."""
+async def _boot(vaults: int, seed: int) -> tuple[float, float, int, bool]:
+    """(simulated seconds, those until the last vault was up, frames delivered, whether it
+    converged) for `vaults` sim vaults to boot and converge (or give up at the testnet's settle
+    timeout)."""
     started = trio.current_time()
     net = Testnet(vaults=vaults, transport="sim", seed=seed)
     assert net.sim is not None
+    up = [started]
+    net.bus.add_sink(lambda e: up.append(e.time) if isinstance(e, ev.VaultUp) else None)
     try:
         async with net:
             converged = True
     except NotSettled:
         converged = False
-    return trio.current_time() - started, net.sim.delivered, converged
+    return trio.current_time() - started, max(up) - started, net.sim.delivered, converged
 
 
 def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = None
@@ -57,9 +65,9 @@ def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = Non
     cpu, wall = time.process_time(), time.perf_counter()
     clock = trio.testing.MockClock(autojump_threshold=0)
     with profiler or contextlib.nullcontext():
-        simulated, frames, converged = trio.run(_boot, vaults, seed, clock=clock)
+        simulated, joined, frames, converged = trio.run(_boot, vaults, seed, clock=clock)
     return BootFigures(vaults, time.process_time() - cpu, time.perf_counter() - wall,
-                       simulated, frames, converged)
+                       simulated, joined, frames, converged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             profiler.dump_stats(args.profile)
         outcome = "" if figures.converged else " (NOT CONVERGED: gave up)"
         print(f"boot {vaults} sim vaults, seed {args.seed}{outcome}: {figures.cpu:.1f} s CPU, "
-              f"{figures.wall:.1f} s wall, {figures.simulated:.1f} s simulated, "
+              f"{figures.wall:.1f} s wall, {figures.simulated:.1f} s simulated "
+              f"(joined at {figures.joined:.1f} s), "
               f"{figures.frames:,} frames, "
               f"{figures.cpu / max(figures.frames, 1) * 1e6:.0f} µs CPU per frame")
     return 0

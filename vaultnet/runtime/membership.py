@@ -16,7 +16,7 @@ from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import VaultCore
 from vaultnet.runtime.links import Links
 from vaultnet.runtime.peer_protocol import LOOKUP_WIDTH, PeerProtocol
-from vaultnet.xor import Name, name_in_bucket
+from vaultnet.xor import Name, bucket_index, name_in_bucket
 
 LOOKUP_ROUNDS = 8
 """Rounds of an iterative lookup at most (each asks the closest vaults not asked yet)."""
@@ -58,7 +58,11 @@ class Membership:
     # -- the routing table ----------------------------------------------------------------
 
     def consider_peer(self, peer: Name, address: str) -> None:
-        """A vault we are connected to: add it to the table if it is wanted there."""
+        """A vault we are connected to: add it to the table if it is wanted there, and tell the
+        peers it may be close to if it is a new close vault. While we join, only of a vault
+        that dialled us (itself joining, most likely): those we dial we learned from vaults
+        that know them, and gossip of them was 32,000 of the 57,000 neighbour frames of 128
+        booting simulated vaults (seed 1), of which 71 told a running vault something new."""
         core = self.core
         self._remember(peer, address)
         change, _evicted = core.routing.add(peer, address)
@@ -66,8 +70,13 @@ class Membership:
             core.emit(ev.PeerAdded(core.now(), core.name, peer))
         if change is not None:
             self._churn(change)
-            if change.added is not None and not core.silent:
+            if change.added is not None and not core.silent and (
+                    core.running or self._dialled_us(change.added)):
                 self.protocol.gossip_neighbour(change.added, address)
+
+    def _dialled_us(self, peer: Name) -> bool:
+        """Whether `peer` opened a connection to us (it was looking us up: new, or back)."""
+        return any(not conn.outbound for conn in self.links.vaults.get(peer, []))
 
     def lose_peer(self, peer: Name, reason: str) -> None:
         """Drop `peer` (its connections closed or went silent) from the table."""
@@ -105,7 +114,20 @@ class Membership:
             if await self.links.dial(address) and await self.lookup(core.name):
                 core.joined = True
                 await self._refresh_buckets()
+                await self._connect_held_gossip()
                 return
+
+    async def _connect_held_gossip(self) -> None:
+        """Connect to the vaults neighbours gossiped while we joined that we still want close,
+        again for those gossiped meanwhile, until a pass brings none (at most
+        `GOSSIP_HELD_WHILE_JOINING` over the join): the last step of a join, which starts no
+        background task."""
+        routing = self.core.routing
+        while held := self.protocol.take_held_gossip():
+            async with trio.open_nursery() as nursery:
+                for name, address in held:
+                    if routing.wants(name) and self.protocol.would_be_close(name):
+                        nursery.start_soon(self.links.connect_peer, name, address)
 
     async def lookup(self, target: Name) -> bool:
         """Iterative Kademlia lookup: learn, and connect to, the vaults we want near `target`.
@@ -126,9 +148,22 @@ class Membership:
                 for name, address in found or []:
                     if routing.wants(name) and await self.links.connect_peer(name, address):
                         learned = True
-            if not learned and all(p in asked for p in routing.closest(target, 3, False)):
+            if (not learned and all(p in asked for p in routing.closest(target, 3, False))
+                    and not self._bucket_missing(target)):
                 break
         return answered
+
+    def _bucket_missing(self, target: Name) -> bool:
+        """Whether `target`'s bucket holds none of our peers though it is as wide as all our
+        closer buckets together, which hold a proximity set's worth: it is populated, and the
+        vaults asked so far (joining beside us, their own far buckets still empty) did not
+        know it, so a lookup asks on, within LOOKUP_ROUNDS. 128 booting simulated vaults had
+        one vault miss its whole far half for a refresh period after the joins (seeds 3, 5)."""
+        core = self.core
+        index = bucket_index(core.name, target)
+        counts = core.routing.bucket_counts()
+        return not counts.get(index) and (sum(n for i, n in counts.items() if i > index)
+                                          >= core.params.proximity_size)
 
     async def _refresh_buckets(self) -> None:
         """Fill far buckets that have room, from the closest bucket outwards."""

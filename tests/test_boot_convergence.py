@@ -1,0 +1,51 @@
+"""Boot convergence: whom a new close vault is gossiped to, and lookups that stop waiting on a
+vault whose link closed (`vaultnet.routing`, `vaultnet.runtime.membership`)."""
+
+from __future__ import annotations
+
+import trio
+
+from vaultnet import Testnet
+from vaultnet.routing import Parameters, RoutingTable
+from vaultnet.runtime.peer_protocol import FIND_TIMEOUT
+from vaultnet.xor import NAME_SIZE
+
+
+def name(first: int) -> bytes:
+    """A name whose first byte is `first` (the rest zero), to lay out XOR distances by hand."""
+    return bytes([first]) + bytes(NAME_SIZE - 1)
+
+
+def test_a_new_vault_is_told_to_a_far_peer_it_is_close_to_not_to_a_neighbour_it_is_not() -> None:
+    # Our proximity set (size 1) is A; P sits in a sparse region where the new vault Y is its
+    # nearest, while A has us closer than Y.
+    table = RoutingTable(name(0x00), Parameters(group_size=1, proximity_size=1))
+    a, b, p, y = name(0x01), name(0x02), name(0x30), name(0x20)
+    for peer in (a, b, p, y):
+        table.add(peer, f"sim:{peer[0]}")
+    assert table.proximity() == (a,)
+    assert table.close_to(y) == [p]
+
+
+def test_every_peer_is_told_while_the_table_is_too_small_to_rule_any_out() -> None:
+    table = RoutingTable(name(0x00))
+    peers = [name(first) for first in (0x01, 0x40, 0x80, 0xc0)]
+    for peer in peers:
+        table.add(peer, f"sim:{peer[0]}")
+    assert sorted(table.close_to(peers[0])) == sorted(peers[1:])
+
+
+async def test_a_find_ends_when_the_link_to_the_vault_asked_closes(autojump_clock) -> None:
+    async with Testnet(vaults=8, transport="sim", seed=3) as net:
+        asker = net.vaults[1]
+        peer = asker.routing.peers[0]
+        answers: list[object] = []
+        started = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            async def ask() -> None:
+                answers.append(await asker.find(peer, asker.name))
+            nursery.start_soon(ask)
+            await trio.sleep(0)
+            asker.links.close_vault(peer)
+        assert answers == [None]
+        assert trio.current_time() - started < FIND_TIMEOUT
