@@ -72,6 +72,9 @@ class RoutingTable:
         self._nearest: dict[Name, tuple[Name, ...]] = {}
         self._proximity: tuple[Name, ...] | None = None
         self._buckets: dict[int, int] | None = None
+        self.version = 0
+        """Counts the changes of the peer set: an answer derived from the table (the testnet's
+        convergence check) holds while this stays the same."""
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -96,6 +99,7 @@ class RoutingTable:
 
     def _changed(self) -> None:
         """Forget every answer derived from the peer set, which just changed."""
+        self.version += 1
         self._nearest.clear()
         self._proximity = None
         self._buckets = None

@@ -33,11 +33,11 @@ that its gossip is ignored, so a link cannot point us at ports of its choosing a
 again (a gossiped vault we reach pays its attempt back)."""
 GOSSIP_HELD_WHILE_JOINING = 16
 """Gossiped vaults a vault still joining keeps (the first ones that would be close, this many
-over its whole join) until its join lookup ends, to connect to then (`Membership.join`):
-before that it starts no background
-task, so a boot's side-by-side joins lost every newcomer gossiped to a vault still joining (and
-charged the link's gossip budget for attempts never made): 4 of the 6 close peers 128 booting
-simulated vaults still missed when their joins ended (seed 1). One proximity set's worth."""
+over its whole join) until its join lookup ends, to connect to then (`Membership.join`): before
+that it starts no background task, so a boot's side-by-side joins lost every newcomer gossiped
+to a vault still joining (and charged the link's gossip budget for attempts never made): 4 of
+the 6 close peers 128 booting simulated vaults still missed when their joins ended (seed 1).
+One proximity set's worth."""
 PEER_FRAMES = frozenset({"find", "found", "neighbour"})
 """The peer protocol: only a connection authenticated as a vault may speak it."""
 
