@@ -18,6 +18,7 @@ SLOW = (
     "tests/test_network_core.py", "tests/test_sweep.py", "tests/test_lost_answers.py",
     "tests/test_faults.py", "tests/test_per_message_cost.py", "tests/test_public_api.py",
     "tests/test_determinism.py", "tests/test_processes.py",
+    "tests/test_bench_data.py",
     "tests/tui/test_attach.py", "tests/tui/test_live.py", "tests/tui/test_terminal.py",
     "tests/tui/test_replay.py", "tests/tui/test_prompts.py", "tests/tui/test_scenario.py",
     "tests/tui/test_structured_attached.py",

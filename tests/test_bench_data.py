@@ -12,8 +12,6 @@ from vaultnet.bench import data
 from vaultnet.runtime.vault import Vault
 from vaultnet.runtime.worker_pool import process_totals
 
-pytestmark = pytest.mark.slow  # a TCP testnet and a worker subprocess (conftest's SLOW list)
-
 PUTS = 4
 
 
