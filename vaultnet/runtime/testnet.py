@@ -241,9 +241,9 @@ class Testnet:
         each must have got in (`_joined`: TestnetError otherwise). A fresh network's vaults
         all join through its first: spread the same way, 256 simulated vaults (seed 1)
         converged, where through one they do not within 60 s (the last 128 find the first
-        vault's links full), but after 2.06 million frames instead of 0.37 million: close
-        peers added and lost about 1,400 times a simulated second, not traced yet (README,
-        "Boot over processes and at 256 vaults")."""
+        vault's links full), but after 2.06 million frames instead of 0.37 million: vaults at
+        their link cap refused close peers that dialled them again and again (README, "Boot
+        over processes and at 256 vaults")."""
         while count:
             batch = min(count, len(self.vaults))
             before = len(self.vaults)
