@@ -16,7 +16,7 @@ import trio
 from vaultnet.cli.addresses import read_address_file
 from vaultnet.control.auth import TOKEN_FILE
 from vaultnet.control.client import request
-from vaultnet.xor import closest
+from vaultnet.runtime.worker_pool import wrong_proximity
 
 TIMEOUT = 90
 PROXIMITY = 16
@@ -51,27 +51,16 @@ def ctl(data_dir: Path, command: str, *args: str) -> Any:
     return trio.run(request, record["control"], token, command, list(args))
 
 
-def wrong_proximity(rows: list[dict[str, Any]]) -> list[str]:
-    """The vaults whose own proximity set is not the true one over every row's vault."""
-    names = [bytes.fromhex(row["name"]) for row in rows]
-    wrong = []
-    for row, name in zip(rows, names, strict=True):
-        truth = closest(name, [n for n in names if n != name], PROXIMITY)
-        if [bytes.fromhex(p) for p in row["proximity"]] != list(truth):
-            wrong.append(row["name"][:16])
-    return wrong
-
-
 def wait_exact(*data_dirs: Path) -> list[dict[str, Any]]:
     """The status rows of every launcher once every vault's own proximity set is exact over
     all of them (AssertionError after TIMEOUT seconds)."""
     rows: list[dict[str, Any]] = []
     for _ in range(TIMEOUT * 2):
         rows = [row for d in data_dirs for row in ctl(d, "status")["vault_list"]]
-        if not wrong_proximity(rows):
+        if not wrong_proximity(rows, PROXIMITY):
             return rows
         trio.run(trio.sleep, 0.5)
-    raise AssertionError(f"views still wrong: {wrong_proximity(rows)}")
+    raise AssertionError(f"views still wrong: {wrong_proximity(rows, PROXIMITY)}")
 
 
 def vaultnet(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import trio
 
-from tests.launchers import wrong_proximity
+from tests.launchers import PROXIMITY
 from vaultnet import Testnet
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import TestnetError
+from vaultnet.runtime.worker_pool import wrong_proximity
 from vaultnet.testing.settings import TestnetMarkerError, settings_from
 
 VAULTS = 6
@@ -24,10 +25,11 @@ DEADLINE = 90.0
 async def exact_rows(net: Testnet) -> list[dict[str, Any]]:
     """Every vault's row once each one's own proximity set is exact over all processes."""
     with trio.move_on_after(DEADLINE):
-        while wrong_proximity(rows := await net.vault_rows()):
+        while wrong_proximity(rows := await net.vault_rows(), PROXIMITY):
             await trio.sleep(0.25)
         return rows
-    raise AssertionError(f"views still wrong: {wrong_proximity(await net.vault_rows())}")
+    wrong = wrong_proximity(await net.vault_rows(), PROXIMITY)
+    raise AssertionError(f"views still wrong: {wrong}")
 
 
 async def test_a_testnet_over_two_processes_is_one_network() -> None:
@@ -71,8 +73,9 @@ def test_processes_are_checked() -> None:
 async def test_the_boot_bench_counts_every_process_memory() -> None:
     """`vaultnet bench net --boot N --processes P` sums the RSS of the launcher and its workers:
     per vault it reports more than the launcher's own RSS spread over every vault."""
-    from vaultnet.bench.net import _boot_over_processes, _rss_kib
+    from vaultnet.bench.memory import rss_kib
+    from vaultnet.bench.net import _boot_over_processes
 
     wall, per_vault = await _boot_over_processes(8, 2)
     assert wall > 0
-    assert per_vault * 8 > _rss_kib()
+    assert per_vault * 8 > rss_kib()

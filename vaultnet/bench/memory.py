@@ -28,20 +28,25 @@ from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.vault import Vault
 from vaultnet.runtime.vault_state import bounded_tables
 
-STATUS = Path("/proc/self/status")
 TABLES = ("seen", "accumulator", "firewall", "sync", "stash", "stash_kib", "waiting",
           "transfers", "cache")
 
 
-def rss_mib() -> float:
-    """This process's resident set in MiB (0.0 where /proc is not available)."""
+def rss_kib(pid: int | str = "self") -> int:
+    """Resident set of process `pid` (this one by default) in KiB, 0 where /proc cannot be
+    read: benches sum it over a testnet's worker processes too."""
     try:
-        for line in STATUS.read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+                return int(line.split()[1])
     except OSError:
         pass
-    return 0.0
+    return 0
+
+
+def rss_mib() -> float:
+    """This process's resident set in MiB (0.0 where /proc is not available)."""
+    return rss_kib() / 1024
 
 
 def _sqlite_memory_used() -> Callable[[], int] | None:

@@ -29,20 +29,20 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
 
 import nacl.public
 import trio
 import trio.testing
 
 from vaultnet import wire
+from vaultnet.bench.memory import rss_kib
 from vaultnet.identity import Identity
 from vaultnet.runtime.testnet import Testnet
+from vaultnet.runtime.worker_pool import wrong_proximity
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint
 from vaultnet.transport.channel import Handshake
 from vaultnet.transport.sim import SimNetwork
 from vaultnet.transport.tcp import TcpEndpoint
-from vaultnet.xor import closest
 
 ROUNDS = 5
 FRAME = {"t": "msg", "src": os.urandom(64), "dst": os.urandom(64), "action": "put",
@@ -142,29 +142,8 @@ async def _boot(vaults: int, transport: str) -> tuple[float, float]:
         return time.perf_counter() - wall, trio.current_time() - clock
 
 
-def _rss_kib(pid: int | str = "self") -> int:
-    """Resident set of process `pid` in KiB (Linux: /proc; 0 where it cannot be read)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
 BOOT_TIMEOUT = 900.0
 """Seconds `--boot` waits for every vault of every process to see its true proximity set."""
-
-
-def _all_exact(rows: list[dict[str, Any]], k: int) -> bool:
-    """Whether every vault's own proximity set (its status row, whichever process runs it) is
-    the true one over every row's vault."""
-    names = [bytes.fromhex(row["name"]) for row in rows]
-    return all([bytes.fromhex(p) for p in row["proximity"]]
-               == closest(name, [n for n in names if n != name], k)
-               for row, name in zip(rows, names, strict=True))
 
 
 async def _boot_over_processes(vaults: int, processes: int) -> tuple[float, float]:
@@ -174,18 +153,18 @@ async def _boot_over_processes(vaults: int, processes: int) -> tuple[float, floa
     wall = time.perf_counter()
     async with Testnet(vaults=vaults, transport="tcp", processes=processes) as net:
         with trio.fail_after(BOOT_TIMEOUT):
-            while not _all_exact(await net.vault_rows(), net.params.proximity_size):
+            while wrong_proximity(await net.vault_rows(), net.params.proximity_size):
                 await trio.sleep(0.2)
         wall = time.perf_counter() - wall
-        rss = _rss_kib() + sum(_rss_kib(w.process.pid) for w in net.workers.workers)
+        rss = rss_kib() + sum(rss_kib(w.process.pid) for w in net.workers.workers)
     return wall, rss / vaults
 
 
 async def _memory_per_vault(vaults: int) -> tuple[float, float]:
     """(RSS growth, traced Python heap) in KiB per vault, with `vaults` TCP vaults running."""
-    before = _rss_kib()
+    before = rss_kib()
     async with Testnet(vaults=vaults, transport="tcp"):
-        rss = (_rss_kib() - before) / vaults
+        rss = (rss_kib() - before) / vaults
     tracemalloc.start()
     try:
         async with Testnet(vaults=vaults, transport="tcp"):

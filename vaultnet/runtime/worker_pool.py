@@ -29,6 +29,7 @@ from vaultnet import wire
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.errors import TestnetError
 from vaultnet.runtime.vault import Vault
+from vaultnet.xor import closest
 
 WORKER_BUFFER = 10_000
 """Events a worker holds for its launcher while the pipe is busy; newer ones are dropped and
@@ -58,6 +59,16 @@ def vault_row(vault: Vault) -> dict[str, Any]:
             "copies": len(vault.stored()), "silent": vault.silent,
             "connections": vault.connections(), "messages": vault.messages_in,
             "proximity": [peer.hex() for peer in vault.routing.proximity()]}
+
+
+def wrong_proximity(rows: list[dict[str, Any]], proximity_size: int) -> list[str]:
+    """The vaults (hex prefixes) whose own proximity set, as their `vault_row` shows it, is not
+    the true one over every row's vault: whether a testnet spread over processes (or hosts)
+    has converged, which no one process can tell from its own vaults."""
+    names = [bytes.fromhex(row["name"]) for row in rows]
+    return [row["name"][:16] for row, name in zip(rows, names, strict=True)
+            if [bytes.fromhex(p) for p in row["proximity"]]
+            != closest(name, [n for n in names if n != name], proximity_size)]
 
 
 def process_totals(vaults: Iterable[Vault]) -> dict[str, float]:
