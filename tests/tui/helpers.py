@@ -49,9 +49,18 @@ async def answer(pilot: Pilot[Any], key: str, text: str | None = None) -> None:
         # One pause is not always enough on a loaded machine: the prompt may not be on top
         # yet, and the text would go nowhere.
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, AskScreen)
-                         and isinstance(pilot.app.focused, Input), f"the prompt of {key!r}")
+                         and isinstance(pilot.app.focused, Input),
+                         lambda: f"the prompt of {key!r}; {key_state(pilot.app)}")
         pilot.app.screen.query_one(Input).value = text
         await pilot.press("enter")
+
+
+def key_state(app: App[Any]) -> str:
+    """Where keys would go now, for a failure message: the screens, the focused widget, the
+    keys the App holds for a prompt."""
+    held = getattr(app, "_held_keys", ())
+    return (f"screens {[type(s).__name__ for s in app.screen_stack]}, focused {app.focused!r}, "
+            f"{len(held)} keys held {[k.key for k in held][:8]}")
 
 
 def record_notifications(app: VaultnetApp) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.tui.helpers import answer, burst, record_notifications, run_app, wait_until
+from tests.tui.helpers import answer, burst, key_state, record_notifications, run_app, wait_until
 from tui.app import VaultnetApp
 from tui.network import NetworkConfig
 from tui.screens.ask import AskScreen
@@ -40,7 +40,8 @@ def test_two_enters_at_once_answer_the_put_prompt_once() -> None:
         assert not prompt_open(app)
         await pilot.press("p")
         await wait_until(pilot, lambda: prompt_open(app)
-                         and isinstance(app.focused, Input), "the prompt focused")
+                         and isinstance(app.focused, Input),
+                         lambda: f"the prompt focused; {key_state(app)}")
         burst(app, ["enter", "enter"])
         await wait_until(pilot, lambda: len(app.model.chunks) == 2, "the second put")
         assert not prompt_open(app)
