@@ -125,13 +125,15 @@ class RoutingTable:
         """Would adding `name` be accepted (without evicting a proximity member)?"""
         if name == self.own or name in self._peers:
             return False
-        if self._in_proximity_range(name):
+        if self.in_proximity_range(name):
             return True
         if len(self._peers) >= self.params.max_peers:
             return False
         return len(self._bucket_members(bucket_index(self.own, name))) < self.params.bucket_size
 
-    def _in_proximity_range(self, name: Name) -> bool:
+    def in_proximity_range(self, name: Name) -> bool:
+        """Whether `name` would enter our proximity set: closer than its farthest member, or
+        the set is not full."""
         prox = self.proximity()
         if len(prox) < self.params.proximity_size:
             return True

@@ -16,7 +16,7 @@ from vaultnet.runtime.core import VaultCore
 from vaultnet.runtime.links import Links
 from vaultnet.transport.base import Connection
 from vaultnet.wire import FrameError
-from vaultnet.xor import NAME_SIZE, Name, distance
+from vaultnet.xor import NAME_SIZE, Name
 
 FIND_TIMEOUT = 3.0
 """Seconds a `find` waits for its `found` before the peer counts as not answering."""
@@ -24,9 +24,14 @@ LOOKUP_WIDTH = 3
 """Vaults a lookup asks in each round (Kademlia's alpha), for joining and for group lookups."""
 PEER_LIST_LIMIT = 64
 """Entries a `found` or `neighbour` frame may carry at most."""
-NEIGHBOUR_PEERS = 4
-"""Peers a `neighbour` frame may name (gossip names one new vault): a longer list is a
-malformed frame, not a to-do list of connections."""
+NEIGHBOUR_PEERS = 16
+"""Peers a `neighbour` frame may name (the new close vaults of one `GOSSIP_EVERY`, a proximity
+set's worth): a longer list is a malformed frame, not a to-do list of connections."""
+GOSSIP_EVERY = 0.05
+"""Seconds a running vault gathers the new vaults it gossips before sending, so that those
+going to the same peer share one `neighbour` frame: gossip was 42,000 of the 58,000 frames of
+128 simulated vaults booting (seed 1), one new vault each, 62% of them naming a vault the
+receiver was already linked to."""
 NEIGHBOUR_UNPROVEN = 4
 """Connections a link's `neighbour` gossip may have us attempt that are pending or failed: past
 that its gossip is ignored, so a link cannot point us at ports of its choosing again and
@@ -56,6 +61,9 @@ class PeerProtocol:
         self._next_request = 0
         self._gossip_unproven: dict[Connection, int] = {}
         self._held_gossip: dict[Name, str] = {}
+        self._gossip_out: dict[Name, dict[Name, str]] = {}
+        """New close vaults waiting to be gossiped, by the peer to tell (at most
+        NEIGHBOUR_PEERS each: a full list is sent at once)."""
         self._held_total = 0
 
     def on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
@@ -111,7 +119,7 @@ class PeerProtocol:
         links, routing = self.links, self.core.routing
         for name, address in peers:
             if not (links.valid_address(address) and routing.wants(name)
-                    and self.would_be_close(name) and name not in links.vaults
+                    and routing.in_proximity_range(name) and name not in links.vaults
                     and name not in links.connecting):
                 continue
             if not self.core.running:
@@ -128,12 +136,6 @@ class PeerProtocol:
         held, self._held_gossip = list(self._held_gossip.items()), {}
         return held
 
-    def would_be_close(self, name: Name) -> bool:
-        """Whether `name` would enter our proximity set (what neighbour gossip is about)."""
-        prox = self.core.routing.proximity()
-        return (len(prox) < self.core.params.proximity_size
-                or distance(self.core.name, name) < distance(self.core.name, prox[-1]))
-
     async def _connect_gossiped(self, via: Connection, name: Name, address: str) -> None:
         """Dial a gossiped vault; reaching it gives the link that named it its attempt back."""
         if await self.links.connect_peer(name, address) and via in self._gossip_unproven:
@@ -141,9 +143,30 @@ class PeerProtocol:
 
     def gossip_neighbour(self, peer: Name, address: str) -> None:
         """Tell the peers it may be close to about a new close vault (`RoutingTable.close_to`),
-        so their proximity sets converge fast."""
-        for other in self.core.routing.close_to(peer):
-            self.links.send_frame(other, {"t": "neighbour", "peers": [[peer, address]]})
+        so their proximity sets converge fast: within GOSSIP_EVERY, in one frame with the other
+        new vaults for the same peer (at once while we join: no background task runs yet)."""
+        core = self.core
+        if not core.running:
+            for other in core.routing.close_to(peer):
+                self._send_gossip(other, {peer: address})
+            return
+        if not self._gossip_out:
+            core.spawn(self._flush_gossip)
+        for other in core.routing.close_to(peer):
+            pending = self._gossip_out.setdefault(other, {})
+            pending[peer] = address
+            if len(pending) == NEIGHBOUR_PEERS:
+                self._send_gossip(other, self._gossip_out.pop(other))
+
+    async def _flush_gossip(self) -> None:
+        """Send the gossip gathered over GOSSIP_EVERY, one frame per peer."""
+        await trio.sleep(GOSSIP_EVERY)
+        out, self._gossip_out = self._gossip_out, {}
+        for other, peers in out.items():
+            self._send_gossip(other, peers)
+
+    def _send_gossip(self, other: Name, peers: dict[Name, str]) -> None:
+        self.links.send_frame(other, {"t": "neighbour", "peers": [list(p) for p in peers.items()]})
 
     def ping(self, peer: Name) -> None:
         """Ask vault `peer` for a sign of life (its `pong` refreshes the link)."""

@@ -234,24 +234,19 @@ class Testnet:
         worker process joining its 86 vaults one by one did not finish within 300 s. Joins
         running together can miss each other in their far buckets and neighbourhoods; the
         periodic bucket refresh and the neighbourhood refresh (neighbours asked in turn) fill
-        those in, and `converged` (what the caller waits for) says when. `must_join` (joining
-        a running network, from a worker process or `--join`): each newcomer of a round joins
-        through one of our vaults in turn, then `bootstrap`, so no one vault answers the whole
-        round (43 side by side through one were refused: "no bootstrap vault answered"), and
-        each must have got in (`_joined`: TestnetError otherwise). A fresh network's vaults
-        all join through its first: spread the same way, 256 simulated vaults (seed 1)
-        converged, where through one they do not within 60 s (the last 128 find the first
-        vault's links full), but after 2.06 million frames instead of 0.37 million: vaults at
-        their link cap refused close peers that dialled them again and again (README, "Boot
-        over processes and at 256 vaults")."""
+        those in, and `converged` (what the caller waits for) says when. Each newcomer of a
+        round joins through one of our vaults in turn, then `bootstrap`, so no one vault
+        answers the whole round: through one, 43 side by side were refused ("no bootstrap vault
+        answered"), and of 256 simulated vaults the last 128 found the first vault's links
+        full. `must_join` (joining a running network, from a worker process or `--join`):
+        each must have got in (`_joined`: TestnetError otherwise)."""
         while count:
             batch = min(count, len(self.vaults))
             before = len(self.vaults)
             async with trio.open_nursery() as joining:
                 for i in range(batch):
                     first = self.vaults[i].address
-                    via = ([first, *(address for address in bootstrap if address != first)]
-                           if must_join else bootstrap)
+                    via = [first, *(address for address in bootstrap if address != first)]
                     joining.start_soon(self._start_vault, via)
             if must_join:
                 for vault in self.vaults[before:]:
