@@ -1,5 +1,5 @@
-"""Boot convergence: whom a new close vault is gossiped to, and lookups that stop waiting on a
-vault whose link closed (`vaultnet.routing`, `vaultnet.runtime.membership`)."""
+"""Boot convergence: whom a new close vault is gossiped to and in how many frames, and lookups
+that stop waiting on a vault whose link closed (`vaultnet.routing`, `vaultnet.runtime`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import trio
 
 from vaultnet import Testnet
 from vaultnet.routing import Parameters, RoutingTable
-from vaultnet.runtime.peer_protocol import FIND_TIMEOUT
-from vaultnet.xor import NAME_SIZE
+from vaultnet.runtime.peer_protocol import FIND_TIMEOUT, GOSSIP_EVERY
+from vaultnet.transport.base import Connection
+from vaultnet.xor import NAME_SIZE, Name
 
 
 def name(first: int) -> bytes:
@@ -49,3 +50,22 @@ async def test_a_find_ends_when_the_link_to_the_vault_asked_closes(autojump_cloc
             asker.links.close_vault(peer)
         assert answers == [None]
         assert trio.current_time() - started < FIND_TIMEOUT
+
+
+async def test_new_vaults_gossiped_to_one_peer_together_share_a_frame(autojump_clock) -> None:
+    async with Testnet(vaults=8, transport="sim", seed=4) as net:
+        sender, told = net.vaults[0], net.vaults[1]
+        frames: list[list[Name]] = []
+        on_neighbour = told.peer_protocol._on_neighbour
+
+        def recording(conn: Connection, peers: list[tuple[Name, str]]) -> None:
+            frames.append([name for name, _ in peers])
+            on_neighbour(conn, peers)
+
+        told.peer_protocol._on_neighbour = recording  # type: ignore[method-assign]
+        newcomers = [name(first) for first in (0x11, 0x12, 0x13)]
+        for newcomer in newcomers:
+            sender.peer_protocol.gossip_neighbour(newcomer, "sim:999")
+        assert frames == []
+        await trio.sleep(GOSSIP_EVERY + 1)
+        assert frames == [newcomers]

@@ -108,6 +108,11 @@ def test_vault_links_are_capped() -> None:
     core.now = lambda: 0.0  # type: ignore[method-assign]
     links = Links(core, lambda conn, frame: None, lambda peer, address: None,
                   lambda conn, last: None)
+    # A full proximity set of vaults closer than any random name: those dialling at the cap
+    # would not be among its closest (one that would is admitted in place of a link the table
+    # lacks: tests/security/test_authority.py).
+    for last in range(1, core.params.proximity_size + 1):
+        core.routing.add(identity.name[:-1] + bytes([identity.name[-1] ^ last]), "sim:1")
     conns = [_Conn(rng.randbytes(64)) for _ in range(MAX_VAULT_CONNECTIONS + 3)]
     admitted = [links.register(conn) for conn in conns]  # type: ignore[arg-type]
     assert admitted.count(True) == MAX_VAULT_CONNECTIONS

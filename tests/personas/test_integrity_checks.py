@@ -8,10 +8,10 @@ from __future__ import annotations
 import dataclasses
 
 from tests.personas.helpers import Ctx
-from vaultnet.messages import Message
+from vaultnet.messages import Authority, Message, Persona
 from vaultnet.personas.actions import IntegrityFailed, SyncAction
-from vaultnet.personas.bodies import FAILED_CHECK
-from vaultnet.personas.content_fetch import ContentFetch
+from vaultnet.personas.bodies import FAILED_CHECK, IntegrityFailureBody
+from vaultnet.personas.content_fetch import FETCH_TIMEOUT, ContentFetch
 from vaultnet.personas.context import Context
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.integrity import (
@@ -23,7 +23,7 @@ from vaultnet.personas.integrity import (
 )
 from vaultnet.personas.records import CopyRecord
 from vaultnet.personas.stash import PayloadStash
-from vaultnet.protocol import Action
+from vaultnet.protocol import Action, Op
 from vaultnet.storage.records import MemoryRecords
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import Name, name_of
@@ -56,15 +56,17 @@ class Copies:
         self.removed.append((copy, holder, reason))
 
 
-def auditor(clock: list[float], content: bool = True) -> tuple[IntegrityChecks, Copies, Ctx]:
-    """The lead of COPY's group, with the copy's record (and its content, if `content`)."""
+def auditor(clock: list[float], content: bool = True,
+            fetches: ContentFetch | None = None) -> tuple[IntegrityChecks, Copies, Ctx]:
+    """The lead of COPY's group, with the copy's record (and its content, if `content`),
+    fetching through `fetches` (a fresh ContentFetch by default)."""
     copies = Copies()
     copies.records.put(COPY, {"kind": "P", "size": len(CONTENT), "subscribers": 1,
                               "holders": [H1, H2], "failed": []})
     if content:
         copies.stash.put(COPY, CONTENT)
     lead = Ctx(bytes(64), clock).close_group(COPY)[0]
-    return IntegrityChecks(copies, ContentFetch(limit=10)), copies, Ctx(lead, clock)
+    return IntegrityChecks(copies, fetches or ContentFetch(limit=10)), copies, Ctx(lead, clock)
 
 
 def run(checks: IntegrityChecks, ctx: Ctx) -> Outbox:
@@ -147,3 +149,52 @@ def test_an_agreed_failure_removes_the_holder_through_the_data_manager() -> None
     checks, copies, ctx = auditor([0.0])
     checks.commit_failed(COPY, IntegrityFailed(H1, b"n" * 16), ctx, Outbox(), bytes(16))
     assert copies.removed == [(COPY, H1, FAILED_CHECK)]
+
+
+def test_a_check_waits_for_its_content_as_long_as_the_fetch_goes_on() -> None:
+    """Holders that do not answer are timed out one by one before a sibling copy's group is
+    asked: the check waits for that (it gave up after CHECK_TIMEOUT, and the sibling's content
+    then found no check waiting for it)."""
+    clock = [0.0]
+    fetches = ContentFetch(limit=10)
+    checks, _, ctx = auditor(clock, content=False, fetches=fetches)
+    checks.queue_checks(ctx)
+    run(checks, ctx)
+    for _ in range(2):  # both holders silent
+        clock[0] += FETCH_TIMEOUT + 1
+        fetches.timeouts(ctx, Outbox())
+        run(checks, ctx)
+    assert clock[0] > CHECK_TIMEOUT and checks.state(COPY) is CheckState.FETCHING_CONTENT
+    verified = Outbox()
+    checks.content_verified(COPY, CONTENT, ctx, verified)  # from a sibling copy's group
+    assert len(challenges(verified)) == 2
+
+
+def test_a_check_with_nobody_to_challenge_ends_and_leaves_room_for_the_next() -> None:
+    checks, _, ctx = auditor([0.0])
+    for holder in (H1, H2):
+        checks.holder_chosen(COPY, holder, ctx)
+    checks.queue_checks(ctx)
+    assert challenges(run(checks, ctx)) == [] and checks.state(COPY) is None
+    checks.holder_confirmed(COPY, H1)
+    checks.queue_checks(ctx)
+    assert [m.dst.name for m in challenges(run(checks, ctx))] == [H1]
+
+
+def test_a_lead_holding_the_copy_is_not_its_own_auditor_and_its_check_goes_ahead() -> None:
+    """Its deputy failed the lead's own copy and asked the group to check it: the lead cannot
+    audit itself, so it does not take that up (it did, with nobody to challenge, and that
+    empty check kept its own check of the other holder waiting a whole walk)."""
+    checks, copies, ctx = auditor([0.0])
+    lead, deputy = ctx.close_group(COPY)[:2]
+    copies.records.put(COPY, {"kind": "P", "size": len(CONTENT), "subscribers": 1,
+                              "holders": [lead, H2], "failed": []})
+    failure = IntegrityFailureBody(Op.INTEGRITY_FAILED, lead, b"n" * 16, COPY)
+    asked = Message(src=Authority(deputy, Persona.DATA_MANAGER),
+                    dst=Authority(COPY, Persona.DATA_MANAGER, group=True),
+                    action=Action.INTEGRITY_FAILURE, msg_id=b"i" * 32, trace_id=bytes(16),
+                    sender=deputy, body=failure.encode())
+    checks.on_integrity_failure(asked, ctx, Outbox())
+    assert checks.state(COPY) is None
+    checks.queue_checks(ctx)
+    assert [m.dst.name for m in challenges(run(checks, ctx))] == [H2]

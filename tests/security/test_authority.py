@@ -21,7 +21,9 @@ from vaultnet.group.firewall import CLOCK_SKEW, REQUEST_WINDOW
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona, derived_id
 from vaultnet.personas.bodies import NameBody
+from vaultnet.routing import Parameters
 from vaultnet.runtime import events as ev
+from vaultnet.runtime import links
 from vaultnet.runtime.core import Timing
 from vaultnet.runtime.links import MAX_CONNECTIONS_PER_PEER
 from vaultnet.runtime.peer_protocol import NEIGHBOUR_PEERS, NEIGHBOUR_UNPROVEN
@@ -32,7 +34,7 @@ from vaultnet.transport.clock import network_time
 from vaultnet.transport.tcp import MAX_CONNECTIONS as TCP_MAX_CONNECTIONS
 from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.wire import FrameError
-from vaultnet.xor import Name, closest
+from vaultnet.xor import Name, closest, distance
 
 SETTLE = 30.0
 """Deadline, in seconds, for a condition a test waits on (a loaded machine is slow)."""
@@ -378,3 +380,46 @@ async def test_silent_connection_closed_after_the_idle_timeout() -> None:
             nursery.cancel_scope.cancel()
         assert [e for e in events if isinstance(e, ev.FrameRejected)
                 and e.peer == silent_key.name.hex()[:16] and "silent" in e.reason]
+
+
+async def test_a_vault_at_its_link_cap_gives_a_close_vault_only_a_link_its_table_lacks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its vault links full, a vault refuses a vault that would not be among its closest,
+    and admits one that would by closing a link to a vault its table does not hold (refused,
+    close vaults dialled again and again and stormed a 256-vault boot). An attacker with keys
+    close to it takes only such links: every vault of its table stays linked."""
+    rng = random.Random(18)
+    params = Parameters(group_size=4, proximity_size=4, bucket_size=4, max_peers=8)
+    async with Testnet(vaults=8, transport="tcp", params=params) as net:
+        vault = net.vaults[0]
+        far_edge = distance(vault.name, vault.routing.proximity()[-1])
+
+        def key(close: bool) -> Identity:
+            while (distance(vault.name, (found := Identity.generate(rng.randbytes(32))).name)
+                   < far_edge) != close:
+                pass
+            return found
+
+        async with AsyncExitStack() as stack:
+            async def dial(identity: Identity) -> Connection:
+                return await stack.enter_async_context(
+                    attacker_connection(vault, identity, "vault"))
+
+            spare = key(close=False)
+            await dial(spare)
+            await wait_until(lambda: spare.name in vault.links.vaults, "a link off the table")
+            assert spare.name not in vault.routing
+            monkeypatch.setattr(links, "MAX_VAULT_CONNECTIONS", vault.links.vault_links())
+            refused = await dial(key(close=False))
+            await wait_until(lambda: refused.closed, "a far vault refused at the cap")
+            assert spare.name in vault.links.vaults
+            close = key(close=True)
+            await dial(close)
+            await wait_until(lambda: close.name in vault.links.vaults, "a close vault admitted")
+            assert spare.name not in vault.links.vaults
+            assert vault.links.vault_links() <= links.MAX_VAULT_CONNECTIONS
+            for _ in range(3):
+                await dial(key(close=True))
+            await wait_until(lambda: vault.links.vault_links() == links.MAX_VAULT_CONNECTIONS
+                             and not vault.links.connecting, "the cap held")
+            assert all(peer in vault.links.vaults for peer in vault.routing.peers)
