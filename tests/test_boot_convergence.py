@@ -69,3 +69,21 @@ async def test_new_vaults_gossiped_to_one_peer_together_share_a_frame(autojump_c
         assert frames == []
         await trio.sleep(GOSSIP_EVERY + 1)
         assert frames == [newcomers]
+
+
+def test_a_vault_in_a_sparse_region_may_hold_us_close_a_far_or_crowded_one_does_not() -> None:
+    # Our proximity set (size 2) is A and B, radius 4. S lies past it, within twice that, and
+    # only B of our peers is nearer to S than we are: we may be among S's 2 closest. With two
+    # more of our peers beside S, three are nearer than us: we cannot be. F is beyond 2 x 4.
+    params = Parameters(group_size=1, proximity_size=2, max_peers=8)
+    table = RoutingTable(name(0x00), params)
+    assert table.may_hold_us_close(name(0x40))  # too few peers to rule anything out
+    for peer in (name(0x01), name(0x04)):
+        table.add(peer, f"sim:{peer[0]}")
+    s, f = name(0x06), name(0x40)
+    assert not table.in_proximity_range(s) and table.may_hold_us_close(s)
+    assert not table.may_hold_us_close(f)
+    for peer in (name(0x05), name(0x07)):
+        table.add(peer, f"sim:{peer[0]}")
+    assert table.proximity() == (name(0x01), name(0x04))
+    assert not table.may_hold_us_close(s)

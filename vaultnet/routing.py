@@ -201,6 +201,24 @@ class RoutingTable:
                     close.append(peer)
         return close
 
+    def may_hold_us_close(self, name: Name) -> bool:
+        """Whether `name` may count us among its proximity-size closest vaults, so that a link
+        it opens to us is one it cannot do without: it is within twice our proximity set's
+        radius (names are spread evenly, so its radius is about ours), and fewer than
+        proximity-size of our peers are nearer to it than we are (our view lacks vaults, so
+        this errs towards yes)."""
+        prox = self.proximity()
+        k = self.params.proximity_size
+        if len(prox) < k:
+            return True
+        target = int.from_bytes(name, "big")
+        ours = target ^ int.from_bytes(self.own, "big")
+        if ours >= 2 * (int.from_bytes(self.own, "big") ^ int.from_bytes(prox[-1], "big")):
+            return False
+        nearer = sum(1 for p in self._peers if p != name
+                     and int.from_bytes(p, "big") ^ target < ours)
+        return nearer < k
+
     def closest(self, target: Name, k: int, include_self: bool = True) -> list[Name]:
         """The `k` names closest to `target` among our peers (and us, unless excluded)."""
         names = list(self._peers)

@@ -34,7 +34,7 @@ from vaultnet.transport.clock import network_time
 from vaultnet.transport.tcp import MAX_CONNECTIONS as TCP_MAX_CONNECTIONS
 from vaultnet.transport.tcp import TcpEndpoint
 from vaultnet.wire import FrameError
-from vaultnet.xor import Name, closest, distance
+from vaultnet.xor import Name, closest
 
 SETTLE = 30.0
 """Deadline, in seconds, for a condition a test waits on (a loaded machine is slow)."""
@@ -384,21 +384,24 @@ async def test_silent_connection_closed_after_the_idle_timeout() -> None:
 
 async def test_a_vault_at_its_link_cap_gives_a_close_vault_only_a_link_its_table_lacks(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """With its vault links full, a vault refuses a vault that would not be among its closest,
-    and admits one that would by closing a link to a vault its table does not hold (refused,
-    close vaults dialled again and again and stormed a 256-vault boot). An attacker with keys
-    close to it takes only such links: every vault of its table stays linked."""
+    """With its vault links full, a vault refuses a far vault, and admits one that would be
+    among its closest by closing a link to a far vault its table does not hold (refused, close
+    vaults dialled again and again and stormed a 256-vault boot). An attacker with keys close
+    to it takes only such links: every vault of its table stays linked."""
     rng = random.Random(18)
     params = Parameters(group_size=4, proximity_size=4, bucket_size=4, max_peers=8)
     async with Testnet(vaults=8, transport="tcp", params=params) as net:
         vault = net.vaults[0]
-        far_edge = distance(vault.name, vault.routing.proximity()[-1])
+        routing = vault.routing
 
         def key(close: bool) -> Identity:
-            while (distance(vault.name, (found := Identity.generate(rng.randbytes(32))).name)
-                   < far_edge) != close:
-                pass
-            return found
+            while True:
+                found = Identity.generate(rng.randbytes(32))
+                if close and routing.in_proximity_range(found.name):
+                    return found
+                if not close and not (routing.in_proximity_range(found.name)
+                                      or routing.may_hold_us_close(found.name)):
+                    return found
 
         async with AsyncExitStack() as stack:
             async def dial(identity: Identity) -> Connection:
