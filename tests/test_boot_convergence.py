@@ -87,3 +87,18 @@ def test_a_vault_in_a_sparse_region_may_hold_us_close_a_far_or_crowded_one_does_
         table.add(peer, f"sim:{peer[0]}")
     assert table.proximity() == (name(0x01), name(0x04))
     assert not table.may_hold_us_close(s)
+
+
+def test_a_full_table_takes_a_vault_for_a_bucket_short_of_a_group() -> None:
+    """Responsibility needs a group's worth of each bucket: a full table makes room for one
+    in its fullest far bucket (4 of 512 simulated vaults kept 3 in their far half for good)."""
+    table = RoutingTable(name(0x00), Parameters(group_size=2, proximity_size=2, bucket_size=4,
+                                                max_peers=6))
+    for first in (0x01, 0x02, 0x20, 0x21, 0x22, 0x23):
+        table.add(name(first), f"sim:{first}")
+    assert len(table) == 6
+    for first, evicted in ((0x80, name(0x23)), (0x81, name(0x22))):
+        assert table.wants(name(first))
+        assert table.add(name(first), f"sim:{first}")[1] == evicted
+    assert not table.wants(name(0x82))
+    assert len(table) == 6

@@ -245,8 +245,9 @@ class Testnet:
             before = len(self.vaults)
             async with trio.open_nursery() as joining:
                 for i in range(batch):
-                    first = self.vaults[i].address
-                    via = [first, *(address for address in bootstrap if address != first)]
+                    spread = dict.fromkeys(self.vaults[(i + j * before // 4) % before].address
+                                           for j in range(4))
+                    via = [*spread, *(address for address in bootstrap if address not in spread)]
                     joining.start_soon(self._start_vault, via)
             if must_join:
                 for vault in self.vaults[before:]:
