@@ -256,10 +256,9 @@ class IntegrityChecks:
         for copy, check in list(self._checks.items()):
             if (check.state is CheckState.FETCHING_CONTENT
                     and self._fetches.get(copy) is not None):
-                # The fetch times out holder by holder, then sibling group by group: given up
-                # after CHECK_TIMEOUT, a check of a copy whose first holder asked had lost it
-                # never got its content (a liar and a loser auditing each other's copies, 16
-                # simulated vaults, seed 8: each caught only after the other was replaced).
+                # The fetch times out holder by holder (FETCH_TIMEOUT each) before it asks the
+                # sibling copies' groups: given up after CHECK_TIMEOUT, a check whose holders
+                # did not answer found no one waiting when a sibling's content came.
                 continue
             if ctx.now() - check.started <= CHECK_TIMEOUT:
                 continue

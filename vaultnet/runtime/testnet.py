@@ -235,11 +235,13 @@ class Testnet:
         running together can miss each other in their far buckets and neighbourhoods; the
         periodic bucket refresh and the neighbourhood refresh (neighbours asked in turn) fill
         those in, and `converged` (what the caller waits for) says when. Each newcomer of a
-        round joins through one of our vaults in turn, then `bootstrap`, so no one vault
-        answers the whole round: through one, 43 side by side were refused ("no bootstrap vault
-        answered"), and of 256 simulated vaults the last 128 found the first vault's links
-        full. `must_join` (joining a running network, from a worker process or `--join`):
-        each must have got in (`_joined`: TestnetError otherwise)."""
+        round tries four of our vaults spread over them, starting from a different one in
+        turn, then `bootstrap`, so no one vault answers the whole round: through one, 43 side
+        by side were refused ("no bootstrap vault answered"), of 256 simulated vaults the last
+        128 found the first vault's links full, and of 512 two found both of theirs at the
+        link cap (which refuses a far newcomer) and never got in. `must_join` (joining a
+        running network, from a worker process or `--join`): each must have got in
+        (`_joined`: TestnetError otherwise)."""
         while count:
             batch = min(count, len(self.vaults))
             before = len(self.vaults)
