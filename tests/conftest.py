@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from vaultnet.runtime.collector import space_full_passes
+
 SLOW = (
     "tests/churn/", "tests/messaging/", "tests/versions/", "tests/plugin/", "tests/security/",
     "tests/data/test_immutable.py", "tests/data/test_faults_and_cache.py",
@@ -25,6 +27,11 @@ SLOW = (
 )
 """Modules that start TCP testnets, subprocesses or long simulations: `pytest -m "not slow"`
 (the fast development loop, README "Tests") leaves them out; the default run and CI run all."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run with the collector the `vaultnet` commands use (`runtime/collector.py`)."""
+    space_full_passes()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

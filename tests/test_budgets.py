@@ -3,6 +3,7 @@ small simulated testnet gives its memory back once the puts stop (docs/budgets.m
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.personas.helpers import GROUP, MEMBERS, PARAMS, Ctx, Manager
 from vaultnet import Testnet
 from vaultnet.bench.memory import main as bench_memory_main
 from vaultnet.bench.memory import table_sizes
+from vaultnet.cli.main import main as vaultnet_main
 from vaultnet.group import Accumulation, Accumulator, Firewall, Sync
 from vaultnet.group.accumulator import ACCUMULATOR_ENTRIES, ACCUMULATOR_TTL
 from vaultnet.group.firewall import FIREWALL_ENTRIES, FIREWALL_TTL
@@ -30,6 +32,7 @@ from vaultnet.personas.stash import STASH_TTL, StashStore
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.allocator import limit_fragmentation
 from vaultnet.runtime.cache import CACHE_ENTRIES, CACHE_TTL, RelayCache
+from vaultnet.runtime.collector import FULL_PASS_AFTER
 from vaultnet.runtime.router import SEEN_WINDOW
 from vaultnet.storage.records import encode
 from vaultnet.storage.store import ChunkStore, CopyKind, Database, RecordStore, copy_name
@@ -280,3 +283,15 @@ def test_bench_memory_refuses_a_warmup_longer_than_the_run(capsys) -> None:
 def test_allocator_threshold_is_set_on_glibc() -> None:
     """The commands' anti-fragmentation setting really reaches glibc (mallopt returns 1)."""
     assert limit_fragmentation() is True
+
+
+def test_the_commands_space_the_collectors_full_passes(tmp_path: Path) -> None:
+    """A `vaultnet` command (here one that fails: no testnet) runs with full collections
+    spaced out, and the young and middle generations' thresholds left as they were."""
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert vaultnet_main(["ctl", "--data-dir", str(tmp_path), "status"]) == 1
+        assert gc.get_threshold() == (700, 10, FULL_PASS_AFTER)
+    finally:
+        gc.set_threshold(*saved)

@@ -48,6 +48,9 @@ class GroupViews:
         lookup asked the vaults nearest the centre for theirs, and those see at least that many
         around it."""
         self._balls: OrderedDict[Name, Ball] = OrderedDict()
+        self.version = 0
+        """Counts the changes of the set of balls: an answer derived from them (a membership
+        decision) holds while this, read after `expire`, stays the same."""
 
     def __len__(self) -> int:
         return len(self._balls)
@@ -61,13 +64,14 @@ class GroupViews:
         ball = Ball(centre, radius, frozenset(nearest), now)
         self._balls[centre] = ball
         self._balls.move_to_end(centre)
+        self.version += 1
         while len(self._balls) > self.limit:
             self._balls.popitem(last=False)
         return ball
 
     def covering(self, group: Name, radius: int, now: float) -> Ball | None:
         """A fresh ball holding every vault within `radius` of `group`, or None."""
-        self._expire(now)
+        self.expire(now)
         for ball in reversed(self._balls.values()):
             if distance(ball.centre, group) + radius <= ball.radius:
                 return ball
@@ -75,16 +79,18 @@ class GroupViews:
 
     def near(self, group: Name, now: float) -> frozenset[Name]:
         """Vaults fresh balls around `group` found (each ball that contains `group`)."""
-        self._expire(now)
+        self.expire(now)
         found: set[Name] = set()
         for ball in self._balls.values():
             if distance(ball.centre, group) <= ball.radius:
                 found |= ball.names
         return frozenset(found)
 
-    def _expire(self, now: float) -> None:
+    def expire(self, now: float) -> None:
+        """Drop the balls older than `ttl` at `now`."""
         while self._balls:
             oldest = next(iter(self._balls.values()))
             if now - oldest.at <= self.ttl:
                 return
             self._balls.popitem(last=False)
+            self.version += 1

@@ -40,6 +40,10 @@ DEFAULT_CAPACITY = 1 << 30
 """Bytes a vault's chunk store may hold unless the testnet says otherwise."""
 DB_FILE = "vault.db"
 """The sqlite database in each vault's data directory."""
+MEMBERSHIP_MEMO = 4096
+"""Membership decisions (sender, group) a vault remembers while its routing table and group
+views stay the same: one put asks the same few of each member many times (its request, its
+votes, its answers). Forgotten all at once when full or when either changes."""
 
 
 def applied_table(persona: Persona) -> str:
@@ -123,6 +127,8 @@ class VaultContext:
         self._vault = vault
         self.own = vault.name
         self.params: Parameters = vault.params
+        self._members: dict[tuple[Name, Name], bool] = {}
+        self._members_as_of = (-1, -1)
 
     def now(self) -> float:
         """The vault's clock."""
@@ -147,7 +153,21 @@ class VaultContext:
     def could_be_member(self, sender: Name, group: Name) -> bool:
         """Whether `sender` is in the group for `group` by our own view: a vault we know (or a
         lookup near the group found) among the group-size closest we know of. An unknown sender
-        never gets the benefit of the doubt: the host looks the group up first (`unsure`)."""
+        never gets the benefit of the doubt: the host looks the group up first (`unsure`).
+        Remembered while our routing table and group views stay the same (`MEMBERSHIP_MEMO`)."""
+        vault = self._vault
+        vault.group_views.expire(self.now())
+        as_of = (vault.routing.version, vault.group_views.version)
+        if as_of != self._members_as_of or len(self._members) >= MEMBERSHIP_MEMO:
+            self._members.clear()
+            self._members_as_of = as_of
+        decided = self._members.get((sender, group))
+        if decided is None:
+            decided = self._members[(sender, group)] = self._decide_member(sender, group)
+        return decided
+
+    def _decide_member(self, sender: Name, group: Name) -> bool:
+        """`could_be_member`, decided afresh."""
         if sender == group:
             return False
         views, now = self._vault.group_views, self.now()
