@@ -112,6 +112,27 @@ def test_transaction_rolls_back_on_exception(db: Database) -> None:
     assert not db.in_transaction
 
 
+def test_a_transaction_begins_at_its_first_write(db: Database) -> None:
+    """A block that only reads issues no BEGIN; one that writes begins before its first write,
+    so everything it writes commits (or rolls back) together."""
+    records = RecordStore(db, "data_manager")
+    records.put(b"a", 1)
+    with db.transaction():
+        assert records.get(b"a") == 1
+        assert not db.connection.in_transaction
+    with pytest.raises(RuntimeError), db.transaction():
+        assert records.get(b"a") == 1
+        records.put(b"a", 2)
+        assert db.connection.in_transaction
+        records.put(b"b", 3)
+        raise RuntimeError("action failed")
+    assert records.get(b"a") == 1 and records.get(b"b") is None
+    with db.transaction():
+        records.put(b"b", 3)
+    assert not db.connection.in_transaction
+    assert records.get(b"b") == 3
+
+
 def test_nested_transaction_is_one_unit(db: Database) -> None:
     records = RecordStore(db, "pmid_manager")
     with pytest.raises(KeyError), db.transaction():

@@ -139,6 +139,7 @@ def test_memory_records_read_and_digest_like_the_sqlite_store(tmp_path: Path) ->
     assert memory.digest() == disk.digest()
     assert list(memory.items()) == list(disk.items())
     assert memory.keys_after(b"a", 5) == disk.keys_after(b"a", 5) == [b"b"]
+    assert memory.items_after(b"", 1) == disk.items_after(b"", 1) == [(b"a", [b"x", {"k": "v"}])]
 
 
 def primary_stored(net: MemoryNetwork) -> None:

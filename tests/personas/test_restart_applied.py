@@ -134,3 +134,16 @@ def test_applied_actions_expire_in_network_time_and_are_pruned() -> None:
     assert len(records) == 10
     log.prune(1_000.0 + APPLIED_TTL, PRUNE_PER_TICK)
     assert len(records) == 0
+
+
+def test_the_prune_walk_wraps_around_a_few_entries_at_a_time() -> None:
+    """A walk of 3 entries a call goes on where it stopped and starts again from the first at
+    the end, so every expired entry goes within a round of the table, and none still held."""
+    records = MemoryRecords("applied")
+    log = AppliedActions(records)
+    log.add(GROUP, [bytes([i]) * 16 for i in range(10)], 1_000.0)
+    log.add(N1, [bytes([i]) * 16 for i in range(2)], 1_000.0 + APPLIED_TTL)
+    for _ in range(4):  # 12 entries, 3 a call
+        log.prune(1_000.0 + APPLIED_TTL, 3)
+    assert len(records) == 2
+    assert log.holds(N1, [bytes([1]) * 16], 1_000.0 + APPLIED_TTL + 1)

@@ -80,11 +80,11 @@ class AppliedActions:
 
     def prune(self, now: float, limit: int) -> None:
         """Check the next `limit` entries of the walk, deleting those expired at `now`."""
-        keys = self.records.keys_after(self._cursor, limit)
-        if len(keys) < limit:
-            keys += self.records.keys_after(b"", limit - len(keys))
-        for entry in keys:
-            until = self.records.get(entry)
+        entries = self.records.items_after(self._cursor, limit)
+        if len(entries) < limit:  # the end: go on from the first entry
+            entries += [e for e in self.records.items_after(b"", limit - len(entries))
+                        if e[0] <= self._cursor]
+        for entry, until in entries:
             if not isinstance(until, float | int) or until <= now:
                 self.records.delete(entry)
-        self._cursor = keys[-1] if keys else b""
+        self._cursor = entries[-1][0] if entries else b""

@@ -137,12 +137,9 @@ class PmidManager(GroupPersona):
                    limit: int = ACCOUNT_PAGE) -> list[AccountEntry]:
         """Up to `limit` copies of `node`'s per-chunk account whose names follow `after` (from
         the first if None), in name order."""
-        keys = [key for key in self.copies.keys_after(node + after if after else node, limit)
-                if key[:NAME_SIZE] == node]
         entries = []
-        for key in keys:
-            raw = self.copies.get(key)
-            if raw is not None:
+        for key, raw in self.copies.items_after(node + after if after else node, limit):
+            if key[:NAME_SIZE] == node:
                 held = PmidCopy.from_record(raw)
                 entries.append(AccountEntry(key[NAME_SIZE:], held.kind, held.size))
         return entries

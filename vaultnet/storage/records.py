@@ -100,6 +100,11 @@ class Records(Protocol):
         """Up to `limit` keys greater than `key`, in order: a cursor over a large table."""
         ...
 
+    def items_after(self, key: bytes, limit: int) -> list[tuple[bytes, Any]]:
+        """Up to `limit` (key, value) with keys greater than `key`, in order: a cursor over a
+        large table that reads each value with its key (one query, not one per key)."""
+        ...
+
     def items(self) -> Iterator[tuple[bytes, Any]]:
         """(key, value) in key order."""
         ...
@@ -145,6 +150,10 @@ class MemoryRecords:
     def keys_after(self, key: bytes, limit: int) -> list[bytes]:
         """Up to `limit` keys greater than `key`, in order."""
         return [k for k in sorted(self._rows) if k > key][:limit]
+
+    def items_after(self, key: bytes, limit: int) -> list[tuple[bytes, Any]]:
+        """Up to `limit` (key, value) with keys greater than `key`, in order."""
+        return [(k, decode(self._rows[k])) for k in self.keys_after(key, limit)]
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
         """(key, value) in key order (a snapshot: the caller may write meanwhile)."""

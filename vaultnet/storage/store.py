@@ -102,6 +102,8 @@ class Database:
             self.path, isolation_level=None, check_same_thread=False
         )
         self._depth = 0
+        self._begun = False
+        """Whether the open transaction has issued its BEGIN (at its first write)."""
         self._step: bool | None = None
         """None outside a savepoint step; False inside one that has not written yet."""
         conn = self._conn
@@ -130,6 +132,9 @@ class Database:
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the block raises.
 
+        The BEGIN is issued at the block's first write (see `writing`): a block that only reads,
+        as the handling of most messages and most ticks does, costs no statement. (The one
+        connection is the file's only writer, so its reads see the same rows either way.)
         Nestable: an inner block is a no-op, so helpers can protect their own multi-statement
         work and still join an enclosing action's transaction. An exception that escapes an
         inner block but is caught inside the outer one does not undo the inner block's writes;
@@ -147,19 +152,19 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        # IMMEDIATE takes the write lock up front, so a transaction never fails half-way
-        # for lack of it.
-        conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
+        self._begun = False
         try:
             yield
-            conn.execute("COMMIT")
+            if self._begun:
+                conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         finally:
             self._depth = 0
+            self._begun = False
 
     def savepoint(self) -> contextlib.AbstractContextManager[None]:
         """Inside a transaction, a step whose writes are undone on their own if it raises
@@ -191,9 +196,14 @@ class Database:
             self._step = None
 
     def writing(self) -> sqlite3.Connection:
-        """The connection, for a statement that writes: takes the savepoint of the step in
-        progress first, if it has none yet. Every write in this module goes through here."""
+        """The connection, for a statement that writes: begins the open transaction first, if
+        it has not begun yet (IMMEDIATE: the write lock up front, so it never fails half-way
+        for lack of it), then takes the savepoint of the step in progress, if it has none yet.
+        Every write in this module goes through here."""
         conn = self.connection
+        if self._depth and not self._begun:
+            conn.execute("BEGIN IMMEDIATE")
+            self._begun = True
         if self._step is False:
             conn.execute("SAVEPOINT step")
             self._step = True
@@ -278,6 +288,14 @@ class RecordStore:
         )
         return [r[0] for r in rows]
 
+    def items_after(self, key: bytes, limit: int) -> list[tuple[bytes, Any]]:
+        """Up to `limit` (key, decoded value) with keys greater than `key`, in order."""
+        rows = self.db.connection.execute(
+            f"SELECT key, value FROM {self._sql_table} WHERE key > ? ORDER BY key LIMIT ?",
+            (bytes(key), limit),
+        )
+        return [(k, decode(v)) for k, v in rows]
+
     def _raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, encoded value) in key order, a page at a time: bounded memory, and safe
         against the caller writing to the table between pages."""
@@ -340,8 +358,8 @@ class ChunkStore:
             raise ValueError("capacity must not be negative")
         self.db = db
         self.capacity = capacity
-        conn = db.connection
         with db.transaction():
+            conn = db.writing()
             # content last: scans of the metadata columns need not touch overflow pages.
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._TABLE} ("
