@@ -28,6 +28,9 @@ class StandInVault:
     def now(self) -> float:
         return self.clock
 
+    def view_may_be_incomplete(self, group: Name) -> bool:
+        return False
+
 
 GROUP = name(1000)
 SENDER = name(1003)
@@ -55,6 +58,16 @@ def test_a_decision_follows_the_group_views_as_they_learn_and_expire() -> None:
     assert not ctx.could_be_member(SENDER, GROUP)  # a lookup found two nearer vaults
     vault.clock = 31.0  # that ball is older than its ttl
     assert ctx.could_be_member(SENDER, GROUP)
+
+
+def test_whether_a_lookup_must_come_first_follows_the_routing_table() -> None:
+    vault = StandInVault()
+    ctx = VaultContext(vault)
+    assert ctx.unsure(SENDER, GROUP)  # a sender we do not know
+    vault.routing.add(SENDER, "sender")
+    assert not ctx.unsure(SENDER, GROUP)
+    vault.routing.remove(SENDER)
+    assert ctx.unsure(SENDER, GROUP)
 
 
 def test_remembered_decisions_are_bounded() -> None:

@@ -69,6 +69,12 @@ class VaultCore:
         """Publish an event on the testnet's bus."""
         self.bus.emit(event)
 
+    @property
+    def observed(self) -> bool:
+        """Whether anyone observes the testnet's bus (per-message events are built only
+        then)."""
+        return self.bus.observed
+
     def drop(self, msg: Message, reason: str) -> None:
         """Count and report a message this vault will not pass on or handle."""
         self.dropped += 1

@@ -53,10 +53,11 @@ class LocalDelivery:
             with WRITE_BATCH.open(), core.application.batch():
                 for msg in taken:
                     core.messages_in += 1
-                    core.emit(ev.MessageReceived(
-                        core.now(), core.name, msg.sender, msg.src.persona.value,
-                        msg.dst.persona.value, msg.dst.name, msg.dst.group, msg.action,
-                        msg.msg_id, msg.trace_id, msg.hops, msg.src.name))
+                    if core.observed:
+                        core.emit(ev.MessageReceived(
+                            core.now(), core.name, msg.sender, msg.src.persona.value,
+                            msg.dst.persona.value, msg.dst.name, msg.dst.group, msg.action,
+                            msg.msg_id, msg.trace_id, msg.hops, msg.src.name))
                     self.dispatch(msg)
 
     def dispatch(self, msg: Message) -> None:

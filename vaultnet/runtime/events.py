@@ -273,6 +273,12 @@ class EventBus:
         self._subscriptions: set[Subscription] = set()
         self.emitted = 0
 
+    @property
+    def observed(self) -> bool:
+        """Whether any sink or subscription would see an event: the per-message events (a
+        message received, sent, a persona's note) are built only then."""
+        return bool(self._sinks or self._subscriptions)
+
     def emit(self, ev: Event) -> None:
         """Hand `ev` to every sink and subscription; never blocks (full buffers drop)."""
         self.emitted += 1

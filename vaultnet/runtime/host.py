@@ -41,9 +41,10 @@ DEFAULT_CAPACITY = 1 << 30
 DB_FILE = "vault.db"
 """The sqlite database in each vault's data directory."""
 MEMBERSHIP_MEMO = 4096
-"""Membership decisions (sender, group) a vault remembers while its routing table and group
-views stay the same: one put asks the same few of each member many times (its request, its
-votes, its answers). Forgotten all at once when full or when either changes."""
+"""Membership decisions (sender, group, and whether a lookup must come first) a vault remembers
+while its routing table and group views stay the same: one put asks the same few of each
+member many times (its request, its votes, its answers). Forgotten all at once when full or
+when either changes."""
 
 
 def applied_table(persona: Persona) -> str:
@@ -110,8 +111,14 @@ class HostedVault(Protocol):
         """Publish `event` on the testnet's bus."""
         ...
 
+    @property
+    def observed(self) -> bool:
+        """Whether anyone observes the testnet's bus (events are built only then)."""
+        ...
+
     def view_may_be_incomplete(self, group: Name) -> bool:
-        """Whether vaults closer to `group` than those we know may exist."""
+        """Whether vaults closer to `group` than those we know may exist, read from the routing
+        table alone (the context remembers what it decides from it per table version)."""
         ...
 
     def hold_for_group(self, group: Name, radius: int, msg: Message,
@@ -127,7 +134,7 @@ class VaultContext:
         self._vault = vault
         self.own = vault.name
         self.params: Parameters = vault.params
-        self._members: dict[tuple[Name, Name], bool] = {}
+        self._members: dict[tuple[Name, Name, bool], bool] = {}
         self._members_as_of = (-1, -1)
 
     def now(self) -> float:
@@ -153,17 +160,29 @@ class VaultContext:
     def could_be_member(self, sender: Name, group: Name) -> bool:
         """Whether `sender` is in the group for `group` by our own view: a vault we know (or a
         lookup near the group found) among the group-size closest we know of. An unknown sender
-        never gets the benefit of the doubt: the host looks the group up first (`unsure`).
-        Remembered while our routing table and group views stay the same (`MEMBERSHIP_MEMO`)."""
+        never gets the benefit of the doubt: the host looks the group up first (`unsure`)."""
+        return self._remembered(sender, group, False)
+
+    def unsure(self, sender: Name, group: Name) -> bool:
+        """Whether deciding `sender`'s membership of `group` needs a lookup first: we do not
+        know the sender, or may not know every vault near the group, and no lookup near it
+        found every vault as close to the group as the sender is."""
+        return self._remembered(sender, group, True)
+
+    def _remembered(self, sender: Name, group: Name, unsure: bool) -> bool:
+        """`unsure` or `could_be_member`, remembered while our routing table and group views
+        stay the same (both read only these): `MEMBERSHIP_MEMO`."""
         vault = self._vault
         vault.group_views.expire(self.now())
         as_of = (vault.routing.version, vault.group_views.version)
         if as_of != self._members_as_of or len(self._members) >= MEMBERSHIP_MEMO:
             self._members.clear()
             self._members_as_of = as_of
-        decided = self._members.get((sender, group))
+        key = (sender, group, unsure)
+        decided = self._members.get(key)
         if decided is None:
-            decided = self._members[(sender, group)] = self._decide_member(sender, group)
+            decided = self._members[key] = (self._decide_unsure(sender, group) if unsure
+                                            else self._decide_member(sender, group))
         return decided
 
     def _decide_member(self, sender: Name, group: Name) -> bool:
@@ -181,10 +200,8 @@ class VaultContext:
         known.discard(group)
         return sender in known and sender in closest(group, known, self.params.group_size)
 
-    def unsure(self, sender: Name, group: Name) -> bool:
-        """Whether deciding `sender`'s membership of `group` needs a lookup first: we do not
-        know the sender, or may not know every vault near the group, and no lookup near it
-        found every vault as close to the group as the sender is."""
+    def _decide_unsure(self, sender: Name, group: Name) -> bool:
+        """`unsure`, decided afresh."""
         vault = self._vault
         if sender == self.own or sender == group:
             return False
@@ -306,9 +323,9 @@ class PersonaHost:
             self.deliver(out, persona)
 
     def deliver(self, out: Outbox, persona: Persona | None = None) -> None:
-        """Emit an outbox's notes as events and send its messages."""
+        """Emit an outbox's notes as events (if anyone observes them) and send its messages."""
         now = self.vault.now()
-        for note in out.notes:
+        for note in out.notes if self.vault.observed else ():
             detail = dict(note.detail)
             who = str(detail.pop("persona", persona.value if persona else ""))
             self.vault.emit(ev.PersonaEvent(now, self.vault.name, note.what, who, note.subject,

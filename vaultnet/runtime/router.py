@@ -69,10 +69,11 @@ class Router:
         core = self.core
         msg = msg.sent_by(core.name)
         core.messages_out += 1
-        core.emit(ev.MessageSent(core.now(), core.name, self._first_hop(msg),
-                                 msg.src.persona.value, msg.dst.persona.value, msg.dst.name,
-                                 msg.dst.group, msg.action, msg.msg_id, msg.trace_id,
-                                 msg.src.name))
+        if core.observed:
+            core.emit(ev.MessageSent(core.now(), core.name, self._first_hop(msg),
+                                     msg.src.persona.value, msg.dst.persona.value,
+                                     msg.dst.name, msg.dst.group, msg.action, msg.msg_id,
+                                     msg.trace_id, msg.src.name))
         self._route(msg, final=False)
 
     def _first_hop(self, msg: Message) -> Name:
