@@ -124,7 +124,7 @@ class RoutingTable:
             return False
         if self.in_proximity_range(name):
             return True
-        held = self._counts().get(bucket_index(self.own, name), 0)
+        held = self._held(name)
         if len(self._peers) >= self.params.max_peers:
             # A full table still takes a vault for a bucket short of a group (`add` evicts one
             # from the fullest far bucket): responsibility needs that many of each bucket, and
@@ -132,6 +132,17 @@ class RoutingTable:
             # buckets.
             return held < self.params.group_size
         return held < self.params.bucket_size
+
+    def short_of_a_group(self, name: Name) -> bool:
+        """Whether `name`, a vault we lack, falls in a bucket holding fewer than a group of our
+        peers: responsibility needs min(group size, population) of each bucket, so a full
+        table (`wants`) and a full set of links (`runtime/links.py`) still make room for it."""
+        return (name != self.own and name not in self._peers
+                and self._held(name) < self.params.group_size)
+
+    def _held(self, name: Name) -> int:
+        """Our peers in the bucket `name` falls in."""
+        return self._counts().get(bucket_index(self.own, name), 0)
 
     def in_proximity_range(self, name: Name) -> bool:
         """Whether `name` would enter our proximity set: closer than its farthest member, or

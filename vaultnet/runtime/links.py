@@ -93,18 +93,22 @@ class Links:
     def _room_for_vault(self, peer: Name, pending: int) -> bool:
         """Whether a link to vault `peer` fits under MAX_VAULT_CONNECTIONS (with `pending`
         dials counted), making room if it must. A close vault (one that would be among our
-        closest, or may hold us among its own: `RoutingTable.may_hold_us_close`) takes the
-        place of the oldest link to a vault that is neither in our table nor close (one that
-        dialled us to look something up, or holds us in its far buckets, where any vault of
-        ours would do). Refused instead, close vaults dialled us again and again: 256
-        simulated vaults booting side by side sent 2.06 million frames, most of them proximity
-        changes, against 0.18 million with this rule; at 512 a vault that holds us among its
-        closest without our holding it was refused about 200 times a second."""
+        closest, or may hold us among its own: `RoutingTable.may_hold_us_close`), or one for a
+        bucket of ours short of a group (`RoutingTable.short_of_a_group`), takes the place of
+        the oldest link to a vault that is neither in our table nor close (one that dialled us
+        to look something up, or holds us in its far buckets, where any vault of ours would
+        do). Refused instead, close vaults dialled us again and again: 256 simulated vaults
+        booting side by side sent 2.06 million frames, most of them proximity changes, against
+        0.18 million with this rule; at 512 a vault that holds us among its closest without our
+        holding it was refused about 200 times a second; and a vault at its cap with 3 peers
+        in a bucket of 8 could not dial the other 5 (512 simulated vaults converged 45
+        simulated seconds after their joins, waiting for it)."""
         if self.vault_links() + pending < MAX_VAULT_CONNECTIONS:
             return True
         routing = self.core.routing
         if peer in routing or not (routing.in_proximity_range(peer)
-                                   or routing.may_hold_us_close(peer)):
+                                   or routing.may_hold_us_close(peer)
+                                   or routing.short_of_a_group(peer)):
             return False
         spare = next((name for name in self.vaults if name not in routing and name != peer
                       and not routing.may_hold_us_close(name)), None)
