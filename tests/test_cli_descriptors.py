@@ -22,6 +22,7 @@ from vaultnet.runtime.core import VaultCore
 from vaultnet.runtime.links import MAX_VAULT_CONNECTIONS, Links
 from vaultnet.runtime.testnet import Testnet, TooFewDescriptors
 from vaultnet.transport.sim import SimNetwork
+from vaultnet.xor import name_in_bucket
 
 LOW_LIMIT = 200
 """A hard limit no TCP testnet of 4 vaults fits (each vault alone needs more)."""
@@ -108,11 +109,15 @@ def test_vault_links_are_capped() -> None:
     core.now = lambda: 0.0  # type: ignore[method-assign]
     links = Links(core, lambda conn, frame: None, lambda peer, address: None,
                   lambda conn, last: None)
-    # A full proximity set of vaults closer than any random name: those dialling at the cap
-    # would not be among its closest (one that would is admitted in place of a link the table
-    # lacks: tests/security/test_authority.py).
+    # A full proximity set of vaults closer than any random name, and a group in each of the
+    # 12 farthest buckets: those dialling at the cap would neither be among its closest nor
+    # fill a bucket short of a group (either would be admitted in place of a link the table
+    # lacks: tests/security/test_authority.py, tests/test_link_room.py).
     for last in range(1, core.params.proximity_size + 1):
         core.routing.add(identity.name[:-1] + bytes([identity.name[-1] ^ last]), "sim:1")
+    for index in range(12):
+        for _ in range(core.params.group_size):
+            core.routing.add(name_in_bucket(identity.name, index, rng), "sim:1")
     conns = [_Conn(rng.randbytes(64)) for _ in range(MAX_VAULT_CONNECTIONS + 3)]
     admitted = [links.register(conn) for conn in conns]  # type: ignore[arg-type]
     assert admitted.count(True) == MAX_VAULT_CONNECTIONS

@@ -1,7 +1,7 @@
 """Which vault a vault at its link cap still links (`Links._room_for_vault`), sans-IO over a
 stand-in vault: a far vault whose bucket of ours holds a group is refused; one a bucket of ours
 short of a group needs takes the place of a far link our table does not hold (512 simulated
-vaults waited 45 simulated seconds for one vault at its cap with 3 peers of 8 in a bucket)."""
+vaults waited a simulated minute for one vault at its cap with 3 peers of 8 in a bucket)."""
 
 from __future__ import annotations
 

@@ -101,8 +101,8 @@ class Links:
         booting side by side sent 2.06 million frames, most of them proximity changes, against
         0.18 million with this rule; at 512 a vault that holds us among its closest without our
         holding it was refused about 200 times a second; and a vault at its cap with 3 peers
-        in a bucket of 8 could not dial the other 5 (512 simulated vaults converged 45
-        simulated seconds after their joins, waiting for it)."""
+        in a bucket of 8 could not dial the other 5 (512 simulated vaults converged a minute
+        after their joins, waiting for it)."""
         if self.vault_links() + pending < MAX_VAULT_CONNECTIONS:
             return True
         routing = self.core.routing
