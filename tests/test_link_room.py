@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.test_boot_convergence import name
 from vaultnet.routing import Parameters, RoutingTable
 from vaultnet.runtime import links
-from vaultnet.xor import NAME_SIZE, Name
-
-
-def name(first: int) -> Name:
-    """A name whose first byte is `first` (the rest zero), to lay out XOR distances by hand."""
-    return bytes([first]) + bytes(NAME_SIZE - 1)
 
 
 class StandInCore:

@@ -3,16 +3,13 @@ though it remembers them (`MEMBERSHIP_MEMO`): sans-IO, over a stand-in vault."""
 
 from __future__ import annotations
 
+from tests.group.test_views import name
 from vaultnet.group.views import GroupViews
 from vaultnet.routing import Parameters, RoutingTable
 from vaultnet.runtime.host import MEMBERSHIP_MEMO, VaultContext
-from vaultnet.xor import NAME_SIZE, Name
+from vaultnet.xor import Name
 
 PARAMS = Parameters(group_size=2, proximity_size=2)
-
-
-def name(value: int) -> Name:
-    return value.to_bytes(NAME_SIZE, "big")
 
 
 class StandInVault:

@@ -124,14 +124,13 @@ class RoutingTable:
             return False
         if self.in_proximity_range(name):
             return True
-        held = self._held(name)
         if len(self._peers) >= self.params.max_peers:
             # A full table still takes a vault for a bucket short of a group (`add` evicts one
             # from the fullest far bucket): responsibility needs that many of each bucket, and
             # 4 of 512 simulated vaults kept 3 in their far half, their tables full of nearer
             # buckets.
-            return held < self.params.group_size
-        return held < self.params.bucket_size
+            return self.short_of_a_group(name)
+        return self._held(name) < self.params.bucket_size
 
     def short_of_a_group(self, name: Name) -> bool:
         """Whether `name`, a vault we lack, falls in a bucket holding fewer than a group of our

@@ -290,11 +290,15 @@ class RecordStore:
 
     def items_after(self, key: bytes, limit: int) -> list[tuple[bytes, Any]]:
         """Up to `limit` (key, decoded value) with keys greater than `key`, in order."""
-        rows = self.db.connection.execute(
+        return [(k, decode(v)) for k, v in self._raw_after(key, limit)]
+
+    def _raw_after(self, key: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """Up to `limit` (key, encoded value) with keys greater than `key`, in order."""
+        rows: list[tuple[bytes, bytes]] = self.db.connection.execute(
             f"SELECT key, value FROM {self._sql_table} WHERE key > ? ORDER BY key LIMIT ?",
             (bytes(key), limit),
-        )
-        return [(k, decode(v)) for k, v in rows]
+        ).fetchall()
+        return rows
 
     def _raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, encoded value) in key order, a page at a time: bounded memory, and safe
@@ -307,10 +311,7 @@ class RecordStore:
             yield from rows
             if len(rows) < _PAGE:
                 return
-            rows = conn.execute(
-                f"SELECT key, value FROM {self._sql_table} WHERE key > ? ORDER BY key LIMIT ?",
-                (rows[-1][0], _PAGE),
-            ).fetchall()
+            rows = self._raw_after(rows[-1][0], _PAGE)
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
         """Every (key, decoded value), in key order."""
