@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import socket
 import stat
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from vaultnet.transport.channel import (
     FrameProtector,
     Handshake,
 )
-from vaultnet.transport.tcp import TcpEndpoint, TcpFrameStream, parse_address
+from vaultnet.transport.tcp import MAX_HANDSHAKES, TcpEndpoint, TcpFrameStream, parse_address
 from vaultnet.wire import FrameError
 
 # -- helpers --------------------------------------------------------------------------------
@@ -286,6 +287,37 @@ async def test_client_without_a_key_is_served() -> None:
         name = await client.put(data)
         assert await client.get(name) == data
         nursery.cancel_scope.cancel()
+
+
+def closed_by_far_end(sock: socket.socket) -> bool:
+    """True once the far end has closed `sock` (a read would return end of file)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+
+
+async def test_silent_sockets_hold_few_descriptors_and_do_not_keep_a_vault_out() -> None:
+    async with Testnet(vaults=2, transport="tcp") as net:
+        target = net.vaults[0]
+        assert isinstance(target.endpoint, TcpEndpoint)
+        handshaking = target.endpoint.handshaking
+        silent = [socket.create_connection(parse_address(target.address))
+                  for _ in range(3 * MAX_HANDSHAKES)]
+        await net.wait_for(lambda: sum(map(closed_by_far_end, silent)) == 2 * MAX_HANDSHAKES,
+                           10, "the oldest silent sockets pushed out")
+        assert [closed_by_far_end(s) for s in silent] == (
+            [True] * (2 * MAX_HANDSHAKES) + [False] * MAX_HANDSHAKES)
+        assert len(handshaking) == MAX_HANDSHAKES
+        # a vault with the key links at once, while the newest silent sockets still wait
+        with trio.fail_after(2):
+            insider = await TcpEndpoint(Identity.generate(), network_key=net.network_key
+                                        ).connect(target.address)
+        assert insider.peer == target.name
+        assert len(handshaking) == MAX_HANDSHAKES - 1 and closed_by_far_end(silent[-MAX_HANDSHAKES])
+        await insider.aclose()
+        for sock in silent:
+            sock.close()
 
 
 # -- the network key ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from vaultnet.control.protocol import (
     RequestError,
     send_reply,
 )
+from vaultnet.transport.waiting import Waiting
 
 CONTENT_TIMEOUT = 10.0
 """Seconds an authenticated `put` has to deliver its content frame."""
@@ -33,26 +34,6 @@ MAX_RUNNING = 4
 DESCRIPTORS = 1 + MAX_PREAUTH + MAX_RUNNING + subscriptions.MAX_SUBSCRIBERS
 """Descriptors the control port may hold at once (its listener, waiting, running and
 subscribed connections): what `vaultnet testnet` reserves for it besides its vaults."""
-
-
-class _Waiting:
-    """The connections still waiting for their request, oldest first, at most MAX_PREAUTH."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._scopes: dict[trio.CancelScope, None] = {}  # insertion order: oldest first
-
-    def admit(self, scope: trio.CancelScope) -> None:
-        """Take `scope` in, cancelling (closing) the oldest waiting connection when full."""
-        if len(self._scopes) >= self._size:
-            oldest = next(iter(self._scopes))
-            del self._scopes[oldest]
-            oldest.cancel()
-        self._scopes[scope] = None
-
-    def release(self, scope: trio.CancelScope) -> None:
-        """`scope`'s connection no longer waits (it sent its request, or it is gone)."""
-        self._scopes.pop(scope, None)
 
 
 async def _authenticate(stream: trio.SocketStream, frames: Frames,
@@ -102,7 +83,7 @@ async def serve(controller: Controller, host: str = "127.0.0.1",
     """Listen on `host` (a free port); `task_status.started` reports "HOST:PORT"."""
     listeners = await trio.open_tcp_listeners(0, host=host)
     host, port = listeners[0].socket.getsockname()[:2]
-    waiting = _Waiting(MAX_PREAUTH)
+    waiting = Waiting(MAX_PREAUTH)
     running = trio.CapacityLimiter(MAX_RUNNING)
     streams = subscriptions.Subscriptions(controller.net.bus)
 

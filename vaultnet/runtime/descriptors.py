@@ -3,8 +3,8 @@ checked against the process limit before any socket is opened, so a testnet too 
 limit is refused in one line instead of failing later with EMFILE.
 
 Per TCP vault: its listener, `MAX_VAULT_CONNECTIONS` vault links (registered and being dialled),
-the far ends of `MAX_PENDING_CONNECTS` dials in flight (handshaking, not yet counted by the
-vault they reach) and its sqlite files (database, WAL, shared memory). A simulated vault opens
+the `MAX_HANDSHAKES` inbound connections its listener handshakes at once (a further one pushes
+out the oldest) and its sqlite files (database, WAL, shared memory). A simulated vault opens
 no socket, only its sqlite files. Per process: the client connections of the bootstrap vaults
 (clients are pointed at the first `BOOTSTRAP_VAULTS`), and `MARGIN` for the rest (stdio, trio's
 epoll and wake-up pair, the event recording, the address file, the testnet's own clients). The
@@ -16,11 +16,8 @@ from __future__ import annotations
 import resource
 from dataclasses import dataclass
 
-from vaultnet.runtime.links import (
-    MAX_CLIENT_CONNECTIONS,
-    MAX_PENDING_CONNECTS,
-    MAX_VAULT_CONNECTIONS,
-)
+from vaultnet.runtime.links import MAX_CLIENT_CONNECTIONS, MAX_VAULT_CONNECTIONS
+from vaultnet.transport.tcp import MAX_HANDSHAKES
 
 SQLITE_FILES = 3
 """Descriptors a vault's database holds: the file, its WAL and its shared-memory index."""
@@ -33,10 +30,10 @@ pair, the `--record` file, the address and token files, the testnet's own few cl
 
 
 def per_vault(transport: str) -> int:
-    """Descriptors one vault holds at its caps: listener, links, dials' far ends, sqlite."""
+    """Descriptors one vault holds at its caps: listener, links, handshakes, sqlite."""
     if transport == "sim":
         return SQLITE_FILES
-    return 1 + MAX_VAULT_CONNECTIONS + MAX_PENDING_CONNECTS + SQLITE_FILES
+    return 1 + MAX_VAULT_CONNECTIONS + MAX_HANDSHAKES + SQLITE_FILES
 
 
 def needed(vaults: int, transport: str) -> int:

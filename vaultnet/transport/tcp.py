@@ -20,9 +20,14 @@ from vaultnet.transport.base import (
 )
 from vaultnet.transport.channel import TAG_SIZE
 from vaultnet.transport.handshake import handshake
+from vaultnet.transport.waiting import Waiting
 
 CONNECT_TIMEOUT = 5.0
 MAX_CONNECTIONS = 512
+MAX_HANDSHAKES = 16
+"""Inbound connections a listener handshakes at once; a new one pushes out the oldest, so
+silent sockets hold at most this many descriptors a vault (`runtime/descriptors.py`) and
+cannot keep a dialler out for long."""
 RECEIVE_SIZE = 256 * 1024
 READS_PER_CHECKPOINT = 16
 """Socket reads that found data waiting before a reader yields to other tasks anyway."""
@@ -152,6 +157,8 @@ class TcpEndpoint(Endpoint):
         self.address = ""
         self._listeners: list[trio.SocketListener] = []
         self._active = 0
+        self.handshaking = Waiting(MAX_HANDSHAKES)
+        """Inbound connections still handshaking (at most MAX_HANDSHAKES)."""
         self.refused = 0
         self.last_refusal: HandshakeError | None = None
         """Why the latest inbound handshake was refused (e.g. AdmissionRefused)."""
@@ -169,22 +176,29 @@ class TcpEndpoint(Endpoint):
                 return
             self._active += 1
             frames = TcpFrameStream(stream)
+            conn: Connection | None = None
             try:
-                conn = await handshake(frames, self.identity, self.role,
-                                       self.address, False, nacl.public.PrivateKey.generate(),
-                                       self.network_key)
+                with trio.CancelScope() as pushed_out:
+                    self.handshaking.admit(pushed_out)
+                    try:
+                        conn = await handshake(frames, self.identity, self.role, self.address,
+                                               False, nacl.public.PrivateKey.generate(),
+                                               self.network_key)
+                    finally:
+                        self.handshaking.release(pushed_out)
             except (HandshakeError, wire.FrameError, ConnectionClosed,
                     trio.BrokenResourceError) as exc:
                 if isinstance(exc, HandshakeError):
                     self.last_refusal = exc
-                self.refused += 1
-                self._active -= 1
-                await frames.aclose()
-                return
             except BaseException:
                 self._active -= 1
                 await frames.aclose()
                 raise
+            if conn is None:
+                self.refused += 1
+                self._active -= 1
+                await frames.aclose()
+                return
             try:
                 await handler(conn)
             finally:
