@@ -16,7 +16,15 @@ from vaultnet.personas.data_manager import HOLDERS_PER_COPY
 from vaultnet.personas.maid_manager import DEFAULT_ALLOWANCE
 from vaultnet.personas.structured_data import StructuredRecord
 from vaultnet.runtime import invariants
-from vaultnet.runtime.inspection import COPIES_PER_CHUNK, COPY_KINDS, StructuredRecords, host_of
+from vaultnet.runtime.inspection import (
+    COPIES_PER_CHUNK,
+    COPY_KINDS,
+    StructuredRecords,
+    copy_record,
+    data_manager_index,
+    host_of,
+    stored_index,
+)
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.xor import closest
 
@@ -51,6 +59,35 @@ async def test_a_put_is_six_copies_on_their_holders_as_the_records_say(autojump_
         await net.wait_settled(60)
         assert invariants.settled(net) == []
         assert invariants.version_trees(net) == []
+
+
+async def test_checks_reread_only_the_disks_written_since(autojump_clock) -> None:
+    async with Testnet(vaults=16, transport="sim", seed=43) as net:
+        client = await net.client()
+        first = await client.put(DATA)
+        await net.wait_replicated([first], 60)
+        before = data_manager_index(net)
+        assert data_manager_index(net) == before
+        assert all(data_manager_index(net)[n] is kept for n, kept in before.items())
+        second = await client.put(DATA + b"2")
+        await net.wait_replicated([second], 60)
+        after = data_manager_index(net)
+        recording = {m for kind in CopyKind
+                     for m in net.true_close_group(copy_name(second, kind))}
+        assert recording
+        for vault, records in after.items():
+            written = [copy for copy in records if copy not in before[vault]]
+            assert sorted(written) == sorted(copy_name(second, kind) for kind in CopyKind
+                                             if vault in net.true_close_group(
+                                                 copy_name(second, kind)))
+            assert (vault in recording) == bool(written)
+            assert all(records[copy] == copy_record(host_of(v), copy)
+                       for v in net.vaults if v.name == vault for copy in records)
+        on_disk: dict[bytes, list[bytes]] = {}
+        for vault in net.vaults:
+            for copy in host_of(vault).chunks.entries():
+                on_disk.setdefault(copy.copy_name, []).append(vault.name)
+        assert stored_index(net) == {c: tuple(sorted(h)) for c, h in on_disk.items()}
 
 
 async def test_parameters_are_the_ones_the_network_runs_by(autojump_clock) -> None:

@@ -133,6 +133,36 @@ def test_a_transaction_begins_at_its_first_write(db: Database) -> None:
     assert records.get(b"b") == 3
 
 
+def test_the_version_changes_with_every_write_and_rollback_only(db: Database) -> None:
+    """What a reader keeps at one version is what the file holds while the version stays."""
+    records, chunks = RecordStore(db, "data_manager"), ChunkStore(db, 1 << 20)
+    seen = [db.version]
+
+    def changed() -> bool:
+        seen.append(db.version)
+        return seen[-1] != seen[-2]
+
+    records.put(b"a", 1)
+    assert changed()
+    assert records.get(b"a") == 1 and list(records.items()) and not changed()
+    with db.transaction():
+        assert records.get(b"a") == 1
+    assert not changed()
+    put_copy(chunks, 1, CopyKind.PRIMARY)
+    assert changed()
+    with pytest.raises(RuntimeError), db.transaction():
+        records.put(b"b", 2)
+        assert changed()
+        raise RuntimeError("action failed")
+    assert changed()  # rolled back: what was read inside is gone
+    with db.transaction(), pytest.raises(RuntimeError), db.savepoint():
+        records.put(b"c", 3)
+        assert changed()
+        raise RuntimeError("step failed")
+    assert changed()
+    assert records.delete(b"a") and changed()
+
+
 def test_nested_transaction_is_one_unit(db: Database) -> None:
     records = RecordStore(db, "pmid_manager")
     with pytest.raises(KeyError), db.transaction():

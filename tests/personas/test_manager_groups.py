@@ -17,7 +17,7 @@ from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager
 from vaultnet.protocol import EventKind
-from vaultnet.storage.records import MemoryRecords
+from vaultnet.storage.records import MemoryRecords, encode
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
 from vaultnet.xor import Name, name_of
 
@@ -140,6 +140,9 @@ def test_memory_records_read_and_digest_like_the_sqlite_store(tmp_path: Path) ->
     assert list(memory.items()) == list(disk.items())
     assert memory.keys_after(b"a", 5) == disk.keys_after(b"a", 5) == [b"b"]
     assert memory.items_after(b"", 1) == disk.items_after(b"", 1) == [(b"a", [b"x", {"k": "v"}])]
+    # the encoded values account transfer passes on are what encoding each value again gives
+    assert list(memory.raw_items()) == list(disk.raw_items()) == [
+        (key, encode(value)) for key, value in disk.items()]
 
 
 def primary_stored(net: MemoryNetwork) -> None:

@@ -203,7 +203,7 @@ class AccountTransfer:
                                        *(i.store.encode() + i.key + i.value for i in items)))))
         for store in self._owner.transfer_stores():
             dropped = []
-            for key, value in store.items():
+            for key, value in store.raw_items():
                 group = key[:NAME_SIZE]
                 members = ctx.close_group(group)
                 if ctx.own not in members:
@@ -213,7 +213,7 @@ class AccountTransfer:
                 if not self.is_confirmed(store, key):
                     continue  # kept across a restart, not reconciled: perhaps deleted since
                 before = self.group_before(group, ctx, lost, added)
-                item = TransferItem(store.table, key, encode(value))
+                item = TransferItem(store.table, key, value)
                 for member in members:
                     if member != ctx.own and member not in before:
                         batches.add(member, item)

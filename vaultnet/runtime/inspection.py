@@ -18,6 +18,8 @@ vault's possibly stale view.
 from __future__ import annotations
 
 import functools
+import types
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -34,7 +36,7 @@ from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
 from vaultnet.runtime.vault_state import personas_of
 from vaultnet.storage.records import Records
-from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
+from vaultnet.storage.store import CopyKind, Database, StoredCopy, chunk_name_of, copy_name
 from vaultnet.xor import NAME_SIZE, Name, name_of
 
 if TYPE_CHECKING:
@@ -292,19 +294,50 @@ def group_views(net: Population, key: bytes,
     return GroupViews(key, {m: read(host_of(vaults[m])) for m in group})
 
 
+class DiskReading(Generic[T]):
+    """One reading of each vault's disk, kept until its database is written again
+    (`Database.version`): a wait that re-checks every tenth of a simulated second re-reads only
+    the vaults written since. What it keeps is shared, so `read` must return it read-only."""
+
+    def __init__(self, read: Callable[[PersonaHost], T]) -> None:
+        self._read = read
+        self._kept: weakref.WeakKeyDictionary[Database, tuple[int, T]] = (
+            weakref.WeakKeyDictionary())
+
+    def __call__(self, host: PersonaHost) -> T:
+        """What `read` gives for `host`, read again only if its database changed since."""
+        kept = self._kept.get(host.db)
+        if kept is not None and kept[0] == host.db.version:
+            return kept[1]
+        version, value = host.db.version, self._read(host)
+        self._kept[host.db] = (version, value)
+        return value
+
+
+_stored_copies: DiskReading[tuple[StoredCopy, ...]] = DiskReading(
+    lambda host: tuple(host.chunks.entries()))
+"""Every copy on a vault's disk (`ChunkStore.entries`), sorted by copy name."""
+_copy_records: DiskReading[Mapping[bytes, CopyRecord]] = DiskReading(
+    lambda host: types.MappingProxyType({copy: CopyRecord.from_record(raw) for copy, raw
+                                         in host.data_manager.records.items()}))
+"""A vault's DataManager records, copy name -> record."""
+
+
 def held_copies(net: Population) -> list[HeldCopy]:
     """Every copy on every live vault's disk, sorted by copy name then holder."""
     held = [HeldCopy(v.name, c.copy_name, c.kind, c.size)
-            for v in net.vaults for c in host_of(v).chunks.entries()]
+            for v in net.vaults for c in _stored_copies(host_of(v))]
     return sorted(held, key=lambda c: (c.copy_name, c.holder))
 
 
 def stored_index(net: Population) -> dict[Name, tuple[Name, ...]]:
-    """Copy name -> the live vaults storing it (sorted): one read of each vault's disk, so a
-    check over hundreds of chunks does not query every store once per copy."""
+    """Copy name -> the live vaults storing it (sorted): one read of each vault's disk (and
+    none of a disk unchanged since the last check), so a check over hundreds of chunks does not
+    query every store once per copy."""
     index: dict[Name, list[Name]] = {}
-    for copy in held_copies(net):
-        index.setdefault(copy.copy_name, []).append(copy.holder)
+    for vault in sorted(net.vaults, key=lambda v: v.name):
+        for copy in _stored_copies(host_of(vault)):
+            index.setdefault(copy.copy_name, []).append(vault.name)
     return {copy: tuple(holders) for copy, holders in index.items()}
 
 
@@ -313,14 +346,15 @@ def copy_record(host: PersonaHost, copy: Name) -> CopyRecord | None:
     return optional(CopyRecord.from_record, host.data_manager.records.get(copy))
 
 
-RecordIndex = Mapping[Name, Mapping[bytes, Any]]
-"""Each live vault's DataManager records, copy name -> stored value (`data_manager_index`)."""
+RecordIndex = Mapping[Name, Mapping[bytes, CopyRecord]]
+"""Each live vault's DataManager records, copy name -> record (`data_manager_index`)."""
 
 
-def data_manager_index(net: Population) -> dict[Name, dict[bytes, Any]]:
-    """Every live vault's DataManager records: one read of each vault's table, so a check over
-    hundreds of chunks does not query each member once per copy."""
-    return {v.name: dict(host_of(v).data_manager.records.items()) for v in net.vaults}
+def data_manager_index(net: Population) -> dict[Name, Mapping[bytes, CopyRecord]]:
+    """Every live vault's DataManager records: one read of each vault's table (and none of a
+    table unchanged since the last check), so a check over hundreds of chunks does not query
+    each member once per copy."""
+    return {v.name: _copy_records(host_of(v)) for v in net.vaults}
 
 
 def copy_record_views(net: Population, copy: Name,
@@ -329,8 +363,7 @@ def copy_record_views(net: Population, copy: Name,
     a `data_manager_index` taken once for many copies, if given)."""
     if records is None:
         return group_views(net, copy, functools.partial(copy_record, copy=copy))
-    return GroupViews(copy, {m: optional(CopyRecord.from_record, records[m].get(copy))
-                             for m in net.true_close_group(copy)})
+    return GroupViews(copy, {m: records[m].get(copy) for m in net.true_close_group(copy)})
 
 
 def chunk_holders(net: Population, chunk: Name,

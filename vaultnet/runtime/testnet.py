@@ -43,6 +43,9 @@ DEFAULT_HOST = "127.0.0.1"
 """The address TCP vaults listen on and advertise unless told another (`host=`)."""
 SETTLE_TIMEOUT = 60.0
 CHECK_EVERY = 0.1
+TRUE_GROUPS_KEPT = 65_536
+"""`true_close_group` answers remembered while the live vaults stay the same (forgotten
+when full): a check over hundreds of chunks asks for each copy's group at every poll."""
 """Seconds (simulated under autojump) between checks of an invariant while waiting for it:
 checking after every event costs more than the network itself at hundreds of chunks."""
 VAULT_DIR_PREFIX = "vault-"
@@ -183,6 +186,8 @@ class Testnet:
         self._converged_views: dict[Name, tuple[int, bool]] = {}
         """`converged`'s answer per vault over `_converged_over` (the live vaults then), with
         the version of the vault's table it was computed for."""
+        self._true_groups: dict[Name, tuple[Name, ...]] = {}
+        """`true_close_group`'s answers over the live vaults now (emptied when they change)."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -341,6 +346,7 @@ class Testnet:
         vault.attach(PersonaHost(vault, directory, self.capacity))
         await self._nursery.start(vault.run)
         self.vaults.append(vault)
+        self._true_groups.clear()
         return vault
 
     async def vault_rows(self) -> list[dict[str, Any]]:
@@ -384,6 +390,7 @@ class Testnet:
         """Stop vault `name` and drop it from the testnet, so its peers see it leave (churn)."""
         vault = self.vault(name)
         self.vaults.remove(vault)
+        self._true_groups.clear()
         vault.stop()
         await trio.lowlevel.checkpoint()
 
@@ -450,8 +457,15 @@ class Testnet:
     # -- the oracle: brute-force truth over live vaults --------------------------------------
 
     def true_close_group(self, target: Name) -> list[Name]:
-        """The oracle's close group of `target` over all live vaults, to check vaults' views."""
-        return closest_of(target, self.vaults, self.params.group_size)
+        """The oracle's close group of `target` over all live vaults, to check vaults' views
+        (remembered until a vault is added or killed: `TRUE_GROUPS_KEPT`)."""
+        group = self._true_groups.get(target)
+        if group is None:
+            if len(self._true_groups) >= TRUE_GROUPS_KEPT:
+                self._true_groups.clear()
+            group = tuple(closest_of(target, self.vaults, self.params.group_size))
+            self._true_groups[target] = group
+        return list(group)
 
     def converged(self) -> bool:
         """Every vault knows what exact responsibility needs (computed over all live vaults):

@@ -109,6 +109,11 @@ class Records(Protocol):
         """(key, value) in key order."""
         ...
 
+    def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value as `encode` gives it) in key order: for passing records on (account
+        transfer) without decoding and encoding each one again."""
+        ...
+
     def digest(self) -> bytes:
         """What `digest_of` gives for this table: equal records, equal digest."""
         ...
@@ -157,10 +162,15 @@ class MemoryRecords:
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
         """(key, value) in key order (a snapshot: the caller may write meanwhile)."""
+        for key, data in self.raw_items():
+            yield key, decode(data)
+
+    def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """(key, encoded value) in key order (a snapshot: the caller may write meanwhile)."""
         for key in sorted(self._rows):
             data = self._rows.get(key)
             if data is not None:
-                yield key, decode(data)
+                yield key, data
 
     def digest(self) -> bytes:
         """The same digest `RecordStore` gives for the same records."""

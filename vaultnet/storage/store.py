@@ -64,6 +64,10 @@ COPY_KIND_VALUES: tuple[str, ...] = tuple(kind.value for kind in CopyKind)
 """The kinds as they travel in message bodies ("P", "B", "S"): what a body's `kind` must be."""
 
 
+_COMPLEMENT = bytes(0xFF - b for b in range(256))
+"""`bytes.translate` table flipping every bit of a byte (the Sacrificial copy's name)."""
+
+
 def copy_name(chunk_name: bytes, kind: CopyKind) -> bytes:
     """Network name of one copy of a chunk : copies are far apart in XOR space,
     so their responsible groups differ even in small networks."""
@@ -75,7 +79,7 @@ def copy_name(chunk_name: bytes, kind: CopyKind) -> bytes:
     if kind is CopyKind.BACKUP:
         return bytes([chunk_name[0] ^ _BACKUP_MASK]) + chunk_name[1:]
     if kind is CopyKind.SACRIFICIAL:
-        return bytes(b ^ 0xFF for b in chunk_name)
+        return bytes(chunk_name).translate(_COMPLEMENT)
     raise ValueError(f"unknown copy kind {kind!r}")
 
 
@@ -106,6 +110,9 @@ class Database:
         """Whether the open transaction has issued its BEGIN (at its first write)."""
         self._step: bool | None = None
         """None outside a savepoint step; False inside one that has not written yet."""
+        self.version = 0
+        """Bumped by every write and every rollback: a reader that kept what it read at one
+        version knows the file still holds it while the version is the same."""
         conn = self._conn
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal" and self.path != ":memory:":
@@ -161,6 +168,7 @@ class Database:
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+                self.version += 1
             raise
         finally:
             self._depth = 0
@@ -188,6 +196,7 @@ class Database:
         except BaseException:
             if self._step:
                 conn.execute("ROLLBACK TO step")
+                self.version += 1
             raise
         finally:
             self._depth -= 1
@@ -201,6 +210,7 @@ class Database:
         for lack of it), then takes the savepoint of the step in progress, if it has none yet.
         Every write in this module goes through here."""
         conn = self.connection
+        self.version += 1
         if self._depth and not self._begun:
             conn.execute("BEGIN IMMEDIATE")
             self._begun = True
@@ -300,7 +310,7 @@ class RecordStore:
         ).fetchall()
         return rows
 
-    def _raw_items(self) -> Iterator[tuple[bytes, bytes]]:
+    def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, encoded value) in key order, a page at a time: bounded memory, and safe
         against the caller writing to the table between pages."""
         conn = self.db.connection
@@ -315,7 +325,7 @@ class RecordStore:
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
         """Every (key, decoded value), in key order."""
-        for key, data in self._raw_items():
+        for key, data in self.raw_items():
             yield key, decode(data)
 
     def __len__(self) -> int:
@@ -334,7 +344,7 @@ class RecordStore:
     def digest(self) -> bytes:
         """SHA-512 over the sorted (key, canonical value bytes): equal records ⇒ equal digest
         (`vaultnet.storage.records.digest_of`)."""
-        return digest_of(self._raw_items())
+        return digest_of(self.raw_items())
 
 
 @dataclass(frozen=True)
