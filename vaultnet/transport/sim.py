@@ -19,7 +19,7 @@ import heapq
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nacl.public
 import trio
@@ -158,12 +158,9 @@ class SimStream(FrameStream):
         await trio.lowlevel.checkpoint()
 
 
-@dataclass(order=True)
-class _Delivery:
-    at: float
-    seq: int
-    target: SimStream = field(compare=False)
-    body: bytes = field(compare=False)
+_Delivery = tuple[float, int, SimStream, bytes]
+"""(due time, sequence number, receiving end, body): a plain tuple, so the heap compares
+in C (the sequence number is unique, so the stream is never compared)."""
 
 
 class SimNetwork:
@@ -227,9 +224,9 @@ class SimNetwork:
     def _schedule(self, source: SimStream, target: SimStream, body: bytes) -> None:
         model = self.link(source.local, source.remote)
         if body is not _EOF:
-            if (_host(source.local), _host(source.remote)) in self._blocked or (
-                model.drop and self.rng.random() < model.drop
-            ):
+            cut = bool(self._blocked) and (
+                (_host(source.local), _host(source.remote)) in self._blocked)
+            if cut or (model.drop and self.rng.random() < model.drop):
                 self.dropped += 1
                 return
             copies = 2 if model.duplicate and self.rng.random() < model.duplicate else 1
@@ -241,7 +238,7 @@ class SimNetwork:
             at = math.ceil(at / tick) * tick
         for _ in range(copies):
             self._seq += 1
-            heapq.heappush(self._heap, _Delivery(at, self._seq, target, body))
+            heapq.heappush(self._heap, (at, self._seq, target, body))
         if at < self._wake_at:
             self._wake.set()
 
@@ -249,7 +246,7 @@ class SimNetwork:
         """Deliver frames at their time, in (time, sequence) order, each instant's frames in
         one go (handled there and then by the connections they are pushed to)."""
         while True:
-            self._wake_at = self._heap[0].at if self._heap else math.inf
+            self._wake_at = self._heap[0][0] if self._heap else math.inf
             now = trio.current_time()
             if now < self._wake_at:
                 self._wake = trio.Event()
@@ -258,9 +255,9 @@ class SimNetwork:
                 continue
             self._wake_at = -math.inf  # frames scheduled while we deliver are due later
             with WRITE_BATCH.open():  # what the handlers send goes out once per connection
-                while self._heap and self._heap[0].at <= now:
-                    item = heapq.heappop(self._heap)
-                    item.target._deliver(item.body)
+                while self._heap and self._heap[0][0] <= now:
+                    _, _, target, body = heapq.heappop(self._heap)
+                    target._deliver(body)
                     self.delivered += 1
 
     async def _open(self, client: SimEndpoint, address: str,
