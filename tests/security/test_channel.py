@@ -29,6 +29,7 @@ from vaultnet.client.maid import open_client
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
 from vaultnet.runtime import events as ev
+from vaultnet.runtime import links
 from vaultnet.runtime.testnet import NETWORK_KEY_FILE, TestnetError
 from vaultnet.runtime.vault import Vault
 from vaultnet.transport.base import AdmissionRefused, Connection, ConnectionClosed, HandshakeError
@@ -323,6 +324,35 @@ async def test_silent_sockets_hold_few_descriptors_and_do_not_keep_a_vault_out()
         await insider.aclose()
         for sock in silent:
             sock.close()
+
+
+async def test_clients_dialling_every_vault_get_only_the_process_budget(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients are budgeted per process (its descriptors), not per vault they dial: spread over
+    every vault they still get no more, the rest are refused, vault links still form, and the
+    count comes back whole when connections end, however the testnet ends."""
+    monkeypatch.setattr(links, "MAX_PROCESS_CLIENTS", 6)
+    before = links.PROCESS_CLIENTS.count
+    async with Testnet(vaults=4, transport="tcp") as net:
+        refused = rejections(net)
+
+        def served() -> int:
+            return sum(len(conns) for v in net.vaults for conns in v.links.clients.values())
+
+        clients = [await TcpEndpoint(Identity.generate(), role="client").connect(v.address)
+                   for v in net.vaults for _ in range(3)]  # 3 a vault: under its own cap
+        full = "connection refused: this process's client connections full"
+        await net.wait_for(lambda: sum(r.reason == full for r in refused) == 12 - 6, 10,
+                           "the clients past the process's budget refused", every=0.01)
+        assert served() == links.PROCESS_CLIENTS.count - before == 6
+        newcomer = await net.add_vault()  # vault links are not clients: still admitted
+        await net.wait_converged(30)
+        assert newcomer.links.vault_links() > 0
+        for conn in clients[:3]:
+            await conn.aclose()
+        await net.wait_for(lambda: links.PROCESS_CLIENTS.count - before == served() < 6, 10,
+                           "closed clients forgotten", every=0.01)
+    assert links.PROCESS_CLIENTS.count == before  # the rest ended with the testnet
 
 
 # -- the network key ----------------------------------------------------------------------

@@ -5,10 +5,10 @@ limit is refused in one line instead of failing later with EMFILE.
 Per TCP vault: its listener, `MAX_VAULT_CONNECTIONS` vault links (registered and being dialled),
 the `MAX_HANDSHAKES` inbound connections its listener handshakes at once (a further one pushes
 out the oldest) and its sqlite files (database, WAL, shared memory). A simulated vault opens
-no socket, only its sqlite files. Per process: the client connections of the bootstrap vaults
-(clients are pointed at the first `BOOTSTRAP_VAULTS`), and `MARGIN` for the rest (stdio, trio's
-epoll and wake-up pair, the event recording, the address file, the testnet's own clients). The
-caller adds what it serves besides the vaults (the control port: `vaultnet.control`).
+no socket, only its sqlite files. Per process: the client connections all its vaults serve
+together (`MAX_PROCESS_CLIENTS`, or their caps if fewer), and `MARGIN` for the rest (stdio,
+trio's epoll and wake-up pair, the event recording, the address file, the testnet's own
+clients). The caller adds what it serves besides the vaults (the control port: `vaultnet.control`).
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from __future__ import annotations
 import resource
 from dataclasses import dataclass
 
-from vaultnet.runtime.links import MAX_CLIENT_CONNECTIONS, MAX_VAULT_CONNECTIONS
+from vaultnet.runtime.links import (
+    MAX_CLIENT_CONNECTIONS,
+    MAX_PROCESS_CLIENTS,
+    MAX_VAULT_CONNECTIONS,
+)
 from vaultnet.transport.tcp import MAX_HANDSHAKES
 
 SQLITE_FILES = 3
 """Descriptors a vault's database holds: the file, its WAL and its shared-memory index."""
-BOOTSTRAP_VAULTS = 3
-"""Vaults clients are pointed at (`Testnet.bootstrap_addresses`): theirs are the client
-connections budgeted."""
 MARGIN = 64
 """Descriptors for everything else in the process (stdio, trio's epoll and wake-up socket
 pair, the `--record` file, the address and token files, the testnet's own few clients)."""
@@ -38,7 +39,8 @@ def per_vault(transport: str) -> int:
 
 def needed(vaults: int, transport: str) -> int:
     """Descriptors a process running `vaults` vaults needs at their caps, margin included."""
-    clients = 0 if transport == "sim" else min(vaults, BOOTSTRAP_VAULTS) * MAX_CLIENT_CONNECTIONS
+    clients = (0 if transport == "sim"
+               else min(vaults * MAX_CLIENT_CONNECTIONS, MAX_PROCESS_CLIENTS))
     return vaults * per_vault(transport) + clients + MARGIN
 
 

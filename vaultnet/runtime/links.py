@@ -28,10 +28,27 @@ deadline that fires early is checked against the last activity and re-armed."""
 MAX_CLIENT_CONNECTIONS = 256
 """Client connections a vault serves at once; below the TCP listener's limit so that vault
 links always find room."""
+MAX_PROCESS_CLIENTS = 3 * MAX_CLIENT_CONNECTIONS
+"""Client connections all the vaults of one process serve at once, whichever vaults the clients
+dial: the descriptors a process budgets for clients (`runtime/descriptors.py`; a testnet points
+its clients at three vaults), so clients dialling every vault of a process cannot take the
+descriptors its vault links need."""
 MAX_VAULT_CONNECTIONS = 128
 """Vault links a vault holds at once, those being dialled included: twice the routing table
 (each table peer once each way), so a process's descriptors can be budgeted
 (`runtime/descriptors.py`); a further one is refused or not dialled."""
+
+
+
+class ProcessClients:
+    """The client connections the vaults of this process serve (`MAX_PROCESS_CLIENTS`): one
+    count per process, as the descriptor table it budgets is."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+PROCESS_CLIENTS = ProcessClients()
 
 FrameHandler = Callable[[Connection, dict[str, Any]], None]
 """Called with every frame a connection brings in (unless the vault is silent)."""
@@ -76,6 +93,8 @@ class Links:
             reason = f"connection refused: {held} already open from this identity"
         elif conn.role == "client" and self.client_links() >= MAX_CLIENT_CONNECTIONS:
             reason = "connection refused: client connections full"
+        elif conn.role == "client" and PROCESS_CLIENTS.count >= MAX_PROCESS_CLIENTS:
+            reason = "connection refused: this process's client connections full"
         elif conn.role != "client" and not self._room_for_vault(conn.peer, 0):
             reason = "connection refused: vault connections full"
         if reason:
@@ -84,6 +103,7 @@ class Links:
             return False
         if conn.role == "client":
             self.clients.setdefault(conn.peer, []).append(conn)
+            PROCESS_CLIENTS.count += 1
         else:
             self.vaults.setdefault(conn.peer, []).append(conn)
             if self.valid_address(conn.peer_address):
@@ -187,8 +207,10 @@ class Links:
                 conn.close()
                 nursery.cancel_scope.cancel()
         finally:
-            await conn.aclose()
-            self._forget(conn)
+            try:
+                await conn.aclose()
+            finally:  # even if a cancelled teardown interrupts the close
+                self._forget(conn)
 
     async def _read(self, conn: Connection, idle: trio.CancelScope) -> None:
         """Read and handle `conn`'s frames until it closes, moving `idle`'s deadline on as the
@@ -222,6 +244,8 @@ class Links:
         conns = table.get(conn.peer, [])
         if conn in conns:
             conns.remove(conn)
+            if conn.role == "client":
+                PROCESS_CLIENTS.count -= 1
         last = not conns
         if last:
             table.pop(conn.peer, None)
