@@ -94,6 +94,7 @@ class _Conn:
     role: str = "vault"
     peer_address: str = ""
     closed: bool = False
+    last_active: float = 0.0
 
     def close(self) -> None:
         self.closed = True
@@ -125,3 +126,11 @@ def test_vault_links_are_capped() -> None:
     assert links.vault_links() == MAX_VAULT_CONNECTIONS
     assert links.register(_Conn(rng.randbytes(64), role="client"))  # type: ignore[arg-type]
     assert len(refused) == 3
+    # Once nobody has kept them alive for the liveness timeout, a dialler takes the place of
+    # the oldest; one kept alive since keeps its own.
+    core.now = lambda: core.timing.liveness_timeout  # type: ignore[method-assign]
+    conns[0].last_active = 1.0
+    late = _Conn(rng.randbytes(64))
+    assert links.register(late)  # type: ignore[arg-type]
+    assert not conns[0].closed and conns[1].closed and not late.closed
+    assert links.vault_links() == MAX_VAULT_CONNECTIONS

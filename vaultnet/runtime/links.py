@@ -4,6 +4,7 @@ frames until it closes or goes idle, and queueing frames on the right one."""
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -38,6 +39,8 @@ MAX_VAULT_CONNECTIONS = 128
 (each table peer once each way), so a process's descriptors can be budgeted
 (`runtime/descriptors.py`); a further one is refused or not dialled."""
 
+VAULTS_FULL = "connection refused: vault connections full"
+"""Why a vault's connection was refused at MAX_VAULT_CONNECTIONS (it is told where to go)."""
 
 
 class ProcessClients:
@@ -71,6 +74,10 @@ class Links:
         self._on_frame = on_frame
         self._on_vault = on_vault
         self._on_closed = on_closed
+        self.refer: Callable[[Connection], None] = lambda conn: None
+        """Called with a vault's connection refused for want of room, just before it closes:
+        the peer protocol tells it the vaults we know nearest to it (`PeerProtocol.refer`), so
+        a vault joining through us is not left with nobody to ask."""
 
     def count(self) -> int:
         """Connections open now, to vaults and clients."""
@@ -96,9 +103,11 @@ class Links:
         elif conn.role == "client" and PROCESS_CLIENTS.count >= MAX_PROCESS_CLIENTS:
             reason = "connection refused: this process's client connections full"
         elif conn.role != "client" and not self._room_for_vault(conn.peer, 0):
-            reason = "connection refused: vault connections full"
+            reason = VAULTS_FULL
         if reason:
             core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16], reason))
+            if reason == VAULTS_FULL:
+                self.refer(conn)
             conn.close()
             return False
         if conn.role == "client":
@@ -112,26 +121,37 @@ class Links:
 
     def _room_for_vault(self, peer: Name, pending: int) -> bool:
         """Whether a link to vault `peer` fits under MAX_VAULT_CONNECTIONS (with `pending`
-        dials counted), making room if it must. A close vault (one that would be among our
-        closest, or may hold us among its own: `RoutingTable.may_hold_us_close`), or one for a
-        bucket of ours short of a group (`RoutingTable.short_of_a_group`), takes the place of
-        the oldest link to a vault that is neither in our table nor close (one that dialled us
-        to look something up, or holds us in its far buckets, where any vault of ours would
-        do). Refused instead, close vaults dialled us again and again: 256 simulated vaults
-        booting side by side sent 2.06 million frames, most of them proximity changes, against
-        0.18 million with this rule; at 512 a vault that holds us among its closest without our
-        holding it was refused about 200 times a second; and a vault at its cap with 3 peers
-        in a bucket of 8 could not dial the other 5 (512 simulated vaults converged a minute
-        after their joins, waiting for it)."""
+        dials counted), making room if it must, in place of a spare: the oldest link to a vault
+        that is neither in our table nor close (one that dialled us to look something up, or
+        holds us in its far buckets, where any vault of ours would do).
+
+        A close vault (one that would be among our closest, or may hold us among its own:
+        `RoutingTable.may_hold_us_close`), or one for a bucket of ours short of a group
+        (`RoutingTable.short_of_a_group`), takes any spare's place. Refused instead, close
+        vaults dialled us again and again: 256 simulated vaults booting side by side sent 2.06
+        million frames, most of them proximity changes, against 0.18 million with this rule; at
+        512 a vault that holds us among its closest without our holding it was refused about
+        200 times a second; and a vault at its cap with 3 peers in a bucket of 8 could not dial
+        the other 5 (512 simulated vaults converged a minute after their joins, waiting for
+        it). Any other vault (a newcomer joining through us, most often) takes the place of a
+        spare nobody has kept alive for the liveness timeout (a table peer pings its link every
+        keep-alive, either side's; the idle timeout would close it anyway): refused, 3 of 4
+        vaults added to 512 simulated vaults could not join, every bootstrap vault at its cap.
+        A spare in use is never closed for one, so vaults that dial us cannot push each other
+        out."""
         if self.vault_links() + pending < MAX_VAULT_CONNECTIONS:
             return True
-        routing = self.core.routing
-        if peer in routing or not (routing.in_proximity_range(peer)
-                                   or routing.may_hold_us_close(peer)
-                                   or routing.short_of_a_group(peer)):
+        core = self.core
+        routing = core.routing
+        if peer in routing:
             return False
-        spare = next((name for name in self.vaults if name not in routing and name != peer
-                      and not routing.may_hold_us_close(name)), None)
+        wanted = (routing.in_proximity_range(peer) or routing.may_hold_us_close(peer)
+                  or routing.short_of_a_group(peer))
+        unused_since = math.inf if wanted else core.now() - core.timing.liveness_timeout
+        spare = next((name for name, conns in self.vaults.items()
+                      if name not in routing and name != peer
+                      and not routing.may_hold_us_close(name)
+                      and all(c.last_active <= unused_since for c in conns)), None)
         if spare is None:
             return False
         self.close_vault(spare)

@@ -16,8 +16,12 @@ from vaultnet.runtime import events as ev
 from vaultnet.runtime.core import VaultCore
 from vaultnet.runtime.links import Links
 from vaultnet.runtime.peer_protocol import LOOKUP_WIDTH, PeerProtocol
-from vaultnet.xor import Name, bucket_index, name_in_bucket
+from vaultnet.xor import Name, bucket_index, distance, name_in_bucket
 
+JOIN_REFERRALS = 8
+"""Vaults a join tries beyond its bootstrap list, named by bootstrap vaults that refused it at
+their link cap (`PeerProtocol.refer`): at 512 simulated vaults every bootstrap vault was at its
+cap, and 3 of 4 vaults added could not join."""
 LOOKUP_ROUNDS = 8
 """Rounds of an iterative lookup at most (each asks the closest vaults not asked yet)."""
 REMEMBERED_PEERS = 64
@@ -106,17 +110,36 @@ class Membership:
     # -- joining and refreshing -----------------------------------------------------------
 
     async def join(self) -> None:
-        """Enter the network through the first bootstrap vault that answers a lookup; `joined`
-        says whether one did (a vault with no bootstrap list starts a network of its own)."""
+        """Enter the network through the first bootstrap vault that answers a lookup, or else
+        through the vaults those at their link cap referred us to, nearest to our name first
+        (at most `JOIN_REFERRALS`: each is nearer, and so the likelier to link us as a close
+        vault); `joined` says whether one did (a vault with no bootstrap list starts a network
+        of its own)."""
         core = self.core
         core.joined = not core.bootstrap
-        for address in core.bootstrap:
+        bootstrap = list(core.bootstrap)
+        referred: dict[str, Name] = {}
+        tried: set[str] = set()
+        while len(tried) < len(core.bootstrap) + JOIN_REFERRALS:
+            untried = sorted((distance(name, core.name), address)
+                             for address, name in referred.items() if address not in tried)
+            if bootstrap:
+                address = bootstrap.pop(0)
+            elif untried:
+                address = untried[0][1]
+            else:
+                return
+            if address in tried:
+                continue
+            tried.add(address)
             if (await self.links.dial(address)
                     and await self.lookup(core.name, core.params.proximity_size)):
                 core.joined = True
                 await self._refresh_buckets()
                 await self._connect_held_gossip()
                 return
+            for name, referral in self.protocol.take_referrals():
+                referred.setdefault(referral, name)
 
     async def _connect_held_gossip(self) -> None:
         """Connect to the vaults neighbours gossiped while we joined that we still want close,

@@ -1,6 +1,7 @@
 """The frames a vault reads off its connections: `msg` (a message, from vaults and clients),
 `ping` / `pong` (keep-alive), and the peer protocol only vaults may speak: `find` / `found`
-(who do you know closest to a name) and `neighbour` (gossip of a new close vault). Each frame is
+(who do you know closest to a name), `neighbour` (gossip of a new close vault) and `full` (a
+vault at its link cap refusing us, and naming the vaults it knows nearest to us). Each frame is
 validated here; a malformed one raises FrameError, which costs the link that sent it."""
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ that it starts no background task, so a boot's side-by-side joins lost every new
 to a vault still joining (and charged the link's gossip budget for attempts never made): 4 of
 the 6 close peers 128 booting simulated vaults still missed when their joins ended (seed 1).
 One proximity set's worth."""
-PEER_FRAMES = frozenset({"find", "found", "neighbour"})
+REFERRALS_KEPT = 16
+"""Vaults named by the `full` frames of vaults that refused us that we keep (a proximity set's
+worth, the latest), for a join to try once its bootstrap vaults have refused it."""
+PEER_FRAMES = frozenset({"find", "found", "neighbour", "full"})
 """The peer protocol: only a connection authenticated as a vault may speak it."""
 
 MessageArrived = Callable[[Connection, Message, bool], None]
@@ -65,6 +69,8 @@ class PeerProtocol:
         """New close vaults waiting to be gossiped, by the peer to tell (at most
         NEIGHBOUR_PEERS each: a full list is sent at once)."""
         self._held_total = 0
+        self._referrals: dict[Name, str] = {}
+        links.refer = self.refer
 
     def on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
         """Act on one frame from `conn` (FrameError: malformed, or not allowed from it)."""
@@ -83,10 +89,7 @@ class PeerProtocol:
             rid = wire.field(frame, "id", int)
             if len(target) != NAME_SIZE:
                 raise FrameError("find target is not a name")
-            routing = self.core.routing
-            peers = routing.closest(target, self.core.params.proximity_size, include_self=False)
-            conn.send({"t": "found", "id": rid,
-                       "peers": [[p, routing.address(p)] for p in peers]})
+            conn.send({"t": "found", "id": rid, "peers": self._nearest(target)})
         elif kind == "found":
             rid = wire.field(frame, "id", int)
             found = [(name, address) for name, address in peer_list(frame.get("peers"))
@@ -96,6 +99,13 @@ class PeerProtocol:
                 request[1].send_nowait(found)
         elif kind == "neighbour":
             self._on_neighbour(conn, peer_list(frame.get("peers")))
+        elif kind == "full":
+            for name, address in peer_list(frame.get("peers"))[:REFERRALS_KEPT]:
+                if self.links.valid_address(address) and name != self.core.name:
+                    self._referrals.pop(name, None)
+                    self._referrals[name] = address
+            while len(self._referrals) > REFERRALS_KEPT:
+                del self._referrals[next(iter(self._referrals))]
         else:
             raise FrameError(f"unknown frame type {kind!r}")
 
@@ -129,6 +139,23 @@ class PeerProtocol:
             elif self._gossip_unproven.get(conn, 0) < NEIGHBOUR_UNPROVEN:
                 self._gossip_unproven[conn] = self._gossip_unproven.get(conn, 0) + 1
                 self.core.spawn(self._connect_gossiped, conn, name, address)
+
+    def _nearest(self, target: Name) -> list[list[Any]]:
+        """[name, address] of the proximity set's worth of our peers nearest to `target`."""
+        routing = self.core.routing
+        return [[p, routing.address(p)] for p in
+                routing.closest(target, self.core.params.proximity_size, include_self=False)]
+
+    def refer(self, conn: Connection) -> None:
+        """Tell a vault we refuse for want of room (`Links.refer`) the vaults we know nearest
+        to it: those it would link as close, which link it as close too."""
+        conn.send({"t": "full", "peers": self._nearest(conn.peer)})
+
+    def take_referrals(self) -> list[tuple[Name, str]]:
+        """The vaults named by vaults that refused us (`REFERRALS_KEPT`), now handed over to be
+        tried; the list is emptied."""
+        referrals, self._referrals = list(self._referrals.items()), {}
+        return referrals
 
     def take_held_gossip(self) -> list[tuple[Name, str]]:
         """The gossiped vaults held while we were joining (`GOSSIP_HELD_WHILE_JOINING`), now
