@@ -229,7 +229,7 @@ class Links:
         finally:
             try:
                 await conn.aclose()
-            finally:  # even if a cancelled teardown interrupts the close
+            finally:  # whatever the close raises: the client count must come back
                 self._forget(conn)
 
     async def _read(self, conn: Connection, idle: trio.CancelScope) -> None:

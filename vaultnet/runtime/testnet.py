@@ -43,11 +43,11 @@ DEFAULT_HOST = "127.0.0.1"
 """The address TCP vaults listen on and advertise unless told another (`host=`)."""
 SETTLE_TIMEOUT = 60.0
 CHECK_EVERY = 0.1
+"""Seconds (simulated under autojump) between checks of an invariant while waiting for it:
+checking after every event costs more than the network itself at hundreds of chunks."""
 TRUE_GROUPS_KEPT = 65_536
 """`true_close_group` answers remembered while the live vaults stay the same (forgotten
 when full): a check over hundreds of chunks asks for each copy's group at every poll."""
-"""Seconds (simulated under autojump) between checks of an invariant while waiting for it:
-checking after every event costs more than the network itself at hundreds of chunks."""
 VAULT_DIR_PREFIX = "vault-"
 NETWORK_KEY_FILE = "network.key"
 
