@@ -145,24 +145,30 @@ async def test_a_refused_vault_is_told_the_vaults_nearest_it_and_keeps_what_vaul
                               {"t": "full", "peers": told})
 
 
+async def joins_through_referrals(net: Testnet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `net`'s bootstrap vaults refuse every vault, as if at their cap with no spare to
+    give up, then add a vault: it joins through the vaults they refer it to, and links its
+    true proximity set but for them (shared by the simulated and the TCP test)."""
+    bootstrap = net.vaults[:3]
+    for vault in bootstrap:
+        monkeypatch.setattr(vault.links, "_room_for_vault", lambda peer, pending: False)
+    refused: list[ev.FrameRejected] = []
+    net.bus.add_sink(lambda e: refused.append(e) if isinstance(e, ev.FrameRejected)
+                     and e.reason == links.VAULTS_FULL else None)
+    newcomer = await net.add_vault()
+    assert newcomer.joined
+    assert {e.vault for e in refused} == {v.name for v in bootstrap}
+    assert all(e.peer == newcomer.name.hex()[:16] for e in refused)
+    others = [v.name for v in net.vaults if v not in bootstrap and v is not newcomer]
+    truth = closest(newcomer.name, others, newcomer.params.proximity_size)
+    await net.wait_for(lambda: set(truth) <= set(newcomer.routing.peers), 30,
+                       "the newcomer's neighbours linked")
+
+
 async def test_a_vault_joins_through_the_vaults_its_full_bootstrap_vaults_refer_it_to(
         autojump_clock, monkeypatch: pytest.MonkeyPatch) -> None:
     """At 512 simulated vaults every bootstrap vault was at its cap, and 3 of 4 vaults added
-    could not join: now each names the vaults nearest the newcomer, which link it as close."""
+    could not join: now each names the vaults nearest the newcomer, which link it as close
+    (over TCP: `tests/security/test_channel.py`)."""
     async with Testnet(vaults=24, transport="sim", seed=6) as net:
-        bootstrap = net.vaults[:3]
-        for vault in bootstrap:  # as if at the cap, with no spare to give up
-            monkeypatch.setattr(vault.links, "_room_for_vault", lambda peer, pending: False)
-        refused: list[ev.FrameRejected] = []
-        net.bus.add_sink(lambda e: refused.append(e) if isinstance(e, ev.FrameRejected)
-                         and e.reason == links.VAULTS_FULL else None)
-        newcomer = await net.add_vault()
-        assert newcomer.joined
-        assert {e.vault for e in refused} == {v.name for v in bootstrap}
-        assert all(e.peer == newcomer.name.hex()[:16] for e in refused)
-        # its proximity set is whole but for the vaults that refuse it
-        others = [v for v in net.vaults if v not in bootstrap]
-        truth = closest(newcomer.name, [v.name for v in others if v is not newcomer],
-                        newcomer.params.proximity_size)
-        await net.wait_for(lambda: set(truth) <= set(newcomer.routing.peers), 30,
-                           "the newcomer's neighbours linked")
+        await joins_through_referrals(net, monkeypatch)

@@ -24,6 +24,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.test_link_room import joins_through_referrals
 from vaultnet import Testnet, wire
 from vaultnet.client.maid import open_client
 from vaultnet.identity import Identity
@@ -353,6 +354,14 @@ async def test_clients_dialling_every_vault_get_only_the_process_budget(
         await net.wait_for(lambda: links.PROCESS_CLIENTS.count - before == served() < 6, 10,
                            "closed clients forgotten", every=0.01)
     assert links.PROCESS_CLIENTS.count == before  # the rest ended with the testnet
+
+
+async def test_a_refused_vault_is_told_where_to_go_before_its_connection_closes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `full` frame a vault at its cap sends a vault it refuses arrives before the close
+    on a real socket too: a newcomer whose bootstrap vaults all refuse it still joins."""
+    async with Testnet(vaults=12, transport="tcp") as net:
+        await joins_through_referrals(net, monkeypatch)
 
 
 # -- the network key ----------------------------------------------------------------------
