@@ -160,7 +160,6 @@ class Database:
                 self._depth -= 1
             return
         self._depth = 1
-        self._begun = False
         try:
             yield
             if self._begun:

@@ -184,26 +184,19 @@ class TcpEndpoint(Endpoint):
                         conn = await handshake(frames, self.identity, self.role, self.address,
                                                False, nacl.public.PrivateKey.generate(),
                                                self.network_key)
+                    except (HandshakeError, wire.FrameError, ConnectionClosed,
+                            trio.BrokenResourceError) as exc:
+                        if isinstance(exc, HandshakeError):
+                            self.last_refusal = exc
                     finally:
                         self.handshaking.release(pushed_out)
-            except (HandshakeError, wire.FrameError, ConnectionClosed,
-                    trio.BrokenResourceError) as exc:
-                if isinstance(exc, HandshakeError):
-                    self.last_refusal = exc
-            except BaseException:
-                self._active -= 1
-                await frames.aclose()
-                raise
-            if conn is None:
-                self.refused += 1
-                self._active -= 1
-                await frames.aclose()
-                return
-            try:
+                if conn is None:  # refused, failed, or pushed out by a newer connection
+                    self.refused += 1
+                    return
                 await handler(conn)
             finally:
                 self._active -= 1
-                await conn.aclose()
+                await (frames if conn is None else conn).aclose()
 
         await nursery.start(trio.serve_listeners, accept, self._listeners)
         return self.address
