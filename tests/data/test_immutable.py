@@ -14,7 +14,7 @@ from vaultnet.messages import Authority, Message, Persona, derived_id
 from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import CACHE_TTL
-from vaultnet.runtime.inspection import host_of
+from vaultnet.runtime.inspection import copy_record_views, host_of
 from vaultnet.runtime.router import SEEN_WINDOW
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.transport.clock import network_time
@@ -146,6 +146,37 @@ async def test_sacrificial_evictions_then_put_failure(autojump_clock, seed: int)
             assert await client.get(name) == data
         for vault in net.vaults:
             assert sum(size for _, _, size in vault.stored()) <= capacity
+
+
+@pytest.mark.parametrize("seed", [1, 3, 8])
+async def test_every_put_is_answered_when_every_vault_lies_and_sinks(autojump_clock,
+                                                                   seed: int) -> None:
+    """Every vault lies about the copies it refuses, so each sinks below the rank floor in
+    turn while the network fills. DataManagers learn which vaults are ineligible in their own
+    order; they must still agree on each copy's holders, so every put is answered: stored, or
+    refused with a reason (these seeds left puts unanswered when members chose replacements,
+    or voted on new holders, by what each alone knew). With every vault a liar, copies may be
+    lost (their holders fail checks and nobody is left to replace them): not asserted."""
+    async with Testnet(vaults=8, transport="sim", seed=seed, capacity=30_000) as net:
+        for vault in net.vaults:
+            net.fault(vault.name, "lie")
+        client = await net.client()
+        stored, refusals = [], []
+        for i in range(14):
+            try:
+                stored.append(await client.put(bytes([seed, i]) * 3_000))
+            except PutFailure as failure:
+                refusals.append(failure.reason)
+        assert stored and refusals, (stored, refusals)
+        assert all("hold" in reason or "primary" in reason for reason in refusals), refusals
+
+        def holders_agreed(copy: bytes) -> bool:
+            views = copy_record_views(net, copy).views.values()
+            return len({None if r is None else r.holders for r in views}) == 1
+
+        copies = [copy_name(name, kind) for name in stored for kind in CopyKind]
+        await net.wait_for(lambda: all(holders_agreed(c) for c in copies), 60,
+                           "every copy's DataManagers holding the same holders")
 
 
 async def test_put_over_the_chunk_limit_refused_by_maid_managers(autojump_clock) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.personas.helpers import MEMBERS, PARAMS, Ctx
 from vaultnet.group.sync import SYNC_TTL
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.actions import DataPut
+from vaultnet.personas.actions import DataPut, RemoveHolder
 from vaultnet.personas.bodies import CopyPutBody
 from vaultnet.personas.data_manager import HOLDERS_PER_COPY, DataManager
 from vaultnet.personas.effects import Outbox
@@ -185,3 +185,51 @@ def test_holders_one_vault_chose_alone_are_not_voted(tmp_path: Path) -> None:
     assert not manager.plausible(COPY, put(near[:1]), view)
     assert not group.managers[MEMBERS[1]].plausible(COPY, put([HIDDEN, *[
         m for m in near if m != HIDDEN][:1]]), group.views[MEMBERS[1]])
+
+
+def know_ineligible(group: Group, members: list[Name], vaults: set[Name]) -> None:
+    """`members` have learned (from removals of other copies, in their own order) that
+    `vaults` are below the rank floor; their peers have not yet."""
+    for member in members:
+        group.managers[member]._ineligible.update(dict.fromkeys(vaults))
+
+
+def test_members_that_know_different_vaults_ineligible_still_agree_on_holders(
+        tmp_path: Path) -> None:
+    """Two members know every vault is below the rank floor and propose no holders; two know
+    all but the farthest and propose it alone: 2 + 2. Neither judges the other's choice by
+    what it alone knows: the longer choice is voted again first, every member finds it
+    plausible, and one record commits everywhere (before: each pair refused the other's
+    choice in every round, and the put was never answered)."""
+    group = Group(tmp_path, hidden_by=set())
+    farthest = closest(COPY, MEMBERS, len(MEMBERS))[-1]
+    know_ineligible(group, MEMBERS[:2], set(MEMBERS))
+    know_ineligible(group, MEMBERS[2:], set(MEMBERS) - {farthest})
+    for member in MEMBERS:
+        group.put(member)
+    group.deliver()
+    assert len({vote_in(group.managers[m], 0) for m in MEMBERS}) == 2  # round 0 split
+    group.tick(1.0)
+    assert group.records() == {m: (farthest,) for m in MEMBERS}
+
+
+def test_a_replacement_is_the_same_whatever_each_member_knows_ineligible(
+        tmp_path: Path) -> None:
+    """A holder is removed by vote; one member alone already knows the next nearest vault is
+    below the rank floor. Every member still replaces the holder with the same vault, chosen
+    from the record they agreed on (that vault refuses, if it must, and is replaced in turn),
+    so the replacement put reaches a quorum at its PmidManagers."""
+    group = Group(tmp_path, hidden_by=set())
+    for member in MEMBERS:
+        group.put(member)
+    group.deliver()
+    ranked = closest(COPY, MEMBERS, len(MEMBERS))
+    assert group.records() == {m: tuple(ranked[:2]) for m in MEMBERS}
+    know_ineligible(group, MEMBERS[:1], {ranked[2]})
+    removal = RemoveHolder(ranked[0], len(CONTENT), "full (0 bytes free)", b"f" * 16)
+    for member, manager in group.managers.items():
+        out = Outbox()
+        manager.propose(COPY, removal, group.views[member], out, bytes(16))
+        group.send(member, out)
+    group.deliver()
+    assert group.records() == {m: (ranked[1], ranked[2]) for m in MEMBERS}

@@ -12,7 +12,7 @@ content (`personas/payload_wanted.py`) and account transfer (`personas/account_t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -241,6 +241,13 @@ class GroupPersona:
         by our own view (a persona that proposes contested actions must say how)."""
         return False
 
+    def order_choices(self, candidates: Sequence[bytes]) -> Sequence[bytes]:
+        """Hook: the order to re-vote a split round's choices in (the first we find plausible
+        gets our vote). Given in the contest's order, most votes first; a persona whose members
+        accept different choices puts first the one they all accept. Every member must order
+        the same tally the same way."""
+        return candidates
+
     def _revote(self, ctx: Context, out: Outbox) -> None:
         """Vote the next round of every contest whose round we voted in is split (see
         `propose_contested`); one with no plausible choice yet waits for our next tick."""
@@ -248,7 +255,8 @@ class GroupPersona:
         for revote in self.contests.revotes(ctx.now()):
             if not ctx.is_responsible(revote.key):
                 continue
-            choices = (revote.forced,) if revote.forced is not None else revote.candidates
+            choices = ((revote.forced,) if revote.forced is not None
+                       else self.order_choices(revote.candidates))
             for choice in choices:
                 action = self._contested(choice).in_round(revote.round)
                 if self.plausible(revote.key, action, ctx):

@@ -16,6 +16,7 @@ a 1 MiB answer from travelling four times.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -245,6 +246,18 @@ class DataManager(GroupPersona):
         candidates = ctx.closest_live(copy, count + len(exclude) + 16, exclude)
         return [c for c in candidates if self.is_eligible(c)][:count]
 
+    def choose_replacements(self, copy: Name, record: CopyRecord, count: int,
+                            ctx: Context) -> list[Name]:
+        """The closest live vaults to the copy's name that are not its holders and have not
+        failed it. Unlike `choose_holders`, no eligibility: that is what this member learned
+        from removals on *other* copies, which members commit in their own order, so a member
+        that had not yet seen a rank refusal chose another replacement than its peers, the
+        replacement puts never reached a quorum and the Primary's put was never answered.
+        Every member chooses the same from the record they agreed on; an ineligible vault
+        chosen refuses, and is in the record's `failed` from then on."""
+        exclude = set(record.holders) | set(record.failed)
+        return ctx.closest_live(copy, count, exclude)[:count]
+
     # -- put ------------------------------------------------------------------------------
 
     @handles(Action.PUT)
@@ -268,18 +281,32 @@ class DataManager(GroupPersona):
 
     def plausible(self, key: Name, action: ContestedAction, ctx: Context) -> bool:
         """A peer's holders for a new copy we may vote for: as many distinct vaults as we would
-        choose ourselves (or more), each live and eligible by our view and among the
-        PLAUSIBLE_SLACK vaults beyond `holders_per_copy` nearest the copy. Members whose views
-        differ agree on one such choice; a member choosing far-off or unknown vaults does not
-        get our vote."""
+        choose ourselves (or more), each live by our view and among the PLAUSIBLE_SLACK vaults
+        beyond `holders_per_copy` nearest the copy. Members whose views differ agree on one
+        such choice (the longest first, `order_choices`); a member choosing far-off or unknown
+        vaults does not get our vote.
+
+        A holder we know is ineligible does not make a choice implausible: which vaults a
+        member knows were refused for rank depends on the removals (of other copies) it has
+        committed so far, so members judging by it split on choices none of them would give
+        up, and the put was never answered. Such a holder refuses the copy (its PmidManagers
+        enforce the floor) and is replaced."""
         holders = action.holders if isinstance(action, DataPut) else None
         if (holders is None or len(set(holders)) != len(holders)
                 or len(holders) > self.holders_per_copy):
             return False
         near = ctx.closest_live(key, self.holders_per_copy + PLAUSIBLE_SLACK, set())
         ours = self.choose_holders(key, self.holders_per_copy, set(), ctx)
-        return len(holders) >= len(ours) and all(h in near and self.is_eligible(h)
-                                                 for h in holders)
+        return len(holders) >= len(ours) and all(h in near for h in holders)
+
+    def order_choices(self, candidates: Sequence[bytes]) -> list[bytes]:
+        """Re-vote for the choice with the most holders first: it is the one every member's
+        `plausible` accepts (no member's own choice is longer), where a shorter one, chosen by
+        members that know more vaults ineligible, is refused by the others."""
+        def holders(choice: bytes) -> int:
+            action = self._contested(choice)
+            return len(action.holders or ()) if isinstance(action, DataPut) else 0
+        return sorted(candidates, key=lambda choice: -holders(choice))
 
     @commits(DataPut)
     def commit_put(self, copy: Name, action: DataPut, ctx: Context, out: Outbox,
@@ -416,8 +443,7 @@ class DataManager(GroupPersona):
         after removing a different one than its peers did, and the put must still accumulate
         at the holder's PmidManagers."""
         missing = self.holders_per_copy - len(record.holders)
-        exclude = set(record.holders) | set(record.failed)
-        added = self.choose_holders(copy, missing, exclude, ctx) if missing > 0 else []
+        added = self.choose_replacements(copy, record, missing, ctx) if missing > 0 else []
         record = replace(record, holders=(*record.holders, *added))
         if record.holders:
             self._store(copy, record)

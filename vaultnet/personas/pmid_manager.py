@@ -67,7 +67,9 @@ from vaultnet.xor import NAME_SIZE, Name
 
 RANK_FLOOR = 0.75
 """A node ranked below this is refused new copies: its PmidManagers answer the DataManagers'
-put with a PutFailure (BELOW_FLOOR), and the DataManagers stop choosing it."""
+put with a PutFailure (BELOW_FLOOR), and each DataManager that learns of it stops proposing it
+for new copies (a replacement is chosen from the copy's agreed record alone, and may be refused
+again)."""
 BELOW_FLOOR = "rank below floor"
 
 
