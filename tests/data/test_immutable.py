@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections import Counter
 
 import pytest
 import trio
@@ -11,6 +13,7 @@ from tests.data.helpers import all_copies_placed, copies_placed, copy_records_ag
 from vaultnet import Testnet
 from vaultnet.client.maid import MAX_CHUNK_SIZE, DataExists, NoSuchData, PutFailure
 from vaultnet.messages import Authority, Message, Persona, derived_id
+from vaultnet.personas.data_manager import HOLDERS_PER_COPY, MAX_FAILED
 from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import CACHE_TTL
@@ -177,6 +180,33 @@ async def test_every_put_is_answered_when_every_vault_lies_and_sinks(autojump_cl
         copies = [copy_name(name, kind) for name in stored for kind in CopyKind]
         await net.wait_for(lambda: all(holders_agreed(c) for c in copies), 60,
                            "every copy's DataManagers holding the same holders")
+
+
+@pytest.mark.slow
+async def test_refusals_of_one_copy_end_when_every_vault_near_it_refuses(autojump_clock) -> None:
+    """16 vaults, every one lying, so each sinks below the rank floor as the network fills, and
+    fails integrity checks. A copy whose holder is removed is replaced among the MAX_FAILED
+    vaults nearest it only: once all of them refused, they all stay in its `failed` list and
+    replacing stops. Counted over the fill and two idle minutes: no member removes a holder of
+    one copy more than MAX_FAILED + HOLDERS_PER_COPY times (searching every live vault, the
+    oldest failed one came round again, and one copy saw 45 removals, still rising)."""
+    async with Testnet(vaults=16, transport="sim", seed=1, capacity=30_000) as net:
+        for vault in net.vaults:
+            net.fault(vault.name, "lie")
+        removals: Counter[tuple[bytes, bytes]] = Counter()
+
+        def count(event: ev.Event) -> None:
+            if isinstance(event, ev.PersonaEvent) and event.what == EventKind.HOLDER_REMOVED:
+                removals[event.vault, event.subject] += 1
+
+        net.bus.add_sink(count)
+        client = await net.client()
+        for i in range(32):
+            with contextlib.suppress(PutFailure):
+                await client.put(bytes([1, i]) * 3_000)
+        await trio.sleep(120)
+        assert removals
+        assert max(removals.values()) <= MAX_FAILED + HOLDERS_PER_COPY, removals.most_common(3)
 
 
 async def test_put_over_the_chunk_limit_refused_by_maid_managers(autojump_clock) -> None:

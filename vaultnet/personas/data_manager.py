@@ -79,6 +79,12 @@ PLAUSIBLE_SLACK = 4
 copy may reach and still get our vote (one close group's worth): our views of who is live near
 the copy differ by the vaults a partition or a broken link hid from one of us."""
 MAX_FAILED = 8
+"""Holders that failed a copy (refused, evicted, failed a check) that its record keeps, the
+latest: never chosen again while kept. It is also the replacement window: a replacement is
+chosen among the MAX_FAILED vaults nearest the copy only, so when all of them refuse (every
+vault near it full, or below the rank floor) they all stay in `failed` and replacing stops,
+where a wider search would pick the oldest failed holder again once it dropped out of the
+list, and refusals would go round for ever."""
 SWEEP_INTERVAL = 5.0
 LEFT_AFTER = 3.0
 """Seconds a holder must have been gone from our view before we replace it (at the first tick
@@ -254,9 +260,10 @@ class DataManager(GroupPersona):
         that had not yet seen a rank refusal chose another replacement than its peers, the
         replacement puts never reached a quorum and the Primary's put was never answered.
         Every member chooses the same from the record they agreed on; an ineligible vault
-        chosen refuses, and is in the record's `failed` from then on."""
+        chosen refuses, and is in the record's `failed` from then on. Only among the
+        MAX_FAILED nearest vaults, so that refusals end (see MAX_FAILED)."""
         exclude = set(record.holders) | set(record.failed)
-        return ctx.closest_live(copy, count, exclude)[:count]
+        return [v for v in ctx.closest_live(copy, MAX_FAILED, set()) if v not in exclude][:count]
 
     # -- put ------------------------------------------------------------------------------
 
