@@ -151,6 +151,37 @@ async def test_sacrificial_evictions_then_put_failure(autojump_clock, seed: int)
             assert sum(size for _, _, size in vault.stored()) <= capacity
 
 
+async def wait_holders_agreed(net: Testnet, chunks: list[bytes]) -> None:
+    """Wait until, for every copy of `chunks`, its DataManagers hold the same holders (or all
+    hold no record)."""
+    def agreed(copy: bytes) -> bool:
+        views = copy_record_views(net, copy).views.values()
+        return len({None if r is None else r.holders for r in views}) == 1
+
+    copies = [copy_name(name, kind) for name in chunks for kind in CopyKind]
+    await net.wait_for(lambda: all(agreed(c) for c in copies), 60,
+                       "every copy's DataManagers holding the same holders")
+
+
+@pytest.mark.slow
+async def test_a_full_network_of_honest_vaults_agrees_on_every_copys_holders(
+        autojump_clock) -> None:
+    """16 honest vaults filled until puts are refused: Sacrificial copies are evicted and
+    replaced over and over, and refusals ("full") fill their `failed` lists. Every member of a
+    copy's group still ends with the same holders (with replacements searched among every live
+    vault, members' holders of Sacrificial copies differed, and integrity checks then failed
+    honest vaults)."""
+    async with Testnet(vaults=16, transport="sim", seed=2, capacity=30_000) as net:
+        client = await net.client()
+        stored = []
+        for i in range(32):
+            with contextlib.suppress(PutFailure):
+                stored.append(await client.put(bytes([2, i]) * 3_000))
+        assert 0 < len(stored) < 32
+        await trio.sleep(30)
+        await wait_holders_agreed(net, stored)
+
+
 @pytest.mark.parametrize("seed", [1, 3, 8])
 async def test_every_put_is_answered_when_every_vault_lies_and_sinks(autojump_clock,
                                                                    seed: int) -> None:
@@ -172,14 +203,7 @@ async def test_every_put_is_answered_when_every_vault_lies_and_sinks(autojump_cl
                 refusals.append(failure.reason)
         assert stored and refusals, (stored, refusals)
         assert all("hold" in reason or "primary" in reason for reason in refusals), refusals
-
-        def holders_agreed(copy: bytes) -> bool:
-            views = copy_record_views(net, copy).views.values()
-            return len({None if r is None else r.holders for r in views}) == 1
-
-        copies = [copy_name(name, kind) for name in stored for kind in CopyKind]
-        await net.wait_for(lambda: all(holders_agreed(c) for c in copies), 60,
-                           "every copy's DataManagers holding the same holders")
+        await wait_holders_agreed(net, stored)
 
 
 @pytest.mark.slow
