@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import socket
 import stat
 import subprocess
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 
 from tests.test_link_room import joins_through_referrals
 from vaultnet import Testnet, wire
-from vaultnet.client.maid import open_client
+from vaultnet.client.maid import NetworkUnavailable, open_client
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
 from vaultnet.runtime import events as ev
@@ -346,6 +347,10 @@ async def test_clients_dialling_every_vault_get_only_the_process_budget(
         await net.wait_for(lambda: sum(r.reason == full for r in refused) == 12 - 6, 10,
                            "the clients past the process's budget refused", every=0.01)
         assert served() == links.PROCESS_CLIENTS.count - before == 6
+        turned_away = await net.client()  # a real client is told why, not left waiting
+        with pytest.raises(NetworkUnavailable,
+                           match=re.escape(f"the vault refused this client: {full}")):
+            await turned_away.put(b"no room for this client")
         newcomer = await net.add_vault()  # vault links are not clients: still admitted
         await net.wait_converged(30)
         assert newcomer.links.vault_links() > 0

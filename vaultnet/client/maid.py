@@ -116,6 +116,9 @@ MAX_WAITERS = 1024
 KEEPALIVE = 20.0
 """Seconds between the pings a client sends: vaults close a connection that stays silent for
 their idle timeout (60 s), and a client may sit idle between requests for longer."""
+REASON_SHOWN = 200
+"""Characters of a vault's refusal reason a client keeps for its error (the vault's own reasons
+are one line; a hostile vault's longer text is cut)."""
 ClientT = TypeVar("ClientT", bound="MaidClient")
 
 
@@ -214,6 +217,11 @@ class MaidClient:
         it answers (MalformedAnswer there); only a get's content is checked here."""
         if frame.get("t") == "ping":
             self.conn.send({"t": "pong"})
+            return
+        if frame.get("t") == "refused":  # the vault is about to close: our requests say why
+            reason = frame.get("reason")
+            if isinstance(reason, str):
+                self._lost = f"the vault refused this client: {reason[:REASON_SHOWN]}"
             return
         if frame.get("t") != "msg":
             return

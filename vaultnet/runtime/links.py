@@ -108,6 +108,8 @@ class Links:
             core.emit(ev.FrameRejected(core.now(), core.name, conn.peer.hex()[:16], reason))
             if reason == VAULTS_FULL:
                 self.refer(conn)
+            elif conn.role == "client":
+                conn.send({"t": "refused", "reason": reason})  # the client's error says why
             conn.close()
             return False
         if conn.role == "client":
