@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import msgpack
 import pytest
 import trio
 
@@ -240,3 +241,17 @@ async def test_a_frame_with_an_unknown_action_costs_only_its_link() -> None:
                             msg_id=b"p" * 16, trace_id=bytes(16), body={},
                             sender=sender.name))
         await net.wait_for(lambda: bool(got), 10, "vault still serving")
+
+
+def test_the_reused_packers_give_packb_bytes_also_after_a_failed_pack() -> None:
+    """Frames and records are packed by one packer each, reused: a value that cannot be packed
+    raises and leaves nothing behind, so the next frame or record is exactly what
+    `msgpack.packb` makes of it, and equal records in any key order are equal bytes."""
+    frame = {"t": "msg", "m": {"body": {"size": 6000}, "payload": b"\x00" * 300}}
+    with pytest.raises(TypeError):
+        wire.pack({"t": "msg", "m": {"half": b"x" * 100, "then": object()}})
+    assert wire.pack(frame) == msgpack.packb(frame, use_bin_type=True)
+    with pytest.raises(TypeError):
+        encode({"a": [b"x" * 100, {1, 2}]})
+    assert encode({"b": 1, "a": [b"x"]}) == encode({"a": [b"x"], "b": 1}) == msgpack.packb(
+        {"a": [b"x"], "b": 1}, use_bin_type=True)
