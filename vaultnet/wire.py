@@ -124,7 +124,7 @@ class FrameDecoder:
         self._max = max_frame
         self._need: int | None = None
 
-    def feed(self, data: bytes | bytearray) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Add received bytes to the buffer that `next_body` cuts frames from."""
         self._buf += data
 
