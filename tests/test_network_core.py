@@ -16,7 +16,7 @@ from vaultnet.messages import ID_SIZE, Authority, Message, Persona
 from vaultnet.runtime import events as ev
 from vaultnet.transport.base import ConnectionClosed, HandshakeError
 from vaultnet.transport.channel import TAG_SIZE
-from vaultnet.transport.tcp import TcpEndpoint
+from vaultnet.transport.tcp import RECEIVE_SIZE, TcpEndpoint, TcpFrameStream
 from vaultnet.wire import FrameDecoder, FrameError
 from vaultnet.xor import bucket_index, random_name
 
@@ -245,3 +245,34 @@ async def test_a_boot_converges_as_its_joins_end(autojump_clock) -> None:
     net.bus.add_sink(lambda e: joined.append(e.time) if isinstance(e, ev.VaultUp) else None)
     async with net:
         assert trio.current_time() - max(joined) <= 2 * net.timing.refresh
+
+
+async def test_streams_of_one_thread_share_a_read_buffer_and_keep_their_bodies() -> None:
+    """Every TCP stream of a thread reads into one buffer (`tcp._receive_buffer`): a body four
+    times the buffer's size arrives over many reads while another stream's small bodies are
+    read in between, and each stream gets exactly what was sent to it, in order."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    pairs = []
+    for _ in range(2):
+        client = TcpFrameStream(await trio.open_tcp_stream("127.0.0.1", port))
+        pairs.append((client, TcpFrameStream(await listeners[0].accept())))
+    (big_out, big_in), (small_out, small_in) = pairs
+    big = random.Random(1).randbytes(4 * RECEIVE_SIZE)
+    smalls = [bytes([i]) * (i + 1) for i in range(50)]
+    received: list[bytes] = []
+    got = []
+
+    async def receive_big() -> None:
+        received.append(await big_in.receive_body())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(big_out.send_bodies, [big])
+        nursery.start_soon(receive_big)
+        for body in smalls:
+            await small_out.send_bodies([body])
+            got.append(await small_in.receive_body())
+    assert got == smalls
+    assert received == [big]
+    for stream in (*pairs[0], *pairs[1], *listeners):
+        await stream.aclose()
