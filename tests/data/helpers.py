@@ -43,5 +43,12 @@ def copy_records_agreed(net: Testnet, chunk: Name, kind: CopyKind) -> bool:
     return copy_record_views(net, copy_name(chunk, kind)).agreed is not None
 
 
+def copy_holders_agreed(net: Testnet, copy: Name) -> bool:
+    """All members of the copy's DataManager group hold the same holders of it, or none holds
+    a record (the rest of the record, such as the order of `failed`, may differ)."""
+    views = copy_record_views(net, copy).views.values()
+    return len({None if r is None else r.holders for r in views}) == 1
+
+
 def nothing_stored(net: Testnet, chunk: Name) -> bool:
     return net.holders(chunk).stored_copies == 0

@@ -9,7 +9,13 @@ from collections import Counter
 import pytest
 import trio
 
-from tests.data.helpers import all_copies_placed, copies_placed, copy_records_agreed, nothing_stored
+from tests.data.helpers import (
+    all_copies_placed,
+    copies_placed,
+    copy_holders_agreed,
+    copy_records_agreed,
+    nothing_stored,
+)
 from vaultnet import Testnet
 from vaultnet.client.maid import MAX_CHUNK_SIZE, DataExists, NoSuchData, PutFailure
 from vaultnet.messages import Authority, Message, Persona, derived_id
@@ -17,7 +23,7 @@ from vaultnet.personas.data_manager import HOLDERS_PER_COPY, MAX_FAILED
 from vaultnet.protocol import EventKind
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.cache import CACHE_TTL
-from vaultnet.runtime.inspection import copy_record_views, host_of
+from vaultnet.runtime.inspection import host_of
 from vaultnet.runtime.router import SEEN_WINDOW
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.transport.clock import network_time
@@ -154,12 +160,8 @@ async def test_sacrificial_evictions_then_put_failure(autojump_clock, seed: int)
 async def wait_holders_agreed(net: Testnet, chunks: list[bytes]) -> None:
     """Wait until, for every copy of `chunks`, its DataManagers hold the same holders (or all
     hold no record)."""
-    def agreed(copy: bytes) -> bool:
-        views = copy_record_views(net, copy).views.values()
-        return len({None if r is None else r.holders for r in views}) == 1
-
     copies = [copy_name(name, kind) for name in chunks for kind in CopyKind]
-    await net.wait_for(lambda: all(agreed(c) for c in copies), 60,
+    await net.wait_for(lambda: all(copy_holders_agreed(net, c) for c in copies), 60,
                        "every copy's DataManagers holding the same holders")
 
 

@@ -121,14 +121,14 @@ class Membership:
         referred: dict[str, Name] = {}
         tried: set[str] = set()
         while len(tried) < len(core.bootstrap) + JOIN_REFERRALS:
-            untried = sorted((distance(name, core.name), address)
-                             for address, name in referred.items() if address not in tried)
             if bootstrap:
                 address = bootstrap.pop(0)
-            elif untried:
-                address = untried[0][1]
             else:
-                return
+                untried = [(distance(name, core.name), address)
+                           for address, name in referred.items() if address not in tried]
+                if not untried:
+                    return
+                address = min(untried)[1]
             if address in tried:
                 continue
             tried.add(address)

@@ -127,6 +127,7 @@ class TcpFrameStream(FrameStream):
         """Read from the socket until a whole length-prefixed body has arrived (a checkpoint
         every READS_PER_CHECKPOINT reads that did not wait, so a peer that always has more to
         send cannot keep the other tasks from running)."""
+        buffer = _receive_buffer()
         while True:
             body = self._decoder.next_body()
             if body is not None:
@@ -135,7 +136,6 @@ class TcpFrameStream(FrameStream):
             if self._reads % READS_PER_CHECKPOINT == 0:
                 # Before the read, so that a cancellation here leaves nothing half-consumed.
                 await trio.lowlevel.checkpoint()
-            buffer = _receive_buffer()
             try:
                 count = self._sock.recv_into(buffer)
             except (BlockingIOError, InterruptedError):
