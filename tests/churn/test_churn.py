@@ -3,6 +3,8 @@ records equal, through random kills and adds, on both transports (issue 4)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import trio
 
@@ -12,6 +14,7 @@ from vaultnet.personas.stash import PayloadStash
 from vaultnet.runtime import events as ev
 from vaultnet.runtime import invariants
 from vaultnet.runtime.inspection import host_of
+from vaultnet.runtime.testnet import SETTLE_TIMEOUT, NotSettled
 from vaultnet.storage.store import CopyKind, copy_name
 from vaultnet.testing.churn_scenario import run_churn
 
@@ -22,6 +25,14 @@ async def _soak(net: Testnet, chunks: int, events: int, seed: int) -> None:
     report = await run_churn(net, chunks, events, seed)
     assert len(report.events) == events
     assert report.lost == []
+    # `run_churn` waits for every copy to be placed, not for every record to reach every
+    # member: after the last add, a newcomer's account transfer or a vote may still be on its
+    # way. Checked at once, CI on a loaded machine once saw 27 records differ (PmidManager
+    # accounts first); never seen in 22 runs alone or beside busy loops. Wait for them with a
+    # deadline, then assert: records that stay different still fail.
+    with contextlib.suppress(NotSettled):
+        await net.wait_for(lambda: not invariants.group_records(net, PERSONAS), SETTLE_TIMEOUT,
+                           "records equal within each group")
     assert invariants.group_records(net, PERSONAS) == [], "records differ within a group"
 
 
