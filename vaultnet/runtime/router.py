@@ -44,6 +44,12 @@ judged by its time, and the relay cache checks freshness on every read."""
 SEEN_KEY_SIZE = 16
 """Bytes of the digest kept per entry instead of the ~220-byte identity it is taken over."""
 
+RECORDED_BY_SENDER = frozenset({Action.SYNC})
+"""Group messages whose sender applied its own copy as it sent them: a member records its own
+sync vote as it proposes (`Sync.add_local`), so the fan-out to the group does not deliver the
+vote back to its sender, where it could only be counted as a duplicate (some 40 of the 410
+messages a put cost were such copies)."""
+
 LocalDelivery = Callable[[Message], None]
 """Queues a message for this vault's own personas."""
 
@@ -172,7 +178,8 @@ class Router:
                 body = b""  # packed once for every member
                 for member in routing.close_group(dst.name):
                     if member == core.name:
-                        self._deliver(msg)
+                        if not (msg.sender == core.name and msg.action in RECORDED_BY_SENDER):
+                            self._deliver(msg)
                         continue
                     body = body or wire.pack(msg.frame(final=True))
                     if not self.links.send_body(member, body):
