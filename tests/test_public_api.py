@@ -21,6 +21,20 @@ async def test_a_client_reconnects_with_its_identity_and_keeps_its_account(
         assert await again.delete(name) is True, "the same account still holds its put"
 
 
+async def test_a_trace_id_of_the_wrong_size_is_refused_before_anything_is_sent(
+        autojump_clock) -> None:
+    """Vaults close a connection whose frame carries a trace id of the wrong size: the client
+    refuses such a trace itself, so its connection, and its next requests, are unharmed."""
+    import vaultnet
+
+    async with Testnet(vaults=8, transport="sim", seed=14) as net:
+        client = await net.client()
+        with pytest.raises(vaultnet.TraceIdError, match="a trace id is 16 bytes, not 8"):
+            await client.put(b"traced", trace=b"12345678")
+        name = await client.put(b"traced", trace=client.new_id())
+        assert await client.get(name) == b"traced"
+
+
 @pytest.mark.parametrize("field", ["parent", "version"])
 async def test_a_tuple_for_a_version_name_is_refused_by_name(autojump_clock, field: str) -> None:
     async with Testnet(vaults=8, transport="sim", seed=12) as net:

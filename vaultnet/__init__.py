@@ -33,6 +33,7 @@ from vaultnet.client.maid import (
     StructuredError,
     StructuredRecord,
     TooManyVaults,
+    TraceIdError,
     VaultRefused,
     VersionError,
     VersionLimit,
@@ -60,6 +61,6 @@ __all__ = [
     "NoSuchRecord", "NoSuchVersion", "NotDelivered", "NotOwner", "NotRecordOwner",
     "NotSettled", "OutboxFull", "PutFailure", "RecordExists", "RecordTooLarge",
     "RequestExpired", "StaleVersion", "StructuredError", "StructuredRecord", "Testnet",
-    "TestnetError", "TooManyVaults", "TreeMode", "VaultRefused", "VersionError",
+    "TestnetError", "TooManyVaults", "TraceIdError", "TreeMode", "VaultRefused", "VersionError",
     "VersionLimit", "VersionName",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from vaultnet.messages import Message
+from vaultnet.messages import ID_SIZE, Message
 from vaultnet.personas.bodies import Body
 from vaultnet.protocol import ErrorCode
 from vaultnet.wire import MAX_CHUNK_SIZE, FrameError
@@ -92,6 +92,16 @@ class ChunkSizeError(ClientError):
     def __init__(self, size: int) -> None:
         what = "it is empty" if size == 0 else f"it is {size} bytes"
         super().__init__(f"{what}; a chunk is 1 to {MAX_CHUNK_SIZE} bytes")
+        self.size = size
+
+
+class TraceIdError(ClientError):
+    """A `trace` given to a client operation that is not ID_SIZE bytes: vaults refuse the
+    frame (and close the connection), so the client says so before sending anything."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"a trace id is {ID_SIZE} bytes, not {size} "
+                         "(use the client's new_id())")
         self.size = size
 
 

@@ -45,6 +45,7 @@ from vaultnet.client.errors import (
     StructuredError,
     StructuredNoAnswer,
     TooManyVaults,
+    TraceIdError,
     VaultNoAnswer,
     VaultRefused,
     VersionError,
@@ -106,7 +107,8 @@ __all__ = [  # the exceptions are defined in vaultnet.client.errors, re-exported
     "NoAnswer", "NoSuchData", "NoSuchRecord", "NoSuchVersion", "NotOwner", "NotRecordOwner",
     "PutFailure", "PutNoAnswer", "RecordExists", "RecordTooLarge", "RequestExpired",
     "StaleVersion", "StructuredError", "StructuredNoAnswer", "StructuredRecord",
-    "TooManyVaults", "VaultNoAnswer", "VaultRefused", "VersionError", "VersionLimit",
+    "TooManyVaults", "TraceIdError", "VaultNoAnswer", "VaultRefused", "VersionError",
+    "VersionLimit",
     "VersionNoAnswer", "check_chunk_size", "open_client",
 ]
 
@@ -248,6 +250,8 @@ class MaidClient:
 
     def _message(self, dst: Authority, action: Action, body: Body, msg_id: bytes,
                  trace: bytes, payload: bytes = b"") -> Message:
+        if len(trace) != ID_SIZE:
+            raise TraceIdError(len(trace))
         msg = Message(src=self.authority, dst=dst, action=action, msg_id=msg_id, trace_id=trace,
                       body=body.encode(), sender=self.name, payload=payload, sent_at=network_time())
         return msg.signed(self.identity.sign, self.identity.verify_key)
