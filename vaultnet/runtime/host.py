@@ -136,10 +136,21 @@ class VaultContext:
         self.params: Parameters = vault.params
         self._members: dict[tuple[Name, Name, bool], bool] = {}
         self._members_as_of = (-1, -1)
+        self._instant: float | None = None
 
     def now(self) -> float:
-        """The vault's clock."""
-        return self._vault.now()
+        """The vault's clock; while a message is handled, the instant its handling began (a
+        handler decides at one moment, and a clock read is a call into trio)."""
+        instant = self._instant
+        return self._vault.now() if instant is None else instant
+
+    def handling(self, persona: GroupPersona, msg: Message) -> Outbox:
+        """`persona` handles `msg` at one instant of the vault's clock (`now`)."""
+        self._instant = self._vault.now()
+        try:
+            return persona.handle(msg, self)
+        finally:
+            self._instant = None
 
     def close_group(self, name: Name) -> list[Name]:
         """The close group of `name` by this vault's routing table."""
@@ -300,11 +311,11 @@ class PersonaHost:
         handler = self.personas[persona]
         if self._batched is not None:
             with self.db.savepoint():
-                out = handler.handle(msg, self.ctx)
+                out = self.ctx.handling(handler, msg)
             self._batched.append((out, persona))
             return
         with self.db.transaction():
-            out = handler.handle(msg, self.ctx)
+            out = self.ctx.handling(handler, msg)
         self.deliver(out, persona)
 
     @contextlib.contextmanager
