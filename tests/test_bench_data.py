@@ -34,4 +34,5 @@ async def test_a_bench_over_two_processes_counts_the_worker_too(
     assert isinstance(row["msgs/put"], float) and isinstance(row["frames/put"], float)
     assert row["msgs/put"] > launcher_only > 0, "the worker's vaults are counted too"
     assert row["frames/put"] > 0
+    assert row["put max ms"] >= row["put p99 ms"] >= row["put p50 ms"] > 0
     assert isinstance(row["cpu us/msg"], float) and row["cpu us/msg"] > 0
