@@ -203,6 +203,15 @@ class ContentFetch:
         del self._fetches[copy]
         return fetch
 
+    def supplied(self, copy: Name) -> PendingFetch | None:
+        """Verified content for `copy` reached us another way (the client's put, through our
+        own group, after we committed it on our peers' votes and started fetching): the fetch
+        under way, finished, whose waiters the caller answers; None if none was under way."""
+        fetch = self._fetches.pop(copy, None)
+        if fetch is not None:
+            fetch.state = FetchState.DONE
+        return fetch
+
     def timeouts(self, ctx: Context, out: Outbox) -> None:
         """Move on from every source that did not answer within its timeout."""
         now = ctx.now()

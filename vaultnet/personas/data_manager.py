@@ -53,6 +53,7 @@ from vaultnet.personas.content_fetch import (
     ClientWaiter,
     ContentFetch,
     HolderWaiter,
+    PendingFetch,
     SiblingWaiter,
     get_response,
 )
@@ -277,6 +278,14 @@ class DataManager(GroupPersona):
         if name_of(payload) != put.name or len(payload) != size:
             return
         self.stash.put(copy, payload)
+        record = self.record(copy)
+        fetch = self.fetches.supplied(copy)
+        if record is not None and fetch is not None:
+            # We committed this put on our peers' votes before our own copy of it, and with
+            # it the content, arrived: as lead we sent the holders' puts without content
+            # and asked holders that cannot have it yet. They get it now, not after their
+            # PmidManagers' PAYLOAD_WAIT (5 s).
+            self._answer_fetch(copy, record, fetch, payload, ctx, out, msg.trace_id)
         action = DataPut(put.kind, size, msg.msg_id, put.id, put.client, put.reply,
                          msg.src.name)
         if copy in self.records:
@@ -548,8 +557,12 @@ class DataManager(GroupPersona):
             return
         fetch = self.fetches.arrived(copy, source, payload, chunk_name_of(copy, record.kind),
                                      ctx, out, trace)
-        if fetch is None:
-            return
+        if fetch is not None:
+            self._answer_fetch(copy, record, fetch, payload, ctx, out, trace)
+
+    def _answer_fetch(self, copy: Name, record: CopyRecord, fetch: PendingFetch,
+                      payload: bytes, ctx: Context, out: Outbox, trace: bytes) -> None:
+        """Hand `copy`'s verified content to everyone a finished fetch held for it."""
         if fetch.clients or fetch.replicate_to or fetch.forward_to:
             # Kept a while, to answer the next get or replacement without a fetch; content
             # fetched only for an integrity check (the periodic walk) is not worth the memory.
