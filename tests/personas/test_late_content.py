@@ -4,7 +4,8 @@ content it does not have yet, and starts a fetch from holders that cannot have i
 content arrives a moment later with its own copy of the put: the holders get it then, not when
 their PmidManagers ask again after PAYLOAD_WAIT (5 s). That wait was the rare 5 s put of
 `vaultnet bench data` (the simulator's seeds 9, 15 and 94 of 32 vaults: the first puts after
-boot)."""
+boot). Nor does the late copy of the put count as one more subscriber: that vote could never
+commit (its peers handled the put already) and was sent again until it expired."""
 
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ def test_a_lead_that_commits_before_its_content_arrives_sends_it_on_arrival(
     lead.on_put(client_put(), CONTENT, views[LEAD], arrived)
     assert holder_puts(arrived) == dict.fromkeys(record.holders, CONTENT)
     assert lead.fetches.get(COPY) is None, "nothing is left waiting for the holders' answers"
+    assert not [m for m in arrived.messages if m.action == Action.SYNC], \
+        "the put that created the copy is not voted again as one more subscriber"
+    assert lead.sync is not None and lead.sync.pending() == 0
 
 
 def test_content_of_a_copy_no_fetch_waits_for_sends_nothing_more(tmp_path: Path) -> None:

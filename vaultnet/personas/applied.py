@@ -46,8 +46,14 @@ def applied_identities(action: SyncAction, data: bytes) -> list[bytes]:
     its ballot, since every round of one ballot commits the same choice once."""
     identities = [action_digest(data)]
     if isinstance(action, ContestedAction) and action.round is not None:
-        identities.append(action_digest(encode({"ballot": action.id})))
+        identities.append(ballot_identity(action.id))
     return identities
+
+
+def ballot_identity(ballot: bytes) -> bytes:
+    """The identity under which a contested ballot's commit is remembered (whichever round
+    committed it)."""
+    return action_digest(encode({"ballot": ballot}))
 
 
 class AppliedActions:

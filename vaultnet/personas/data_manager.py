@@ -28,6 +28,7 @@ from vaultnet.personas.actions import (
     RemoveHolder,
     Unsubscribe,
 )
+from vaultnet.personas.applied import ballot_identity
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     FAILED_CHECK,
@@ -289,6 +290,8 @@ class DataManager(GroupPersona):
         action = DataPut(put.kind, size, msg.msg_id, put.id, put.client, put.reply,
                          msg.src.name)
         if copy in self.records:
+            if self.applied.holds(copy, [ballot_identity(msg.msg_id)], ctx.network_time()):
+                return  # this very put created the copy here: our copy of it came late
             self.propose(copy, action, ctx, out, msg.trace_id)  # one more subscriber
             return
         action = replace(action, holders=self.choose_holders(copy, self.holders_per_copy,
