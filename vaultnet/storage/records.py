@@ -34,15 +34,23 @@ def _sort_key(key: Any) -> bytes:
     return encoded
 
 
+_SCALARS = frozenset({bytes, str, int, float, bool, type(None)})
+"""Types `_canonical` returns as they are (most of a record's values): checked by exact type
+first, since a record of a dozen fields used to cost a call per field."""
+
+
 def _canonical(obj: Any) -> Any:
     """`obj` with every map's entries ordered by their encoded key, so that equal values
     encode to equal bytes whatever order they were built in."""
+    if type(obj) in _SCALARS:
+        return obj
     if isinstance(obj, dict):
-        pairs = [(_canonical(k), _canonical(v)) for k, v in obj.items()]
+        pairs = [(k if type(k) in _SCALARS else _canonical(k),
+                  v if type(v) in _SCALARS else _canonical(v)) for k, v in obj.items()]
         pairs.sort(key=lambda kv: _sort_key(kv[0]))
         return dict(pairs)
     if isinstance(obj, list | tuple):
-        return [_canonical(v) for v in obj]
+        return [v if type(v) in _SCALARS else _canonical(v) for v in obj]
     return obj
 
 
