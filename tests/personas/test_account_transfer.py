@@ -17,6 +17,7 @@ from vaultnet.personas.account_transfer import (
     LONE_TRANSFER_WAIT,
     TRANSFER_ASK_INTERVAL,
     TRANSFER_ASK_ROUNDS,
+    TRANSFER_TTL,
 )
 from vaultnet.personas.actions import MpidAck, SyncAction
 from vaultnet.personas.bodies import BLOB, TRANSFER_BATCH, TransferBody, TransferItem
@@ -326,3 +327,58 @@ def test_a_restarted_vault_does_not_hand_on_records_it_has_not_reconciled(
     manager.restarted()
     assert [m for m in manager.transfers.churned(ctx, None, NEWCOMER).messages
             if m.action == "transfer"] == []
+
+
+def far_group(tmp_path: Path, clock: list[float]) -> tuple[Manager, Ctx, Name, list[Name]]:
+    """A group and a vault 7th nearest to it (past next in line, within OFFER_REACH): its
+    manager, its view, the lone survivor and the three members whose departures it has not
+    noticed yet."""
+    group = bytes(63) + b"\x40"
+
+    def at(distance: int) -> Name:
+        return bytes(63) + bytes([0x40 ^ distance])
+
+    survivor, departed, others, newcomer = at(1), [at(2), at(3), at(4)], [at(5), at(6)], at(7)
+    manager = Manager(RecordStore(Database(tmp_path / "far.db"), "accounts"))
+    manager.attach(newcomer)
+    ctx = Ctx(newcomer, clock, population=[survivor, *departed, *others, newcomer])
+    assert newcomer not in ctx.closest_live(group, PARAMS.group_size + 1, {group})
+    return manager, ctx, group, departed
+
+
+def lone_copy(sender: Name, to: Name, key: bytes) -> Message:
+    """The lone survivor's copy of the record `key`, sent to the vault `to`."""
+    return Message(src=_auth(sender), dst=_auth(to), action="transfer", msg_id=b"L" * 16,
+                   trace_id=bytes(16), sender=sender,
+                   body=TransferBody([TransferItem("accounts", key, encode({"owner": "lone"}))],
+                                     []).encode())
+
+
+def test_a_copy_sent_before_we_saw_every_departure_is_taken_once_we_are_in_line(
+        tmp_path: Path, clock: list[float]) -> None:
+    """Three of a group's four members die at once (sim seed 6): the survivor sends its
+    records to the vaults it sees as newcomers, one of which has not noticed every departure
+    yet and is not next in line by its own view. It keeps the copy, and takes it once it is in
+    line; refused, it never got the record, since nobody sends it again without churn."""
+    manager, ctx, group, departed = far_group(tmp_path, clock)
+    survivor = ctx.population[0]
+    key = group + b"record"
+    manager.handle(lone_copy(survivor, ctx.own, key), ctx)
+    clock[0] = LONE_TRANSFER_WAIT + 1
+    manager.tick_transfers(ctx)
+    assert manager.store.get(key) is None, "not a member yet by its own view"
+    for name in departed:
+        ctx.population.remove(name)
+    manager.tick_transfers(ctx)
+    assert manager.store.get(key) == {"owner": "lone"}
+
+
+def test_a_copy_collected_from_down_the_line_leaves_if_we_never_move_up(
+        tmp_path: Path, clock: list[float]) -> None:
+    manager, ctx, group, _ = far_group(tmp_path, clock)
+    key = group + b"record"
+    manager.handle(lone_copy(ctx.population[0], ctx.own, key), ctx)
+    assert manager.pending_transfers() == 1
+    clock[0] = TRANSFER_TTL + 1
+    manager.tick_transfers(ctx)
+    assert manager.pending_transfers() == 0 and manager.store.get(key) is None

@@ -62,6 +62,14 @@ canonical bytes are never empty): a vault that kept a record across a restart dr
 TRANSFER_QUORUM members say so and none holds it (it was deleted while the vault was away;
 taken as a lone copy, it came back to life: a chunk deleted while one of its DataManagers was
 down was listed again, naming that vault as a holder)."""
+OFFER_REACH = 4
+"""How far past the next in line (group size + 1 nearest live vaults to a group, by our view) a
+member's copy of a record is still collected: several members leaving at once make vaults
+that far down the line newcomers, and a newcomer may not have noticed every departure yet
+when the survivors' copies arrive (three of a group's four members killed, sim seed 6: the
+third newcomer refused the lone survivor's copy a millisecond before it saw the last
+departure, and never got the record). A copy collected from there is accepted only once we
+are next in line (`tick` looks again); one that never is leaves at TRANSFER_TTL."""
 RECONCILE_PER_TICK = 32
 """Records a restarted vault starts reconciling per tick: each one asks every other member of
 its group, so thousands of kept records must not turn into one burst of queries."""
@@ -251,11 +259,8 @@ class AccountTransfer:
         TRANSFER_QUORUM equal copies from distinct members are accepted, or, once three
         members disagree about counters, their per-field median."""
         group = key[:NAME_SIZE]
-        # We may not have noticed the departure that made us a member yet: being next in line
-        # (within group size + 1 in our view) is enough when members send us the record.
-        next_in_line = ctx.own in ctx.closest_live(group, self._owner.params.group_size + 1,
-                                                   {group})
-        if ((key in store and self.is_confirmed(store, key)) or not next_in_line
+        if ((key in store and self.is_confirmed(store, key))
+                or not self._in_line(group, ctx, OFFER_REACH)
                 or not ctx.could_be_member(sender, group)
                 or self._deleted_here(store.table, key, ctx.now())):
             return
@@ -271,9 +276,17 @@ class AccountTransfer:
             return
         accepted = agreed_record([copy for copy in pending.copies.values() if copy != ABSENT])
         if accepted is not None:
-            self._accept(store, key, accepted, ctx, out)
+            if self._in_line(group, ctx):
+                self._accept(store, key, accepted, ctx, out)
         elif pending.disputed() and pending.asked is None:
             self._ask_group(store.table, key, pending, ctx, out)
+
+    def _in_line(self, group: Name, ctx: Context, reach: int = 0) -> bool:
+        """Whether we are among the group size + 1 + `reach` live vaults nearest `group` by our
+        view: next in line for its records, since we may not have noticed the departure that
+        made us a member yet (`reach` further for a copy we only collect, `OFFER_REACH`)."""
+        line = self._owner.params.group_size + 1 + reach
+        return ctx.own in ctx.closest_live(group, line, {group})
 
     def _pending(self, store: Records, key: bytes, ctx: Context) -> _PendingTransfer:
         """The copies collected for `key`; a record we kept across a restart counts as our own
@@ -391,7 +404,13 @@ class AccountTransfer:
             started += 1
             self._ask_group(table, key, self._pending(store, key, ctx), ctx, out)
         for (table, key), pending in list(self._transfers.items()):
-            if len(pending.copies) == 1 and now - pending.first > LONE_TRANSFER_WAIT:
+            kept = ctx.own in pending.copies  # reconciling our own copy, not a transfer
+            if not kept and not self._in_line(key[:NAME_SIZE], ctx):
+                continue  # collected from further down the line: we may still move up
+            agreed = agreed_record([c for c in pending.copies.values() if c != ABSENT])
+            if agreed is not None and not kept:
+                self._accept(stores[table], key, agreed, ctx, out)
+            elif len(pending.copies) == 1 and now - pending.first > LONE_TRANSFER_WAIT:
                 (data,) = pending.copies.values()
                 self._accept(stores[table], key, decode_record(data), ctx, out)
             elif ((pending.disputed() or set(pending.copies) == {ctx.own})
