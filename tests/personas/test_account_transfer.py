@@ -382,3 +382,23 @@ def test_a_copy_collected_from_down_the_line_leaves_if_we_never_move_up(
     clock[0] = TRANSFER_TTL + 1
     manager.tick_transfers(ctx)
     assert manager.pending_transfers() == 0 and manager.store.get(key) is None
+
+
+def test_copies_that_disagree_down_the_line_are_asked_about_only_once_in_line(
+        tmp_path: Path, clock: list[float]) -> None:
+    """A vault that only collects copies (not next in line) asks nobody about a disputed
+    record: such queries from every vault down the line were messages for nothing."""
+    manager, ctx, group, departed = far_group(tmp_path, clock)
+    survivor, other = ctx.population[0], ctx.population[4]
+    key = group + b"record"
+    first = manager.handle(lone_copy(survivor, ctx.own, key), ctx)
+    second = replace(lone_copy(other, ctx.own, key), msg_id=b"M" * 16, body=TransferBody(
+        [TransferItem("accounts", key, encode({"owner": "other"}))], []).encode())
+    assert not first.messages and not manager.handle(second, ctx).messages
+    clock[0] += TRANSFER_ASK_INTERVAL
+    assert not manager.tick_transfers(ctx).messages
+    for name in departed:
+        ctx.population.remove(name)
+    asked = manager.tick_transfers(ctx)
+    assert [n.what for n in asked.notes] == [EventKind.TRANSFER_DISPUTED]
+    assert {m.action for m in asked.messages} == {"transfer_query"}

@@ -274,10 +274,11 @@ class AccountTransfer:
         if others.count(ABSENT) >= TRANSFER_QUORUM and set(others) == {ABSENT}:
             self._drop_kept(store, key)
             return
+        if not self._in_line(group, ctx):
+            return  # collected only: `tick` accepts or asks once we are in line
         accepted = agreed_record([copy for copy in pending.copies.values() if copy != ABSENT])
         if accepted is not None:
-            if self._in_line(group, ctx):
-                self._accept(store, key, accepted, ctx, out)
+            self._accept(store, key, accepted, ctx, out)
         elif pending.disputed() and pending.asked is None:
             self._ask_group(store.table, key, pending, ctx, out)
 
@@ -413,6 +414,8 @@ class AccountTransfer:
             elif len(pending.copies) == 1 and now - pending.first > LONE_TRANSFER_WAIT:
                 (data,) = pending.copies.values()
                 self._accept(stores[table], key, decode_record(data), ctx, out)
+            elif pending.disputed() and pending.asked is None:
+                self._ask_group(table, key, pending, ctx, out)  # disputed down the line
             elif ((pending.disputed() or set(pending.copies) == {ctx.own})
                   and pending.asked is not None
                   and pending.rounds < TRANSFER_ASK_ROUNDS
