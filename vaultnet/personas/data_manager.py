@@ -280,7 +280,8 @@ class DataManager(GroupPersona):
             return
         self.stash.put(copy, payload)
         record = self.record(copy)
-        fetch = self.fetches.supplied(copy)
+        fetch = (self.fetches.supplied(copy) if record is not None
+                 and chunk_name_of(copy, record.kind) == put.name else None)
         if record is not None and fetch is not None:
             # We committed this put on our peers' votes before our own copy of it, and with
             # it the content, arrived: as lead we sent the holders' puts without content
