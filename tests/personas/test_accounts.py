@@ -4,18 +4,19 @@ does not hold. Agreed actions are committed directly (the group's vote is tested
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.personas.helpers import MEMBERS, Ctx
+from tests.personas.helpers import GROUP, MEMBERS, Ctx
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.bodies import FAILED_CHECK, LIED
+from vaultnet.personas.bodies import FAILED_CHECK, LIED, CapacityBody
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager, rank
-from vaultnet.protocol import EventKind
+from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import encode
 from vaultnet.storage.store import CopyKind, Database, RecordStore, copy_name
@@ -194,3 +195,31 @@ def test_a_lie_is_no_loss_of_the_copy_and_sends_no_delete(manager: PmidManager) 
     commit(manager, "failed", NODE, copy=SMALL, size=2001, reason="evicted")
     out = commit(manager, "correct", NODE, size=1000, reported=2001, reason=LIED, copy=SMALL)
     assert out.messages == [] and manager.copies_of(NODE) == {BIG: 4000}
+
+
+def test_a_member_lacking_the_capacity_a_node_reports_gets_it_agreed(tmp_path: Path) -> None:
+    """Three members hold the node's offered space, one built the account from puts before
+    the report reached it: every member votes the next report, so the fourth commits it too
+    (it used to vote alone, never commit, and keep a different account: sim seed 3)."""
+    clock = [0.0]
+    managers = {}
+    for i, member in enumerate(MEMBERS):
+        managers[member] = PmidManager(Parameters(),
+                                       RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
+        managers[member].attach(member)
+        account = {"stored": 1024, "lost": 0, "count": 1}
+        managers[member].accounts.put(GROUP, account if i == 3 else {**account,
+                                                                     "available": 5000})
+    report = Message(src=Authority(GROUP, Persona.PMID_NODE),
+                     dst=Authority(GROUP, Persona.PMID_MANAGER, group=True),
+                     action=Action.CAPACITY, msg_id=b"c" * 16, trace_id=TRACE,
+                     body=CapacityBody(5000).encode(), sender=GROUP)
+    votes = []
+    for member, manager in managers.items():
+        out = manager.handle(report, Ctx(member, clock))
+        votes += [(member, m) for m in out.messages if m.action == Action.SYNC]
+    for sender, vote in votes:
+        for member, manager in managers.items():
+            if member != sender:
+                manager.handle(replace(vote, sender=sender), Ctx(member, clock))
+    assert [managers[m].account(GROUP)["available"] for m in MEMBERS] == [5000] * 4
