@@ -118,6 +118,11 @@ class _PendingTransfer:
     asked: float | None = None
     rounds: int = 0
 
+    def agreed(self) -> dict[str, Any] | None:
+        """The record the copies collected so far agree on (`agreed_record`; a kept record's
+        ABSENT answers aside), or None while undecided."""
+        return agreed_record([copy for copy in self.copies.values() if copy != ABSENT])
+
     def disputed(self) -> bool:
         """Whether members sent different copies (then the group is asked again)."""
         return len(set(self.copies.values())) > 1
@@ -276,7 +281,7 @@ class AccountTransfer:
             return
         if not self._in_line(group, ctx):
             return  # collected only: `tick` accepts or asks once we are in line
-        accepted = agreed_record([copy for copy in pending.copies.values() if copy != ABSENT])
+        accepted = pending.agreed()
         if accepted is not None:
             self._accept(store, key, accepted, ctx, out)
         elif pending.disputed() and pending.asked is None:
@@ -408,8 +413,8 @@ class AccountTransfer:
             kept = ctx.own in pending.copies  # reconciling our own copy, not a transfer
             if not kept and not self._in_line(key[:NAME_SIZE], ctx):
                 continue  # collected from further down the line: we may still move up
-            agreed = agreed_record([c for c in pending.copies.values() if c != ABSENT])
-            if agreed is not None and not kept:
+            agreed = None if kept else pending.agreed()
+            if agreed is not None:
                 self._accept(stores[table], key, agreed, ctx, out)
             elif len(pending.copies) == 1 and now - pending.first > LONE_TRANSFER_WAIT:
                 (data,) = pending.copies.values()

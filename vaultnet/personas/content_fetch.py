@@ -199,14 +199,13 @@ class ContentFetch:
         if name_of(payload) != chunk:
             self._ask_next(copy, fetch, ctx, out, trace)
             return None
-        fetch.state = FetchState.DONE
-        del self._fetches[copy]
-        return fetch
+        return self.supplied(copy)
 
     def supplied(self, copy: Name) -> PendingFetch | None:
-        """Verified content for `copy` reached us another way (the client's put, through our
-        own group, after we committed it on our peers' votes and started fetching): the fetch
-        under way, finished, whose waiters the caller answers; None if none was under way."""
+        """Verified content for `copy` is here (from the source asked, or another way: the
+        client's put, through our own group, after we committed it on our peers' votes and
+        started fetching): the fetch under way, finished, whose waiters the caller answers;
+        None if none was under way."""
         fetch = self._fetches.pop(copy, None)
         if fetch is not None:
             fetch.state = FetchState.DONE

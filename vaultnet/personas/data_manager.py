@@ -280,17 +280,17 @@ class DataManager(GroupPersona):
             return
         self.stash.put(copy, payload)
         record = self.record(copy)
-        fetch = (self.fetches.supplied(copy) if record is not None
-                 and chunk_name_of(copy, record.kind) == put.name else None)
-        if record is not None and fetch is not None:
-            # We committed this put on our peers' votes before our own copy of it, and with
-            # it the content, arrived: as lead we sent the holders' puts without content
-            # and asked holders that cannot have it yet. They get it now, not after their
-            # PmidManagers' PAYLOAD_WAIT (5 s).
-            self._answer_fetch(copy, record, fetch, payload, ctx, out, msg.trace_id)
+        if record is not None and chunk_name_of(copy, record.kind) == put.name:
+            fetch = self.fetches.supplied(copy)
+            if fetch is not None:
+                # We committed this put on our peers' votes before our own copy of it, and
+                # with it the content, arrived: as lead we sent the holders' puts without
+                # content and asked holders that cannot have it yet. They get it now, not
+                # after their PmidManagers' PAYLOAD_WAIT (5 s).
+                self._answer_fetch(copy, record, fetch, payload, ctx, out, msg.trace_id)
         action = DataPut(put.kind, size, msg.msg_id, put.id, put.client, put.reply,
                          msg.src.name)
-        if copy in self.records:
+        if record is not None:
             if self.applied.holds(copy, [ballot_identity(msg.msg_id)], ctx.network_time()):
                 return  # this very put created the copy here: our copy of it came late
             self.propose(copy, action, ctx, out, msg.trace_id)  # one more subscriber
