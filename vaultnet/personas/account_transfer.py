@@ -30,7 +30,7 @@ from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import Records, encode
 from vaultnet.wire import FrameError
-from vaultnet.xor import NAME_SIZE, Name, closest
+from vaultnet.xor import NAME_SIZE, Name, closest, distance
 
 TRANSFER_QUORUM = 2
 TRANSFERS_PENDING = 10_000
@@ -225,15 +225,29 @@ class AccountTransfer:
                     continue
                 if not self.is_confirmed(store, key):
                     continue  # kept across a restart, not reconciled: perhaps deleted since
-                before = self.group_before(group, ctx, lost, added)
-                item = TransferItem(store.table, key, value)
-                for member in members:
-                    if member != ctx.own and member not in before:
+                newcomers = self._newcomers(group, members, ctx, lost, added)
+                if newcomers:
+                    item = TransferItem(store.table, key, value)
+                    for member in newcomers:
                         batches.add(member, item)
             for key in dropped:
                 store.delete(key)
         batches.flush()
         return out
+
+    def _newcomers(self, group: Name, members: list[Name], ctx: Context, lost: Name | None,
+                   added: Name | None) -> list[Name]:
+        """The members of `group` (`members`, our view now) it did not have before `lost` left
+        and `added` came: whom our copies of its records go to. A churn event changes few
+        groups: when `added` is not a member and `lost` (if any) was farther from `group`
+        than its farthest member now, nobody is new: found without `group_before`'s look over
+        the whole table, which otherwise ran for every record held on every churn event."""
+        if added not in members and (
+                lost is None or lost == group or len(members) < self._owner.params.group_size
+                or distance(group, lost) > distance(group, members[-1])):
+            return []
+        before = self.group_before(group, ctx, lost, added)
+        return [member for member in members if member != ctx.own and member not in before]
 
     def group_before(self, group: Name, ctx: Context, lost: Name | None,
                      added: Name | None) -> list[Name]:

@@ -88,6 +88,74 @@ def chunk_name_of(copy: bytes, kind: CopyKind) -> bytes:
     return copy_name(copy, kind)
 
 
+class _Transaction:
+    """`Database.transaction`: a plain context manager, as a generator-based one costs a few
+    microseconds more per use and one is entered for every batch of handled messages."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        db = self._db
+        db.connection  # noqa: B018 - StoreError once closed
+        db._depth += 1
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        db = self._db
+        if db._depth > 1:
+            db._depth -= 1
+            return
+        conn = db.connection
+        try:
+            if kind is None and db._begun:
+                conn.execute("COMMIT")
+            elif kind is not None:
+                db._rollback(conn)
+        except BaseException:
+            db._rollback(conn)
+            raise
+        finally:
+            db._depth = 0
+            db._begun = False
+
+
+class _Savepoint:
+    """`Database.savepoint`: a plain context manager (one is entered for every handled
+    message)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        db = self._db
+        db.connection  # noqa: B018 - StoreError once closed
+        if not db._depth:
+            raise StoreError("a savepoint needs an enclosing transaction")
+        if db._step is not None:
+            raise StoreError("savepoints do not nest")
+        db._step = False
+        db._depth += 1
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        db = self._db
+        conn = db.connection
+        try:
+            if kind is not None and db._step:
+                conn.execute("ROLLBACK TO step")
+                db.version += 1
+        finally:
+            db._depth -= 1
+            if db._step:
+                conn.execute("RELEASE step")
+            db._step = None
+
+
 class Database:
     """One sqlite file per vault: WAL, synchronous=NORMAL, bounded page cache (cache_size),
     actions committed whole (a transaction, or a savepoint step inside a batch's transaction).
@@ -110,6 +178,8 @@ class Database:
         """Whether the open transaction has issued its BEGIN (at its first write)."""
         self._step: bool | None = None
         """None outside a savepoint step; False inside one that has not written yet."""
+        self._transaction = _Transaction(self)
+        self._savepoint = _Savepoint(self)
         self.version = 0
         """Bumped by every write and every rollback: a reader that kept what it read at one
         version knows the file still holds it while the version is the same."""
@@ -123,6 +193,12 @@ class Database:
         conn.execute("PRAGMA busy_timeout=5000")
         # Keep the WAL file from staying large after a burst of writes.
         conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Undo the open transaction, if it began (a failed block, or a failed COMMIT)."""
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+            self.version += 1
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -147,31 +223,7 @@ class Database:
         inner block but is caught inside the outer one does not undo the inner block's writes;
         helpers therefore check before they write (e.g. StoreFull changes nothing).
         """
-        return self._transaction()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        conn = self.connection
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self._depth = 1
-        try:
-            yield
-            if self._begun:
-                conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-                self.version += 1
-            raise
-        finally:
-            self._depth = 0
-            self._begun = False
+        return self._transaction
 
     def savepoint(self) -> contextlib.AbstractContextManager[None]:
         """Inside a transaction, a step whose writes are undone on their own if it raises
@@ -179,29 +231,7 @@ class Database:
         batch handled in one transaction is refused as if it had had its own. The savepoint is
         taken at the step's first write (see `writing`), so a step that only reads, as most
         handled messages do, costs no statement. Steps do not nest."""
-        return self._savepoint()
-
-    @contextlib.contextmanager
-    def _savepoint(self) -> Iterator[None]:
-        conn = self.connection
-        if not self._depth:
-            raise StoreError("a savepoint needs an enclosing transaction")
-        if self._step is not None:
-            raise StoreError("savepoints do not nest")
-        self._step = False
-        self._depth += 1
-        try:
-            yield
-        except BaseException:
-            if self._step:
-                conn.execute("ROLLBACK TO step")
-                self.version += 1
-            raise
-        finally:
-            self._depth -= 1
-            if self._step:
-                conn.execute("RELEASE step")
-            self._step = None
+        return self._savepoint
 
     def writing(self) -> sqlite3.Connection:
         """The connection, for a statement that writes: begins the open transaction first, if

@@ -10,9 +10,8 @@ channel's `FrameProtector` (see `vaultnet.transport.channel`).
 from __future__ import annotations
 
 import abc
-import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import trio
@@ -115,18 +114,21 @@ class WriteBatch:
         self._depth = 0
         self._held: dict[Connection, None] = {}
 
-    @contextlib.contextmanager
-    def open(self) -> Iterator[None]:
-        """Hold direct writes until the outermost open batch closes."""
+    def open(self) -> WriteBatch:
+        """Hold direct writes until the outermost open batch closes (`with WRITE_BATCH.open()`:
+        the batch is its own plain context manager, entered once per read and per batch of
+        handled messages)."""
+        return self
+
+    def __enter__(self) -> None:
         self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if not self._depth:
-                held, self._held = self._held, {}
-                for conn in held:
-                    conn.write_queued()
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if not self._depth:
+            held, self._held = self._held, {}
+            for conn in held:
+                conn.write_queued()
 
     def hold(self, conn: Connection) -> bool:
         """Whether `conn`'s next frame waits for the batch to close (one is open)."""
