@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +103,17 @@ async def test_control_port_survives_garbage_and_oversized_requests() -> None:
         status = await request(address, "secret", "status", [])
         assert status["vaults"] == 2
         nursery.cancel_scope.cancel()
+
+
+def test_a_reader_that_closes_the_pipe_is_no_error(testnet_dir: Path) -> None:
+    """`vaultnet ctl status | head -1`: once the reader has gone, ctl stops quietly with the
+    status a shell gives a tool killed by SIGPIPE, and prints no error."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        closed = subprocess.run([sys.executable, "-m", "vaultnet", "ctl", "--data-dir",
+                                 str(testnet_dir), "status"], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (closed.returncode, closed.stderr) == (128 + signal.SIGPIPE, "")

@@ -12,6 +12,10 @@ which the commands find a running testnet is `vaultnet.cli.addresses`.
 from __future__ import annotations
 
 import argparse
+import os
+import select
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -118,10 +122,38 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BaseException as exc:  # classified below; re-raised unless ours
+        if reader_gone(exc):
+            return SIGPIPE_EXIT
         code = _failure_code(exc)
         if code is None:
             raise
         return code
+
+
+SIGPIPE_EXIT = 128 + signal.SIGPIPE
+"""What a command whose reader went away exits with: what a shell reports for `cat` or `ls`
+killed by SIGPIPE in `... | head -1`."""
+
+
+def reader_gone(exc: BaseException) -> bool:
+    """Whether `exc` is our stdout's reader closing the pipe (`vaultnet ctl status | head -1`):
+    not an error to report, as for any Unix tool. A broken pipe is ours when stdout polls as
+    failed (a connection's broken pipe is an error like any other); stdout is then pointed at
+    /dev/null, so the output still buffered does not fail again as the interpreter exits."""
+    if not any(isinstance(e, BrokenPipeError) for e in leaves(exc)):
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False  # not a real file (a test's capture): nothing was piped
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    if not any(events & select.POLLERR for _, events in poller.poll(0)):
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True
 
 
 def _failure_code(exc: BaseException) -> int | None:
