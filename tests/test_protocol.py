@@ -255,3 +255,11 @@ def test_the_reused_packers_give_packb_bytes_also_after_a_failed_pack() -> None:
         encode({"a": [b"x" * 100, {1, 2}]})
     assert encode({"b": 1, "a": [b"x"]}) == encode({"a": [b"x"], "b": 1}) == msgpack.packb(
         {"a": [b"x"], "b": 1}, use_bin_type=True)
+
+
+@pytest.mark.parametrize("persona", ["Maidmanager", "", ["DataManager"], {"a": 1}, 3, None])
+def test_an_unknown_persona_is_a_malformed_authority(persona: object) -> None:
+    with pytest.raises(FrameError, match="unknown persona"):
+        Authority.from_wire([bytes(64), persona, True, None])
+    assert Authority.from_wire([bytes(64), "DataManager", True, None]).persona is \
+        Persona.DATA_MANAGER

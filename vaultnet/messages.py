@@ -46,6 +46,10 @@ class Persona(enum.StrEnum):
     MPID_NODE = "MpidNode"
 
 
+_PERSONAS: dict[str, Persona] = {p.value: p for p in Persona}
+"""Decoding a persona is one dict lookup: two run for every message a vault receives (the enum
+call was a third of an authority's decoding: 1.03 -> 0.68 µs)."""
+
 CLIENT_PERSONAS = frozenset({Persona.MAID_NODE, Persona.MPID_NODE})
 """The personas a client speaks as: the only ones a client connection may originate."""
 
@@ -89,10 +93,9 @@ class Authority:
             raise FrameError("authority group flag is not a bool")
         if relay is not None and not (isinstance(relay, bytes) and len(relay) == NAME_SIZE):
             raise FrameError("authority relay is not a 64-byte name")
-        try:
-            p = Persona(persona)
-        except ValueError as exc:
-            raise FrameError(f"unknown persona {persona!r}") from exc
+        p = _PERSONAS.get(persona) if isinstance(persona, str) else None
+        if p is None:
+            raise FrameError(f"unknown persona {str(persona)[:64]!r}")
         return cls(name, p, group, relay)
 
     def __str__(self) -> str:
