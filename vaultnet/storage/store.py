@@ -88,9 +88,10 @@ def chunk_name_of(copy: bytes, kind: CopyKind) -> bytes:
     return copy_name(copy, kind)
 
 
-class _Transaction:
-    """`Database.transaction`: a plain context manager, as a generator-based one costs a few
-    microseconds more per use and one is entered for every batch of handled messages."""
+class _DatabaseBlock:
+    """A block of work on one `Database`, as a plain context manager: a generator-based one
+    costs a few microseconds more per use, and a savepoint is entered for every handled
+    message. Entering checks the database is open (StoreError once closed)."""
 
     __slots__ = ("_db",)
 
@@ -98,9 +99,17 @@ class _Transaction:
         self._db = db
 
     def __enter__(self) -> None:
-        db = self._db
-        db.connection  # noqa: B018 - StoreError once closed
-        db._depth += 1
+        self._db.connection  # noqa: B018 - the check is the point
+
+
+class _Transaction(_DatabaseBlock):
+    """`Database.transaction`."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        self._db._depth += 1
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: object) -> None:
@@ -122,18 +131,14 @@ class _Transaction:
             db._begun = False
 
 
-class _Savepoint:
-    """`Database.savepoint`: a plain context manager (one is entered for every handled
-    message)."""
+class _Savepoint(_DatabaseBlock):
+    """`Database.savepoint`."""
 
-    __slots__ = ("_db",)
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    __slots__ = ()
 
     def __enter__(self) -> None:
+        super().__enter__()
         db = self._db
-        db.connection  # noqa: B018 - StoreError once closed
         if not db._depth:
             raise StoreError("a savepoint needs an enclosing transaction")
         if db._step is not None:
