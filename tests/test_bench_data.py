@@ -5,8 +5,11 @@ about speed is asserted."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 
 import pytest
+import trio
+import trio.testing
 
 from vaultnet.bench import data
 from vaultnet.runtime.vault import Vault
@@ -36,3 +39,34 @@ async def test_a_bench_over_two_processes_counts_the_worker_too(
     assert row["frames/put"] > 0
     assert row["put max ms"] >= row["put p99 ms"] >= row["put p50 ms"] > 0
     assert isinstance(row["cpu us/msg"], float) and row["cpu us/msg"] > 0
+
+
+def test_the_simulated_bench_does_the_same_work_every_run() -> None:
+    """`--transport sim`: two runs of one seed put the same chunks on the same network, so
+    their messages and frames per put are equal, and another seed's differ."""
+
+    def sim_row(seed: int) -> dict[str, object]:
+        [row] = trio.run(partial(data.run, vaults=8, count=PUTS, sizes=["1KiB"], in_flights=[2],
+                                 seed=seed), clock=trio.testing.MockClock(autojump_threshold=0))
+        assert row["transport"] == "sim" and row["failed"] == 0
+        return row
+
+    first, again, other = sim_row(5), sim_row(5), sim_row(6)
+    work = ("msgs/put", "frames/put")
+    assert [first[k] for k in work] == [again[k] for k in work]
+    assert [first[k] for k in work] != [other[k] for k in work]
+    assert isinstance(first["msgs/put"], float) and first["msgs/put"] > 0
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--transport", "sim", "--processes", "2"], "--transport sim runs in one process"),
+    (["--seed", "3"], "give it with --transport sim"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_a_wrong_flag_is_one_line(flags: list[str], says: str,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        data.main(flags)
+    assert exit_.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("vaultnet: error: ") and says in line

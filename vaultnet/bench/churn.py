@@ -24,6 +24,7 @@ from typing import TypeVar
 import trio
 import trio.testing
 
+from vaultnet.cli.errors import Parser
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.invariants import replication_ok
 from vaultnet.runtime.testnet import NotSettled, Testnet
@@ -89,7 +90,7 @@ def _unsettled(exc: BaseException) -> NotSettled | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the churn benchmark from the command line; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="vaultnet bench churn", description=__doc__,
+    parser = Parser(prog="vaultnet bench churn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, default=32)
     parser.add_argument("--chunks", type=int, default=200)

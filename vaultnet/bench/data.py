@@ -2,29 +2,39 @@
 the messages behind each put.
 
 `python -m vaultnet.bench.data [--vaults N] [--count N] [--sizes 1KiB 1MiB] [--in-flight 1 32]
-[--repeat R] [--processes P]` (or `vaultnet bench data ...`). With `--processes P` the testnet's
-vaults are shared out over this process and P-1 worker processes (`Testnet(processes=P)`); the
-client always runs in this one. Per round: puts/s, put and get latency, requests that failed
-(timed out), messages and frames per put (summed over every vault in every process), messages
-handled per second, and the CPU time of all the processes (this one and the workers) per
-message handled. The slowest put is shown beside p99: one put of 100 that waits seconds for a
-resend leaves p99 alone but halves puts/s at 1 in flight. With `--repeat R` each figure is the
-median over R rounds. Figures are printed, never asserted: this machine is noisy, compare
-medians from one run.
+[--repeat R] [--processes P] [--transport sim --seed S]` (or `vaultnet bench data ...`).
+
+`--transport sim` runs the same rounds on the seeded simulator under trio's MockClock, with
+chunks drawn from the seed: the same work every run (the same messages and frames per put), so
+two versions of the code can be compared on equal work, though the CPU that work costs still
+varies with the machine's load (alternate the runs). The network's latencies cost no wall time
+there: puts/s and latencies are those of a network whose only cost is this process's CPU.
+
+With `--processes P` the testnet's vaults are shared out over this process and P-1 worker
+processes (`Testnet(processes=P)`); the client always runs in this one.
+
+Per round: puts/s, put and get latency, requests that failed (timed out), messages and frames
+per put (summed over every vault in every process), messages handled per second, and the CPU
+time of all the processes (this one and the workers) per message handled. The slowest put is
+shown beside p99: one put of 100 that waits seconds for a resend leaves p99 alone but halves
+puts/s at 1 in flight. With `--repeat R` each figure is the median over R rounds. Figures are
+printed, never asserted: this machine is noisy, compare medians from one run.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 import trio
+import trio.testing
 
+from vaultnet.cli.errors import Parser
 from vaultnet.client.maid import ClientError
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.worker_pool import process_totals
@@ -77,9 +87,10 @@ async def _totals(net: Testnet) -> dict[str, float]:
 
 async def _round(net: Testnet, put: Callable[[bytes], Awaitable[object]],
                  get: Callable[[bytes], Awaitable[object]], size: int, n: int,
-                 in_flight: int) -> dict[str, float]:
-    """One round of `n` puts then `n` gets of `size` bytes, `in_flight` at a time."""
-    datas = [os.urandom(size) for _ in range(n)]
+                 in_flight: int, chunks: Callable[[int], bytes]) -> dict[str, float]:
+    """One round of `n` puts then `n` gets of `size` bytes (drawn by `chunks`), `in_flight`
+    at a time."""
+    datas = [chunks(size) for _ in range(n)]
     before = await _totals(net)
     elapsed, put_lat, put_failed = await _timed([partial(put, d) for d in datas], in_flight)
     messages_timed = (await _totals(net))["messages"] - before["messages"]
@@ -101,19 +112,23 @@ async def _round(net: Testnet, put: Callable[[bytes], Awaitable[object]],
 
 async def run(vaults: int, count: int, sizes: list[str] | None = None,
               in_flights: list[int] | None = None, repeat: int = 1,
-              processes: int = 1) -> list[dict[str, object]]:
-    """Every (size, in flight) round on one fresh testnet over `processes` processes; each
-    figure the median of `repeat`."""
+              processes: int = 1, seed: int | None = None) -> list[dict[str, object]]:
+    """Every (size, in flight) round on one fresh testnet over `processes` processes (on the
+    simulator seeded with `seed`, if given, with chunks drawn from it); each figure the median
+    of `repeat`."""
     rows: list[dict[str, object]] = []
-    async with Testnet(vaults=vaults, transport="tcp", processes=processes) as net:
+    chunks = os.urandom if seed is None else random.Random(seed).randbytes
+    async with Testnet(vaults=vaults, transport="tcp" if seed is None else "sim", seed=seed,
+                       processes=processes) as net:
         client = await net.client()
         for label in sizes or list(SIZES):
             size = SIZES[label]
             n = count if size < (1 << 20) else max(4, count // 8)
             for in_flight in in_flights or [1, 32]:
-                rounds = [await _round(net, client.put, client.get, size, n, in_flight)
+                rounds = [await _round(net, client.put, client.get, size, n, in_flight, chunks)
                           for _ in range(repeat)]
-                row: dict[str, object] = {"size": label, "in_flight": in_flight, "n": n,
+                row: dict[str, object] = {"transport": "tcp" if seed is None else "sim",
+                                          "size": label, "in_flight": in_flight, "n": n,
                                           "processes": processes}
                 row.update({k: statistics.median(r[k] for r in rounds) for k in rounds[0]})
                 rows.append(row)
@@ -122,7 +137,7 @@ async def run(vaults: int, count: int, sizes: list[str] | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run the rounds, print one table row per (size, in flight)."""
-    parser = argparse.ArgumentParser(prog="vaultnet bench data", description=__doc__)
+    parser = Parser(prog="vaultnet bench data", description=__doc__)
     parser.add_argument("--vaults", type=int, default=32)
     parser.add_argument("--count", type=int, default=64, help="1 KiB chunks per round")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
@@ -130,9 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds per row (median shown)")
     parser.add_argument("--processes", type=int, default=1,
                         help="processes running the vaults (this one and P-1 workers)")
+    parser.add_argument("--transport", choices=["tcp", "sim"], default="tcp",
+                        help="sim: the seeded simulator, the same work every run")
+    parser.add_argument("--seed", type=int, help="the simulator's seed (default 1)")
     args = parser.parse_args(argv)
+    if args.transport == "sim" and args.processes != 1:
+        parser.error("--transport sim runs in one process (--processes 1)")
+    if args.transport == "tcp" and args.seed is not None:
+        parser.error("--seed is the simulator's: give it with --transport sim")
+    seed = (1 if args.seed is None else args.seed) if args.transport == "sim" else None
+    clock = trio.testing.MockClock(autojump_threshold=0) if seed is not None else None
     rows = trio.run(run, args.vaults, args.count, args.sizes, args.in_flight, args.repeat,
-                    args.processes)
+                    args.processes, seed, clock=clock)
     keys = list(rows[0])
     print(" | ".join(keys))
     for row in rows:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import trio
 
+from vaultnet.cli.errors import Parser
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.vault import Vault
 from vaultnet.runtime.vault_state import bounded_tables
@@ -140,7 +141,7 @@ async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, ev
 
 def main(argv: list[str] | None = None) -> int:
     """Run the memory benchmark from the command line; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="vaultnet bench memory", description=__doc__,
+    parser = Parser(prog="vaultnet bench memory", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, default=16)
     parser.add_argument("--puts", type=int, default=2000)

@@ -36,6 +36,7 @@ import trio.testing
 
 from vaultnet import wire
 from vaultnet.bench.memory import rss_kib
+from vaultnet.cli.errors import Parser
 from vaultnet.identity import Identity
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.worker_pool import wrong_proximity
@@ -176,7 +177,7 @@ async def _memory_per_vault(vaults: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the transport benchmark from the command line; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="vaultnet bench net", description=__doc__,
+    parser = Parser(prog="vaultnet bench net", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=50_000, help="frames per round")
     parser.add_argument("--skip-100", action="store_true", help="skip the 100-vault boots")

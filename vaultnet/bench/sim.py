@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import trio
 import trio.testing
 
+from vaultnet.cli.errors import Parser
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import NotSettled, Testnet
 
@@ -72,7 +73,7 @@ def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = Non
 
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator boot benchmark from the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="vaultnet bench sim", description=__doc__,
+    parser = Parser(prog="vaultnet bench sim", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--seed", type=int, default=1)
