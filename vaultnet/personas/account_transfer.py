@@ -278,8 +278,8 @@ class AccountTransfer:
         TRANSFER_QUORUM equal copies from distinct members are accepted, or, once three
         members disagree about counters, their per-field median."""
         group = key[:NAME_SIZE]
-        if ((key in store and self.is_confirmed(store, key))
-                or not self._in_line(group, ctx, OFFER_REACH)
+        place = self._place_in_line(group, ctx)
+        if ((key in store and self.is_confirmed(store, key)) or place is None
                 or not ctx.could_be_member(sender, group)
                 or self._deleted_here(store.table, key, ctx.now())):
             return
@@ -293,7 +293,7 @@ class AccountTransfer:
         if others.count(ABSENT) >= TRANSFER_QUORUM and set(others) == {ABSENT}:
             self._drop_kept(store, key)
             return
-        if not self._in_line(group, ctx):
+        if place > self._owner.params.group_size:
             return  # collected only: `tick` accepts or asks once we are in line
         accepted = pending.agreed()
         if accepted is not None:
@@ -301,12 +301,18 @@ class AccountTransfer:
         elif pending.disputed() and pending.asked is None:
             self._ask_group(store.table, key, pending, ctx, out)
 
-    def _in_line(self, group: Name, ctx: Context, reach: int = 0) -> bool:
-        """Whether we are among the group size + 1 + `reach` live vaults nearest `group` by our
-        view: next in line for its records, since we may not have noticed the departure that
-        made us a member yet (`reach` further for a copy we only collect, `OFFER_REACH`)."""
-        line = self._owner.params.group_size + 1 + reach
-        return ctx.own in ctx.closest_live(group, line, {group})
+    def _place_in_line(self, group: Name, ctx: Context) -> int | None:
+        """Our place (0 first) among the live vaults nearest `group` by our view, as far down
+        as a member's copy of its records is still collected (group size + 1 + OFFER_REACH),
+        None past that. Places up to group size are next in line: we may not have noticed the
+        departure that made us a member yet."""
+        line = ctx.closest_live(group, self._owner.params.group_size + 1 + OFFER_REACH, {group})
+        return line.index(ctx.own) if ctx.own in line else None
+
+    def _in_line(self, group: Name, ctx: Context) -> bool:
+        """Whether we are next in line for `group`'s records (`_place_in_line`)."""
+        place = self._place_in_line(group, ctx)
+        return place is not None and place <= self._owner.params.group_size
 
     def _pending(self, store: Records, key: bytes, ctx: Context) -> _PendingTransfer:
         """The copies collected for `key`; a record we kept across a restart counts as our own
