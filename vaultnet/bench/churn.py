@@ -91,7 +91,7 @@ def _unsettled(exc: BaseException) -> NotSettled | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the churn benchmark from the command line; returns the process exit status."""
     parser = Parser(prog="vaultnet bench churn", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, default=32)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--events", type=int, default=64)

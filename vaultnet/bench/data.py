@@ -30,6 +30,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Literal
 
 import trio
 import trio.testing
@@ -117,8 +118,9 @@ async def run(vaults: int, count: int, sizes: list[str] | None = None,
     simulator seeded with `seed`, if given, with chunks drawn from it); each figure the median
     of `repeat`."""
     rows: list[dict[str, object]] = []
+    transport: Literal["tcp", "sim"] = "tcp" if seed is None else "sim"
     chunks = os.urandom if seed is None else random.Random(seed).randbytes
-    async with Testnet(vaults=vaults, transport="tcp" if seed is None else "sim", seed=seed,
+    async with Testnet(vaults=vaults, transport=transport, seed=seed,
                        processes=processes) as net:
         client = await net.client()
         for label in sizes or list(SIZES):
@@ -127,8 +129,8 @@ async def run(vaults: int, count: int, sizes: list[str] | None = None,
             for in_flight in in_flights or [1, 32]:
                 rounds = [await _round(net, client.put, client.get, size, n, in_flight, chunks)
                           for _ in range(repeat)]
-                row: dict[str, object] = {"transport": "tcp" if seed is None else "sim",
-                                          "size": label, "in_flight": in_flight, "n": n,
+                row: dict[str, object] = {"transport": transport, "size": label,
+                                          "in_flight": in_flight, "n": n,
                                           "processes": processes}
                 row.update({k: statistics.median(r[k] for r in rounds) for k in rounds[0]})
                 rows.append(row)

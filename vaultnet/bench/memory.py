@@ -142,7 +142,7 @@ async def run(vaults: int, puts: int, size: int, warmup: int, in_flight: int, ev
 def main(argv: list[str] | None = None) -> int:
     """Run the memory benchmark from the command line; returns the process exit status."""
     parser = Parser(prog="vaultnet bench memory", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, default=16)
     parser.add_argument("--puts", type=int, default=2000)
     parser.add_argument("--size", type=int, default=4096, help="bytes per chunk")

@@ -178,7 +178,7 @@ async def _memory_per_vault(vaults: int) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     """Run the transport benchmark from the command line; returns the process exit status."""
     parser = Parser(prog="vaultnet bench net", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=50_000, help="frames per round")
     parser.add_argument("--skip-100", action="store_true", help="skip the 100-vault boots")
     parser.add_argument("--boot", type=int, metavar="N",

@@ -74,7 +74,7 @@ def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = Non
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator boot benchmark from the command line; returns the exit status."""
     parser = Parser(prog="vaultnet bench sim", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vaults", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the last boot")
