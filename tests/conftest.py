@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vaultnet.runtime.collector import space_full_passes
+from vaultnet.runtime.collector import tune_collector
 
 SLOW = (
     "tests/churn/", "tests/messaging/", "tests/versions/", "tests/plugin/", "tests/security/",
@@ -31,7 +31,7 @@ SLOW = (
 
 def pytest_configure(config: pytest.Config) -> None:
     """Tests run with the collector the `vaultnet` commands use (`runtime/collector.py`)."""
-    space_full_passes()
+    tune_collector()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -38,7 +38,7 @@ from vaultnet.cli.tui import attached_network
 from vaultnet.control.client import ControlError
 from vaultnet.identity import IdentityError
 from vaultnet.runtime.allocator import limit_fragmentation
-from vaultnet.runtime.collector import space_full_passes
+from vaultnet.runtime.collector import tune_collector
 from vaultnet.runtime.testnet import TestnetError
 
 __all__ = ["ADDRESS_FILE", "ADDRESS_FORMAT", "COMMANDS", "Command", "attached_network",
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         error_line(f"name a command: {', '.join(COMMANDS)} (see '{PROG} --help')")
         return 2
     limit_fragmentation()
-    space_full_passes()
+    tune_collector()
     try:
         return handler(args)
     except UsageError as exc:

@@ -83,10 +83,10 @@ async def _answer(pipe: Pipe, net: Testnet, request: dict[str, Any]) -> None:
 def worker_main() -> None:
     """`python -m vaultnet.runtime.workers`: one worker, driven over stdin and stdout."""
     from vaultnet.runtime.allocator import limit_fragmentation
-    from vaultnet.runtime.collector import space_full_passes
+    from vaultnet.runtime.collector import tune_collector
 
     limit_fragmentation()
-    space_full_passes()
+    tune_collector()
     send = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
     receive = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
     sys.stdout = sys.stderr  # nothing else may write into the frame stream
