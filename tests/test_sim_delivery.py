@@ -92,4 +92,5 @@ def test_the_sim_boot_bench_counts_what_a_boot_delivered() -> None:
     figures = measure_boot(4, seed=1)
     assert figures.converged and figures.vaults == 4
     assert figures.frames > 0 and figures.simulated > 0
+    assert 0 < figures.stop_cpu < figures.cpu
     assert measure_boot(4, seed=1).frames == figures.frames  # the same seed, the same run
