@@ -205,7 +205,8 @@ class Links:
             pushed = conn.push_frames(partial(self._handle_read, conn),
                                       partial(self._reject, conn))
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(conn.run_writer)
+                if conn.stream.needs_writer:
+                    nursery.start_soon(conn.run_writer)
                 try:
                     while not conn.closed:
                         # One scope for many frames, its deadline moved on as the link is used.

@@ -93,6 +93,11 @@ class FrameStream(abc.ABC):
         """Whether bytes accepted by `write_nowait` still wait for `flush`."""
         return False
 
+    needs_writer = True
+    """Whether a connection on this stream needs its writer task (`Connection.run_writer`):
+    not where `write_nowait` always takes everything (the simulator), so nothing is ever left
+    for the writer to send."""
+
     async def flush(self) -> None:
         """Send the bytes `write_nowait` accepted but could not send yet."""
         raise NotImplementedError

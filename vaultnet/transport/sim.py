@@ -69,6 +69,7 @@ class SimStream(FrameStream):
     """One end of a simulated link; bodies cross it through the network's scheduler."""
 
     direct = True
+    needs_writer = False
 
     def __init__(self, net: SimNetwork, local: str, remote: str) -> None:
         self._net = net
