@@ -71,10 +71,12 @@ class Membership:
 
     def consider_peer(self, peer: Name, address: str) -> None:
         """A vault we are connected to: add it to the table if it is wanted there, and tell the
-        peers it may be close to if it is a new close vault. While we join, only of a vault
-        that dialled us (itself joining, most likely): those we dial we learned from vaults
-        that know them, and gossip of them was 32,000 of the 57,000 neighbour frames of 128
-        booting simulated vaults (seed 1), of which 71 told a running vault something new."""
+        peers it may be close to if it is a new close vault, only if it dialled us (itself
+        joining or rejoining, most likely): those we dial we learned from vaults that know
+        them, and gossip of them was 32,000 of the 57,000 neighbour frames of 128 booting
+        simulated vaults (seed 1), of which 71 told a running vault something new. At first
+        only while we joined; once we run too since 2026-12-07: 256 simulated vaults (seed 1)
+        booted with 119,707 frames instead of 130,941, in the same 5.8 simulated seconds."""
         core = self.core
         self._remember(peer, address)
         change, _evicted = core.routing.add(peer, address)
@@ -82,8 +84,8 @@ class Membership:
             core.emit(ev.PeerAdded(core.now(), core.name, peer))
         if change is not None:
             self._churn(change)
-            if change.added is not None and not core.silent and (
-                    core.running or self._dialled_us(change.added)):
+            if (change.added is not None and not core.silent
+                    and self._dialled_us(change.added)):
                 self.protocol.gossip_neighbour(change.added, address)
 
     def _dialled_us(self, peer: Name) -> bool:
