@@ -228,6 +228,35 @@ def test_record_items_spans_pages_in_key_order(db: Database) -> None:
     assert [k for k, _ in items] == records.keys()
 
 
+def test_reads_of_a_table_known_empty_issue_no_statement_and_see_every_row_put(
+        tmp_path: Path) -> None:
+    """A table found empty when opened, and not written since, is read without a statement
+    (churn handling scans every table); a put, even one rolled back, a second store over the
+    same table, and a table reopened with rows are all read from the file."""
+    db = Database(tmp_path / "v.db")
+    records, twin = RecordStore(db, "pmid_copies"), RecordStore(db, "pmid_copies")
+    statements: list[str] = []
+    db.connection.set_trace_callback(statements.append)
+    assert list(records.raw_items()) == [] and records.get(b"k") is None
+    assert b"k" not in records
+    assert statements == []
+    twin.put(b"k", 1)
+    assert records.get(b"k") == 1 and list(records.items()) == [(b"k", 1)]
+    db.connection.set_trace_callback(None)
+
+    other = RecordStore(db, "pmid_accounts")
+    with pytest.raises(RuntimeError), db.transaction():
+        other.put(b"gone", 1)
+        raise RuntimeError("action failed")
+    assert other.get(b"gone") is None and list(other.raw_items()) == []
+    other.put(b"kept", 2)
+    db.close()
+    reopened = Database(tmp_path / "v.db")
+    assert list(RecordStore(reopened, "pmid_copies").items()) == [(b"k", 1)]
+    assert RecordStore(reopened, "pmid_accounts").get(b"kept") == 2
+    reopened.close()
+
+
 def test_unencodable_value_changes_nothing(db: Database) -> None:
     records = RecordStore(db, "r")
     records.put(b"k", 1)

@@ -85,11 +85,11 @@ class Links:
 
     def vault_links(self) -> int:
         """Connections open now to vault peers (bounded by MAX_VAULT_CONNECTIONS)."""
-        return sum(len(c) for c in self.vaults.values())
+        return sum(map(len, self.vaults.values()))
 
     def client_links(self) -> int:
         """Connections open now to clients (bounded by MAX_CLIENT_CONNECTIONS)."""
-        return sum(len(c) for c in self.clients.values())
+        return sum(map(len, self.clients.values()))
 
     def register(self, conn: Connection) -> bool:
         """Admit a handshaken connection within the budgets; False (and an event) if refused."""

@@ -185,6 +185,12 @@ class Database:
         """None outside a savepoint step; False inside one that has not written yet."""
         self._transaction = _Transaction(self)
         self._savepoint = _Savepoint(self)
+        self.empty_tables: set[str] = set()
+        """Record tables known to hold no row: found empty when their `RecordStore` opened and
+        written to by no `put` since (a delete or a rollback leaves a table here or out of here
+        as it was, so "not here" only means "may hold rows"). A read of one answers without a
+        statement: a vault's churn handling scans every persona's tables, and 500 simulated
+        vaults booting spent 4% of their CPU in scans of tables that were all still empty."""
         self.version = 0
         """Bumped by every write and every rollback: a reader that kept what it read at one
         version knows the file still holds it while the version is the same."""
@@ -291,9 +297,18 @@ class RecordStore:
             f"CREATE TABLE IF NOT EXISTS {self._sql_table} "
             "(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
         )
+        if self.db.connection.execute(
+                f"SELECT 1 FROM {self._sql_table} LIMIT 1").fetchone() is None:
+            self.db.empty_tables.add(self._sql_table)
+
+    def _empty(self) -> bool:
+        """Whether the table is known to hold no row (`Database.empty_tables`)."""
+        return self._sql_table in self.db.empty_tables
 
     def get(self, key: bytes) -> Any | None:
         """The decoded value under `key`, or None if there is none."""
+        if self._empty():
+            return None
         row = self.db.connection.execute(
             f"SELECT value FROM {self._sql_table} WHERE key = ?", (bytes(key),)
         ).fetchone()
@@ -306,6 +321,7 @@ class RecordStore:
             f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)",
             (bytes(key), data),
         )
+        self.db.empty_tables.discard(self._sql_table)
 
     def delete(self, key: bytes) -> bool:
         """Remove `key`; returns whether it was there."""
@@ -347,6 +363,8 @@ class RecordStore:
     def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, encoded value) in key order, a page at a time: bounded memory, and safe
         against the caller writing to the table between pages."""
+        if self._empty():
+            return
         conn = self.db.connection
         rows = conn.execute(
             f"SELECT key, value FROM {self._sql_table} ORDER BY key LIMIT ?", (_PAGE,)
@@ -368,7 +386,7 @@ class RecordStore:
         return count
 
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, bytes | bytearray | memoryview):
+        if not isinstance(key, bytes | bytearray | memoryview) or self._empty():
             return False
         row = self.db.connection.execute(
             f"SELECT 1 FROM {self._sql_table} WHERE key = ?", (bytes(key),)
