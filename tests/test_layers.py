@@ -124,6 +124,18 @@ def test_importing_every_library_module_loads_no_textual() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_starting_the_command_line_loads_neither_pytest_nor_trio_testing() -> None:
+    """Every `vaultnet` command starts by importing the command line; `trio.testing` (for the
+    simulator's clock) imports pytest, which is for `vaultnet.transport.clock` to load when a
+    simulated run needs it."""
+    script = ("import sys, vaultnet.cli.main, vaultnet.cli.bench\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+              "('pytest', '_pytest') or m.startswith('trio.testing')))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_scan_sees_lazy_imports(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from textual.app import App\n    import tui.bench\n")

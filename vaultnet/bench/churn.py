@@ -22,13 +22,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import trio
-import trio.testing
 
 from vaultnet.cli.errors import Parser
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.invariants import replication_ok
 from vaultnet.runtime.testnet import NotSettled, Testnet
 from vaultnet.testing.churn_scenario import run_churn
+from vaultnet.transport.clock import virtual_clock
 
 T = TypeVar("T")
 POLL = 0.05
@@ -74,7 +74,7 @@ async def _soak(vaults: int, chunks: int, events: int, seed: int) -> tuple[int, 
 
 def _run(fn: Callable[..., Awaitable[T]], *args: object) -> T:
     """trio.run on the virtual clock: simulated waits cost no wall time."""
-    return trio.run(fn, *args, clock=trio.testing.MockClock(autojump_threshold=0))
+    return trio.run(fn, *args, clock=virtual_clock())
 
 
 def _unsettled(exc: BaseException) -> NotSettled | None:

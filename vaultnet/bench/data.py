@@ -33,12 +33,12 @@ from functools import partial
 from typing import Literal
 
 import trio
-import trio.testing
 
 from vaultnet.cli.errors import Parser
 from vaultnet.client.maid import ClientError
 from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.worker_pool import process_totals
+from vaultnet.transport.clock import virtual_clock
 from vaultnet.xor import name_of
 
 SIZES = {"1KiB": 1024, "1MiB": 1 << 20}
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.transport == "tcp" and args.seed is not None:
         parser.error("--seed is the simulator's: give it with --transport sim")
     seed = (1 if args.seed is None else args.seed) if args.transport == "sim" else None
-    clock = trio.testing.MockClock(autojump_threshold=0) if seed is not None else None
+    clock = virtual_clock() if seed is not None else None
     rows = trio.run(run, args.vaults, args.count, args.sizes, args.in_flight, args.repeat,
                     args.processes, seed, clock=clock)
     keys = list(rows[0])

@@ -32,7 +32,6 @@ from functools import partial
 
 import nacl.public
 import trio
-import trio.testing
 
 from vaultnet import wire
 from vaultnet.bench.memory import rss_kib
@@ -42,6 +41,7 @@ from vaultnet.runtime.testnet import Testnet
 from vaultnet.runtime.worker_pool import wrong_proximity
 from vaultnet.transport.base import Connection, ConnectionClosed, Endpoint
 from vaultnet.transport.channel import Handshake
+from vaultnet.transport.clock import virtual_clock
 from vaultnet.transport.sim import SimNetwork
 from vaultnet.transport.tcp import TcpEndpoint
 
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         wall, _ = trio.run(_boot, vaults, "tcp")
         rows.append((f"boot {vaults} tcp vaults (wall)", f"{wall:.1f} s"))
         wall, simulated = trio.run(_boot, vaults, "sim",
-                                   clock=trio.testing.MockClock(autojump_threshold=0))
+                                   clock=virtual_clock())
         rows.append((f"boot {vaults} sim vaults (wall / simulated)",
                      f"{wall:.1f} s / {simulated:.1f} s"))
     width = max(len(label) for label, _ in rows)

@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 
 import trio
-import trio.testing
 
 from vaultnet.cli.errors import Parser
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import NotSettled, Testnet
+from vaultnet.transport.clock import virtual_clock
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def measure_boot(vaults: int, seed: int, profiler: cProfile.Profile | None = Non
                  ) -> BootFigures:
     """Boot `vaults` simulated vaults on a MockClock and time it (profiled if `profiler`)."""
     cpu, wall = time.process_time(), time.perf_counter()
-    clock = trio.testing.MockClock(autojump_threshold=0)
+    clock = virtual_clock()
     with profiler or contextlib.nullcontext():
         simulated, joined, frames, converged, stopping = trio.run(_boot, vaults, seed,
                                                                   clock=clock)

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 import trio
-import trio.testing
 
 from vaultnet.cli.addresses import (
     ADDRESS_FILE,
@@ -65,6 +64,7 @@ from vaultnet.control.listener import DESCRIPTORS, serve
 from vaultnet.filemodes import open_private, private_dir
 from vaultnet.runtime.events import TraceRecorder
 from vaultnet.runtime.testnet import DEFAULT_CAPACITY, DEFAULT_HOST, Testnet, TooFewDescriptors
+from vaultnet.transport.clock import virtual_clock
 
 
 def add_testnet_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -201,8 +201,8 @@ def cmd_testnet(args: argparse.Namespace) -> int:
     run = _Run(out=sys.stdout)
     clock = None
     if args.transport == "sim":
-        clock = (trio.testing.MockClock(autojump_threshold=0) if args.fast
-                 else trio.testing.MockClock(rate=1.0))
+        clock = (virtual_clock() if args.fast
+                 else virtual_clock(rate=1.0))
     record_file: BinaryIO | None = None
     try:
         if args.record is not None:

@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import trio
-import trio.testing
 
 from vaultnet import wire
 from vaultnet.client.maid import ClientError, MaidClient
@@ -39,6 +38,7 @@ from vaultnet.personas.version_tree import VersionName
 from vaultnet.runtime import events as ev
 from vaultnet.runtime import invariants
 from vaultnet.runtime.testnet import NotSettled, Testnet, TestnetError
+from vaultnet.transport.clock import virtual_clock
 from vaultnet.xor import Name, name_of
 
 SETTLE = 300.0
@@ -184,7 +184,7 @@ def run(scenario: Scenario, settle: float = SETTLE) -> Outcome:
     """Run `scenario` on the simulator under a virtual clock and check the invariants, giving
     the network `settle` simulated seconds after the last step to heal."""
     outcome: Outcome = trio.run(_run, scenario, settle,
-                                clock=trio.testing.MockClock(autojump_threshold=0))
+                                clock=virtual_clock())
     return outcome
 
 
