@@ -184,15 +184,19 @@ async def test_a_full_network_of_honest_vaults_agrees_on_every_copys_holders(
         await wait_holders_agreed(net, stored)
 
 
-@pytest.mark.parametrize("seed", [1, 3, 8])
+@pytest.mark.parametrize("seed", [1, 3, 8, *(pytest.param(seed, marks=pytest.mark.slow)
+                                             for seed in range(9, 41))])
 async def test_every_put_is_answered_when_every_vault_lies_and_sinks(autojump_clock,
                                                                    seed: int) -> None:
     """Every vault lies about the copies it refuses, so each sinks below the rank floor in
     turn while the network fills. DataManagers learn which vaults are ineligible in their own
     order; they must still agree on each copy's holders, so every put is answered: stored, or
-    refused with a reason (these seeds left puts unanswered when members chose replacements,
-    or voted on new holders, by what each alone knew). With every vault a liar, copies may be
-    lost (their holders fail checks and nobody is left to replace them): not asserted."""
+    refused with a reason (seeds 1, 3 and 8 left puts unanswered when members chose
+    replacements, or voted on new holders, by what each alone knew). A holder's PmidManagers
+    must agree on the floor's verdict too: judged by each member's own account at the commit,
+    about 1 seed in 10 left a put unanswered (6 of seeds 1-60; the slow seeds sweep for it).
+    With every vault a liar, copies may be lost (their holders fail checks and nobody is left
+    to replace them): not asserted."""
     async with Testnet(vaults=8, transport="sim", seed=seed, capacity=30_000) as net:
         for vault in net.vaults:
             net.fault(vault.name, "lie")

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.personas.helpers import GROUP, MEMBERS, Ctx
+from tests.personas.helpers import GROUP, MEMBERS, Ctx, from_each
+from vaultnet.group.contest import CONTEST_WAIT
 from vaultnet.messages import Authority, Message, Persona
-from vaultnet.personas.bodies import FAILED_CHECK, LIED, CapacityBody
+from vaultnet.personas.bodies import FAILED_CHECK, LIED, CapacityBody, HolderPutBody
 from vaultnet.personas.effects import Outbox
 from vaultnet.personas.maid_manager import MaidManager
 from vaultnet.personas.pmid_manager import PmidManager, rank
@@ -46,8 +47,8 @@ def commit(persona: Any, op: str, key: bytes, **action: Any) -> Outbox:
 
 def store_two_copies(manager: PmidManager) -> None:
     """The issue's account: 5,000 bytes stored in two copies."""
-    commit(manager, "put", NODE, copy=BIG, kind="P", size=4000)
-    commit(manager, "put", NODE, copy=SMALL, kind="S", size=1000)
+    commit(manager, "put", NODE, copy=BIG, kind="P", size=4000, refused=False)
+    commit(manager, "put", NODE, copy=SMALL, kind="S", size=1000, refused=False)
     assert manager.account(NODE) == {"stored": 5000, "lost": 0, "count": 2}
 
 
@@ -223,3 +224,66 @@ def test_a_member_lacking_the_capacity_a_node_reports_gets_it_agreed(tmp_path: P
             if member != sender:
                 manager.handle(replace(vote, sender=sender), Ctx(member, clock))
     assert [managers[m].account(GROUP)["available"] for m in MEMBERS] == [5000] * 4
+
+
+def test_members_whose_accounts_put_the_node_on_both_sides_of_the_floor_agree_on_one_verdict(
+        tmp_path: Path) -> None:
+    """Two members have committed a failed check of the node that the other two have not yet
+    (rank 0.5 against 1.0) when a put to it arrives. The floor's verdict is voted: round 0
+    splits 2 + 2, is voted again, and every member then does the same, all storing the copy or
+    all refusing it, so the node or the DataManagers hear from the whole group (each judging
+    alone at the commit, two sent the store and two the refusal, neither reached its quorum,
+    and the client's put went unanswered)."""
+    clock = [0.0]
+    node = GROUP
+    content = b"a copy put to a node whose rank the members see differently" * 10
+    copy = copy_name(name_of(content), CopyKind.BACKUP)
+    managers: dict[bytes, PmidManager] = {}
+    for i, member in enumerate(MEMBERS):
+        managers[member] = PmidManager(Parameters(),
+                                       RecordStore(Database(tmp_path / f"{i}.db"), "accounts"))
+        managers[member].attach(member)
+        managers[member].accounts.put(node, {"stored": 1000, "lost": 1000 if i < 2 else 0,
+                                             "count": 1})
+    put = Message(src=Authority(copy, Persona.DATA_MANAGER, group=True),
+                  dst=Authority(node, Persona.PMID_MANAGER, group=True), action=Action.PUT,
+                  msg_id=b"p" * 16, trace_id=TRACE,
+                  body=HolderPutBody(copy, CopyKind.BACKUP, len(content)).encode(),
+                  sender=b"", payload=content)
+    sent: dict[bytes, list[Message]] = {member: [] for member in MEMBERS}
+    votes: list[tuple[bytes, Message]] = []
+
+    def record(member: bytes, messages: list[Message]) -> None:
+        for msg in messages:
+            if msg.action == Action.SYNC:
+                votes.append((member, msg))
+            else:
+                sent[member].append(msg)
+
+    for member, manager in managers.items():
+        record(member, from_each(manager, put, MEMBERS, Ctx(member, clock)))
+
+    def deliver() -> None:
+        while votes:
+            sender, vote = votes.pop(0)
+            for member, manager in managers.items():
+                if member != sender:
+                    record(member, manager.handle(replace(vote, sender=sender),
+                                                  Ctx(member, clock)).messages)
+
+    deliver()
+    round_0 = [m.contests.voted(node, put.msg_id, 0) for m in managers.values()
+               if m.contests is not None]
+    assert len(set(round_0)) == 2 and None not in round_0  # split 2 + 2
+    clock[0] += CONTEST_WAIT
+    for member, manager in managers.items():
+        record(member, manager.resend(Ctx(member, clock)).messages)
+    deliver()
+
+    verdicts = {member: sorted(m.action.value for m in messages
+                               if m.action in (Action.STORE, Action.PUT_FAILURE))
+                for member, messages in sent.items()}
+    assert len({tuple(v) for v in verdicts.values()}) == 1, verdicts
+    assert verdicts[NODE] in (["store"], ["put_failure"]), verdicts
+    held = {member: copy in manager.copies_of(node) for member, manager in managers.items()}
+    assert set(held.values()) == {verdicts[NODE] == ["store"]}, held

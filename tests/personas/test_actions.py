@@ -110,6 +110,7 @@ SAMPLES: list[tuple[type[GroupPersona], SyncAction]] = [
     (MaidManager, MaidHealth(N2, 7, 1, 1 << 30, ID)),
     (MaidManager, MaidRecordCharge(N1, 7, ID)),
     (PmidManager, PmidPut(N1, CopyKind.SACRIFICIAL, 7, ID)),
+    (PmidManager, PmidPut(N1, CopyKind.BACKUP, 7, ID, True, 0)),
     (PmidManager, PmidDelete(N1, 7, ID)),
     (PmidManager, PmidFailed(N1, 7, "evicted", ID)),
     (PmidManager, PmidCorrect(7, 9, LIED, ID)),
@@ -160,8 +161,9 @@ def test_encodes_the_maps_the_personas_always_proposed() -> None:
         (IntegrityFailed(N1, ID), {"op": "integrity_failed", "holder": N1, "nonce": ID}),
         (MaidPut(N1, 7, ID, REPLY), {"op": Op.PUT, "name": N1, "size": 7, "id": ID,
                                      "reply": reply}),
-        (PmidPut(N1, CopyKind.SACRIFICIAL, 7, ID),
-         {"op": Op.PUT, "copy": N1, "kind": "S", "size": 7, "id": ID}),
+        (PmidPut(N1, CopyKind.SACRIFICIAL, 7, ID, True, 0),  # the floor's verdict since
+         {"op": Op.PUT, "copy": N1, "kind": "S", "size": 7, "id": ID,  # 2026-12-08
+          "refused": True, "round": 0}),
         (PmidCorrect(7, 0, FAILED_CHECK, ID),
          {"op": Op.CORRECT, "size": 7, "reported": 0, "reason": FAILED_CHECK, "id": ID}),
         (PutVersion(None, V0, 100, 10, TreeMode.PUBLIC, [], ID, REPLY),

@@ -42,7 +42,8 @@ def manager_with(copies: int, own: Name = MEMBERS[1]) -> PmidManager:
     manager.attach(own)
     for i in range(copies):
         agreed = manager.decode_action(encode({"op": "put", "copy": copy_of(i), "kind": "P",
-                                               "size": len(content(i)), "id": bytes(16)}))
+                                               "size": len(content(i)), "id": bytes(16),
+                                               "refused": False}))
         manager.commit_put(NODE, agreed, Ctx(own, [0.0]), Outbox(), TRACE)
     return manager
 

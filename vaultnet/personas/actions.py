@@ -20,6 +20,7 @@ from vaultnet.messages import Authority
 from vaultnet.personas.bodies import (
     AUTHORITY,
     BLOB,
+    BOOL,
     COUNT,
     FAILED_CHECK,
     FLAG,
@@ -238,14 +239,18 @@ class MaidRecordCharge(SyncAction):
 
 
 @dataclass(frozen=True, slots=True)
-class PmidPut(SyncAction):
-    """A copy's DataManagers' put `id` of `copy` to the node: charge and store it."""
+class PmidPut(ContestedAction):
+    """A copy's DataManagers' put `id` of `copy` to the node: charge and store it, or refuse
+    it if the node is ranked below the floor (`refused`), a verdict contested in `round` of
+    the ballot `id` (each member judges the rank by its own copy of the account)."""
 
     OP: ClassVar[Op] = Op.PUT
     copy: Annotated[Name, NAME]
     kind: Annotated[CopyKind, member(CopyKind)]
     size: Annotated[int, COUNT]
     id: Annotated[bytes, ID]
+    refused: Annotated[bool, BOOL] = False
+    round: Annotated[int | None, optional(COUNT)] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,12 @@ def _count(value: object) -> int:
     return value
 
 
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("not a bool")
+    return value
+
+
 def _mapping(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("not a map")
@@ -92,6 +98,8 @@ COUNT = Wire(_count)
 """A non-negative int (a size)."""
 FLAG = Wire(lambda value: value is True)
 """A bool that is true only if it says True (absent, or anything else, is False)."""
+BOOL = Wire(_bool)
+"""A bool that must say so: a verdict members vote on, where only True or False may count."""
 MAP = Wire(_mapping)
 """Another message's body, as the map it travels as (a resent message carries it)."""
 AUTHORITY = Wire(Authority.from_wire, Authority.to_wire)

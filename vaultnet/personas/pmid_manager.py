@@ -36,7 +36,14 @@ from dataclasses import replace
 from typing import Any
 
 from vaultnet.messages import Authority, Message, Persona, new_id
-from vaultnet.personas.actions import PmidCapacity, PmidCorrect, PmidDelete, PmidFailed, PmidPut
+from vaultnet.personas.actions import (
+    ContestedAction,
+    PmidCapacity,
+    PmidCorrect,
+    PmidDelete,
+    PmidFailed,
+    PmidPut,
+)
 from vaultnet.personas.base import GroupPersona
 from vaultnet.personas.bodies import (
     ACCOUNT_PAGE,
@@ -61,15 +68,16 @@ from vaultnet.personas.records import PmidAccount, PmidCopy, node_rank
 from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import MemoryRecords, Records, encode
-from vaultnet.storage.store import CopyKind
+from vaultnet.storage.store import CopyKind, chunk_name_of
 from vaultnet.wire import FrameError
-from vaultnet.xor import NAME_SIZE, Name
+from vaultnet.xor import NAME_SIZE, Name, name_of
 
 RANK_FLOOR = 0.75
-"""A node ranked below this is refused new copies: its PmidManagers answer the DataManagers'
-put with a PutFailure (BELOW_FLOOR), and each DataManager that learns of it stops proposing it
-for new copies (a replacement is chosen from the copy's agreed record alone, and may be refused
-again)."""
+"""A node ranked below this is refused new copies: its PmidManagers agree on the verdict (a
+contested vote, `PmidManager.on_put`; a tied round is re-voted for storing) and answer the
+DataManagers' put with a PutFailure (BELOW_FLOOR), and each DataManager that learns of it stops
+proposing it for new copies (a replacement is chosen from the copy's agreed record alone, and
+may be refused again)."""
 BELOW_FLOOR = "rank below floor"
 
 
@@ -166,27 +174,46 @@ class PmidManager(GroupPersona):
 
     @handles(Action.PUT)
     def on_put(self, msg: Message, payload: bytes, ctx: Context, out: Outbox) -> None:
-        """A copy's DataManagers chose the node as a holder: keep the content, propose the
-        store (the account is charged only once the group agrees)."""
+        """A copy's DataManagers chose the node as a holder: keep the content, and vote to
+        store it or, if the node ranks below the floor by our account of it, to refuse it (the
+        account is charged only once the group agrees). The verdict is contested: a member's
+        account of the node is the changes it has committed so far, and members commit the
+        node's changes (a put, a correction for a failed check) in the orders their votes
+        reached them, so members judging alone at the commit split 2 + 2 as the node crossed
+        the floor: half refused the copy, half sent the store, neither reached its quorum, and
+        the client's put went unanswered (every vault lying, about 1 seed in 10)."""
         node = msg.dst.name
         put = msg.typed(HolderPutBody)
         copy = put.copy
         self.stash.put(copy, payload)
-        self.propose(node, PmidPut(copy, put.kind, put.size, msg.msg_id), ctx, out, msg.trace_id)
+        refused = self.account_of(node).rank < RANK_FLOOR
+        self.propose_contested(node, PmidPut(copy, put.kind, put.size, msg.msg_id, refused,
+                                             round=0), ctx, out, msg.trace_id)
+
+    def plausible(self, key: Name, action: ContestedAction, ctx: Context) -> bool:
+        """A peer's verdict on a put to the node we may vote for: either verdict (the floor is
+        the group's to apply, by accounts that differ for a while), on the put we received:
+        the copy's content is with us, of the size and kind the vote says."""
+        if not isinstance(action, PmidPut):
+            return False
+        content = self.stash.get(action.copy)
+        return (content is not None and len(content) == action.size
+                and name_of(content) == chunk_name_of(action.copy, action.kind))
 
     @commits(PmidPut)
     def commit_put(self, node: Name, action: PmidPut, ctx: Context, out: Outbox,
                    trace: bytes) -> None:
-        """Agreed: refuse a node ranked below the floor (PutFailure to the DataManagers),
-        otherwise charge its account and send it the store (the lead attaches content)."""
-        account = self.account_of(node)
-        if account.rank < RANK_FLOOR:
+        """Agreed: refuse the copy if the group found the node below the floor (PutFailure to
+        the DataManagers), otherwise charge its account and send it the store (the lead
+        attaches content)."""
+        if action.refused:
             out.send(self.group_message(
                 node, action.copy, Action.PUT_FAILURE,
                 HolderFailureBody(node, action.size, BELOW_FLOOR),
                 trace, new_id("pm-floor", action.id), dst_persona=Persona.DATA_MANAGER))
             self.stash.release(action.copy)
             return
+        account = self.account_of(node)
         self._keep(node, replace(account, stored=account.stored + action.size,
                                  count=account.count + 1))
         self._hold(node, action.copy, action.kind, action.size)
