@@ -56,7 +56,7 @@ members then decide the next round on the same tally, and agree at once. With ev
 vote seen it decides at once."""
 CONTEST_ENTRIES = 5_000
 """Contests per persona, live and resolved each (the oldest dropped first): one per new copy
-put within the window, like Sync's entries."""
+(a DataManager) or holder's copy (a PmidManager) put within the window, like Sync's entries."""
 
 
 @dataclass(frozen=True, slots=True)
