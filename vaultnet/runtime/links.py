@@ -196,44 +196,52 @@ class Links:
             nursery.start_soon(conn.aclose)
 
     async def serve(self, conn: Connection) -> None:
-        """Handle one registered connection until it closes."""
-        core = self.core
-        idle_timeout = core.timing.idle_timeout
+        """Handle one registered connection until it closes, beside its writer task where its
+        stream needs one (`FrameStream.needs_writer`). On the simulator, which needs none, no
+        nursery either: one scope less for each of a boot's links to open, and to cancel when
+        the testnet stops."""
         try:
-            # On the simulator each frame is handled when it is delivered, from the simulator's
-            # task; this one then only waits for the connection to close or go idle.
-            pushed = conn.push_frames(partial(self._handle_read, conn),
-                                      partial(self._reject, conn))
-            async with trio.open_nursery() as nursery:
-                if conn.stream.needs_writer:
+            if conn.stream.needs_writer:
+                async with trio.open_nursery() as nursery:
                     nursery.start_soon(conn.run_writer)
-                try:
-                    while not conn.closed:
-                        # One scope for many frames, its deadline moved on as the link is used.
-                        with trio.CancelScope(deadline=conn.last_active + idle_timeout) as idle:
-                            if pushed:
-                                await conn.wait_closed()
-                            else:
-                                await self._read(conn, idle)
-                        if not idle.cancelled_caught:
-                            break
-                        if conn.last_active + idle_timeout > core.now():
-                            continue  # we sent on it meanwhile (same sum as the deadline)
-                        core.emit(ev.FrameRejected(
-                            core.now(), core.name, conn.peer.hex()[:16],
-                            f"connection closed: silent for {idle_timeout:g} s"))
-                        break
-                except FrameError as exc:
-                    self._reject(conn, exc)
-                except ConnectionClosed:
-                    pass
-                conn.close()
-                nursery.cancel_scope.cancel()
+                    await self._serve_frames(conn)
+                    nursery.cancel_scope.cancel()
+            else:
+                await self._serve_frames(conn)
         finally:
             try:
                 await conn.aclose()
             finally:  # whatever the close raises: the client count must come back
                 self._forget(conn)
+
+    async def _serve_frames(self, conn: Connection) -> None:
+        """Take `conn`'s frames until it closes, goes idle or sends a bad one; then close it."""
+        core = self.core
+        idle_timeout = core.timing.idle_timeout
+        # On the simulator each frame is handled when it is delivered, from the simulator's
+        # task; this one then only waits for the connection to close or go idle.
+        pushed = conn.push_frames(partial(self._handle_read, conn), partial(self._reject, conn))
+        try:
+            while not conn.closed:
+                # One scope for many frames, its deadline moved on as the link is used.
+                with trio.CancelScope(deadline=conn.last_active + idle_timeout) as idle:
+                    if pushed:
+                        await conn.wait_closed()
+                    else:
+                        await self._read(conn, idle)
+                if not idle.cancelled_caught:
+                    break
+                if conn.last_active + idle_timeout > core.now():
+                    continue  # we sent on it meanwhile (same sum as the deadline)
+                core.emit(ev.FrameRejected(
+                    core.now(), core.name, conn.peer.hex()[:16],
+                    f"connection closed: silent for {idle_timeout:g} s"))
+                break
+        except FrameError as exc:
+            self._reject(conn, exc)
+        except ConnectionClosed:
+            pass
+        conn.close()
 
     async def _read(self, conn: Connection, idle: trio.CancelScope) -> None:
         """Read and handle `conn`'s frames until it closes, moving `idle`'s deadline on as the
