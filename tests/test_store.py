@@ -238,10 +238,12 @@ def test_reads_of_a_table_known_empty_issue_no_statement_and_see_every_row_put(
     statements: list[str] = []
     db.connection.set_trace_callback(statements.append)
     assert list(records.raw_items()) == [] and records.get(b"k") is None
-    assert b"k" not in records
+    assert b"k" not in records and len(records) == 0 and records.keys() == []
+    assert records.keys_after(b"", 8) == [] and records.items_after(b"", 8) == []
     assert statements == []
     twin.put(b"k", 1)
     assert records.get(b"k") == 1 and list(records.items()) == [(b"k", 1)]
+    assert len(records) == 1 and records.keys() == records.keys_after(b"", 8) == [b"k"]
     db.connection.set_trace_callback(None)
 
     other = RecordStore(db, "pmid_accounts")
