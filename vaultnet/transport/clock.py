@@ -29,8 +29,8 @@ def network_time() -> float:
 def virtual_clock(rate: float | None = None) -> trio.abc.Clock:
     """trio's MockClock for a simulated run: autojumping (simulated seconds cost no wall time)
     unless `rate` says how fast it follows the wall clock. `trio.testing` is imported here, on
-    first use, not with the module: it imports pytest, which was 0.2 of the 1.1 seconds every
-    `vaultnet` command took to start."""
+    first use, not with the module: it imports pytest, 0.2 s of import time (`python -X
+    importtime`) that every `vaultnet` command paid as it started."""
     import trio.testing
 
     if rate is None:
