@@ -201,8 +201,7 @@ def cmd_testnet(args: argparse.Namespace) -> int:
     run = _Run(out=sys.stdout)
     clock = None
     if args.transport == "sim":
-        clock = (virtual_clock() if args.fast
-                 else virtual_clock(rate=1.0))
+        clock = virtual_clock(None if args.fast else 1.0)
     record_file: BinaryIO | None = None
     try:
         if args.record is not None:

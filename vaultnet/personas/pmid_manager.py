@@ -68,9 +68,9 @@ from vaultnet.personas.records import PmidAccount, PmidCopy, node_rank
 from vaultnet.protocol import Action, EventKind
 from vaultnet.routing import Parameters
 from vaultnet.storage.records import MemoryRecords, Records, encode
-from vaultnet.storage.store import CopyKind, chunk_name_of
+from vaultnet.storage.store import CopyKind, is_content_of
 from vaultnet.wire import FrameError
-from vaultnet.xor import NAME_SIZE, Name, name_of
+from vaultnet.xor import NAME_SIZE, Name
 
 RANK_FLOOR = 0.75
 """A node ranked below this is refused new copies: its PmidManagers agree on the verdict (a
@@ -198,7 +198,7 @@ class PmidManager(GroupPersona):
             return False
         content = self.stash.get(action.copy)
         return (content is not None and len(content) == action.size
-                and name_of(content) == chunk_name_of(action.copy, action.kind))
+                and is_content_of(content, action.copy, action.kind))
 
     @commits(PmidPut)
     def commit_put(self, node: Name, action: PmidPut, ctx: Context, out: Outbox,

@@ -36,8 +36,15 @@ from vaultnet.personas.version_tree import StructuredDataVersions, VersionName
 from vaultnet.routing import Parameters
 from vaultnet.runtime.vault_state import personas_of
 from vaultnet.storage.records import Records
-from vaultnet.storage.store import CopyKind, Database, StoredCopy, chunk_name_of, copy_name
-from vaultnet.xor import NAME_SIZE, Name, name_of
+from vaultnet.storage.store import (
+    CopyKind,
+    Database,
+    StoredCopy,
+    chunk_name_of,
+    copy_name,
+    is_content_of,
+)
+from vaultnet.xor import NAME_SIZE, Name
 
 if TYPE_CHECKING:
     from vaultnet.runtime.host import PersonaHost
@@ -435,7 +442,7 @@ def live_chunks(net: Population) -> list[Name]:
 def intact_on(vault: Vault, copy: Name, kind: CopyKind) -> bool:
     """Whether `vault`'s disk holds `copy` with content that hashes to its chunk's name."""
     content = host_of(vault).chunks.get(copy)
-    return content is not None and name_of(content) == chunk_name_of(copy, kind)
+    return content is not None and is_content_of(content, copy, kind)
 
 
 def node_rank(net: Population, node: Name) -> NodeRank:

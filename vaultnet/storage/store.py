@@ -88,6 +88,11 @@ def chunk_name_of(copy: bytes, kind: CopyKind) -> bytes:
     return copy_name(copy, kind)
 
 
+def is_content_of(content: bytes, copy: bytes, kind: CopyKind) -> bool:
+    """Whether `content` is the chunk `copy` (of `kind`) stands for: content names itself."""
+    return name_of(content) == chunk_name_of(copy, kind)
+
+
 class _DatabaseBlock:
     """A block of work on one `Database`, as a plain context manager: a generator-based one
     costs a few microseconds more per use, and a savepoint is entered for every handled
@@ -483,7 +488,7 @@ class ChunkStore:
         kind = CopyKind(kind)
         copy = bytes(copy)
         content = bytes(content)
-        if name_of(content) != chunk_name_of(copy, kind):
+        if not is_content_of(content, copy, kind):
             raise CorruptChunk(copy)
         with self.db.transaction():
             if self.has(copy):

@@ -24,7 +24,6 @@ from typing import Any, cast
 
 import pytest
 import trio
-import trio.testing
 
 from vaultnet.runtime import events as ev
 from vaultnet.runtime.testnet import TRANSPORTS, Testnet
@@ -35,6 +34,7 @@ from vaultnet.testing.settings import (
     marker_transport,
     settings_from,
 )
+from vaultnet.transport.clock import virtual_clock
 
 ENTRY_POINT = "vaultnet"
 """The plugin's name in the `pytest11` entry-point group."""
@@ -172,8 +172,8 @@ def run_on_autojump_clock(fn: Callable[[], Awaitable[object]], *,
                           instruments: Sequence[trio.abc.Instrument] = ()) -> object:
     """pytest-trio's `run` for simulator tests: trio.run on an autojump MockClock unless the test
     asked for a clock of its own (simulated seconds then cost no wall time)."""
-    return trio.run(fn, clock=clock if clock is not None else
-                    trio.testing.MockClock(autojump_threshold=0), instruments=instruments)
+    return trio.run(fn, clock=clock if clock is not None else virtual_clock(),
+                    instruments=instruments)
 
 
 @pytest.hookimpl(trylast=True)
