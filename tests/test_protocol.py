@@ -156,9 +156,9 @@ def test_decoded_actions_are_members_and_keep_the_wire_bytes() -> None:
     assert encode({"op": Op.PUT}) == encode({"op": "put"})
 
 
-def test_an_unknown_or_foreign_op_is_refused_at_commit(tmp_path: Path) -> None:
-    """Votes agreeing on an op nobody knows, or one this persona does not commit, are
-    malformed: a FrameError for the message that completed the quorum, nothing committed."""
+def test_an_unknown_or_foreign_op_is_refused_as_it_arrives(tmp_path: Path) -> None:
+    """Votes for an op nobody knows, or one this persona does not commit, are malformed: each
+    is a FrameError as it arrives (never counted toward a quorum), nothing committed."""
     clock = [0.0]
     own, *others = MEMBERS
     manager = Manager(RecordStore(Database(tmp_path / "db"), "accounts"))
@@ -170,11 +170,11 @@ def test_an_unknown_or_foreign_op_is_refused_at_commit(tmp_path: Path) -> None:
                          action=Action.SYNC, msg_id=bytes([i, j]) * 8, trace_id=bytes(16),
                          sender=member, body={"k": GROUP, "a": data})
                  for j, member in enumerate(others)]
-        for vote in votes[:-1]:
-            assert manager.handle(vote, Ctx(own, clock)).notes == []
         match = "unknown sync op" if op == "bogus" else "cannot commit"
-        with pytest.raises(FrameError, match=match):
-            manager.handle(votes[-1], Ctx(own, clock))
+        for vote in votes:
+            with pytest.raises(FrameError, match=match):
+                manager.handle(vote, Ctx(own, clock))
+    assert manager.sync is not None and not manager.sync.pending()
     with pytest.raises(TypeError, match="an Op"):
         manager.propose(GROUP, MaidPut(GROUP, 1, bytes(16), Authority(GROUP, Persona.MAID_NODE)),
                         Ctx(own, clock), Outbox(), bytes(16))

@@ -51,6 +51,7 @@ from vaultnet.personas.version_tree import VersionName
 from vaultnet.protocol import ErrorCode, Op
 from vaultnet.storage.records import encode
 from vaultnet.storage.store import CopyKind
+from vaultnet.wire import FrameError
 from vaultnet.xor import Name
 
 CONTEST_ROUND = "round"
@@ -98,15 +99,14 @@ class ContestedAction(SyncAction):
 def read_action(data: bytes, action_of: Callable[[Op], type[SyncAction]]) -> SyncAction:
     """The agreed action `data` as the class `action_of` gives for its op (which raises
     FrameError for an op it has none for); FrameError if it is not a map, names no op, or a
-    field is missing or malformed."""
+    field is missing or malformed, or if it has a round but is no contested action in a round
+    (`ContestedAction`)."""
     raw = decode_record(data)
-    return action_of(Op.decode(raw.get("op"))).from_map(raw)
-
-
-def is_contested(data: bytes) -> bool:
-    """Whether the agreed action `data` carries a round (a contested vote, checked as it
-    arrives: any other action is checked only when it commits); FrameError if not a map."""
-    return CONTEST_ROUND in decode_record(data)
+    action = action_of(Op.decode(raw.get("op"))).from_map(raw)
+    if CONTEST_ROUND in raw and not (isinstance(action, ContestedAction)
+                                     and action.round is not None):
+        raise FrameError("contested sync action without its round and ballot")
+    return action
 
 
 def _nested(record: type[_R]) -> Wire:

@@ -20,7 +20,7 @@ from vaultnet.group import Accumulation, Accumulator, Contests, Firewall, Sync
 from vaultnet.group.firewall import SYNCHRONISING, is_fresh
 from vaultnet.messages import CLIENT_PERSONAS, Authority, Message, Persona, derived_id, new_id
 from vaultnet.personas.account_transfer import AccountTransfer
-from vaultnet.personas.actions import ContestedAction, SyncAction, is_contested, read_action
+from vaultnet.personas.actions import ContestedAction, SyncAction, read_action
 from vaultnet.personas.applied import PRUNE_PER_TICK, AppliedActions, applied_identities
 from vaultnet.personas.bodies import (
     Body,
@@ -39,6 +39,11 @@ from vaultnet.routing import Parameters
 from vaultnet.storage.records import MemoryRecords, Records
 from vaultnet.wire import FrameError
 from vaultnet.xor import Name
+
+DECODED_KEPT = 256
+"""Agreed actions a persona keeps decoded, by their canonical bytes (`decode_action`): the
+members of a group vote the same bytes for one action, so a vault decodes it once instead of
+at each member's vote and again at its commit. Bounded: the oldest is forgotten first."""
 
 
 def share_stash(personas: Iterable[GroupPersona]) -> StashStore:
@@ -93,6 +98,10 @@ class GroupPersona:
         self.applied = AppliedActions(MemoryRecords("applied"))
         """The agreed actions applied here (`personas/applied.py`): in memory until `attach`
         gives it the vault's table, which keeps it across a restart."""
+        self._decoded: dict[bytes, SyncAction] = {}
+        """Canonical bytes -> the action they decode to (at most DECODED_KEPT)."""
+        self._choices: dict[bytes, bytes] = {}
+        """A contested action's canonical bytes -> its choice (at most DECODED_KEPT)."""
 
     def waiting_payloads(self) -> int:
         """Agreed requests waiting for their content (a bounded table; see docs/budgets.md)."""
@@ -212,6 +221,7 @@ class GroupPersona:
             raise TypeError(f"a proposal must be an action of an Op {self.persona.value} "
                             f"commits, not {action!r}")
         data = action.to_bytes()
+        _keep(self._decoded, data, action)
         resolved = self.sync.add_local(key, data, ctx.now())
         out.send(self.group_message(key, key, Action.SYNC, SyncBody(key, data), trace,
                                     derived_id("sync", self.persona.value, key, data, ctx.own)))
@@ -273,13 +283,11 @@ class GroupPersona:
             raise FrameError("sync vote from outside the group")
         if not ctx.is_responsible(key):
             return
-        contested = is_contested(data)  # any other vote is decoded, and checked, at commit
+        action = self.decode_action(data)  # FrameError: a malformed vote is never counted
+        contested = isinstance(action, ContestedAction) and action.round is not None
         if contested:
-            action = self._contested(data)
-            if action.round is None:
-                raise FrameError("contested sync action without its round and ballot")
-            self.contests.vote(msg.sender, key, action.id, action.round, action.choice(),
-                               ctx.now())
+            self.contests.vote(msg.sender, key, action.id, action.round,
+                               self._choice(data, action), ctx.now())
         resolved = self.sync.add_peer(msg.sender, key, data, ctx.now())
         if resolved is not None:
             self._commit(key, data, ctx, out, msg.trace_id)
@@ -289,8 +297,21 @@ class GroupPersona:
     def decode_action(self, data: bytes) -> SyncAction:
         """The agreed action `data` as the class our `COMMITS` table has for its op: FrameError
         if it is not a map, names no op or one we do not commit, or a field is missing or
-        malformed (a malformed vote never reaches a commit)."""
-        return read_action(data, self._action_class)
+        malformed (a malformed vote never reaches a commit). Decoded once (`DECODED_KEPT`):
+        actions are frozen records, so every member's vote can share one."""
+        action = self._decoded.get(data)
+        if action is None:
+            action = read_action(data, self._action_class)
+            _keep(self._decoded, data, action)
+        return action
+
+    def _choice(self, data: bytes, action: ContestedAction) -> bytes:
+        """`action.choice()` of the contested action `data`, computed once per action."""
+        choice = self._choices.get(data)
+        if choice is None:
+            choice = action.choice()
+            _keep(self._choices, data, choice)
+        return choice
 
     def _action_class(self, op: Op) -> type[SyncAction]:
         """The class our `COMMITS` table decodes `op`'s actions into; FrameError if none."""
@@ -314,7 +335,8 @@ class GroupPersona:
         action = self.decode_action(data)
         if (isinstance(action, ContestedAction) and action.round is not None
                 and self.contests is not None
-                and not self.contests.resolve(key, action.id, action.choice(), ctx.now())):
+                and not self.contests.resolve(key, action.id, self._choice(data, action),
+                                              ctx.now())):
             return  # an earlier round of this ballot committed here already
         identities = applied_identities(action, data)
         if self.applied.holds(key, identities, ctx.network_time()):
@@ -456,3 +478,10 @@ class GroupPersona:
 
 
 GroupPersona.HANDLERS, GroupPersona.COMMITS = dispatch_tables(GroupPersona)
+
+
+def _keep(table: dict[bytes, Any], key: bytes, value: Any) -> None:
+    """Add to a table of at most DECODED_KEPT entries, forgetting the oldest first."""
+    if len(table) >= DECODED_KEPT:
+        del table[next(iter(table))]
+    table[key] = value

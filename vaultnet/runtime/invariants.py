@@ -33,7 +33,7 @@ from vaultnet.runtime.inspection import (
     record_views,
     stored_index,
 )
-from vaultnet.storage.store import CopyKind, chunk_name_of
+from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
 from vaultnet.xor import Name
 
 SHOWN = 10
@@ -164,6 +164,17 @@ def replication(net: Population, chunks: Iterable[Name] | None = None) -> list[C
     for chunk in live_chunks(net) if chunks is None else chunks:
         found.extend(copy_violations(chunk_holders(net, chunk, index, records), live))
     return found
+
+
+def fully_stored(net: Population, chunks: Iterable[Name] | None = None) -> bool:
+    """Whether every copy of each of `chunks` (default: every chunk the DataManagers record) is
+    on exactly HOLDERS_PER_COPY live vaults: what `replication` finds true of every fully
+    replicated copy, read from the disks alone, so a wait can poll it often and check records
+    only once the copies are in place."""
+    index = stored_index(net)
+    return all(len(index.get(copy_name(chunk, kind), ())) == HOLDERS_PER_COPY
+               for chunk in (live_chunks(net) if chunks is None else chunks)
+               for kind in COPY_KINDS)
 
 
 def replication_ok(net: Population, chunks: Iterable[Name]) -> bool:

@@ -549,21 +549,21 @@ class Testnet:
         the deadline."""
         chunks = None if chunk_names is None else list(chunk_names)
         await self._wait_until_clean(lambda: invariants.replication(self, chunks), what,
-                                     timeout, every)
+                                     timeout, every,
+                                     ready=lambda: invariants.fully_stored(self, chunks))
 
     async def _wait_until_clean(self, check: Callable[[], Sequence[invariants.Violation]],
-                                what: str, timeout: float, every: float) -> None:
-        """Poll `check` every `every` seconds until it finds nothing, up to `timeout`."""
-        found: list[invariants.Violation] = []
-
-        def clean() -> bool:
-            found[:] = check()
-            return not found
-
+                                what: str, timeout: float, every: float,
+                                ready: Callable[[], bool] = lambda: True) -> None:
+        """Poll `check` every `every` seconds until it finds nothing, up to `timeout`; `ready`
+        is a cheaper condition `check` cannot pass without, polled first (the violations
+        reported are what `check` finds at the deadline)."""
         try:
-            await self.wait_for(clean, timeout, what, every)
+            await self.wait_for(lambda: ready() and not check(), timeout, what, every)
         except NotSettled:
-            raise InvariantsViolated(what, timeout, found) from None
+            found = check()
+            if found:
+                raise InvariantsViolated(what, timeout, found) from None
 
     # -- inspection: read-only, documented facts (see `vaultnet.runtime.inspection`) ---------------
 
