@@ -285,7 +285,7 @@ class GroupPersona:
             return
         action = self.decode_action(data)  # FrameError: a malformed vote is never counted
         contested = isinstance(action, ContestedAction) and action.round is not None
-        if contested:
+        if isinstance(action, ContestedAction) and action.round is not None:
             self.contests.vote(msg.sender, key, action.id, action.round,
                                self._choice(data, action), ctx.now())
         resolved = self.sync.add_peer(msg.sender, key, data, ctx.now())
