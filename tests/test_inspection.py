@@ -132,10 +132,11 @@ async def test_a_copy_deleted_behind_the_networks_back_is_reported(autojump_cloc
         await net.wait_replicated([name], 60)
         backup = net.holders(name)[CopyKind.BACKUP]
         victim = backup.stored[0]
-        assert invariants.fully_stored(net, [name]) and invariants.fully_stored(net)
+        copies = invariants.copies_of([name])
+        assert invariants.fully_stored(net, copies) and invariants.fully_stored(net)
         host_of(net.vault(victim)).chunks.delete(backup.copy_name)  # planted: a lost file
 
-        assert not invariants.fully_stored(net, [name]) and not invariants.fully_stored(net)
+        assert not invariants.fully_stored(net, copies) and not invariants.fully_stored(net)
         found = invariants.replication(net, [name])
         assert found == [invariants.CopyMisplaced(name, CopyKind.BACKUP, backup.stored,
                                                   backup.stored[1:])]
@@ -165,7 +166,8 @@ async def test_a_record_deleted_on_one_member_and_every_copy_gone_are_reported(
                 "data_manager", primary.copy_name, (member,), 2)]
         assert invariants.replication(net, [name]) == [invariants.CopyNotAgreed(
             name, CopyKind.PRIMARY, (member,), 2)]
-        assert invariants.fully_stored(net, [name])  # every copy stored: necessary, not enough
+        # Every copy is stored: necessary for full replication, not enough.
+        assert invariants.fully_stored(net, invariants.copies_of([name]))
         assert not invariants.groups_agree(net, Persona.DATA_MANAGER)
 
         for kind in CopyKind:

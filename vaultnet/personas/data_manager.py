@@ -201,6 +201,20 @@ class DataManager(GroupPersona):
                 if ctx.is_responsible(copy):
                     self._drop_departed(copy, ctx, out)
 
+    def _sweep(self, ctx: Context, out: Outbox) -> None:
+        """`_drop_departed` for every copy we are responsible for whose record names a holder
+        that left LEFT_AFTER ago and is still gone: one read of the table, and none while no
+        departure is due (the others' `_drop_departed` would change nothing)."""
+        now = ctx.now()
+        gone = {holder for holder, left in self._departed.items()
+                if now - left >= LEFT_AFTER and not ctx.is_live(holder)}
+        if not gone:
+            return
+        for copy in [c for c, r in self.records.items()
+                     if not gone.isdisjoint(CopyRecord.from_record(r).holders)]:
+            if ctx.is_responsible(copy):
+                self._drop_departed(copy, ctx, out)
+
     def _holder_left(self, copy: Name, holder: Name, ctx: Context, out: Outbox) -> None:
         """A holder left the network: every member sees that for itself, so each applies the
         removal directly (no vote) and replaces the holder by the usual rule (see `replicate`
@@ -592,9 +606,7 @@ class DataManager(GroupPersona):
         self.departure_checks.tick(ctx, out)
         if now - self._last_sweep >= SWEEP_INTERVAL:
             self._last_sweep = now
-            for copy in self.records.keys():  # noqa: SIM118 (Records, not a dict)
-                if ctx.is_responsible(copy):
-                    self._drop_departed(copy, ctx, out)
+            self._sweep(ctx, out)
         self.checks.check_unstored(ctx)
         self.checks.queue_periodic(ctx)
         self.checks.run_checks(ctx, out)

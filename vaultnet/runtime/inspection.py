@@ -18,8 +18,10 @@ vault's possibly stale view.
 from __future__ import annotations
 
 import functools
+import itertools
 import types
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -324,6 +326,9 @@ class DiskReading(Generic[T]):
 _stored_copies: DiskReading[tuple[StoredCopy, ...]] = DiskReading(
     lambda host: tuple(host.chunks.entries()))
 """Every copy on a vault's disk (`ChunkStore.entries`), sorted by copy name."""
+_stored_names: DiskReading[tuple[Name, ...]] = DiskReading(
+    lambda host: tuple(copy.copy_name for copy in _stored_copies(host)))
+"""The names of the copies on a vault's disk (`_stored_copies`)."""
 _copy_records: DiskReading[Mapping[bytes, CopyRecord]] = DiskReading(
     lambda host: types.MappingProxyType({copy: CopyRecord.from_record(raw) for copy, raw
                                          in host.data_manager.records.items()}))
@@ -346,6 +351,12 @@ def stored_index(net: Population) -> dict[Name, tuple[Name, ...]]:
         for copy in _stored_copies(host_of(vault)):
             index.setdefault(copy.copy_name, []).append(vault.name)
     return {copy: tuple(holders) for copy, holders in index.items()}
+
+
+def stored_counts(net: Population) -> Counter[Name]:
+    """Copy name -> how many live vaults store it: what `stored_index` lists, counted without
+    building the lists (a check polled every tenth of a second)."""
+    return Counter(itertools.chain.from_iterable(_stored_names(host_of(v)) for v in net.vaults))
 
 
 def copy_record(host: PersonaHost, copy: Name) -> CopyRecord | None:

@@ -31,6 +31,7 @@ from vaultnet.runtime.inspection import (
     intact_on,
     live_chunks,
     record_views,
+    stored_counts,
     stored_index,
 )
 from vaultnet.storage.store import CopyKind, chunk_name_of, copy_name
@@ -166,15 +167,19 @@ def replication(net: Population, chunks: Iterable[Name] | None = None) -> list[C
     return found
 
 
-def fully_stored(net: Population, chunks: Iterable[Name] | None = None) -> bool:
-    """Whether every copy of each of `chunks` (default: every chunk the DataManagers record) is
-    on exactly HOLDERS_PER_COPY live vaults: what `replication` finds true of every fully
-    replicated copy, read from the disks alone, so a wait can poll it often and check records
-    only once the copies are in place."""
-    index = stored_index(net)
-    return all(len(index.get(copy_name(chunk, kind), ())) == HOLDERS_PER_COPY
-               for chunk in (live_chunks(net) if chunks is None else chunks)
-               for kind in COPY_KINDS)
+def copies_of(chunks: Iterable[Name]) -> list[Name]:
+    """The names of every copy of each of `chunks` (what `fully_stored` counts)."""
+    return [copy_name(chunk, kind) for chunk in chunks for kind in COPY_KINDS]
+
+
+def fully_stored(net: Population, copies: Iterable[Name] | None = None) -> bool:
+    """Whether each of `copies` (copy names, `copies_of`; default: every copy of each chunk
+    the DataManagers record) is on exactly HOLDERS_PER_COPY live vaults: what `replication`
+    finds true of every fully replicated copy, counted from the disks alone, so a wait can poll
+    it often and check records only once the copies are in place."""
+    counts = stored_counts(net)
+    return all(counts[copy] == HOLDERS_PER_COPY
+               for copy in (copies_of(live_chunks(net)) if copies is None else copies))
 
 
 def replication_ok(net: Population, chunks: Iterable[Name]) -> bool:

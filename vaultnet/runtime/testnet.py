@@ -548,9 +548,10 @@ class Testnet:
         InvariantsViolated (its message starting with `what`) names the chunks still short at
         the deadline."""
         chunks = None if chunk_names is None else list(chunk_names)
+        copies = None if chunks is None else invariants.copies_of(chunks)
         await self._wait_until_clean(lambda: invariants.replication(self, chunks), what,
                                      timeout, every,
-                                     ready=lambda: invariants.fully_stored(self, chunks))
+                                     ready=lambda: invariants.fully_stored(self, copies))
 
     async def _wait_until_clean(self, check: Callable[[], Sequence[invariants.Violation]],
                                 what: str, timeout: float, every: float,
