@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vaultnet.storage.records import MemoryRecords, Records
 from vaultnet.storage.store import (
     ChunkStore,
     CopyKind,
@@ -265,6 +266,20 @@ def test_unencodable_value_changes_nothing(db: Database) -> None:
     with pytest.raises(TypeError):
         records.put(b"k", object())
     assert records.get(b"k") == 1
+
+
+@pytest.mark.parametrize("on_disk", [True, False], ids=["sqlite", "memory"])
+def test_put_many_stores_every_row_or_none(db: Database, on_disk: bool) -> None:
+    """Many rows in one statement, as `put` of each would store them; an unencodable value
+    leaves the table as it was (an empty one stays readable as empty, then sees the rows)."""
+    records: Records = RecordStore(db, "r") if on_disk else MemoryRecords("r")
+    with pytest.raises(TypeError):
+        records.put_many([(b"a", 1), (b"b", object())])
+    assert len(records) == 0 and records.get(b"a") is None
+    records.put_many([(b"a", 1), (b"b", [2, b"x"])])
+    records.put_many((key, value) for key, value in [(b"b", 3), (b"c", 4)])
+    records.put_many([])
+    assert list(records.items()) == [(b"a", 1), (b"b", 3), (b"c", 4)]
 
 
 def test_tables_are_separate(db: Database) -> None:

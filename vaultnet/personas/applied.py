@@ -79,9 +79,8 @@ class AppliedActions:
     def add(self, key: bytes, identities: Iterable[bytes], now: float) -> None:
         """Remember that `key` reflects the actions with `identities` from network time `now`
         (a commit, or a transferred record accepted with what it reflects)."""
-        for identity in identities:
-            if len(identity) == DIGEST_SIZE:
-                self.records.put(key + identity, now + APPLIED_TTL)
+        self.records.put_many((key + identity, now + APPLIED_TTL) for identity in identities
+                              if len(identity) == DIGEST_SIZE)
         self.prune(now, PRUNE_PER_COMMIT)
 
     def prune(self, now: float, limit: int) -> None:

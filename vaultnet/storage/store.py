@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -328,6 +328,15 @@ class RecordStore:
             (bytes(key), data),
         )
         self.db.empty_tables.discard(self._sql_table)
+
+    def put_many(self, items: Iterable[tuple[bytes, Any]]) -> None:
+        """`put` of each (key, value), one statement run over every row (all encoded first: an
+        unencodable value changes nothing)."""
+        rows = [(bytes(key), encode(value)) for key, value in items]
+        if rows:
+            self.db.writing().executemany(
+                f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)", rows)
+            self.db.empty_tables.discard(self._sql_table)
 
     def delete(self, key: bytes) -> bool:
         """Remove `key`; returns whether it was there."""
