@@ -214,6 +214,7 @@ class AccountTransfer:
         batches = _Batches(lambda member, items: out.send(self._transfer(
             ctx, member, items, new_id("transfer", member, lost or b"", added or b"",
                                        *(i.store.encode() + i.key + i.value for i in items)))))
+        newcomers_of: dict[Name, list[Name]] = {}  # a PmidManager holds many records a node
         for store in self._owner.transfer_stores():
             dropped = []
             for key, value in store.raw_items():
@@ -225,7 +226,10 @@ class AccountTransfer:
                     continue
                 if not self.is_confirmed(store, key):
                     continue  # kept across a restart, not reconciled: perhaps deleted since
-                newcomers = self._newcomers(group, members, ctx, lost, added)
+                newcomers = newcomers_of.get(group)
+                if newcomers is None:
+                    newcomers = newcomers_of[group] = self._newcomers(group, members, ctx, lost,
+                                                                      added)
                 if newcomers:
                     item = TransferItem(store.table, key, value)
                     for member in newcomers:
