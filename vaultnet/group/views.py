@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaultnet.xor import NAME_BITS, Name, closest, distance
 
@@ -35,6 +35,11 @@ class Ball:
     radius: int
     names: frozenset[Name]
     at: float
+    point: int = field(init=False, repr=False, compare=False)
+    """`centre` as an integer: a membership decision measures a distance to every ball."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "point", int.from_bytes(self.centre, "big"))
 
 
 class GroupViews:
@@ -72,8 +77,9 @@ class GroupViews:
     def covering(self, group: Name, radius: int, now: float) -> Ball | None:
         """A fresh ball holding every vault within `radius` of `group`, or None."""
         self.expire(now)
+        point = int.from_bytes(group, "big")
         for ball in reversed(self._balls.values()):
-            if distance(ball.centre, group) + radius <= ball.radius:
+            if (ball.point ^ point) + radius <= ball.radius:
                 return ball
         return None
 
@@ -81,8 +87,9 @@ class GroupViews:
         """Vaults fresh balls around `group` found (each ball that contains `group`)."""
         self.expire(now)
         found: set[Name] = set()
+        point = int.from_bytes(group, "big")
         for ball in self._balls.values():
-            if distance(ball.centre, group) <= ball.radius:
+            if ball.point ^ point <= ball.radius:
                 found |= ball.names
         return frozenset(found)
 

@@ -233,7 +233,7 @@ class SimNetwork:
             copies = 2 if model.duplicate and self.rng.random() < model.duplicate else 1
         else:
             copies = 1
-        at = trio.current_time() + model.latency
+        at = WRITE_BATCH.now() + model.latency
         tick = self.config.tick
         if tick:
             at = math.ceil(at / tick) * tick
