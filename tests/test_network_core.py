@@ -14,7 +14,7 @@ from vaultnet import Testnet, wire
 from vaultnet.identity import Identity
 from vaultnet.messages import ID_SIZE, Authority, Message, Persona
 from vaultnet.runtime import events as ev
-from vaultnet.transport.base import ConnectionClosed, HandshakeError
+from vaultnet.transport.base import WRITE_BATCH, ConnectionClosed, HandshakeError
 from vaultnet.transport.channel import TAG_SIZE
 from vaultnet.transport.tcp import RECEIVE_SIZE, TcpEndpoint, TcpFrameStream
 from vaultnet.wire import FrameDecoder, FrameError
@@ -276,3 +276,19 @@ async def test_streams_of_one_thread_share_a_read_buffer_and_keep_their_bodies()
     assert received == [big]
     for stream in (*pairs[0], *pairs[1], *listeners):
         await stream.aclose()
+
+
+async def test_a_batch_happens_at_the_instant_it_began(mock_clock: trio.testing.MockClock
+                                                        ) -> None:
+    """Inside an open batch (nested or not) the clock reads as when the outermost one opened,
+    however far time moves meanwhile; outside, it reads the clock itself."""
+    mock_clock.jump(5)
+    began = trio.current_time()
+    with WRITE_BATCH.open():
+        mock_clock.jump(1)
+        assert WRITE_BATCH.now() == began
+        with WRITE_BATCH.open():
+            mock_clock.jump(1)
+            assert WRITE_BATCH.now() == began
+        assert WRITE_BATCH.now() == began
+    assert WRITE_BATCH.now() == trio.current_time() == began + 2
