@@ -284,8 +284,9 @@ class GroupPersona:
         if not ctx.is_responsible(key):
             return
         action = self.decode_action(data)  # FrameError: a malformed vote is never counted
-        contested = isinstance(action, ContestedAction) and action.round is not None
+        contested = False
         if isinstance(action, ContestedAction) and action.round is not None:
+            contested = True
             self.contests.vote(msg.sender, key, action.id, action.round,
                                self._choice(data, action), ctx.now())
         resolved = self.sync.add_peer(msg.sender, key, data, ctx.now())
