@@ -433,10 +433,15 @@ class AccountTransfer:
                 continue
             started += 1
             self._ask_group(table, key, self._pending(store, key, ctx), ctx, out)
+        in_line: dict[Name, bool] = {}  # per group: a PmidManager's node has many records
         for (table, key), pending in list(self._transfers.items()):
             kept = ctx.own in pending.copies  # reconciling our own copy, not a transfer
-            if not kept and not self._in_line(key[:NAME_SIZE], ctx):
-                continue  # collected from further down the line: we may still move up
+            if not kept:
+                group = key[:NAME_SIZE]
+                if group not in in_line:
+                    in_line[group] = self._in_line(group, ctx)
+                if not in_line[group]:
+                    continue  # collected from further down the line: we may still move up
             agreed = None if kept else pending.agreed()
             if agreed is not None:
                 self._accept(stores[table], key, agreed, ctx, out)
