@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaultnet.xor import Name, bucket_index, closest, distance
+from vaultnet.xor import Name, bucket_index, closest, closest_of_points, distance
 
 NEAREST_CACHE = 256
 """Targets whose nearest names a routing table remembers (oldest dropped first), so the close
@@ -70,6 +70,7 @@ class RoutingTable:
         self.params = params or Parameters()
         self._peers: dict[Name, str] = {}
         self._nearest: dict[Name, tuple[Name, ...]] = {}
+        self._named_points: tuple[list[Name], list[int]] | None = None
         self._proximity: tuple[Name, ...] | None = None
         self._buckets: dict[int, int] | None = None
         self.version = 0
@@ -101,8 +102,19 @@ class RoutingTable:
         """Forget every answer derived from the peer set, which just changed."""
         self.version += 1
         self._nearest.clear()
+        self._named_points = None
         self._proximity = None
         self._buckets = None
+
+    def _points(self, include_self: bool) -> tuple[list[Name], list[int]]:
+        """Our peers (and us, if `include_self`) and each as an integer, kept until the peer
+        set changes: every answer below sorts them by distance to some target."""
+        if self._named_points is None:
+            names = list(self._peers)
+            names.append(self.own)
+            self._named_points = (names, list(map(int.from_bytes, names)))
+        names, points = self._named_points
+        return (names, points) if include_self else (names[:-1], points[:-1])
 
     def _near(self, target: Name) -> tuple[Name, ...]:
         """The group size + 2 names nearest `target` among our peers and us: enough to answer
@@ -110,9 +122,8 @@ class RoutingTable:
         us). Remembered up to NEAREST_CACHE targets until the peer set changes."""
         near = self._nearest.get(target)
         if near is None:
-            names = list(self._peers)
-            names.append(self.own)
-            near = tuple(closest(target, names, self.params.group_size + 2))
+            near = tuple(closest_of_points(target, *self._points(True),
+                                           self.params.group_size + 2))
             if len(self._nearest) >= NEAREST_CACHE:
                 del self._nearest[next(iter(self._nearest))]
             self._nearest[target] = near
@@ -236,10 +247,7 @@ class RoutingTable:
 
     def closest(self, target: Name, k: int, include_self: bool = True) -> list[Name]:
         """The `k` names closest to `target` among our peers (and us, unless excluded)."""
-        names = list(self._peers)
-        if include_self:
-            names.append(self.own)
-        return closest(target, names, k)
+        return closest_of_points(target, *self._points(include_self), k)
 
     def close_group(self, target: Name) -> list[Name]:
         """The group-size closest vaults to `target` in our view (us included if we qualify).

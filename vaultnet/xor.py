@@ -28,10 +28,16 @@ def closest(target: Name, names: Iterable[Name], k: int | None = None) -> list[N
     Sorts (distance, name) pairs built by C-level maps, with no Python key function: this runs
     for every responsibility decision, and a key lambda per name was most of its cost."""
     pool = names if isinstance(names, list | tuple) else list(names)
-    if not pool:
+    return closest_of_points(target, pool, map(int.from_bytes, pool), k)
+
+
+def closest_of_points(target: Name, names: list[Name] | tuple[Name, ...],
+                      points: Iterable[int], k: int | None = None) -> list[Name]:
+    """`closest`, given each name as its integer (`points`, in the order of `names`): a table
+    that answers many targets converts its names once, not once per target."""
+    if not names:
         return []
-    pairs = zip(map(int.from_bytes(target, "big").__xor__, map(int.from_bytes, pool)), pool,
-                strict=True)
+    pairs = zip(map(int.from_bytes(target, "big").__xor__, points), names, strict=True)
     if k == 1:
         return [min(pairs)[1]]
     ordered = sorted(pairs)

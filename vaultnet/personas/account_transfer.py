@@ -272,17 +272,21 @@ class AccountTransfer:
                for item in transfer.records):
             raise FrameError("transfer of an unknown record")
         reflects = {g.group: frozenset(g.reflects) for g in transfer.reflects}
+        places: dict[Name, int | None] = {}  # per group: a node's account is many records
         for item in transfer.records:
+            group = item.key[:NAME_SIZE]
+            if group not in places:
+                places[group] = self._place_in_line(group, ctx)
             self._offered(stores[item.store], item.key, item.value,
-                          reflects.get(item.key[:NAME_SIZE], frozenset()), msg.sender, ctx, out)
+                          reflects.get(group, frozenset()), msg.sender, places[group], ctx, out)
 
     def _offered(self, store: Records, key: bytes, data: bytes, reflects: frozenset[bytes],
-                 sender: Name, ctx: Context, out: Outbox) -> None:
-        """One member's copy of a record. What we already hold wins; otherwise
-        TRANSFER_QUORUM equal copies from distinct members are accepted, or, once three
-        members disagree about counters, their per-field median."""
+                 sender: Name, place: int | None, ctx: Context, out: Outbox) -> None:
+        """One member's copy of a record, for whose group we are at `place` in line
+        (`_place_in_line`). What we already hold wins; otherwise TRANSFER_QUORUM equal copies
+        from distinct members are accepted, or, once three members disagree about counters,
+        their per-field median."""
         group = key[:NAME_SIZE]
-        place = self._place_in_line(group, ctx)
         if ((key in store and self.is_confirmed(store, key)) or place is None
                 or not ctx.could_be_member(sender, group)
                 or self._deleted_here(store.table, key, ctx.now())):
