@@ -194,12 +194,8 @@ class DataManager(GroupPersona):
             if now < due:
                 return
             del self._departures_due[holder]
-            if ctx.is_live(holder):
-                continue
-            for copy in [c for c, r in self.records.items()
-                         if holder in CopyRecord.from_record(r).holders]:
-                if ctx.is_responsible(copy):
-                    self._drop_departed(copy, ctx, out)
+            if not ctx.is_live(holder):
+                self._drop_departed_from({holder}, ctx, out)
 
     def _sweep(self, ctx: Context, out: Outbox) -> None:
         """`_drop_departed` for every copy we are responsible for whose record names a holder
@@ -208,10 +204,14 @@ class DataManager(GroupPersona):
         now = ctx.now()
         gone = {holder for holder, left in self._departed.items()
                 if now - left >= LEFT_AFTER and not ctx.is_live(holder)}
-        if not gone:
-            return
+        if gone:
+            self._drop_departed_from(gone, ctx, out)
+
+    def _drop_departed_from(self, holders: set[Name], ctx: Context, out: Outbox) -> None:
+        """`_drop_departed` for every copy we are responsible for whose record names one of
+        `holders`: one read of the table."""
         for copy in [c for c, r in self.records.items()
-                     if not gone.isdisjoint(CopyRecord.from_record(r).holders)]:
+                     if not holders.isdisjoint(CopyRecord.from_record(r).holders)]:
             if ctx.is_responsible(copy):
                 self._drop_departed(copy, ctx, out)
 

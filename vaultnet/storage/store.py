@@ -299,6 +299,7 @@ class RecordStore:
         self.table = table
         # Prefixed so a persona name can never collide with the chunk table or sqlite_*.
         self._sql_table = f"records_{table}"
+        self._upsert = f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)"
         self.db.connection.execute(
             f"CREATE TABLE IF NOT EXISTS {self._sql_table} "
             "(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
@@ -323,10 +324,7 @@ class RecordStore:
     def put(self, key: bytes, value: Any) -> None:
         """Store `value` under `key`, replacing any old value."""
         data = encode(value)  # encode first: an unencodable value changes nothing
-        self.db.writing().execute(
-            f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)",
-            (bytes(key), data),
-        )
+        self.db.writing().execute(self._upsert, (bytes(key), data))
         self.db.empty_tables.discard(self._sql_table)
 
     def put_many(self, items: Iterable[tuple[bytes, Any]]) -> None:
@@ -334,8 +332,7 @@ class RecordStore:
         unencodable value changes nothing)."""
         rows = [(bytes(key), encode(value)) for key, value in items]
         if rows:
-            self.db.writing().executemany(
-                f"INSERT OR REPLACE INTO {self._sql_table} (key, value) VALUES (?, ?)", rows)
+            self.db.writing().executemany(self._upsert, rows)
             self.db.empty_tables.discard(self._sql_table)
 
     def delete(self, key: bytes) -> bool:
